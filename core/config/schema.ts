@@ -1,0 +1,143 @@
+// The configuration's shape, the contract between users and the kernel. Each key says
+// what it is for; `tapgate schema` exports it as JSON Schema for editors.
+import { z } from 'zod';
+import { durationPattern, parseAddress, parseDuration, parseSize, sizePattern } from './units.ts';
+
+const Duration = z
+  .union([z.number().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 250ms, 5s, 2m')])
+  .transform(parseDuration);
+const Size = z
+  .union([z.number().int().nonnegative(), z.string().regex(sizePattern, 'expected a size such as 512, 64k, 1m')])
+  .transform(parseSize);
+const Address = z.string().refine((v) => parseAddress(v) !== undefined, {
+  message: 'expected host:port, e.g. 127.0.0.1:8080, [::1]:8080 or *:8080',
+});
+const Name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, "_", "-" or "."');
+
+export const PluginRef = z.union([
+  z.string().min(1),
+  z.strictObject({
+    /** A built-in plugin's name, a package name, or a file path relative to the config (./x.ts). */
+    use: z.string().min(1),
+    /** Options checked against the plugin's own schema. */
+    options: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+
+const FrontendTimeouts = z.strictObject({
+  /** Time allowed to receive a request's head (HAProxy: timeout http-request). */
+  client_headers: Duration.optional(),
+  /** Idle time allowed between chunks of a request body, or of a TCP session's client side. */
+  client: Duration.optional(),
+  /** Idle time of a keep-alive connection between requests (HAProxy: timeout http-keep-alive). */
+  keepalive: Duration.optional(),
+});
+
+const BackendTimeouts = z.strictObject({
+  /** Time allowed to establish a connection to a server. */
+  connect: Duration.optional(),
+  /** Time allowed for the server to send a response head; in TCP mode, the server side's idle time. */
+  server: Duration.optional(),
+  /** Idle time allowed between chunks of a response body. */
+  server_body: Duration.optional(),
+  /** Idle time of a pooled keep-alive connection to a server. */
+  server_keepalive: Duration.optional(),
+});
+
+export const Server = z.strictObject({
+  name: Name,
+  address: Address,
+  /** Share of traffic relative to the other servers; 0 takes none. */
+  weight: z.number().int().min(0).max(256).default(1),
+  /** Requests (http) or connections (tcp) at once on this server; 0 is no limit. */
+  maxconn: z.number().int().nonnegative().default(0),
+  /** Used only when every non-backup server is down. */
+  backup: z.boolean().default(false),
+  /** ready: takes traffic; drain: finishes what it has, takes no new; maint: nothing. */
+  state: z.enum(['ready', 'drain', 'maint']).default('ready'),
+});
+
+export const Frontend = z.strictObject({
+  bind: z.union([Address, z.array(Address).min(1)]),
+  mode: z.enum(['http', 'tcp']).default('http'),
+  /** The backend used when no route chooses one. */
+  default_backend: Name.optional(),
+  /** The plugin chain for this frontend, after the gateway-wide one. */
+  plugins: z.array(PluginRef).default([]),
+  /** Connections at once on this frontend (per worker); 0 is no limit. */
+  maxconn: z.number().int().nonnegative().default(0),
+  timeouts: FrontendTimeouts.default({}),
+  limits: z
+    .strictObject({
+      /** Largest request head accepted (431 above). */
+      max_header_size: Size.default(16 * 1024),
+      /** Largest request body accepted (413 above); 0 is no limit. */
+      max_body_size: Size.default(0),
+    })
+    .default({ max_header_size: 16 * 1024, max_body_size: 0 }),
+  forwarded: z
+    .strictObject({
+      /** Append the client address to X-Forwarded-For. */
+      xff: z.boolean().default(true),
+      /** Set X-Forwarded-Proto and X-Forwarded-Host. */
+      proto_host: z.boolean().default(true),
+      /** Add a Via header with this pseudonym (RFC 9110 7.6.3); off when absent. */
+      via: z.string().optional(),
+    })
+    .default({ xff: true, proto_host: true }),
+});
+
+export const Backend = z.strictObject({
+  /** Follows the frontends that use it; set it to check that they agree. */
+  mode: z.enum(['http', 'tcp']).optional(),
+  /** A registered balancing algorithm. */
+  balance: z.string().min(1).default('roundrobin'),
+  /** Options for the balancing algorithm. */
+  balance_options: z.record(z.string(), z.unknown()).default({}),
+  servers: z.array(Server).min(1, 'expected at least one server'),
+  timeouts: BackendTimeouts.default({}),
+  /** Further servers tried when a connection to one fails (requests that have sent no body). */
+  retries: z.number().int().min(0).max(10).default(2),
+});
+
+export const GatewayConfig = z.strictObject({
+  /** Worker processes: a number, or auto for one per core; 0 runs one in-process worker. */
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(256)]).default('auto'),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      /** Access log: true (stdout), false, or a file path. */
+      access: z.union([z.boolean(), z.string().min(1)]).default(true),
+    })
+    .default({ level: 'info', access: true }),
+  /** After a graceful stop or reload begins, connections still open this long are closed. */
+  hard_stop_after: Duration.default(30_000),
+  /** Plugins for every frontend, set up once per generation. */
+  plugins: z.array(PluginRef).default([]),
+  /** Timeouts every frontend and backend starts from. */
+  defaults: z
+    .strictObject({
+      timeouts: z.strictObject({ ...FrontendTimeouts.shape, ...BackendTimeouts.shape }).default({}),
+    })
+    .default({ timeouts: {} }),
+  frontends: z.record(Name, Frontend).refine((v) => Object.keys(v).length > 0, 'expected at least one frontend'),
+  backends: z.record(Name, Backend).default({}),
+});
+
+export type GatewayConfigInput = z.input<typeof GatewayConfig>;
+export type GatewayConfig = z.output<typeof GatewayConfig>;
+export type FrontendConfig = z.output<typeof Frontend>;
+export type BackendConfig = z.output<typeof Backend>;
+export type ServerConfig = z.output<typeof Server>;
+export type PluginRefConfig = z.output<typeof PluginRef>;
+
+/** Timeouts in ms when neither the section nor `defaults` sets them. */
+export const defaultTimeouts = {
+  client_headers: 10_000,
+  client: 30_000,
+  keepalive: 5_000,
+  connect: 5_000,
+  server: 30_000,
+  server_body: 30_000,
+  server_keepalive: 4_000,
+} as const;

@@ -1,0 +1,226 @@
+// The running gateway in one process: listening sockets, and the generation they
+// serve. Listeners are keyed by address, so a generation swap keeps every port that
+// stays open, adds new ones, and closes removed ones after they drain.
+import http from 'node:http';
+import net, { type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { FrontendRuntime, Generation } from './generation.ts';
+import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts';
+import { handleTcpConnection } from './tcp/proxy.ts';
+import { formatAddress, type BindAddress } from './config/units.ts';
+import type { AccessLog } from './log.ts';
+
+class Listener implements HttpEnv {
+  draining = false;
+  readonly sockets = new Set<Socket>();
+  readonly server: http.Server | net.Server;
+
+  constructor(
+    readonly key: string,
+    readonly address: BindAddress,
+    public fe: FrontendRuntime,
+    public gen: Generation,
+    readonly accessLog: AccessLog | undefined,
+  ) {
+    if (fe.mode === 'http') {
+      const server = http.createServer({
+        maxHeaderSize: fe.limits.max_header_size,
+        headersTimeout: fe.timeouts.client_headers,
+        requestTimeout: 0,
+        keepAliveTimeout: fe.timeouts.keepalive,
+        requireHostHeader: true,
+        joinDuplicateHeaders: true,
+        noDelay: true,
+        connectionsCheckingInterval: Math.min(1000, fe.timeouts.client_headers),
+      });
+      server.on('request', (req, res) => void handleHttpRequest(this.fe, this.gen, this, req, res));
+      server.on('clientError', onClientError);
+      this.server = server;
+    } else {
+      this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => handleTcpConnection(this.fe, this.gen, this, socket));
+    }
+    this.server.on('connection', (socket: Socket) => {
+      if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
+        const info = { frontend: this.fe.name, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
+        try {
+          if (this.fe.http.accept.call(info) === false) return void socket.destroy();
+        } catch (error) {
+          this.gen.report({ hook: 'http.accept', frontend: this.fe.name, error });
+          return void socket.destroy();
+        }
+      }
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.applyLimits();
+  }
+
+  /** Settings that may change on a kept listener. */
+  applyLimits(): void {
+    this.server.maxConnections = this.fe.maxconn || Infinity;
+    if (this.server instanceof http.Server) {
+      this.server.headersTimeout = this.fe.timeouts.client_headers;
+      this.server.keepAliveTimeout = this.fe.timeouts.keepalive;
+      (this.server as unknown as { maxHeaderSize: number }).maxHeaderSize = this.fe.limits.max_header_size;
+    }
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.address.host, port: this.address.port, backlog: 1024 }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting, lets work in flight finish, closes idle keep-alive connections as they go idle. */
+  drain(): Promise<void> {
+    this.draining = true;
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      if (this.server instanceof http.Server) {
+        const server = this.server;
+        server.closeIdleConnections();
+        const timer = setInterval(() => server.closeIdleConnections(), 100);
+        server.once('close', () => clearInterval(timer));
+      }
+    });
+  }
+
+  /** Ends everything at once. */
+  kill(): void {
+    this.draining = true;
+    this.server.close();
+    if (this.server instanceof http.Server) this.server.closeAllConnections();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : this.address.port;
+  }
+}
+
+export interface GatewayOptions {
+  logger: Logger;
+  accessLog: AccessLog | undefined;
+}
+
+export class Gateway {
+  #generation: Generation;
+  readonly #listeners = new Map<string, Listener>();
+  readonly #retired = new Set<Generation>();
+
+  private constructor(generation: Generation, private readonly options: GatewayOptions) {
+    this.#generation = generation;
+  }
+
+  /** Binds every frontend of `generation` and serves it. */
+  static async start(generation: Generation, options: GatewayOptions): Promise<Gateway> {
+    const gateway = new Gateway(generation, options);
+    try {
+      for (const fe of generation.frontends.values()) {
+        for (const address of fe.binds) {
+          const key = listenerKey(fe.mode, address);
+          const listener = new Listener(key, address, fe, generation, options.accessLog);
+          await listener.listen();
+          gateway.#listeners.set(key, listener);
+        }
+      }
+    } catch (err) {
+      for (const l of gateway.#listeners.values()) l.kill();
+      throw err;
+    }
+    if (generation.app.listening.taps.length) generation.app.listening.call(generation.info);
+    if (generation.app.ready.taps.length) generation.app.ready.call(generation.info);
+    return gateway;
+  }
+
+  get generation(): Generation {
+    return this.#generation;
+  }
+
+  /** The port a frontend's n-th bind listens on (useful with port 0). */
+  port(frontend: string, n = 0): number {
+    const fe = this.#generation.frontends.get(frontend);
+    const address = fe?.binds[n];
+    const listener = address && this.#listeners.get(listenerKey(fe.mode, address));
+    if (!listener) throw new Error(`no listener for frontend ${frontend}`);
+    return listener.port;
+  }
+
+  /**
+   * Serves `next` from now on. Kept ports never close; new ones are bound first (a
+   * failure leaves the old generation serving); removed ones drain. The old generation
+   * is disposed once its requests are done, or at `hardAfter` ms.
+   */
+  async swap(next: Generation, hardAfter: number): Promise<void> {
+    const wanted = new Map<string, { fe: FrontendRuntime; address: BindAddress }>();
+    for (const fe of next.frontends.values()) for (const address of fe.binds) wanted.set(listenerKey(fe.mode, address), { fe, address });
+    const added: Listener[] = [];
+    try {
+      for (const [key, { fe, address }] of wanted) {
+        if (this.#listeners.has(key)) continue;
+        const listener = new Listener(key, address, fe, next, this.options.accessLog);
+        await listener.listen();
+        added.push(listener);
+      }
+    } catch (err) {
+      for (const l of added) l.kill();
+      throw err;
+    }
+    const old = this.#generation;
+    const removed: Listener[] = [];
+    for (const [key, listener] of this.#listeners) {
+      const w = wanted.get(key);
+      if (w) {
+        listener.fe = w.fe;
+        listener.gen = next;
+        listener.applyLimits();
+      } else removed.push(listener);
+    }
+    for (const l of removed) this.#listeners.delete(l.key);
+    for (const l of added) this.#listeners.set(l.key, l);
+    this.#generation = next;
+    if (next.app.listening.taps.length) next.app.listening.call(next.info);
+    if (next.app.ready.taps.length) next.app.ready.call(next.info);
+    void this.#retire(old, removed, hardAfter);
+  }
+
+  async #retire(old: Generation, listeners: Listener[], hardAfter: number): Promise<void> {
+    this.#retired.add(old);
+    if (old.app.drain.taps.length) old.app.drain.call(old.info);
+    const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
+    await Promise.all(listeners.map((l) => l.drain()));
+    clearTimeout(hard);
+    // Requests of the old generation on kept listeners finish on their own; give them the same bound.
+    setTimeout(() => void old.dispose().then(() => this.#retired.delete(old)), hardAfter).unref();
+  }
+
+  /** Graceful: stop accepting, finish in-flight work, close; hard after `hardAfter` ms. */
+  async stop(hardAfter: number): Promise<void> {
+    const listeners = [...this.#listeners.values()];
+    this.#listeners.clear();
+    const gen = this.#generation;
+    if (gen.app.drain.taps.length) gen.app.drain.call(gen.info);
+    const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
+    await Promise.all(listeners.map((l) => l.drain()));
+    clearTimeout(hard);
+    await Promise.all([gen.dispose(), ...[...this.#retired].map((g) => g.dispose())]);
+    this.options.accessLog?.flush();
+  }
+
+  /** Hard stop: every connection ends now. */
+  async kill(): Promise<void> {
+    for (const l of this.#listeners.values()) l.kill();
+    this.#listeners.clear();
+    await Promise.all([this.#generation, ...this.#retired].map((g) => g.dispose()));
+    this.options.accessLog?.flush();
+  }
+}
+
+function listenerKey(mode: string, a: BindAddress): string {
+  return `${mode} ${formatAddress(a)}`;
+}

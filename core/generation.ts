@@ -1,0 +1,230 @@
+// A generation: one loaded configuration with everything derived from it (plugin
+// instances, hook chains, backends with their balancers and pools). Built once, never
+// changed; the kernel serves from one and a reload builds the next beside it.
+import type { Logger } from 'pino';
+import type { AnyPluginDefinition } from './loader.ts';
+import { loadPluginDefinition } from './loader.ts';
+import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
+import { copyTaps } from './taps.ts';
+import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
+import type { BalancerFactory, GenerationInfo, Mode } from './types.ts';
+import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from './config/schema.ts';
+import { didYouMean, formatPath, type KeyPath, type Problem } from './config/problems.ts';
+import { parseAddress, type BindAddress } from './config/units.ts';
+import { MetricsRegistry } from './metrics.ts';
+import type { Dispose, PluginApi, PluginScope } from '../sdk/index.ts';
+
+export interface FrontendRuntime {
+  readonly name: string;
+  readonly mode: Mode;
+  readonly binds: readonly BindAddress[];
+  readonly defaultBackend: string | undefined;
+  readonly http: HttpHooks;
+  readonly tcp: TcpHooks;
+  readonly maxconn: number;
+  readonly timeouts: { client_headers: number; client: number; keepalive: number };
+  readonly limits: FrontendConfig['limits'];
+  readonly forwarded: FrontendConfig['forwarded'];
+}
+
+export interface GenerationOptions {
+  id: number;
+  config: GatewayConfig;
+  file: string;
+  dir: string;
+  builtins: ReadonlyMap<string, AnyPluginDefinition>;
+  logger: Logger;
+  /** Where a key path is in the config file, for problems. */
+  locate?: (path: KeyPath) => { line: number; column: number } | undefined;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface PluginInstance {
+  name: string;
+  scope: PluginScope;
+  dispose?: Dispose;
+}
+
+export class Generation {
+  readonly info: GenerationInfo;
+  readonly app: AppHooks = createAppHooks();
+  readonly frontends = new Map<string, FrontendRuntime>();
+  readonly backends = new Map<string, Backend>();
+  readonly metrics = new MetricsRegistry();
+  readonly plugins: PluginInstance[] = [];
+  readonly balancers = new Map<string, BalancerFactory>();
+  #disposed = false;
+
+  constructor(readonly id: number, readonly config: GatewayConfig, readonly file: string, readonly logger: Logger) {
+    this.info = Object.freeze({
+      id,
+      configFile: file,
+      frontends: Object.keys(config.frontends),
+      backends: Object.keys(config.backends),
+    });
+  }
+
+  /** Report a contained error: logged with who failed, and given to `app.error` taps. */
+  report = (e: ContainedError): void => {
+    this.logger.error({ plugin: e.plugin, hook: e.hook, frontend: e.frontend, err: e.error }, 'contained error');
+    if (this.app.error.taps.length) this.app.error.call(e);
+  };
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.app.close.taps.length) await this.app.close.promise(this.info).catch((error) => this.report({ hook: 'app.close', error }));
+    for (const p of [...this.plugins].reverse()) {
+      try {
+        await p.dispose?.();
+      } catch (error) {
+        this.report({ plugin: p.name, hook: 'dispose', error });
+      }
+    }
+    await Promise.all([...this.backends.values()].map((b) => b.close()));
+  }
+}
+
+/** Builds a generation, or throws a GenerationError listing every problem found. */
+export async function buildGeneration(o: GenerationOptions): Promise<Generation> {
+  const problems: Problem[] = [];
+  const problem = (path: KeyPath, message: string, hint?: string) => {
+    problems.push({ severity: 'error', file: o.file, ...o.locate?.(path), path: formatPath(path), message, ...(hint ? { hint } : {}) });
+  };
+  const gen = new Generation(o.id, o.config, o.file, o.logger);
+  const now = o.now ?? Date.now;
+  const random = o.random ?? Math.random;
+
+  try {
+    // 1. Load every plugin definition and check its options, collecting all problems.
+    const refs: { path: KeyPath; scope: PluginScope; use?: string; def?: AnyPluginDefinition; options?: unknown }[] = [];
+    for (const def of o.builtins.values()) if (def.autoload) refs.push({ path: ['plugins'], scope: { kind: 'gateway' }, def });
+    const addRefs = (list: PluginRefConfig[], base: KeyPath, scope: PluginScope) =>
+      list.forEach((ref, i) => refs.push(typeof ref === 'string' ? { path: [...base, i], scope, use: ref } : { path: [...base, i], scope, use: ref.use, options: ref.options }));
+    addRefs(o.config.plugins, ['plugins'], { kind: 'gateway' });
+    for (const [name, fe] of Object.entries(o.config.frontends)) addRefs(fe.plugins, ['frontends', name, 'plugins'], { kind: 'frontend', frontend: name, mode: fe.mode });
+
+    for (const ref of refs) {
+      if (!ref.def) {
+        try {
+          ref.def = await loadPluginDefinition(ref.use!, o.dir, o.builtins);
+        } catch (err) {
+          problem(ref.path, (err as Error).message);
+          continue;
+        }
+      }
+      if (ref.def.options) {
+        const parsed = ref.def.options.safeParse(ref.options ?? {});
+        if (!parsed.success) {
+          for (const issue of parsed.error.issues) problem([...ref.path, 'options', ...(issue.path as (string | number)[])], `plugin "${ref.def.name}": ${issue.message}`);
+          ref.def = undefined;
+          continue;
+        }
+        ref.options = parsed.data;
+      } else ref.options ??= {};
+    }
+
+    // 2. Set up gateway-wide plugins: they register algorithms and matchers the rest needs.
+    const captured: { name: string; scope: PluginScope; hooks: Hooks }[] = [];
+    const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
+      const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
+      const log = o.logger.child({ plugin: def.name, ...(scope.kind === 'frontend' ? { frontend: scope.frontend } : {}) });
+      const api: PluginApi = {
+        name: def.name,
+        scope,
+        hooks,
+        generation: gen.info,
+        log,
+        metrics: gen.metrics,
+        registerBalancer: (name, factory) => {
+          if (gen.balancers.has(name)) throw new Error(`balancing algorithm "${name}" is already registered`);
+          gen.balancers.set(name, factory);
+        },
+        backends: () => gen.backends,
+        now,
+      };
+      try {
+        const dispose = await def.setup(api, options);
+        gen.plugins.push({ name: def.name, scope, dispose: typeof dispose === 'function' ? dispose : undefined });
+        captured.push({ name: def.name, scope, hooks });
+      } catch (err) {
+        problem(path, `plugin "${def.name}" failed to set up: ${(err as Error).message}`);
+      }
+    };
+    for (const ref of refs) if (ref.def && ref.scope.kind === 'gateway') await setup(ref.def, ref.options, ref.scope, ref.path);
+
+    // 3. Backends, each with its algorithm.
+    const modeOf = backendModes(o.config);
+    for (const [name, be] of Object.entries(o.config.backends)) {
+      const mode = be.mode ?? modeOf.get(name) ?? 'http';
+      const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts));
+      const factory = gen.balancers.get(be.balance);
+      if (!factory) {
+        problem(['backends', name, 'balance'], `unknown balancing algorithm "${be.balance}"; registered: ${[...gen.balancers.keys()].join(', ') || 'none'}`, didYouMean(be.balance, gen.balancers.keys()));
+        continue;
+      }
+      try {
+        backend.balancer = factory({ backend: name, servers: backend.servers, options: be.balance_options, random, now });
+      } catch (err) {
+        problem(['backends', name, 'balance_options'], `algorithm "${be.balance}" refused its options: ${(err as Error).message}`);
+        continue;
+      }
+      gen.backends.set(name, backend);
+    }
+
+    // 4. Frontends, then their own plugin chains.
+    for (const [name, fe] of Object.entries(o.config.frontends)) {
+      const t = { ...defaultTimeouts, ...stripUndefined(o.config.defaults.timeouts), ...stripUndefined(fe.timeouts) };
+      gen.frontends.set(name, {
+        name,
+        mode: fe.mode,
+        binds: (Array.isArray(fe.bind) ? fe.bind : [fe.bind]).map((b) => parseAddress(b)!),
+        defaultBackend: fe.default_backend,
+        http: createHttpHooks(),
+        tcp: createTcpHooks(),
+        maxconn: fe.maxconn,
+        timeouts: { client_headers: t.client_headers, client: t.client, keepalive: t.keepalive },
+        limits: fe.limits,
+        forwarded: fe.forwarded,
+      });
+    }
+    for (const ref of refs) if (ref.def && ref.scope.kind === 'frontend') await setup(ref.def, ref.options, ref.scope, ref.path);
+
+    // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order.
+    for (const c of captured) {
+      copyTaps(c.hooks.app, gen.app, 'app', c.name, gen.report);
+      for (const fe of gen.frontends.values()) {
+        if (c.scope.kind === 'frontend' && c.scope.frontend !== fe.name) continue;
+        copyTaps(c.hooks.http, fe.http, 'http', c.name, (e) => gen.report({ ...e, frontend: fe.name }));
+        copyTaps(c.hooks.tcp, fe.tcp, 'tcp', c.name, (e) => gen.report({ ...e, frontend: fe.name }));
+      }
+    }
+
+    if (problems.length) throw new GenerationError(problems);
+    if (gen.app.boot.taps.length) await gen.app.boot.promise(gen.info);
+    return gen;
+  } catch (err) {
+    await gen.dispose().catch(() => undefined);
+    if (err instanceof GenerationError) throw err;
+    throw new GenerationError([...problems, { severity: 'error', file: o.file, path: '', message: `generation failed to start: ${(err as Error).message}` }]);
+  }
+}
+
+export class GenerationError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map((p) => `${p.path ? p.path + ': ' : ''}${p.message}`).join('\n'));
+    this.name = 'GenerationError';
+  }
+}
+
+/** A backend's mode follows the frontends that name it as their default. */
+export function backendModes(config: { frontends: Record<string, { mode?: Mode; default_backend?: string }> }): Map<string, Mode> {
+  const modes = new Map<string, Mode>();
+  for (const fe of Object.values(config.frontends)) if (fe.default_backend) modes.set(fe.default_backend, fe.mode ?? 'http');
+  return modes;
+}
+
+function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,109 @@
+// Every extension point of the kernel, in one place. A plugin meets a request or a
+// connection only here. Each hook names its tapable class, its arguments and what a
+// tap may do: observe, mutate, or bail with a result that stops the chain.
+import { AsyncSeriesBailHook, AsyncSeriesHook, SyncBailHook, SyncHook } from 'tapable';
+import type { HttpAnswer, HttpContext, UpstreamResponse } from './http/context.ts';
+import type { TcpContext } from './tcp/context.ts';
+import type { BackendView, ServerView, GenerationInfo } from './types.ts';
+
+/** Order taps with named stages, never magic numbers. Lower runs first. */
+export const Stage = Object.freeze({
+  FIRST: -1000,
+  /** Access control and authentication: decide before anything is spent on a request. */
+  AUTH: -200,
+  /** Rate limits, quotas. */
+  LIMIT: -100,
+  /** Rewrites and routing decisions. */
+  ROUTE: 0,
+  /** Caches answer after auth and routing. */
+  CACHE: 100,
+  /** Observers (stats, logs): see everything the other taps decided. */
+  OBSERVE: 1000,
+});
+export type StageName = keyof typeof Stage;
+
+export function createAppHooks() {
+  return Object.freeze({
+    /** A generation is being built, after every plugin's setup; await here to warm caches. May throw to fail the load. */
+    boot: new AsyncSeriesHook<[GenerationInfo]>(['generation']),
+    /** The generation's listeners are bound and accepting. Observe. */
+    listening: new SyncHook<[GenerationInfo]>(['generation']),
+    /** The generation is the current one: new connections are served by it. Observe. */
+    ready: new SyncHook<[GenerationInfo]>(['generation']),
+    /** The generation stops taking new work and finishes what it has (reload, stop). Observe. */
+    drain: new SyncHook<[GenerationInfo]>(['generation']),
+    /** The generation is gone: release timers and sockets here (dispose runs after). Observe. */
+    close: new AsyncSeriesHook<[GenerationInfo]>(['generation']),
+    /** A contained error: a plugin threw, a request failed in the kernel. Observe. */
+    error: new SyncHook<[ContainedError]>(['error']),
+  });
+}
+
+export function createHttpHooks() {
+  return Object.freeze({
+    /** A client connection arrives. Bail with `false` to close it at once. */
+    accept: new SyncBailHook<[ConnectionInfo], false | void>(['connection']),
+    /** A request's head has been read. Mutate it, or bail with an answer (auth, cache hit, redirect): later taps and the upstream are skipped. */
+    request: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']),
+    /** Choose the backend by name. Bail with a backend name; no tap answering means `default_backend`. */
+    route: new SyncBailHook<[HttpContext], string | void>(['ctx']),
+    /** Choose the server in the chosen backend. Bail with one of `backend.servers` to override the backend's algorithm. */
+    pickServer: new SyncBailHook<[HttpContext, BackendView], ServerView | void>(['ctx', 'backend']),
+    /** The request to the server is about to be sent. Mutate `ctx.upstream` (path, headers). */
+    upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']),
+    /** The server's response head has arrived. Mutate status and headers, or observe the body with `res.onBody`. */
+    upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']),
+    /** The response has been sent (or the client went away). Observe: stats, logs. */
+    responseSent: new SyncHook<[HttpContext]>(['ctx']),
+    /** The request failed: plugin error, server error, timeout, client abort. Observe. */
+    requestError: new SyncHook<[HttpContext, Error]>(['ctx', 'error']),
+  });
+}
+
+export function createTcpHooks() {
+  return Object.freeze({
+    /** A client connection arrives. Bail with `false` to close it at once. */
+    accept: new SyncBailHook<[TcpContext], false | void>(['ctx']),
+    /** Choose the backend by name (addresses, SNI...). No tap answering means `default_backend`. */
+    route: new SyncBailHook<[TcpContext], string | void>(['ctx']),
+    /** Choose the server. Bail with one of `backend.servers` to override the backend's algorithm. */
+    pickServer: new SyncBailHook<[TcpContext, BackendView], ServerView | void>(['ctx', 'backend']),
+    /** The server connection is up and bytes start to flow. Observe. */
+    connected: new SyncHook<[TcpContext]>(['ctx']),
+    /** Both sides are closed; byte counts and durations are final. Observe. */
+    closed: new SyncHook<[TcpContext]>(['ctx']),
+  });
+}
+
+export type AppHooks = ReturnType<typeof createAppHooks>;
+export type HttpHooks = ReturnType<typeof createHttpHooks>;
+export type TcpHooks = ReturnType<typeof createTcpHooks>;
+export interface Hooks {
+  app: AppHooks;
+  http: HttpHooks;
+  tcp: TcpHooks;
+}
+
+/** Hooks whose taps only observe: a tap that throws is reported and the others still run. */
+export const observeOnly: ReadonlySet<string> = new Set([
+  'app.listening', 'app.ready', 'app.drain', 'app.error',
+  'http.responseSent', 'http.requestError',
+  'tcp.connected', 'tcp.closed',
+]);
+
+export interface ConnectionInfo {
+  readonly frontend: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+export interface ContainedError {
+  readonly plugin?: string;
+  readonly hook?: string;
+  readonly frontend?: string;
+  readonly error: unknown;
+}
+
+export const hookSetFactories = { app: createAppHooks, http: createHttpHooks, tcp: createTcpHooks } as const;

@@ -1,0 +1,136 @@
+// The request as a plugin sees it. Deliberately not node:http's IncomingMessage: the
+// server side may run on raw sockets later without any plugin noticing.
+import type { Readable } from 'node:stream';
+import type { BackendView, ServerView } from '../types.ts';
+
+/** Header names are lower case. Repeated headers are joined with ", " (set-cookie stays a list). */
+export type HttpHeaders = Record<string, string | string[] | undefined>;
+
+/** A response a plugin gives instead of the server's (auth refusal, cache hit, redirect). */
+export interface HttpAnswer {
+  status: number;
+  headers?: HttpHeaders;
+  body?: string | Uint8Array | Readable | null;
+}
+
+/** The request that will be sent to the server; mutate it in `upstreamRequest`. */
+export interface UpstreamRequest {
+  method: string;
+  /** Path and query, as sent on the request line. */
+  path: string;
+  headers: HttpHeaders;
+}
+
+export interface BodyObserver {
+  data(chunk: Uint8Array): void;
+  end(): void;
+  error?(err: Error): void;
+}
+
+/** The server's response head; mutate status and headers in `upstreamResponse`. */
+export interface UpstreamResponse {
+  status: number;
+  headers: HttpHeaders;
+  /** See every body chunk as it streams to the client (a cache stores it this way). */
+  onBody(observer: BodyObserver): void;
+}
+
+export interface TlsInfo {
+  readonly sni?: string;
+  readonly alpn?: string;
+}
+
+export interface Timings {
+  /** performance.now() when the request head was parsed. */
+  readonly start: number;
+  /** ms from start until the server answered with a head (time to first byte), or -1. */
+  ttfb: number;
+  /** ms from start until the response was finished, or -1. */
+  total: number;
+}
+
+let counter = 0;
+
+export class HttpContext {
+  readonly id: string;
+  /** Answer status sent to the client; 0 until the head is written. */
+  status = 0;
+  backend: BackendView | undefined = undefined;
+  server: ServerView | undefined = undefined;
+  upstream: UpstreamRequest | undefined = undefined;
+  /** Why the request ended badly, when it did (error class name or short reason). */
+  error: string | undefined = undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly timings: Timings;
+  /** A bag for plugins to share facts about this request (claims, cache keys...). */
+  readonly state: Record<string, unknown> = {};
+  #query: URLSearchParams | undefined;
+  #cookies: Record<string, string> | undefined;
+  #path: string | undefined;
+
+  constructor(
+    readonly frontend: string,
+    readonly generation: number,
+    readonly method: string,
+    /** The request target as the client sent it (path and query). */
+    public url: string,
+    readonly httpVersion: string,
+    readonly headers: HttpHeaders,
+    readonly client: { readonly address: string; readonly port: number },
+    readonly local: { readonly address: string; readonly port: number },
+    readonly tls: TlsInfo | undefined,
+    start: number,
+  ) {
+    this.id = (++counter).toString(36);
+    this.timings = { start, ttfb: -1, total: -1 };
+  }
+
+  /** The path without the query string. */
+  get path(): string {
+    if (this.#path === undefined) {
+      const q = this.url.indexOf('?');
+      this.#path = q === -1 ? this.url : this.url.slice(0, q);
+    }
+    return this.#path;
+  }
+
+  get query(): URLSearchParams {
+    if (this.#query === undefined) {
+      const q = this.url.indexOf('?');
+      this.#query = new URLSearchParams(q === -1 ? '' : this.url.slice(q + 1));
+    }
+    return this.#query;
+  }
+
+  /** Host header without the port, lower case. */
+  get host(): string {
+    const h = this.headers.host;
+    const host = (Array.isArray(h) ? h[0] : h) ?? '';
+    const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.lastIndexOf(':');
+    return (end > 0 ? host.slice(0, end) : host).toLowerCase();
+  }
+
+  get cookies(): Readonly<Record<string, string>> {
+    if (this.#cookies === undefined) {
+      const out: Record<string, string> = {};
+      const raw = this.headers.cookie;
+      for (const line of Array.isArray(raw) ? raw : raw ? [raw] : []) {
+        for (const part of line.split(';')) {
+          const eq = part.indexOf('=');
+          if (eq <= 0) continue;
+          const name = part.slice(0, eq).trim();
+          if (!(name in out)) out[name] = part.slice(eq + 1).trim();
+        }
+      }
+      this.#cookies = out;
+    }
+    return this.#cookies;
+  }
+
+  /** A header's value as one string ("" when absent). */
+  header(name: string): string {
+    const v = this.headers[name.toLowerCase()];
+    return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
+  }
+}

@@ -1,0 +1,345 @@
+// The HTTP lifecycle, top to bottom: a request is read, checked, offered to the
+// `request` taps, routed to a backend, placed on a server, sent upstream and its
+// response streamed back. Plugins meet it only at the hooks.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Readable, Transform, pipeline } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';
+import { errorBody, statusText } from './errors.ts';
+import type { FrontendRuntime, Generation } from '../generation.ts';
+import type { Backend, UpstreamServer } from '../upstream/backend.ts';
+import { PluginError } from '../taps.ts';
+import type { AccessLog } from '../log.ts';
+
+/** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+
+/** Errors that happen before a server has seen the request: safe to try another server. */
+const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export interface HttpEnv {
+  readonly accessLog: AccessLog | undefined;
+  /** True once the generation drains: responses then close their connection. */
+  readonly draining: boolean;
+}
+
+export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const socket = req.socket;
+  const ctx = new HttpContext(
+    fe.name, gen.id, req.method!, req.url!, req.httpVersion, req.headers as HttpHeaders,
+    { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+    { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+    undefined, performance.now(),
+  );
+  res.once('close', () => finish(ctx, fe, gen, env, res));
+
+  const refusal = refuseMalformed(req, fe);
+  if (refusal) {
+    ctx.error = refusal.reason;
+    res.shouldKeepAlive = false;
+    return sendError(res, ctx, refusal.status, env);
+  }
+
+  const hooks = fe.http;
+  try {
+    if (hooks.request.taps.length) {
+      const answer = await hooks.request.promise(ctx);
+      if (answer) return sendAnswer(res, ctx, answer, env);
+    }
+    const name = (hooks.route.taps.length ? hooks.route.call(ctx) : undefined) ?? fe.defaultBackend;
+    const backend = name === undefined ? undefined : gen.backends.get(name);
+    if (!backend) {
+      ctx.error = name === undefined ? 'no route' : `no backend "${name}"`;
+      return sendError(res, ctx, 503, env);
+    }
+    ctx.backend = backend;
+    await forward(ctx, fe, backend, env, req, res);
+  } catch (err) {
+    failed(ctx, fe, gen, err, res, env);
+  }
+}
+
+function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unknown, res: ServerResponse, env: HttpEnv): void {
+  const error = err instanceof Error ? err : new Error(String(err));
+  if (err instanceof PluginError) {
+    ctx.error = `plugin ${err.plugin}`;
+    gen.report({ plugin: err.plugin, hook: err.hook, frontend: fe.name, error: err.cause });
+  } else {
+    ctx.error ??= error.message;
+    gen.report({ hook: 'http', frontend: fe.name, error });
+  }
+  if (fe.http.requestError.taps.length) fe.http.requestError.call(ctx, error);
+  if (!res.headersSent) sendError(res, ctx, err instanceof PluginError ? 500 : 502, env);
+  else res.destroy();
+}
+
+/** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
+function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime): { status: number; reason: string } | undefined {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return { status: 400, reason: 'several Host headers' };
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && req.httpVersion === '1.0') return { status: 400, reason: 'Transfer-Encoding in HTTP/1.0' };
+  const max = fe.limits.max_body_size;
+  if (max > 0 && Number(req.headers['content-length'] ?? 0) > max) return { status: 413, reason: 'body too large' };
+  return undefined;
+}
+
+async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const hooks = fe.http;
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+  const body = hasBody ? requestBody(req, fe, ctx) : null;
+  ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
+  if (hooks.upstreamRequest.taps.length) await hooks.upstreamRequest.promise(ctx);
+
+  for (let attempt = 0; ; attempt++) {
+    const server = ((hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx)) as UpstreamServer | undefined;
+    if (!server) {
+      ctx.error ??= 'no server available';
+      return sendError(res, ctx, 503, env);
+    }
+    ctx.server = server;
+    const outcome = await exchange(ctx, fe, server, env, body, res);
+    backend.balancer.release?.(server, ctx);
+    if (outcome === 'done') return;
+    if (outcome instanceof Error) throw outcome;
+    // A connection to the server failed before it saw anything: another may do.
+    const retry = attempt < backend.retries && !body?.readableDidRead && !res.headersSent && !res.destroyed;
+    if (!retry) {
+      return sendError(res, ctx, 503, env);
+    }
+  }
+}
+
+/** One try at one server. Resolves 'connect-failed' when the server could not be reached at all. */
+type Outcome = 'done' | 'connect-failed' | PluginError;
+
+function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ServerResponse): Promise<Outcome> {
+  server.active++;
+  server.total++;
+  return new Promise((resolve) => {
+    const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
+      server.active--;
+      resolve(outcome);
+    });
+    const up = ctx.upstream!;
+    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body }, handler);
+  });
+}
+
+/** Builds the request head for the server: hop-by-hop headers out, X-Forwarded-* in. */
+function upstreamHeaders(ctx: HttpContext, fe: FrontendRuntime): HttpHeaders {
+  const src = ctx.headers;
+  const out: HttpHeaders = {};
+  const listed = src.connection;
+  const dropped = listed ? new Set(String(listed).toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  for (const name in src) {
+    if (hopByHop.has(name) || dropped?.has(name)) continue;
+    out[name] = src[name];
+  }
+  const f = fe.forwarded;
+  if (f.xff) {
+    const prior = src['x-forwarded-for'];
+    out['x-forwarded-for'] = prior ? `${prior}, ${ctx.client.address}` : ctx.client.address;
+  }
+  if (f.proto_host) {
+    out['x-forwarded-proto'] = ctx.tls ? 'https' : 'http';
+    if (src.host !== undefined) out['x-forwarded-host'] = src.host;
+  }
+  if (f.via) out.via = src.via ? `${src.via}, ${ctx.httpVersion} ${f.via}` : `${ctx.httpVersion} ${f.via}`;
+  return out;
+}
+
+/** Client body phase: an idle timeout, and a size limit when no length is announced. */
+function requestBody(req: IncomingMessage, fe: FrontendRuntime, ctx: HttpContext): Readable {
+  const socket = req.socket;
+  socket.setTimeout(fe.timeouts.client, () => {
+    ctx.error = 'client body timeout';
+    req.destroy(new Error('client body timeout'));
+  });
+  req.once('end', () => socket.setTimeout(0));
+  const max = fe.limits.max_body_size;
+  if (max === 0 || req.headers['content-length'] !== undefined) return req;
+  let seen = 0;
+  const limited = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if ((seen += chunk.length) > max) {
+        ctx.error = 'body too large';
+        return done(new Error('body too large'));
+      }
+      done(null, chunk);
+    },
+  });
+  pipeline(req, limited, () => undefined);
+  return limited;
+}
+
+/** Streams the server's answer to the client with back-pressure on both sides. */
+class ProxyHandler implements Dispatcher.DispatchHandler {
+  #controller: Dispatcher.DispatchController | undefined;
+  #observers: BodyObserver[] | undefined;
+  #pending: Buffer[] | undefined;
+  #headPending = false;
+  #ended = false;
+  #done = false;
+  #resumeOnDrain = () => this.#controller?.resume();
+
+  constructor(
+    private readonly ctx: HttpContext,
+    private readonly fe: FrontendRuntime,
+    private readonly env: HttpEnv,
+    private readonly res: ServerResponse,
+    private readonly settle: (outcome: Outcome) => void,
+  ) {
+    res.once('close', () => {
+      if (!this.#done) this.#controller?.abort(new Error('client went away'));
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.res.destroyed) controller.abort(new Error('client went away'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
+    if (status < 200) return; // 1xx: the client gets its own 100-continue from the server side.
+    const ctx = this.ctx;
+    ctx.timings.ttfb = performance.now() - ctx.timings.start;
+    const connection = headers.connection;
+    for (const name in headers) if (hopByHop.has(name)) delete headers[name];
+    if (connection) for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()];
+    const hook = this.fe.http.upstreamResponse;
+    if (!hook.taps.length) return this.#writeHead(status, headers);
+    const response: UpstreamResponse = { status, headers, onBody: (o) => (this.#observers ??= []).push(o) };
+    this.#headPending = true;
+    controller.pause();
+    hook.promise(ctx, response).then(
+      () => {
+        this.#headPending = false;
+        this.#writeHead(response.status, response.headers);
+        for (const chunk of this.#pending ?? []) this.#write(chunk);
+        this.#pending = undefined;
+        if (this.#ended) this.#end();
+        else if (!this.res.writableNeedDrain) controller.resume();
+      },
+      (err) => {
+        this.#headPending = false;
+        controller.abort(err);
+      },
+    );
+  }
+
+  #writeHead(status: number, headers: HttpHeaders): void {
+    if (this.env.draining) headers.connection = 'close';
+    this.ctx.status = status;
+    this.res.writeHead(status, headers as Record<string, string | string[]>);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#headPending) (this.#pending ??= []).push(chunk);
+    else if (!this.#write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.#resumeOnDrain);
+    }
+  }
+
+  #write(chunk: Buffer): boolean {
+    this.ctx.bytesOut += chunk.length;
+    if (this.#observers) for (const o of this.#observers) o.data(chunk);
+    return this.res.write(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#ended = true;
+    if (!this.#headPending) this.#end();
+  }
+
+  #end(): void {
+    if (this.#observers) for (const o of this.#observers) o.end();
+    this.#done = true;
+    this.res.end();
+    this.settle('done');
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    const ctx = this.ctx;
+    if (this.#observers) for (const o of this.#observers) o.error?.(err);
+    const code = (err as { code?: string }).code ?? '';
+    if (!this.res.headersSent && connectErrors.has(code)) {
+      ctx.error = `connect: ${code}`;
+      return this.settle('connect-failed');
+    }
+    if (err instanceof PluginError) return this.settle(err);
+    ctx.error ??= code || err.message;
+    if (!this.res.headersSent && !this.res.destroyed) {
+      sendError(this.res, ctx, code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
+    } else this.res.destroy();
+    if (this.fe.http.requestError.taps.length) this.fe.http.requestError.call(ctx, err);
+    this.settle('done');
+  }
+}
+
+export function sendAnswer(res: ServerResponse, ctx: HttpContext, answer: HttpAnswer, env: HttpEnv): void {
+  const headers = { ...answer.headers } as Record<string, string | string[]>;
+  if (env.draining) headers.connection = 'close';
+  const body = answer.body;
+  if (typeof body === 'string' || body instanceof Uint8Array) headers['content-length'] = String(Buffer.byteLength(body));
+  ctx.status = answer.status;
+  res.writeHead(answer.status, headers);
+  if (body instanceof Readable) {
+    body.on('data', (c: Buffer) => (ctx.bytesOut += c.length));
+    body.pipe(res);
+    body.once('error', () => res.destroy());
+  } else {
+    if (body) ctx.bytesOut += Buffer.byteLength(body);
+    res.end(ctx.method === 'HEAD' ? undefined : body ?? undefined);
+  }
+}
+
+export function sendError(res: ServerResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = errorBody(status);
+  ctx.status = status;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(body.length),
+    'cache-control': 'no-store',
+    ...(env.draining || !res.shouldKeepAlive ? { connection: 'close' } : {}),
+  });
+  ctx.bytesOut += body.length;
+  res.end(ctx.method === 'HEAD' ? undefined : body);
+}
+
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse): void {
+  ctx.timings.total = performance.now() - ctx.timings.start;
+  if (!res.writableFinished) ctx.error ??= 'client aborted';
+  if (fe.http.responseSent.taps.length) fe.http.responseSent.call(ctx);
+  env.accessLog?.write({
+    gen: gen.id,
+    frontend: ctx.frontend,
+    backend: ctx.backend?.name,
+    server: ctx.server?.name,
+    client: ctx.client.address,
+    method: ctx.method,
+    path: ctx.path,
+    status: ctx.status,
+    bytes_out: ctx.bytesOut,
+    ttfb_ms: ctx.timings.ttfb < 0 ? undefined : round(ctx.timings.ttfb),
+    total_ms: round(ctx.timings.total),
+    error: ctx.error,
+  });
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** Answers a request that could not be parsed: 400, 408 or 431, then closes. */
+export function onClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const body = errorBody(status);
+  socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+}

@@ -1,0 +1,73 @@
+// Shapes shared by the kernel and the SDK: what a plugin may see of generations,
+// backends and servers. Read-only views; the kernel owns the state behind them.
+import type { HttpContext } from './http/context.ts';
+import type { TcpContext } from './tcp/context.ts';
+
+export type Mode = 'http' | 'tcp';
+export type ServerState = 'ready' | 'drain' | 'maint';
+
+export interface GenerationInfo {
+  /** Increases by one with every generation a process builds. */
+  readonly id: number;
+  /** Where the configuration came from. */
+  readonly configFile: string;
+  readonly frontends: readonly string[];
+  readonly backends: readonly string[];
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServerView {
+  readonly name: string;
+  /** `backend/server`, unique in a generation: use it as a map key. */
+  readonly id: string;
+  readonly backend: string;
+  readonly address: HostPort;
+  /** Configured weight (0 takes no traffic). */
+  readonly weight: number;
+  readonly maxconn: number;
+  readonly backup: boolean;
+  readonly state: ServerState;
+  /** Requests (http) or connections (tcp) in flight on this server now. */
+  readonly active: number;
+  /** False while a health check or an operator says the server is down. */
+  readonly up: boolean;
+  /** True when the server may take a new request or connection now. */
+  readonly usable: boolean;
+}
+
+export interface BackendView {
+  readonly name: string;
+  readonly mode: Mode;
+  readonly balance: string;
+  readonly servers: readonly ServerView[];
+}
+
+/** What a balancing algorithm sees of the request or connection it places. */
+export type PickContext = HttpContext | TcpContext;
+
+/** One balancing algorithm: HAProxy's `lb_*.c` ops table, as an object. */
+export interface Balancer {
+  /** Choose a usable server, or undefined when none is. Called once per request (http) or connection (tcp). */
+  pick(ctx: PickContext): ServerView | undefined;
+  /** A server's state, health or weight changed. */
+  onServerState?(server: ServerView): void;
+  /** The request or connection placed on `server` is finished. */
+  release?(server: ServerView, ctx: PickContext): void;
+}
+
+export interface BalancerInit {
+  readonly backend: string;
+  readonly servers: readonly ServerView[];
+  /** The backend's `balance_options`, as written in the config. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Injected so tests are deterministic: a number in [0, 1). */
+  readonly random: () => number;
+  /** Injected clock in milliseconds. */
+  readonly now: () => number;
+}
+
+export type BalancerFactory = (init: BalancerInit) => Balancer;

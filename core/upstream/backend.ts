@@ -1,0 +1,114 @@
+// A backend: its servers, their state, and the balancing algorithm that picks among
+// them. Built once per generation from config; the request path only calls `pick`.
+import { Pool } from 'undici';
+import type { BackendConfig, ServerConfig } from '../config/schema.ts';
+import { defaultTimeouts } from '../config/schema.ts';
+import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../types.ts';
+import type { BindAddress } from '../config/units.ts';
+import { parseAddress } from '../config/units.ts';
+
+export interface BackendTimeouts {
+  connect: number;
+  server: number;
+  server_body: number;
+  server_keepalive: number;
+}
+
+export class UpstreamServer implements ServerView {
+  readonly id: string;
+  readonly address: BindAddress;
+  readonly weight: number;
+  readonly maxconn: number;
+  readonly backup: boolean;
+  state: ServerState;
+  up = true;
+  active = 0;
+  /** Requests or sessions sent here in this generation. */
+  total = 0;
+  #pool: Pool | undefined;
+
+  constructor(readonly backend: string, config: ServerConfig, private readonly timeouts: BackendTimeouts) {
+    this.id = `${backend}/${config.name}`;
+    this.address = parseAddress(config.address)!;
+    this.weight = config.weight;
+    this.maxconn = config.maxconn;
+    this.backup = config.backup;
+    this.state = config.state;
+  }
+
+  get name(): string {
+    return this.id.slice(this.backend.length + 1);
+  }
+
+  get usable(): boolean {
+    return this.up && this.state === 'ready' && this.weight > 0 && (this.maxconn === 0 || this.active < this.maxconn);
+  }
+
+  /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
+  get pool(): Pool {
+    if (!this.#pool) {
+      const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
+      this.#pool = new Pool(`http://${host}:${this.address.port}`, {
+        connections: this.maxconn || null,
+        pipelining: 1,
+        keepAliveTimeout: this.timeouts.server_keepalive,
+        keepAliveMaxTimeout: this.timeouts.server_keepalive,
+        headersTimeout: this.timeouts.server,
+        bodyTimeout: this.timeouts.server_body,
+        connect: { timeout: this.timeouts.connect },
+        // Our own limits apply on the client side; the server's answer is passed as it comes.
+        maxResponseSize: -1,
+      });
+    }
+    return this.#pool;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool?.close().catch(() => undefined);
+  }
+
+  destroy(): void {
+    this.#pool?.destroy().catch(() => undefined);
+  }
+}
+
+export class Backend implements BackendView {
+  readonly servers: UpstreamServer[];
+  readonly balance: string;
+  readonly retries: number;
+  readonly timeouts: BackendTimeouts;
+  balancer!: Balancer;
+
+  constructor(readonly name: string, readonly mode: Mode, config: BackendConfig, timeouts: BackendTimeouts) {
+    this.balance = config.balance;
+    this.retries = config.retries;
+    this.timeouts = timeouts;
+    this.servers = config.servers.map((s) => new UpstreamServer(name, s, timeouts));
+  }
+
+  /** Picks a server with the backend's algorithm; backup servers only when no other is usable. */
+  pick(ctx: PickContext): UpstreamServer | undefined {
+    return this.balancer.pick(ctx) as UpstreamServer | undefined;
+  }
+
+  setServerState(server: UpstreamServer, patch: { state?: ServerState; up?: boolean }): void {
+    if (patch.state !== undefined) server.state = patch.state;
+    if (patch.up !== undefined) server.up = patch.up;
+    this.balancer.onServerState?.(server);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.close()));
+  }
+}
+
+export function resolveBackendTimeouts(...layers: (Partial<BackendTimeouts> | undefined)[]): BackendTimeouts {
+  const out: BackendTimeouts = {
+    connect: defaultTimeouts.connect,
+    server: defaultTimeouts.server,
+    server_body: defaultTimeouts.server_body,
+    server_keepalive: defaultTimeouts.server_keepalive,
+  };
+  for (const layer of layers) for (const [k, v] of Object.entries(layer ?? {})) if (v !== undefined && k in out) out[k as keyof BackendTimeouts] = v;
+  return out;
+}

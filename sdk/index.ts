@@ -1,0 +1,73 @@
+// The public surface of tapgate: what a plugin or config author imports.
+// Everything else (core/) is free to change.
+import type { z } from 'zod';
+import type { Hooks } from '../core/hooks.ts';
+import type { BackendView, BalancerFactory, GenerationInfo, Mode } from '../core/types.ts';
+import type { GatewayConfigInput } from '../core/config/schema.ts';
+import type { Metrics } from '../core/metrics.ts';
+
+export { z } from 'zod';
+export { Stage } from '../core/hooks.ts';
+export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError } from '../core/hooks.ts';
+export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo } from '../core/http/context.ts';
+export type { TcpContext } from '../core/tcp/context.ts';
+export type {
+  Balancer, BalancerFactory, BalancerInit, BackendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
+} from '../core/types.ts';
+export type { Metrics, Counter, Gauge } from '../core/metrics.ts';
+export type { GatewayConfigInput } from '../core/config/schema.ts';
+
+/** Where a plugin instance applies: every frontend, or one. */
+export type PluginScope = { kind: 'gateway' } | { kind: 'frontend'; frontend: string; mode: Mode };
+
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+/** What `setup` receives: one per plugin instance, per generation. */
+export interface PluginApi {
+  /** The plugin's name; taps are named after it, so errors and timings say who. */
+  readonly name: string;
+  readonly scope: PluginScope;
+  /** Tap these. Taps made here apply to the plugin's scope only. */
+  readonly hooks: Hooks;
+  readonly generation: GenerationInfo;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Make a balancing algorithm available to `balance:` in backends. */
+  registerBalancer(name: string, factory: BalancerFactory): void;
+  /** The generation's backends; available once the generation is built (inside hooks, or in `app.boot`). */
+  backends(): ReadonlyMap<string, BackendView>;
+  /** Injected clock (ms); tests may replace it. */
+  now(): number;
+}
+
+export type Dispose = () => void | Promise<void>;
+
+export interface PluginDefinition<Options = Record<string, unknown>> {
+  /** Unique name, used in `use:` for built-ins, in logs, in `before:` ordering and in stats. */
+  name: string;
+  version: string;
+  /** Gateway versions this plugin works with, e.g. `^0.1`. */
+  gateway?: string;
+  description?: string;
+  /** Validates and fills defaults of the options given in the config. */
+  options?: z.ZodType<Options>;
+  /** Set up in every generation without being named in a config (algorithms, matchers). */
+  autoload?: boolean;
+  /** Runs once per generation at load time; build everything derivable from options here. */
+  setup(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
+}
+
+/** Declare a plugin. Identity at run time; gives types to `setup`'s arguments. */
+export function definePlugin<Options = Record<string, unknown>>(definition: PluginDefinition<Options>): PluginDefinition<Options> {
+  return definition;
+}
+
+/** Declare a configuration in `tapgate.config.ts`. */
+export function defineConfig(config: GatewayConfigInput): GatewayConfigInput {
+  return config;
+}
