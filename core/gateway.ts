@@ -123,7 +123,7 @@ export class Gateway {
     try {
       for (const fe of generation.frontends.values()) {
         for (const address of fe.binds) {
-          const key = listenerKey(fe.mode, address);
+          const key = listenerKey(fe, address);
           const listener = new Listener(key, address, fe, generation, options.accessLog);
           await listener.listen();
           gateway.#listeners.set(key, listener);
@@ -146,7 +146,7 @@ export class Gateway {
   port(frontend: string, n = 0): number {
     const fe = this.#generation.frontends.get(frontend);
     const address = fe?.binds[n];
-    const listener = address && this.#listeners.get(listenerKey(fe.mode, address));
+    const listener = address && this.#listeners.get(listenerKey(fe, address));
     if (!listener) throw new Error(`no listener for frontend ${frontend}`);
     return listener.port;
   }
@@ -158,7 +158,7 @@ export class Gateway {
    */
   async swap(next: Generation, hardAfter: number): Promise<void> {
     const wanted = new Map<string, { fe: FrontendRuntime; address: BindAddress }>();
-    for (const fe of next.frontends.values()) for (const address of fe.binds) wanted.set(listenerKey(fe.mode, address), { fe, address });
+    for (const fe of next.frontends.values()) for (const address of fe.binds) wanted.set(listenerKey(fe, address), { fe, address });
     const added: Listener[] = [];
     try {
       for (const [key, { fe, address }] of wanted) {
@@ -221,6 +221,7 @@ export class Gateway {
   }
 }
 
-function listenerKey(mode: string, a: BindAddress): string {
-  return `${mode} ${formatAddress(a)}`;
+/** Port 0 (any free port, in tests) is never shared: each such bind is its own listener. */
+function listenerKey(fe: FrontendRuntime, a: BindAddress): string {
+  return a.port === 0 ? `${fe.mode} ${fe.name} ${formatAddress(a)}` : `${fe.mode} ${formatAddress(a)}`;
 }

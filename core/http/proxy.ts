@@ -276,7 +276,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (err instanceof PluginError) return this.settle(err);
     ctx.error ??= code || err.message;
     if (!this.res.headersSent && !this.res.destroyed) {
-      sendError(this.res, ctx, code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
+      const tooLarge = ctx.error === 'body too large';
+      if (tooLarge) this.res.shouldKeepAlive = false;
+      sendError(this.res, ctx, tooLarge ? 413 : code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
     } else this.res.destroy();
     if (this.fe.http.requestError.taps.length) this.fe.http.requestError.call(ctx, err);
     this.settle('done');

@@ -1,0 +1,340 @@
+import { describe, it, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { deadPort, rawExchange, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+
+function httpBackend(...origins: { address: string; name: string; weight?: number }[]) {
+  return { balance: 'roundrobin', servers: origins.map((o) => ({ name: o.name, address: o.address, weight: o.weight ?? 1 })) };
+}
+
+function get(url: string, agent?: http.Agent, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    }).on('error', reject);
+  });
+}
+
+describe('http proxy', () => {
+  let a: TestOrigin, b: TestOrigin, c: TestOrigin, gw: TestGateway;
+
+  before(async () => {
+    [a, b, c] = await Promise.all([startOrigin('a'), startOrigin('b'), startOrigin('c')]);
+    gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'a', address: a.address, weight: 2 }, { name: 'b', address: b.address, weight: 1 }, { name: 'c', address: c.address, weight: 0 }) },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('splits requests by weight exactly over each cycle, and a weight-0 server gets none', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 30; i++) seen.push((await get(gw.url('/w'))).body);
+    assert.equal(seen.filter((s) => s === 'a').length, 20);
+    assert.equal(seen.filter((s) => s === 'b').length, 10);
+    assert.equal(seen.filter((s) => s === 'c').length, 0);
+    for (let i = 0; i < 30; i += 3) assert.deepEqual(seen.slice(i, i + 3).sort(), ['a', 'a', 'b']);
+  });
+
+  it('reuses keep-alive connections to the servers', async () => {
+    const before = a.connections + b.connections;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let i = 0; i < 60; i++) assert.equal((await get(gw.url('/ka'), agent)).status, 200);
+    agent.destroy();
+    // One pooled connection per server at most, whatever the number of requests.
+    assert.ok(a.connections + b.connections - before <= 2, `opened ${a.connections + b.connections - before} server connections for 60 requests`);
+  });
+
+  it('strips hop-by-hop headers and appends X-Forwarded-For, -Proto and -Host', async () => {
+    a.requests.length = 0;
+    b.requests.length = 0;
+    const res = await rawExchange(
+      gw.port(),
+      'GET /h HTTP/1.1\r\nHost: example.test\r\nConnection: close, x-secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Forwarded-For: 10.9.9.9\r\nX-Kept: yes\r\n\r\n',
+    );
+    assert.match(res, /^HTTP\/1\.1 200/);
+    const seen = [...a.requests, ...b.requests][0]!.headers;
+    assert.equal(seen['x-secret'], undefined);
+    assert.equal(seen['keep-alive'], undefined);
+    assert.equal(seen.te, undefined);
+    assert.equal(seen['x-kept'], 'yes');
+    assert.equal(seen.host, 'example.test');
+    assert.equal(seen['x-forwarded-for'], '10.9.9.9, 127.0.0.1');
+    assert.equal(seen['x-forwarded-proto'], 'http');
+    assert.equal(seen['x-forwarded-host'], 'example.test');
+  });
+
+  const smuggling: Record<string, string> = {
+    'Content-Length with Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    'two different Content-Lengths': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc',
+    'Transfer-Encoding not ending in chunked': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
+    'an obfuscated Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n',
+    'a space before the colon': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 3\r\n\r\nabc',
+    'an obsolete line folding': 'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n',
+    'a bare LF line ending': 'GET / HTTP/1.1\nHost: x\n\n',
+    'two Host headers': 'GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n',
+    'Transfer-Encoding in HTTP/1.0': 'POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    'a missing Host in HTTP/1.1': 'GET / HTTP/1.1\r\n\r\n',
+    'a malformed chunk size': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 ;x\r\nabc\r\n0\r\n\r\n',
+  };
+  for (const [shape, bytes] of Object.entries(smuggling)) {
+    it(`refuses a request with ${shape} with 400, and keeps serving`, async () => {
+      a.requests.length = 0;
+      b.requests.length = 0;
+      const res = await rawExchange(gw.port(), bytes);
+      assert.match(res, /^HTTP\/1\.1 400 /);
+      assert.equal(res.match(/HTTP\/1\.1/g)!.length, 1, 'exactly one response, nothing smuggled behind it');
+      assert.ok(![...a.requests, ...b.requests].some((r) => r.url === '/smuggled'));
+      assert.equal((await get(gw.url('/after'))).status, 200);
+    });
+  }
+});
+
+describe('http proxy: failures', () => {
+  it('answers 503 at once when every server refuses, and stays up', async () => {
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'dead' } },
+      backends: { dead: httpBackend({ name: 'x', address: `127.0.0.1:${await deadPort()}` }, { name: 'y', address: `127.0.0.1:${await deadPort()}` }) },
+    });
+    try {
+      const t0 = performance.now();
+      const res = await get(gw.url());
+      assert.equal(res.status, 503);
+      assert.equal(res.body, '503 Service Unavailable\n');
+      assert.ok(performance.now() - t0 < 2000);
+      assert.equal((await get(gw.url())).status, 503, 'still serving');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('retries a refused connection on the next server', async () => {
+    const live = await startOrigin('live');
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'dead', address: `127.0.0.1:${await deadPort()}` }, { name: 'live', address: live.address }) },
+    });
+    try {
+      for (let i = 0; i < 4; i++) assert.equal((await get(gw.url())).body, 'live');
+    } finally {
+      await gw.close();
+      await live.close();
+    }
+  });
+
+  it('answers 502 when a server breaks the connection, and 504 when it is too slow', async () => {
+    const broken = await startOrigin('broken', (req) => req.socket.destroy());
+    const slow = await startOrigin('slow', () => undefined);
+    const gw = await startGateway({
+      frontends: {
+        b: { bind: '127.0.0.1:0', default_backend: 'broken' },
+        s: { bind: '127.0.0.1:0', default_backend: 'slow' },
+      },
+      backends: {
+        broken: httpBackend({ name: 'x', address: broken.address }),
+        slow: { ...httpBackend({ name: 'x', address: slow.address }), timeouts: { server: '300ms' } },
+      },
+    });
+    try {
+      assert.equal((await get(gw.url('/', 'b'))).status, 502);
+      const t0 = performance.now();
+      assert.equal((await get(gw.url('/', 's'))).status, 504);
+      assert.ok(performance.now() - t0 < 3000);
+    } finally {
+      await gw.close();
+      await Promise.all([broken.close(), slow.close()]);
+    }
+  });
+
+  it('gives a request whose plugin throws a 500, and the next request succeeds', async () => {
+    const origin = await startOrigin('o');
+    const plugin = `
+      import { definePlugin } from 'tapgate/sdk';
+      export default definePlugin({ name: 'thrower', version: '1.0.0', setup(api) {
+        api.hooks.http.request.tapPromise(api.name, async (ctx) => { if (ctx.path === '/boom') throw new Error('kaboom'); });
+        api.hooks.http.upstreamResponse.tapPromise(api.name, async (ctx) => { if (ctx.path === '/late') throw new Error('late'); });
+      }});`;
+    const gw = await startGateway(
+      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './thrower.ts' }] } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } },
+      { 'thrower.ts': plugin },
+    );
+    try {
+      const errors: unknown[] = [];
+      gw.gateway.generation.app.error.tap('test', (e) => void errors.push(e));
+      assert.equal((await get(gw.url('/boom'))).status, 500);
+      assert.equal((await get(gw.url('/late'))).status, 500);
+      assert.equal((await get(gw.url('/fine'))).status, 200);
+      assert.deepEqual(errors.map((e) => (e as { plugin: string }).plugin), ['thrower', 'thrower']);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('lets a request tap answer without contacting any server', async () => {
+    const origin = await startOrigin('o');
+    const plugin = `
+      import { definePlugin, Stage } from 'tapgate/sdk';
+      export default definePlugin({ name: 'gate', version: '1.0.0', setup(api) {
+        api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.AUTH }, async (ctx) =>
+          ctx.header('x-key') === 'open' ? undefined : { status: 401, headers: { 'www-authenticate': 'Key' }, body: 'no\\n' });
+      }});`;
+    const gw = await startGateway(
+      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './gate.ts' }] } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } },
+      { 'gate.ts': plugin },
+    );
+    try {
+      const refused = await get(gw.url('/x'));
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body, 'no\n');
+      assert.equal(origin.requests.length, 0);
+      assert.equal((await get(gw.url('/x'), undefined, { 'x-key': 'open' })).status, 200);
+      assert.equal(origin.requests.length, 1);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+});
+
+describe('http proxy: limits and timeouts', () => {
+  let origin: TestOrigin, gw: TestGateway;
+  before(async () => {
+    origin = await startOrigin('o');
+    gw = await startGateway({
+      frontends: {
+        web: {
+          bind: '127.0.0.1:0',
+          default_backend: 'app',
+          timeouts: { client_headers: '300ms', client: '300ms' },
+          limits: { max_header_size: '2k', max_body_size: '1k' },
+        },
+      },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await origin.close();
+  });
+
+  it('answers 431 to a request head above max_header_size', async () => {
+    const res = await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4000)}\r\n\r\n`);
+    assert.match(res, /^HTTP\/1\.1 431 /);
+  });
+
+  it('answers 413 to a body above max_body_size, announced or chunked', async () => {
+    assert.match(await rawExchange(gw.port(), `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n`), /^HTTP\/1\.1 413 /);
+    const chunk = 'a'.repeat(800);
+    const chunked = `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${(800).toString(16)}\r\n${chunk}\r\n${(800).toString(16)}\r\n${chunk}\r\n0\r\n\r\n`;
+    assert.match(await rawExchange(gw.port(), chunked), /^HTTP\/1\.1 413 /);
+  });
+
+  it('closes a connection whose request head does not arrive in time (slowloris)', async () => {
+    const t0 = performance.now();
+    const res = await rawExchange(gw.port(), 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ', 5000);
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 2500, `closed after ${elapsed} ms`);
+    assert.match(res, /^(HTTP\/1\.1 408 |$)/);
+  });
+
+  it('cuts a request body that stalls longer than timeouts.client', async () => {
+    const t0 = performance.now();
+    await rawExchange(gw.port(), 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc', 5000);
+    assert.ok(performance.now() - t0 < 2500);
+  });
+});
+
+/** Resolves once `read()` has stopped changing (the stream is held by back-pressure), checking every 50 ms, for 10 s at most. */
+async function settled(read: () => number): Promise<number> {
+  let last = -1;
+  let still = 0;
+  for (let i = 0; i < 200 && still < 5; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = read();
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+describe('http proxy: streaming', () => {
+  const size = 50 * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  // Kernel socket buffers on loopback hold a few MB each way; anything near 50 MB would mean the gateway buffers.
+  const slack = 16 * 1024 * 1024;
+
+  it('streams a 50 MB download with back-pressure: a client that stops reading stops the server', async () => {
+    let sent = 0;
+    const origin = await startOrigin('o', (_req, res) => {
+      res.writeHead(200, { 'content-length': String(size) });
+      const pump = () => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } });
+    try {
+      const res = await new Promise<http.IncomingMessage>((resolve) => http.get(gw.url('/down'), resolve));
+      let got = 0;
+      res.on('data', (d: Buffer) => (got += d.length));
+      await once(res, 'data');
+      res.pause();
+      const held = await settled(() => sent);
+      assert.ok(held - got < slack, `server sent ${held >> 20} MB while the client read ${got >> 20} MB`);
+      res.resume();
+      await once(res, 'end');
+      assert.equal(got, size);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('streams a 50 MB upload with back-pressure: a server that stops reading stops the client', async () => {
+    let received = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const origin = await startOrigin('o', (req, res) => {
+      req.on('data', (d: Buffer) => (received += d.length));
+      req.pause();
+      void released.then(() => req.resume());
+      req.on('end', () => res.end(String(received)));
+    });
+    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } });
+    try {
+      let pushed = 0;
+      const body = new Readable({
+        read() {
+          if (pushed >= size) return void this.push(null);
+          pushed += chunk.length;
+          this.push(chunk);
+        },
+      });
+      const req = http.request(gw.url('/up'), { method: 'POST', headers: { 'content-length': String(size) } });
+      body.pipe(req);
+      const held = await settled(() => pushed);
+      assert.ok(held - received < slack, `client pushed ${held >> 20} MB while the server read ${received >> 20} MB`);
+      release();
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      let answer = '';
+      for await (const d of res) answer += d;
+      assert.equal(answer, String(size));
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+});

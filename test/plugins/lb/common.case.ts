@@ -1,0 +1,84 @@
+// One conformance suite for every balancing algorithm (as Hono does for its routers):
+// each algorithm file's test calls `balancerConformance(name, factory)`.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BalancerFactory, PickContext, ServerState, ServerView } from '../../../sdk/index.ts';
+
+export class FakeServer implements ServerView {
+  state: ServerState = 'ready';
+  up = true;
+  active = 0;
+  readonly id: string;
+  readonly address = { host: '127.0.0.1', port: 0 };
+  readonly maxconn = 0;
+  constructor(readonly name: string, readonly weight = 1, readonly backup = false, readonly backend = 'b') {
+    this.id = `${backend}/${name}`;
+  }
+  get usable() {
+    return this.up && this.state === 'ready' && this.weight > 0;
+  }
+}
+
+export function fakeContext(i: number): PickContext {
+  return { client: { address: `10.0.${i >> 8 & 255}.${i & 255}`, port: 1000 + i }, url: `/item/${i}`, path: `/item/${i}`, headers: {}, state: {} } as unknown as PickContext;
+}
+
+export function seeded(seed = 42): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+export function balancerConformance(name: string, factory: BalancerFactory, o: { exactWeights?: boolean } = {}): void {
+  const make = (servers: FakeServer[]) => factory({ backend: 'b', servers, options: {}, random: seeded(), now: () => 0 });
+  const count = (servers: FakeServer[], picks: number, mutate?: (i: number) => void) => {
+    const b = make(servers);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < picks; i++) {
+      mutate?.(i);
+      const s = b.pick(fakeContext(i));
+      if (s) seen.set(s.name, (seen.get(s.name) ?? 0) + 1);
+      if (s) b.release?.(s, fakeContext(i));
+    }
+    return seen;
+  };
+
+  describe(`balancer conformance: ${name}`, () => {
+    it('spreads picks over equal servers fairly', () => {
+      const seen = count([new FakeServer('a'), new FakeServer('b'), new FakeServer('c')], 3000);
+      for (const n of ['a', 'b', 'c']) assert.ok(Math.abs((seen.get(n) ?? 0) - 1000) <= (o.exactWeights ? 0 : 150), `${n}: ${seen.get(n)}`);
+    });
+
+    it('honours weights', () => {
+      const seen = count([new FakeServer('a', 3), new FakeServer('b', 1)], 4000);
+      const a = seen.get('a') ?? 0;
+      assert.ok(o.exactWeights ? a === 3000 : Math.abs(a - 3000) <= 200, `a: ${a}`);
+    });
+
+    it('never picks a server of weight 0', () => {
+      const seen = count([new FakeServer('a', 1), new FakeServer('z', 0)], 500);
+      assert.equal(seen.get('z'), undefined);
+    });
+
+    it('skips a server that is down, in drain or in maintenance', () => {
+      const servers = [new FakeServer('a'), new FakeServer('down'), new FakeServer('drain'), new FakeServer('maint')];
+      servers[1]!.up = false;
+      servers[2]!.state = 'drain';
+      servers[3]!.state = 'maint';
+      const seen = count(servers, 300);
+      assert.deepEqual([...seen.keys()], ['a']);
+    });
+
+    it('uses backup servers only when every other server is unusable', () => {
+      const servers = [new FakeServer('a'), new FakeServer('spare', 1, true)];
+      assert.equal(count(servers, 200).get('spare'), undefined);
+      servers[0]!.up = false;
+      assert.equal(count(servers, 200).get('spare'), 200);
+    });
+
+    it('returns nothing when no server is usable', () => {
+      const s = new FakeServer('a');
+      s.up = false;
+      assert.equal(make([s]).pick(fakeContext(0)), undefined);
+    });
+  });
+}
