@@ -1,0 +1,114 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startGateway, startOrigin } from '../helpers/gateway.ts';
+
+function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    }).on('error', reject);
+  });
+}
+
+/** A plugin that appends its tag to `x-trace` on the upstream request, at a stage and optionally before another plugin. */
+const tracer = (name: string, stage: string, before?: string) => `
+  import { definePlugin, Stage } from 'tapgate/sdk';
+  export default definePlugin({ name: '${name}', version: '1.0.0', setup(api) {
+    api.hooks.http.upstreamRequest.tapPromise({ name: api.name, stage: Stage.${stage}${before ? `, before: '${before}'` : ''} }, async (ctx) => {
+      ctx.upstream!.headers['x-trace'] = ((ctx.upstream!.headers['x-trace'] as string | undefined) ?? '') + '${name};';
+    });
+  }});`;
+
+describe('hook contract', () => {
+  it('runs taps by stage, then by before:, whatever the order plugins are listed in', async () => {
+    const origin = await startOrigin('o');
+    const gw = await startGateway(
+      {
+        plugins: [{ use: './observe.ts' }],
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './cache.ts' }, { use: './auth.ts' }, { use: './first.ts' }] } },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
+      { 'observe.ts': tracer('observe', 'OBSERVE'), 'cache.ts': tracer('cache', 'CACHE'), 'auth.ts': tracer('auth', 'AUTH'), 'first.ts': tracer('first', 'AUTH', 'auth') },
+    );
+    try {
+      await get(gw.url());
+      assert.equal(origin.requests[0]!.headers['x-trace'], 'first;auth;cache;observe;');
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('applies gateway-wide plugins to every frontend and a frontend plugin to its own only', async () => {
+    const origin = await startOrigin('o');
+    const gw = await startGateway(
+      {
+        plugins: [{ use: './everywhere.ts' }],
+        frontends: {
+          one: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './only-one.ts' }] },
+          two: { bind: '127.0.0.1:0', default_backend: 'app' },
+        },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
+      { 'everywhere.ts': tracer('everywhere', 'ROUTE'), 'only-one.ts': tracer('only-one', 'ROUTE') },
+    );
+    try {
+      await get(gw.url('/', 'one'));
+      await get(gw.url('/', 'two'));
+      assert.deepEqual(origin.requests.map((r) => r.headers['x-trace']), ['everywhere;only-one;', 'everywhere;']);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('contains an observer that throws: the response is unharmed, the error is reported with the plugin name', async () => {
+    const origin = await startOrigin('o');
+    const plugin = `
+      import { definePlugin } from 'tapgate/sdk';
+      export default definePlugin({ name: 'clumsy', version: '1.0.0', setup(api) {
+        api.hooks.http.responseSent.tap(api.name, () => { throw new Error('observer broke'); });
+      }});`;
+    const gw = await startGateway(
+      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './clumsy.ts' }] } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } },
+      { 'clumsy.ts': plugin },
+    );
+    try {
+      const reported = new Promise<{ plugin?: string; hook?: string }>((resolve) => gw.gateway.generation.app.error.tap('test', resolve));
+      assert.equal((await get(gw.url())).status, 200);
+      const e = await reported;
+      assert.equal(e.plugin, 'clumsy');
+      assert.equal(e.hook, 'http.responseSent');
+      assert.equal((await get(gw.url())).status, 200);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('calls setup, boot and ready once per generation, and dispose when the gateway stops', async () => {
+    const origin = await startOrigin('o');
+    const events: string[] = [];
+    (globalThis as { lifeEvents?: string[] }).lifeEvents = events;
+    const plugin = `
+      import { definePlugin } from 'tapgate/sdk';
+      export default definePlugin({ name: 'life', version: '1.0.0', setup(api) {
+        const log = (s: string) => (globalThis as any).lifeEvents.push(s);
+        log('setup');
+        api.hooks.app.boot.tapPromise(api.name, async (g) => log('boot ' + g.id));
+        api.hooks.app.ready.tap(api.name, (g) => log('ready ' + g.id));
+        return () => log('dispose');
+      }});`;
+    const gw = await startGateway(
+      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './life.ts' }] } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } },
+      { 'life.ts': plugin },
+    );
+    assert.deepEqual(events, ['setup', 'boot 1', 'ready 1']);
+    await gw.close();
+    await origin.close();
+    assert.deepEqual(events, ['setup', 'boot 1', 'ready 1', 'dispose']);
+  });
+});
