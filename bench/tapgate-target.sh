@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# tapgate-target.sh: tapgate as an anchors.sh --extra target.
+#
+# anchors.sh runs this under `bash -c` from the project root, pinned to the
+# proxy core, with LISTEN_PORT, ORIGIN1_PORT and ORIGIN2_PORT set. It writes a
+# config that proxies 127.0.0.1:LISTEN_PORT round robin to the two origins,
+# then becomes the gateway (exec), so SIGTERM reaches tapgate itself.
+#
+# The config matches the HAProxy anchor: one in-process worker, no access log,
+# and no X-Forwarded-* headers (the HAProxy anchor has no "option forwardfor").
+
+set -euo pipefail
+
+: "${LISTEN_PORT:?LISTEN_PORT is not set (this script is started by anchors.sh)}"
+: "${ORIGIN1_PORT:?ORIGIN1_PORT is not set}"
+: "${ORIGIN2_PORT:?ORIGIN2_PORT is not set}"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DIR=${BENCH_WORK:-$ROOT/.bench-work}/tapgate
+mkdir -p "$DIR"
+CONFIG=$DIR/tapgate-$LISTEN_PORT.yaml
+
+cat >"$CONFIG" <<YAML
+# Written by bench/tapgate-target.sh; overwritten on every run.
+workers: 0
+log: { level: warn, access: false }
+
+frontends:
+  bench:
+    bind: 127.0.0.1:$LISTEN_PORT
+    mode: http
+    default_backend: origins
+    forwarded: { xff: false, proto_host: false }
+
+backends:
+  origins:
+    balance: roundrobin
+    servers:
+      - { name: origin1, address: 127.0.0.1:$ORIGIN1_PORT }
+      - { name: origin2, address: 127.0.0.1:$ORIGIN2_PORT }
+YAML
+
+cd "$ROOT"
+exec node bin/tapgate.mjs run -c "$CONFIG"
