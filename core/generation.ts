@@ -2,14 +2,14 @@
 // instances, hook chains, backends with their balancers and pools). Built once, never
 // changed; the kernel serves from one and a reload builds the next beside it.
 import type { Logger } from 'pino';
-import type { AnyPluginDefinition } from './loader.ts';
-import { loadPluginDefinition } from './loader.ts';
+import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
 import { copyTaps } from './taps.ts';
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
 import type { BalancerFactory, GenerationInfo, Mode } from './types.ts';
 import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from './config/schema.ts';
 import { didYouMean, formatPath, type KeyPath, type Problem } from './config/problems.ts';
+import { validate } from './config/issues.ts';
 import { parseAddress, type BindAddress } from './config/units.ts';
 import { MetricsRegistry } from './metrics.ts';
 import type { Dispose, PluginApi, PluginScope } from '../sdk/index.ts';
@@ -34,8 +34,11 @@ export interface GenerationOptions {
   dir: string;
   builtins: ReadonlyMap<string, AnyPluginDefinition>;
   logger: Logger;
-  /** Where a key path is in the config file, for problems. */
-  locate?: (path: KeyPath) => { line: number; column: number } | undefined;
+  /**
+   * Where a key path of `config` is in the file, for problems: the path as the file
+   * spells it, and its line and column when known. Defaults to the path alone.
+   */
+  where?: (path: KeyPath, at?: 'key' | 'value') => Pick<Problem, 'path' | 'line' | 'column'>;
   now?: () => number;
   random?: () => number;
 }
@@ -89,8 +92,9 @@ export class Generation {
 /** Builds a generation, or throws a GenerationError listing every problem found. */
 export async function buildGeneration(o: GenerationOptions): Promise<Generation> {
   const problems: Problem[] = [];
-  const problem = (path: KeyPath, message: string, hint?: string) => {
-    problems.push({ severity: 'error', file: o.file, ...o.locate?.(path), path: formatPath(path), message, ...(hint ? { hint } : {}) });
+  const where = o.where ?? ((path: KeyPath) => ({ path: formatPath(path) }));
+  const problem = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => {
+    problems.push({ severity: 'error', file: o.file, ...where(path, at), message, ...(hint ? { hint } : {}) });
   };
   const gen = new Generation(o.id, o.config, o.file, o.logger);
   const now = o.now ?? Date.now;
@@ -110,18 +114,18 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         try {
           ref.def = await loadPluginDefinition(ref.use!, o.dir, o.builtins);
         } catch (err) {
-          problem(ref.path, (err as Error).message);
+          problem(ref.path, (err as Error).message, err instanceof PluginLoadError ? err.hint : undefined);
           continue;
         }
       }
       if (ref.def.options) {
-        const parsed = ref.def.options.safeParse(ref.options ?? {});
-        if (!parsed.success) {
-          for (const issue of parsed.error.issues) problem([...ref.path, 'options', ...(issue.path as (string | number)[])], `plugin "${ref.def.name}": ${issue.message}`);
+        const checked = validate(ref.def.options, ref.options ?? {});
+        if (!checked.success) {
+          for (const r of checked.reports) problem([...ref.path, 'options', ...r.path], `plugin "${ref.def.name}" options: ${r.message}`, r.hint, r.at);
           ref.def = undefined;
           continue;
         }
-        ref.options = parsed.data;
+        ref.options = checked.data;
       } else ref.options ??= {};
     }
 
@@ -161,7 +165,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts));
       const factory = gen.balancers.get(be.balance);
       if (!factory) {
-        problem(['backends', name, 'balance'], `unknown balancing algorithm "${be.balance}"; registered: ${[...gen.balancers.keys()].join(', ') || 'none'}`, didYouMean(be.balance, gen.balancers.keys()));
+        const registered = [...gen.balancers.keys()];
+        problem(['backends', name, 'balance'], `unknown balancing algorithm "${be.balance}"`, didYouMean(be.balance, registered) ?? `registered: ${registered.join(', ') || 'none'}`);
         continue;
       }
       try {

@@ -5,14 +5,20 @@ import { createRequire } from 'node:module';
 import { extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginDefinition } from '../sdk/index.ts';
-import { compileModule } from './compile.ts';
+import { CompileError, compileModule } from './compile.ts';
 import { cacheDir } from './config/source.ts';
+import { didYouMean } from './config/problems.ts';
 import { satisfies } from './semver.ts';
 import { gatewayVersion } from './version.ts';
 
 export type AnyPluginDefinition = PluginDefinition<any>;
 
-export class PluginLoadError extends Error {}
+export class PluginLoadError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'PluginLoadError';
+  }
+}
 
 export async function loadPluginDefinition(
   use: string,
@@ -22,24 +28,27 @@ export async function loadPluginDefinition(
   const builtin = builtins.get(use);
   if (builtin) return builtin;
   const isPath = use.startsWith('.') || isAbsolute(use);
-  let mod: Record<string, unknown>;
+  let file: string;
   if (isPath) {
-    const file = resolve(configDir, use);
-    if (!existsSync(file)) throw new PluginLoadError(`plugin file not found: ${file}`);
+    file = resolve(configDir, use);
+    if (!existsSync(file)) throw new PluginLoadError(`plugin file ${file} does not exist`);
     const ext = extname(file);
-    const url = ext === '.ts' || ext === '.mts' || ext === '.tsx'
-      ? pathToFileURL(await compileOrExplain(file, configDir)).href
-      : pathToFileURL(file).href;
-    mod = await import(url);
+    if (ext === '.ts' || ext === '.mts' || ext === '.tsx') file = await compileOrExplain(file, configDir);
   } else {
-    let resolved: string;
     try {
-      resolved = createRequire(join(configDir, 'noop.js')).resolve(use);
+      file = createRequire(join(configDir, 'noop.js')).resolve(use);
     } catch {
-      const names = [...builtins.keys()].join(', ');
-      throw new PluginLoadError(`unknown plugin "${use}": not a built-in (${names}), a file path (start it with ./) or an installed package`);
+      throw new PluginLoadError(
+        `unknown plugin "${use}": expected a built-in, a file path (starting with ./) or an installed package`,
+        didYouMean(use, builtins.keys()) ?? `built-ins: ${[...builtins.keys()].join(', ')}`,
+      );
     }
-    mod = await import(pathToFileURL(resolved).href);
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(file).href);
+  } catch (err) {
+    throw new PluginLoadError(`plugin "${use}" failed to load: ${(err as Error).message.split('\n')[0]}`);
   }
   const def = (mod.default ?? mod.plugin) as AnyPluginDefinition | undefined;
   return checkDefinition(def, use);
@@ -49,9 +58,8 @@ async function compileOrExplain(file: string, configDir: string): Promise<string
   try {
     return await compileModule(file, cacheDir(configDir));
   } catch (err) {
-    const first = ((err as { errors?: { text: string; location?: { line: number; column: number } }[] }).errors ?? [])[0];
-    const where = first?.location ? `:${first.location.line}:${first.location.column}` : '';
-    throw new PluginLoadError(`plugin ${file}${where} does not compile: ${first?.text ?? (err as Error).message}`);
+    if (err instanceof CompileError) throw new PluginLoadError(`plugin does not compile: ${err.message}`);
+    throw err;
   }
 }
 
@@ -60,7 +68,7 @@ export function checkDefinition(def: AnyPluginDefinition | undefined, use: strin
   if (typeof def.name !== 'string' || !def.name) throw new PluginLoadError(`plugin "${use}" has no name`);
   if (typeof def.setup !== 'function') throw new PluginLoadError(`plugin "${def.name}" has no setup(api, options) function`);
   if (def.gateway && !satisfies(gatewayVersion, def.gateway)) {
-    throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, this is ${gatewayVersion}`);
+    throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, but this is tapgate ${gatewayVersion}`);
   }
   return def;
 }

@@ -5,8 +5,10 @@
 // warnings. The same check runs before `run` and before every reload.
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { readConfig, type ConfigSource } from './source.ts';
 import { GatewayConfig, type GatewayConfig as Config } from './schema.ts';
+import { validate } from './issues.ts';
 import { describeValue, didYouMean, formatPath, type KeyPath, type Problem } from './problems.ts';
 import { formatAddress, parseAddress } from './units.ts';
 import { buildGeneration, backendModes, GenerationError, type Generation } from '../generation.ts';
@@ -24,67 +26,68 @@ export interface CheckOptions {
 
 export interface CheckResult {
   ok: boolean;
+  /** In the order of the file. */
   problems: Problem[];
   source: ConfigSource;
   config?: Config;
   generation?: Generation;
 }
 
+type Locate = ConfigSource['locate'];
+type ReportError = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => void;
+
 export async function checkConfig(file: string, o: CheckOptions): Promise<CheckResult> {
   const source = await readConfig(file);
   const problems: Problem[] = [...source.problems];
-  const at = (path: KeyPath, at: 'key' | 'value' = 'value') => ({ file: source.file, ...source.locate(path, at), path: formatPath(path) });
-  const error = (path: KeyPath, message: string, hint?: string, where: 'key' | 'value' = 'value') =>
-    problems.push({ severity: 'error', ...at(path, where), message, ...(hint ? { hint } : {}) });
+  const at = (path: KeyPath, where: 'key' | 'value' = 'value') => ({ ...source.locate(path, where), path: formatPath(path) });
+  const error: ReportError = (path, message, hint, where = 'value') =>
+    problems.push({ severity: 'error', file: source.file, ...at(path, where), message, ...(hint ? { hint } : {}) });
 
   if (source.data === undefined) return done(problems, source);
-  const raw = source.data as Record<string, unknown>;
-
-  const parsed = GatewayConfig.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path as (string | number)[];
-      if (issue.code === 'unrecognized_keys') {
-        const known = knownKeys(path);
-        for (const key of issue.keys) error([...path, key], `unknown key "${key}"`, didYouMean(key, known) ?? (known.length ? `expected one of: ${known.join(', ')}` : undefined), 'key');
-      } else if (issue.code === 'invalid_type' && issue.input === undefined) {
-        error(path, `missing required ${issue.expected === 'object' ? 'section' : issue.expected === 'array' ? 'list' : 'key'}`, undefined, 'key');
-      } else {
-        error(path, `${issue.message.replace(/^Invalid input: /, '')}, found ${describeValue(issue.input ?? valueAt(raw, path))}`);
-      }
-    }
+  const raw = source.data;
+  if (!isRecord(raw)) {
+    error([], `expected a mapping of sections (frontends, backends, ...), found ${raw === null ? 'an empty document' : describeValue(raw)}`);
+    return done(problems, source);
   }
-  checkReferences(raw, error);
+  const checked = validate(GatewayConfig, raw);
+  if (!checked.success) for (const r of checked.reports) error(r.path, r.message, r.hint, r.at);
+  checkReferences(raw, error, source.locate);
 
-  if (!parsed.success || problems.some((p) => p.severity === 'error')) return done(problems, source);
-
-  const config = parsed.data;
+  // Plugins and algorithms are checked on whatever the schema accepts, so a mistake in
+  // one section does not hide those in the plugins.
+  const usable = checked.success ? { config: checked.data, pathInFile: (path: KeyPath) => path } : salvage(raw);
+  if (!usable) return done(problems, source);
+  const inFile = (path: KeyPath, where?: 'key' | 'value') => at(usable.pathInFile(path), where);
+  let generation: Generation | undefined;
   try {
-    const generation = await buildGeneration({
+    generation = await buildGeneration({
       id: o.generationId ?? 1,
-      config,
+      config: usable.config,
       file: source.file,
       dir: source.dir,
       builtins: o.builtins,
       logger: o.logger,
-      locate: (path) => source.locate(path),
+      where: inFile,
     });
-    if (o.probeServers) problems.push(...(await probeServers(config, at)));
-    if (!o.keep) await generation.dispose();
-    return { ok: true, problems, source, config, generation: o.keep ? generation : undefined };
   } catch (err) {
     if (err instanceof GenerationError) problems.push(...err.problems);
     else problems.push({ severity: 'error', file: source.file, path: '', message: (err as Error).message });
-    return done(problems, source, config);
   }
+  if (o.probeServers) problems.push(...(await probeServers(usable.config, source.file, inFile)));
+  const result = done(problems, source, checked.success ? checked.data : undefined);
+  if (generation && o.keep && result.ok) result.generation = generation;
+  else await generation?.dispose();
+  return result;
 }
 
 function done(problems: Problem[], source: ConfigSource, config?: Config): CheckResult {
+  const fileOrder = (p: Problem) => (p.file === source.file ? '' : p.file);
+  problems.sort((a, b) => fileOrder(a).localeCompare(fileOrder(b)) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return { ok: !problems.some((p) => p.severity === 'error'), problems, source, config };
 }
 
 /** Cross-section checks, on the raw data so they run even when the schema failed elsewhere. */
-function checkReferences(raw: Record<string, unknown>, error: (path: KeyPath, message: string, hint?: string) => void): void {
+function checkReferences(raw: Record<string, unknown>, error: ReportError, locate: Locate): void {
   const frontends = isRecord(raw.frontends) ? raw.frontends : {};
   const backends = isRecord(raw.backends) ? raw.backends : {};
   const backendNames = Object.keys(backends);
@@ -103,7 +106,10 @@ function checkReferences(raw: Record<string, unknown>, error: (path: KeyPath, me
       for (const [key, other] of bound) {
         const [host, port] = splitKey(key);
         const overlaps = port === address.port && (host === address.host || host === '0.0.0.0' || address.host === '0.0.0.0' || host === '::' || address.host === '::');
-        if (overlaps) error(path, `${formatAddress(address)} is already bound by ${other.frontend === name ? 'this frontend' : `frontend "${other.frontend}"`} (${formatPath(other.path)})`);
+        if (!overlaps) continue;
+        const line = locate(other.path)?.line;
+        const by = other.frontend === name ? 'this frontend' : `frontend "${other.frontend}"`;
+        error(path, `${formatAddress(address)} is already bound by ${by} (${formatPath(other.path)}${line ? `, line ${line}` : ''})`);
       }
       bound.set(formatAddress(address), { frontend: name, path });
     });
@@ -114,9 +120,9 @@ function checkReferences(raw: Record<string, unknown>, error: (path: KeyPath, me
     const be = backends[fe.default_backend];
     const mode = (fe.mode as string | undefined) ?? 'http';
     if (isRecord(be) && typeof be.mode === 'string' && be.mode !== mode) {
-      error(['frontends', name, 'default_backend'], `frontend is mode ${mode} but backend "${fe.default_backend}" is mode ${be.mode}`);
+      error(['frontends', name, 'default_backend'], `frontend "${name}" is mode ${mode}, but its backend "${fe.default_backend}" declares mode ${be.mode}`, `use a backend with mode ${mode}, or set mode: ${mode} on "${fe.default_backend}"`);
     } else if (modes.get(fe.default_backend) !== mode) {
-      error(['frontends', name, 'default_backend'], `backend "${fe.default_backend}" is used by both http and tcp frontends; give each mode its own backend`);
+      error(['frontends', name, 'default_backend'], `backend "${fe.default_backend}" is used by both http and tcp frontends`, 'give each mode its own backend');
     }
   }
 }
@@ -126,12 +132,64 @@ function splitKey(key: string): [string, number] {
   return [a.host, a.port];
 }
 
-async function probeServers(config: Config, at: (path: KeyPath) => Omit<Problem, 'severity' | 'message'>): Promise<Problem[]> {
+/** What `salvage` keeps of a configuration; any number of frontends, even none. */
+const Salvageable = GatewayConfig.extend({ frontends: z.record(GatewayConfig.shape.frontends.keyType, GatewayConfig.shape.frontends.valueType) });
+
+/**
+ * The configuration with every part the schema refuses left out, one at a time (an
+ * unknown key; a bad value; the item or section holding a missing key), so plugins and
+ * algorithms can be checked on the rest. With it, a way back from a path in it to the
+ * same place in the file, since leaving out a list item moves the items after it.
+ */
+function salvage(raw: Record<string, unknown>): { config: Config; pathInFile: (path: KeyPath) => KeyPath } | undefined {
+  const data = copyTree(raw) as Record<string, unknown>;
+  // For each list shortened, the index in the file of every item still in it.
+  const fileIndex = new WeakMap<unknown[], number[]>();
+  const pathInFile = (path: KeyPath): KeyPath => {
+    let node: unknown = data;
+    return path.map((part) => {
+      const inFile = Array.isArray(node) && typeof part === 'number' ? fileIndex.get(node)?.[part] ?? part : part;
+      node = isRecord(node) || Array.isArray(node) ? (node as Record<string | number, unknown>)[part] : undefined;
+      return inFile;
+    });
+  };
+  const leaveOut = (path: KeyPath): boolean => {
+    const parent = valueAt(data, path.slice(0, -1));
+    const key = path.at(-1);
+    if (Array.isArray(parent) && typeof key === 'number' && key < parent.length) {
+      const indexes = fileIndex.get(parent) ?? parent.map((_, i) => i);
+      indexes.splice(key, 1);
+      parent.splice(key, 1);
+      fileIndex.set(parent, indexes);
+      return true;
+    }
+    if (isRecord(parent) && key !== undefined && key in parent) return delete parent[key];
+    return false;
+  };
+  for (;;) {
+    const parsed = Salvageable.safeParse(data);
+    if (parsed.success) return { config: parsed.data, pathInFile };
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path as (string | number)[];
+    if (issue.code === 'unrecognized_keys') {
+      if (!issue.keys.every((key) => leaveOut([...path, key]))) return undefined;
+    } else if (!leaveOut(valueAt(data, path) === undefined ? path.slice(0, -1) : path)) return undefined;
+  }
+}
+
+/** A copy of the plain objects and lists in a tree; anything else (a function in a TS config) is shared. */
+function copyTree(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(copyTree);
+  if (isRecord(v) && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copyTree(x)]));
+  return v;
+}
+
+async function probeServers(config: Config, file: string, at: (path: KeyPath) => Pick<Problem, 'path' | 'line' | 'column'>): Promise<Problem[]> {
   const checks = Object.entries(config.backends).flatMap(([name, be]) =>
     be.servers.map(async (s, i) => {
       const a = parseAddress(s.address)!;
       const reason = await tryConnect(a.host === '0.0.0.0' ? '127.0.0.1' : a.host, a.port, 1000);
-      return reason ? ({ severity: 'warning', ...at(['backends', name, 'servers', i, 'address']), message: `server ${s.name} at ${s.address} is unreachable now (${reason})` } as Problem) : undefined;
+      return reason ? ({ severity: 'warning', file, ...at(['backends', name, 'servers', i, 'address']), message: `server ${s.name} at ${s.address} is unreachable now (${reason})` } as Problem) : undefined;
     }),
   );
   return (await Promise.all(checks)).filter((p): p is Problem => p !== undefined);
@@ -160,31 +218,4 @@ function valueAt(raw: unknown, path: KeyPath): unknown {
   let v = raw;
   for (const p of path) v = isRecord(v) || Array.isArray(v) ? (v as Record<string | number, unknown>)[p] : undefined;
   return v;
-}
-
-/** The keys the schema allows at a path, for "did you mean". */
-function knownKeys(path: KeyPath): string[] {
-  let schema: any = GatewayConfig;
-  for (const part of path) {
-    schema = unwrap(schema);
-    const def = schema?._zod?.def;
-    if (!def) return [];
-    if (def.type === 'object') schema = def.shape[part];
-    else if (def.type === 'record') schema = def.valueType;
-    else if (def.type === 'array') schema = def.element;
-    else return [];
-  }
-  const def = unwrap(schema)?._zod?.def;
-  return def?.type === 'object' ? Object.keys(def.shape) : [];
-}
-
-function unwrap(schema: any): any {
-  for (;;) {
-    const def = schema?._zod?.def;
-    if (!def) return schema;
-    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') schema = def.innerType;
-    else if (def.type === 'pipe') schema = def.in;
-    else if (def.type === 'union') schema = def.options.find((o: any) => unwrap(o)?._zod?.def?.type === 'object') ?? def.options[0];
-    else return schema;
-  }
 }

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { compileModule } from '../compile.ts';
-import type { KeyPath, Problem } from './problems.ts';
+import { CompileError, compileModule } from '../compile.ts';
+import { formatPath, type KeyPath, type Problem } from './problems.ts';
 
 export interface ConfigSource {
   file: string;
@@ -31,8 +31,8 @@ export async function readConfig(file: string): Promise<ConfigSource> {
   return readYamlConfig(abs, dir, text);
 }
 
-function failed(file: string, message: string): ConfigSource {
-  return { file, dir: dirname(file), data: undefined, locate: () => undefined, problems: [{ severity: 'error', file, path: '', message }] };
+function failed(file: string, message: string, where: Pick<Problem, 'file' | 'line' | 'column'> = { file }): ConfigSource {
+  return { file, dir: dirname(file), data: undefined, locate: () => undefined, problems: [{ severity: 'error', ...where, path: '', message }] };
 }
 
 function readYamlConfig(file: string, dir: string, text: string): ConfigSource {
@@ -42,7 +42,17 @@ function readYamlConfig(file: string, dir: string, text: string): ConfigSource {
   for (const [severity, list] of [['error', doc.errors], ['warning', doc.warnings]] as const) {
     for (const e of list) {
       const pos = lineCounter.linePos(e.pos[0]);
-      problems.push({ severity, file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+      const duplicate = e.code === 'DUPLICATE_KEY' ? findDuplicate(doc.contents, e.pos[0]) : undefined;
+      if (duplicate) {
+        const first = duplicate.first.range ? lineCounter.linePos(duplicate.first.range[0]).line : undefined;
+        problems.push({
+          severity, file, line: pos.line, column: pos.col, path: formatPath(duplicate.path),
+          message: `duplicate key "${duplicate.path.at(-1)}"${first ? ` (first at line ${first})` : ''}; the later one would replace the earlier`,
+          hint: 'merge the two or rename one',
+        });
+      } else {
+        problems.push({ severity, file, line: pos.line, column: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+      }
     }
   }
   const locate = (path: KeyPath, at: 'key' | 'value' = 'value') => {
@@ -50,7 +60,8 @@ function readYamlConfig(file: string, dir: string, text: string): ConfigSource {
     let keyNode: Node | undefined;
     for (const part of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === part);
+        // The last of repeated keys, as it is the one whose value is used.
+        const pair = [...node.items].reverse().find((p) => (isScalar(p.key) ? p.key.value : p.key) === part);
         if (!pair) break;
         keyNode = pair.key as Node;
         node = pair.value;
@@ -65,17 +76,48 @@ function readYamlConfig(file: string, dir: string, text: string): ConfigSource {
     const pos = lineCounter.linePos(offset);
     return { line: pos.line, column: pos.col };
   };
-  return { file, dir, data: problems.some((p) => p.severity === 'error') ? undefined : doc.toJS(), locate, problems };
+  // A repeated key leaves a usable document (the last one wins), so the rest is still checked.
+  const usable = doc.errors.every((e) => e.code === 'DUPLICATE_KEY');
+  return { file, dir, data: usable ? doc.toJS() : undefined, locate, problems };
+}
+
+/** The path of the map key at `offset`, and the earlier key it repeats. */
+function findDuplicate(node: unknown, offset: number, path: KeyPath = []): { path: KeyPath; first: Node } | undefined {
+  if (isMap(node)) {
+    const keyOf = (p: (typeof node.items)[number]) => (isScalar(p.key) ? p.key.value : p.key);
+    for (const pair of node.items) {
+      const key = keyOf(pair) as string | number;
+      if ((pair.key as Node | null)?.range?.[0] === offset) return { path: [...path, key], first: node.items.find((p) => keyOf(p) === key)!.key as Node };
+      const found = findDuplicate(pair.value, offset, [...path, key]);
+      if (found) return found;
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const found = findDuplicate(item, offset, [...path, i]);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 async function readScriptConfig(file: string, dir: string): Promise<ConfigSource> {
+  let compiled: string;
   try {
-    const compiled = await compileModule(file, cacheDir(dir));
+    compiled = await compileModule(file, cacheDir(dir));
+  } catch (err) {
+    if (err instanceof CompileError) {
+      const more = err.more ? ` (and ${err.more} more error${err.more === 1 ? '' : 's'})` : '';
+      return failed(file, `the configuration does not compile: ${err.text}${more}`, { file: err.file, line: err.line, column: err.column });
+    }
+    return failed(file, `the configuration does not compile: ${(err as Error).message.split('\n')[0]}`);
+  }
+  try {
     const mod = await import(pathToFileURL(compiled).href);
     const data = typeof mod.default === 'function' ? await mod.default() : mod.default;
+    if (data === undefined) return failed(file, 'the configuration has no default export; expected export default defineConfig({ ... })');
     return { file, dir, data, locate: () => undefined, problems: [] };
   } catch (err) {
-    return failed(file, `cannot load the configuration: ${(err as Error).message.split('\n')[0]}`);
+    return failed(file, `the configuration failed to load: ${(err as Error).message.split('\n')[0]}`);
   }
 }
 
