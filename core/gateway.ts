@@ -75,17 +75,16 @@ class Listener implements HttpEnv {
     });
   }
 
-  /** Stops accepting, lets work in flight finish, closes idle keep-alive connections as they go idle. */
+  /**
+   * Stops accepting and lets work in flight finish. Idle keep-alive connections are not
+   * cut (a client may be sending on one right now): each next response says
+   * `Connection: close`, and connections that stay idle end at the keep-alive timeout.
+   */
   drain(): Promise<void> {
     this.draining = true;
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      if (this.server instanceof http.Server) {
-        const server = this.server;
-        server.closeIdleConnections();
-        const timer = setInterval(() => server.closeIdleConnections(), 100);
-        server.once('close', () => clearInterval(timer));
-      }
+      // net.Server's close, not http.Server's: the latter also cuts idle connections at once.
+      net.Server.prototype.close.call(this.server, () => resolve());
     });
   }
 

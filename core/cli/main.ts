@@ -4,12 +4,20 @@ import { gatewayVersion } from '../version.ts';
 const usage = `tapgate ${gatewayVersion}: a plugin-based programmable gateway
 
 Usage:
-  tapgate run   -c FILE            serve the configuration (YAML or tapgate.config.ts)
-  tapgate check -c FILE [--format text|json] [--no-probe]
-                                   validate everything; exit 0 valid, 1 invalid (warnings do not fail)
+  tapgate run    -c FILE [--single]  serve the configuration (YAML or tapgate.config.ts): a master and
+                                     its workers, or one in-process worker with --single (or workers: 0)
+  tapgate check  -c FILE [--format text|json] [--no-probe]
+                                     validate everything; exit 0 valid, 1 invalid (warnings do not fail)
+  tapgate reload -c FILE [--plan]    check, then start a new generation and drain the old one;
+                                     --plan prints what would change without applying it
+  tapgate stop   -c FILE [--hard]    graceful stop (finish in-flight work), or --hard: end everything now
+  tapgate status -c FILE             master, generation and workers
   tapgate --version | --help
 
-Signals (run): SIGTERM or SIGINT stop gracefully (a second SIGINT stops at once), SIGHUP reloads.
+reload, stop and status reach the master through its control socket (config key control.socket,
+default .tapgate/control.sock beside the config), or --socket PATH.
+Signals to the master: SIGHUP or SIGUSR2 reload, SIGTERM stops gracefully, SIGINT stops
+gracefully and a second SIGINT stops at once.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,6 +27,15 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./run.ts')).run(rest);
     case 'check':
       return (await import('./check.ts')).check(rest);
+    case 'reload':
+    case 'stop':
+    case 'status':
+      return (await import('./control.ts')).control(command, rest);
+    case '__worker': {
+      // A worker's IPC channel would keep it alive: leave explicitly once stopped.
+      const code = await (await import('../master/worker.ts')).runWorker();
+      process.exit(code);
+    }
     case '--version':
     case '-v':
     case 'version':

@@ -1,38 +1,73 @@
-// `tapgate run -c FILE`: check, build the first generation, bind, serve.
+// `tapgate run -c FILE`: check, then serve: a master with workers, or (with
+// `workers: 0` or `--single`) one in-process worker for development.
 import { parseArgs } from 'node:util';
 import { checkConfig } from '../config/check.ts';
-import { createAccessLog, createLogger } from '../log.ts';
+import { createAccessLog, createLogger, type Logger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
+import { Master } from '../master/master.ts';
+import type { GatewayConfig } from '../config/schema.ts';
+import type { Generation } from '../generation.ts';
 import { builtins } from '../../plugins/index.ts';
 import { renderProblems } from './check.ts';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, single: { type: 'boolean', default: false } } });
   if (!values.config) {
     process.stderr.write('tapgate run: -c FILE is required\n');
     return 2;
   }
   const file = values.config;
-  let logger = createLogger('info');
-  let nextId = 1;
-  const result = await checkConfig(file, { builtins, logger, keep: true, generationId: nextId++ });
+  const result = await checkConfig(file, { builtins, logger: createLogger('info'), keep: true });
   if (!result.ok || !result.generation || !result.config) {
     process.stderr.write(renderProblems(result.problems, result.source.file, false));
     return 1;
   }
-  logger = createLogger(result.config.log.level);
-  let config = result.config;
+  const config = result.config;
+  const logger = createLogger(config.log.level);
+  if (values.single || config.workers === 0) return runSingle(file, config, result.generation, logger);
+  // The master only checks; each worker builds its own generation.
+  await result.generation.dispose();
+  return runMaster(file, config, logger);
+}
+
+async function runMaster(file: string, config: GatewayConfig, logger: Logger): Promise<number> {
+  const master = new Master(file, logger);
+  try {
+    await master.start(config);
+  } catch (err) {
+    process.stderr.write(`tapgate: ${(err as Error).message}\n`);
+    await master.stop(true);
+    return 1;
+  }
+  const status = master.status();
+  logger.info({ generation: status.generation, workers: status.workers.length, frontends: describeBinds(config) }, 'tapgate serving');
+  const reload = () =>
+    void master.reload().then((r) => {
+      if (!r.ok) process.stderr.write(renderProblems(r.problems ?? [], file, false));
+    });
+  process.on('SIGHUP', reload);
+  process.on('SIGUSR2', reload);
+  process.on('SIGTERM', () => void master.stop(false));
+  let interrupts = 0;
+  process.on('SIGINT', () => void master.stop(++interrupts > 1));
+  await master.stopped;
+  logger.info('stopped');
+  logger.flush();
+  return 0;
+}
+
+async function runSingle(file: string, config: GatewayConfig, generation: Generation, logger: Logger): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access) });
+    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access) });
   } catch (err) {
-    await result.generation.dispose();
+    await generation.dispose();
     process.stderr.write(`tapgate: cannot listen: ${(err as Error).message}\n`);
     return 1;
   }
-  const binds = [...result.generation.frontends.values()].map((fe) => `${fe.name} (${fe.mode}) on ${fe.binds.map((b) => `${b.host}:${b.port}`).join(', ')}`);
-  logger.info({ generation: result.generation.id, frontends: binds }, 'tapgate serving');
+  logger.info({ generation: generation.id, workers: 0, frontends: describeBinds(config) }, 'tapgate serving');
 
+  let nextId = generation.id + 1;
   let reloading = Promise.resolve();
   const reload = () => {
     reloading = reloading.then(async () => {
@@ -56,10 +91,8 @@ export async function run(argv: string[]): Promise<number> {
     let stopping = false;
     const stop = (hard: boolean) => {
       if (stopping && !hard) return;
-      const wasStopping = stopping;
       stopping = true;
-      logger.info({ hard: hard || wasStopping }, 'stopping');
-      void (hard || wasStopping ? gateway.kill() : gateway.stop(config.hard_stop_after)).then(() => {
+      void (hard ? gateway.kill() : gateway.stop(config.hard_stop_after)).then(() => {
         logger.flush();
         resolve(0);
       });
@@ -67,5 +100,10 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => stop(false));
     process.on('SIGINT', () => stop(stopping));
     process.on('SIGHUP', reload);
+    process.on('SIGUSR2', reload);
   });
+}
+
+function describeBinds(config: GatewayConfig): string[] {
+  return Object.entries(config.frontends).map(([name, fe]) => `${name} (${fe.mode}) on ${[fe.bind].flat().join(', ')}`);
 }

@@ -110,6 +110,15 @@ export const GatewayConfig = z.strictObject({
       access: z.union([z.boolean(), z.string().min(1)]).default(true),
     })
     .default({ level: 'info', access: true }),
+  /** Where `tapgate reload|stop|status` reach the running master; relative to the config file. */
+  control: z
+    .strictObject({
+      /** Unix socket of the control channel (default .tapgate/control.sock). */
+      socket: z.string().min(1).default('.tapgate/control.sock'),
+      /** File holding the master's pid (default .tapgate/tapgate.pid). */
+      pid_file: z.string().min(1).default('.tapgate/tapgate.pid'),
+    })
+    .default({ socket: '.tapgate/control.sock', pid_file: '.tapgate/tapgate.pid' }),
   /** After a graceful stop or reload begins, connections still open this long are closed. */
   hard_stop_after: Duration.default(30_000),
   /** Plugins for every frontend, set up once per generation. */

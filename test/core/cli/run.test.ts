@@ -28,7 +28,7 @@ describe('tapgate CLI', () => {
     const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /tapgate run\s+-c FILE/);
-    assert.match(help.stdout, /tapgate check -c FILE/);
+    assert.match(help.stdout, /tapgate check\s+-c FILE/);
   });
 
   it('runs a config, logs one JSON access line per request, and stops cleanly on SIGTERM', async () => {

@@ -1,0 +1,241 @@
+// The master: owns the listening sockets (through node:cluster, which keeps a port's
+// handle open while any worker listens on it), starts a generation of workers, and
+// reloads by starting the next generation beside the old one: new workers listen on
+// the same handles, report ready, and only then are the old told to drain. No
+// listening socket closes during a reload, so no connection is refused.
+import cluster, { type Worker } from 'node:cluster';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { checkConfig } from '../config/check.ts';
+import type { GatewayConfig } from '../config/schema.ts';
+import type { Problem } from '../config/problems.ts';
+import { formatAddress, parseAddress } from '../config/units.ts';
+import { builtins } from '../../plugins/index.ts';
+import type { FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
+import { ControlServer } from './control.ts';
+import { planChanges, pluginSourceHashes } from './plan.ts';
+
+const bin = fileURLToPath(new URL('../../bin/tapgate.mjs', import.meta.url));
+
+interface WorkerRecord {
+  worker: Worker;
+  generation: number;
+  state: WorkerStatus['state'];
+  since: Date;
+  expectedExit: boolean;
+}
+
+export class Master {
+  #generation = 0;
+  #config!: GatewayConfig;
+  #pluginHashes = new Map<string, string>();
+  readonly #workers = new Map<number, WorkerRecord>();
+  #control: ControlServer | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  #crashes: number[] = [];
+  #stopping = false;
+  readonly #started = Date.now();
+  #stopped!: () => void;
+  readonly stopped = new Promise<void>((r) => (this.#stopped = r));
+
+  constructor(readonly file: string, private readonly logger: Logger) {
+    cluster.setupPrimary({ exec: bin, args: ['__worker'] });
+  }
+
+  /** Checks the config, starts the first generation and opens the control socket. */
+  async start(config: GatewayConfig): Promise<void> {
+    const started = await this.#startGeneration(config);
+    if (!started.ok) throw new Error(started.problems.map((p) => p.message).join('\n'));
+    this.#config = config;
+    const dir = dirname(resolve(this.file));
+    this.#pluginHashes = pluginSourceHashes(config, dir);
+    const pidFile = resolve(dir, config.control.pid_file);
+    mkdirSync(dirname(pidFile), { recursive: true });
+    writeFileSync(pidFile, `${process.pid}\n`);
+    this.#control = new ControlServer(resolve(dir, config.control.socket), this.logger, {
+      reload: (plan) => this.reload(plan),
+      stop: (hard) => this.stop(hard),
+      status: () => this.status(),
+    });
+    await this.#control.listen();
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
+  }
+
+  #workerCount(config: GatewayConfig): number {
+    return config.workers === 'auto' ? availableParallelism() : Math.max(1, config.workers);
+  }
+
+  /** Forks a generation of workers; resolves once all are ready, or kills them all on the first failure. */
+  async #startGeneration(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
+    const generation = ++this.#generation;
+    const n = this.#workerCount(config);
+    const forked = Array.from({ length: n }, () => this.#fork(generation));
+    const results = await Promise.all(forked.map((r) => this.#readiness(r)));
+    const failed = results.find((r) => r !== true);
+    if (failed) {
+      for (const r of forked) this.#kill(r);
+      return { ok: false, problems: failed as Problem[] };
+    }
+    return { ok: true, generation };
+  }
+
+  #fork(generation: number): WorkerRecord {
+    const worker = cluster.fork({ TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
+    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), expectedExit: false };
+    this.#workers.set(worker.id, record);
+    return record;
+  }
+
+  #readiness(record: WorkerRecord): Promise<true | Problem[]> {
+    return new Promise((resolve) => {
+      const onMessage = (m: FromWorker) => {
+        if (m.type === 'ready') {
+          record.state = 'ready';
+          record.since = new Date();
+          done(true);
+        } else if (m.type === 'failed') done(m.problems);
+      };
+      const onExit = (code: number | null, signal: string | null) =>
+        done([{ severity: 'error', file: this.file, path: '', message: `worker ${record.worker.process.pid} exited while starting (${signal ?? `code ${code}`})` }]);
+      const done = (result: true | Problem[]) => {
+        record.worker.off('message', onMessage);
+        record.worker.off('exit', onExit);
+        resolve(result);
+      };
+      record.worker.on('message', onMessage);
+      record.worker.once('exit', onExit);
+    });
+  }
+
+  #send(record: WorkerRecord, message: ToWorker): void {
+    if (record.worker.isConnected()) record.worker.send(message);
+  }
+
+  #kill(record: WorkerRecord): void {
+    record.expectedExit = true;
+    record.worker.process.kill('SIGKILL');
+  }
+
+  /** Tells a generation's workers to drain; they are killed at `hardAfter` (plus a grace period) if still there. */
+  #retire(records: WorkerRecord[], hardAfter: number): void {
+    for (const r of records) {
+      r.expectedExit = true;
+      r.state = 'draining';
+      r.since = new Date();
+      this.#send(r, { type: 'drain', hardAfter });
+      const timer = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
+      r.worker.once('exit', () => clearTimeout(timer));
+    }
+  }
+
+  reload(plan = false): Promise<ReloadReply> {
+    const run = this.#queue.then(() => this.#reload(plan));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #reload(plan: boolean): Promise<ReloadReply> {
+    if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
+    // The same check as `tapgate check`, plus: new ports must be bindable.
+    const result = await checkConfig(this.file, { builtins, logger: this.logger, generationId: this.#generation + 1, probeServers: true });
+    const problems = result.problems;
+    if (result.ok && result.config) problems.push(...(await this.#checkNewPorts(result.config)));
+    if (!result.config || problems.some((p) => p.severity === 'error')) {
+      this.logger.error({ problems: problems.filter((p) => p.severity === 'error') }, 'reload refused: the configuration has errors; the current generation keeps serving');
+      return { ok: false, problems };
+    }
+    const changes = planChanges(this.#config, result.config, result.source.dir, this.#pluginHashes);
+    if (plan) return { ok: true, plan: changes, problems };
+    const old = [...this.#workers.values()].filter((r) => r.state !== 'draining');
+    const started = await this.#startGeneration(result.config);
+    if (!started.ok) {
+      this.logger.error({ problems: started.problems }, 'reload failed: new workers did not start; the current generation keeps serving');
+      return { ok: false, problems: [...problems, ...started.problems] };
+    }
+    this.#retire(old, this.#config.hard_stop_after);
+    this.#config = result.config;
+    this.#pluginHashes = pluginSourceHashes(result.config, result.source.dir);
+    this.logger.info({ generation: started.generation, draining: old.length, changes }, 'reloaded');
+    return { ok: true, generation: started.generation, draining: old.length, plan: changes, problems };
+  }
+
+  async #checkNewPorts(config: GatewayConfig): Promise<Problem[]> {
+    const held = new Set<string>();
+    for (const fe of Object.values(this.#config.frontends)) for (const b of [fe.bind].flat()) held.add(formatAddress(parseAddress(b)!));
+    const problems: Problem[] = [];
+    for (const [name, fe] of Object.entries(config.frontends)) {
+      for (const b of [fe.bind].flat()) {
+        const a = parseAddress(b)!;
+        if (a.port === 0 || held.has(formatAddress(a))) continue;
+        const error = await tryBind(a.host, a.port);
+        if (error) problems.push({ severity: 'error', file: this.file, path: `frontends.${name}.bind`, message: `cannot bind ${formatAddress(a)}: ${error}` });
+      }
+    }
+    return problems;
+  }
+
+  #onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const record = this.#workers.get(worker.id);
+    this.#workers.delete(worker.id);
+    if (!record || record.expectedExit || this.#stopping) {
+      if (this.#stopping && this.#workers.size === 0) this.#finish();
+      return;
+    }
+    if (record.state !== 'ready' || record.generation !== this.#generation) return;
+    // A serving worker died: replace it, backing off if they keep dying.
+    const now = Date.now();
+    this.#crashes = [...this.#crashes.filter((t) => now - t < 60_000), now];
+    const delay = Math.min(30_000, 100 * 2 ** (this.#crashes.length - 1));
+    this.logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died unexpectedly; replacing it');
+    setTimeout(() => {
+      if (this.#stopping || record.generation !== this.#generation) return;
+      const replacement = this.#fork(record.generation);
+      void this.#readiness(replacement).then((ok) => {
+        if (ok !== true) this.logger.error({ problems: ok }, 'replacement worker failed to start');
+      });
+    }, delay).unref();
+  }
+
+  status(): StatusReply {
+    return {
+      ok: true,
+      pid: process.pid,
+      generation: this.#generation,
+      config: resolve(this.file),
+      uptime_s: Math.round((Date.now() - this.#started) / 1000),
+      workers: [...this.#workers.values()].map((r) => ({ pid: r.worker.process.pid!, generation: r.generation, state: r.state, since: r.since.toISOString() })),
+    };
+  }
+
+  /** Graceful: every worker drains (hard after `hard_stop_after`). Hard: every worker is killed now. */
+  async stop(hard = false): Promise<{ ok: true; workers: number }> {
+    const first = !this.#stopping;
+    this.#stopping = true;
+    const records = [...this.#workers.values()];
+    for (const r of records) {
+      r.expectedExit = true;
+      if (hard) this.#kill(r);
+      else if (first) this.#retire([r], this.#config.hard_stop_after);
+    }
+    if (this.#workers.size === 0) this.#finish();
+    return { ok: true, workers: records.length };
+  }
+
+  #finish(): void {
+    this.#control?.close();
+    rmSync(resolve(dirname(resolve(this.file)), this.#config.control.pid_file), { force: true });
+    this.#stopped();
+  }
+}
+
+function tryBind(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'address in use' : err.code === 'EACCES' ? 'permission denied' : err.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}

@@ -1,0 +1,55 @@
+// A worker process: builds its generation from the config, listens through the
+// master's shared sockets (node:cluster), serves, and drains or dies when told.
+import { checkConfig } from '../config/check.ts';
+import { createAccessLog, createLogger } from '../log.ts';
+import { Gateway } from '../gateway.ts';
+import { builtins } from '../../plugins/index.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+
+const send = (m: FromWorker) => process.send?.(m);
+
+export async function runWorker(): Promise<number> {
+  const file = process.env.TAPGATE_CONFIG!;
+  const generationId = Number(process.env.TAPGATE_GENERATION);
+  // A terminal's Ctrl-C and SIGHUP reach the whole process group: only the master decides.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGHUP', () => undefined);
+  process.on('SIGUSR2', () => undefined);
+
+  let logger = createLogger('info');
+  const result = await checkConfig(file, { builtins, logger, keep: true, generationId });
+  if (!result.ok || !result.generation || !result.config) {
+    send({ type: 'failed', generation: generationId, problems: result.problems });
+    return 1;
+  }
+  const config = result.config;
+  logger = createLogger(config.log.level);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access) });
+  } catch (err) {
+    await result.generation.dispose();
+    send({ type: 'failed', generation: generationId, problems: [{ severity: 'error', file, path: '', message: `cannot listen: ${(err as Error).message}` }] });
+    return 1;
+  }
+  send({ type: 'ready', generation: generationId });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (hard: boolean, hardAfter = config.hard_stop_after) => {
+      if (stopping && !hard) return;
+      stopping = true;
+      void (hard ? gateway.kill() : gateway.stop(hardAfter)).then(() => {
+        logger.flush();
+        resolve(0);
+      });
+    };
+    process.on('message', (m: ToWorker) => {
+      if (m.type === 'drain') stop(false, m.hardAfter);
+      else if (m.type === 'kill') stop(true);
+    });
+    process.on('SIGTERM', () => stop(false));
+    // The master is gone: nobody will tell us to stop, so stop now, gracefully.
+    process.on('disconnect', () => stop(false));
+  });
+}

@@ -1,0 +1,297 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { once } from 'node:events';
+import { deadPort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
+import { startMaster } from '../../helpers/master.ts';
+
+const plugin = (tag: string) => `
+  import { definePlugin } from 'tapgate/sdk';
+  export default definePlugin({ name: 'tag', version: '1.0.0', setup(api) {
+    api.hooks.http.upstreamResponse.tapPromise(api.name, async (_ctx, res) => { res.headers['x-tag'] = '${tag}'; });
+  }});`;
+
+function config(port: number, origins: TestOrigin[], i: number, extra = ''): string {
+  // Servers come and go, weights change, and the plugin's source changes with every reload.
+  const servers = origins
+    .filter((_, k) => k === 0 || (i + k) % 3 !== 0)
+    .map((o, k) => `      - { name: s${k}, address: ${o.address}, weight: ${1 + ((i + k) % 4)} }`)
+    .join('\n');
+  return `
+workers: 2
+hard_stop_after: 5s
+log: { level: warn, access: false }
+frontends:
+  web:
+    bind: 127.0.0.1:${port}
+    default_backend: app
+    plugins: [ { use: ./tag.ts } ]
+backends:
+  app:
+    servers:
+${servers}
+${extra}`;
+}
+
+interface Load {
+  ok: number;
+  failures: string[];
+  stop(): Promise<void>;
+}
+
+/** Bounded load: `closers` loops of new connections, `keepers` keep-alive clients; at most `max` requests each. */
+function load(port: number, closers: number, keepers: number, max = 100_000): Load {
+  const state = { ok: 0, failures: [] as string[], running: true };
+  const request = (agent: http.Agent | false, headers: Record<string, string>) =>
+    new Promise<void>((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/', agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) state.ok++;
+          else state.failures.push(`status ${res.statusCode}`);
+          resolve();
+        });
+        res.on('error', (e) => (state.failures.push(`response ${e.message}`), resolve()));
+      });
+      req.on('error', (e) => (state.failures.push(`${(e as NodeJS.ErrnoException).code ?? e.message}`), resolve()));
+      req.end();
+    });
+  const loop = async (agent: http.Agent | false, headers: Record<string, string>) => {
+    for (let n = 0; state.running && n < max; n++) await request(agent, headers);
+  };
+  const agents = Array.from({ length: keepers }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const loops = [
+    ...Array.from({ length: closers }, () => loop(false, { connection: 'close' })),
+    ...agents.map((a) => loop(a, {})),
+  ];
+  return {
+    get ok() {
+      return state.ok;
+    },
+    failures: state.failures,
+    stop: async () => {
+      state.running = false;
+      await Promise.all(loops);
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+describe('master and workers: reload', () => {
+  let origins: TestOrigin[];
+  before(async () => {
+    origins = await Promise.all([startOrigin('a'), startOrigin('b'), startOrigin('c')]);
+  });
+  after(async () => {
+    await Promise.all(origins.map((o) => o.close()));
+  });
+
+  it('reloads 50 times under new-connection and keep-alive load with zero failed requests', async () => {
+    const port = await deadPort();
+    const master = await startMaster(config(port, origins, 0), { 'tag.ts': plugin('v0') });
+    const traffic = load(port, 4, 4);
+    try {
+      let generation = 1;
+      for (let i = 1; i <= 50; i++) {
+        master.write(config(port, origins, i), { 'tag.ts': plugin(`v${i}`) });
+        const reply = await master.reload();
+        assert.equal(reply.ok, true, JSON.stringify(reply.problems));
+        assert.equal(reply.generation, ++generation);
+      }
+      // The last plugin source is the one serving.
+      const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port, path: '/', agent: false }, r));
+      res.resume();
+      assert.equal(res.headers['x-tag'], 'v50');
+    } finally {
+      await traffic.stop();
+      await master.stop();
+    }
+    assert.deepEqual(traffic.failures.slice(0, 10), [], `${traffic.failures.length} failed of ${traffic.ok + traffic.failures.length}`);
+    assert.ok(traffic.ok > 500, `only ${traffic.ok} requests made it`);
+  });
+
+  it('refuses a broken config: the reload fails with the errors and the old generation keeps serving', async () => {
+    const port = await deadPort();
+    const master = await startMaster(config(port, origins, 0), { 'tag.ts': plugin('good') });
+    const traffic = load(port, 2, 2);
+    try {
+      master.write(config(port, origins, 1).replace('default_backend: app', 'default_backend: nowhere'), { 'tag.ts': plugin('bad') });
+      const refused = await master.reload();
+      assert.equal(refused.ok, false);
+      assert.ok(refused.problems!.some((p) => p.path === 'frontends.web.default_backend' && /does not exist/.test(p.message)));
+      master.write(config(port, origins, 2), { 'tag.ts': 'export default definePlugin(' });
+      const uncompilable = await master.reload();
+      assert.equal(uncompilable.ok, false);
+      assert.match(JSON.stringify(uncompilable.problems), /tag\.ts/);
+      const status = await master.status();
+      assert.equal(status.generation, 1);
+      const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port, path: '/', agent: false }, r));
+      res.resume();
+      assert.equal(res.headers['x-tag'], 'good');
+      master.write(config(port, origins, 3), { 'tag.ts': plugin('fixed') });
+      assert.equal((await master.reload()).ok, true);
+    } finally {
+      await traffic.stop();
+      await master.stop();
+    }
+    assert.deepEqual(traffic.failures, []);
+  });
+
+  it('prints a plan without applying it', async () => {
+    const port = await deadPort();
+    const master = await startMaster(config(port, origins, 0), { 'tag.ts': plugin('p') });
+    try {
+      master.write(config(port, origins, 1), { 'tag.ts': plugin('q') });
+      const plan = await master.reload(true);
+      assert.equal(plan.ok, true);
+      assert.ok(plan.plan!.some((l) => /^~ backend app: server s\d weight \d -> \d$/.test(l)), plan.plan!.join('\n'));
+      assert.ok(plan.plan!.includes('~ frontend web: plugin ./tag.ts source changed'), plan.plan!.join('\n'));
+      assert.equal((await master.status()).generation, 1);
+    } finally {
+      await master.stop();
+    }
+  });
+
+  it('adds and removes listeners on reload, and refuses a port that cannot be bound', async () => {
+    const port = await deadPort();
+    const second = await deadPort();
+    const master = await startMaster(config(port, origins, 0), { 'tag.ts': plugin('p') });
+    const squatter = http.createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      const addSecond = (p: number) => config(port, origins, 0).replace('backends:', `  api:\n    bind: 127.0.0.1:${p}\n    default_backend: app\nbackends:`);
+      master.write(addSecond(second));
+      assert.equal((await master.reload()).ok, true);
+      const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port: second, path: '/', agent: false }, r));
+      res.resume();
+      assert.equal(res.statusCode, 200);
+      const taken = (squatter.address() as { port: number }).port;
+      master.write(addSecond(taken));
+      const refused = await master.reload();
+      assert.equal(refused.ok, false);
+      assert.match(JSON.stringify(refused.problems), /address in use/);
+    } finally {
+      squatter.close();
+      await master.stop();
+    }
+  });
+});
+
+describe('master and workers: draining and stopping', () => {
+  let slow: TestOrigin;
+  let release: () => void = () => undefined;
+  before(async () => {
+    slow = await startOrigin('slow', (req, res) => {
+      // Answers /slow only when released; echoes the size of uploads.
+      let size = 0;
+      req.on('data', (d: Buffer) => (size += d.length));
+      req.on('end', () => {
+        if (req.url === '/slow') {
+          const previous = release;
+          release = () => {
+            previous();
+            res.end('slow done');
+          };
+        } else res.end(`got ${size}`);
+      });
+    });
+  });
+  after(() => slow.close());
+
+  const cfg = (port: number, hard = '30s') => `
+workers: 1
+hard_stop_after: ${hard}
+log: { level: warn, access: false }
+frontends:
+  web: { bind: 127.0.0.1:${port}, default_backend: app, timeouts: { client: 30s } }
+backends:
+  app: { servers: [ { name: s, address: ${slow.address} } ], timeouts: { server: 30s } }
+`;
+
+  it('lets an in-flight slow request and a streaming upload finish across a graceful reload', async () => {
+    const port = await deadPort();
+    const master = await startMaster(cfg(port));
+    try {
+      const slowAnswer = new Promise<string>((resolve, reject) =>
+        http.get({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(body));
+        }).on('error', reject));
+      const upload = http.request({ host: '127.0.0.1', port, path: '/up', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } });
+      const uploadAnswer = new Promise<string>((resolve, reject) => {
+        upload.on('response', (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(body));
+        });
+        upload.on('error', reject);
+      });
+      upload.write(Buffer.alloc(100_000, 1));
+      while (slow.requests.filter((r) => r.url === '/slow').length === 0) await new Promise((r) => setTimeout(r, 20));
+
+      const reply = await master.reload();
+      assert.equal(reply.ok, true);
+      assert.equal(reply.draining, 1);
+      // The old worker is still there, finishing.
+      assert.ok((await master.status()).workers.some((w) => w.state === 'draining'));
+      upload.end(Buffer.alloc(100_000, 2));
+      release();
+      assert.equal(await slowAnswer, 'slow done');
+      assert.equal(await uploadAnswer, 'got 200000');
+    } finally {
+      await master.stop();
+    }
+  });
+
+  it('cuts what is still running at hard_stop_after, and everything at stop --hard', async () => {
+    const port = await deadPort();
+    const master = await startMaster(cfg(port, '300ms'));
+    try {
+      const cut = (path: string) =>
+        new Promise<string>((resolve) => {
+          http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(`status ${res.statusCode}`));
+          }).on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message));
+        });
+      const seen = slow.requests.length;
+      const first = cut('/slow');
+      while (slow.requests.length === seen) await new Promise((r) => setTimeout(r, 20));
+      const t0 = performance.now();
+      assert.equal((await master.reload()).ok, true);
+      assert.equal(await first, 'ECONNRESET');
+      assert.ok(performance.now() - t0 < 5000);
+
+      const second = cut('/slow');
+      while (slow.requests.length === seen + 1) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await master.stop(true), 0);
+      assert.equal(await second, 'ECONNRESET');
+    } finally {
+      release();
+      await master.stop();
+    }
+  });
+
+  it('replaces a worker that dies', async () => {
+    const port = await deadPort();
+    const master = await startMaster(cfg(port));
+    try {
+      const [victim] = (await master.status()).workers;
+      process.kill(victim!.pid, 'SIGKILL');
+      let replaced = false;
+      for (let i = 0; i < 200 && !replaced; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const workers = (await master.status()).workers;
+        replaced = workers.length === 1 && workers[0]!.pid !== victim!.pid && workers[0]!.state === 'ready';
+      }
+      assert.ok(replaced, 'a new worker took over');
+      assert.ok(master.log.some((l) => l.includes('worker died unexpectedly')));
+      const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port, path: '/x', agent: false }, r));
+      res.resume();
+      assert.equal(res.statusCode, 200);
+    } finally {
+      await master.stop();
+    }
+  });
+});

@@ -1,0 +1,59 @@
+// A real master process (`tapgate run`) with its workers, driven through the control socket.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { controlRequest } from '../../core/master/control.ts';
+import type { ReloadReply, StatusReply } from '../../core/master/messages.ts';
+import { root, tempDir } from './gateway.ts';
+
+export const bin = join(root, 'bin', 'tapgate.mjs');
+
+export interface TestMaster {
+  child: ChildProcess;
+  dir: string;
+  file: string;
+  socket: string;
+  /** Lines the master and workers wrote to stderr. */
+  log: string[];
+  write(config: string, files?: Record<string, string>): void;
+  reload(plan?: boolean): Promise<ReloadReply>;
+  status(): Promise<StatusReply>;
+  stop(hard?: boolean): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export async function startMaster(config: string, files: Record<string, string> = {}): Promise<TestMaster> {
+  const dir = tempDir();
+  const file = join(dir, 'tapgate.yaml');
+  const write = (text: string, more: Record<string, string> = {}) => {
+    for (const [name, body] of Object.entries(more)) writeFileSync(join(dir, name), body);
+    writeFileSync(file, text);
+  };
+  write(config, files);
+  const child = spawn(process.execPath, [bin, 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const log: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => log.push(line));
+  const socket = join(dir, '.tapgate', 'control.sock');
+  // Serving once the control socket answers (it opens after the first generation is ready).
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`master exited with ${child.exitCode}:\n${log.join('\n')}`);
+    const up = await controlRequest<StatusReply>(socket, { cmd: 'status' }, 1000).catch(() => undefined);
+    if (up) break;
+    if (i > 600) throw new Error(`master did not come up in 30 s:\n${log.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child, dir, file, socket, log, write, exited,
+    reload: (plan = false) => controlRequest<ReloadReply>(socket, { cmd: 'reload', plan }),
+    status: () => controlRequest<StatusReply>(socket, { cmd: 'status' }),
+    stop: async (hard = false) => {
+      if (child.exitCode === null) await controlRequest(socket, { cmd: 'stop', hard }).catch(() => child.kill('SIGKILL'));
+      const code = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
