@@ -49,10 +49,15 @@ export interface BackendView {
 /** What a balancing algorithm sees of the request or connection it places. */
 export type PickContext = HttpContext | TcpContext;
 
-/** One balancing algorithm: HAProxy's `lb_*.c` ops table, as an object. */
+/**
+ * One balancing algorithm: HAProxy's `lb_*.c` ops table, as an object. The kernel
+ * decides which servers are eligible (up, ready, weight > 0, below maxconn; backups
+ * only when no other server is), once per change rather than per pick; an algorithm
+ * only chooses among them.
+ */
 export interface Balancer {
-  /** Choose a usable server, or undefined when none is. Called once per request (http) or connection (tcp). */
-  pick(ctx: PickContext): ServerView | undefined;
+  /** Choose one of `eligible` (never empty), or undefined to refuse. Called once per request (http) or connection (tcp). */
+  pick(ctx: PickContext, eligible: readonly ServerView[]): ServerView | undefined;
   /** A server's state, health or weight changed. */
   onServerState?(server: ServerView): void;
   /** The request or connection placed on `server` is finished. */
@@ -61,6 +66,7 @@ export interface Balancer {
 
 export interface BalancerInit {
   readonly backend: string;
+  /** Every server of the backend, eligible or not (to build rings and tables once). */
   readonly servers: readonly ServerView[];
   /** The backend's `balance_options`, as written in the config. */
   readonly options: Readonly<Record<string, unknown>>;

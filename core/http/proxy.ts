@@ -117,11 +117,10 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
 type Outcome = 'done' | 'connect-failed' | PluginError;
 
 function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ServerResponse): Promise<Outcome> {
-  server.active++;
-  server.total++;
+  server.acquire();
   return new Promise((resolve) => {
     const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
-      server.active--;
+      server.release();
       resolve(outcome);
     });
     const up = ctx.upstream!;

@@ -27,7 +27,13 @@ export class UpstreamServer implements ServerView {
   total = 0;
   #pool: Pool | undefined;
 
-  constructor(readonly backend: string, config: ServerConfig, private readonly timeouts: BackendTimeouts) {
+  constructor(
+    readonly backend: string,
+    config: ServerConfig,
+    private readonly timeouts: BackendTimeouts,
+    /** Called when the server may have become eligible or ineligible. */
+    private readonly changed: () => void,
+  ) {
     this.id = `${backend}/${config.name}`;
     this.address = parseAddress(config.address)!;
     this.weight = config.weight;
@@ -42,6 +48,17 @@ export class UpstreamServer implements ServerView {
 
   get usable(): boolean {
     return this.up && this.state === 'ready' && this.weight > 0 && (this.maxconn === 0 || this.active < this.maxconn);
+  }
+
+  /** A request or connection starts on this server. */
+  acquire(): void {
+    this.total++;
+    if (++this.active === this.maxconn) this.changed();
+  }
+
+  /** A request or connection on this server is done. */
+  release(): void {
+    if (this.active-- === this.maxconn) this.changed();
   }
 
   /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
@@ -78,28 +95,49 @@ export class Backend implements BackendView {
   readonly retries: number;
   readonly timeouts: BackendTimeouts;
   balancer!: Balancer;
+  #eligible: UpstreamServer[] = [];
+  #stale = true;
 
   constructor(readonly name: string, readonly mode: Mode, config: BackendConfig, timeouts: BackendTimeouts) {
     this.balance = config.balance;
     this.retries = config.retries;
     this.timeouts = timeouts;
-    this.servers = config.servers.map((s) => new UpstreamServer(name, s, timeouts));
+    const changed = () => void (this.#stale = true);
+    this.servers = config.servers.map((s) => new UpstreamServer(name, s, timeouts, changed));
   }
 
-  /** Picks a server with the backend's algorithm; backup servers only when no other is usable. */
+  /** The servers a new request may go to: usable primaries, or usable backups when there are none. Recomputed only after a change. */
+  get eligible(): readonly UpstreamServer[] {
+    if (this.#stale) {
+      this.#eligible = eligibleOf(this.servers);
+      this.#stale = false;
+    }
+    return this.#eligible;
+  }
+
+  /** Picks a server with the backend's algorithm among the eligible ones. */
   pick(ctx: PickContext): UpstreamServer | undefined {
-    return this.balancer.pick(ctx) as UpstreamServer | undefined;
+    const eligible = this.eligible;
+    return eligible.length ? (this.balancer.pick(ctx, eligible) as UpstreamServer | undefined) : undefined;
   }
 
   setServerState(server: UpstreamServer, patch: { state?: ServerState; up?: boolean }): void {
     if (patch.state !== undefined) server.state = patch.state;
     if (patch.up !== undefined) server.up = patch.up;
+    this.#stale = true;
     this.balancer.onServerState?.(server);
   }
 
   async close(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.close()));
   }
+}
+
+/** Usable primaries, or usable backups when no primary is usable. */
+export function eligibleOf<S extends ServerView>(servers: readonly S[]): S[] {
+  const usable = servers.filter((s) => s.usable);
+  const primaries = usable.filter((s) => !s.backup);
+  return primaries.length ? primaries : usable;
 }
 
 export function resolveBackendTimeouts(...layers: (Partial<BackendTimeouts> | undefined)[]): BackendTimeouts {
