@@ -163,14 +163,16 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const [name, be] of Object.entries(o.config.backends)) {
       const mode = be.mode ?? modeOf.get(name) ?? 'http';
       const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts));
-      const factory = gen.balancers.get(be.balance);
+      // `hdr(x-user)`: the algorithm `hdr` with the argument `x-user`.
+      const [, algorithm, argument] = /^([^()]+?)(?:\((.*)\))?$/.exec(be.balance.trim()) ?? [, be.balance, undefined];
+      const factory = gen.balancers.get(algorithm!);
       if (!factory) {
         const registered = [...gen.balancers.keys()];
-        problem(['backends', name, 'balance'], `unknown balancing algorithm "${be.balance}"`, didYouMean(be.balance, registered) ?? `registered: ${registered.join(', ') || 'none'}`);
+        problem(['backends', name, 'balance'], `unknown balancing algorithm "${algorithm}"`, didYouMean(algorithm!, registered) ?? `registered: ${registered.join(', ') || 'none'}`);
         continue;
       }
       try {
-        backend.balancer = factory({ backend: name, servers: backend.servers, options: be.balance_options, random, now });
+        backend.balancer = factory({ backend: name, servers: backend.servers, options: be.balance_options, argument: argument?.trim() || undefined, random, now });
       } catch (err) {
         problem(['backends', name, 'balance_options'], `algorithm "${be.balance}" refused its options: ${(err as Error).message}`);
         continue;

@@ -68,6 +68,8 @@ export interface BalancerInit {
   readonly backend: string;
   /** Every server of the backend, eligible or not (to build rings and tables once). */
   readonly servers: readonly ServerView[];
+  /** The argument in `balance: name(argument)`, e.g. the header of `hdr(x-user)`. */
+  readonly argument?: string;
   /** The backend's `balance_options`, as written in the config. */
   readonly options: Readonly<Record<string, unknown>>;
   /** Injected so tests are deterministic: a number in [0, 1). */

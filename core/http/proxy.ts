@@ -103,6 +103,7 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
     ctx.server = server;
     const outcome = await exchange(ctx, fe, server, env, body, res);
     backend.balancer.release?.(server, ctx);
+    if (!(outcome instanceof Error)) backend.reportOutcome(server, outcome === 'connect-failed' ? 'connect-error' : ctx.status >= 500 ? 'server-error' : 'ok');
     if (outcome === 'done') return;
     if (outcome instanceof Error) throw outcome;
     // A connection to the server failed before it saw anything: another may do.

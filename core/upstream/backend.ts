@@ -128,10 +128,19 @@ export class Backend implements BackendView {
     this.balancer.onServerState?.(server);
   }
 
+  /**
+   * What one request or connection on `server` came to, for passive health checks
+   * (outlier detection): consecutive failures eject a server for a while.
+   */
+  reportOutcome(_server: UpstreamServer, _outcome: Outcome): void {}
+
   async close(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.close()));
   }
 }
+
+/** `connect-error`: the server could not be reached; `server-error`: it answered 5xx or broke the exchange. */
+export type Outcome = 'ok' | 'connect-error' | 'server-error';
 
 /** Usable primaries, or usable backups when no primary is usable. */
 export function eligibleOf<S extends ServerView>(servers: readonly S[]): S[] {
