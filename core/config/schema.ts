@@ -34,6 +34,8 @@ const FrontendTimeouts = z.strictObject({
 });
 
 const BackendTimeouts = z.strictObject({
+  /** Time a request may wait for a server slot when every server is at its maxconn (503 after). */
+  queue: Duration.optional(),
   /** Time allowed to establish a connection to a server. */
   connect: Duration.optional(),
   /** Time allowed for the server to send a response head; in TCP mode, the server side's idle time. */
@@ -51,6 +53,8 @@ export const Server = z.strictObject({
   weight: z.number().int().min(0).max(256).default(1),
   /** Requests (http) or connections (tcp) at once on this server; 0 is no limit. */
   maxconn: z.number().int().nonnegative().default(0),
+  /** After the server comes back (up again, out of maintenance), its weight ramps up over this time. */
+  slowstart: Duration.default(0),
   /** Used only when every non-backup server is down. */
   backup: z.boolean().default(false),
   /** ready: takes traffic; drain: finishes what it has, takes no new; maint: nothing. */
@@ -142,6 +146,7 @@ export type PluginRefConfig = z.output<typeof PluginRef>;
 
 /** Timeouts in ms when neither the section nor `defaults` sets them. */
 export const defaultTimeouts = {
+  queue: 5_000,
   client_headers: 10_000,
   client: 30_000,
   keepalive: 5_000,

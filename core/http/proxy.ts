@@ -94,9 +94,21 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
   ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
   if (hooks.upstreamRequest.taps.length) await hooks.upstreamRequest.promise(ctx);
 
+  let tried: Set<UpstreamServer> | undefined;
+  let waited = false;
   for (let attempt = 0; ; attempt++) {
-    const server = ((hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx)) as UpstreamServer | undefined;
+    // While others wait in the queue, a newcomer waits behind them.
+    const server = backend.queued > 0 && !waited ? undefined : placeRequest(ctx, hooks, backend, tried);
     if (!server) {
+      // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
+      if (backend.saturated || backend.queued > 0) {
+        if (await backend.waitForSlot(waited)) {
+          waited = true;
+          attempt--;
+          continue;
+        }
+        ctx.error = 'queue timeout';
+      }
       ctx.error ??= 'no server available';
       return sendError(res, ctx, 503, env);
     }
@@ -106,12 +118,18 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
     if (!(outcome instanceof Error)) backend.reportOutcome(server, outcome === 'connect-failed' ? 'connect-error' : ctx.status >= 500 ? 'server-error' : 'ok');
     if (outcome === 'done') return;
     if (outcome instanceof Error) throw outcome;
-    // A connection to the server failed before it saw anything: another may do.
+    // A connection to the server failed before it saw anything: another server may do (redispatch).
     const retry = attempt < backend.retries && !body?.readableDidRead && !res.headersSent && !res.destroyed;
-    if (!retry) {
-      return sendError(res, ctx, 503, env);
-    }
+    if (!retry) return sendError(res, ctx, 503, env);
+    (tried ??= new Set()).add(server);
   }
+}
+
+/** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
+function placeRequest(ctx: HttpContext, hooks: FrontendRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
+  const server = ((hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx)) as UpstreamServer | undefined;
+  if (!tried || !server || !tried.has(server)) return server;
+  return backend.eligible.find((s) => !tried.has(s));
 }
 
 /** One try at one server. Resolves 'connect-failed' when the server could not be reached at all. */

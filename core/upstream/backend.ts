@@ -8,6 +8,8 @@ import type { BindAddress } from '../config/units.ts';
 import { parseAddress } from '../config/units.ts';
 
 export interface BackendTimeouts {
+  /** How long a request may wait for a free server slot (maxconn) before a 503. */
+  queue: number;
   connect: number;
   server: number;
   server_body: number;
@@ -17,7 +19,10 @@ export interface BackendTimeouts {
 export class UpstreamServer implements ServerView {
   readonly id: string;
   readonly address: BindAddress;
-  readonly weight: number;
+  /** The configured weight; `weight` is lower while the server ramps up after coming back (slowstart). */
+  readonly configWeight: number;
+  /** ms over which the weight ramps up after the server comes back; 0: at once. */
+  readonly slowstart: number;
   readonly maxconn: number;
   readonly backup: boolean;
   state: ServerState;
@@ -26,17 +31,19 @@ export class UpstreamServer implements ServerView {
   /** Requests or sessions sent here in this generation. */
   total = 0;
   #pool: Pool | undefined;
+  #rampSince = -Infinity;
 
   constructor(
     readonly backend: string,
     config: ServerConfig,
     private readonly timeouts: BackendTimeouts,
-    /** Called when the server may have become eligible or ineligible. */
-    private readonly changed: () => void,
+    /** Called when the server may have become eligible (`freed`: a slot under maxconn opened) or ineligible. */
+    private readonly changed: (freed: boolean) => void,
   ) {
     this.id = `${backend}/${config.name}`;
     this.address = parseAddress(config.address)!;
-    this.weight = config.weight;
+    this.configWeight = config.weight;
+    this.slowstart = config.slowstart;
     this.maxconn = config.maxconn;
     this.backup = config.backup;
     this.state = config.state;
@@ -46,6 +53,17 @@ export class UpstreamServer implements ServerView {
     return this.id.slice(this.backend.length + 1);
   }
 
+  get weight(): number {
+    if (this.slowstart === 0) return this.configWeight;
+    const ramp = (performance.now() - this.#rampSince) / this.slowstart;
+    return ramp >= 1 ? this.configWeight : Math.max(1, Math.ceil(this.configWeight * ramp));
+  }
+
+  /** The server came back (up again, or out of maintenance): its weight ramps up from here. */
+  startRamp(): void {
+    this.#rampSince = performance.now();
+  }
+
   get usable(): boolean {
     return this.up && this.state === 'ready' && this.weight > 0 && (this.maxconn === 0 || this.active < this.maxconn);
   }
@@ -53,12 +71,12 @@ export class UpstreamServer implements ServerView {
   /** A request or connection starts on this server. */
   acquire(): void {
     this.total++;
-    if (++this.active === this.maxconn) this.changed();
+    if (++this.active === this.maxconn) this.changed(false);
   }
 
   /** A request or connection on this server is done. */
   release(): void {
-    if (this.active-- === this.maxconn) this.changed();
+    if (this.active-- === this.maxconn) this.changed(true);
   }
 
   /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
@@ -97,12 +115,17 @@ export class Backend implements BackendView {
   balancer!: Balancer;
   #eligible: UpstreamServer[] = [];
   #stale = true;
+  /** Requests waiting for a server slot, oldest first (HAProxy's backend queue). */
+  readonly #queue: ((slot: boolean) => void)[] = [];
 
   constructor(readonly name: string, readonly mode: Mode, config: BackendConfig, timeouts: BackendTimeouts) {
     this.balance = config.balance;
     this.retries = config.retries;
     this.timeouts = timeouts;
-    const changed = () => void (this.#stale = true);
+    const changed = (freed: boolean) => {
+      this.#stale = true;
+      if (freed) this.#queue.shift()?.(true);
+    };
     this.servers = config.servers.map((s) => new UpstreamServer(name, s, timeouts, changed));
   }
 
@@ -121,11 +144,43 @@ export class Backend implements BackendView {
     return eligible.length ? (this.balancer.pick(ctx, eligible) as UpstreamServer | undefined) : undefined;
   }
 
+  /** Requests waiting for a slot now. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** True when servers could take work but every one is at its maxconn: a request should queue, not fail. */
+  get saturated(): boolean {
+    return this.eligible.length === 0 && this.servers.some((s) => s.maxconn > 0 && s.up && s.state === 'ready' && s.weight > 0);
+  }
+
+  /** Waits in line until a server frees a slot (true) or `timeouts.queue` passes (false). */
+  waitForSlot(atHead = false): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.#queue.indexOf(wake);
+        if (i !== -1) this.#queue.splice(i, 1);
+        resolve(false);
+      }, this.timeouts.queue);
+      const wake = (slot: boolean) => {
+        clearTimeout(timer);
+        resolve(slot);
+      };
+      if (atHead) this.#queue.unshift(wake);
+      else this.#queue.push(wake);
+    });
+  }
+
   setServerState(server: UpstreamServer, patch: { state?: ServerState; up?: boolean }): void {
+    const wasServing = server.up && server.state === 'ready';
     if (patch.state !== undefined) server.state = patch.state;
     if (patch.up !== undefined) server.up = patch.up;
+    const serving = server.up && server.state === 'ready';
+    if (serving && !wasServing) server.startRamp();
     this.#stale = true;
     this.balancer.onServerState?.(server);
+    // A server back in service may take queued requests.
+    if (serving && !wasServing) for (let n = server.maxconn || this.#queue.length; n > 0 && this.#queue.length; n--) this.#queue.shift()!(true);
   }
 
   /**
@@ -151,6 +206,7 @@ export function eligibleOf<S extends ServerView>(servers: readonly S[]): S[] {
 
 export function resolveBackendTimeouts(...layers: (Partial<BackendTimeouts> | undefined)[]): BackendTimeouts {
   const out: BackendTimeouts = {
+    queue: defaultTimeouts.queue,
     connect: defaultTimeouts.connect,
     server: defaultTimeouts.server,
     server_body: defaultTimeouts.server_body,
