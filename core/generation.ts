@@ -199,13 +199,12 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'frontend') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order.
-    for (const c of captured) {
-      copyTaps(c.hooks.app, gen.app, 'app', c.name, gen.report);
-      for (const fe of gen.frontends.values()) {
-        if (c.scope.kind === 'frontend' && c.scope.frontend !== fe.name) continue;
-        copyTaps(c.hooks.http, fe.http, 'http', c.name, (e) => gen.report({ ...e, frontend: fe.name }));
-        copyTaps(c.hooks.tcp, fe.tcp, 'tcp', c.name, (e) => gen.report({ ...e, frontend: fe.name }));
-      }
+    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report);
+    for (const fe of gen.frontends.values()) {
+      const scoped = captured.filter((c) => c.scope.kind === 'gateway' || c.scope.frontend === fe.name);
+      const report = (e: ContainedError) => gen.report({ ...e, frontend: fe.name });
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), fe.http, 'http', report);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report);
     }
 
     if (problems.length) throw new GenerationError(problems);

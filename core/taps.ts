@@ -13,29 +13,44 @@ export class PluginError extends Error {
 }
 
 type AnyFn = (...args: any[]) => any;
-interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[] }
+interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[] }
 interface AnyHook { taps: FullTap[]; tap(o: object, fn: AnyFn): void; tapAsync(o: object, fn: AnyFn): void; tapPromise(o: object, fn: AnyFn): void }
 
 export type Report = (e: ContainedError) => void;
 
+/**
+ * Copies the taps plugins made on their own hooks onto `to`, hook by hook, in plugin
+ * order, honouring `after: 'plugin'` (tapable itself knows only `before`).
+ */
 export function copyTaps(
-  from: Record<string, unknown>,
+  sources: readonly { plugin: string; hooks: Record<string, unknown> }[],
   to: Record<string, unknown>,
   set: string,
-  plugin: string,
   report: Report,
 ): void {
-  for (const [name, hook] of Object.entries(from) as [string, AnyHook][]) {
-    const target = to[name] as AnyHook;
+  for (const [name, target] of Object.entries(to) as [string, AnyHook][]) {
     const id = `${set}.${name}`;
     const observe = observeOnly.has(id);
-    for (const tap of hook.taps) {
+    const entries = sources.flatMap(({ plugin, hooks }) => (hooks[name] as AnyHook).taps.map((tap) => ({ plugin, tap })));
+    for (const { plugin, tap } of orderByAfter(entries)) {
       const options = { name: plugin, stage: tap.stage, before: tap.before };
       if (tap.type === 'sync') target.tap(options, wrapSync(tap.fn, plugin, id, observe, report));
       else if (tap.type === 'promise') target.tapPromise(options, wrapPromise(tap.fn, plugin, id));
       else target.tapAsync(options, wrapCallback(tap.fn, plugin, id));
     }
   }
+}
+
+/** Stable order in which every tap comes after the plugins its `after` names (when they tap the same hook). */
+function orderByAfter<E extends { plugin: string; tap: FullTap }>(entries: E[]): E[] {
+  if (!entries.some((e) => e.tap.after)) return entries;
+  const out: E[] = [];
+  const left = [...entries];
+  while (left.length) {
+    const i = left.findIndex((e) => [e.tap.after ?? []].flat().every((a) => !left.some((o) => o !== e && o.plugin === a)));
+    out.push(...left.splice(i === -1 ? 0 : i, 1)); // a cycle: keep plugin order
+  }
+  return out;
 }
 
 function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report): AnyFn {

@@ -62,6 +62,14 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   setup(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
 }
 
+/**
+ * Tap options with ordering: `stage` (see `Stage`), `before` and `after` other plugins
+ * by name. tapable's own types know only `before`; this carries `after` through.
+ */
+export function tapOptions(options: { name: string; stage?: number; before?: string | string[]; after?: string | string[] }): { name: string; stage?: number; before?: string } {
+  return options as { name: string; stage?: number; before?: string };
+}
+
 /** Declare a plugin. Identity at run time; gives types to `setup`'s arguments. */
 export function definePlugin<Options = Record<string, unknown>>(definition: PluginDefinition<Options>): PluginDefinition<Options> {
   return definition;

@@ -14,28 +14,34 @@ function get(url: string): Promise<{ status: number; headers: http.IncomingHttpH
 }
 
 /** A plugin that appends its tag to `x-trace` on the upstream request, at a stage and optionally before another plugin. */
-const tracer = (name: string, stage: string, before?: string) => `
-  import { definePlugin, Stage } from 'tapgate/sdk';
+const tracer = (name: string, stage: string, order = '') => `
+  import { definePlugin, Stage, tapOptions } from 'tapgate/sdk';
   export default definePlugin({ name: '${name}', version: '1.0.0', setup(api) {
-    api.hooks.http.upstreamRequest.tapPromise({ name: api.name, stage: Stage.${stage}${before ? `, before: '${before}'` : ''} }, async (ctx) => {
+    api.hooks.http.upstreamRequest.tapPromise(tapOptions({ name: api.name, stage: Stage.${stage}${order} }), async (ctx) => {
       ctx.upstream!.headers['x-trace'] = ((ctx.upstream!.headers['x-trace'] as string | undefined) ?? '') + '${name};';
     });
   }});`;
 
 describe('hook contract', () => {
-  it('runs taps by stage, then by before:, whatever the order plugins are listed in', async () => {
+  it('runs taps by stage, then by before: and after:, whatever the order plugins are listed in', async () => {
     const origin = await startOrigin('o');
     const gw = await startGateway(
       {
         plugins: [{ use: './observe.ts' }],
-        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './cache.ts' }, { use: './auth.ts' }, { use: './first.ts' }] } },
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './late.ts' }, { use: './cache.ts' }, { use: './auth.ts' }, { use: './first.ts' }] } },
         backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
       },
-      { 'observe.ts': tracer('observe', 'OBSERVE'), 'cache.ts': tracer('cache', 'CACHE'), 'auth.ts': tracer('auth', 'AUTH'), 'first.ts': tracer('first', 'AUTH', 'auth') },
+      {
+        'observe.ts': tracer('observe', 'OBSERVE'),
+        'cache.ts': tracer('cache', 'CACHE'),
+        'auth.ts': tracer('auth', 'AUTH'),
+        'first.ts': tracer('first', 'AUTH', ", before: 'auth'"),
+        'late.ts': tracer('late', 'AUTH', ", after: 'auth'"),
+      },
     );
     try {
       await get(gw.url());
-      assert.equal(origin.requests[0]!.headers['x-trace'], 'first;auth;cache;observe;');
+      assert.equal(origin.requests[0]!.headers['x-trace'], 'first;auth;late;cache;observe;');
     } finally {
       await gw.close();
       await origin.close();
