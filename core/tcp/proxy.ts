@@ -4,7 +4,7 @@
 import net, { type Socket } from 'node:net';
 import { TcpContext } from './context.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
-import type { UpstreamServer } from '../upstream/backend.ts';
+import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
 
@@ -20,6 +20,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     undefined, performance.now(),
   );
   const hooks = fe.tcp;
+  let backend: Backend | undefined;
   let server: UpstreamServer | undefined;
   let upstream: Socket | undefined;
   let finished = false;
@@ -30,14 +31,24 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     client.destroy();
     upstream?.destroy();
   };
+  // A plugin (or the kernel) that throws ends only this session, and is reported by name.
+  const contain = (err: unknown) => {
+    const plugin = err instanceof PluginError ? err : undefined;
+    gen.report({ plugin: plugin?.plugin, hook: plugin?.hook ?? 'tcp', frontend: fe.name, error: plugin ? plugin.cause : err });
+    abort(plugin ? `plugin ${plugin.plugin}` : String(err));
+  };
+  // Gives the server back: called once per pick, whether the connection failed or the session ended.
+  const release = () => {
+    if (!server) return;
+    server.active--;
+    backend?.balancer.release?.(server, ctx);
+    server = undefined;
+  };
   // The session is over when both sockets have closed (or the server was never reached).
   const maybeFinish = () => {
     if (finished || !client.destroyed || (upstream && !upstream.destroyed)) return;
     finished = true;
-    if (server) {
-      server.active--;
-      if (ctx.backend) gen.backends.get(ctx.backend.name)?.balancer.release?.(server, ctx);
-    }
+    release();
     ctx.duration = performance.now() - ctx.start;
     ctx.bytesIn = client.bytesRead;
     ctx.bytesOut = client.bytesWritten;
@@ -52,20 +63,16 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   client.pause();
   client.on('error', (err) => abort(`client: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
   client.on('close', () => {
-    if (upstream && ctx.connectTime < 0) upstream.destroy();
+    // Closed before both directions were done (destroyed, killed): the server side goes too.
+    if (!doneBothWays(client)) abort('client closed');
     maybeFinish();
   });
   client.setTimeout(fe.timeouts.client, () => abort('client timeout'));
 
-  try {
-    if (hooks.accept.taps.length && hooks.accept.call(ctx) === false) return abort('refused by accept');
-    const name = (hooks.route.taps.length ? hooks.route.call(ctx) : undefined) ?? fe.defaultBackend;
-    const backend = name === undefined ? undefined : gen.backends.get(name);
-    if (!backend) return abort(name === undefined ? 'no route' : `no backend "${name}"`);
-    ctx.backend = backend;
-
-    let attempts = 0;
-    const connect = () => {
+  let attempts = 0;
+  // Runs again from the error handler when a connection fails, so it contains its own throws.
+  const connect = (backend: Backend) => {
+    try {
       server = ((hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx)) as UpstreamServer | undefined;
       if (!server) return abort('no server available');
       ctx.server = server;
@@ -74,36 +81,47 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       const t = backend.timeouts;
       const sock = net.connect({ host: server.address.host, port: server.address.port, allowHalfOpen: true, noDelay: true });
       upstream = sock;
-      sock.setTimeout(t.connect, () => sock.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+      // setTimeout's callback is a 'timeout' listener: removed on connect, or it would also fire as the idle timeout.
+      const connectTimeout = () => sock.destroy(new Error('connect timeout'));
+      sock.setTimeout(t.connect, connectTimeout);
       sock.on('error', (err: NodeJS.ErrnoException) => {
         if (ctx.connectTime < 0 && !client.destroyed && attempts++ < backend.retries) {
-          server!.active--;
-          backend.balancer.release?.(server!, ctx);
-          server = undefined;
-          return connect();
+          release();
+          return connect(backend);
         }
         abort(`server: ${err.code ?? err.message}`);
       });
       sock.once('connect', () => {
         ctx.connectTime = performance.now() - ctx.start;
+        sock.off('timeout', connectTimeout);
         sock.setTimeout(t.server, () => abort('server timeout'));
-        sock.on('close', maybeFinish);
+        sock.on('close', () => {
+          if (!doneBothWays(sock)) abort('server closed');
+          maybeFinish();
+        });
         // Each side's end becomes a half-close of the other; sockets close themselves once both directions are done.
         client.pipe(sock);
         sock.pipe(client);
-        try {
-          if (hooks.connected.taps.length) hooks.connected.call(ctx);
-        } finally {
-          client.resume();
-        }
+        if (hooks.connected.taps.length) hooks.connected.call(ctx);
       });
-    };
-    connect();
+    } catch (err) {
+      contain(err);
+    }
+  };
+
+  try {
+    if (hooks.accept.taps.length && hooks.accept.call(ctx) === false) return abort('refused by accept');
+    const name = (hooks.route.taps.length ? hooks.route.call(ctx) : undefined) ?? fe.defaultBackend;
+    backend = name === undefined ? undefined : gen.backends.get(name);
+    if (!backend) return abort(name === undefined ? 'no route' : `no backend "${name}"`);
+    ctx.backend = backend;
   } catch (err) {
-    const error = err instanceof PluginError ? err.cause : err;
-    gen.report({ plugin: err instanceof PluginError ? err.plugin : undefined, hook: err instanceof PluginError ? err.hook : 'tcp', frontend: fe.name, error });
-    abort(err instanceof PluginError ? `plugin ${err.plugin}` : String(err));
+    return contain(err);
   }
+  connect(backend);
 }
+
+/** A socket that has both read its peer's end and finished its own: it closed cleanly. */
+const doneBothWays = (s: Socket) => s.readableEnded && s.writableFinished;
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
