@@ -10,9 +10,19 @@ import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
 import type { AccessLog } from './log.ts';
 
+/** During a drain, a keep-alive connection idle this long is closed (shorter would race a client's next request more often). */
+const drainIdleClose = 1000;
+
+/** Marks the connection of a finished response idle (shared, so no closure per request). */
+function markIdle(this: http.ServerResponse & { listener?: Listener }): void {
+  this.listener?.idleSince.set(this.req.socket, performance.now());
+}
+
 class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket>();
+  /** HTTP connections and when they went idle (-1 while a request is in flight). */
+  readonly idleSince = new Map<Socket, number>();
   readonly server: http.Server | net.Server;
 
   constructor(
@@ -33,7 +43,12 @@ class Listener implements HttpEnv {
         noDelay: true,
         connectionsCheckingInterval: Math.min(1000, fe.timeouts.client_headers),
       });
-      server.on('request', (req, res) => void handleHttpRequest(this.fe, this.gen, this, req, res));
+      server.on('request', (req, res) => {
+        this.idleSince.set(req.socket, -1);
+        (res as http.ServerResponse & { listener?: Listener }).listener = this;
+        res.once('close', markIdle);
+        void handleHttpRequest(this.fe, this.gen, this, req, res);
+      });
       server.on('clientError', onClientError);
       this.server = server;
     } else {
@@ -50,7 +65,11 @@ class Listener implements HttpEnv {
         }
       }
       this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      if (this.fe.mode === 'http') this.idleSince.set(socket, performance.now());
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        this.idleSince.delete(socket);
+      });
     });
     this.applyLimits();
   }
@@ -76,15 +95,21 @@ class Listener implements HttpEnv {
   }
 
   /**
-   * Stops accepting and lets work in flight finish. Idle keep-alive connections are not
-   * cut (a client may be sending on one right now): each next response says
-   * `Connection: close`, and connections that stay idle end at the keep-alive timeout.
+   * Stops accepting and lets work in flight finish. Each next response says
+   * `Connection: close`; keep-alive connections idle for a second are closed (not at
+   * once: a client may be sending its next request on one right now).
    */
   drain(): Promise<void> {
     this.draining = true;
     return new Promise((resolve) => {
       // net.Server's close, not http.Server's: the latter also cuts idle connections at once.
       net.Server.prototype.close.call(this.server, () => resolve());
+      if (this.fe.mode !== 'http') return;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        for (const [socket, since] of this.idleSince) if (since >= 0 && now - since >= drainIdleClose) socket.end();
+      }, drainIdleClose / 4);
+      this.server.once('close', () => clearInterval(timer));
     });
   }
 
@@ -132,6 +157,7 @@ export class Gateway {
       for (const l of gateway.#listeners.values()) l.kill();
       throw err;
     }
+    generation.startHealthChecks();
     if (generation.app.listening.taps.length) generation.app.listening.call(generation.info);
     if (generation.app.ready.taps.length) generation.app.ready.call(generation.info);
     return gateway;
@@ -183,6 +209,7 @@ export class Gateway {
     for (const l of removed) this.#listeners.delete(l.key);
     for (const l of added) this.#listeners.set(l.key, l);
     this.#generation = next;
+    next.startHealthChecks();
     if (next.app.listening.taps.length) next.app.listening.call(next.info);
     if (next.app.ready.taps.length) next.app.ready.call(next.info);
     void this.#retire(old, removed, hardAfter);

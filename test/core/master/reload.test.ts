@@ -203,7 +203,7 @@ workers: 1
 hard_stop_after: ${hard}
 log: { level: warn, access: false }
 frontends:
-  web: { bind: 127.0.0.1:${port}, default_backend: app, timeouts: { client: 30s } }
+  web: { bind: 127.0.0.1:${port}, default_backend: app, timeouts: { client: 30s, keepalive: 60s } }
 backends:
   app: { servers: [ { name: s, address: ${slow.address} } ], timeouts: { server: 30s } }
 `;
@@ -239,6 +239,28 @@ backends:
       release();
       assert.equal(await slowAnswer, 'slow done');
       assert.equal(await uploadAnswer, 'got 200000');
+    } finally {
+      await master.stop();
+    }
+  });
+
+  it('closes idle keep-alive connections of the old generation, which then leaves', async () => {
+    const port = await deadPort();
+    const master = await startMaster(cfg(port));
+    try {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const res = await new Promise<http.IncomingMessage>((r) => http.get({ host: '127.0.0.1', port, path: '/x', agent }, r));
+      const socket = res.socket;
+      const closed = once(socket, 'close');
+      res.resume();
+      await once(res, 'end');
+      assert.equal((await master.reload()).ok, true);
+      const t0 = performance.now();
+      await closed;
+      assert.ok(performance.now() - t0 < 4000, 'closed well before the keep-alive timeout matters');
+      for (let i = 0; i < 200 && (await master.status()).workers.some((w) => w.state === 'draining'); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual((await master.status()).workers.map((w) => w.state), ['ready']);
+      agent.destroy();
     } finally {
       await master.stop();
     }
