@@ -3,7 +3,12 @@
 import type { PluginDefinition } from '../sdk/index.ts';
 import roundrobin from './lb/roundrobin.ts';
 import stickyCookie from './persist/sticky-cookie.ts';
+import staticRr from './lb/static-rr.ts';
+import leastconn from './lb/leastconn.ts';
+import first from './lb/first.ts';
+import random from './lb/random.ts';
+import ewma from './lb/ewma.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, staticRr, leastconn, first, random, ewma];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
