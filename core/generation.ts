@@ -74,6 +74,12 @@ export class Generation {
     if (this.app.error.taps.length) this.app.error.call(e);
   };
 
+  /** Starts health checks: only a generation that serves runs them (`tapgate check` builds one and discards it). Dispose stops them. */
+  startHealthChecks(): void {
+    if (this.#disposed) return;
+    for (const b of this.backends.values()) b.health.start(this.logger.child({ backend: b.name }));
+  }
+
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;

@@ -59,6 +59,72 @@ export const Server = z.strictObject({
   backup: z.boolean().default(false),
   /** ready: takes traffic; drain: finishes what it has, takes no new; maint: nothing. */
   state: z.enum(['ready', 'drain', 'maint']).default('ready'),
+  /** false: the backend's active health checks leave this server out (it counts as passing). */
+  check: z.boolean().default(true),
+});
+
+const PositiveDuration = z
+  .union([
+    z.number().positive(),
+    z
+      .string()
+      .regex(durationPattern, 'expected a duration such as 250ms, 5s, 2m')
+      .refine((v) => !durationPattern.test(v) || parseDuration(v) > 0, 'expected a duration above 0'),
+  ])
+  .transform(parseDuration);
+
+const statusPattern = /^\s*\d{3}(\s*-\s*\d{3})?(\s*,\s*\d{3}(\s*-\s*\d{3})?)*\s*$/;
+/** Statuses as codes and ranges, `200-399` or `200,204,300-399`, as [low, high] pairs. */
+const StatusRanges = z
+  .union([
+    z.number().int().min(100).max(599),
+    z
+      .string()
+      .regex(statusPattern, 'expected statuses such as 200, "200-399" or "200,204,300-399"')
+      .refine((v) => !statusPattern.test(v) || statusRanges(v).every(([lo, hi]) => lo >= 100 && hi <= 599 && lo <= hi), 'expected statuses from 100 to 599, each range low-high'),
+  ])
+  .transform((v) => statusRanges(String(v)));
+
+const HttpCheck = z.strictObject({
+  /** Request method of the check. */
+  method: z.string().regex(/^[A-Z]+$/, 'expected a method in capitals, e.g. GET or HEAD').default('GET'),
+  /** Path (and query) requested. */
+  path: z.string().regex(/^\/\S*$/, 'expected a path starting with "/", without spaces').default('/health'),
+  /** Statuses that pass. */
+  expect_status: StatusRanges.default([[200, 399]]),
+  /** Text the body must contain, or a /regex/flags it must match; the body is not read without it. */
+  expect_body: z.string().min(1).refine(isBodyPattern, 'expected text, or a valid /regex/flags').optional(),
+  /** Host header sent; the server's address without it. */
+  host: z.string().regex(/^\S+$/, 'expected a host name, without spaces').optional(),
+});
+
+const HealthCheck = z
+  .strictObject({
+    /** tcp: a connection opens; http: a request gets an expected answer. Default: http when an `http` block is given, else tcp. */
+    type: z.enum(['tcp', 'http']).optional(),
+    /** Time between the end of one check of a server and the start of the next. */
+    interval: PositiveDuration.default(2_000),
+    /** A check with no result by then fails. */
+    timeout: PositiveDuration.default(1_000),
+    /** Passing checks in a row that bring a server back. */
+    rise: z.number().int().min(1).max(100).default(2),
+    /** Failing checks in a row that take a server out (one, until its first pass). */
+    fall: z.number().int().min(1).max(100).default(3),
+    http: HttpCheck.optional(),
+  })
+  .superRefine((h, ctx) => {
+    if (h.type === 'tcp' && h.http) ctx.addIssue({ code: 'custom', path: ['type'], input: h.type, message: 'expected "http", since an http block is given' });
+  })
+  .transform(({ type, http, ...rest }) => {
+    const t = type ?? (http ? 'http' : 'tcp');
+    return { ...rest, type: t, http: t === 'http' ? (http ?? HttpCheck.parse({})) : undefined };
+  });
+
+const PassiveHealth = z.strictObject({
+  /** Failed requests in a row (no connection, a 5xx, a broken answer) that eject a server. */
+  consecutive_errors: z.number().int().min(1).default(5),
+  /** How long an ejected server gets no traffic before it is tried again. */
+  eject_for: PositiveDuration.default(10_000),
 });
 
 export const Frontend = z.strictObject({
@@ -102,6 +168,10 @@ export const Backend = z.strictObject({
   timeouts: BackendTimeouts.default({}),
   /** Further servers tried when a connection to one fails (requests that have sent no body). */
   retries: z.number().int().min(0).max(10).default(2),
+  /** Active health checks of every server; off when absent. */
+  health: HealthCheck.optional(),
+  /** Outlier detection from real traffic (HTTP): failing servers are ejected for a while; false turns it off. */
+  passive: z.union([z.literal(false), PassiveHealth]).default({ consecutive_errors: 5, eject_for: 10_000 }),
 });
 
 export const GatewayConfig = z.strictObject({
@@ -136,6 +206,25 @@ export const GatewayConfig = z.strictObject({
   frontends: z.record(Name, Frontend).refine((v) => Object.keys(v).length > 0, 'expected at least one frontend'),
   backends: z.record(Name, Backend).default({}),
 });
+
+function statusRanges(v: string): [number, number][] {
+  return v.split(',').map((part) => {
+    const [lo, hi = lo] = part.split('-').map(Number);
+    return [lo!, hi!];
+  });
+}
+
+/** `/regex/flags` that compiles, or any other text. */
+function isBodyPattern(v: string): boolean {
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(v);
+  if (!m) return true;
+  try {
+    new RegExp(m[1]!, m[2]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type GatewayConfigInput = z.input<typeof GatewayConfig>;
 export type GatewayConfig = z.output<typeof GatewayConfig>;

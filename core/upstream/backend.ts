@@ -6,6 +6,7 @@ import { defaultTimeouts } from '../config/schema.ts';
 import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../types.ts';
 import type { BindAddress } from '../config/units.ts';
 import { parseAddress } from '../config/units.ts';
+import { BackendHealth, newServerHealth, type ServerHealth } from './health.ts';
 
 export interface BackendTimeouts {
   /** How long a request may wait for a free server slot (maxconn) before a 503. */
@@ -30,6 +31,8 @@ export class UpstreamServer implements ServerView {
   active = 0;
   /** Requests or sessions sent here in this generation. */
   total = 0;
+  /** Health checks' results and counters; `core/upstream/health.ts` keeps them. */
+  readonly health: ServerHealth = newServerHealth();
   #pool: Pool | undefined;
   #rampSince = -Infinity;
 
@@ -113,6 +116,8 @@ export class Backend implements BackendView {
   readonly retries: number;
   readonly timeouts: BackendTimeouts;
   balancer!: Balancer;
+  /** Active checks and outlier detection: they set servers' `up`. */
+  readonly health: BackendHealth;
   #eligible: UpstreamServer[] = [];
   #stale = true;
   /** Requests waiting for a server slot, oldest first (HAProxy's backend queue). */
@@ -127,6 +132,7 @@ export class Backend implements BackendView {
       if (freed) this.#queue.shift()?.(true);
     };
     this.servers = config.servers.map((s) => new UpstreamServer(name, s, timeouts, changed));
+    this.health = new BackendHealth(this, config);
   }
 
   /** The servers a new request may go to: usable primaries, or usable backups when there are none. Recomputed only after a change. */
@@ -187,9 +193,12 @@ export class Backend implements BackendView {
    * What one request or connection on `server` came to, for passive health checks
    * (outlier detection): consecutive failures eject a server for a while.
    */
-  reportOutcome(_server: UpstreamServer, _outcome: Outcome): void {}
+  reportOutcome(server: UpstreamServer, outcome: Outcome): void {
+    this.health.report(server, outcome);
+  }
 
   async close(): Promise<void> {
+    this.health.stop();
     await Promise.all(this.servers.map((s) => s.close()));
   }
 }
