@@ -56,7 +56,7 @@ export type PickContext = HttpContext | TcpContext;
  * only chooses among them.
  */
 export interface Balancer {
-  /** Choose one of `eligible` (never empty), or undefined to refuse. Called once per request (http) or connection (tcp). */
+  /** Choose one of `eligible` (never empty, in config order), or undefined to refuse. Called once per request (http) or connection (tcp). */
   pick(ctx: PickContext, eligible: readonly ServerView[]): ServerView | undefined;
   /** A server's state, health or weight changed. */
   onServerState?(server: ServerView): void;

@@ -127,9 +127,8 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
 
 /** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
 function placeRequest(ctx: HttpContext, hooks: FrontendRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
-  const server = ((hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx)) as UpstreamServer | undefined;
-  if (!tried || !server || !tried.has(server)) return server;
-  return backend.eligible.find((s) => !tried.has(s));
+  const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
+  return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
 }
 
 /** One try at one server. Resolves 'connect-failed' when the server could not be reached at all. */

@@ -40,7 +40,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   // Gives the server back: called once per pick, whether the connection failed or the session ended.
   const release = () => {
     if (!server) return;
-    server.active--;
+    server.release();
     backend?.balancer.release?.(server, ctx);
     server = undefined;
   };
@@ -70,14 +70,22 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   client.setTimeout(fe.timeouts.client, () => abort('client timeout'));
 
   let attempts = 0;
+  let tried: Set<UpstreamServer> | undefined;
   // Runs again from the error handler when a connection fails, so it contains its own throws.
   const connect = (backend: Backend) => {
     try {
-      server = ((hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx)) as UpstreamServer | undefined;
-      if (!server) return abort('no server available');
+      const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
+      server = backend.untried(ctx, picked as UpstreamServer | undefined, tried);
+      if (!server) {
+        // Every server at its maxconn: wait in the backend's queue for a slot.
+        if (backend.saturated || backend.queued > 0) {
+          void backend.waitForSlot().then((slot) => (client.destroyed ? undefined : slot ? connect(backend) : abort('queue timeout')));
+          return;
+        }
+        return abort('no server available');
+      }
       ctx.server = server;
-      server.active++;
-      server.total++;
+      server.acquire();
       const t = backend.timeouts;
       const sock = net.connect({ host: server.address.host, port: server.address.port, allowHalfOpen: true, noDelay: true });
       upstream = sock;
@@ -85,7 +93,9 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       const connectTimeout = () => sock.destroy(new Error('connect timeout'));
       sock.setTimeout(t.connect, connectTimeout);
       sock.on('error', (err: NodeJS.ErrnoException) => {
+        if (ctx.connectTime < 0) backend.reportOutcome(server!, 'connect-error');
         if (ctx.connectTime < 0 && !client.destroyed && attempts++ < backend.retries) {
+          (tried ??= new Set()).add(server!);
           release();
           return connect(backend);
         }
@@ -93,6 +103,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       });
       sock.once('connect', () => {
         ctx.connectTime = performance.now() - ctx.start;
+        backend.reportOutcome(server!, 'ok');
         sock.off('timeout', connectTimeout);
         sock.setTimeout(t.server, () => abort('server timeout'));
         sock.on('close', () => {

@@ -59,12 +59,17 @@ export class UpstreamServer implements ServerView {
   get weight(): number {
     if (this.slowstart === 0) return this.configWeight;
     const ramp = (performance.now() - this.#rampSince) / this.slowstart;
-    return ramp >= 1 ? this.configWeight : Math.max(1, Math.ceil(this.configWeight * ramp));
+    return ramp >= 1 || this.configWeight === 0 ? this.configWeight : Math.max(1, Math.ceil(this.configWeight * ramp));
   }
 
   /** The server came back (up again, or out of maintenance): its weight ramps up from here. */
   startRamp(): void {
     this.#rampSince = performance.now();
+  }
+
+  /** True while the weight is still ramping up. */
+  get ramping(): boolean {
+    return this.slowstart > 0 && performance.now() - this.#rampSince < this.slowstart;
   }
 
   get usable(): boolean {
@@ -120,6 +125,7 @@ export class Backend implements BackendView {
   readonly health: BackendHealth;
   #eligible: UpstreamServer[] = [];
   #stale = true;
+  #ramping = false;
   /** Requests waiting for a server slot, oldest first (HAProxy's backend queue). */
   readonly #queue: ((slot: boolean) => void)[] = [];
 
@@ -135,10 +141,16 @@ export class Backend implements BackendView {
     this.health = new BackendHealth(this, config);
   }
 
-  /** The servers a new request may go to: usable primaries, or usable backups when there are none. Recomputed only after a change. */
+  /**
+   * The servers a new request may go to, in config order: usable primaries, or usable
+   * backups when no primary is in service. The same array object until something
+   * changes (algorithms may cache by identity); a new one on every call while a
+   * server's weight ramps up (slowstart), since weights then change with time.
+   */
   get eligible(): readonly UpstreamServer[] {
-    if (this.#stale) {
+    if (this.#stale || this.#ramping) {
       this.#eligible = eligibleOf(this.servers);
+      this.#ramping = this.servers.some((s) => s.ramping);
       this.#stale = false;
     }
     return this.#eligible;
@@ -148,6 +160,13 @@ export class Backend implements BackendView {
   pick(ctx: PickContext): UpstreamServer | undefined {
     const eligible = this.eligible;
     return eligible.length ? (this.balancer.pick(ctx, eligible) as UpstreamServer | undefined) : undefined;
+  }
+
+  /** `picked`, unless a retry already tried it: then the algorithm's pick among servers not tried yet (redispatch), if any. */
+  untried(ctx: PickContext, picked: UpstreamServer | undefined, tried: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
+    if (!tried || !picked || !tried.has(picked)) return picked;
+    const rest = this.eligible.filter((s) => !tried.has(s));
+    return rest.length ? ((this.balancer.pick(ctx, rest) as UpstreamServer | undefined) ?? picked) : picked;
   }
 
   /** Requests waiting for a slot now. */
@@ -206,11 +225,14 @@ export class Backend implements BackendView {
 /** `connect-error`: the server could not be reached; `server-error`: it answered 5xx or broke the exchange. */
 export type Outcome = 'ok' | 'connect-error' | 'server-error';
 
-/** Usable primaries, or usable backups when no primary is usable. */
+/**
+ * Usable primaries; backups only when no primary is in service at all (a primary that
+ * is merely at its maxconn keeps the backups out: requests queue, as in HAProxy).
+ */
 export function eligibleOf<S extends ServerView>(servers: readonly S[]): S[] {
-  const usable = servers.filter((s) => s.usable);
-  const primaries = usable.filter((s) => !s.backup);
-  return primaries.length ? primaries : usable;
+  const inService = (s: S) => s.up && s.state === 'ready' && s.weight > 0;
+  const primaries = servers.some((s) => !s.backup && inService(s));
+  return servers.filter((s) => s.usable && s.backup !== primaries);
 }
 
 export function resolveBackendTimeouts(...layers: (Partial<BackendTimeouts> | undefined)[]): BackendTimeouts {
