@@ -15,7 +15,8 @@
 //
 // balance_options: decay (default 10s), default_latency (30ms), choices (2); durations
 // as `10s`, `250ms` or a number of ms.
-import { definePlugin, type Balancer, type BalancerInit, type PickContext, type ServerView } from '../../sdk/index.ts';
+import { definePlugin, parseDuration, type Balancer, type BalancerInit, type PickContext, type ServerView } from '../../sdk/index.ts';
+import { choicesOf, readChoices } from './choices.ts';
 
 interface Estimate {
   /** ms */
@@ -26,7 +27,7 @@ interface Estimate {
 
 export function peakEwma(init: BalancerInit): Balancer {
   const { decay, defaultLatency, choices } = readOptions(init.options);
-  const { random, now } = init;
+  const { now } = init;
   const estimates = new Map<ServerView, Estimate>();
 
   const estimateOf = (s: ServerView, t: number): Estimate => {
@@ -45,57 +46,12 @@ export function peakEwma(init: BalancerInit): Balancer {
     return e.latency * (s.active + 1);
   };
 
-  // Weighted draw of distinct servers, as in random.ts (see there).
-  let heaviest = init.servers.reduce((max, s) => Math.max(max, s.weight), 1);
-  /** The servers drawn for the current pick: the first `taken` of them. */
-  const drawn: ServerView[] = [];
-  let taken = 0;
-  const isDrawn = (s: ServerView) => {
-    for (let j = 0; j < taken; j++) if (drawn[j] === s) return true;
-    return false;
-  };
-  const draw = (eligible: readonly ServerView[]): ServerView => {
-    for (let attempt = 0; attempt < 16; attempt++) {
-      // One number does both: its whole part picks the server, its fraction decides.
-      const u = random() * eligible.length;
-      const i = Math.floor(u);
-      const s = eligible[i]!;
-      if (isDrawn(s)) continue;
-      const weight = s.weight;
-      if (weight > heaviest) heaviest = weight;
-      if ((u - i) * heaviest < weight) return s;
-    }
-    let total = 0;
-    for (const s of eligible) if (!isDrawn(s)) total += s.weight;
-    let r = random() * total;
-    let last = eligible[0]!;
-    for (const s of eligible) {
-      if (isDrawn(s)) continue;
-      last = s;
-      if ((r -= s.weight) < 0) break;
-    }
-    return last;
-  };
+  const choose = choicesOf(init, choices);
 
   return {
     pick(_ctx, eligible) {
-      if (eligible.length === 1) return eligible[0];
       const t = now();
-      const n = Math.min(choices, eligible.length);
-      taken = 0;
-      let best = draw(eligible);
-      let bestCost = costOf(best, t);
-      drawn[taken++] = best;
-      for (let c = 1; c < n; c++) {
-        const s = draw(eligible);
-        drawn[taken++] = s;
-        const cost = costOf(s, t);
-        if (cost * best.weight < bestCost * s.weight) {
-          best = s;
-          bestCost = cost;
-        }
-      }
-      return best;
+      return choose(eligible, (s) => costOf(s, t));
     },
     release(server, ctx) {
       const sample = latencyOf(ctx);
@@ -127,22 +83,19 @@ function readOptions(options: Readonly<Record<string, unknown>>) {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) throw new Error(`unknown option "${key}" (expected ${known.join(', ')})`);
   }
-  const choices = options.choices ?? 2;
-  if (typeof choices !== 'number' || !Number.isInteger(choices) || choices < 1) {
-    throw new Error(`choices must be a whole number of at least 1; found ${JSON.stringify(choices)}`);
-  }
   return {
     decay: duration('decay', options.decay ?? 10_000),
     defaultLatency: duration('default_latency', options.default_latency ?? 30),
-    choices,
+    choices: readChoices(options),
   };
 }
 
-/** ms from a number (ms already) or `250ms`, `10s`, `1m`; must be above zero. */
+/** A duration above zero, as in the config (`250ms`, `10s`, or ms). */
 function duration(key: string, value: unknown): number {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
-  const m = typeof value === 'string' ? /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(value.trim()) : undefined;
-  const ms = typeof value === 'number' ? value : m ? Number(m[1]) * units[m[2]!]! : NaN;
+  let ms = NaN;
+  try {
+    ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : NaN;
+  } catch {}
   if (!(ms > 0) || !Number.isFinite(ms)) throw new Error(`${key} must be a duration above zero such as 10s or 250ms; found ${JSON.stringify(value)}`);
   return ms;
 }
