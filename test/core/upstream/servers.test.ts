@@ -89,6 +89,36 @@ describe('servers: maxconn and the queue', () => {
   });
 });
 
+describe('servers: leastconn with real origins', () => {
+  it('sends most requests to the idle server when the other answers slowly', async () => {
+    const slow = await startOrigin('slow', (req, res) => {
+      req.resume();
+      setTimeout(() => res.end('slow'), 150);
+    });
+    const fast = await startOrigin('fast');
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: { balance: 'leastconn', servers: [{ name: 'slow', address: slow.address }, { name: 'fast', address: fast.address }] } },
+    });
+    try {
+      const seen: Record<string, number> = {};
+      const client = async () => {
+        for (let i = 0; i < 15; i++) {
+          const body = (await get(gw.url())).body;
+          seen[body] = (seen[body] ?? 0) + 1;
+        }
+      };
+      await Promise.all([client(), client(), client(), client()]);
+      assert.equal((seen.slow ?? 0) + (seen.fast ?? 0), 60);
+      // Round robin would give the slow server 30; it holds at most a few at a time here.
+      assert.ok((seen.slow ?? 0) <= 12, JSON.stringify(seen));
+    } finally {
+      await gw.close();
+      await Promise.all([slow.close(), fast.close()]);
+    }
+  });
+});
+
 describe('servers: states', () => {
   async function setup(servers: object[], extra: object = {}) {
     const origins = await Promise.all(['a', 'b', 'spare'].map((n) => startOrigin(n)));
