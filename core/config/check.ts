@@ -22,6 +22,8 @@ export interface CheckOptions {
   probeServers?: boolean;
   /** Keep the built generation (for `run`); otherwise it is disposed. */
   keep?: boolean;
+  /** The generation's clock (ms), handed to plugins as `api.now`; tests move it. */
+  now?: () => number;
 }
 
 export interface CheckResult {
@@ -68,6 +70,7 @@ export async function checkConfig(file: string, o: CheckOptions): Promise<CheckR
       builtins: o.builtins,
       logger: o.logger,
       where: inFile,
+      now: o.now,
     });
   } catch (err) {
     if (err instanceof GenerationError) problems.push(...err.problems);

@@ -33,6 +33,12 @@ export interface UpstreamResponse {
   headers: HttpHeaders;
   /** See every body chunk as it streams to the client (a cache stores it this way). */
   onBody(observer: BodyObserver): void;
+  /**
+   * Send `body` to the client instead of the server's body, which is read and dropped
+   * (a cache answering a server's 304 with the response it stored). Content-Length is
+   * set to match, except on 204 and 304.
+   */
+  replaceBody(body: Uint8Array): void;
 }
 
 export interface TlsInfo {

@@ -198,6 +198,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #observers: BodyObserver[] | undefined;
   #pending: Buffer[] | undefined;
+  #replacement: Uint8Array | undefined;
   #headPending = false;
   #ended = false;
   #done = false;
@@ -229,14 +230,25 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (connection) for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()];
     const hook = this.fe.http.upstreamResponse;
     if (!hook.taps.length) return this.#writeHead(status, headers);
-    const response: UpstreamResponse = { status, headers, onBody: (o) => (this.#observers ??= []).push(o) };
+    const response: UpstreamResponse = {
+      status,
+      headers,
+      onBody: (o) => (this.#observers ??= []).push(o),
+      replaceBody: (body) => void (this.#replacement = body),
+    };
     this.#headPending = true;
     controller.pause();
     hook.promise(ctx, response).then(
       () => {
         this.#headPending = false;
+        const replacement = this.#replacement;
+        if (replacement) {
+          if (response.status !== 204 && response.status !== 304) response.headers['content-length'] = String(replacement.length);
+          else delete response.headers['content-length'];
+        }
         this.#writeHead(response.status, response.headers);
-        for (const chunk of this.#pending ?? []) this.#write(chunk);
+        if (replacement) this.#write(Buffer.from(replacement.buffer, replacement.byteOffset, replacement.length));
+        else for (const chunk of this.#pending ?? []) this.#write(chunk);
         this.#pending = undefined;
         if (this.#ended) this.#end();
         else if (!this.res.writableNeedDrain) controller.resume();
@@ -255,6 +267,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#replacement) return; // the server's body is read and dropped
     if (this.#headPending) (this.#pending ??= []).push(chunk);
     else if (!this.#write(chunk)) {
       controller.pause();

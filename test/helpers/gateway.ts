@@ -29,15 +29,15 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Writes `config` (an object, or YAML text) and any extra `files` to a temp folder and serves it. */
-export async function startGateway(config: object | string, files: Record<string, string> = {}): Promise<TestGateway> {
+/** Writes `config` (an object, or YAML text) and any extra `files` to a temp folder and serves it; `now` replaces the plugins' clock. */
+export async function startGateway(config: object | string, files: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestGateway> {
   const dir = tempDir();
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const file = join(dir, 'tapgate.yaml');
   const withDefaults = typeof config === 'string' ? config : stringify({ log: { level: 'silent', access: false }, ...config });
   writeFileSync(file, withDefaults);
   const logger = createLogger(process.env.TAPGATE_TEST_LOG ?? 'silent');
-  const result = await checkConfig(file, { builtins, logger, keep: true });
+  const result = await checkConfig(file, { builtins, logger, keep: true, now: options.now });
   if (!result.ok || !result.generation) throw new Error(`config invalid:\n${result.problems.map(formatProblem).join('\n')}`);
   const gateway = await Gateway.start(result.generation, { logger, accessLog: undefined });
   const first = [...result.generation.frontends.keys()][0]!;

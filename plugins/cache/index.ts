@@ -1,0 +1,325 @@
+// An HTTP cache for a shared cache's place in front of servers (RFC 9111, with RFC
+// 5861's stale-while-revalidate and stale-if-error). Hits are answered in `request`;
+// `upstreamResponse` decides what to keep and collects the body while it streams to
+// the client; `upstreamRequest` turns a stale entry's refetch into a conditional request.
+// The store sits behind a small interface (store.ts); the RFC rules are in policy.ts.
+import http from 'node:http';
+import { BlockList, isIP } from 'node:net';
+import { definePlugin, parseDuration, parseSize, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
+import { keyFunction } from './key.ts';
+import {
+  ageSeconds, currentAge, describe, freshenHeaders, header, isStorable, notModified, notModifiedHeaders, originErrors, parseCacheControl,
+  requestDirectives, safeMethods, staleIfErrorAllows, useFor, type CachedResponse, type Directives,
+} from './policy.ts';
+import { MemoryStore } from './store.ts';
+import { VariantStore, type Stored } from './variants.ts';
+
+const parses = (parse: (v: string | number) => number) => (v: string | number) => {
+  try {
+    return Number.isFinite(parse(v)) && parse(v) >= 0;
+  } catch {
+    return false;
+  }
+};
+const Size = z.union([z.number().int().positive(), z.string()]).refine(parses(parseSize), 'expected a size such as 64m, 512k or a number of bytes').transform(parseSize);
+const Duration = z.union([z.number().nonnegative(), z.string()]).refine(parses(parseDuration), 'expected a duration such as 30s, 5m or milliseconds').transform(parseDuration);
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name').transform((s) => s.toLowerCase());
+const Cidr = z.string().refine((s) => {
+  const [ip, bits, ...rest] = s.split('/');
+  const family = isIP(ip ?? '');
+  return family !== 0 && rest.length === 0 && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
+}, 'expected an address or CIDR range, e.g. 127.0.0.1/32 or ::1');
+
+const Options = z.strictObject({
+  /** Bytes held at most (bodies and headers); least recently used entries leave first. */
+  max_size: Size.default(64 * 1024 * 1024),
+  /** Larger responses are passed through, not stored. */
+  max_object_size: Size.default(1024 * 1024),
+  /** When set, the freshness lifetime of every storable response, whatever the origin says. */
+  ttl: Duration.optional(),
+  /** The response header saying HIT, MISS, STALE or REVALIDATED. */
+  status_header: HeaderName.default('x-cache'),
+  key: z.strictObject({
+    /** true: the query is left out of the key; a list: these parameters are. */
+    ignore_query: z.union([z.boolean(), z.array(z.string())]).default(false),
+    /** Request headers whose values also tell responses apart (as if every response had them in Vary). */
+    headers: z.array(HeaderName).default([]),
+  }).default({ ignore_query: false, headers: [] }),
+  purge: z.strictObject({
+    /** Accept the PURGE method: `PURGE /path` drops one URL, `PURGE /prefix*` every URL starting so. */
+    enabled: z.boolean().default(false),
+    /** Client addresses allowed to purge. */
+    allow: z.array(Cidr).default(['127.0.0.1/32', '::1/128']),
+  }).default({ enabled: false, allow: ['127.0.0.1/32', '::1/128'] }),
+});
+export type CacheOptions = z.output<typeof Options>;
+
+/** What the cache knows about a request on its way upstream (ctx.state.cache). */
+interface RequestState {
+  key: string;
+  host: string;
+  req: Directives;
+  /** The stored response this request refetches: validated with a 304, or standing in for an error. */
+  entry?: CachedResponse;
+  /** We sent the entry's validators. */
+  conditional: boolean;
+  requestTime: number;
+  /** An unsafe method: invalidate on success (RFC 9111 4.4). */
+  invalidate?: boolean;
+  /** Releases requests waiting for this one's response (coalescing). */
+  lead?: () => void;
+  saving?: Promise<unknown>;
+}
+
+const conditionalHeaders = ['if-none-match', 'if-modified-since'];
+
+export default definePlugin({
+  name: 'cache',
+  version: '1.0.0',
+  gateway: '^0.1',
+  description: 'HTTP cache (RFC 9111 shared cache, RFC 5861 stale-*): in-memory LRU bounded by bytes, coalescing, PURGE.',
+  options: Options,
+  setup(api, o) {
+    const labels = { cache: api.scope.kind === 'frontend' ? api.scope.frontend : 'gateway' };
+    const hits = api.metrics.counter('cache_hits_total', 'Requests answered from the cache (fresh or allowed stale)');
+    const misses = api.metrics.counter('cache_misses_total', 'Requests sent to a server for want of a usable stored response');
+    const revalidations = api.metrics.counter('cache_revalidations_total', 'Stored responses confirmed by a 304 from the server');
+    const storedBytes = api.metrics.counter('cache_stored_bytes_total', 'Bytes written to the cache');
+    const heldBytes = api.metrics.gauge('cache_bytes', 'Bytes held in the cache');
+    const evictions = api.metrics.counter('cache_evictions_total', 'Entries evicted to make room for others');
+
+    const memory = new MemoryStore<Stored>(o.max_size, {
+      evicted: () => evictions.inc(labels),
+      resized: (bytes) => heldBytes.set(bytes, labels),
+    });
+    const variants = new VariantStore(memory);
+    const keyOf = keyFunction(o.key);
+    const hdr = o.status_header;
+    const inflight = new Map<string, Promise<void>>();
+    const revalidating = new Set<string>();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    const purgers = new BlockList();
+    for (const range of o.purge.allow) {
+      const [ip, bits] = range.split('/') as [string, string | undefined];
+      const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+      purgers.addSubnet(ip, bits === undefined ? (type === 'ipv4' ? 32 : 128) : Number(bits), type);
+    }
+
+    const hostOf = (ctx: HttpContext) => ctx.header('host').toLowerCase();
+    const withKeyHeaders = (vary: string[]) => (o.key.headers.length ? [...new Set([...vary, ...o.key.headers])] : vary);
+    const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number) => {
+      const entry = describe(status, headers, body, requestTime, responseTime, o.ttl);
+      entry.vary = withKeyHeaders(entry.vary);
+      return entry;
+    };
+
+    /** Followers wait for the leader's response, then look again. */
+    const lead = (key: string) => {
+      let release!: () => void;
+      const done = new Promise<void>((r) => (release = r));
+      inflight.set(key, done);
+      return () => {
+        if (inflight.get(key) === done) inflight.delete(key);
+        release();
+      };
+    };
+    const coalescible = (ctx: HttpContext, req: Directives) => ctx.method === 'GET' && req.size === 0 && ctx.headers.authorization === undefined;
+
+    const answerFromStore = (ctx: HttpContext, entry: CachedResponse, age: number, result: string): HttpAnswer => {
+      if (notModified(ctx.headers, entry)) return { status: 304, headers: { ...notModifiedHeaders(entry), age: ageSeconds(age), [hdr]: result } };
+      const body = entry.status === 204 || entry.status === 304 ? undefined : entry.body;
+      return { status: entry.status, headers: { ...entry.headers, age: ageSeconds(age), [hdr]: result }, body };
+    };
+
+    /** Turns the server's answer (a 304, or an error a stale entry hides) into the stored response. */
+    const replaceWithStored = (ctx: HttpContext, res: UpstreamResponse, entry: CachedResponse, age: number, result: string) => {
+      const setCookie = res.headers['set-cookie']; // added by taps before ours (persistence): it belongs to this exchange
+      const answer = answerFromStore(ctx, entry, age, result);
+      res.status = answer.status;
+      res.headers = answer.headers!;
+      if (setCookie !== undefined) res.headers['set-cookie'] = setCookie;
+      res.replaceBody(answer.body instanceof Uint8Array ? answer.body : new Uint8Array(0));
+    };
+
+    /** stale-while-revalidate: the same request again, through the gateway, asking for validation (RFC 5861 3). */
+    const revalidateInBackground = (ctx: HttpContext, key: string) => {
+      if (revalidating.has(key)) return;
+      revalidating.add(key);
+      const headers: HttpHeaders = {};
+      for (const name in ctx.headers) {
+        if (!['connection', 'keep-alive', 'content-length', 'transfer-encoding', 'cache-control', 'pragma', ...conditionalHeaders].includes(name)) headers[name] = ctx.headers[name];
+      }
+      headers['cache-control'] = 'max-age=0';
+      const done = () => revalidating.delete(key);
+      const req = http.request({ host: ctx.local.address, port: ctx.local.port, method: 'GET', path: ctx.url, headers: headers as http.OutgoingHttpHeaders, agent }, (res) => {
+        res.resume();
+        res.once('end', done);
+        res.once('error', done);
+      });
+      req.once('error', (error) => {
+        done();
+        api.log.warn({ error: error.message, key }, 'background revalidation failed');
+      });
+      req.end();
+    };
+
+    const purge = async (ctx: HttpContext): Promise<HttpAnswer> => {
+      const address = ctx.client.address.startsWith('::ffff:') ? ctx.client.address.slice(7) : ctx.client.address;
+      if (!purgers.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
+        return { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'purge not allowed from this address\n' };
+      }
+      const host = hostOf(ctx);
+      const purged = ctx.url.endsWith('*') ? await variants.invalidatePrefix(`${host}${ctx.url.slice(0, -1)}`) : await variants.invalidate(keyOf(host, ctx.url));
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ purged })}\n` };
+    };
+
+    api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
+      const method = ctx.method;
+      if (method === 'PURGE' && o.purge.enabled) return purge(ctx);
+      const host = hostOf(ctx);
+      if (method !== 'GET' && method !== 'HEAD') {
+        if (!safeMethods.has(method)) ctx.state.cache = { key: keyOf(host, ctx.url), host, req: new Map(), conditional: false, requestTime: 0, invalidate: true } satisfies RequestState;
+        return;
+      }
+      const key = keyOf(host, ctx.url);
+      const req = requestDirectives(ctx.headers);
+      const state: RequestState = { key, host, req, conditional: false, requestTime: 0 };
+      ctx.state.cache = state;
+
+      let entry = await variants.lookup(key, ctx.headers);
+      for (let waited = false; ; waited = true) {
+        if (entry) {
+          const use = useFor(entry, req, api.now());
+          if (use.use === 'fresh') {
+            hits.inc(labels);
+            return answerFromStore(ctx, entry, use.age, 'HIT');
+          }
+          if (use.use === 'stale') {
+            hits.inc(labels);
+            if (use.background) revalidateInBackground(ctx, key);
+            return answerFromStore(ctx, entry, use.age, 'STALE');
+          }
+        }
+        if (waited || !coalescible(ctx, req)) break;
+        const pending = inflight.get(key);
+        if (!pending) {
+          state.lead = lead(key);
+          break;
+        }
+        await pending;
+        entry = await variants.lookup(key, ctx.headers);
+      }
+      state.entry = entry;
+      if (req.has('only-if-cached')) {
+        state.lead?.();
+        return { status: 504, headers: { 'content-type': 'text/plain; charset=utf-8', [hdr]: 'MISS' }, body: 'not in cache\n' };
+      }
+      misses.inc(labels);
+    });
+
+    api.hooks.http.upstreamRequest.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
+      const state = ctx.state.cache as RequestState | undefined;
+      if (!state || state.invalidate || !ctx.upstream) return;
+      state.requestTime = api.now();
+      const entry = state.entry;
+      if (!entry) return;
+      const etag = header(entry.headers, 'etag');
+      const lastModified = header(entry.headers, 'last-modified');
+      if (etag === undefined && lastModified === undefined) return;
+      const up = ctx.upstream.headers;
+      for (const name of conditionalHeaders) delete up[name];
+      if (etag !== undefined) up['if-none-match'] = etag;
+      if (lastModified !== undefined) up['if-modified-since'] = lastModified;
+      state.conditional = true;
+    });
+
+    api.hooks.http.upstreamResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx, res) => {
+      const state = ctx.state.cache as RequestState | undefined;
+      if (!state) return;
+      const now = api.now();
+      if (state.invalidate) {
+        if (res.status >= 200 && res.status < 400) await invalidateAfterUnsafe(ctx, state, res.headers);
+        return;
+      }
+      const entry = state.entry;
+      if (entry && state.conditional && res.status === 304) {
+        const fresh = stored(entry.status, freshenHeaders(entry.headers, res.headers), entry.body, state.requestTime, now);
+        await variants.save(state.key, ctx.headers, fresh);
+        revalidations.inc(labels);
+        state.lead?.();
+        return replaceWithStored(ctx, res, fresh, currentAge(fresh, now), 'REVALIDATED');
+      }
+      if (entry && originErrors.has(res.status) && staleIfErrorAllows(entry, state.req, now)) {
+        state.lead?.();
+        return replaceWithStored(ctx, res, entry, currentAge(entry, now), 'STALE');
+      }
+      const headers = { ...res.headers };
+      res.headers[hdr] = 'MISS';
+      const length = header(headers, 'content-length');
+      const storable =
+        isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(headers['cache-control']), headers) &&
+        (length === undefined || Number(length) <= o.max_object_size);
+      if (!storable) return state.lead?.();
+      collect(ctx, state, res, headers, now, length === undefined ? undefined : Number(length));
+    });
+
+    /** Keeps the body as it streams to the client, and stores it once complete. */
+    const collect = (ctx: HttpContext, state: RequestState, res: UpstreamResponse, headers: HttpHeaders, responseTime: number, length: number | undefined) => {
+      const status = res.status;
+      const chunks: Uint8Array[] = [];
+      let bytes = 0;
+      let tooLarge = false;
+      const release = () => state.lead?.();
+      res.onBody({
+        data(chunk) {
+          if (tooLarge) return;
+          bytes += chunk.length;
+          if (bytes > o.max_object_size) {
+            tooLarge = true;
+            chunks.length = 0;
+          } else chunks.push(chunk);
+        },
+        end() {
+          if (tooLarge || (length !== undefined && bytes !== length)) return release();
+          const entry = stored(status, headers, Buffer.concat(chunks, bytes), state.requestTime, responseTime);
+          // Stale on arrival with nothing to validate it by: storing it would only cost memory.
+          const useful = entry.lifetime > entry.initialAge || headers.etag !== undefined || headers['last-modified'] !== undefined;
+          if (!useful) return release();
+          state.saving = variants
+            .save(state.key, ctx.headers, entry)
+            .then((size) => storedBytes.inc(labels, size))
+            .catch((error: Error) => api.log.error({ error: error.message, key: state.key }, 'storing a response failed'))
+            .finally(release);
+        },
+        error: release,
+      });
+    };
+
+    /** RFC 9111 4.4: a successful unsafe request invalidates its target and same-origin Location / Content-Location. */
+    const invalidateAfterUnsafe = async (ctx: HttpContext, state: RequestState, headers: HttpHeaders) => {
+      const keys = new Set([state.key]);
+      for (const name of ['location', 'content-location']) {
+        const value = header(headers, name);
+        if (!value) continue;
+        try {
+          const url = new URL(value, `http://${state.host}${ctx.path}`);
+          if (url.host === state.host) keys.add(keyOf(state.host, url.pathname + url.search));
+        } catch {
+          // not a URL: nothing to invalidate
+        }
+      }
+      for (const key of keys) await variants.invalidate(key);
+    };
+
+    api.hooks.http.responseSent.tap({ name: api.name, stage: Stage.CACHE }, (ctx) => {
+      const state = ctx.state.cache as RequestState | undefined;
+      if (state?.lead && !state.saving) state.lead();
+    });
+
+    return () => {
+      agent.destroy();
+      memory.clear();
+      for (const key of [...inflight.keys()]) inflight.delete(key);
+    };
+  },
+});

@@ -1,0 +1,90 @@
+// Stored responses by cache key, with one entry per variant when the origin sends
+// Vary (RFC 9111 4.1). Under a key without Vary lies the response itself; under a key
+// with Vary lies a small record of the header names and known variants, each variant
+// stored under `key + "\n" + the request's values of those headers`.
+import type { HttpHeaders } from '../../sdk/index.ts';
+import { header, type CachedResponse } from './policy.ts';
+import type { CacheStore } from './store.ts';
+
+export interface VaryRecord {
+  vary: string[];
+  variants: string[];
+}
+export type Stored = CachedResponse | VaryRecord;
+
+const isVaryRecord = (v: Stored): v is VaryRecord => 'variants' in v;
+/** Variants kept per key; beyond this the oldest is dropped (a Vary on a header with unbounded values). */
+const maxVariants = 64;
+
+/** The request's values of the Vary headers, normalized; an absent header only matches an absent one. */
+function variantOf(names: readonly string[], headers: HttpHeaders): string {
+  return JSON.stringify(names.map((n) => header(headers, n)?.replace(/\s+/g, ' ').replace(/\s*,\s*/g, ',').trim() ?? null));
+}
+
+function sizeOf(entry: CachedResponse): number {
+  let size = entry.body.length + 200;
+  for (const name in entry.headers) size += name.length + String(entry.headers[name]).length + 4;
+  return size;
+}
+
+export class VariantStore {
+  constructor(readonly store: CacheStore<Stored>) {}
+
+  async lookup(key: string, req: HttpHeaders): Promise<CachedResponse | undefined> {
+    const found = await this.store.get(key);
+    if (!found || !isVaryRecord(found)) return found;
+    const stored = await this.store.get(`${key}\n${variantOf(found.vary, req)}`);
+    return stored && !isVaryRecord(stored) ? stored : undefined;
+  }
+
+  /** Stores `entry` as the response to `req` under `key`; returns its size in bytes. */
+  async save(key: string, req: HttpHeaders, entry: CachedResponse): Promise<number> {
+    const size = sizeOf(entry);
+    const found = await this.store.get(key);
+    if (entry.vary.length === 0) {
+      if (found && isVaryRecord(found)) await this.#dropVariants(key, found.variants);
+      await this.store.set(key, entry, size);
+      return size;
+    }
+    const variant = variantOf(entry.vary, req);
+    let record: VaryRecord;
+    if (found && isVaryRecord(found) && found.vary.join() === entry.vary.join()) {
+      record = { vary: found.vary, variants: found.variants.includes(variant) ? found.variants : [...found.variants, variant] };
+      if (record.variants.length > maxVariants) await this.#dropVariants(key, record.variants.splice(0, record.variants.length - maxVariants));
+    } else {
+      // The origin changed what it varies on: the old variants no longer answer anything.
+      if (found && isVaryRecord(found)) await this.#dropVariants(key, found.variants);
+      record = { vary: entry.vary, variants: [variant] };
+    }
+    await this.store.set(key, record, 64 + record.variants.reduce((n, v) => n + v.length, 0));
+    await this.store.set(`${key}\n${variant}`, entry, size);
+    return size;
+  }
+
+  /** Removes every response stored under `key`, all variants; returns how many. */
+  async invalidate(key: string): Promise<number> {
+    const found = await this.store.get(key);
+    if (!found) return 0;
+    let n = 1;
+    if (isVaryRecord(found)) n = await this.#dropVariants(key, found.variants);
+    await this.store.delete(key);
+    return n;
+  }
+
+  /** Removes every response whose key starts with `prefix`; returns how many. */
+  async invalidatePrefix(prefix: string): Promise<number> {
+    let n = 0;
+    for (const key of await this.store.keys(prefix)) {
+      const found = await this.store.get(key);
+      if (found && !isVaryRecord(found) && (await this.store.delete(key))) n++;
+      else if (found) await this.store.delete(key);
+    }
+    return n;
+  }
+
+  async #dropVariants(key: string, variants: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const v of variants) if (await this.store.delete(`${key}\n${v}`)) n++;
+    return n;
+  }
+}

@@ -1,0 +1,97 @@
+// A gateway with the cache plugin in front of one origin whose answers each test sets,
+// and a clock the test moves (the origin's Date header follows it too).
+import http from 'node:http';
+import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface CacheFixture {
+  gw: TestGateway;
+  origin: TestOrigin;
+  /** What the origin answers, by path (query ignored); unknown paths get 404 no-store. */
+  routes: Map<string, Handler>;
+  /** Moves the gateway's and the origin's clock forward. */
+  advance(ms: number): void;
+  now(): number;
+  /** Requests the origin saw for a path. */
+  seen(path: string): TestOrigin['requests'];
+  request(path: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Reply>;
+  counter(name: string): number;
+  close(): Promise<void>;
+}
+
+export async function startCache(options: object = {}, extra: { files?: Record<string, string>; plugins?: object[] } = {}): Promise<CacheFixture> {
+  let skew = 0;
+  const now = () => Date.now() + skew;
+  const routes = new Map<string, Handler>();
+  const origin = await startOrigin('origin', (req, res) => {
+    res.setHeader('date', new Date(now()).toUTCString());
+    const handler = routes.get(req.url!.split('?')[0]!);
+    if (handler) return handler(req, res);
+    req.resume();
+    res.writeHead(404, { 'cache-control': 'no-store' }).end('not found');
+  });
+  const gw = await startGateway(
+    {
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [...(extra.plugins ?? []), { use: 'cache', options }] } },
+      backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+    },
+    extra.files ?? {},
+    { now },
+  );
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  return {
+    gw,
+    origin,
+    routes,
+    advance: (ms) => void (skew += ms),
+    now,
+    seen: (path) => origin.requests.filter((r) => r.url.split('?')[0] === path),
+    request: (path, init = {}) =>
+      new Promise((resolve, reject) => {
+        const req = http.request(gw.url(path), { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end(init.body);
+      }),
+    counter: (name) =>
+      gw.gateway.generation.metrics
+        .snapshot()
+        .find((m) => m.name === name)
+        ?.values.reduce((n, v) => n + v.value, 0) ?? 0,
+    close: async () => {
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    },
+  };
+}
+
+/** An origin answer: status, headers and body. */
+export function answer(status: number, headers: Record<string, string>, body = 'body'): Handler {
+  return (req, res) => {
+    req.resume();
+    res.writeHead(status, headers).end(req.method === 'HEAD' ? undefined : body);
+  };
+}
+
+/** An origin answer that counts and shows which version it served. */
+export function versioned(headers: Record<string, string>): Handler & { version: number } {
+  const h = ((req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.resume();
+    h.version++;
+    res.writeHead(200, headers).end(`v${h.version}`);
+  }) as Handler & { version: number };
+  h.version = 0;
+  return h;
+}
