@@ -3,12 +3,16 @@
 import type { PluginDefinition } from '../sdk/index.ts';
 import roundrobin from './lb/roundrobin.ts';
 import stickyCookie from './persist/sticky-cookie.ts';
+import source from './lb/source.ts';
+import uri from './lb/uri.ts';
+import hdr from './lb/hdr.ts';
+import cookie from './lb/cookie.ts';
 import staticRr from './lb/static-rr.ts';
 import leastconn from './lb/leastconn.ts';
 import first from './lb/first.ts';
 import random from './lb/random.ts';
 import ewma from './lb/ewma.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, staticRr, leastconn, first, random, ewma];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));

@@ -20,8 +20,28 @@ export class FakeServer implements ServerView {
   }
 }
 
-export function fakeContext(i: number): PickContext {
-  return { client: { address: `10.0.${i >> 8 & 255}.${i & 255}`, port: 1000 + i }, url: `/item/${i}`, path: `/item/${i}`, headers: {}, state: {} } as unknown as PickContext;
+/**
+ * An HTTP request whose client address, path, `x-user` header and `session` cookie vary
+ * with i; `over` replaces the address, the target (path and query) or all the headers.
+ */
+export function fakeContext(i: number, over: { address?: string; url?: string; headers?: Record<string, string> } = {}): PickContext {
+  const url = over.url ?? `/item/${i}`;
+  const headers = over.headers ?? { 'x-user': `user-${i}`, cookie: `session=s${i}; theme=dark` };
+  const cookies = Object.fromEntries((headers.cookie ?? '').split(';').filter((c) => c.includes('=')).map((c) => c.trim().split('=') as [string, string]));
+  return {
+    client: { address: over.address ?? `10.0.${i >> 8 & 255}.${i & 255}`, port: 1000 + i },
+    url,
+    path: url.split('?')[0],
+    headers,
+    header: (name: string) => headers[name.toLowerCase()] ?? '',
+    cookies,
+    state: {},
+  } as unknown as PickContext;
+}
+
+/** A TCP session: a client address, no path, headers or cookies. */
+export function fakeTcpContext(i: number): PickContext {
+  return { client: { address: `10.1.${i >> 8 & 255}.${i & 255}`, port: 1000 + i }, state: {} } as unknown as PickContext;
 }
 
 export function seeded(seed = 42): () => number {
@@ -36,15 +56,20 @@ export function pickAs(b: Balancer, servers: readonly ServerView[], ctx: PickCon
 }
 
 /**
- * `exactWeights`: shares must be exact (round robin). `skip`: cases the algorithm fails by
- * design, each with the reason (`first` fills one server before the next: no fairness, no weights).
+ * `exactWeights`: shares must be exact (round robin). `tolerance`: the allowed distance
+ * from a server's expected share, as a fraction of it (hash-based algorithms); by default
+ * 150 of 1000 picks and 200 of 3000. `argument` and `options`: as `balance: name(argument)`
+ * and `balance_options` would give them. `skip`: cases the algorithm fails by design, each
+ * with the reason (`first` fills one server before the next: no fairness, no weights).
  */
 export function balancerConformance(
   name: string,
   factory: BalancerFactory,
-  o: { exactWeights?: boolean; skip?: { fairness?: string; weights?: string } } = {},
+  o: { exactWeights?: boolean; tolerance?: number; argument?: string; options?: Record<string, unknown>; skip?: { fairness?: string; weights?: string } } = {},
 ): void {
-  const make = (servers: FakeServer[]) => factory({ backend: 'b', servers, options: {}, random: seeded(), now: () => 0 });
+  const within = (found: number, expected: number, otherwise: number) =>
+    Math.abs(found - expected) <= (o.exactWeights ? 0 : o.tolerance !== undefined ? expected * o.tolerance : otherwise);
+  const make = (servers: FakeServer[]) => factory({ backend: 'b', servers, argument: o.argument, options: o.options ?? {}, random: seeded(), now: () => 0 });
   const count = (servers: FakeServer[], picks: number, mutate?: (i: number) => void) => {
     const b = make(servers);
     const seen = new Map<string, number>();
@@ -60,13 +85,13 @@ export function balancerConformance(
   describe(`balancer conformance: ${name}`, () => {
     it('spreads picks over equal servers fairly', { skip: o.skip?.fairness }, () => {
       const seen = count([new FakeServer('a'), new FakeServer('b'), new FakeServer('c')], 3000);
-      for (const n of ['a', 'b', 'c']) assert.ok(Math.abs((seen.get(n) ?? 0) - 1000) <= (o.exactWeights ? 0 : 150), `${n}: ${seen.get(n)}`);
+      for (const n of ['a', 'b', 'c']) assert.ok(within(seen.get(n) ?? 0, 1000, 150), `${n}: ${seen.get(n)}`);
     });
 
     it('honours weights', { skip: o.skip?.weights }, () => {
       const seen = count([new FakeServer('a', 3), new FakeServer('b', 1)], 4000);
       const a = seen.get('a') ?? 0;
-      assert.ok(o.exactWeights ? a === 3000 : Math.abs(a - 3000) <= 200, `a: ${a}`);
+      assert.ok(within(a, 3000, 200), `a: ${a}`);
     });
 
     it('never picks a server of weight 0', () => {
