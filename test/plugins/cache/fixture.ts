@@ -1,5 +1,6 @@
 // A gateway with the cache plugin in front of one origin whose answers each test sets,
 // and a clock the test moves (the origin's Date header follows it too).
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
 
@@ -23,10 +24,28 @@ export interface CacheFixture {
   seen(path: string): TestOrigin['requests'];
   request(path: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Reply>;
   counter(name: string): number;
+  /** 'request' (path, headers) when a request reaches the gateway, before the cache; 'sent' (path, headers, status) once answered. */
+  events: EventEmitter;
   close(): Promise<void>;
 }
 
-export async function startCache(options: object = {}, extra: { files?: Record<string, string>; plugins?: object[] } = {}): Promise<CacheFixture> {
+let fixtures = 0;
+
+/** A plugin before the cache reporting each request's arrival and end on a global emitter (same process). */
+const eventsPlugin = (global: string) => `export default {
+  name: 'test-events', version: '1.0.0',
+  setup(api) {
+    const events = globalThis[${JSON.stringify(global)}];
+    api.hooks.http.request.tapPromise({ name: 'test-events', stage: -1000 }, async (ctx) => { events.emit('request', ctx.path, ctx.headers); });
+    api.hooks.http.responseSent.tap({ name: 'test-events', stage: 1000 }, (ctx) => { events.emit('sent', ctx.path, ctx.headers, ctx.status); });
+  },
+};`;
+
+export async function startCache(options: object = {}): Promise<CacheFixture> {
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  const global = `cacheTestEvents${++fixtures}`;
+  (globalThis as Record<string, unknown>)[global] = events;
   let skew = 0;
   const now = () => Date.now() + skew;
   const routes = new Map<string, Handler>();
@@ -39,10 +58,10 @@ export async function startCache(options: object = {}, extra: { files?: Record<s
   });
   const gw = await startGateway(
     {
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [...(extra.plugins ?? []), { use: 'cache', options }] } },
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './events.ts' }, { use: 'cache', options }] } },
       backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
     },
-    extra.files ?? {},
+    { 'events.ts': eventsPlugin(global) },
     { now },
   );
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -50,6 +69,7 @@ export async function startCache(options: object = {}, extra: { files?: Record<s
     gw,
     origin,
     routes,
+    events,
     advance: (ms) => void (skew += ms),
     now,
     seen: (path) => origin.requests.filter((r) => r.url.split('?')[0] === path),
@@ -73,6 +93,7 @@ export async function startCache(options: object = {}, extra: { files?: Record<s
       agent.destroy();
       await gw.close();
       await origin.close();
+      delete (globalThis as Record<string, unknown>)[global];
     },
   };
 }
