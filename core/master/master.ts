@@ -43,6 +43,10 @@ export class Master {
   readonly stopped = new Promise<void>((r) => (this.#stopped = r));
 
   constructor(readonly file: string, private readonly logger: Logger) {
+    // Workers accept on the shared listening socket themselves (the master does not
+    // accept and hand connections over IPC, which costs a round trip per connection).
+    // The master keeps its handle, so the socket stays open across generations.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: bin, args: ['__worker'] });
   }
 

@@ -86,7 +86,7 @@ describe('master and workers: reload', () => {
     await Promise.all(origins.map((o) => o.close()));
   });
 
-  it('reloads 50 times under new-connection and keep-alive load with zero failed requests', async () => {
+  it('reloads 50 times under new-connection and keep-alive load with zero failed requests', async (t) => {
     const port = await deadPort();
     const master = await startMaster(config(port, origins, 0), { 'tag.ts': plugin('v0') });
     const traffic = load(port, 4, 4);
@@ -108,6 +108,7 @@ describe('master and workers: reload', () => {
     }
     assert.deepEqual(traffic.failures.slice(0, 10), [], `${traffic.failures.length} failed of ${traffic.ok + traffic.failures.length}`);
     assert.ok(traffic.ok > 500, `only ${traffic.ok} requests made it`);
+    t.diagnostic(`50 reloads, ${traffic.ok} requests, ${traffic.failures.length} failed`);
   });
 
   it('refuses a broken config: the reload fails with the errors and the old generation keeps serving', async () => {
