@@ -180,7 +180,9 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       try {
         backend.balancer = factory({ backend: name, servers: backend.servers, options: be.balance_options, argument: argument?.trim() || undefined, random, now });
       } catch (err) {
-        problem(['backends', name, 'balance_options'], `algorithm "${be.balance}" refused its options: ${(err as Error).message}`);
+        // The argument (hdr(x)) is written in `balance`; options in `balance_options`.
+        const where = Object.keys(be.balance_options).length ? 'balance_options' : 'balance';
+        problem(['backends', name, where], `algorithm "${be.balance}" refused its ${where === 'balance' ? 'argument' : 'options'}: ${(err as Error).message}`);
         continue;
       }
       gen.backends.set(name, backend);
