@@ -8,12 +8,22 @@
 #
 # The config matches the HAProxy anchor: one in-process worker, no access log,
 # and no X-Forwarded-* headers (the HAProxy anchor has no "option forwardfor").
+#
+# Environment (optional)
+#   TAPGATE_WORKERS    `workers:` in the config (default 0: one in-process
+#                      worker). With N >= 1 the master forks N workers; since
+#                      node is exec'd, this script's PID is the master's.
+#   TAPGATE_LOG_LEVEL  `log.level` (default warn). bench/tapgate-reload.sh
+#                      needs info, to see the master's "reloaded" lines.
 
 set -euo pipefail
 
 : "${LISTEN_PORT:?LISTEN_PORT is not set (this script is started by anchors.sh)}"
 : "${ORIGIN1_PORT:?ORIGIN1_PORT is not set}"
 : "${ORIGIN2_PORT:?ORIGIN2_PORT is not set}"
+WORKERS=${TAPGATE_WORKERS:-0}
+LOG_LEVEL=${TAPGATE_LOG_LEVEL:-warn}
+[[ $WORKERS =~ ^[0-9]+$ ]] || { echo "tapgate-target.sh: TAPGATE_WORKERS must be a whole number" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${BENCH_WORK:-$ROOT/.bench-work}/tapgate
@@ -22,8 +32,8 @@ CONFIG=$DIR/tapgate-$LISTEN_PORT.yaml
 
 cat >"$CONFIG" <<YAML
 # Written by bench/tapgate-target.sh; overwritten on every run.
-workers: 0
-log: { level: warn, access: false }
+workers: $WORKERS
+log: { level: $LOG_LEVEL, access: false }
 
 frontends:
   bench:
@@ -36,8 +46,8 @@ backends:
   origins:
     balance: roundrobin
     servers:
-      - { name: origin1, address: 127.0.0.1:$ORIGIN1_PORT }
-      - { name: origin2, address: 127.0.0.1:$ORIGIN2_PORT }
+      - { name: origin1, address: 127.0.0.1:$ORIGIN1_PORT, weight: 1 }
+      - { name: origin2, address: 127.0.0.1:$ORIGIN2_PORT, weight: 1 }
 YAML
 
 cd "$ROOT"
