@@ -7,7 +7,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const sdkEntry = fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
+// Prebundled workers get the SDK as JavaScript (they run without a TypeScript loader).
+const sdkEntry = process.env.TAPGATE_SDK_FILE ?? fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
 
 const sdkResolver: Plugin = {
   name: 'tapgate-sdk',

@@ -1,3 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const gatewayVersion: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+/** The installation's folder (set by the master for prebundled workers). */
+export const installRoot: string = process.env.TAPGATE_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
+
+export const gatewayVersion: string = JSON.parse(readFileSync(join(installRoot, 'package.json'), 'utf8')).version;

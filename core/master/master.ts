@@ -18,6 +18,7 @@ import { builtins } from '../../plugins/index.ts';
 import type { FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
+import { bundleWorker } from './worker-bundle.ts';
 
 const bin = fileURLToPath(new URL('../../bin/tapgate.mjs', import.meta.url));
 
@@ -50,8 +51,18 @@ export class Master {
     cluster.setupPrimary({ exec: bin, args: ['__worker'] });
   }
 
+  #workerEnv: Record<string, string> = {};
+
   /** Checks the config, starts the first generation and opens the control socket. */
   async start(config: GatewayConfig): Promise<void> {
+    try {
+      const bundle = await bundleWorker();
+      cluster.setupPrimary({ exec: bundle.exec, args: [] });
+      this.#workerEnv = bundle.env;
+    } catch (err) {
+      // A read-only installation: workers load the sources through tsx, only slower to start.
+      this.logger.warn({ err: (err as Error).message }, 'cannot prebundle the worker; workers start from the sources');
+    }
     const started = await this.#startGeneration(config);
     if (!started.ok) throw new Error(started.problems.map((p) => p.message).join('\n'));
     this.#config = config;
@@ -88,7 +99,7 @@ export class Master {
   }
 
   #fork(generation: number): WorkerRecord {
-    const worker = cluster.fork({ TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
+    const worker = cluster.fork({ ...this.#workerEnv, TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
     const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), expectedExit: false };
     this.#workers.set(worker.id, record);
     return record;
