@@ -136,15 +136,34 @@ export class Master {
   }
 
   /** Tells a generation's workers to drain; they are killed at `hardAfter` (plus a grace period) if still there. */
-  #retire(records: WorkerRecord[], hardAfter: number): void {
-    for (const r of records) {
-      r.expectedExit = true;
-      r.state = 'draining';
-      r.since = new Date();
-      this.#send(r, { type: 'drain', hardAfter });
-      const timer = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
-      r.worker.once('exit', () => clearTimeout(timer));
-    }
+  /**
+   * Tells workers to drain; they are killed at `hardAfter` (plus a grace period) if still
+   * there. Resolves once each has stopped accepting (or left, or 2 s passed), so a
+   * reload reports success only when new connections reach the new generation alone.
+   */
+  #retire(records: WorkerRecord[], hardAfter: number): Promise<void> {
+    return Promise.all(
+      records.map((r) => {
+        r.expectedExit = true;
+        r.state = 'draining';
+        r.since = new Date();
+        this.#send(r, { type: 'drain', hardAfter });
+        const kill = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
+        r.worker.once('exit', () => clearTimeout(kill));
+        return new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(wait);
+            r.worker.off('message', onMessage);
+            r.worker.off('exit', done);
+            resolve();
+          };
+          const onMessage = (m: FromWorker) => m.type === 'draining' && done();
+          const wait = setTimeout(done, 2000);
+          r.worker.on('message', onMessage);
+          r.worker.once('exit', done);
+        });
+      }),
+    ).then(() => undefined);
   }
 
   reload(plan = false): Promise<ReloadReply> {
@@ -171,7 +190,7 @@ export class Master {
       this.logger.error({ problems: started.problems }, 'reload failed: new workers did not start; the current generation keeps serving');
       return { ok: false, problems: [...problems, ...started.problems] };
     }
-    this.#retire(old, this.#config.hard_stop_after);
+    await this.#retire(old, this.#config.hard_stop_after);
     this.#config = result.config;
     this.#pluginHashes = pluginSourceHashes(result.config, result.source.dir);
     this.logger.info({ generation: started.generation, draining: old.length, changes }, 'reloaded');
@@ -234,7 +253,7 @@ export class Master {
     for (const r of records) {
       r.expectedExit = true;
       if (hard) this.#kill(r);
-      else if (first) this.#retire([r], this.#config.hard_stop_after);
+      else if (first) void this.#retire([r], this.#config.hard_stop_after);
     }
     if (this.#workers.size === 0) this.#finish();
     return { ok: true, workers: records.length };

@@ -7,6 +7,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; generation: number }
+  /** The worker has stopped accepting connections and is finishing what it has. */
+  | { type: 'draining'; generation: number }
   | { type: 'failed'; generation: number; problems: Problem[] };
 
 export type ControlRequest =

@@ -45,7 +45,11 @@ export async function runWorker(): Promise<number> {
       });
     };
     process.on('message', (m: ToWorker) => {
-      if (m.type === 'drain') stop(false, m.hardAfter);
+      if (m.type === 'drain') {
+        // stop() closes the listeners before its first await: from here on we accept nothing.
+        stop(false, m.hardAfter);
+        send({ type: 'draining', generation: generationId });
+      }
       else if (m.type === 'kill') stop(true);
     });
     process.on('SIGTERM', () => stop(false));
