@@ -13,11 +13,6 @@ import type { AccessLog } from './log.ts';
 /** During a drain, a keep-alive connection idle this long is closed (shorter would race a client's next request more often). */
 const drainIdleClose = 1000;
 
-/** Marks the connection of a finished response idle (shared, so no closure per request). */
-function markIdle(this: http.ServerResponse & { listener?: Listener }): void {
-  this.listener?.idleSince.set(this.req.socket, performance.now());
-}
-
 class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket>();
@@ -45,8 +40,6 @@ class Listener implements HttpEnv {
       });
       server.on('request', (req, res) => {
         this.idleSince.set(req.socket, -1);
-        (res as http.ServerResponse & { listener?: Listener }).listener = this;
-        res.once('close', markIdle);
         void handleHttpRequest(this.fe, this.gen, this, req, res);
       });
       server.on('clientError', onClientError);
@@ -72,6 +65,11 @@ class Listener implements HttpEnv {
       });
     });
     this.applyLimits();
+  }
+
+  /** A response on `socket` is finished: the connection is idle until its next request. */
+  responseDone(socket: Socket): void {
+    this.idleSince.set(socket, performance.now());
   }
 
   /** Settings that may change on a kept listener. */

@@ -22,6 +22,8 @@ export interface HttpEnv {
   readonly accessLog: AccessLog | undefined;
   /** True once the generation drains: responses then close their connection. */
   readonly draining: boolean;
+  /** A response on `socket` is finished (the listener tracks idle connections for drains). */
+  responseDone(socket: Socket): void;
 }
 
 export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -32,7 +34,7 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     undefined, performance.now(),
   );
-  res.once('close', () => finish(ctx, fe, gen, env, res));
+  res.once('close', () => finish(ctx, fe, gen, env, res, socket));
 
   const refusal = refuseMalformed(req, fe);
   if (refusal) {
@@ -346,8 +348,9 @@ export function sendError(res: ServerResponse, ctx: HttpContext, status: number,
   res.end(ctx.method === 'HEAD' ? undefined : body);
 }
 
-function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse): void {
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse, socket: Socket): void {
   ctx.timings.total = performance.now() - ctx.timings.start;
+  env.responseDone(socket);
   if (!res.writableFinished) ctx.error ??= 'client aborted';
   if (fe.http.responseSent.taps.length) fe.http.responseSent.call(ctx);
   env.accessLog?.write({
