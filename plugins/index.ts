@@ -13,7 +13,8 @@ import first from './lb/first.ts';
 import random from './lb/random.ts';
 import ewma from './lb/ewma.ts';
 import cache from './cache/index.ts';
+import rewrite from './rewrite/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
