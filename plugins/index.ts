@@ -15,7 +15,8 @@ import ewma from './lb/ewma.ts';
 import cache from './cache/index.ts';
 import rewrite from './rewrite/index.ts';
 import redirect from './redirect/index.ts';
+import respond from './respond/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
