@@ -2,23 +2,27 @@
 // serve. Listeners are keyed by address, so a generation swap keeps every port that
 // stays open, adds new ones, and closes removed ones after they drain.
 import http from 'node:http';
+import https from 'node:https';
 import net, { type Socket } from 'node:net';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FrontendRuntime, Generation } from './generation.ts';
 import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
 import type { AccessLog } from './log.ts';
+import { applyServerTls } from './tls/termination.ts';
 
 /** During a drain, a keep-alive connection idle this long is closed (shorter would race a client's next request more often). */
 const drainIdleClose = 1000;
 
-class Listener implements HttpEnv {
+export class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket>();
   /** HTTP connections and when they went idle (-1 while a request is in flight). */
   readonly idleSince = new Map<Socket, number>();
-  readonly server: http.Server | net.Server;
+  /** http.Server, https.Server (http with tls), net.Server or tls.Server (tcp with tls). */
+  readonly server: net.Server;
 
   constructor(
     readonly key: string,
@@ -28,7 +32,7 @@ class Listener implements HttpEnv {
     readonly accessLog: AccessLog | undefined,
   ) {
     if (fe.mode === 'http') {
-      const server = http.createServer({
+      const options: http.ServerOptions = {
         maxHeaderSize: fe.limits.max_header_size,
         headersTimeout: fe.timeouts.client_headers,
         requestTimeout: 0,
@@ -37,7 +41,8 @@ class Listener implements HttpEnv {
         joinDuplicateHeaders: true,
         noDelay: true,
         connectionsCheckingInterval: Math.min(1000, fe.timeouts.client_headers),
-      });
+      };
+      const server = fe.tls ? https.createServer({ ...options, SNICallback: this.#chooseCertificate }) : http.createServer(options);
       server.on('request', (req, res) => {
         this.idleSince.set(req.socket, -1);
         void handleHttpRequest(this.fe, this.gen, this, req, res);
@@ -45,7 +50,15 @@ class Listener implements HttpEnv {
       server.on('clientError', onClientError);
       this.server = server;
     } else {
-      this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => handleTcpConnection(this.fe, this.gen, this, socket));
+      const serve = (socket: Socket) => handleTcpConnection(this.fe, this.gen, this, socket);
+      this.server = fe.tls
+        ? tls.createServer({ allowHalfOpen: true, noDelay: true, SNICallback: this.#chooseCertificate }, serve)
+        : net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, serve);
+    }
+    if (fe.tls) {
+      this.server.on('tlsClientError', (err: Error) => this.gen.logger.debug({ frontend: this.fe.name, err: err.message }, 'TLS handshake failed'));
+      // HTTP over TLS: requests come on the TLS socket, so that is the one whose idleness counts in a drain.
+      if (fe.mode === 'http') this.server.on('secureConnection', (socket: TLSSocket) => this.#trackIdle(socket));
     }
     this.server.on('connection', (socket: Socket) => {
       if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
@@ -58,14 +71,21 @@ class Listener implements HttpEnv {
         }
       }
       this.sockets.add(socket);
-      if (this.fe.mode === 'http') this.idleSince.set(socket, performance.now());
-      socket.once('close', () => {
-        this.sockets.delete(socket);
-        this.idleSince.delete(socket);
-      });
+      socket.once('close', () => this.sockets.delete(socket));
+      if (this.fe.mode === 'http' && !this.fe.tls) this.#trackIdle(socket);
     });
     this.applyLimits();
   }
+
+  #trackIdle(socket: Socket): void {
+    this.idleSince.set(socket, performance.now());
+    socket.once('close', () => this.idleSince.delete(socket));
+  }
+
+  /** SNI: the current generation's certificate for the name, so a kept listener serves a reload's certificates. */
+  #chooseCertificate = (servername: string, done: (err: Error | null, context?: SecureContext) => void): void => {
+    done(null, this.fe.tls?.contextFor(servername));
+  };
 
   /** A response on `socket` is finished: the connection is idle until its next request. */
   responseDone(socket: Socket): void {
@@ -75,11 +95,21 @@ class Listener implements HttpEnv {
   /** Settings that may change on a kept listener. */
   applyLimits(): void {
     this.server.maxConnections = this.fe.maxconn || Infinity;
-    if (this.server instanceof http.Server) {
-      this.server.headersTimeout = this.fe.timeouts.client_headers;
-      this.server.keepAliveTimeout = this.fe.timeouts.keepalive;
-      (this.server as unknown as { maxHeaderSize: number }).maxHeaderSize = this.fe.limits.max_header_size;
+    if (this.fe.mode === 'http') {
+      const server = this.server as http.Server;
+      server.headersTimeout = this.fe.timeouts.client_headers;
+      server.keepAliveTimeout = this.fe.timeouts.keepalive;
+      (server as unknown as { maxHeaderSize: number }).maxHeaderSize = this.fe.limits.max_header_size;
     }
+    if (this.fe.tls) applyServerTls(this.server as tls.Server, this.fe.tls);
+  }
+
+  /** Serves a socket accepted elsewhere (with any bytes already read unshifted into it) as if accepted here. */
+  adopt(socket: Socket): void {
+    this.server.emit('connection', socket);
+    // node:http parses straight from the socket's handle; bytes put back into a paused
+    // stream reach its parser only once the stream flows. (A TLS server reads them itself.)
+    if (this.fe.mode === 'http' && !this.fe.tls) socket.resume();
   }
 
   listen(): Promise<void> {
@@ -115,7 +145,7 @@ class Listener implements HttpEnv {
   kill(): void {
     this.draining = true;
     this.server.close();
-    if (this.server instanceof http.Server) this.server.closeAllConnections();
+    if (this.fe.mode === 'http') (this.server as http.Server).closeAllConnections();
     for (const s of this.sockets) s.destroy();
   }
 
@@ -172,6 +202,13 @@ export class Gateway {
     const listener = address && this.#listeners.get(listenerKey(fe, address));
     if (!listener) throw new Error(`no listener for frontend ${frontend}`);
     return listener.port;
+  }
+
+  /** The listener serving a frontend's n-th bind. */
+  listener(frontend: string, n = 0): Listener | undefined {
+    const fe = this.#generation.frontends.get(frontend);
+    const address = fe?.binds[n];
+    return address && this.#listeners.get(listenerKey(fe, address));
   }
 
   /**
@@ -245,7 +282,11 @@ export class Gateway {
   }
 }
 
-/** Port 0 (any free port, in tests) is never shared: each such bind is its own listener. */
+/**
+ * Port 0 (any free port, in tests) is never shared: each such bind is its own listener.
+ * The kind of server is part of the key: a port changing mode, or TLS on or off, gets a new listener.
+ */
 function listenerKey(fe: FrontendRuntime, a: BindAddress): string {
-  return a.port === 0 ? `${fe.mode} ${fe.name} ${formatAddress(a)}` : `${fe.mode} ${formatAddress(a)}`;
+  const kind = fe.tls ? `${fe.mode}+tls` : fe.mode;
+  return a.port === 0 ? `${kind} ${fe.name} ${formatAddress(a)}` : `${kind} ${formatAddress(a)}`;
 }

@@ -12,6 +12,9 @@ import { didYouMean, formatPath, type KeyPath, type Problem } from './config/pro
 import { validate } from './config/issues.ts';
 import { parseAddress, type BindAddress } from './config/units.ts';
 import { MetricsRegistry } from './metrics.ts';
+import { buildFrontendTls, type FrontendTls } from './tls/termination.ts';
+import { buildServerTls } from './tls/origination.ts';
+import type { TlsProblems } from './tls/files.ts';
 import type { Dispose, PluginApi, PluginScope } from '../sdk/index.ts';
 
 export interface FrontendRuntime {
@@ -25,6 +28,8 @@ export interface FrontendRuntime {
   readonly timeouts: { client_headers: number; client: number; keepalive: number };
   readonly limits: FrontendConfig['limits'];
   readonly forwarded: FrontendConfig['forwarded'];
+  /** TLS termination: certificates by SNI, versions, client verification; none for plain TCP. */
+  readonly tls: FrontendTls | undefined;
 }
 
 export interface GenerationOptions {
@@ -57,6 +62,8 @@ export class Generation {
   readonly metrics = new MetricsRegistry();
   readonly plugins: PluginInstance[] = [];
   readonly balancers = new Map<string, BalancerFactory>();
+  /** What the build found questionable but usable (an expired certificate): `check` reports them. */
+  readonly warnings: Problem[] = [];
   #disposed = false;
 
   constructor(readonly id: number, readonly config: GatewayConfig, readonly file: string, readonly logger: Logger) {
@@ -101,6 +108,10 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
   const where = o.where ?? ((path: KeyPath) => ({ path: formatPath(path) }));
   const problem = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => {
     problems.push({ severity: 'error', file: o.file, ...where(path, at), message, ...(hint ? { hint } : {}) });
+  };
+  const tlsProblems: TlsProblems = {
+    error: (path, message, hint) => problem(path, message, hint),
+    warning: (path, message, hint) => problems.push({ severity: 'warning', file: o.file, ...where(path), message, ...(hint ? { hint } : {}) }),
   };
   const gen = new Generation(o.id, o.config, o.file, o.logger);
   const now = o.now ?? Date.now;
@@ -168,7 +179,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     const modeOf = backendModes(o.config);
     for (const [name, be] of Object.entries(o.config.backends)) {
       const mode = be.mode ?? modeOf.get(name) ?? 'http';
-      const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts));
+      const serverTls = be.servers.map((s, i) => buildServerTls(s, parseAddress(s.address)!.host, o.dir, ['backends', name, 'servers', i], tlsProblems));
+      const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts), serverTls);
       // `hdr(x-user)`: the algorithm `hdr` with the argument `x-user`.
       const [, algorithm, argument] = /^([^()]+?)(?:\((.*)\))?$/.exec(be.balance.trim()) ?? [, be.balance, undefined];
       const factory = gen.balancers.get(algorithm!);
@@ -202,6 +214,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         timeouts: { client_headers: t.client_headers, client: t.client, keepalive: t.keepalive },
         limits: fe.limits,
         forwarded: fe.forwarded,
+        tls: fe.tls && buildFrontendTls(fe.tls, name, fe.mode, o.dir, ['frontends', name, 'tls'], tlsProblems),
       });
     }
     for (const ref of refs) if (ref.def && ref.scope.kind === 'frontend') await setup(ref.def, ref.options, ref.scope, ref.path);
@@ -215,7 +228,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report);
     }
 
-    if (problems.length) throw new GenerationError(problems);
+    if (problems.some((p) => p.severity === 'error')) throw new GenerationError(problems);
+    gen.warnings.push(...problems);
     if (gen.app.boot.taps.length) await gen.app.boot.promise(gen.info);
     return gen;
   } catch (err) {

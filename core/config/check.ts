@@ -1,8 +1,9 @@
 // `check`: everything that can be known about a configuration before it serves.
 // Every problem is collected, none stops the others from being found: syntax, the
 // schema (unknown keys, missing items, types), references between sections, port
-// conflicts, plugins (found, compiled, options), algorithms. Unreachable servers are
-// warnings. The same check runs before `run` and before every reload.
+// conflicts, plugins (found, compiled, options), algorithms, TLS files (readable,
+// parsable, keys matching). Unreachable servers and certificates outside their
+// validity are warnings. The same check runs before `run` and before every reload.
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -72,6 +73,7 @@ export async function checkConfig(file: string, o: CheckOptions): Promise<CheckR
       where: inFile,
       now: o.now,
     });
+    problems.push(...generation.warnings);
   } catch (err) {
     if (err instanceof GenerationError) problems.push(...err.problems);
     else problems.push({ severity: 'error', file: source.file, path: '', message: (err as Error).message });

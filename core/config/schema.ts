@@ -61,6 +61,14 @@ export const Server = z.strictObject({
   state: z.enum(['ready', 'drain', 'maint']).default('ready'),
   /** false: the backend's active health checks leave this server out (it counts as passing). */
   check: z.boolean().default(true),
+  /** Speak TLS to this server (re-encryption); HTTP health checks of it use TLS too. */
+  ssl: z.boolean().default(false),
+  /** With ssl: check the server's certificate chain and name (default true). */
+  verify: z.boolean().optional(),
+  /** With ssl: the CA file (PEM) the server's certificate is checked against, relative to the config; Node's roots when absent. */
+  ca: z.string().min(1).optional(),
+  /** With ssl: the name sent by SNI and checked in the certificate; default the address host when it is a name (an IP is checked against IP SANs). */
+  sni: z.string().min(1).optional(),
 });
 
 const PositiveDuration = z
@@ -127,6 +135,31 @@ const PassiveHealth = z.strictObject({
   eject_for: PositiveDuration.default(10_000),
 });
 
+const TlsCertificate = z.strictObject({
+  /** PEM certificate (the chain may follow it), relative to the config. */
+  cert: z.string().min(1),
+  /** Its PEM private key, unencrypted. */
+  key: z.string().min(1),
+  /** Host names (exact, or `*.example.com`) this certificate is chosen for by SNI, instead of the names it carries. */
+  names: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/** TLS termination on a frontend. */
+const FrontendTls = z.strictObject({
+  /** Chosen by the client's SNI name; the first is the default when no name matches. */
+  certificates: z.array(TlsCertificate).min(1, 'expected at least one certificate'),
+  /** Oldest protocol version accepted. */
+  min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** OpenSSL cipher list; Node's defaults when absent. */
+  ciphers: z.string().min(1).optional(),
+  /** Protocols offered by ALPN, in preference order; default [http/1.1] in http mode, none in tcp mode. */
+  alpn: z.array(z.string().min(1).max(255)).optional(),
+  /** PEM CA file that client certificates are checked against (mutual TLS). */
+  client_ca: z.string().min(1).optional(),
+  /** none: no client certificate asked; optional: asked, checked, not required; required: refused without a valid one. Default required when client_ca is given. */
+  client_verify: z.enum(['none', 'optional', 'required']).optional(),
+});
+
 export const Frontend = z.strictObject({
   bind: z.union([Address, z.array(Address).min(1)]),
   mode: z.enum(['http', 'tcp']).default('http'),
@@ -155,6 +188,8 @@ export const Frontend = z.strictObject({
       via: z.string().optional(),
     })
     .default({ xff: true, proto_host: true }),
+  /** Terminate TLS on this frontend's binds. */
+  tls: FrontendTls.optional(),
 });
 
 export const Backend = z.strictObject({
@@ -232,6 +267,7 @@ export type FrontendConfig = z.output<typeof Frontend>;
 export type BackendConfig = z.output<typeof Backend>;
 export type ServerConfig = z.output<typeof Server>;
 export type PluginRefConfig = z.output<typeof PluginRef>;
+export type FrontendTlsConfig = z.output<typeof FrontendTls>;
 
 /** Timeouts in ms when neither the section nor `defaults` sets them. */
 export const defaultTimeouts = {

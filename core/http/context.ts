@@ -41,9 +41,35 @@ export interface UpstreamResponse {
   replaceBody(body: Uint8Array): void;
 }
 
+/**
+ * The client's TLS connection. When the gateway terminates TLS, every fact of the
+ * handshake; when a tcp frontend only inspects a ClientHello (TLS passing through),
+ * `sni` and `alpn` alone.
+ */
 export interface TlsInfo {
+  /** The host name the client asked for (SNI). */
   readonly sni?: string;
+  /** The protocol agreed by ALPN, e.g. `http/1.1`. */
   readonly alpn?: string;
+  /** `TLSv1.2` or `TLSv1.3`. */
+  readonly version?: string;
+  /** The cipher suite's IANA name, e.g. `TLS_AES_256_GCM_SHA384`. */
+  readonly cipher?: string;
+  /** The certificate the client presented (mutual TLS: `client_ca`). */
+  readonly clientCert?: ClientCertificate;
+}
+
+export interface ClientCertificate {
+  /** Its subject, e.g. `C=FR, O=Example, CN=alice`. */
+  readonly subject: string;
+  readonly issuer: string;
+  /** SHA-256 fingerprint, `AB:CD:...`. */
+  readonly fingerprint256: string;
+  readonly serialNumber: string;
+  /** It was verified against `client_ca` (always true with `client_verify: required`). */
+  readonly authorized: boolean;
+  /** Why it was not, e.g. `CERT_HAS_EXPIRED`. */
+  readonly error?: string;
 }
 
 export interface Timings {

@@ -11,6 +11,7 @@ import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
+import { tlsInfoOf } from '../tls/facts.ts';
 
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
@@ -32,7 +33,7 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     fe.name, gen.id, req.method!, req.url!, req.httpVersion, req.headers as HttpHeaders,
     { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
     { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-    undefined, performance.now(),
+    tlsInfoOf(socket), performance.now(),
   );
   res.once('close', () => finish(ctx, fe, gen, env, res, socket));
 

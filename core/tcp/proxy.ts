@@ -2,11 +2,13 @@
 // connection fails), then pipe bytes both ways with back-pressure. Each side's end is
 // passed on as a half-close; the session ends when both sides have ended.
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { TcpContext } from './context.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
+import { tlsInfoOf } from '../tls/facts.ts';
 
 export interface TcpEnv {
   readonly accessLog: AccessLog | undefined;
@@ -17,7 +19,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     fe.name, gen.id,
     { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 },
     { address: client.localAddress ?? '', port: client.localPort ?? 0 },
-    undefined, performance.now(),
+    tlsInfoOf(client), performance.now(),
   );
   const hooks = fe.tcp;
   let backend: Backend | undefined;
@@ -87,7 +89,9 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       ctx.server = server;
       server.acquire();
       const t = backend.timeouts;
-      const sock = net.connect({ host: server.address.host, port: server.address.port, allowHalfOpen: true, noDelay: true });
+      const options = { host: server.address.host, port: server.address.port, allowHalfOpen: true, noDelay: true };
+      // ssl: true re-encrypts: the session starts once the handshake (and the server's certificate) passed.
+      const sock = server.tls ? tls.connect({ ...options, ...server.tls.connect }) : net.connect(options);
       upstream = sock;
       // setTimeout's callback is a 'timeout' listener: removed on connect, or it would also fire as the idle timeout.
       const connectTimeout = () => sock.destroy(new Error('connect timeout'));
@@ -101,7 +105,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
         }
         abort(`server: ${err.code ?? err.message}`);
       });
-      sock.once('connect', () => {
+      sock.once(server.tls ? 'secureConnect' : 'connect', () => {
         ctx.connectTime = performance.now() - ctx.start;
         backend.reportOutcome(server!, 'ok');
         sock.off('timeout', connectTimeout);

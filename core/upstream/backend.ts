@@ -1,12 +1,13 @@
 // A backend: its servers, their state, and the balancing algorithm that picks among
 // them. Built once per generation from config; the request path only calls `pick`.
-import { Pool } from 'undici';
+import { Pool, buildConnector, type Dispatcher } from 'undici';
 import type { BackendConfig, ServerConfig } from '../config/schema.ts';
 import { defaultTimeouts } from '../config/schema.ts';
 import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../types.ts';
 import type { BindAddress } from '../config/units.ts';
 import { parseAddress } from '../config/units.ts';
 import { BackendHealth, newServerHealth, type ServerHealth } from './health.ts';
+import type { ServerTls } from '../tls/origination.ts';
 
 export interface BackendTimeouts {
   /** How long a request may wait for a free server slot (maxconn) before a 503. */
@@ -42,6 +43,8 @@ export class UpstreamServer implements ServerView {
     private readonly timeouts: BackendTimeouts,
     /** Called when the server may have become eligible (`freed`: a slot under maxconn opened) or ineligible. */
     private readonly changed: (freed: boolean) => void,
+    /** TLS to this server (`ssl: true`); none for plain TCP. */
+    readonly tls: ServerTls | undefined,
   ) {
     this.id = `${backend}/${config.name}`;
     this.address = parseAddress(config.address)!;
@@ -91,7 +94,7 @@ export class UpstreamServer implements ServerView {
   get pool(): Pool {
     if (!this.#pool) {
       const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
-      this.#pool = new Pool(`http://${host}:${this.address.port}`, {
+      const options: Pool.Options = {
         connections: this.maxconn || null,
         pipelining: 1,
         keepAliveTimeout: this.timeouts.server_keepalive,
@@ -101,7 +104,14 @@ export class UpstreamServer implements ServerView {
         connect: { timeout: this.timeouts.connect },
         // Our own limits apply on the client side; the server's answer is passed as it comes.
         maxResponseSize: -1,
-      });
+      };
+      const tls = this.tls;
+      if (tls) {
+        const connector = buildConnector({ timeout: this.timeouts.connect, ...tls.connect });
+        // The SNI name (or none, for an IP) comes from config, never from a request's Host header.
+        options.connect = (opts, callback) => connector({ ...opts, servername: tls.connect.servername }, callback);
+        this.#pool = new TlsPool(`https://${host}:${this.address.port}`, options, tls.name);
+      } else this.#pool = new Pool(`http://${host}:${this.address.port}`, options);
     }
     return this.#pool;
   }
@@ -112,6 +122,20 @@ export class UpstreamServer implements ServerView {
 
   destroy(): void {
     this.#pool?.destroy().catch(() => undefined);
+  }
+}
+
+/**
+ * undici names each request's TLS connection after its Host header, and reconnects when
+ * that changes; here every request to a server carries the server's one name instead.
+ */
+class TlsPool extends Pool {
+  constructor(origin: string, options: Pool.Options, private readonly servername: string) {
+    super(origin, options);
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return super.dispatch({ ...options, servername: this.servername } as Dispatcher.DispatchOptions, handler);
   }
 }
 
@@ -129,7 +153,7 @@ export class Backend implements BackendView {
   /** Requests waiting for a server slot, oldest first (HAProxy's backend queue). */
   readonly #queue: ((slot: boolean) => void)[] = [];
 
-  constructor(readonly name: string, readonly mode: Mode, config: BackendConfig, timeouts: BackendTimeouts) {
+  constructor(readonly name: string, readonly mode: Mode, config: BackendConfig, timeouts: BackendTimeouts, serverTls: readonly (ServerTls | undefined)[] = []) {
     this.balance = config.balance;
     this.retries = config.retries;
     this.timeouts = timeouts;
@@ -137,7 +161,7 @@ export class Backend implements BackendView {
       this.#stale = true;
       if (freed) this.#queue.shift()?.(true);
     };
-    this.servers = config.servers.map((s) => new UpstreamServer(name, s, timeouts, changed));
+    this.servers = config.servers.map((s, i) => new UpstreamServer(name, s, timeouts, changed, serverTls[i]));
     this.health = new BackendHealth(this, config);
   }
 

@@ -7,6 +7,7 @@
 // `stop` leaves no timer or socket behind.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { BackendConfig } from '../config/schema.ts';
@@ -214,7 +215,7 @@ function tcpProbe(server: UpstreamServer, timeout: number, signal: AbortSignal):
   });
 }
 
-/** Passes when a request on its own connection gets an expected status (and body) within `timeout`. */
+/** Passes when a request on its own connection (TLS for an `ssl` server) gets an expected status (and body) within `timeout`. */
 function httpProbe(c: ActiveConfig): (server: UpstreamServer, signal: AbortSignal) => Promise<string | undefined> {
   const spec = c.http!;
   const statuses = spec.expect_status.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
@@ -222,7 +223,9 @@ function httpProbe(c: ActiveConfig): (server: UpstreamServer, signal: AbortSigna
   return (server, signal) =>
     new Promise((resolve) => {
       const { host, port } = target(server);
-      const req = http.request({
+      // A server spoken to over TLS is checked over TLS, with the same verification.
+      const req = (server.tls ? https : http).request({
+        ...server.tls?.connect,
         host,
         port,
         method: spec.method,
