@@ -79,3 +79,32 @@ export interface BalancerInit {
 }
 
 export type BalancerFactory = (init: BalancerInit) => Balancer;
+
+/** What a detector learned from a connection's first bytes. */
+export interface Detected {
+  /** 'tls', 'http', 'h2c', 'ssh', or a plugin's own name. */
+  readonly protocol: string;
+  /** TLS ClientHello: server name (lower case) and offered ALPN protocols, in the client's order. */
+  readonly sni?: string;
+  readonly alpn?: readonly string[];
+  /**
+   * The protocol's version in its own spelling. TLS: the highest version offered ('TLSv1.3'
+   * from supported_versions, else from client_version, as Node's `getProtocol()` names them);
+   * HTTP: 'HTTP/1.0' or 'HTTP/1.1'; SSH: 'SSH-2.0' or 'SSH-1.99'.
+   */
+  readonly version?: string;
+  /** HTTP/1.x: method, target, version, and Host (lower case, without port) when seen in the head. */
+  readonly method?: string;
+  readonly path?: string;
+  readonly host?: string;
+  /** SSH: the identification string after 'SSH-2.0-' (e.g. 'OpenSSH_9.6'). */
+  readonly software?: string;
+}
+
+/**
+ * Looks at the bytes a client sent first (everything read so far, from byte 0). Returns
+ * what it recognised, `'more'` when the bytes so far are a valid prefix of this protocol
+ * but not enough to decide, or undefined when they are not this protocol. Pure and
+ * never throws, whatever the bytes.
+ */
+export type Detector = (head: Uint8Array) => Detected | 'more' | undefined;

@@ -15,6 +15,7 @@ export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamRes
 export type { TcpContext } from '../core/tcp/context.ts';
 export type {
   Balancer, BalancerFactory, BalancerInit, BackendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
+  Detected, Detector,
 } from '../core/types.ts';
 export type { Metrics, Counter, Gauge } from '../core/metrics.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
