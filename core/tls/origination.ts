@@ -9,8 +9,9 @@ import { loadCa, type TlsProblems } from './files.ts';
 export interface ServerTls {
   /**
    * For tls.connect: the CA (Node's roots when absent), whether to verify, and the SNI
-   * name. Without a name (an IP address and no `sni`), node checks the certificate
-   * against the address, in its IP subjectAltNames.
+   * name. `''` for an IP address without `sni`: no SNI is sent, and node checks the
+   * certificate against the address, in its IP subjectAltNames (an explicit `''`, since
+   * node's https would otherwise send the Host header's name).
    */
   readonly connect: Readonly<Pick<ConnectionOptions, 'ca' | 'rejectUnauthorized' | 'servername'>>;
   /** The name the server's certificate is checked against: the SNI name, or the address. */
@@ -31,9 +32,9 @@ export function buildServerTls(s: ServerConfig, host: string, dir: string, path:
   }
   const ca = s.ca === undefined ? undefined : loadCa(dir, s.ca, [...path, 'ca'], problems);
   if (s.ca !== undefined && !ca) return undefined;
-  const servername = s.sni ?? (isIP(host) ? undefined : host);
+  const servername = s.sni ?? (isIP(host) ? '' : host);
   return {
-    connect: { ...(ca ? { ca } : {}), rejectUnauthorized: s.verify ?? true, ...(servername ? { servername } : {}) },
-    name: servername ?? host,
+    connect: { ...(ca ? { ca } : {}), rejectUnauthorized: s.verify ?? true, servername },
+    name: servername || host,
   };
 }

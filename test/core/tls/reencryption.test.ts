@@ -119,7 +119,8 @@ describe('health checks of an ssl server', () => {
   let gw: TestGateway;
   before(async () => {
     origin = await startHttpsOrigin('secure', originCert);
-    const health = { interval: '50ms', timeout: '1s', http: { path: '/health' } };
+    // A Host header for the check: the certificate is still checked against the address, as for traffic.
+    const health = { interval: '50ms', timeout: '1s', http: { path: '/health', host: 'app.internal' } };
     gw = await startGateway(
       {
         frontends: { good: { bind: '127.0.0.1:0', default_backend: 'good' }, bad: { bind: '127.0.0.1:0', default_backend: 'bad' } },
