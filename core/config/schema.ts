@@ -44,6 +44,8 @@ const BackendTimeouts = z.strictObject({
   server_body: Duration.optional(),
   /** Idle time of a pooled keep-alive connection to a server. */
   server_keepalive: Duration.optional(),
+  /** Idle time, both ways, of an upgraded connection (WebSocket...) after the server's 101 (HAProxy: timeout tunnel). */
+  tunnel: Duration.optional(),
 });
 
 export const Server = z.strictObject({
@@ -279,4 +281,5 @@ export const defaultTimeouts = {
   server: 30_000,
   server_body: 30_000,
   server_keepalive: 4_000,
+  tunnel: 3_600_000,
 } as const;

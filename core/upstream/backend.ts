@@ -16,6 +16,8 @@ export interface BackendTimeouts {
   server: number;
   server_body: number;
   server_keepalive: number;
+  /** Idle time of an upgraded connection (WebSocket...), both ways. */
+  tunnel: number;
 }
 
 export class UpstreamServer implements ServerView {
@@ -266,6 +268,7 @@ export function resolveBackendTimeouts(...layers: (Partial<BackendTimeouts> | un
     server: defaultTimeouts.server,
     server_body: defaultTimeouts.server_body,
     server_keepalive: defaultTimeouts.server_keepalive,
+    tunnel: defaultTimeouts.tunnel,
   };
   for (const layer of layers) for (const [k, v] of Object.entries(layer ?? {})) if (v !== undefined && k in out) out[k as keyof BackendTimeouts] = v;
   return out;
