@@ -8,6 +8,7 @@ import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FrontendRuntime, Generation } from './generation.ts';
 import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts';
+import { handleUpgrade } from './http/upgrade.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
 import type { AccessLog } from './log.ts';
@@ -21,6 +22,8 @@ export class Listener implements HttpEnv {
   readonly sockets = new Set<Socket>();
   /** HTTP connections and when they went idle (-1 while a request is in flight). */
   readonly idleSince = new Map<Socket, number>();
+  /** Upgraded connections (WebSocket...) and the generation serving each: a reload cuts the old one's at hard_stop_after. */
+  readonly tunnels = new Map<Socket, Generation>();
   /** http.Server, https.Server (http with tls), net.Server or tls.Server (tcp with tls). */
   readonly server: net.Server;
 
@@ -46,6 +49,13 @@ export class Listener implements HttpEnv {
       server.on('request', (req, res) => {
         this.idleSince.set(req.socket, -1);
         void handleHttpRequest(this.fe, this.gen, this, req, res);
+      });
+      server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+        // Never idle: a drain leaves it open until hard_stop_after.
+        this.idleSince.set(socket, -1);
+        this.tunnels.set(socket, this.gen);
+        socket.once('close', () => this.tunnels.delete(socket));
+        handleUpgrade(this.fe, this.gen, this, req, socket, head);
       });
       server.on('clientError', onClientError);
       this.server = server;
@@ -89,7 +99,13 @@ export class Listener implements HttpEnv {
 
   /** A response on `socket` is finished: the connection is idle until its next request. */
   responseDone(socket: Socket): void {
-    this.idleSince.set(socket, performance.now());
+    // A connection that closed is forgotten already (its request may learn it is done later).
+    if (!socket.destroyed) this.idleSince.set(socket, performance.now());
+  }
+
+  /** Ends the upgraded connections `gen` serves (a kept listener's, once a reload's hard_stop_after has passed). */
+  cutTunnels(gen: Generation): void {
+    for (const [socket, g] of this.tunnels) if (g === gen) socket.destroy();
   }
 
   /** Settings that may change on a kept listener. */
@@ -254,6 +270,8 @@ export class Gateway {
     this.#retired.add(old);
     if (old.app.drain.taps.length) old.app.drain.call(old.info);
     const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
+    // Upgraded connections on kept listeners live on with the old generation: they end at the same bound.
+    setTimeout(() => this.#listeners.forEach((l) => l.cutTunnels(old)), hardAfter).unref();
     await Promise.all(listeners.map((l) => l.drain()));
     clearTimeout(hard);
     // Requests of the old generation on kept listeners finish on their own; give them the same bound.

@@ -51,9 +51,9 @@ export function createHttpHooks() {
     pickServer: new SyncBailHook<[HttpContext, BackendView], ServerView | void>(['ctx', 'backend']),
     /** The request to the server is about to be sent. Mutate `ctx.upstream` (path, headers). */
     upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']),
-    /** The server's response head has arrived. Mutate status and headers, or observe the body with `res.onBody`. */
+    /** The server's response head has arrived. Mutate status and headers, or observe the body with `res.onBody`. An upgrade's 101 comes here too: headers only, no body, status kept. */
     upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']),
-    /** The response has been sent (or the client went away). Observe: stats, logs. */
+    /** The response has been sent (or the client went away); for an upgrade (status 101), the tunnel has closed, `bytesIn`/`bytesOut` final. Observe: stats, logs. */
     responseSent: new SyncHook<[HttpContext]>(['ctx']),
     /** The request failed: plugin error, server error, timeout, client abort. Observe. */
     requestError: new SyncHook<[HttpContext, Error]>(['ctx', 'error']),

@@ -3,10 +3,11 @@
 // response streamed back. Plugins meet it only at the hooks.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable, Transform, pipeline, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';
 import { errorBody, statusText } from './errors.ts';
+import type { UpgradeRequest } from './upgrade.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
@@ -14,7 +15,7 @@ import type { AccessLog } from '../log.ts';
 import { tlsInfoOf } from '../tls/facts.ts';
 
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
+export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
 /** Errors that happen before a server has seen the request: safe to try another server. */
 const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -27,7 +28,8 @@ export interface HttpEnv {
   responseDone(socket: Socket): void;
 }
 
-export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** Serves one request; an upgrade request (core/http/upgrade.ts) comes with `upgrade`, and `res` bound to its raw socket. */
+export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: IncomingMessage, res: ServerResponse, upgrade?: UpgradeRequest): Promise<void> {
   const socket = req.socket;
   const ctx = new HttpContext(
     fe.name, gen.id, req.method!, req.url!, req.httpVersion, req.headers as HttpHeaders,
@@ -37,7 +39,7 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
   );
   res.once('close', () => finish(ctx, fe, gen, env, res, socket));
 
-  const refusal = refuseMalformed(req, fe);
+  const refusal = refuseMalformed(req, fe, upgrade !== undefined);
   if (refusal) {
     ctx.error = refusal.reason;
     res.shouldKeepAlive = false;
@@ -57,7 +59,7 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
       return sendError(res, ctx, 503, env);
     }
     ctx.backend = backend;
-    await forward(ctx, fe, backend, env, req, res);
+    await forward(ctx, fe, backend, env, req, res, upgrade);
   } catch (err) {
     failed(ctx, fe, gen, err, res, env);
   }
@@ -78,11 +80,15 @@ function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unk
 }
 
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
-function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime): { status: number; reason: string } | undefined {
+function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
   if (hosts > 1) return { status: 400, reason: 'several Host headers' };
+  // node:http checks these for ordinary requests only, not for those it hands over as upgrades.
+  if (hosts === 0 && req.httpVersion === '1.1') return { status: 400, reason: 'no Host header' };
+  // node:http reads no body on an upgrade: what follows the head is taken as the new protocol's bytes.
+  if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return { status: 400, reason: 'upgrade request with a body' };
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && req.httpVersion === '1.0') return { status: 400, reason: 'Transfer-Encoding in HTTP/1.0' };
   const max = fe.limits.max_body_size;
@@ -90,7 +96,7 @@ function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime): { status: n
   return undefined;
 }
 
-async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: IncomingMessage, res: ServerResponse, upgrade: UpgradeRequest | undefined): Promise<void> {
   const hooks = fe.http;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const body = hasBody ? requestBody(req, fe, ctx) : null;
@@ -116,7 +122,7 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
       return sendError(res, ctx, 503, env);
     }
     ctx.server = server;
-    const outcome = await exchange(ctx, fe, server, env, body, res);
+    const outcome = await exchange(ctx, fe, server, env, body, res, upgrade);
     backend.balancer.release?.(server, ctx);
     if (!(outcome instanceof Error)) backend.reportOutcome(server, outcome === 'connect-failed' ? 'connect-error' : ctx.status >= 500 ? 'server-error' : 'ok');
     if (outcome === 'done') return;
@@ -137,15 +143,16 @@ function placeRequest(ctx: HttpContext, hooks: FrontendRuntime['http'], backend:
 /** One try at one server. Resolves 'connect-failed' when the server could not be reached at all. */
 type Outcome = 'done' | 'connect-failed' | PluginError;
 
-function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ServerResponse): Promise<Outcome> {
+function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ServerResponse, upgrade: UpgradeRequest | undefined): Promise<Outcome> {
   server.acquire();
   return new Promise((resolve) => {
     const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
       server.release();
       resolve(outcome);
-    });
+    }, upgrade);
     const up = ctx.upstream!;
-    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body }, handler);
+    // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
+    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
   });
 }
 
@@ -213,6 +220,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly env: HttpEnv,
     private readonly res: ServerResponse,
     private readonly settle: (outcome: Outcome) => void,
+    private readonly upgrade?: UpgradeRequest,
   ) {
     res.once('close', () => {
       if (!this.#done) this.#controller?.abort(new Error('client went away'));
@@ -261,6 +269,12 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
         controller.abort(err);
       },
     );
+  }
+
+  /** An upgrade's server switched protocols: the client gets the 101 and the sockets are relayed until both close. */
+  onRequestUpgrade(_controller: Dispatcher.DispatchController, _status: number, headers: HttpHeaders, socket: Duplex): void {
+    this.#done = true;
+    this.upgrade!.switched(this.ctx, this.fe.http, this.res, headers, socket, this.settle);
   }
 
   #writeHead(status: number, headers: HttpHeaders): void {
@@ -364,6 +378,8 @@ function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: Htt
     path: ctx.path,
     status: ctx.status,
     bytes_out: ctx.bytesOut,
+    // Counted for tunnels (upgrades) so far.
+    bytes_in: ctx.bytesIn || undefined,
     ttfb_ms: ctx.timings.ttfb < 0 ? undefined : round(ctx.timings.ttfb),
     total_ms: round(ctx.timings.total),
     error: ctx.error,
