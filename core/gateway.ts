@@ -17,6 +17,9 @@ import { applyServerTls } from './tls/termination.ts';
 /** During a drain, a keep-alive connection idle this long is closed (shorter would race a client's next request more often). */
 const drainIdleClose = 1000;
 
+/** Gives a socket accepted by one frontend to another (TCP inspection routes). */
+type Handoff = (frontend: string, socket: Socket) => boolean;
+
 export class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket>();
@@ -29,10 +32,12 @@ export class Listener implements HttpEnv {
 
   constructor(
     readonly key: string,
-    readonly address: BindAddress,
+    /** Undefined for a frontend without `bind`: it only serves sockets handed to it. */
+    readonly address: BindAddress | undefined,
     public fe: FrontendRuntime,
     public gen: Generation,
     readonly accessLog: AccessLog | undefined,
+    readonly handoff: Handoff,
   ) {
     if (fe.mode === 'http') {
       const options: http.ServerOptions = {
@@ -129,9 +134,11 @@ export class Listener implements HttpEnv {
   }
 
   listen(): Promise<void> {
+    const address = this.address;
+    if (!address) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ host: this.address.host, port: this.address.port, backlog: 1024 }, () => {
+      this.server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
         this.server.off('error', reject);
         resolve();
       });
@@ -167,7 +174,7 @@ export class Listener implements HttpEnv {
 
   get port(): number {
     const a = this.server.address();
-    return typeof a === 'object' && a ? a.port : this.address.port;
+    return typeof a === 'object' && a ? a.port : this.address?.port ?? 0;
   }
 }
 
@@ -190,9 +197,9 @@ export class Gateway {
     const gateway = new Gateway(generation, options);
     try {
       for (const fe of generation.frontends.values()) {
-        for (const address of fe.binds) {
-          const key = listenerKey(fe, address);
-          const listener = new Listener(key, address, fe, generation, options.accessLog);
+        for (const [n, address] of bindsOf(fe).entries()) {
+          const key = listenerKey(fe, address, n);
+          const listener = new Listener(key, address, fe, generation, options.accessLog, gateway.#handoff);
           await listener.listen();
           gateway.#listeners.set(key, listener);
         }
@@ -207,6 +214,17 @@ export class Gateway {
     return gateway;
   }
 
+  /** A tcp route hands a connection to frontend `name` of the serving generation. */
+  #handoff: Handoff = (name, socket) => {
+    for (const l of this.#listeners.values()) {
+      if (l.fe.name === name) {
+        l.adopt(socket);
+        return true;
+      }
+    }
+    return false;
+  };
+
   get generation(): Generation {
     return this.#generation;
   }
@@ -215,16 +233,15 @@ export class Gateway {
   port(frontend: string, n = 0): number {
     const fe = this.#generation.frontends.get(frontend);
     const address = fe?.binds[n];
-    const listener = address && this.#listeners.get(listenerKey(fe, address));
+    const listener = address && this.#listeners.get(listenerKey(fe, address, n));
     if (!listener) throw new Error(`no listener for frontend ${frontend}`);
     return listener.port;
   }
 
-  /** The listener serving a frontend's n-th bind. */
+  /** The listener serving a frontend's n-th bind, or the one it is handed sockets on when it has no bind. */
   listener(frontend: string, n = 0): Listener | undefined {
     const fe = this.#generation.frontends.get(frontend);
-    const address = fe?.binds[n];
-    return address && this.#listeners.get(listenerKey(fe, address));
+    return fe && this.#listeners.get(listenerKey(fe, bindsOf(fe)[n], n));
   }
 
   /**
@@ -233,13 +250,13 @@ export class Gateway {
    * is disposed once its requests are done, or at `hardAfter` ms.
    */
   async swap(next: Generation, hardAfter: number): Promise<void> {
-    const wanted = new Map<string, { fe: FrontendRuntime; address: BindAddress }>();
-    for (const fe of next.frontends.values()) for (const address of fe.binds) wanted.set(listenerKey(fe, address), { fe, address });
+    const wanted = new Map<string, { fe: FrontendRuntime; address: BindAddress | undefined }>();
+    for (const fe of next.frontends.values()) for (const [n, address] of bindsOf(fe).entries()) wanted.set(listenerKey(fe, address, n), { fe, address });
     const added: Listener[] = [];
     try {
       for (const [key, { fe, address }] of wanted) {
         if (this.#listeners.has(key)) continue;
-        const listener = new Listener(key, address, fe, next, this.options.accessLog);
+        const listener = new Listener(key, address, fe, next, this.options.accessLog, this.#handoff);
         await listener.listen();
         added.push(listener);
       }
@@ -300,11 +317,16 @@ export class Gateway {
   }
 }
 
+/** A frontend's addresses; one `undefined` for a frontend without `bind` (it is handed sockets). */
+const bindsOf = (fe: FrontendRuntime): readonly (BindAddress | undefined)[] => (fe.binds.length ? fe.binds : [undefined]);
+
 /**
- * Port 0 (any free port, in tests) is never shared: each such bind is its own listener.
- * The kind of server is part of the key: a port changing mode, or TLS on or off, gets a new listener.
+ * Port 0 (any free port, in tests) is never shared: each such bind (the `n`-th of its
+ * frontend) is its own listener. The kind of server is part of the key: a port changing
+ * mode, or TLS on or off, gets a new listener.
  */
-function listenerKey(fe: FrontendRuntime, a: BindAddress): string {
+function listenerKey(fe: FrontendRuntime, a: BindAddress | undefined, n: number): string {
   const kind = fe.tls ? `${fe.mode}+tls` : fe.mode;
-  return a.port === 0 ? `${kind} ${fe.name} ${formatAddress(a)}` : `${kind} ${formatAddress(a)}`;
+  if (!a) return `${kind} ${fe.name} (handed)`;
+  return a.port === 0 ? `${kind} ${fe.name}#${n} ${formatAddress(a)}` : `${kind} ${formatAddress(a)}`;
 }

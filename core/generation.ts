@@ -6,7 +6,8 @@ import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from 
 import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
 import { copyTaps } from './taps.ts';
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
-import type { BalancerFactory, GenerationInfo, Mode } from './types.ts';
+import type { BalancerFactory, Detector, GenerationInfo, Mode } from './types.ts';
+import { compileCondition, type MatcherDefinition, type RouteView } from './routes.ts';
 import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from './config/schema.ts';
 import { didYouMean, formatPath, type KeyPath, type Problem } from './config/problems.ts';
 import { validate } from './config/issues.ts';
@@ -17,13 +18,26 @@ import { buildServerTls } from './tls/origination.ts';
 import type { TlsProblems } from './tls/files.ts';
 import type { Dispose, PluginApi, PluginScope } from '../sdk/index.ts';
 
+/** A route with its compiled hook chains: the frontend's taps and the route's own, merged once. */
+export interface RouteRuntime extends RouteView {
+  readonly http: HttpHooks;
+  readonly tcp: TcpHooks;
+}
+
 export interface FrontendRuntime {
   readonly name: string;
   readonly mode: Mode;
   readonly binds: readonly BindAddress[];
   readonly defaultBackend: string | undefined;
+  /** The frontend's own chains (gateway and frontend plugins); `route` taps run here. */
   readonly http: HttpHooks;
   readonly tcp: TcpHooks;
+  /** In config order. */
+  readonly routes: readonly RouteRuntime[];
+  /** Taken when no route tap chooses one: `default_backend` with the frontend's chains. */
+  readonly fallback: RouteRuntime;
+  /** TCP mode: ms to wait for the first bytes when a route needs them; 0 when no route does. */
+  readonly inspectDelay: number;
   readonly maxconn: number;
   readonly timeouts: { client_headers: number; client: number; keepalive: number };
   readonly limits: FrontendConfig['limits'];
@@ -62,6 +76,9 @@ export class Generation {
   readonly metrics = new MetricsRegistry();
   readonly plugins: PluginInstance[] = [];
   readonly balancers = new Map<string, BalancerFactory>();
+  readonly matchers = new Map<string, MatcherDefinition>();
+  /** Protocol detectors for TCP inspection, in registration order. */
+  readonly detectors = new Map<string, Detector>();
   /** What the build found questionable but usable (an expired certificate): `check` reports them. */
   readonly warnings: Problem[] = [];
   #disposed = false;
@@ -124,7 +141,10 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     const addRefs = (list: PluginRefConfig[], base: KeyPath, scope: PluginScope) =>
       list.forEach((ref, i) => refs.push(typeof ref === 'string' ? { path: [...base, i], scope, use: ref } : { path: [...base, i], scope, use: ref.use, options: ref.options }));
     addRefs(o.config.plugins, ['plugins'], { kind: 'gateway' });
-    for (const [name, fe] of Object.entries(o.config.frontends)) addRefs(fe.plugins, ['frontends', name, 'plugins'], { kind: 'frontend', frontend: name, mode: fe.mode });
+    for (const [name, fe] of Object.entries(o.config.frontends)) {
+      addRefs(fe.plugins, ['frontends', name, 'plugins'], { kind: 'frontend', frontend: name, mode: fe.mode });
+      fe.routes.forEach((r, i) => addRefs(r.plugins, ['frontends', name, 'routes', i, 'plugins'], { kind: 'route', frontend: name, route: routeName(r.name, i), mode: fe.mode }));
+    }
 
     for (const ref of refs) {
       if (!ref.def) {
@@ -158,11 +178,11 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         generation: gen.info,
         log,
         metrics: gen.metrics,
-        registerBalancer: (name, factory) => {
-          if (gen.balancers.has(name)) throw new Error(`balancing algorithm "${name}" is already registered`);
-          gen.balancers.set(name, factory);
-        },
+        registerBalancer: (name, factory) => register(gen.balancers, 'balancing algorithm', name, factory),
+        registerMatcher: (kind, definition) => register(gen.matchers, 'matcher', kind, definition as MatcherDefinition),
+        registerDetector: (name, detector) => register(gen.detectors, 'protocol detector', name, detector),
         backends: () => gen.backends,
+        routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
         now,
       };
       try {
@@ -200,16 +220,37 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       gen.backends.set(name, backend);
     }
 
-    // 4. Frontends, then their own plugin chains.
+    // 4. Frontends with their routes (conditions compiled from the registered matchers), then their own plugin chains.
     for (const [name, fe] of Object.entries(o.config.frontends)) {
       const t = { ...defaultTimeouts, ...stripUndefined(o.config.defaults.timeouts), ...stripUndefined(fe.timeouts) };
+      const http = createHttpHooks();
+      const tcp = createTcpHooks();
+      const inspecting = new Set<MatcherDefinition>();
+      const seen = new Map<string, number>();
+      const routes = fe.routes.map((r, i): RouteRuntime => {
+        const path: KeyPath = ['frontends', name, 'routes', i];
+        const routeNameText = routeName(r.name, i);
+        if (seen.has(routeNameText)) problem([...path, 'name'], `route name "${routeNameText}" is already used by routes[${seen.get(routeNameText)}] of this frontend`);
+        seen.set(routeNameText, i);
+        const condition = r.match ? compileCondition(r.match, fe.mode, gen.matchers, [...path, 'match'], problem, inspecting) : undefined;
+        const plugins = r.plugins.map((p) => (typeof p === 'string' ? p : p.use));
+        // A route without plugins of its own shares the frontend's chains.
+        const own = plugins.length > 0;
+        return Object.freeze({
+          name: routeNameText, frontend: name, index: i, backend: r.backend ?? fe.default_backend, handoff: r.frontend, condition, plugins,
+          http: own ? createHttpHooks() : http, tcp: own ? createTcpHooks() : tcp,
+        });
+      });
       gen.frontends.set(name, {
         name,
         mode: fe.mode,
-        binds: (Array.isArray(fe.bind) ? fe.bind : [fe.bind]).map((b) => parseAddress(b)!),
+        binds: [fe.bind ?? []].flat().map((b) => parseAddress(b)!),
         defaultBackend: fe.default_backend,
-        http: createHttpHooks(),
-        tcp: createTcpHooks(),
+        http,
+        tcp,
+        routes,
+        fallback: Object.freeze({ name: 'default', frontend: name, index: -1, backend: fe.default_backend, handoff: undefined, condition: undefined, plugins: [], http, tcp }),
+        inspectDelay: fe.mode === 'tcp' && [...inspecting].some((m) => m.inspect) ? fe.inspect_delay : 0,
         maxconn: fe.maxconn,
         timeouts: { client_headers: t.client_headers, client: t.client, keepalive: t.keepalive },
         limits: fe.limits,
@@ -218,14 +259,21 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       });
     }
     for (const ref of refs) if (ref.def && ref.scope.kind === 'frontend') await setup(ref.def, ref.options, ref.scope, ref.path);
+    for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
-    // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order.
+    // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
     copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report);
     for (const fe of gen.frontends.values()) {
-      const scoped = captured.filter((c) => c.scope.kind === 'gateway' || c.scope.frontend === fe.name);
+      const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));
       const report = (e: ContainedError) => gen.report({ ...e, frontend: fe.name });
       copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), fe.http, 'http', report);
       copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report);
+      for (const route of fe.routes) {
+        if (route.http === fe.http) continue;
+        const chain = [...scoped, ...captured.filter((c) => c.scope.kind === 'route' && c.scope.frontend === fe.name && c.scope.route === route.name)];
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), route.http, 'http', report);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), route.tcp, 'tcp', report);
+      }
     }
 
     if (problems.some((p) => p.severity === 'error')) throw new GenerationError(problems);
@@ -239,6 +287,14 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
   }
 }
 
+/** A route's name: as written, or its position. */
+export const routeName = (name: string | undefined, index: number): string => name ?? `#${index}`;
+
+function register<T>(registry: Map<string, T>, what: string, name: string, value: T): void {
+  if (registry.has(name)) throw new Error(`${what} "${name}" is already registered`);
+  registry.set(name, value);
+}
+
 export class GenerationError extends Error {
   constructor(readonly problems: Problem[]) {
     super(problems.map((p) => `${p.path ? p.path + ': ' : ''}${p.message}`).join('\n'));
@@ -246,10 +302,12 @@ export class GenerationError extends Error {
   }
 }
 
-/** A backend's mode follows the frontends that name it as their default. */
-export function backendModes(config: { frontends: Record<string, { mode?: Mode; default_backend?: string }> }): Map<string, Mode> {
+/** A backend's mode follows the frontends that send to it (as their default or from a route). */
+export function backendModes(config: { frontends: Record<string, { mode?: Mode; default_backend?: string; routes?: readonly { backend?: string }[] }> }): Map<string, Mode> {
   const modes = new Map<string, Mode>();
-  for (const fe of Object.values(config.frontends)) if (fe.default_backend) modes.set(fe.default_backend, fe.mode ?? 'http');
+  for (const fe of Object.values(config.frontends)) {
+    for (const name of [fe.default_backend, ...(fe.routes ?? []).map((r) => r.backend)]) if (name) modes.set(name, fe.mode ?? 'http');
+  }
   return modes;
 }
 

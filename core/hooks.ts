@@ -5,6 +5,7 @@ import { AsyncSeriesBailHook, AsyncSeriesHook, SyncBailHook, SyncHook } from 'ta
 import type { HttpAnswer, HttpContext, UpstreamResponse } from './http/context.ts';
 import type { TcpContext } from './tcp/context.ts';
 import type { BackendView, ServerView, GenerationInfo } from './types.ts';
+import type { RouteView } from './routes.ts';
 
 /** Order taps with named stages, never magic numbers. Lower runs first. */
 export const Stage = Object.freeze({
@@ -43,10 +44,14 @@ export function createHttpHooks() {
   return Object.freeze({
     /** A client connection arrives. Bail with `false` to close it at once. */
     accept: new SyncBailHook<[ConnectionInfo], false | void>(['connection']),
-    /** A request's head has been read. Mutate it, or bail with an answer (auth, cache hit, redirect): later taps and the upstream are skipped. */
+    /**
+     * A request's head has been read: choose its route. Bail with one of the frontend's
+     * routes (its plugin chain then runs) or a backend name; no answer is the frontend's
+     * fallback (`default_backend`, frontend plugins). Runs on the frontend's chain only.
+     */
+    route: new SyncBailHook<[HttpContext], RouteView | string | void>(['ctx']),
+    /** The route is chosen. Mutate the request, or bail with an answer (auth, cache hit, redirect): later taps and the upstream are skipped. */
     request: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']),
-    /** Choose the backend by name. Bail with a backend name; no tap answering means `default_backend`. */
-    route: new SyncBailHook<[HttpContext], string | void>(['ctx']),
     /** Choose the server in the chosen backend. Bail with one of `backend.servers` to override the backend's algorithm. */
     pickServer: new SyncBailHook<[HttpContext, BackendView], ServerView | void>(['ctx', 'backend']),
     /** The request to the server is about to be sent. Mutate `ctx.upstream` (path, headers). */
@@ -64,8 +69,8 @@ export function createTcpHooks() {
   return Object.freeze({
     /** A client connection arrives. Bail with `false` to close it at once. */
     accept: new SyncBailHook<[TcpContext], false | void>(['ctx']),
-    /** Choose the backend by name (addresses, SNI...). No tap answering means `default_backend`. */
-    route: new SyncBailHook<[TcpContext], string | void>(['ctx']),
+    /** Choose the route (addresses, SNI, inspected protocol...) or a backend name; no answer means `default_backend`. Frontend chain only. */
+    route: new SyncBailHook<[TcpContext], RouteView | string | void>(['ctx']),
     /** Choose the server. Bail with one of `backend.servers` to override the backend's algorithm. */
     pickServer: new SyncBailHook<[TcpContext, BackendView], ServerView | void>(['ctx', 'backend']),
     /** The server connection is up and bytes start to flow. Observe. */

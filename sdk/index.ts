@@ -2,7 +2,8 @@
 // Everything else (core/) is free to change.
 import type { z } from 'zod';
 import type { Hooks } from '../core/hooks.ts';
-import type { BackendView, BalancerFactory, GenerationInfo, Mode } from '../core/types.ts';
+import type { BackendView, BalancerFactory, Detector, GenerationInfo, Mode } from '../core/types.ts';
+import type { MatcherDefinition, RouteView } from '../core/routes.ts';
 import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
 
@@ -13,6 +14,7 @@ export { parseDuration, parseSize } from '../core/config/units.ts';
 export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError } from '../core/hooks.ts';
 export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate } from '../core/http/context.ts';
 export type { TcpContext } from '../core/tcp/context.ts';
+export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';
 export type {
   Balancer, BalancerFactory, BalancerInit, BackendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
   Detected, Detector,
@@ -20,8 +22,11 @@ export type {
 export type { Metrics, Counter, Gauge } from '../core/metrics.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
 
-/** Where a plugin instance applies: every frontend, or one. */
-export type PluginScope = { kind: 'gateway' } | { kind: 'frontend'; frontend: string; mode: Mode };
+/** Where a plugin instance applies: every frontend, one, or one route of one. */
+export type PluginScope =
+  | { kind: 'gateway' }
+  | { kind: 'frontend'; frontend: string; mode: Mode }
+  | { kind: 'route'; frontend: string; route: string; mode: Mode };
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -42,8 +47,14 @@ export interface PluginApi {
   readonly metrics: Metrics;
   /** Make a balancing algorithm available to `balance:` in backends. */
   registerBalancer(name: string, factory: BalancerFactory): void;
+  /** Make a condition kind available under `match:` in routes (e.g. `geo`, `claim`). Register from a gateway-wide plugin. */
+  registerMatcher<Arg>(kind: string, definition: MatcherDefinition<Arg>): void;
+  /** Make a protocol detector available to TCP inspection (`match: { protocol: name }`). */
+  registerDetector(name: string, detector: Detector): void;
   /** The generation's backends; available once the generation is built (inside hooks, or in `app.boot`). */
   backends(): ReadonlyMap<string, BackendView>;
+  /** A frontend's routes, in order; available once the generation is built (inside hooks, or in `app.boot`). */
+  routes(frontend: string): readonly RouteView[];
   /** Injected clock (ms); tests may replace it. */
   now(): number;
 }

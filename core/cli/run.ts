@@ -105,5 +105,5 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
 }
 
 function describeBinds(config: GatewayConfig): string[] {
-  return Object.entries(config.frontends).map(([name, fe]) => `${name} (${fe.mode}) on ${[fe.bind].flat().join(', ')}`);
+  return Object.entries(config.frontends).map(([name, fe]) => `${name} (${fe.mode}) ${fe.bind ? `on ${[fe.bind].flat().join(', ')}` : 'without a port (handed connections)'}`);
 }

@@ -12,7 +12,7 @@ import { GatewayConfig, type GatewayConfig as Config } from './schema.ts';
 import { validate } from './issues.ts';
 import { describeValue, didYouMean, formatPath, type KeyPath, type Problem } from './problems.ts';
 import { formatAddress, parseAddress } from './units.ts';
-import { buildGeneration, backendModes, GenerationError, type Generation } from '../generation.ts';
+import { buildGeneration, GenerationError, type Generation } from '../generation.ts';
 import type { AnyPluginDefinition } from '../loader.ts';
 
 export interface CheckOptions {
@@ -96,14 +96,27 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
   const frontends = isRecord(raw.frontends) ? raw.frontends : {};
   const backends = isRecord(raw.backends) ? raw.backends : {};
   const backendNames = Object.keys(backends);
+  const frontendNames = Object.keys(frontends);
   const bound = new Map<string, { frontend: string; path: KeyPath }>();
+  // Every place that sends traffic to a backend, with the mode of its frontend.
+  const uses: { path: KeyPath; frontend: string; backend: string; mode: string }[] = [];
+  const handedTo = new Set<string>();
   for (const [name, fe] of Object.entries(frontends)) {
     if (!isRecord(fe)) continue;
-    const target = fe.default_backend;
-    if (typeof target === 'string' && !(target in backends)) {
-      error(['frontends', name, 'default_backend'], `backend "${target}" does not exist`, didYouMean(target, backendNames) ?? (backendNames.length ? `backends: ${backendNames.join(', ')}` : 'no backends are defined'));
-    }
-    const binds = Array.isArray(fe.bind) ? fe.bind : [fe.bind];
+    const mode = typeof fe.mode === 'string' ? fe.mode : 'http';
+    if (typeof fe.default_backend === 'string') uses.push({ path: ['frontends', name, 'default_backend'], frontend: name, backend: fe.default_backend, mode });
+    (Array.isArray(fe.routes) ? fe.routes : []).forEach((r, i) => {
+      if (!isRecord(r)) return;
+      const path: KeyPath = ['frontends', name, 'routes', i];
+      if (typeof r.backend === 'string') uses.push({ path: [...path, 'backend'], frontend: name, backend: r.backend, mode });
+      if (typeof r.frontend !== 'string') return;
+      if (mode !== 'tcp') error([...path, 'frontend'], 'only a tcp frontend hands connections to another frontend', 'route to a backend instead');
+      else if (r.frontend === name) error([...path, 'frontend'], 'a frontend cannot hand connections to itself');
+      else if (!(r.frontend in frontends)) error([...path, 'frontend'], `frontend "${r.frontend}" does not exist`, didYouMean(r.frontend, frontendNames) ?? `frontends: ${frontendNames.join(', ')}`);
+      else if (typeof r.backend === 'string') error([...path, 'frontend'], 'a route hands its connection to a frontend or sends it to a backend, not both', 'remove "backend" or "frontend"');
+      handedTo.add(r.frontend);
+    });
+    const binds = Array.isArray(fe.bind) ? fe.bind : fe.bind === undefined ? [] : [fe.bind];
     binds.forEach((b, i) => {
       const address = typeof b === 'string' ? parseAddress(b) : undefined;
       if (!address || address.port === 0) return;
@@ -119,15 +132,21 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
       bound.set(formatAddress(address), { frontend: name, path });
     });
   }
-  const modes = backendModes({ frontends: Object.fromEntries(Object.entries(frontends).filter(([, f]) => isRecord(f)).map(([n, f]) => [n, f as { mode?: 'http' | 'tcp'; default_backend?: string }])) });
   for (const [name, fe] of Object.entries(frontends)) {
-    if (!isRecord(fe) || typeof fe.default_backend !== 'string') continue;
-    const be = backends[fe.default_backend];
-    const mode = (fe.mode as string | undefined) ?? 'http';
-    if (isRecord(be) && typeof be.mode === 'string' && be.mode !== mode) {
-      error(['frontends', name, 'default_backend'], `frontend "${name}" is mode ${mode}, but its backend "${fe.default_backend}" declares mode ${be.mode}`, `use a backend with mode ${mode}, or set mode: ${mode} on "${fe.default_backend}"`);
-    } else if (modes.get(fe.default_backend) !== mode) {
-      error(['frontends', name, 'default_backend'], `backend "${fe.default_backend}" is used by both http and tcp frontends`, 'give each mode its own backend');
+    if (isRecord(fe) && fe.bind === undefined && !handedTo.has(name)) {
+      error(['frontends', name], `frontend "${name}" has no "bind" and no tcp route hands connections to it, so it never serves`, 'add bind: host:port', 'key');
+    }
+  }
+  const modesOf = new Map<string, Set<string>>();
+  for (const u of uses) modesOf.set(u.backend, (modesOf.get(u.backend) ?? new Set()).add(u.mode));
+  for (const u of uses) {
+    const be = backends[u.backend];
+    if (!(u.backend in backends)) {
+      error(u.path, `backend "${u.backend}" does not exist`, didYouMean(u.backend, backendNames) ?? (backendNames.length ? `backends: ${backendNames.join(', ')}` : 'no backends are defined'));
+    } else if (isRecord(be) && typeof be.mode === 'string' && be.mode !== u.mode) {
+      error(u.path, `frontend "${u.frontend}" is mode ${u.mode}, but its backend "${u.backend}" declares mode ${be.mode}`, `use a backend with mode ${u.mode}, or set mode: ${u.mode} on "${u.backend}"`);
+    } else if (modesOf.get(u.backend)!.size > 1) {
+      error(u.path, `backend "${u.backend}" is used by both http and tcp frontends`, 'give each mode its own backend');
     }
   }
 }

@@ -137,6 +137,24 @@ const PassiveHealth = z.strictObject({
   eject_for: PositiveDuration.default(10_000),
 });
 
+/**
+ * One route of a frontend: when its `match` holds, its backend serves and its own
+ * plugins run after the frontend's. Routes are tried in order; `match` is checked
+ * against the registered matcher kinds once plugins are set up.
+ */
+export const Route = z.strictObject({
+  /** Shown in logs, stats and `tapgate explain`; default `#<index>`. */
+  name: Name.optional(),
+  /** Conditions: matcher kinds as keys (all must hold), or `all`, `any`, `not`. Absent: always. */
+  match: z.record(z.string(), z.unknown()).optional(),
+  /** The backend for requests on this route; the frontend's `default_backend` when absent. */
+  backend: Name.optional(),
+  /** TCP mode: hand the connection (and the bytes already read) to this frontend of the same gateway. */
+  frontend: Name.optional(),
+  /** Plugins that run only on this route, after the frontend's. */
+  plugins: z.array(PluginRef).default([]),
+});
+
 const TlsCertificate = z.strictObject({
   /** PEM certificate (the chain may follow it), relative to the config. */
   cert: z.string().min(1),
@@ -163,10 +181,15 @@ const FrontendTls = z.strictObject({
 });
 
 export const Frontend = z.strictObject({
-  bind: z.union([Address, z.array(Address).min(1)]),
+  /** Address(es) to listen on. Absent: the frontend only serves connections handed to it by a tcp frontend's route. */
+  bind: z.union([Address, z.array(Address).min(1)]).optional(),
   mode: z.enum(['http', 'tcp']).default('http'),
   /** The backend used when no route chooses one. */
   default_backend: Name.optional(),
+  /** Content switching: tried in order, the first route whose `match` holds is taken. */
+  routes: z.array(Route).default([]),
+  /** TCP mode: how long to wait for a client's first bytes when a route needs them (sni, protocol...); silent clients then take the default. */
+  inspect_delay: Duration.default(5_000),
   /** The plugin chain for this frontend, after the gateway-wide one. */
   plugins: z.array(PluginRef).default([]),
   /** Connections at once on this frontend (per worker); 0 is no limit. */
@@ -269,6 +292,7 @@ export type FrontendConfig = z.output<typeof Frontend>;
 export type BackendConfig = z.output<typeof Backend>;
 export type ServerConfig = z.output<typeof Server>;
 export type PluginRefConfig = z.output<typeof PluginRef>;
+export type RouteConfig = z.output<typeof Route>;
 export type FrontendTlsConfig = z.output<typeof FrontendTls>;
 
 /** Timeouts in ms when neither the section nor `defaults` sets them. */

@@ -2,6 +2,7 @@
 // server side may run on raw sockets later without any plugin noticing.
 import type { Readable } from 'node:stream';
 import type { BackendView, ServerView } from '../types.ts';
+import type { RouteView } from '../routes.ts';
 
 /** Header names are lower case. Repeated headers are joined with ", " (set-cookie stays a list). */
 export type HttpHeaders = Record<string, string | string[] | undefined>;
@@ -84,7 +85,10 @@ export interface Timings {
 let counter = 0;
 
 export class HttpContext {
+  readonly kind = 'http' as const;
   readonly id: string;
+  /** The route taken, once chosen (the frontend's fallback when none matched). */
+  route: RouteView | undefined = undefined;
   /** Answer status sent to the client; 0 until the head is written. */
   status = 0;
   backend: BackendView | undefined = undefined;
@@ -100,6 +104,7 @@ export class HttpContext {
   #query: URLSearchParams | undefined;
   #cookies: Record<string, string> | undefined;
   #path: string | undefined;
+  #host: string | undefined;
 
   constructor(
     readonly frontend: string,
@@ -137,10 +142,13 @@ export class HttpContext {
 
   /** Host header without the port, lower case. */
   get host(): string {
-    const h = this.headers.host;
-    const host = (Array.isArray(h) ? h[0] : h) ?? '';
-    const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.lastIndexOf(':');
-    return (end > 0 ? host.slice(0, end) : host).toLowerCase();
+    if (this.#host === undefined) {
+      const h = this.headers.host;
+      const host = (Array.isArray(h) ? h[0] : h) ?? '';
+      const end = host.startsWith('[') ? host.indexOf(']') + 1 : host.lastIndexOf(':');
+      this.#host = (end > 0 ? host.slice(0, end) : host).toLowerCase();
+    }
+    return this.#host;
   }
 
   get cookies(): Readonly<Record<string, string>> {

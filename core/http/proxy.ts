@@ -8,7 +8,8 @@ import type { Dispatcher } from 'undici';
 import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';
 import { errorBody, statusText } from './errors.ts';
 import type { UpgradeRequest } from './upgrade.ts';
-import type { FrontendRuntime, Generation } from '../generation.ts';
+import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
+import { chosenRoute } from '../routes.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
@@ -46,13 +47,17 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     return sendError(res, ctx, refusal.status, env);
   }
 
-  const hooks = fe.http;
   try {
+    const chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined;
+    const route = chosenRoute(fe, chosen);
+    ctx.route = route;
+    // From here on, the route's chain: the frontend's taps and the route's own.
+    const hooks = route.http;
     if (hooks.request.taps.length) {
       const answer = await hooks.request.promise(ctx);
       if (answer) return sendAnswer(res, ctx, answer, env);
     }
-    const name = (hooks.route.taps.length ? hooks.route.call(ctx) : undefined) ?? fe.defaultBackend;
+    const name = typeof chosen === 'string' ? chosen : route.backend;
     const backend = name === undefined ? undefined : gen.backends.get(name);
     if (!backend) {
       ctx.error = name === undefined ? 'no route' : `no backend "${name}"`;
@@ -65,6 +70,9 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
   }
 }
 
+/** The hooks serving a request: its route's chain once chosen, the frontend's before. */
+const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRuntime | undefined)?.http ?? fe.http;
+
 function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unknown, res: ServerResponse, env: HttpEnv): void {
   const error = err instanceof Error ? err : new Error(String(err));
   if (err instanceof PluginError) {
@@ -74,7 +82,8 @@ function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unk
     ctx.error ??= error.message;
     gen.report({ hook: 'http', frontend: fe.name, error });
   }
-  if (fe.http.requestError.taps.length) fe.http.requestError.call(ctx, error);
+  const hooks = hooksOf(ctx, fe);
+  if (hooks.requestError.taps.length) hooks.requestError.call(ctx, error);
   if (!res.headersSent) sendError(res, ctx, err instanceof PluginError ? 500 : 502, env);
   else res.destroy();
 }
@@ -97,7 +106,7 @@ function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime, upgrading: b
 }
 
 async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: IncomingMessage, res: ServerResponse, upgrade: UpgradeRequest | undefined): Promise<void> {
-  const hooks = fe.http;
+  const hooks = hooksOf(ctx, fe);
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const body = hasBody ? requestBody(req, fe, ctx) : null;
   ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
@@ -135,7 +144,7 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
 }
 
 /** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
-function placeRequest(ctx: HttpContext, hooks: FrontendRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
+function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
   const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
   return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
 }
@@ -239,7 +248,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const connection = headers.connection;
     for (const name in headers) if (hopByHop.has(name)) delete headers[name];
     if (connection) for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()];
-    const hook = this.fe.http.upstreamResponse;
+    const hook = hooksOf(ctx, this.fe).upstreamResponse;
     if (!hook.taps.length) return this.#writeHead(status, headers);
     const response: UpstreamResponse = {
       status,
@@ -274,7 +283,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   /** An upgrade's server switched protocols: the client gets the 101 and the sockets are relayed until both close. */
   onRequestUpgrade(_controller: Dispatcher.DispatchController, _status: number, headers: HttpHeaders, socket: Duplex): void {
     this.#done = true;
-    this.upgrade!.switched(this.ctx, this.fe.http, this.res, headers, socket, this.settle);
+    this.upgrade!.switched(this.ctx, hooksOf(this.ctx, this.fe), this.res, headers, socket, this.settle);
   }
 
   #writeHead(status: number, headers: HttpHeaders): void {
@@ -327,7 +336,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       if (tooLarge) this.res.shouldKeepAlive = false;
       sendError(this.res, ctx, tooLarge ? 413 : code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
     } else this.res.destroy();
-    if (this.fe.http.requestError.taps.length) this.fe.http.requestError.call(ctx, err);
+    const hooks = hooksOf(ctx, this.fe);
+    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, err);
     this.settle('done');
   }
 }
@@ -367,10 +377,12 @@ function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: Htt
   ctx.timings.total = performance.now() - ctx.timings.start;
   env.responseDone(socket);
   if (!res.writableFinished) ctx.error ??= 'client aborted';
-  if (fe.http.responseSent.taps.length) fe.http.responseSent.call(ctx);
+  const hooks = hooksOf(ctx, fe);
+  if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);
   env.accessLog?.write({
     gen: gen.id,
     frontend: ctx.frontend,
+    route: ctx.route?.name,
     backend: ctx.backend?.name,
     server: ctx.server?.name,
     client: ctx.client.address,

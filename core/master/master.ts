@@ -199,10 +199,10 @@ export class Master {
 
   async #checkNewPorts(config: GatewayConfig): Promise<Problem[]> {
     const held = new Set<string>();
-    for (const fe of Object.values(this.#config.frontends)) for (const b of [fe.bind].flat()) held.add(formatAddress(parseAddress(b)!));
+    for (const fe of Object.values(this.#config.frontends)) for (const b of [fe.bind ?? []].flat()) held.add(formatAddress(parseAddress(b)!));
     const problems: Problem[] = [];
     for (const [name, fe] of Object.entries(config.frontends)) {
-      for (const b of [fe.bind].flat()) {
+      for (const b of [fe.bind ?? []].flat()) {
         const a = parseAddress(b)!;
         if (a.port === 0 || held.has(formatAddress(a))) continue;
         const error = await tryBind(a.host, a.port);

@@ -1,11 +1,17 @@
 // A TCP session as a plugin sees it.
-import type { BackendView, ServerView } from '../types.ts';
+import type { BackendView, Detected, ServerView } from '../types.ts';
+import type { RouteView } from '../routes.ts';
 import type { TlsInfo } from '../http/context.ts';
 
 let counter = 0;
 
 export class TcpContext {
+  readonly kind = 'tcp' as const;
   readonly id: string;
+  /** The route taken, once chosen (the frontend's fallback when none matched). */
+  route: RouteView | undefined = undefined;
+  /** What inspecting the first bytes found (protocol, SNI, ALPN, Host), when the frontend inspects. */
+  detected: Detected | undefined = undefined;
   backend: BackendView | undefined = undefined;
   server: ServerView | undefined = undefined;
   /** Bytes from the client to the server, and back. */
@@ -24,7 +30,8 @@ export class TcpContext {
     readonly generation: number,
     readonly client: { readonly address: string; readonly port: number },
     readonly local: { readonly address: string; readonly port: number },
-    readonly tls: TlsInfo | undefined,
+    /** Set from the ClientHello when inspection reads one (TLS passes through untouched). */
+    public tls: TlsInfo | undefined,
     readonly start: number,
   ) {
     this.id = (++counter).toString(36);

@@ -7,12 +7,18 @@ import { TcpContext } from './context.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
+import { chosenRoute } from '../routes.ts';
+import { inspect } from './inspect.ts';
 import type { AccessLog } from '../log.ts';
 import { tlsInfoOf } from '../tls/facts.ts';
 
 export interface TcpEnv {
   readonly accessLog: AccessLog | undefined;
+  /** Gives `socket` (its first bytes unshifted back into it) to another frontend; false when it has no listener. */
+  handoff(frontend: string, socket: Socket): boolean;
 }
+
+const noBytes: Buffer = Buffer.alloc(0);
 
 export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: TcpEnv, client: Socket): void {
   const ctx = new TcpContext(
@@ -21,8 +27,11 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     { address: client.localAddress ?? '', port: client.localPort ?? 0 },
     tlsInfoOf(client), performance.now(),
   );
-  const hooks = fe.tcp;
+  // The frontend's chain until a route is chosen, then the route's.
+  let hooks = fe.tcp;
   let backend: Backend | undefined;
+  // What inspection read before routing: sent to the server first.
+  let head: Buffer = noBytes;
   let server: UpstreamServer | undefined;
   let upstream: Socket | undefined;
   let finished = false;
@@ -56,20 +65,23 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     ctx.bytesOut = client.bytesWritten;
     if (hooks.closed.taps.length) hooks.closed.call(ctx);
     env.accessLog?.write({
-      gen: gen.id, frontend: ctx.frontend, backend: ctx.backend?.name, server: ctx.server?.name, client: ctx.client.address,
+      gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, backend: ctx.backend?.name, server: ctx.server?.name, client: ctx.client.address,
       mode: 'tcp', bytes_in: ctx.bytesIn, bytes_out: ctx.bytesOut,
       connect_ms: ctx.connectTime < 0 ? undefined : round(ctx.connectTime), total_ms: round(ctx.duration), error: ctx.error,
     });
   };
 
   client.pause();
-  client.on('error', (err) => abort(`client: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-  client.on('close', () => {
+  const onError = (err: Error) => abort(`client: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+  const onClose = () => {
     // Closed before both directions were done (destroyed, killed): the server side goes too.
     if (!doneBothWays(client)) abort('client closed');
     maybeFinish();
-  });
-  client.setTimeout(fe.timeouts.client, () => abort('client timeout'));
+  };
+  const onTimeout = () => abort('client timeout');
+  client.on('error', onError);
+  client.on('close', onClose);
+  client.setTimeout(fe.timeouts.client, onTimeout);
 
   let attempts = 0;
   let tried: Set<UpstreamServer> | undefined;
@@ -115,7 +127,9 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
           maybeFinish();
         });
         // Each side's end becomes a half-close of the other; sockets close themselves once both directions are done.
-        client.pipe(sock);
+        if (head.length) sock.write(head);
+        if (client.readableEnded) sock.end();
+        else client.pipe(sock);
         sock.pipe(client);
         if (hooks.connected.taps.length) hooks.connected.call(ctx);
       });
@@ -124,16 +138,54 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     }
   };
 
+  // Route (on what inspection found), then hand the connection over or connect it.
+  const route = () => {
+    try {
+      const chosen = fe.tcp.route.taps.length ? fe.tcp.route.call(ctx) : undefined;
+      const r = chosenRoute(fe, chosen);
+      ctx.route = r;
+      hooks = r.tcp;
+      if (r.handoff) return handoff(r.handoff);
+      const name = typeof chosen === 'string' ? chosen : r.backend;
+      backend = name === undefined ? undefined : gen.backends.get(name);
+      if (!backend) return abort(name === undefined ? 'no route' : `no backend "${name}"`);
+      ctx.backend = backend;
+    } catch (err) {
+      return contain(err);
+    }
+    connect(backend);
+  };
+  // Another frontend serves it from here, bytes read so far included: this session only logs that it did.
+  const handoff = (target: string) => {
+    if (client.readableEnded) return abort(`client ended before hand-off to ${target}`);
+    client.off('error', onError);
+    client.off('close', onClose);
+    client.setTimeout(0);
+    client.off('timeout', onTimeout);
+    if (head.length) client.unshift(head);
+    if (!env.handoff(target, client)) {
+      client.on('error', onError);
+      client.on('close', onClose);
+      return abort(`no listener for frontend ${target}`);
+    }
+    finished = true;
+    env.accessLog?.write({ gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, client: ctx.client.address, mode: 'tcp', handoff: target, protocol: ctx.detected?.protocol });
+  };
+
   try {
-    if (hooks.accept.taps.length && hooks.accept.call(ctx) === false) return abort('refused by accept');
-    const name = (hooks.route.taps.length ? hooks.route.call(ctx) : undefined) ?? fe.defaultBackend;
-    backend = name === undefined ? undefined : gen.backends.get(name);
-    if (!backend) return abort(name === undefined ? 'no route' : `no backend "${name}"`);
-    ctx.backend = backend;
+    if (fe.tcp.accept.taps.length && fe.tcp.accept.call(ctx) === false) return abort('refused by accept');
   } catch (err) {
     return contain(err);
   }
-  connect(backend);
+  if (fe.inspectDelay > 0 && gen.detectors.size > 0) {
+    inspect(client, gen.detectors, fe.inspectDelay, (bytes, detected) => {
+      if (client.destroyed) return;
+      head = bytes;
+      ctx.detected = detected;
+      if (detected?.protocol === 'tls') ctx.tls = { sni: detected.sni };
+      route();
+    });
+  } else route();
 }
 
 /** A socket that has both read its peer's end and finished its own: it closed cleanly. */

@@ -1,0 +1,168 @@
+// Routes: a frontend's content-switching table. The kernel owns their shape (a
+// condition, a backend, a plugin chain) and compiles each condition once per generation
+// from the matcher kinds plugins registered; which route a request takes is decided by
+// the `route` hook's taps (the built-in `switch` plugin: first match, indexed by host).
+import type { z } from 'zod';
+import type { HttpContext } from './http/context.ts';
+import type { TcpContext } from './tcp/context.ts';
+import type { Mode } from './types.ts';
+import { validate, type IssueReport } from './config/issues.ts';
+import { didYouMean, type KeyPath } from './config/problems.ts';
+
+/** What a matcher tests: an HTTP request, or a TCP connection (with what inspection found). */
+export type MatchContext = HttpContext | TcpContext;
+export type MatchTest = (ctx: MatchContext) => boolean;
+
+/** A kind of condition usable under `match:` in routes, e.g. `host`, `path`, `header`. */
+export interface MatcherDefinition<Arg = unknown> {
+  /** One line shown by `tapgate explain`. */
+  description?: string;
+  /** Checks the value written under the matcher's key; compile receives its output. */
+  options?: z.ZodType<Arg>;
+  /** Modes it applies to (both when absent); using it in a route of another mode is a check error. */
+  modes?: readonly Mode[];
+  /** TCP mode: it needs the client's first bytes (SNI, protocol...), so the frontend inspects them before routing. */
+  inspect?: boolean;
+  /** Builds the test once per generation: no parsing per request. */
+  compile(arg: Arg, mode: Mode): MatchTest;
+}
+
+/** A compiled condition: `all`, `any`, `not`, or one matcher with its argument. */
+export interface Condition {
+  readonly kind: string;
+  /** A matcher's value as written in the config, and as its options schema gave it to compile. */
+  readonly written?: unknown;
+  readonly arg?: unknown;
+  readonly children?: readonly Condition[];
+  readonly test: MatchTest;
+}
+
+/** Why a condition held or not: the same tree, each node with its result. */
+export interface ConditionTrace {
+  readonly kind: string;
+  readonly written?: unknown;
+  readonly held: boolean;
+  readonly children?: readonly ConditionTrace[];
+}
+
+/** A route as plugins see it. */
+export interface RouteView {
+  /** As written, or `#<index>`; `default` for the frontend's fallback. */
+  readonly name: string;
+  readonly frontend: string;
+  /** Position in the frontend's list; -1 for the fallback. */
+  readonly index: number;
+  /** The backend it sends to (the frontend's default when the route names none). */
+  readonly backend: string | undefined;
+  /** TCP mode: the frontend the connection is handed to instead of a backend. */
+  readonly handoff: string | undefined;
+  /** The compiled condition (routers may index on its parts, e.g. `host`); undefined matches everything. */
+  readonly condition: Condition | undefined;
+  /** The route's own plugins, in order. */
+  readonly plugins: readonly string[];
+}
+
+/** The route a `route` tap chose: one of the frontend's routes, or the fallback (no answer, or a backend name). */
+export function chosenRoute<R extends RouteView>(fe: { name: string; routes: readonly R[]; fallback: R }, chosen: RouteView | string | void | undefined): R {
+  if (chosen === undefined || typeof chosen === 'string') return fe.fallback;
+  const route = fe.routes[chosen.index];
+  if (route !== chosen) throw new Error(`a route tap chose route "${chosen.name}", which is not one of frontend "${fe.name}"'s routes`);
+  return route;
+}
+
+const combinators = new Set(['all', 'any', 'not']);
+
+/**
+ * Compiles a route's `match` (a mapping: every key must hold) against the registered
+ * matchers. Problems are reported with their key path below `base`; undefined when any.
+ */
+export function compileCondition(
+  match: Readonly<Record<string, unknown>>,
+  mode: Mode,
+  matchers: ReadonlyMap<string, MatcherDefinition>,
+  base: KeyPath,
+  problem: (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => void,
+  uses: Set<MatcherDefinition> = new Set(),
+): Condition | undefined {
+  let ok = true;
+  const fail = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => {
+    ok = false;
+    problem(path, message, hint, at);
+  };
+  const mapping = (value: unknown, path: KeyPath): Condition | undefined => {
+    if (!isRecord(value) || Object.keys(value).length === 0) {
+      fail(path, 'expected a mapping of conditions, e.g. { host: example.com, path: /api }');
+      return undefined;
+    }
+    const parts = Object.entries(value).map(([kind, v]) => one(kind, v, [...path, kind]));
+    return parts.length === 1 ? parts[0] : all(parts as Condition[]);
+  };
+  const one = (kind: string, value: unknown, path: KeyPath): Condition | undefined => {
+    if (kind === 'not') {
+      const inner = mapping(value, path);
+      return inner && { kind, children: [inner], test: negate(inner.test) };
+    }
+    if (kind === 'all' || kind === 'any') {
+      if (!Array.isArray(value) || value.length === 0) {
+        fail(path, `expected a list of conditions under "${kind}"`);
+        return undefined;
+      }
+      const children = value.map((v, i) => mapping(v, [...path, i])) as Condition[];
+      return kind === 'all' ? all(children) : any(children);
+    }
+    const def = matchers.get(kind);
+    if (!def) {
+      const known = [...matchers.keys(), ...combinators];
+      fail(path, `unknown matcher "${kind}"`, didYouMean(kind, known) ?? `expected one of: ${known.join(', ')}`, 'key');
+      return undefined;
+    }
+    if (def.modes && !def.modes.includes(mode)) {
+      fail(path, `matcher "${kind}" works in ${def.modes.join(' and ')} mode, not in ${mode === 'http' ? 'an' : 'a'} ${mode} frontend`, undefined, 'key');
+      return undefined;
+    }
+    let arg: unknown = value;
+    if (def.options) {
+      const checked = validate(def.options, value);
+      if (!checked.success) {
+        checked.reports.forEach((r: IssueReport) => fail([...path, ...r.path], `matcher "${kind}": ${r.message}`, r.hint, r.at));
+        return undefined;
+      }
+      arg = checked.data;
+    }
+    try {
+      uses.add(def);
+      return { kind, written: value, arg, test: def.compile(arg, mode) };
+    } catch (err) {
+      fail(path, `matcher "${kind}": ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const condition = mapping(match, base);
+  return ok ? condition : undefined;
+}
+
+function all(children: Condition[]): Condition {
+  const tests = children.map((c) => c.test);
+  const [a, b] = tests;
+  const test: MatchTest = tests.length === 1 ? a! : tests.length === 2 ? (ctx) => a!(ctx) && b!(ctx) : (ctx) => tests.every((t) => t(ctx));
+  return { kind: 'all', children, test };
+}
+
+function any(children: Condition[]): Condition {
+  const tests = children.map((c) => c.test);
+  return { kind: 'any', children, test: (ctx) => tests.some((t) => t(ctx)) };
+}
+
+const negate = (t: MatchTest): MatchTest => (ctx) => !t(ctx);
+
+/** Evaluates every node (no short cut), so an explanation shows each part's result. */
+export function traceCondition(c: Condition, ctx: MatchContext): ConditionTrace {
+  if (!c.children) return { kind: c.kind, written: c.written, held: c.test(ctx) };
+  const children = c.children.map((x) => traceCondition(x, ctx));
+  const held = c.kind === 'all' ? children.every((x) => x.held) : c.kind === 'any' ? children.some((x) => x.held) : !children[0]!.held;
+  return { kind: c.kind, held, children };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
