@@ -16,7 +16,9 @@ import cache from './cache/index.ts';
 import rewrite from './rewrite/index.ts';
 import redirect from './redirect/index.ts';
 import respond from './respond/index.ts';
+import contentSwitch from './switch/index.ts';
+import protocols from './protocols/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
