@@ -8,6 +8,9 @@ Usage:
                                      its workers, or one in-process worker with --single (or workers: 0)
   tapgate check  -c FILE [--format text|json] [--no-probe]
                                      validate everything; exit 0 valid, 1 invalid (warnings do not fail)
+  tapgate explain -c FILE --request 'METHOD URL' [--header 'K: V']... [--src IP] [--frontend NAME]
+                 [--sni NAME] [--alpn PROTO] [--format text|json]
+                                     which route a request takes, why, and the plugin chain that runs
   tapgate reload -c FILE [--plan]    check, then start a new generation and drain the old one;
                                      --plan prints what would change without applying it
   tapgate stop   -c FILE [--hard]    graceful stop (finish in-flight work), or --hard: end everything now
@@ -27,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./run.ts')).run(rest);
     case 'check':
       return (await import('./check.ts')).check(rest);
+    case 'explain':
+      return (await import('./explain.ts')).explainCommand(rest);
     case 'reload':
     case 'stop':
     case 'status':
