@@ -366,6 +366,35 @@ describe('WebSocket: failures and refusals', { timeout: 20_000 }, () => {
       await origin.close();
     }
   });
+
+  it("takes the route's backend: two paths, two origins", async () => {
+    const [a, b] = await Promise.all([startWsOrigin('a'), startWsOrigin('b')]);
+    const gw = await startGateway({
+      frontends: {
+        web: {
+          bind: '127.0.0.1:0',
+          default_backend: 'b',
+          routes: [
+            { name: 'to-a', match: { path: '/a' }, backend: 'a' },
+            { name: 'to-b', match: { path: '/b' }, backend: 'b' },
+          ],
+        },
+      },
+      backends: { a: backend(a), b: backend(b) },
+    });
+    try {
+      for (const [path, want] of [['/a/chat', 'a'], ['/b/chat', 'b'], ['/a', 'a']] as const) {
+        const ws = await open(wsUrl(gw, path));
+        ws.send('who?');
+        assert.equal((await nextMessage(ws)).data.toString(), want, path);
+        ws.close();
+        await closed(ws);
+      }
+    } finally {
+      await gw.close();
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
 });
 
 describe('WebSocket: timeouts, reload and stop', { timeout: 20_000 }, () => {
