@@ -13,6 +13,7 @@ import os from 'node:os';
 import { builtinPlugins } from '../plugins/index.ts';
 import { HttpContext } from '../core/http/context.ts';
 import type { Balancer, BalancerFactory, PluginApi, ServerState, ServerView } from '../sdk/index.ts';
+import { newServerHealth } from '../core/upstream/health.ts';
 
 const SIZES = [10, 1000];
 const ROUNDS = 15;
@@ -31,6 +32,7 @@ const VARIANTS: Record<string, Record<string, unknown>[]> = {
 
 class BenchServer implements ServerView {
   readonly id: string;
+  readonly health = newServerHealth();
   readonly address = { host: '127.0.0.1', port: 0 };
   readonly backend = 'bench';
   readonly maxconn = 0;

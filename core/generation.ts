@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
-import { copyTaps } from './taps.ts';
+import { copyTaps, type Meter, type TapMeter } from './taps.ts';
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
 import type { BalancerFactory, Detector, GenerationInfo, Mode } from './types.ts';
 import { compileCondition, type MatcherDefinition, type RouteView } from './routes.ts';
@@ -262,17 +262,18 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
-    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report);
+    const meter = tapMeter(gen.metrics);
+    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report, meter);
     for (const fe of gen.frontends.values()) {
       const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));
       const report = (e: ContainedError) => gen.report({ ...e, frontend: fe.name });
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), fe.http, 'http', report);
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), fe.http, 'http', report, meter);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report, meter);
       for (const route of fe.routes) {
         if (route.http === fe.http) continue;
         const chain = [...scoped, ...captured.filter((c) => c.scope.kind === 'route' && c.scope.frontend === fe.name && c.scope.route === route.name)];
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), route.http, 'http', report);
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), route.tcp, 'tcp', report);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), route.http, 'http', report, meter);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), route.tcp, 'tcp', report, meter);
       }
     }
 
@@ -285,6 +286,26 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     if (err instanceof GenerationError) throw err;
     throw new GenerationError([...problems, { severity: 'error', file: o.file, path: '', message: `generation failed to start: ${(err as Error).message}` }]);
   }
+}
+
+/**
+ * What every plugin tap costs, by plugin and hook: a time histogram (its count is the
+ * calls) and an error counter, in the generation's metrics.
+ */
+function tapMeter(metrics: MetricsRegistry): Meter {
+  const seconds = metrics.histogram('plugin_tap_seconds', 'Time spent in a plugin tap, by plugin and hook', [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1]);
+  const errors = metrics.counter('plugin_tap_errors_total', 'Plugin tap calls that threw or rejected, by plugin and hook');
+  const meters = new Map<string, TapMeter>();
+  return (plugin, hook) => {
+    const key = `${plugin} ${hook}`;
+    let m = meters.get(key);
+    if (!m) {
+      const time = seconds.bind({ plugin, hook });
+      const failed = errors.bind({ plugin, hook });
+      meters.set(key, (m = { record: (ms, bad) => (time.observe(ms / 1000), bad && failed.inc()) }));
+    }
+    return m;
+  };
 }
 
 /** A route's name: as written, or its position. */

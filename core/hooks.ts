@@ -6,6 +6,7 @@ import type { HttpAnswer, HttpContext, UpstreamResponse } from './http/context.t
 import type { TcpContext } from './tcp/context.ts';
 import type { BackendView, ServerView, GenerationInfo } from './types.ts';
 import type { RouteView } from './routes.ts';
+import type { AdminRequest } from './admin.ts';
 
 /** Order taps with named stages, never magic numbers. Lower runs first. */
 export const Stage = Object.freeze({
@@ -37,6 +38,10 @@ export function createAppHooks() {
     close: new AsyncSeriesHook<[GenerationInfo]>(['generation']),
     /** A contained error: a plugin threw, a request failed in the kernel. Observe. */
     error: new SyncHook<[ContainedError]>(['error']),
+    /** This process's metrics are about to be read (a stats request, a worker's exit): set gauges from live state here. Observe. */
+    collect: new SyncHook<[]>([]),
+    /** A request to the stats listener (`stats:` section) outside the kernel's `/api/`: bail with an answer (a stats page, metrics, a purge). */
+    admin: new AsyncSeriesBailHook<[AdminRequest], HttpAnswer | void>(['request']),
   });
 }
 
@@ -91,7 +96,7 @@ export interface Hooks {
 
 /** Hooks whose taps only observe: a tap that throws is reported and the others still run. */
 export const observeOnly: ReadonlySet<string> = new Set([
-  'app.listening', 'app.ready', 'app.drain', 'app.error',
+  'app.listening', 'app.ready', 'app.drain', 'app.error', 'app.collect',
   'http.responseSent', 'http.requestError',
   'tcp.connected', 'tcp.closed',
 ]);

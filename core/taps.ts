@@ -18,6 +18,16 @@ interface AnyHook { taps: FullTap[]; tap(o: object, fn: AnyFn): void; tapAsync(o
 
 export type Report = (e: ContainedError) => void;
 
+/** Where a tap's cost goes: one per plugin and hook, looked up once when taps are copied. */
+export interface TapMeter {
+  /** A call took `ms` (and failed, when `failed`). */
+  record(ms: number, failed: boolean): void;
+}
+export type Meter = (plugin: string, hook: string) => TapMeter;
+
+/** The first argument of request hooks: its `timings.plugins` sums the time spent in taps. */
+type Timed = { timings?: { plugins: number } } | undefined;
+
 /**
  * Copies the taps plugins made on their own hooks onto `to`, hook by hook, in plugin
  * order, honouring `after: 'plugin'` (tapable itself knows only `before`).
@@ -27,6 +37,7 @@ export function copyTaps(
   to: Record<string, unknown>,
   set: string,
   report: Report,
+  meter?: Meter,
 ): void {
   for (const [name, target] of Object.entries(to) as [string, AnyHook][]) {
     const id = `${set}.${name}`;
@@ -34,9 +45,10 @@ export function copyTaps(
     const entries = sources.flatMap(({ plugin, hooks }) => (hooks[name] as AnyHook).taps.map((tap) => ({ plugin, tap })));
     for (const { plugin, tap } of orderByAfter(entries)) {
       const options = { name: plugin, stage: tap.stage, before: tap.before };
-      if (tap.type === 'sync') target.tap(options, wrapSync(tap.fn, plugin, id, observe, report));
-      else if (tap.type === 'promise') target.tapPromise(options, wrapPromise(tap.fn, plugin, id));
-      else target.tapAsync(options, wrapCallback(tap.fn, plugin, id));
+      const m = meter?.(plugin, id);
+      if (tap.type === 'sync') target.tap(options, wrapSync(tap.fn, plugin, id, observe, report, m));
+      else if (tap.type === 'promise') target.tapPromise(options, wrapPromise(tap.fn, plugin, id, m));
+      else target.tapAsync(options, wrapCallback(tap.fn, plugin, id, m));
     }
   }
 }
@@ -53,11 +65,23 @@ function orderByAfter<E extends { plugin: string; tap: FullTap }>(entries: E[]):
   return out;
 }
 
-function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report): AnyFn {
+/** Records a call's cost: on the tap's meter, and on the request it served. */
+function charge(meter: TapMeter | undefined, first: unknown, start: number, failed: boolean): void {
+  const ms = performance.now() - start;
+  meter?.record(ms, failed);
+  const timings = (first as Timed)?.timings;
+  if (timings) timings.plugins += ms;
+}
+
+function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report, meter: TapMeter | undefined): AnyFn {
   return function (this: unknown, ...args: unknown[]) {
+    const start = performance.now();
     try {
-      return fn.apply(this, args);
+      const result = fn.apply(this, args);
+      charge(meter, args[0], start, false);
+      return result;
     } catch (error) {
+      charge(meter, args[0], start, true);
       if (!observe) throw new PluginError(plugin, hook, error);
       report({ plugin, hook, error });
       return undefined;
@@ -65,26 +89,46 @@ function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, rep
   };
 }
 
-function wrapPromise(fn: AnyFn, plugin: string, hook: string): AnyFn {
-  const fail = (error: unknown) => {
-    throw new PluginError(plugin, hook, error);
-  };
+function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined): AnyFn {
   return function (this: unknown, ...args: unknown[]) {
+    const start = performance.now();
     try {
       const result = fn.apply(this, args);
-      return result && typeof result.then === 'function' ? result.then(undefined, fail) : Promise.resolve(result);
+      if (!result || typeof result.then !== 'function') {
+        charge(meter, args[0], start, false);
+        return Promise.resolve(result);
+      }
+      return result.then(
+        (value: unknown) => {
+          charge(meter, args[0], start, false);
+          return value;
+        },
+        (error: unknown) => {
+          charge(meter, args[0], start, true);
+          throw new PluginError(plugin, hook, error);
+        },
+      );
     } catch (error) {
+      charge(meter, args[0], start, true);
       return Promise.reject(new PluginError(plugin, hook, error));
     }
   };
 }
 
-function wrapCallback(fn: AnyFn, plugin: string, hook: string): AnyFn {
+function wrapCallback(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined): AnyFn {
   return function (this: unknown, ...args: unknown[]) {
     const callback = args.pop() as AnyFn;
+    const start = performance.now();
     try {
-      fn.apply(this, [...args, (err: unknown, result: unknown) => callback(err ? new PluginError(plugin, hook, err) : null, result)]);
+      fn.apply(this, [
+        ...args,
+        (err: unknown, result: unknown) => {
+          charge(meter, args[0], start, !!err);
+          callback(err ? new PluginError(plugin, hook, err) : null, result);
+        },
+      ]);
     } catch (error) {
+      charge(meter, args[0], start, true);
       callback(new PluginError(plugin, hook, error));
     }
   };

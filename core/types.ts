@@ -2,6 +2,7 @@
 // backends and servers. Read-only views; the kernel owns the state behind them.
 import type { HttpContext } from './http/context.ts';
 import type { TcpContext } from './tcp/context.ts';
+import type { ServerHealth } from './upstream/health.ts';
 
 export type Mode = 'http' | 'tcp';
 export type ServerState = 'ready' | 'drain' | 'maint';
@@ -37,6 +38,8 @@ export interface ServerView {
   readonly up: boolean;
   /** True when the server may take a new request or connection now. */
   readonly usable: boolean;
+  /** Health checks' view of it: last result, its duration and error, when it last changed. */
+  readonly health: ServerHealth;
 }
 
 export interface BackendView {

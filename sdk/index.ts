@@ -19,7 +19,11 @@ export type {
   Balancer, BalancerFactory, BalancerInit, BackendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
   Detected, Detector,
 } from '../core/types.ts';
-export type { Metrics, Counter, Gauge } from '../core/metrics.ts';
+export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, Labels } from '../core/metrics.ts';
+/** Metrics as data: merge several snapshots, render Prometheus text; `latencyBuckets` in seconds. */
+export { mergeSnapshots, renderPrometheus, latencyBuckets } from '../core/metrics.ts';
+export type { ServerHealth } from '../core/upstream/health.ts';
+export type { AdminRequest, GatewayStatus, WorkerInfo, ServerChange } from '../core/admin.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */

@@ -80,6 +80,10 @@ export interface Timings {
   ttfb: number;
   /** ms from start until the response was finished, or -1. */
   total: number;
+  /** ms spent waiting in the backend's queue for a server slot (0 when there was no wait). */
+  queue: number;
+  /** ms spent in plugin taps for this request, summed (the kernel measures every tap). */
+  plugins: number;
 }
 
 let counter = 0;
@@ -98,6 +102,8 @@ export class HttpContext {
   error: string | undefined = undefined;
   bytesIn = 0;
   bytesOut = 0;
+  /** Further servers tried after a connection failed (redispatches). */
+  retries = 0;
   readonly timings: Timings;
   /** A bag for plugins to share facts about this request (claims, cache keys...). */
   readonly state: Record<string, unknown> = {};
@@ -120,7 +126,7 @@ export class HttpContext {
     start: number,
   ) {
     this.id = (++counter).toString(36);
-    this.timings = { start, ttfb: -1, total: -1 };
+    this.timings = { start, ttfb: -1, total: -1, queue: 0, plugins: 0 };
   }
 
   /** The path without the query string. */

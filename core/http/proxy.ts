@@ -120,7 +120,10 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
     if (!server) {
       // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
       if (backend.saturated || backend.queued > 0) {
-        if (await backend.waitForSlot(waited)) {
+        const queuedAt = performance.now();
+        const slot = await backend.waitForSlot(waited);
+        ctx.timings.queue += performance.now() - queuedAt;
+        if (slot) {
           waited = true;
           attempt--;
           continue;
@@ -140,6 +143,7 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
     const retry = attempt < backend.retries && !body?.readableDidRead && !res.headersSent && !res.destroyed;
     if (!retry) return sendError(res, ctx, 503, env);
     (tried ??= new Set()).add(server);
+    ctx.retries++;
   }
 }
 

@@ -21,6 +21,10 @@ export class TcpContext {
   connectTime = -1;
   /** ms from accept until both sides closed, or -1. */
   duration = -1;
+  /** ms waiting in the backend's queue for a server slot. */
+  queueTime = 0;
+  /** Further servers tried after a connection failed. */
+  retries = 0;
   /** Why the session ended badly, when it did. */
   error: string | undefined = undefined;
   readonly state: Record<string, unknown> = {};

@@ -93,7 +93,8 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       if (!server) {
         // Every server at its maxconn: wait in the backend's queue for a slot.
         if (backend.saturated || backend.queued > 0) {
-          void backend.waitForSlot().then((slot) => (client.destroyed ? undefined : slot ? connect(backend) : abort('queue timeout')));
+          const queuedAt = performance.now();
+          void backend.waitForSlot().then((slot) => (ctx.queueTime += performance.now() - queuedAt, slot)).then((slot) => (client.destroyed ? undefined : slot ? connect(backend) : abort('queue timeout')));
           return;
         }
         return abort('no server available');
@@ -112,6 +113,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
         if (ctx.connectTime < 0) backend.reportOutcome(server!, 'connect-error');
         if (ctx.connectTime < 0 && !client.destroyed && attempts++ < backend.retries) {
           (tried ??= new Set()).add(server!);
+          ctx.retries++;
           release();
           return connect(backend);
         }

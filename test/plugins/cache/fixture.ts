@@ -88,7 +88,7 @@ export async function startCache(options: object = {}): Promise<CacheFixture> {
       gw.gateway.generation.metrics
         .snapshot()
         .find((m) => m.name === name)
-        ?.values.reduce((n, v) => n + v.value, 0) ?? 0,
+        ?.values.reduce((n, v) => n + ('value' in v ? v.value : v.count), 0) ?? 0,
     close: async () => {
       agent.destroy();
       await gw.close();

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Balancer, BalancerFactory, PickContext, ServerState, ServerView } from '../../../sdk/index.ts';
 import { eligibleOf } from '../../../core/upstream/backend.ts';
+import { newServerHealth } from '../../../core/upstream/health.ts';
 
 export class FakeServer implements ServerView {
   state: ServerState = 'ready';
@@ -12,6 +13,7 @@ export class FakeServer implements ServerView {
   readonly id: string;
   readonly address = { host: '127.0.0.1', port: 0 };
   readonly maxconn = 0;
+  readonly health = newServerHealth();
   constructor(readonly name: string, readonly weight = 1, readonly backup = false, readonly backend = 'b') {
     this.id = `${backend}/${name}`;
   }
