@@ -41,6 +41,8 @@ class BenchServer implements ServerView {
   readonly up = true;
   readonly usable = true;
   active = 0;
+  peakActive = 0;
+  readonly changedAt = 0;
   constructor(readonly name: string, readonly weight: number) {
     this.id = `bench/${name}`;
   }

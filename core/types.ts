@@ -34,6 +34,10 @@ export interface ServerView {
   readonly state: ServerState;
   /** Requests (http) or connections (tcp) in flight on this server now. */
   readonly active: number;
+  /** The most in flight here at once, in this generation. */
+  readonly peakActive: number;
+  /** When (ms since the epoch) `up` or `state` last changed, or the generation was built. */
+  readonly changedAt: number;
   /** False while a health check or an operator says the server is down. */
   readonly up: boolean;
   /** True when the server may take a new request or connection now. */
@@ -47,6 +51,12 @@ export interface BackendView {
   readonly mode: Mode;
   readonly balance: string;
   readonly servers: readonly ServerView[];
+  /** Requests or connections in flight on its servers now, and the most at once in this generation. */
+  readonly active: number;
+  readonly peakActive: number;
+  /** Requests waiting for a server slot now (every server at its maxconn), and the most at once. */
+  readonly queued: number;
+  readonly peakQueued: number;
 }
 
 /** What a balancing algorithm sees of the request or connection it places. */

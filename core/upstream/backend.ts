@@ -32,6 +32,10 @@ export class UpstreamServer implements ServerView {
   state: ServerState;
   up = true;
   active = 0;
+  /** The most requests or connections in flight here at once, in this generation. */
+  peakActive = 0;
+  /** When (ms since the epoch) `up` or `state` last changed, or the server was built. */
+  changedAt = Date.now();
   /** Requests or sessions sent here in this generation. */
   total = 0;
   /** Health checks' results and counters; `core/upstream/health.ts` keeps them. */
@@ -47,6 +51,8 @@ export class UpstreamServer implements ServerView {
     private readonly changed: (freed: boolean) => void,
     /** TLS to this server (`ssl: true`); none for plain TCP. */
     readonly tls: ServerTls | undefined,
+    /** In flight on every server of the backend, and its peak: shared by the backend's servers. */
+    private readonly load: BackendLoad = { active: 0, peak: 0 },
   ) {
     this.id = `${backend}/${config.name}`;
     this.address = parseAddress(config.address)!;
@@ -84,11 +90,14 @@ export class UpstreamServer implements ServerView {
   /** A request or connection starts on this server. */
   acquire(): void {
     this.total++;
-    if (++this.active === this.maxconn) this.changed(false);
+    if (++this.load.active > this.load.peak) this.load.peak = this.load.active;
+    if (++this.active > this.peakActive) this.peakActive = this.active;
+    if (this.active === this.maxconn) this.changed(false);
   }
 
   /** A request or connection on this server is done. */
   release(): void {
+    this.load.active--;
     if (this.active-- === this.maxconn) this.changed(true);
   }
 
@@ -150,6 +159,8 @@ export class Backend implements BackendView {
   /** Active checks and outlier detection: they set servers' `up`. */
   readonly health: BackendHealth;
   #eligible: UpstreamServer[] = [];
+  readonly #load: BackendLoad = { active: 0, peak: 0 };
+  #peakQueued = 0;
   #stale = true;
   #ramping = false;
   /** Requests waiting for a server slot, oldest first (HAProxy's backend queue). */
@@ -163,7 +174,7 @@ export class Backend implements BackendView {
       this.#stale = true;
       if (freed) this.#queue.shift()?.(true);
     };
-    this.servers = config.servers.map((s, i) => new UpstreamServer(name, s, timeouts, changed, serverTls[i]));
+    this.servers = config.servers.map((s, i) => new UpstreamServer(name, s, timeouts, changed, serverTls[i], this.#load));
     this.health = new BackendHealth(this, config);
   }
 
@@ -200,6 +211,21 @@ export class Backend implements BackendView {
     return this.#queue.length;
   }
 
+  /** The most requests that waited at once, in this generation. */
+  get peakQueued(): number {
+    return this.#peakQueued;
+  }
+
+  /** Requests or connections in flight on the backend's servers now. */
+  get active(): number {
+    return this.#load.active;
+  }
+
+  /** The most in flight at once on the backend's servers, in this generation. */
+  get peakActive(): number {
+    return this.#load.peak;
+  }
+
   /** True when servers could take work but every one is at its maxconn: a request should queue, not fail. */
   get saturated(): boolean {
     return this.eligible.length === 0 && this.servers.some((s) => s.maxconn > 0 && s.up && s.state === 'ready' && s.weight > 0);
@@ -219,13 +245,17 @@ export class Backend implements BackendView {
       };
       if (atHead) this.#queue.unshift(wake);
       else this.#queue.push(wake);
+      if (this.#queue.length > this.#peakQueued) this.#peakQueued = this.#queue.length;
     });
   }
 
   setServerState(server: UpstreamServer, patch: { state?: ServerState; up?: boolean }): void {
     const wasServing = server.up && server.state === 'ready';
+    const wasUp = server.up;
+    const wasState = server.state;
     if (patch.state !== undefined) server.state = patch.state;
     if (patch.up !== undefined) server.up = patch.up;
+    if (server.up !== wasUp || server.state !== wasState) server.changedAt = Date.now();
     const serving = server.up && server.state === 'ready';
     if (serving && !wasServing) server.startRamp();
     this.#stale = true;
@@ -246,6 +276,12 @@ export class Backend implements BackendView {
     this.health.stop();
     await Promise.all(this.servers.map((s) => s.close()));
   }
+}
+
+/** Requests or connections in flight on a backend's servers, and the most at once. */
+interface BackendLoad {
+  active: number;
+  peak: number;
 }
 
 /** `connect-error`: the server could not be reached; `server-error`: it answered 5xx or broke the exchange. */

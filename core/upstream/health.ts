@@ -41,6 +41,10 @@ export interface ServerHealth {
   readonly ejections: number;
   /** Until when (ms since the epoch) outlier detection keeps the server out; undefined when it does not. */
   readonly ejectedUntil: number | undefined;
+  /** ms the server was down (checks or ejection) in this generation, periods that ended; add the time since `downSince` for the whole. */
+  readonly downtime: number;
+  /** When (ms since the epoch) health took the server out, while it is out. */
+  readonly downSince: number | undefined;
 }
 
 /** The record behind a server's `health`, as this module writes it. */
@@ -61,6 +65,8 @@ export function newServerHealth(): ServerHealth {
     consecutiveErrors: 0,
     ejections: 0,
     ejectedUntil: undefined,
+    downtime: 0,
+    downSince: undefined,
   };
 }
 
@@ -194,6 +200,11 @@ export class BackendHealth extends EventEmitter<{ change: [HealthChange]; check:
     if (up === server.up) return;
     this.backend.setServerState(server, { up });
     h.lastChange = Date.now();
+    if (!up) h.downSince = h.lastChange;
+    else if (h.downSince !== undefined) {
+      h.downtime += h.lastChange - h.downSince;
+      h.downSince = undefined;
+    }
     if (up) this.#log?.info({ server: server.id, reason }, 'server is up');
     else this.#log?.warn({ server: server.id, reason }, 'server is down');
     this.emit('change', { server, up, reason });

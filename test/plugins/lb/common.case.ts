@@ -10,6 +10,8 @@ export class FakeServer implements ServerView {
   state: ServerState = 'ready';
   up = true;
   active = 0;
+  peakActive = 0;
+  readonly changedAt = 0;
   readonly id: string;
   readonly address = { host: '127.0.0.1', port: 0 };
   readonly maxconn = 0;
