@@ -11,6 +11,9 @@ import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts'
 import { handleUpgrade } from './http/upgrade.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
+import { AdminListener, applyServerChange } from './admin-listener.ts';
+import type { AdminEnv, ServerChange } from './admin.ts';
+import { mergeSnapshots, retained, type MetricSample } from './metrics.ts';
 import type { AccessLog } from './log.ts';
 import { applyServerTls } from './tls/termination.ts';
 
@@ -181,15 +184,85 @@ export class Listener implements HttpEnv {
 export interface GatewayOptions {
   logger: Logger;
   accessLog: AccessLog | undefined;
+  /** What the stats listener's answers come from; default: this process alone (`Gateway.localAdmin`). */
+  admin?: AdminEnv;
+  /** How `POST /api/reload` reloads in a single process; absent: refused. */
+  reload?: () => Promise<{ ok: boolean; generation?: number; error?: string; problems?: unknown[] }>;
 }
 
 export class Gateway {
   #generation: Generation;
   readonly #listeners = new Map<string, Listener>();
   readonly #retired = new Set<Generation>();
+  #stats: AdminListener | undefined;
+  /** Counters and histograms of generations gone (reloads): totals survive them. */
+  #retiredMetrics: MetricSample[] = [];
+  /** Run-time server changes (admin API), applied again to each new generation. */
+  readonly #overrides = new Map<string, ServerChange>();
+  readonly #started = Date.now();
 
   private constructor(generation: Generation, private readonly options: GatewayOptions) {
     this.#generation = generation;
+  }
+
+  /** This process's metrics: the serving generation's, those still draining, and the totals of those gone. */
+  metrics(): MetricSample[] {
+    const live = [this.#generation, ...this.#retired].map((g) => {
+      if (g.app.collect.taps.length) g.app.collect.call();
+      return g.metrics.snapshot();
+    });
+    return mergeSnapshots([this.#retiredMetrics, ...live]);
+  }
+
+  /** The stats listener's view of a single process: itself. */
+  readonly localAdmin: AdminEnv = {
+    metrics: async () => this.metrics(),
+    status: async () => ({
+      pid: process.pid,
+      generation: this.#generation.id,
+      config: this.#generation.file,
+      uptime_s: Math.round((Date.now() - this.#started) / 1000),
+      workers: [{ pid: process.pid, generation: this.#generation.id, state: 'ready', since: new Date(this.#started).toISOString() }],
+    }),
+    setServer: async (change) => this.setServer(change),
+    reload: async () => (this.options.reload ? this.options.reload() : { ok: false, error: 'this process cannot reload itself' }),
+  };
+
+  /** A run-time change to a server of the serving generation, kept for the generations after it. */
+  setServer(change: ServerChange): { ok: true } | { ok: false; error: string } {
+    const result = applyServerChange(this.#generation, change);
+    if (result.ok) {
+      const key = `${change.backend}/${change.server}`;
+      this.#overrides.set(key, { ...this.#overrides.get(key), ...change });
+    }
+    return result;
+  }
+
+  /** Generations still finishing their work after a swap. */
+  get retiring(): number {
+    return this.#retired.size;
+  }
+
+  /** The stats listener's port (useful with port 0); undefined without a `stats` section. */
+  get statsPort(): number | undefined {
+    return this.#stats?.port;
+  }
+
+  /** Opens, keeps or closes the stats listener for `gen`'s `stats` section. */
+  async #statsFor(gen: Generation): Promise<void> {
+    const wanted = gen.config.stats;
+    const current = this.#stats;
+    if (current && wanted && current.config.bind === wanted.bind) {
+      current.config = wanted;
+      current.gen = gen;
+      return;
+    }
+    if (wanted) {
+      const next = new AdminListener(wanted, gen, this.options.admin ?? this.localAdmin, this.options.logger);
+      await next.listen();
+      this.#stats = next;
+    } else this.#stats = undefined;
+    current?.close();
   }
 
   /** Binds every frontend of `generation` and serves it. */
@@ -204,6 +277,7 @@ export class Gateway {
           gateway.#listeners.set(key, listener);
         }
       }
+      await gateway.#statsFor(generation);
     } catch (err) {
       for (const l of gateway.#listeners.values()) l.kill();
       throw err;
@@ -260,10 +334,13 @@ export class Gateway {
         await listener.listen();
         added.push(listener);
       }
+      await this.#statsFor(next);
     } catch (err) {
       for (const l of added) l.kill();
       throw err;
     }
+    // Run-time server changes outlive a reload for servers that are still there.
+    for (const change of this.#overrides.values()) applyServerChange(next, change);
     const old = this.#generation;
     const removed: Listener[] = [];
     for (const [key, listener] of this.#listeners) {
@@ -292,13 +369,20 @@ export class Gateway {
     await Promise.all(listeners.map((l) => l.drain()));
     clearTimeout(hard);
     // Requests of the old generation on kept listeners finish on their own; give them the same bound.
-    setTimeout(() => void old.dispose().then(() => this.#retired.delete(old)), hardAfter).unref();
+    setTimeout(() => void old.dispose().then(() => this.#forget(old)), hardAfter).unref();
+  }
+
+  /** A generation is gone: its counters and histograms join the totals. */
+  #forget(old: Generation): void {
+    if (!this.#retired.delete(old)) return;
+    this.#retiredMetrics = mergeSnapshots([this.#retiredMetrics, retained(old.metrics.snapshot())]);
   }
 
   /** Graceful: stop accepting, finish in-flight work, close; hard after `hardAfter` ms. */
   async stop(hardAfter: number): Promise<void> {
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
+    this.#stats?.close();
     const gen = this.#generation;
     if (gen.app.drain.taps.length) gen.app.drain.call(gen.info);
     const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
@@ -310,6 +394,7 @@ export class Gateway {
 
   /** Hard stop: every connection ends now. */
   async kill(): Promise<void> {
+    this.#stats?.close();
     for (const l of this.#listeners.values()) l.kill();
     this.#listeners.clear();
     await Promise.all([this.#generation, ...this.#retired].map((g) => g.dispose()));

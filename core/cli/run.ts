@@ -59,7 +59,7 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger): P
 async function runSingle(file: string, config: GatewayConfig, generation: Generation, logger: Logger): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access) });
+    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access), reload: () => reload() });
   } catch (err) {
     await generation.dispose();
     process.stderr.write(`tapgate: cannot listen: ${(err as Error).message}\n`);
@@ -68,23 +68,28 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
   logger.info({ generation: generation.id, workers: 0, frontends: describeBinds(config) }, 'tapgate serving');
 
   let nextId = generation.id + 1;
-  let reloading = Promise.resolve();
-  const reload = () => {
-    reloading = reloading.then(async () => {
+  let reloading: Promise<unknown> = Promise.resolve();
+  type Reloaded = { ok: boolean; generation?: number; error?: string; problems?: unknown[] };
+  const reload = (): Promise<Reloaded> => {
+    const run = reloading.then(async (): Promise<Reloaded> => {
       const next = await checkConfig(file, { builtins, logger, keep: true, generationId: nextId++ });
       if (!next.ok || !next.generation || !next.config) {
         logger.error({ problems: next.problems }, 'reload refused: the configuration has errors; the current generation keeps serving');
-        return;
+        return { ok: false, problems: next.problems };
       }
       try {
         await gateway.swap(next.generation, config.hard_stop_after);
         config = next.config;
         logger.info({ generation: next.generation.id }, 'reloaded');
+        return { ok: true, generation: next.generation.id };
       } catch (err) {
         await next.generation.dispose();
         logger.error({ err }, 'reload failed; the current generation keeps serving');
+        return { ok: false, error: (err as Error).message };
       }
     });
+    reloading = run.catch(() => undefined);
+    return run;
   };
 
   return new Promise<number>((resolve) => {
@@ -99,8 +104,8 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
     };
     process.on('SIGTERM', () => stop(false));
     process.on('SIGINT', () => stop(stopping));
-    process.on('SIGHUP', reload);
-    process.on('SIGUSR2', reload);
+    process.on('SIGHUP', () => void reload());
+    process.on('SIGUSR2', () => void reload());
   });
 }
 

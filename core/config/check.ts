@@ -55,6 +55,7 @@ export async function checkConfig(file: string, o: CheckOptions): Promise<CheckR
   const checked = validate(GatewayConfig, raw);
   if (!checked.success) for (const r of checked.reports) error(r.path, r.message, r.hint, r.at);
   checkReferences(raw, error, source.locate);
+  if (checked.success) checkStats(checked.data, error);
 
   // Plugins and algorithms are checked on whatever the schema accepts, so a mistake in
   // one section does not hide those in the plugins.
@@ -149,6 +150,28 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
       error(u.path, `backend "${u.backend}" is used by both http and tcp frontends`, 'give each mode its own backend');
     }
   }
+}
+
+/** A stats listener reachable from other machines must ask who is calling. */
+function checkStats(config: Config, error: ReportError): void {
+  const stats = config.stats;
+  if (!stats) return;
+  const a = parseAddress(stats.bind)!;
+  if (!isLoopback(a.host) && !stats.token && !stats.basic_auth) {
+    error(['stats', 'bind'], `the stats listener on ${formatAddress(a)} is reachable beyond this machine without protection`, 'bind it to 127.0.0.1 or ::1, or set stats.token or stats.basic_auth');
+  }
+  for (const fe of Object.values(config.frontends)) {
+    for (const b of [fe.bind ?? []].flat()) {
+      const f = parseAddress(b)!;
+      if (f.port !== 0 && f.port === a.port && (f.host === a.host || f.host === '0.0.0.0' || a.host === '0.0.0.0')) error(['stats', 'bind'], `${formatAddress(a)} is also bound by a frontend`);
+    }
+  }
+}
+
+/** 127.0.0.0/8, ::1, and IPv4-mapped loopback. */
+export function isLoopback(host: string): boolean {
+  const h = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return h === '::1' || h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 function splitKey(key: string): [string, number] {

@@ -253,6 +253,22 @@ export const GatewayConfig = z.strictObject({
       pid_file: z.string().min(1).default('.tapgate/tapgate.pid'),
     })
     .default({ socket: '.tapgate/control.sock', pid_file: '.tapgate/tapgate.pid' }),
+  /**
+   * The stats listener: the stats page, JSON, CSV and Prometheus metrics (from plugins on
+   * `app.admin`) and the runtime API under `/api/`. Off when absent.
+   */
+  stats: z
+    .strictObject({
+      /** Where it listens; loopback unless `token` or `basic_auth` protects it. */
+      bind: Address,
+      /** Every request must carry `Authorization: Bearer <token>`. */
+      token: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      /** Every request must carry HTTP basic credentials. */
+      basic_auth: z.strictObject({ user: z.string().min(1), password: z.string().min(8, 'expected a password of at least 8 characters') }).optional(),
+      /** The runtime API's writes (server state and weight, reload); false leaves it read-only. */
+      admin: z.boolean().default(true),
+    })
+    .optional(),
   /** After a graceful stop or reload begins, connections still open this long are closed. */
   hard_stop_after: Duration.default(30_000),
   /** Plugins for every frontend, set up once per generation. */

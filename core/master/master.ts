@@ -15,7 +15,9 @@ import type { GatewayConfig } from '../config/schema.ts';
 import type { Problem } from '../config/problems.ts';
 import { formatAddress, parseAddress } from '../config/units.ts';
 import { builtins } from '../../plugins/index.ts';
-import type { FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
+import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
+import type { ServerChange } from '../admin.ts';
+import { mergeSnapshots, type MetricSample } from '../metrics.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
 import { bundleWorker } from './worker-bundle.ts';
@@ -28,6 +30,8 @@ interface WorkerRecord {
   state: WorkerStatus['state'];
   since: Date;
   expectedExit: boolean;
+  /** Its final metrics are in the totals: its live ones no longer count. */
+  final: boolean;
 }
 
 export class Master {
@@ -40,6 +44,12 @@ export class Master {
   #crashes: number[] = [];
   #stopping = false;
   readonly #started = Date.now();
+  /** Counters and histograms of workers gone (reloads, stops): totals survive them. */
+  #retiredMetrics: MetricSample[] = [];
+  /** Run-time server changes (admin API), given to every worker started after them. */
+  readonly #overrides = new Map<string, ServerChange>();
+  #asked = 0;
+  readonly #answers = new Map<number, (m: FromWorker) => void>();
   #stopped!: () => void;
   readonly stopped = new Promise<void>((r) => (this.#stopped = r));
 
@@ -100,8 +110,9 @@ export class Master {
 
   #fork(generation: number): WorkerRecord {
     const worker = cluster.fork({ ...this.#workerEnv, TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
-    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), expectedExit: false };
+    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), expectedExit: false, final: false };
     this.#workers.set(worker.id, record);
+    worker.on('message', (m: FromWorker) => this.#onMessage(record, m));
     return record;
   }
 
@@ -111,6 +122,7 @@ export class Master {
         if (m.type === 'ready') {
           record.state = 'ready';
           record.since = new Date();
+          for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
           done(true);
         } else if (m.type === 'failed') done(m.problems);
       };
@@ -200,7 +212,13 @@ export class Master {
   async #checkNewPorts(config: GatewayConfig): Promise<Problem[]> {
     const held = new Set<string>();
     for (const fe of Object.values(this.#config.frontends)) for (const b of [fe.bind ?? []].flat()) held.add(formatAddress(parseAddress(b)!));
+    if (this.#config.stats) held.add(formatAddress(parseAddress(this.#config.stats.bind)!));
     const problems: Problem[] = [];
+    if (config.stats) {
+      const a = parseAddress(config.stats.bind)!;
+      const error = a.port === 0 || held.has(formatAddress(a)) ? undefined : await tryBind(a.host, a.port);
+      if (error) problems.push({ severity: 'error', file: this.file, path: 'stats.bind', message: `cannot bind ${formatAddress(a)}: ${error}` });
+    }
     for (const [name, fe] of Object.entries(config.frontends)) {
       for (const b of [fe.bind ?? []].flat()) {
         const a = parseAddress(b)!;
@@ -232,6 +250,64 @@ export class Master {
         if (ok !== true) this.logger.error({ problems: ok }, 'replacement worker failed to start');
       });
     }, delay).unref();
+  }
+
+  /** Messages a worker sends on its own: stats questions, metrics, changes applied, its final metrics. */
+  #onMessage(record: WorkerRecord, m: FromWorker): void {
+    if (m.type === 'final') {
+      record.final = true;
+      this.#retiredMetrics = mergeSnapshots([this.#retiredMetrics, m.metrics]);
+    } else if (m.type === 'collected' || m.type === 'changed') this.#answers.get(m.id)?.(m);
+    else if (m.type === 'admin') void this.#answer(m).then((result) => this.#send(record, { type: 'admin-reply', id: m.id, result }));
+  }
+
+  #answer(q: AdminQuestion): Promise<unknown> {
+    if (q.op === 'metrics') return this.metrics();
+    if (q.op === 'status') return Promise.resolve(this.status());
+    if (q.op === 'setServer') return this.setServer(q.change);
+    return this.reload().then((r) => ({ ok: r.ok, generation: r.generation, error: r.error, problems: r.problems }));
+  }
+
+  /** Asks each worker still counting, and collects their answers (1 s at most per worker). */
+  #ask<T extends FromWorker>(records: WorkerRecord[], message: (id: number) => ToWorker): Promise<(T | undefined)[]> {
+    return Promise.all(
+      records.map(
+        (r) =>
+          new Promise<T | undefined>((resolve) => {
+            const id = ++this.#asked;
+            const done = (m: FromWorker | undefined) => {
+              clearTimeout(timer);
+              this.#answers.delete(id);
+              resolve(m as T | undefined);
+            };
+            const timer = setTimeout(() => done(undefined), 1000);
+            this.#answers.set(id, done);
+            this.#send(r, message(id));
+          }),
+      ),
+    );
+  }
+
+  /** Every worker's metrics merged, plus the totals of workers gone. */
+  async metrics(): Promise<MetricSample[]> {
+    const live = [...this.#workers.values()].filter((r) => !r.final && r.state !== 'starting' && r.worker.isConnected());
+    const answers = await this.#ask<Extract<FromWorker, { type: 'collected' }>>(live, (id) => ({ type: 'collect', id }));
+    // A worker that sent its final metrics while we asked is already in the totals.
+    const counted = answers.filter((a, i): a is NonNullable<typeof a> => a !== undefined && !live[i]!.final);
+    return mergeSnapshots([this.#retiredMetrics, ...counted.map((a) => a.metrics)]);
+  }
+
+  /** Applies a run-time server change in every serving worker, and to workers started later. */
+  async setServer(change: ServerChange): Promise<{ ok: true } | { ok: false; error: string }> {
+    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#generation && r.state === 'ready');
+    const answers = await this.#ask<Extract<FromWorker, { type: 'changed' }>>(serving, (id) => ({ type: 'set-server', id, change }));
+    const failed = answers.find((a) => !a || !a.result.ok);
+    if (failed) return failed.result.ok ? { ok: false, error: 'a worker did not answer' } : failed.result;
+    if (!answers.length) return { ok: false, error: 'no worker is serving' };
+    const key = `${change.backend}/${change.server}`;
+    this.#overrides.set(key, { ...this.#overrides.get(key), ...change });
+    this.logger.info({ change }, 'server changed at run time');
+    return { ok: true };
   }
 
   status(): StatusReply {

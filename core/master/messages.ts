@@ -1,15 +1,31 @@
 // Messages between the master and its workers (cluster IPC), and on the control socket.
 import type { Problem } from '../config/problems.ts';
+import type { MetricSample } from '../metrics.ts';
+import type { ServerChange } from '../admin.ts';
 
 export type ToWorker =
   | { type: 'drain'; hardAfter: number }
-  | { type: 'kill' };
+  | { type: 'kill' }
+  /** Send your metrics (`collected`). */
+  | { type: 'collect'; id: number }
+  /** Apply a run-time server change (`changed`). */
+  | { type: 'set-server'; id: number; change: ServerChange }
+  /** The answer to a worker's `admin` question. */
+  | { type: 'admin-reply'; id: number; result: unknown };
+
+/** What a worker's stats listener asks the master, which sees every worker. */
+export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange };
 
 export type FromWorker =
   | { type: 'ready'; generation: number }
   /** The worker has stopped accepting connections and is finishing what it has. */
   | { type: 'draining'; generation: number }
-  | { type: 'failed'; generation: number; problems: Problem[] };
+  | { type: 'failed'; generation: number; problems: Problem[] }
+  | { type: 'collected'; id: number; metrics: MetricSample[] }
+  | { type: 'changed'; id: number; result: { ok: true } | { ok: false; error: string } }
+  | ({ type: 'admin'; id: number } & AdminQuestion)
+  /** The worker is done: its counters and histograms, for the totals kept across reloads. */
+  | { type: 'final'; metrics: MetricSample[] };
 
 export type ControlRequest =
   | { cmd: 'reload'; plan?: boolean }

@@ -4,9 +4,35 @@ import { checkConfig } from '../config/check.ts';
 import { createAccessLog, createLogger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
 import { builtins } from '../../plugins/index.ts';
-import type { FromWorker, ToWorker } from './messages.ts';
+import type { AdminQuestion, FromWorker, ToWorker } from './messages.ts';
+import type { AdminEnv } from '../admin.ts';
+import { retained } from '../metrics.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
+
+/** The stats listener of a worker asks the master, which sees every worker. */
+function masterAdmin(): { env: AdminEnv; answered(id: number, result: unknown): void } {
+  let next = 0;
+  const pending = new Map<number, (result: unknown) => void>();
+  const ask = <T>(q: AdminQuestion) =>
+    new Promise<T>((resolve) => {
+      const id = ++next;
+      pending.set(id, resolve as (r: unknown) => void);
+      send({ type: 'admin', id, ...q });
+    });
+  return {
+    env: {
+      metrics: () => ask({ op: 'metrics' }),
+      status: () => ask({ op: 'status' }),
+      setServer: (change) => ask({ op: 'setServer', change }),
+      reload: () => ask({ op: 'reload' }),
+    },
+    answered: (id, result) => {
+      pending.get(id)?.(result);
+      pending.delete(id);
+    },
+  };
+}
 
 export async function runWorker(): Promise<number> {
   const file = process.env.TAPGATE_CONFIG!;
@@ -25,8 +51,9 @@ export async function runWorker(): Promise<number> {
   const config = result.config;
   logger = createLogger(config.log.level);
   let gateway: Gateway;
+  const admin = masterAdmin();
   try {
-    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access) });
+    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access), admin: admin.env });
   } catch (err) {
     await result.generation.dispose();
     send({ type: 'failed', generation: generationId, problems: [{ severity: 'error', file, path: '', message: `cannot listen: ${(err as Error).message}` }] });
@@ -41,7 +68,10 @@ export async function runWorker(): Promise<number> {
       stopping = true;
       void (hard ? gateway.kill() : gateway.stop(hardAfter)).then(() => {
         logger.flush();
-        resolve(0);
+        // The totals kept across reloads need what this worker counted; exit once the master has it.
+        const final: FromWorker = { type: 'final', metrics: retained(gateway.metrics()) };
+        if (process.connected) process.send!(final, undefined, {}, () => resolve(0));
+        else resolve(0);
       });
     };
     process.on('message', (m: ToWorker) => {
@@ -51,6 +81,9 @@ export async function runWorker(): Promise<number> {
         send({ type: 'draining', generation: generationId });
       }
       else if (m.type === 'kill') stop(true);
+      else if (m.type === 'collect') send({ type: 'collected', id: m.id, metrics: gateway.metrics() });
+      else if (m.type === 'set-server') send({ type: 'changed', id: m.id, result: gateway.setServer(m.change) });
+      else if (m.type === 'admin-reply') admin.answered(m.id, m.result);
     });
     process.on('SIGTERM', () => stop(false));
     // The master is gone: nobody will tell us to stop, so stop now, gracefully.

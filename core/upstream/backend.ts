@@ -23,8 +23,8 @@ export interface BackendTimeouts {
 export class UpstreamServer implements ServerView {
   readonly id: string;
   readonly address: BindAddress;
-  /** The configured weight; `weight` is lower while the server ramps up after coming back (slowstart). */
-  readonly configWeight: number;
+  /** The configured weight (or set at run time); `weight` is lower while the server ramps up after coming back (slowstart). */
+  configWeight: number;
   /** ms over which the weight ramps up after the server comes back; 0: at once. */
   readonly slowstart: number;
   readonly maxconn: number;
@@ -262,6 +262,15 @@ export class Backend implements BackendView {
     this.balancer.onServerState?.(server);
     // A server back in service may take queued requests.
     if (serving && !wasServing) for (let n = server.maxconn || this.#queue.length; n > 0 && this.#queue.length; n--) this.#queue.shift()!(true);
+  }
+
+  /** A run-time weight (the admin API); 0 takes no new traffic, as a drain does. */
+  setServerWeight(server: UpstreamServer, weight: number): void {
+    const from = server.configWeight;
+    server.configWeight = weight;
+    if (from === 0 && weight > 0) server.startRamp();
+    this.#stale = true;
+    this.balancer.onServerState?.(server);
   }
 
   /**
