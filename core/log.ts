@@ -10,15 +10,28 @@ export function createLogger(level: string, destination: number | string = 2): L
 
 export interface AccessLog {
   write(entry: object): void;
+  /** Writes out what is buffered (at once if the file is open; else once it is). */
   flush(): void;
+  /** Writes out everything and closes the file. */
+  close(): Promise<void>;
 }
 
-export function createAccessLog(setting: boolean | string): AccessLog | undefined {
+/** `sample`: the share of ordinary entries written; entries with an error or a 5xx status always are. */
+export function createAccessLog(setting: boolean | string, sample = 1, random = Math.random): AccessLog | undefined {
   if (setting === false) return undefined;
   const dest = pino.destination({ dest: setting === true ? 1 : setting, sync: false, mkdir: true });
   const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, messageKey: 'msg' }, dest);
+  const keep = (entry: { error?: unknown; status?: number }) => sample >= 1 || entry.error !== undefined || (entry.status ?? 0) >= 500 || random() < sample;
   return {
-    write: (entry) => logger.info(entry),
-    flush: () => dest.flushSync(),
+    write: (entry) => keep(entry as { error?: unknown; status?: number }) && logger.info(entry),
+    flush: () => {
+      // A file still being opened (sonic-boom opens it asynchronously) writes its buffer once open.
+      if ((dest as unknown as { fd: number }).fd >= 0) dest.flushSync();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        dest.once('close', () => resolve());
+        dest.end();
+      }),
   };
 }

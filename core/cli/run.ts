@@ -59,7 +59,7 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger): P
 async function runSingle(file: string, config: GatewayConfig, generation: Generation, logger: Logger): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access), reload: () => reload() });
+    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), reload: () => reload() });
   } catch (err) {
     await generation.dispose();
     process.stderr.write(`tapgate: cannot listen: ${(err as Error).message}\n`);

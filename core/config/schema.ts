@@ -242,8 +242,10 @@ export const GatewayConfig = z.strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
       /** Access log: true (stdout), false, or a file path. */
       access: z.union([z.boolean(), z.string().min(1)]).default(true),
+      /** Share of ordinary requests written to the access log (errors and 5xx always are). */
+      sample: z.number().gt(0, 'expected a share above 0, e.g. 0.1').max(1, 'expected a share of at most 1').default(1),
     })
-    .default({ level: 'info', access: true }),
+    .default({ level: 'info', access: true, sample: 1 }),
   /** Where `tapgate reload|stop|status` reach the running master; relative to the config file. */
   control: z
     .strictObject({

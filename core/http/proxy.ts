@@ -10,6 +10,7 @@ import { errorBody, statusText } from './errors.ts';
 import type { UpgradeRequest } from './upgrade.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
 import { chosenRoute } from '../routes.ts';
+import { httpTermination } from '../termination.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
@@ -398,6 +399,10 @@ function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: Htt
     bytes_in: ctx.bytesIn || undefined,
     ttfb_ms: ctx.timings.ttfb < 0 ? undefined : round(ctx.timings.ttfb),
     total_ms: round(ctx.timings.total),
+    queue_ms: ctx.timings.queue > 0 ? round(ctx.timings.queue) : undefined,
+    plugins_ms: round(ctx.timings.plugins),
+    retries: ctx.retries || undefined,
+    termination: httpTermination(ctx),
     error: ctx.error,
   });
 }

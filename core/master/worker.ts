@@ -53,7 +53,7 @@ export async function runWorker(): Promise<number> {
   let gateway: Gateway;
   const admin = masterAdmin();
   try {
-    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access), admin: admin.env });
+    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), admin: admin.env });
   } catch (err) {
     await result.generation.dispose();
     send({ type: 'failed', generation: generationId, problems: [{ severity: 'error', file, path: '', message: `cannot listen: ${(err as Error).message}` }] });

@@ -8,6 +8,7 @@ import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import { chosenRoute } from '../routes.ts';
+import { tcpTermination } from '../termination.ts';
 import { inspect } from './inspect.ts';
 import type { AccessLog } from '../log.ts';
 import { tlsInfoOf } from '../tls/facts.ts';
@@ -67,7 +68,9 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     env.accessLog?.write({
       gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, backend: ctx.backend?.name, server: ctx.server?.name, client: ctx.client.address,
       mode: 'tcp', bytes_in: ctx.bytesIn, bytes_out: ctx.bytesOut,
-      connect_ms: ctx.connectTime < 0 ? undefined : round(ctx.connectTime), total_ms: round(ctx.duration), error: ctx.error,
+      connect_ms: ctx.connectTime < 0 ? undefined : round(ctx.connectTime), total_ms: round(ctx.duration),
+      queue_ms: ctx.queueTime > 0 ? round(ctx.queueTime) : undefined, retries: ctx.retries || undefined, protocol: ctx.detected?.protocol,
+      termination: tcpTermination(ctx), error: ctx.error,
     });
   };
 
