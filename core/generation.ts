@@ -92,6 +92,17 @@ export class Generation {
     });
   }
 
+  /**
+   * Delivers a plugin's message to every worker serving this configuration: under a
+   * master, the gateway replaces this with a trip through it; alone, only this process.
+   */
+  broadcast: (topic: string, data: unknown) => Promise<unknown[]> = async (topic, data) => [await this.deliver(topic, data)];
+
+  /** A broadcast message arrives here: the `app.message` taps answer it. */
+  async deliver(topic: string, data: unknown): Promise<unknown> {
+    return this.app.message.taps.length ? this.app.message.promise(topic, data) : undefined;
+  }
+
   /** Report a contained error: logged with who failed, and given to `app.error` taps. */
   report = (e: ContainedError): void => {
     this.logger.error({ plugin: e.plugin, hook: e.hook, frontend: e.frontend, err: e.error }, 'contained error');
@@ -181,8 +192,10 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         registerBalancer: (name, factory) => register(gen.balancers, 'balancing algorithm', name, factory),
         registerMatcher: (kind, definition) => register(gen.matchers, 'matcher', kind, definition as MatcherDefinition),
         registerDetector: (name, detector) => register(gen.detectors, 'protocol detector', name, detector),
+        frontends: () => gen.frontends,
         backends: () => gen.backends,
         routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
+        broadcast: (topic, data) => gen.broadcast(topic, data),
         now,
       };
       try {

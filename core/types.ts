@@ -46,6 +46,18 @@ export interface ServerView {
   readonly health: ServerHealth;
 }
 
+/** A frontend as plugins see it (`api.frontends()`). */
+export interface FrontendView {
+  readonly name: string;
+  readonly mode: Mode;
+  /** Where it listens; none when it only serves connections a tcp route hands it. Port 0 is as configured. */
+  readonly binds: readonly HostPort[];
+  /** Where requests no route takes go. */
+  readonly defaultBackend: string | undefined;
+  /** Connections at once, per worker; 0: no limit. */
+  readonly maxconn: number;
+}
+
 export interface BackendView {
   readonly name: string;
   readonly mode: Mode;

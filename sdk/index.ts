@@ -2,7 +2,7 @@
 // Everything else (core/) is free to change.
 import type { z } from 'zod';
 import type { Hooks } from '../core/hooks.ts';
-import type { BackendView, BalancerFactory, Detector, GenerationInfo, Mode } from '../core/types.ts';
+import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationInfo, Mode } from '../core/types.ts';
 import type { MatcherDefinition, RouteView } from '../core/routes.ts';
 import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
@@ -16,7 +16,7 @@ export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamRes
 export type { TcpContext } from '../core/tcp/context.ts';
 export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';
 export type {
-  Balancer, BalancerFactory, BalancerInit, BackendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
+  Balancer, BalancerFactory, BalancerInit, BackendView, FrontendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
   Detected, Detector,
 } from '../core/types.ts';
 export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, Labels } from '../core/metrics.ts';
@@ -55,10 +55,18 @@ export interface PluginApi {
   registerMatcher<Arg>(kind: string, definition: MatcherDefinition<Arg>): void;
   /** Make a protocol detector available to TCP inspection (`match: { protocol: name }`). */
   registerDetector(name: string, detector: Detector): void;
+  /** The generation's frontends: mode, binds, default backend; available once the generation is built (inside hooks, or in `app.boot`). */
+  frontends(): ReadonlyMap<string, FrontendView>;
   /** The generation's backends; available once the generation is built (inside hooks, or in `app.boot`). */
   backends(): ReadonlyMap<string, BackendView>;
   /** A frontend's routes, in order; available once the generation is built (inside hooks, or in `app.boot`). */
   routes(frontend: string): readonly RouteView[];
+  /**
+   * Sends `data` under `topic` to every worker serving this configuration (this one
+   * too), where `app.message` taps answer it; resolves with their answers (a purge
+   * reaching every worker's cache). Alone (workers: 0), only this process.
+   */
+  broadcast(topic: string, data: unknown): Promise<unknown[]>;
   /** Injected clock (ms); tests may replace it. */
   now(): number;
 }
