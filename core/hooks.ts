@@ -38,6 +38,11 @@ export function createAppHooks() {
     close: new AsyncSeriesHook<[GenerationInfo]>(['generation']),
     /** A contained error: a plugin threw, a request failed in the kernel. Observe. */
     error: new SyncHook<[ContainedError]>(['error']),
+    /**
+     * A plugin's message to every worker (`api.broadcast(topic, data)`), this one included:
+     * bail with an answer for your topic (a purge's count), or nothing for other topics.
+     */
+    message: new AsyncSeriesBailHook<[string, unknown], unknown>(['topic', 'data']),
     /** This process's metrics are about to be read (a stats request, a worker's exit): set gauges from live state here. Observe. */
     collect: new SyncHook<[]>([]),
     /** A request to the stats listener (`stats:` section) outside the kernel's `/api/`: bail with an answer (a stats page, metrics, a purge). */

@@ -257,7 +257,7 @@ export class Master {
     if (m.type === 'final') {
       record.final = true;
       this.#retiredMetrics = mergeSnapshots([this.#retiredMetrics, m.metrics]);
-    } else if (m.type === 'collected' || m.type === 'changed') this.#answers.get(m.id)?.(m);
+    } else if (m.type === 'collected' || m.type === 'changed' || m.type === 'delivered') this.#answers.get(m.id)?.(m);
     else if (m.type === 'admin') void this.#answer(m).then((result) => this.#send(record, { type: 'admin-reply', id: m.id, result }));
   }
 
@@ -265,6 +265,7 @@ export class Master {
     if (q.op === 'metrics') return this.metrics();
     if (q.op === 'status') return Promise.resolve(this.status());
     if (q.op === 'setServer') return this.setServer(q.change);
+    if (q.op === 'broadcast') return this.broadcast(q.topic, q.data);
     return this.reload().then((r) => ({ ok: r.ok, generation: r.generation, error: r.error, problems: r.problems }));
   }
 
@@ -295,6 +296,13 @@ export class Master {
     // A worker that sent its final metrics while we asked is already in the totals.
     const counted = answers.filter((a, i): a is NonNullable<typeof a> => a !== undefined && !live[i]!.final);
     return mergeSnapshots([this.#retiredMetrics, ...counted.map((a) => a.metrics)]);
+  }
+
+  /** A plugin's message to every worker of the serving generation; their answers, in worker order. */
+  async broadcast(topic: string, data: unknown): Promise<unknown[]> {
+    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#generation && r.state === 'ready');
+    const answers = await this.#ask<Extract<FromWorker, { type: 'delivered' }>>(serving, (id) => ({ type: 'deliver', id, topic, data }));
+    return answers.map((a) => a?.result);
   }
 
   /** Applies a run-time server change in every serving worker, and to workers started later. */

@@ -10,11 +10,13 @@ export type ToWorker =
   | { type: 'collect'; id: number }
   /** Apply a run-time server change (`changed`). */
   | { type: 'set-server'; id: number; change: ServerChange }
+  /** A plugin's broadcast, for this worker's `app.message` taps (`delivered`). */
+  | { type: 'deliver'; id: number; topic: string; data: unknown }
   /** The answer to a worker's `admin` question. */
   | { type: 'admin-reply'; id: number; result: unknown };
 
 /** What a worker's stats listener asks the master, which sees every worker. */
-export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange };
+export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange } | { op: 'broadcast'; topic: string; data: unknown };
 
 export type FromWorker =
   | { type: 'ready'; generation: number }
@@ -23,6 +25,7 @@ export type FromWorker =
   | { type: 'failed'; generation: number; problems: Problem[] }
   | { type: 'collected'; id: number; metrics: MetricSample[] }
   | { type: 'changed'; id: number; result: { ok: true } | { ok: false; error: string } }
+  | { type: 'delivered'; id: number; result: unknown }
   | ({ type: 'admin'; id: number } & AdminQuestion)
   /** The worker is done: its counters and histograms, for the totals kept across reloads. */
   | { type: 'final'; metrics: MetricSample[] };

@@ -11,7 +11,7 @@ import { retained } from '../metrics.ts';
 const send = (m: FromWorker) => process.send?.(m);
 
 /** The stats listener of a worker asks the master, which sees every worker. */
-function masterAdmin(): { env: AdminEnv; answered(id: number, result: unknown): void } {
+function masterAdmin(): { env: AdminEnv; broadcast(topic: string, data: unknown): Promise<unknown[]>; answered(id: number, result: unknown): void } {
   let next = 0;
   const pending = new Map<number, (result: unknown) => void>();
   const ask = <T>(q: AdminQuestion) =>
@@ -27,6 +27,7 @@ function masterAdmin(): { env: AdminEnv; answered(id: number, result: unknown): 
       setServer: (change) => ask({ op: 'setServer', change }),
       reload: () => ask({ op: 'reload' }),
     },
+    broadcast: (topic: string, data: unknown) => ask<unknown[]>({ op: 'broadcast', topic, data }),
     answered: (id, result) => {
       pending.get(id)?.(result);
       pending.delete(id);
@@ -52,6 +53,8 @@ export async function runWorker(): Promise<number> {
   logger = createLogger(config.log.level);
   let gateway: Gateway;
   const admin = masterAdmin();
+  // Plugins' broadcasts go through the master to every worker.
+  result.generation.broadcast = admin.broadcast;
   try {
     gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), admin: admin.env });
   } catch (err) {
@@ -84,6 +87,15 @@ export async function runWorker(): Promise<number> {
       else if (m.type === 'collect') send({ type: 'collected', id: m.id, metrics: gateway.metrics() });
       else if (m.type === 'set-server') send({ type: 'changed', id: m.id, result: gateway.setServer(m.change) });
       else if (m.type === 'admin-reply') admin.answered(m.id, m.result);
+      else if (m.type === 'deliver') {
+        void gateway.generation.deliver(m.topic, m.data).then(
+          (result) => send({ type: 'delivered', id: m.id, result }),
+          (err) => {
+            gateway.generation.report({ hook: 'app.message', error: err });
+            send({ type: 'delivered', id: m.id, result: undefined });
+          },
+        );
+      }
     });
     process.on('SIGTERM', () => stop(false));
     // The master is gone: nobody will tell us to stop, so stop now, gracefully.

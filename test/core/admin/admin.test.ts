@@ -111,6 +111,10 @@ describe('stats listener, one process', () => {
     await call(stats(), '/api/servers/app/b', { method: 'POST', headers: auth, body: JSON.stringify({ state: 'ready' }) });
   });
 
+  it('alone, a broadcast reaches this process', async () => {
+    assert.deepEqual((await call(stats(), '/whoami', { headers: auth })).body, [process.pid]);
+  });
+
   it('anything else is a 404 naming the API', async () => {
     const r = await call(stats(), '/nothing', { headers: auth });
     assert.equal(r.status, 404);

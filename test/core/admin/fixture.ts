@@ -10,7 +10,9 @@ export default definePlugin({
     const workers = api.metrics.counter('test_workers_total', 'processes that served this config');
     api.hooks.app.ready.tap('counter', () => workers.inc({ pid: String(process.pid) }));
     api.hooks.http.responseSent.tap('counter', (ctx) => requests.inc({ server: ctx.server?.name ?? '-' }));
+    api.hooks.app.message.tapPromise('counter', async (topic) => (topic === 'whoami' ? process.pid : undefined));
     api.hooks.app.admin.tapPromise('counter', async (req) => {
+      if (req.path === '/whoami') return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(await api.broadcast('whoami', null)) };
       if (req.path !== '/count') return undefined;
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ metrics: await req.metrics(), status: await req.status() }) };
     });

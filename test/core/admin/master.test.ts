@@ -66,6 +66,12 @@ backends:
     assert.equal((now.requests.a ?? 0) + (now.requests.b ?? 0), 40);
   });
 
+  it("a plugin's broadcast reaches every worker and gathers their answers", async () => {
+    const pids = await (await fetch(`http://127.0.0.1:${stats}/whoami`)).json();
+    assert.equal(new Set(pids).size, 2, `answers from both workers: ${pids}`);
+    assert.deepEqual([...pids].sort(), (await count()).pids.map(Number).sort());
+  });
+
   it('keeps totals across a reload, and shows the new generation', async () => {
     const before = await count();
     const reloaded = await master.reload();
