@@ -68,6 +68,8 @@ export function createHttpHooks() {
     upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']),
     /** The server's response head has arrived. Mutate status and headers, or observe the body with `res.onBody`. An upgrade's 101 comes here too: headers only, no body, status kept. */
     upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']),
+    /** The gateway is about to answer an error of its own (`status`: 502, 503, 504...): bail with another answer (a custom error page, a stale copy from a cache). */
+    errorResponse: new AsyncSeriesBailHook<[HttpContext, number], HttpAnswer | void>(['ctx', 'status']),
     /** The response has been sent (or the client went away); for an upgrade (status 101), the tunnel has closed, `bytesIn`/`bytesOut` final. Observe: stats, logs. */
     responseSent: new SyncHook<[HttpContext]>(['ctx']),
     /** The request failed: plugin error, server error, timeout, client abort. Observe. */

@@ -364,7 +364,22 @@ export function sendAnswer(res: ServerResponse, ctx: HttpContext, answer: HttpAn
   }
 }
 
+/** Answers with an error of the gateway's own, unless an `errorResponse` tap of the request's route answers instead. */
 export function sendError(res: ServerResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
+  if (res.headersSent || res.destroyed) return;
+  const hook = (ctx.route as RouteRuntime | undefined)?.http.errorResponse;
+  if (!hook?.taps.length) return writeError(res, ctx, status, env);
+  hook.promise(ctx, status).then(
+    (answer) => {
+      if (res.headersSent || res.destroyed) return;
+      if (answer) sendAnswer(res, ctx, answer, env);
+      else writeError(res, ctx, status, env);
+    },
+    () => writeError(res, ctx, status, env),
+  );
+}
+
+function writeError(res: ServerResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
   if (res.headersSent || res.destroyed) return;
   const body = errorBody(status);
   ctx.status = status;
