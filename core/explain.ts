@@ -69,6 +69,7 @@ export function explain(gen: Generation, r: ExplainRequest): Explanation {
     decidedBy: typeof chosen === 'string' ? `a route tap chose backend "${chosen}"` : route.index >= 0 ? `route taps: ${taps.map((t) => t.name).join(', ')}` : 'no route matched: the frontend default',
     ...(backend ? { backend: { name: backend.name, balance: backend.balance, servers: backend.servers.map((s) => `${s.name} ${formatAddress(s.address)}${s.backup ? ' backup' : ''}${s.state !== 'ready' ? ` ${s.state}` : ''}`) } } : {}),
     chain: [
+      { hook: 'received', taps: fe.http.received.taps.map(tapInfo) },
       { hook: 'route', taps: taps.map(tapInfo) },
       ...requestHooks.map((hook) => ({ hook, taps: route.http[hook].taps.map(tapInfo) })),
     ],

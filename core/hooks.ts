@@ -55,6 +55,12 @@ export function createHttpHooks() {
     /** A client connection arrives. Bail with `false` to close it at once. */
     accept: new SyncBailHook<[ConnectionInfo], false | void>(['connection']),
     /**
+     * A request's head has been read, before routing (frontend chain only): authenticate
+     * when routes depend on who is asking (claims), or answer at once. Bail with an answer
+     * to skip everything after.
+     */
+    received: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']),
+    /**
      * A request's head has been read: choose its route. Bail with one of the frontend's
      * routes (its plugin chain then runs) or a backend name; no answer is the frontend's
      * fallback (`default_backend`, frontend plugins). Runs on the frontend's chain only.

@@ -49,6 +49,10 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
   }
 
   try {
+    if (fe.http.received.taps.length) {
+      const answer = await fe.http.received.promise(ctx);
+      if (answer) return sendAnswer(res, ctx, answer, env);
+    }
     const chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined;
     const route = chosenRoute(fe, chosen);
     ctx.route = route;
