@@ -187,6 +187,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         scope,
         hooks,
         generation: gen.info,
+        dir: o.dir,
         log,
         metrics: gen.metrics,
         registerBalancer: (name, factory) => register(gen.balancers, 'balancing algorithm', name, factory),

@@ -22,6 +22,8 @@ export type {
 export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, Labels } from '../core/metrics.ts';
 /** Metrics as data: merge several snapshots, render Prometheus text; `latencyBuckets` in seconds. */
 export { mergeSnapshots, renderPrometheus, latencyBuckets } from '../core/metrics.ts';
+/** How a request or session ended, as the access log's `termination` says it: HAProxy-style two letters (who, in which phase). */
+export { httpTermination, tcpTermination } from '../core/termination.ts';
 export type { ServerHealth } from '../core/upstream/health.ts';
 export type { AdminRequest, GatewayStatus, WorkerInfo, ServerChange } from '../core/admin.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
@@ -47,6 +49,8 @@ export interface PluginApi {
   /** Tap these. Taps made here apply to the plugin's scope only. */
   readonly hooks: Hooks;
   readonly generation: GenerationInfo;
+  /** The configuration file's folder: resolve paths written in options (key files, lists) against it. */
+  readonly dir: string;
   readonly log: Logger;
   readonly metrics: Metrics;
   /** Make a balancing algorithm available to `balance:` in backends. */
