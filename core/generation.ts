@@ -5,6 +5,10 @@ import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
 import { copyTaps, type Meter, type TapMeter } from './taps.ts';
+import { WindowCounters, type TakeOptions, type TakeResult } from './shared.ts';
+
+/** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
+const localCounters = new WindowCounters();
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
 import type { BalancerFactory, Detector, GenerationInfo, Mode } from './types.ts';
 import { compileCondition, type MatcherDefinition, type RouteView } from './routes.ts';
@@ -97,6 +101,9 @@ export class Generation {
    * master, the gateway replaces this with a trip through it; alone, only this process.
    */
   broadcast: (topic: string, data: unknown) => Promise<unknown[]> = async (topic, data) => [await this.deliver(topic, data)];
+
+  /** Shared window counters: under a master, the gateway replaces this with a trip to it. */
+  take: (key: string, options: TakeOptions) => Promise<TakeResult> = async (key, options) => localCounters.take(key, options);
 
   /** A broadcast message arrives here: the `app.message` taps answer it. */
   async deliver(topic: string, data: unknown): Promise<unknown> {
@@ -197,6 +204,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         backends: () => gen.backends,
         routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
         broadcast: (topic, data) => gen.broadcast(topic, data),
+        take: (key, options) => gen.take(key, options),
         now,
       };
       try {

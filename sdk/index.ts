@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Hooks } from '../core/hooks.ts';
 import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationInfo, Mode } from '../core/types.ts';
 import type { MatcherDefinition, RouteView } from '../core/routes.ts';
+import type { TakeOptions, TakeResult } from '../core/shared.ts';
 import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
 
@@ -25,6 +26,7 @@ export { mergeSnapshots, renderPrometheus, latencyBuckets } from '../core/metric
 /** How a request or session ended, as the access log's `termination` says it: HAProxy-style two letters (who, in which phase). */
 export { httpTermination, tcpTermination } from '../core/termination.ts';
 export type { ServerHealth } from '../core/upstream/health.ts';
+export type { TakeOptions, TakeResult } from '../core/shared.ts';
 export type { AdminRequest, GatewayStatus, WorkerInfo, ServerChange } from '../core/admin.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
 
@@ -71,6 +73,12 @@ export interface PluginApi {
    * reaching every worker's cache). Alone (workers: 0), only this process.
    */
   broadcast(topic: string, data: unknown): Promise<unknown[]>;
+  /**
+   * Takes `cost` (default 1) from a budget of `limit` per `window` ms under `key`, decided
+   * once for every worker (by the master; alone, by this process): rate limits that hold
+   * across workers. A sliding window (two fixed windows, the older one weighted).
+   */
+  take(key: string, options: TakeOptions): Promise<TakeResult>;
   /** Injected clock (ms); tests may replace it. */
   now(): number;
 }

@@ -18,6 +18,7 @@ import { builtins } from '../../plugins/index.ts';
 import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
 import type { ServerChange } from '../admin.ts';
 import { mergeSnapshots, type MetricSample } from '../metrics.ts';
+import { WindowCounters } from '../shared.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
 import { bundleWorker } from './worker-bundle.ts';
@@ -48,6 +49,8 @@ export class Master {
   #retiredMetrics: MetricSample[] = [];
   /** Run-time server changes (admin API), given to every worker started after them. */
   readonly #overrides = new Map<string, ServerChange>();
+  /** Rate limits shared by every worker, kept across reloads. */
+  readonly #counters = new WindowCounters();
   #asked = 0;
   readonly #answers = new Map<number, (m: FromWorker) => void>();
   #stopped!: () => void;
@@ -266,6 +269,7 @@ export class Master {
     if (q.op === 'status') return Promise.resolve(this.status());
     if (q.op === 'setServer') return this.setServer(q.change);
     if (q.op === 'broadcast') return this.broadcast(q.topic, q.data);
+    if (q.op === 'take') return Promise.resolve(this.#counters.take(q.key, q.options));
     return this.reload().then((r) => ({ ok: r.ok, generation: r.generation, error: r.error, problems: r.problems }));
   }
 

@@ -2,6 +2,7 @@
 import type { Problem } from '../config/problems.ts';
 import type { MetricSample } from '../metrics.ts';
 import type { ServerChange } from '../admin.ts';
+import type { TakeOptions } from '../shared.ts';
 
 export type ToWorker =
   | { type: 'drain'; hardAfter: number }
@@ -16,7 +17,7 @@ export type ToWorker =
   | { type: 'admin-reply'; id: number; result: unknown };
 
 /** What a worker's stats listener asks the master, which sees every worker. */
-export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange } | { op: 'broadcast'; topic: string; data: unknown };
+export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange } | { op: 'broadcast'; topic: string; data: unknown } | { op: 'take'; key: string; options: TakeOptions };
 
 export type FromWorker =
   | { type: 'ready'; generation: number }

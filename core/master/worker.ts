@@ -7,11 +7,17 @@ import { builtins } from '../../plugins/index.ts';
 import type { AdminQuestion, FromWorker, ToWorker } from './messages.ts';
 import type { AdminEnv } from '../admin.ts';
 import { retained } from '../metrics.ts';
+import type { TakeOptions, TakeResult } from '../shared.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 
 /** The stats listener of a worker asks the master, which sees every worker. */
-function masterAdmin(): { env: AdminEnv; broadcast(topic: string, data: unknown): Promise<unknown[]>; answered(id: number, result: unknown): void } {
+function masterAdmin(): {
+  env: AdminEnv;
+  broadcast(topic: string, data: unknown): Promise<unknown[]>;
+  take(key: string, options: TakeOptions): Promise<TakeResult>;
+  answered(id: number, result: unknown): void;
+} {
   let next = 0;
   const pending = new Map<number, (result: unknown) => void>();
   const ask = <T>(q: AdminQuestion) =>
@@ -28,6 +34,7 @@ function masterAdmin(): { env: AdminEnv; broadcast(topic: string, data: unknown)
       reload: () => ask({ op: 'reload' }),
     },
     broadcast: (topic: string, data: unknown) => ask<unknown[]>({ op: 'broadcast', topic, data }),
+    take: (key: string, options: TakeOptions) => ask<TakeResult>({ op: 'take', key, options }),
     answered: (id, result) => {
       pending.get(id)?.(result);
       pending.delete(id);
@@ -55,6 +62,7 @@ export async function runWorker(): Promise<number> {
   const admin = masterAdmin();
   // Plugins' broadcasts go through the master to every worker.
   result.generation.broadcast = admin.broadcast;
+  result.generation.take = admin.take;
   try {
     gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), admin: admin.env });
   } catch (err) {

@@ -10,6 +10,11 @@ export default definePlugin({
     const workers = api.metrics.counter('test_workers_total', 'processes that served this config');
     api.hooks.app.ready.tap('counter', () => workers.inc({ pid: String(process.pid) }));
     api.hooks.http.responseSent.tap('counter', (ctx) => requests.inc({ server: ctx.server?.name ?? '-' }));
+    api.hooks.http.request.tapPromise('counter', async (ctx) => {
+      if (ctx.path !== '/limited') return undefined;
+      const t = await api.take('limited', { limit: 10, window: 60_000 });
+      return t.allowed ? undefined : { status: 429, headers: { 'retry-after': String(Math.ceil(t.retryAfter / 1000)) }, body: 'slow down' };
+    });
     api.hooks.app.message.tapPromise('counter', async (topic) => (topic === 'whoami' ? process.pid : undefined));
     api.hooks.app.admin.tapPromise('counter', async (req) => {
       if (req.path === '/whoami') return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(await api.broadcast('whoami', null)) };

@@ -72,6 +72,13 @@ backends:
     assert.deepEqual([...pids].sort(), (await count()).pids.map(Number).sort());
   });
 
+  it('a shared budget (api.take) holds across both workers: 10 of 30 requests pass', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await fetch(`http://127.0.0.1:${web}/limited`, { headers: { connection: 'close' } })).status);
+    assert.equal(statuses.filter((s) => s === 200).length, 10, statuses.join(' '));
+    assert.equal(statuses.filter((s) => s === 429).length, 20);
+  });
+
   it('keeps totals across a reload, and shows the new generation', async () => {
     const before = await count();
     const reloaded = await master.reload();
