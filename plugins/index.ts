@@ -18,6 +18,7 @@ import redirect from './redirect/index.ts';
 import respond from './respond/index.ts';
 import contentSwitch from './switch/index.ts';
 import protocols from './protocols/index.ts';
+import jwt, { jwtClaims } from './jwt/index.ts';
 import stats from './stats/index.ts';
 
 export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, stats];

@@ -1,0 +1,162 @@
+// A remote JWKS served on 127.0.0.1:0: rotation without reload (a new kid is fetched
+// for; a key removed from the document stops verifying), unknown kids rate-limited to
+// one fetch per cooldown, and routing on claims verified before routing.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { bearer, get, makeKey, sign, type TestKey } from './tokens.ts';
+
+describe('jwt with a remote JWKS', () => {
+  let k1: TestKey, k2: TestKey, ec: TestKey;
+  let jwks: { keys: object[] } = { keys: [] };
+  let fetches = 0;
+  let server: http.Server;
+  let origin: TestOrigin;
+  let gw: TestGateway;
+  /** The plugins' clock: tests move it past the cooldown. */
+  let clock = Date.now();
+
+  before(async () => {
+    [k1, k2, ec] = await Promise.all([makeKey('RS256', 'k1'), makeKey('RS256', 'k2'), makeKey('ES256', 'k3')]);
+    jwks = { keys: [k1.jwk, ec.jwk] };
+    server = http.createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/.well-known/jwks.json`;
+    origin = await startOrigin('app');
+    gw = await startGateway(
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options: { jwks_url: url, jwks_cache: { cooldown: '30s', max_age: '10m' } } }] } },
+        backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+      },
+      {},
+      { now: () => clock },
+    );
+  });
+
+  after(async () => {
+    await gw?.close();
+    await origin?.close();
+    server?.close();
+  });
+
+  it('accepts tokens from the published keys (RS256, ES256), fetching the document once', async () => {
+    assert.equal((await get(gw.url('/'), bearer(await sign(k1)))).status, 200);
+    assert.equal((await get(gw.url('/'), bearer(await sign(ec)))).status, 200);
+    assert.equal(fetches, 1);
+  });
+
+  it('picks up a new key after an unknown kid, and retires the one removed, without a reload', async () => {
+    const generation = gw.gateway.generation.id;
+    jwks = { keys: [k2.jwk] };
+    // Within the cooldown of the first fetch, an unknown kid does not fetch again.
+    assert.equal((await get(gw.url('/'), bearer(await sign(k2)))).status, 401);
+    assert.equal(fetches, 1);
+    clock += 31_000;
+    const r = await get(gw.url('/'), bearer(await sign(k2)));
+    assert.equal(r.status, 200, r.body);
+    assert.equal(fetches, 2);
+    const old = await get(gw.url('/'), bearer(await sign(k1)));
+    assert.equal(old.status, 401);
+    assert.match(String(old.headers['www-authenticate']), /error_description="unknown key"/);
+    assert.equal(gw.gateway.generation.id, generation);
+  });
+
+  it('fetches at most once per cooldown however many unknown kids arrive', async () => {
+    clock += 31_000;
+    const before = fetches;
+    const stranger = await makeKey('RS256', 'x');
+    const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await get(gw.url('/'), bearer(await sign(stranger, {}, { kid: `random-${i}` })))).status));
+    assert.deepEqual(new Set(answers), new Set([401]));
+    assert.equal(fetches - before, 1);
+  });
+
+  it('keeps the keys it has when the JWKS server fails', async () => {
+    clock += 11 * 60_000; // older than max_age: a background refresh, which fails
+    server.removeAllListeners('request');
+    server.on('request', (_req, res) => {
+      fetches++;
+      res.writeHead(500).end();
+    });
+    const fresh = () => sign(k2, { iat: Math.floor(clock / 1000), exp: Math.floor(clock / 1000) + 600 });
+    const before = fetches;
+    assert.equal((await get(gw.url('/'), bearer(await fresh()))).status, 200);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fetches, before + 1);
+    assert.equal((await get(gw.url('/'), bearer(await fresh()))).status, 200);
+  });
+});
+
+describe('routing on claims', () => {
+  let key: TestKey;
+  const origins: Record<string, TestOrigin> = {};
+  let gw: TestGateway;
+
+  before(async () => {
+    key = await makeKey('EdDSA', 'ed');
+    for (const name of ['www', 'admin', 'reader', 'public']) origins[name] = await startOrigin(name);
+    gw = await startGateway(
+      {
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'www',
+            plugins: [{ use: 'jwt', options: { keys: [{ jwk: key.jwk }], forward: { role: 'x-role' } } }],
+            routes: [
+              { name: 'admin', match: { claim: { role: 'admin' } }, backend: 'admin' },
+              { name: 'reader', match: { path: '/docs', claim: { scope: { contains: 'read' } } }, backend: 'reader' },
+              { name: 'groups', match: { claim: { 'realm_access.roles': 'ops' } }, backend: 'admin' },
+            ],
+          },
+          open: {
+            bind: '127.0.0.1:0',
+            default_backend: 'public',
+            routes: [{ name: 'guarded', match: { path: '/private' }, plugins: [{ use: 'jwt', options: { keys: [{ jwk: key.jwk }] } }] }],
+          },
+        },
+        backends: Object.fromEntries(Object.entries(origins).map(([name, o]) => [name, { servers: [{ name: 's1', address: o.address }] }])),
+      },
+    );
+  });
+
+  after(async () => {
+    await gw?.close();
+    await Promise.all(Object.values(origins).map((o) => o.close()));
+  });
+
+  it('sends each request to the route its claims match', async () => {
+    const to = async (claims: Record<string, unknown>, path = '/') => (await get(gw.url(path), bearer(await sign(key, claims)))).headers['x-origin'];
+    assert.equal(await to({ role: 'admin' }), 'admin');
+    assert.equal(await to({ role: ['user', 'admin'] }), 'admin');
+    assert.equal(await to({ role: 'user', scope: 'read write' }, '/docs'), 'reader');
+    assert.equal(await to({ role: 'user', scope: 'write' }, '/docs'), 'www');
+    assert.equal(await to({ realm_access: { roles: ['ops'] } }), 'admin');
+    assert.equal(await to({ role: 'user' }), 'www');
+  });
+
+  it('verifies before routing on a frontend: no token, no route', async () => {
+    const seen = Object.values(origins).reduce((n, o) => n + o.requests.length, 0);
+    const r = await get(gw.url('/'), { 'x-role': 'admin' });
+    assert.equal(r.status, 401);
+    const forged = await get(gw.url('/'), bearer(await sign(await makeKey('EdDSA', 'ed'), { role: 'admin' })));
+    assert.equal(forged.status, 401);
+    assert.equal(Object.values(origins).reduce((n, o) => n + o.requests.length, 0), seen);
+  });
+
+  it('on a route, guards that route only', async () => {
+    assert.equal((await get(gw.url('/', 'open'))).status, 200);
+    assert.equal((await get(gw.url('/private', 'open'))).status, 401);
+    assert.equal((await get(gw.url('/private', 'open'), bearer(await sign(key)))).status, 200);
+  });
+
+  it('refuses a claim rule that is not one in the config check', async () => {
+    await assert.rejects(
+      startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'www', routes: [{ match: { claim: { scope: { contain: 'read' } } } }] } }, backends: { www: { servers: [{ name: 's1', address: origins.www!.address }] } } }),
+      /routes\[0\]\.match\.claim/,
+    );
+  });
+});
