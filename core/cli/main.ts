@@ -15,6 +15,8 @@ Usage:
                                      --plan prints what would change without applying it
   tapgate stop   -c FILE [--hard]    graceful stop (finish in-flight work), or --hard: end everything now
   tapgate status -c FILE             master, generation and workers
+  tapgate stats  -c FILE [--token T] [--watch [--interval S]] [--format text|json]
+                                     frontends, backends and servers from the stats listener (stats.bind)
   tapgate --version | --help
 
 reload, stop and status reach the master through its control socket (config key control.socket,
@@ -36,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'stop':
     case 'status':
       return (await import('./control.ts')).control(command, rest);
+    case 'stats':
+      return (await import('./stats.ts')).statsCommand(rest);
     case '__worker': {
       // A worker's IPC channel would keep it alive: leave explicitly once stopped.
       const code = await (await import('../master/worker.ts')).runWorker();
