@@ -62,7 +62,7 @@ export function renderTables(report: StatsReport): string {
     html += `<tr><th>Cur</th><th>Max</th><th>Cur</th><th>Max</th><th>Total</th><th>In</th><th>Out</th><th>Conn</th><th>Resp</th>${responseHead}<th>p50</th><th>p99</th></tr></thead><tbody>`;
     for (const s of be.servers) {
       const check = s.check;
-      const checkText = check ? (check.result === 'pending' ? 'pending' : `${check.result === 'passed' ? 'L4/L7 OK' : check.error ?? 'failed'} in ${check.duration_ms ?? '-'} ms`) : 'no check';
+      const checkText = check ? (check.result === 'pending' ? 'pending' : `${check.result === 'passed' ? 'OK' : check.error ?? 'failed'} in ${check.duration_ms ?? '-'} ms`) : 'no check';
       const lat = http ? s.latency.ttfb : s.latency.connect;
       html += `<tr class="server" data-server="${esc(`${be.name}/${s.name}`)}" data-status="${esc(s.status)}">`;
       html += `${td(s.name, 'name', `${s.address}${s.backup ? ' (backup)' : ''}${s.maxconn ? ` maxconn ${s.maxconn}` : ''}`)}`;
