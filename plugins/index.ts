@@ -20,7 +20,8 @@ import contentSwitch from './switch/index.ts';
 import protocols from './protocols/index.ts';
 import jwt, { jwtClaims } from './jwt/index.ts';
 import stats from './stats/index.ts';
+import apiKey from './api-key/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats, apiKey];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
