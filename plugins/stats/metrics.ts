@@ -38,7 +38,7 @@ const h = (name: string, labels: string[], help: string): MetricDef => ({ name, 
 
 /** A session is one HTTP request, or one TCP connection that was routed (not handed to another frontend). */
 export const M = {
-  feConnections: c('frontend_connections_total', F, 'Client connections accepted'),
+  feConnections: c('frontend_connections_total', F, 'Client connections that arrived (counted before accept taps decide)'),
   feSessions: c('frontend_sessions_total', F, 'Sessions ended: HTTP requests, or TCP sessions'),
   feCurrent: g('frontend_sessions_current', F, 'sum', 'Sessions in progress: HTTP requests being served, TCP sessions connected to a server'),
   feMax: g('frontend_sessions_max', F, 'max', 'Most sessions in progress at once in one worker, in this generation'),
