@@ -22,7 +22,8 @@ import jwt, { jwtClaims } from './jwt/index.ts';
 import stats from './stats/index.ts';
 import apiKey from './api-key/index.ts';
 import basicAuth from './basic-auth/index.ts';
+import authRequest from './auth-request/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats, apiKey, basicAuth];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats, apiKey, basicAuth, authRequest];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
