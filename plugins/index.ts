@@ -23,7 +23,8 @@ import stats from './stats/index.ts';
 import apiKey from './api-key/index.ts';
 import basicAuth from './basic-auth/index.ts';
 import authRequest from './auth-request/index.ts';
+import rateLimit from './rate-limit/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats, apiKey, basicAuth, authRequest];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats, apiKey, basicAuth, authRequest, rateLimit];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));
