@@ -100,6 +100,7 @@ export class HttpContext {
   upstream: UpstreamRequest | undefined = undefined;
   /** Why the request ended badly, when it did (error class name or short reason). */
   error: string | undefined = undefined;
+  /** Bytes of the request body read from the client (of the tunnel, for an upgrade). */
   bytesIn = 0;
   bytesOut = 0;
   /** Further servers tried after a connection failed (redispatches). */

@@ -39,7 +39,9 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     tlsInfoOf(socket), performance.now(),
   );
-  res.once('close', () => finish(ctx, fe, gen, env, res, socket));
+  // The head is read already: what the socket reads from here on is this request's body.
+  const readBefore = socket.bytesRead;
+  res.once('close', () => finish(ctx, fe, gen, env, res, socket, readBefore));
 
   const refusal = refuseMalformed(req, fe, upgrade !== undefined);
   if (refusal) {
@@ -397,8 +399,10 @@ function writeError(res: ServerResponse, ctx: HttpContext, status: number, env: 
   res.end(ctx.method === 'HEAD' ? undefined : body);
 }
 
-function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse, socket: Socket): void {
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse, socket: Socket, readBefore: number): void {
   ctx.timings.total = performance.now() - ctx.timings.start;
+  // Upgrades count their tunnel's bytes themselves.
+  if (ctx.status !== 101) ctx.bytesIn = Math.max(0, socket.bytesRead - readBefore);
   env.responseDone(socket);
   if (!res.writableFinished) ctx.error ??= 'client aborted';
   const hooks = hooksOf(ctx, fe);

@@ -69,6 +69,15 @@ describe('access log', () => {
     assert.equal(await get('/tea'), 418);
     assert.equal(await get('/dead'), 503);
     assert.equal(await get('/slow'), 504);
+    const posted = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/upload', method: 'POST', agent: false, headers: { 'content-length': '1000' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end('x'.repeat(1000));
+    });
+    assert.equal(posted, 200);
     await gateway.kill(); // flushes the log
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const by = (path: string) => lines.find((l) => l.path === path);
@@ -77,6 +86,8 @@ describe('access log', () => {
     assert.deepEqual([by('/tea').termination, by('/tea').route, by('/tea').status], ['L-', 'teapot', 418]);
     assert.deepEqual([by('/dead').termination, by('/dead').retries], ['SC', 1]);
     assert.deepEqual([by('/slow').termination, by('/slow').status], ['sH', 504]);
+    assert.equal(by('/upload').bytes_in, 1000, 'the request body is counted');
+    assert.equal(by('/ok').bytes_in, undefined, 'a GET without a body reads nothing more');
   });
 
   it('a sampled log keeps a share of ordinary lines and every error', async () => {
