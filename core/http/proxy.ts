@@ -39,9 +39,7 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     tlsInfoOf(socket), performance.now(),
   );
-  // The head is read already: what the socket reads from here on is this request's body.
-  const readBefore = socket.bytesRead;
-  res.once('close', () => finish(ctx, fe, gen, env, res, socket, readBefore));
+  res.once('close', () => finish(ctx, fe, gen, env, res, socket));
 
   const refusal = refuseMalformed(req, fe, upgrade !== undefined);
   if (refusal) {
@@ -207,20 +205,26 @@ function requestBody(req: IncomingMessage, fe: FrontendRuntime, ctx: HttpContext
     req.destroy(new Error('client body timeout'));
   });
   req.once('end', () => socket.setTimeout(0));
+  const length = req.headers['content-length'];
+  if (length !== undefined) {
+    // Announced (and refused above the limit already): the parser delivers exactly that many bytes.
+    req.once('end', () => (ctx.bytesIn = Number(length)));
+    return req;
+  }
+  // Chunked: counted as it passes, and cut above the limit.
   const max = fe.limits.max_body_size;
-  if (max === 0 || req.headers['content-length'] !== undefined) return req;
-  let seen = 0;
-  const limited = new Transform({
+  const counted = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      if ((seen += chunk.length) > max) {
+      ctx.bytesIn += chunk.length;
+      if (max > 0 && ctx.bytesIn > max) {
         ctx.error = 'body too large';
         return done(new Error('body too large'));
       }
       done(null, chunk);
     },
   });
-  pipeline(req, limited, () => undefined);
-  return limited;
+  pipeline(req, counted, () => undefined);
+  return counted;
 }
 
 /** Streams the server's answer to the client with back-pressure on both sides. */
@@ -399,10 +403,8 @@ function writeError(res: ServerResponse, ctx: HttpContext, status: number, env: 
   res.end(ctx.method === 'HEAD' ? undefined : body);
 }
 
-function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse, socket: Socket, readBefore: number): void {
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse, socket: Socket): void {
   ctx.timings.total = performance.now() - ctx.timings.start;
-  // Upgrades count their tunnel's bytes themselves.
-  if (ctx.status !== 101) ctx.bytesIn = Math.max(0, socket.bytesRead - readBefore);
   env.responseDone(socket);
   if (!res.writableFinished) ctx.error ??= 'client aborted';
   const hooks = hooksOf(ctx, fe);

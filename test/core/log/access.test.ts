@@ -78,6 +78,16 @@ describe('access log', () => {
       req.end('x'.repeat(1000));
     });
     assert.equal(posted, 200);
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/chunked', method: 'POST', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.write('y'.repeat(300));
+      req.end('z'.repeat(200));
+    });
+    assert.equal(chunked, 200);
     await gateway.kill(); // flushes the log
     const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const by = (path: string) => lines.find((l) => l.path === path);
@@ -87,6 +97,7 @@ describe('access log', () => {
     assert.deepEqual([by('/dead').termination, by('/dead').retries], ['SC', 1]);
     assert.deepEqual([by('/slow').termination, by('/slow').status], ['sH', 504]);
     assert.equal(by('/upload').bytes_in, 1000, 'the request body is counted');
+    assert.equal(by('/chunked').bytes_in, 500, 'a chunked body too');
     assert.equal(by('/ok').bytes_in, undefined, 'a GET without a body reads nothing more');
   });
 
