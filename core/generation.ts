@@ -299,6 +299,11 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       }
     }
 
+    if (gen.app.upstreamConnected.taps.length) {
+      const connected = gen.app.upstreamConnected;
+      for (const b of gen.backends.values()) for (const server of b.servers) server.onConnect = (sv, ms) => connected.call(sv, ms);
+    }
+
     if (problems.some((p) => p.severity === 'error')) throw new GenerationError(problems);
     gen.warnings.push(...problems);
     if (gen.app.boot.taps.length) await gen.app.boot.promise(gen.info);

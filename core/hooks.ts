@@ -43,6 +43,8 @@ export function createAppHooks() {
      * bail with an answer for your topic (a purge's count), or nothing for other topics.
      */
     message: new AsyncSeriesBailHook<[string, unknown], unknown>(['topic', 'data']),
+    /** A new connection to a server of an HTTP backend is up after `ms` (TLS included); requests reuse pooled ones. Observe: connect latency. */
+    upstreamConnected: new SyncHook<[ServerView, number]>(['server', 'ms']),
     /** This process's metrics are about to be read (a stats request, a worker's exit): set gauges from live state here. Observe. */
     collect: new SyncHook<[]>([]),
     /** A request to the stats listener (`stats:` section) outside the kernel's `/api/`: bail with an answer (a stats page, metrics, a purge). */
@@ -109,7 +111,7 @@ export interface Hooks {
 
 /** Hooks whose taps only observe: a tap that throws is reported and the others still run. */
 export const observeOnly: ReadonlySet<string> = new Set([
-  'app.listening', 'app.ready', 'app.drain', 'app.error', 'app.collect',
+  'app.listening', 'app.ready', 'app.drain', 'app.error', 'app.collect', 'app.upstreamConnected',
   'http.responseSent', 'http.requestError',
   'tcp.connected', 'tcp.closed',
 ]);

@@ -101,6 +101,9 @@ export class UpstreamServer implements ServerView {
     if (this.active-- === this.maxconn) this.changed(true);
   }
 
+  /** A new pooled connection to this server is up, after `ms` (the generation points this at `app.upstreamConnected`). */
+  onConnect: ((server: UpstreamServer, ms: number) => void) | undefined = undefined;
+
   /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
   get pool(): Pool {
     if (!this.#pool) {
@@ -112,17 +115,22 @@ export class UpstreamServer implements ServerView {
         keepAliveMaxTimeout: this.timeouts.server_keepalive,
         headersTimeout: this.timeouts.server,
         bodyTimeout: this.timeouts.server_body,
-        connect: { timeout: this.timeouts.connect },
         // Our own limits apply on the client side; the server's answer is passed as it comes.
         maxResponseSize: -1,
       };
       const tls = this.tls;
-      if (tls) {
-        const connector = buildConnector({ timeout: this.timeouts.connect, ...tls.connect });
+      const connector = buildConnector({ timeout: this.timeouts.connect, ...tls?.connect });
+      // Each new connection is timed (TLS handshake included) for whoever watches: stats' connect latency.
+      options.connect = (opts, callback) => {
+        const start = performance.now();
         // The SNI name (or none, for an IP) comes from config, never from a request's Host header.
-        options.connect = (opts, callback) => connector({ ...opts, servername: tls.connect.servername }, callback);
-        this.#pool = new TlsPool(`https://${host}:${this.address.port}`, options, tls.name);
-      } else this.#pool = new Pool(`http://${host}:${this.address.port}`, options);
+        connector(tls ? { ...opts, servername: tls.connect.servername } : opts, (err, socket) => {
+          if (!err) this.onConnect?.(this, performance.now() - start);
+          callback(err, socket as never);
+        });
+      };
+      if (tls) this.#pool = new TlsPool(`https://${host}:${this.address.port}`, options, tls.name);
+      else this.#pool = new Pool(`http://${host}:${this.address.port}`, options);
     }
     return this.#pool;
   }

@@ -263,6 +263,12 @@ export class Counting {
     else if (side === 'server') sv.responseErrors.inc();
   }
 
+  /** HTTP: a new pooled connection to `server` took `ms` to come up (requests reusing one have no connect time). */
+  httpConnected(backend: BackendView, server: ServerView, ms: number): void {
+    this.backend(backend).connectSeconds.observe(ms / 1000);
+    this.server(server).connectSeconds.observe(ms / 1000);
+  }
+
   /** The server connection is up: the session is in progress until `tcpEnded`. */
   tcpConnected(ctx: TcpContext): void {
     const fe = this.frontend(ctx.frontend);

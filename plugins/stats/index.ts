@@ -29,6 +29,10 @@ export default definePlugin({
     api.hooks.tcp.accept.tap(first, (ctx) => counting.connection(ctx.frontend));
     api.hooks.tcp.connected.tap(tap, (ctx) => counting.tcpConnected(ctx));
     api.hooks.tcp.closed.tap(tap, (ctx) => counting.tcpEnded(ctx));
+    api.hooks.app.upstreamConnected.tap(api.name, (server, ms) => {
+      const backend = api.backends().get(server.backend);
+      if (backend) counting.httpConnected(backend, server, ms);
+    });
     api.hooks.app.admin.tapPromise(api.name, (req) => answer(api, req));
   },
 });

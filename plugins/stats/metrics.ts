@@ -64,7 +64,7 @@ export const M = {
   beResponseErrors: c('backend_response_errors_total', B, 'Exchanges a server broke or did not answer in time (502, 504, reset)'),
   beRetries: c('backend_retries_total', B, 'Retries after a failed connection, each on another server (HAProxy\'s redispatches)'),
   beQueueSeconds: h('backend_queue_seconds', B, 'Time waiting for a server slot, of the sessions that waited'),
-  beConnectSeconds: h('backend_connect_seconds', B, 'TCP: time from accept until the server connection was up'),
+  beConnectSeconds: h('backend_connect_seconds', B, 'Time to connect to a server: TCP, from accept until the server connection was up; HTTP, each new pooled connection (TLS included)'),
   beTtfbSeconds: h('backend_ttfb_seconds', B, 'HTTP: time from the request head until the server\'s response head'),
   beSeconds: h('backend_session_seconds', B, 'Duration of requests and TCP sessions sent to the backend'),
 
@@ -77,7 +77,7 @@ export const M = {
   svConnectionErrors: c('server_connection_errors_total', S, 'Failed connections to the server that ended the session (earlier tries count in the backend only)'),
   svResponseErrors: c('server_response_errors_total', S, 'Exchanges the server broke or did not answer in time'),
   svTtfbSeconds: h('server_ttfb_seconds', S, 'HTTP: time from the request head until the server\'s response head'),
-  svConnectSeconds: h('server_connect_seconds', S, 'TCP: time from accept until the server connection was up'),
+  svConnectSeconds: h('server_connect_seconds', S, 'Time to connect to the server: TCP, from accept until the server connection was up; HTTP, each new pooled connection (TLS included)'),
   svStatus: g('server_status', [...S, 'status'], 'max', '1 for the server\'s status (UP, DOWN, DRAIN, MAINT, NOLB), 0 for the others'),
   svWeight: g('server_weight', S, 'max', 'The server\'s weight (0: no new traffic)'),
   svCheckSeconds: g('server_check_duration_seconds', S, 'max', 'How long the last active health check took'),
