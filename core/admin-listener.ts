@@ -70,6 +70,7 @@ export class AdminListener {
       query: url.searchParams,
       headers: req.headers as HttpHeaders,
       body,
+      writable: this.config.admin,
       metrics: () => this.env.metrics(),
       status: () => this.env.status(),
     };

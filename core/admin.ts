@@ -49,6 +49,8 @@ export interface AdminRequest {
   readonly headers: HttpHeaders;
   /** The request body (at most 64 KiB). */
   readonly body: Buffer;
+  /** Changes are allowed (`stats.admin`, default true): a plugin's writes (a purge) honour it as `/api/` does. */
+  readonly writable: boolean;
   /** Every worker's metrics merged, totals kept across reloads. */
   metrics(): Promise<MetricSample[]>;
   /** Generation and workers. */
