@@ -1,7 +1,8 @@
 // An HTTP cache for a shared cache's place in front of servers (RFC 9111, with RFC
 // 5861's stale-while-revalidate and stale-if-error). Hits are answered in `request`;
 // `upstreamResponse` decides what to keep and collects the body while it streams to
-// the client; `upstreamRequest` turns a stale entry's refetch into a conditional request.
+// the client; `upstreamRequest` turns a stale entry's refetch into a conditional request;
+// `errorResponse` puts a stale entry in place of the gateway's own 502/503/504.
 // The store sits behind a small interface (store.ts); the RFC rules are in policy.ts.
 import http from 'node:http';
 import { BlockList, isIP } from 'node:net';
@@ -54,7 +55,7 @@ const Options = z.strictObject({
 });
 export type CacheOptions = z.output<typeof Options>;
 
-/** What the cache knows about a request on its way upstream (ctx.state.cache). */
+/** What a cache instance knows about a request on its way upstream (`ctx.state[stateKey]`). */
 interface RequestState {
   key: string;
   host: string;
@@ -72,6 +73,9 @@ interface RequestState {
 }
 
 const conditionalHeaders = ['if-none-match', 'if-modified-since'];
+let instances = 0;
+/** The gateway's own errors a stale response may hide (RFC 5861 4): no server reachable, a broken exchange, a timeout. */
+const gatewayErrors: ReadonlySet<number> = new Set([502, 503, 504]);
 
 export default definePlugin({
   name: 'cache',
@@ -80,7 +84,8 @@ export default definePlugin({
   description: 'HTTP cache (RFC 9111 shared cache, RFC 5861 stale-*): in-memory LRU bounded by bytes, coalescing, PURGE.',
   options: Options,
   setup(api, o) {
-    const labels = { cache: api.scope.kind === 'frontend' ? api.scope.frontend : 'gateway' };
+    const scope = api.scope;
+    const labels = { cache: scope.kind === 'route' ? `${scope.frontend}/${scope.route}` : scope.kind === 'frontend' ? scope.frontend : 'gateway' };
     const hits = api.metrics.counter('cache_hits_total', 'Requests answered from the cache (fresh or allowed stale)');
     const misses = api.metrics.counter('cache_misses_total', 'Requests sent to a server for want of a usable stored response');
     const revalidations = api.metrics.counter('cache_revalidations_total', 'Stored responses confirmed by a 304 from the server');
@@ -105,6 +110,8 @@ export default definePlugin({
       purgers.addSubnet(ip, bits === undefined ? (type === 'ipv4' ? 32 : 128) : Number(bits), type);
     }
 
+    // Each instance keeps its own request state: a frontend's cache and a route's may both see a request.
+    const stateKey = `cache#${++instances}`;
     const hostOf = (ctx: HttpContext) => ctx.header('host').toLowerCase();
     const withKeyHeaders = (vary: string[]) => (o.key.headers.length ? [...new Set([...vary, ...o.key.headers])] : vary);
     const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number) => {
@@ -174,17 +181,19 @@ export default definePlugin({
     };
 
     api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
+      // An upgrade (WebSocket...) is a connection, not a response: never answered, awaited or stored.
+      if (ctx.headers.upgrade !== undefined) return;
       const method = ctx.method;
       if (method === 'PURGE' && o.purge.enabled) return purge(ctx);
       const host = hostOf(ctx);
       if (method !== 'GET' && method !== 'HEAD') {
-        if (!safeMethods.has(method)) ctx.state.cache = { key: keyOf(host, ctx.url), host, req: new Map(), conditional: false, requestTime: 0, invalidate: true } satisfies RequestState;
+        if (!safeMethods.has(method)) ctx.state[stateKey] = { key: keyOf(host, ctx.url), host, req: new Map(), conditional: false, requestTime: 0, invalidate: true } satisfies RequestState;
         return;
       }
       const key = keyOf(host, ctx.url);
       const req = requestDirectives(ctx.headers);
       const state: RequestState = { key, host, req, conditional: false, requestTime: 0 };
-      ctx.state.cache = state;
+      ctx.state[stateKey] = state;
 
       let entry = await variants.lookup(key, ctx.headers);
       for (let waited = false; ; waited = true) {
@@ -218,7 +227,7 @@ export default definePlugin({
     });
 
     api.hooks.http.upstreamRequest.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
-      const state = ctx.state.cache as RequestState | undefined;
+      const state = ctx.state[stateKey] as RequestState | undefined;
       if (!state || state.invalidate || !ctx.upstream) return;
       state.requestTime = api.now();
       const entry = state.entry;
@@ -234,7 +243,7 @@ export default definePlugin({
     });
 
     api.hooks.http.upstreamResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx, res) => {
-      const state = ctx.state.cache as RequestState | undefined;
+      const state = ctx.state[stateKey] as RequestState | undefined;
       if (!state) return;
       const now = api.now();
       if (state.invalidate) {
@@ -261,6 +270,16 @@ export default definePlugin({
         (length === undefined || Number(length) <= o.max_object_size);
       if (!storable) return state.lead?.();
       collect(ctx, state, res, headers, now, length === undefined ? undefined : Number(length));
+    });
+
+    // RFC 5861 4 for errors of the gateway's own (no server reachable, a timeout): the stale entry this request would have validated.
+    api.hooks.http.errorResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx, status) => {
+      const state = ctx.state[stateKey] as RequestState | undefined;
+      const entry = state?.entry;
+      if (!entry || !gatewayErrors.has(status)) return undefined;
+      const now = api.now();
+      if (!staleIfErrorAllows(entry, state.req, now)) return undefined;
+      return answerFromStore(ctx, entry, currentAge(entry, now), 'STALE');
     });
 
     /** Keeps the body as it streams to the client, and stores it once complete. */
@@ -312,7 +331,7 @@ export default definePlugin({
     };
 
     api.hooks.http.responseSent.tap({ name: api.name, stage: Stage.CACHE }, (ctx) => {
-      const state = ctx.state.cache as RequestState | undefined;
+      const state = ctx.state[stateKey] as RequestState | undefined;
       if (state?.lead && !state.saving) state.lead();
     });
 

@@ -24,9 +24,23 @@ export interface CacheFixture {
   seen(path: string): TestOrigin['requests'];
   request(path: string, init?: { method?: string; headers?: Record<string, string>; body?: string }): Promise<Reply>;
   counter(name: string): number;
+  /** A request to the stats listener (with `stats` in the setup): status and parsed JSON body. */
+  admin(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; body: any }>;
   /** 'request' (path, headers) when a request reaches the gateway, before the cache; 'sent' (path, headers, status) once answered. */
   events: EventEmitter;
   close(): Promise<void>;
+}
+
+/** More than one cache in front of one origin: routes with their own, a stats listener, backend settings. */
+export interface FixtureSetup {
+  /** The frontend's routes (`name`, `match`, `plugins`); they use the origin's backend. */
+  routes?: object[];
+  /** false: no cache in the frontend's own plugins (only the routes' caches). */
+  frontendCache?: boolean;
+  /** Merged into the backend (`retries`, `timeouts`...). */
+  backend?: object;
+  /** Opens the stats listener on a port of its own (`stats.admin` and others may be given). */
+  stats?: boolean | object;
 }
 
 let fixtures = 0;
@@ -41,7 +55,7 @@ const eventsPlugin = (global: string) => `export default {
   },
 };`;
 
-export async function startCache(options: object = {}): Promise<CacheFixture> {
+export async function startCache(options: object = {}, setup: FixtureSetup = {}): Promise<CacheFixture> {
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const global = `cacheTestEvents${++fixtures}`;
@@ -58,8 +72,16 @@ export async function startCache(options: object = {}): Promise<CacheFixture> {
   });
   const gw = await startGateway(
     {
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './events.ts' }, { use: 'cache', options }] } },
-      backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      frontends: {
+        web: {
+          bind: '127.0.0.1:0',
+          default_backend: 'app',
+          plugins: [{ use: './events.ts' }, ...(setup.frontendCache === false ? [] : [{ use: 'cache', options }])],
+          ...(setup.routes ? { routes: setup.routes } : {}),
+        },
+      },
+      backends: { app: { servers: [{ name: 'o', address: origin.address }], ...setup.backend } },
+      ...(setup.stats ? { stats: { bind: '127.0.0.1:0', ...(typeof setup.stats === 'object' ? setup.stats : {}) } } : {}),
     },
     { 'events.ts': eventsPlugin(global) },
     { now },
@@ -89,6 +111,18 @@ export async function startCache(options: object = {}): Promise<CacheFixture> {
         .snapshot()
         .find((m) => m.name === name)
         ?.values.reduce((n, v) => n + ('value' in v ? v.value : v.count), 0) ?? 0,
+    admin: async (path, init = {}) => {
+      const res = await fetch(`http://127.0.0.1:${gw.gateway.statsPort}${path}`, {
+        method: init.method ?? 'GET',
+        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      });
+      const text = await res.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {}
+      return { status: res.status, body };
+    },
     close: async () => {
       agent.destroy();
       await gw.close();

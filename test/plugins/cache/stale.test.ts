@@ -89,3 +89,94 @@ describe('cache: serving stale (RFC 5861)', () => {
     assert.equal((await c.request('/sie-mr')).status, 500);
   });
 });
+
+describe("cache: stale-if-error for the gateway's own errors (RFC 5861)", () => {
+  it('RFC 5861 4: with the server gone (the gateway\'s 503), a stale response allowed by stale-if-error is served', async () => {
+    const c = await startCache({}, { backend: { retries: 0 } });
+    try {
+      c.routes.set('/gone', (req, res) => {
+        req.resume();
+        res.writeHead(200, { 'cache-control': 'max-age=10, stale-if-error=60', etag: '"1"' }).end('last good');
+      });
+      c.routes.set('/gone-strict', (req, res) => {
+        req.resume();
+        res.writeHead(200, { 'cache-control': 'max-age=10, must-revalidate, stale-if-error=60' }).end('strict');
+      });
+      c.routes.set('/gone-plain', (req, res) => {
+        req.resume();
+        res.writeHead(200, { 'cache-control': 'max-age=10' }).end('plain');
+      });
+      for (const path of ['/gone', '/gone-strict', '/gone-plain']) await c.request(path);
+      await c.origin.close();
+      c.advance(30_000);
+      const r = await c.request('/gone');
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'last good');
+      assert.equal(r.headers['x-cache'], 'STALE');
+      assert.equal(r.headers.age, '30');
+      assert.equal(r.headers.warning, undefined, 'no Warning header (RFC 9111 obsoletes it)');
+      const head = await c.request('/gone', { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['x-cache'], 'STALE');
+      assert.equal((await c.request('/gone', { headers: { 'if-none-match': '"1"' } })).status, 304, "a client's conditional gets a 304 from the stale copy");
+      assert.equal((await c.request('/gone-strict')).status, 503, 'must-revalidate forbids it');
+      assert.equal((await c.request('/gone-plain')).status, 503, 'without stale-if-error the error goes through');
+      c.advance(60_000);
+      const late = await c.request('/gone');
+      assert.equal(late.status, 503, 'beyond the window the error goes through');
+      assert.equal(late.headers['x-cache'], undefined);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("RFC 5861 4: a request's stale-if-error covers the gateway's 503 too", async () => {
+    const c = await startCache({}, { backend: { retries: 0 } });
+    try {
+      c.routes.set('/gone-req', (req, res) => {
+        req.resume();
+        res.writeHead(200, { 'cache-control': 'max-age=10' }).end('good');
+      });
+      await c.request('/gone-req');
+      await c.origin.close();
+      c.advance(20_000);
+      const r = await c.request('/gone-req', { headers: { 'cache-control': 'stale-if-error=60' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'good');
+      assert.equal(r.headers['x-cache'], 'STALE');
+      assert.equal((await c.request('/gone-req', { headers: { 'cache-control': 'stale-if-error=5' } })).status, 503, 'stale for longer than the request allows');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("RFC 5861 4: a server that never answers (the gateway's 504) or breaks the connection (502) is hidden too", async () => {
+    const c = await startCache({}, { backend: { retries: 0, timeouts: { server: '300ms' } } });
+    try {
+      let failing: 'hang' | 'reset' | undefined;
+      const handler = (body: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+        req.resume();
+        if (failing === 'hang') return; // no answer: the gateway's server timeout
+        if (failing === 'reset') return void req.socket.destroy();
+        res.writeHead(200, { 'cache-control': 'max-age=10, stale-if-error=60' }).end(body);
+      };
+      c.routes.set('/slow', handler('slow but good'));
+      c.routes.set('/reset', handler('reset but good'));
+      await c.request('/slow');
+      await c.request('/reset');
+      c.advance(20_000);
+      failing = 'hang';
+      const slow = await c.request('/slow');
+      assert.equal(slow.status, 200);
+      assert.equal(slow.body, 'slow but good');
+      assert.equal(slow.headers['x-cache'], 'STALE');
+      failing = 'reset';
+      const reset = await c.request('/reset');
+      assert.equal(reset.status, 200);
+      assert.equal(reset.body, 'reset but good');
+      assert.equal(reset.headers['x-cache'], 'STALE');
+    } finally {
+      await c.close();
+    }
+  });
+});
