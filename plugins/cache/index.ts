@@ -3,10 +3,12 @@
 // `upstreamResponse` decides what to keep and collects the body while it streams to
 // the client; `upstreamRequest` turns a stale entry's refetch into a conditional request;
 // `errorResponse` puts a stale entry in place of the gateway's own 502/503/504.
-// The store sits behind a small interface (store.ts); the RFC rules are in policy.ts.
+// The store sits behind a small interface (store.ts); the RFC rules are in policy.ts;
+// purges and listings reaching every instance in every worker are in admin.ts.
 import http from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { definePlugin, parseDuration, parseSize, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
+import { joinGeneration, purgeEverywhere, purgeOf, type CacheInstance, type EntryView, type PurgeRequest } from './admin.ts';
 import { keyFunction } from './key.ts';
 import {
   ageSeconds, currentAge, describe, freshenHeaders, header, isStorable, notModified, notModifiedHeaders, originErrors, parseCacheControl,
@@ -46,8 +48,14 @@ const Options = z.strictObject({
     /** Request headers whose values also tell responses apart (as if every response had them in Vary). */
     headers: z.array(HeaderName).default([]),
   }).default({ ignore_query: false, headers: [] }),
+  tags: z.strictObject({
+    /** The response header naming the tags to purge a response by (comma or space separated). */
+    header: HeaderName.default('cache-tag'),
+    /** Remove it from responses to clients (it is meant for the cache). */
+    strip: z.boolean().default(true),
+  }).default({ header: 'cache-tag', strip: true }),
   purge: z.strictObject({
-    /** Accept the PURGE method: `PURGE /path` drops one URL, `PURGE /prefix*` every URL starting so. */
+    /** Accept the PURGE method: `PURGE /path` drops one URL, `PURGE /prefix*` every URL starting so, in every worker. */
     enabled: z.boolean().default(false),
     /** Client addresses allowed to purge. */
     allow: z.array(Cidr).default(['127.0.0.1/32', '::1/128']),
@@ -77,11 +85,17 @@ let instances = 0;
 /** The gateway's own errors a stale response may hide (RFC 5861 4): no server reachable, a broken exchange, a timeout. */
 const gatewayErrors: ReadonlySet<number> = new Set([502, 503, 504]);
 
+/** A tag header's names, comma or space separated, each once. */
+function tagsOf(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return [...new Set((Array.isArray(value) ? value.join(',') : value).split(/[\s,]+/).filter(Boolean))];
+}
+
 export default definePlugin({
   name: 'cache',
   version: '1.0.0',
   gateway: '^0.1',
-  description: 'HTTP cache (RFC 9111 shared cache, RFC 5861 stale-*): in-memory LRU bounded by bytes, coalescing, PURGE.',
+  description: 'HTTP cache (RFC 9111 shared cache, RFC 5861 stale-*): in-memory LRU bounded by bytes, coalescing, purges by URL, prefix or tag in every worker.',
   options: Options,
   setup(api, o) {
     const scope = api.scope;
@@ -112,13 +126,38 @@ export default definePlugin({
 
     // Each instance keeps its own request state: a frontend's cache and a route's may both see a request.
     const stateKey = `cache#${++instances}`;
+    const tagHeader = o.tags.header;
+    const strippedTags = `cache-tags:${tagHeader}`;
     const hostOf = (ctx: HttpContext) => ctx.header('host').toLowerCase();
     const withKeyHeaders = (vary: string[]) => (o.key.headers.length ? [...new Set([...vary, ...o.key.headers])] : vary);
-    const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number) => {
+    const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number, tags: string[]) => {
       const entry = describe(status, headers, body, requestTime, responseTime, o.ttl);
       entry.vary = withKeyHeaders(entry.vary);
+      entry.tags = tags;
       return entry;
     };
+
+    const instance: CacheInstance = {
+      purge: (request: PurgeRequest) =>
+        'tag' in request ? variants.invalidateTag(request.tag) : 'prefix' in request ? variants.invalidatePrefix(request.prefix) : variants.invalidate(keyOf(request.host, request.target)),
+      summary: async () => {
+        const listed = await variants.list('', Number.MAX_SAFE_INTEGER);
+        return { cache: labels.cache, entries: listed.length, bytes: memory.bytes, tags: memory.tags };
+      },
+      list: async ({ prefix, tag, limit }) => {
+        const now = api.now();
+        const out: EntryView[] = [];
+        for (const { key, variant, entry } of await variants.list(prefix, limit, tag)) {
+          const age = currentAge(entry, now);
+          out.push({
+            cache: labels.cache, key, ...(variant ? { variant } : {}), status: entry.status,
+            age_s: Math.floor(age / 1000), fresh_s: Math.floor(entry.lifetime / 1000) - Math.floor(age / 1000), bytes: entry.body.length, tags: entry.tags,
+          });
+        }
+        return out;
+      },
+    };
+    const leave = joinGeneration(api, instance);
 
     /** Followers wait for the leader's response, then look again. */
     const lead = (key: string) => {
@@ -175,9 +214,8 @@ export default definePlugin({
       if (!purgers.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
         return { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'purge not allowed from this address\n' };
       }
-      const host = hostOf(ctx);
-      const purged = ctx.url.endsWith('*') ? await variants.invalidatePrefix(`${host}${ctx.url.slice(0, -1)}`) : await variants.invalidate(keyOf(host, ctx.url));
-      return { status: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ purged })}\n` };
+      const purged = await purgeEverywhere(api, purgeOf(hostOf(ctx), ctx.url));
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify(purged)}\n` };
     };
 
     api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
@@ -245,14 +283,21 @@ export default definePlugin({
     api.hooks.http.upstreamResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx, res) => {
       const state = ctx.state[stateKey] as RequestState | undefined;
       if (!state) return;
+      // The tag header is for caches, not clients: the first cache to strip it leaves its value to the others in the chain (frontend, route).
+      const tagValue = (res.headers[tagHeader] ?? ctx.state[strippedTags]) as string | string[] | undefined;
+      if (o.tags.strip && res.headers[tagHeader] !== undefined) {
+        ctx.state[strippedTags] = tagValue;
+        delete res.headers[tagHeader];
+      }
       const now = api.now();
       if (state.invalidate) {
         if (res.status >= 200 && res.status < 400) await invalidateAfterUnsafe(ctx, state, res.headers);
         return;
       }
+      const tags = tagsOf(tagValue);
       const entry = state.entry;
       if (entry && state.conditional && res.status === 304) {
-        const fresh = stored(entry.status, freshenHeaders(entry.headers, res.headers), entry.body, state.requestTime, now);
+        const fresh = stored(entry.status, freshenHeaders(entry.headers, res.headers), entry.body, state.requestTime, now, tags.length ? tags : entry.tags);
         await variants.save(state.key, ctx.headers, fresh);
         revalidations.inc(labels);
         state.lead?.();
@@ -269,7 +314,7 @@ export default definePlugin({
         isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(headers['cache-control']), headers) &&
         (length === undefined || Number(length) <= o.max_object_size);
       if (!storable) return state.lead?.();
-      collect(ctx, state, res, headers, now, length === undefined ? undefined : Number(length));
+      collect(ctx, state, res, headers, tags, now, length === undefined ? undefined : Number(length));
     });
 
     // RFC 5861 4 for errors of the gateway's own (no server reachable, a timeout): the stale entry this request would have validated.
@@ -283,7 +328,7 @@ export default definePlugin({
     });
 
     /** Keeps the body as it streams to the client, and stores it once complete. */
-    const collect = (ctx: HttpContext, state: RequestState, res: UpstreamResponse, headers: HttpHeaders, responseTime: number, length: number | undefined) => {
+    const collect = (ctx: HttpContext, state: RequestState, res: UpstreamResponse, headers: HttpHeaders, tags: string[], responseTime: number, length: number | undefined) => {
       const status = res.status;
       const chunks: Uint8Array[] = [];
       let bytes = 0;
@@ -300,7 +345,7 @@ export default definePlugin({
         },
         end() {
           if (tooLarge || (length !== undefined && bytes !== length)) return release();
-          const entry = stored(status, headers, Buffer.concat(chunks, bytes), state.requestTime, responseTime);
+          const entry = stored(status, headers, Buffer.concat(chunks, bytes), state.requestTime, responseTime, tags);
           // Stale on arrival with nothing to validate it by: storing it would only cost memory.
           const useful = entry.lifetime > entry.initialAge || headers.etag !== undefined || headers['last-modified'] !== undefined;
           if (!useful) return release();
@@ -336,6 +381,7 @@ export default definePlugin({
     });
 
     return () => {
+      leave();
       agent.destroy();
       memory.clear();
       for (const key of [...inflight.keys()]) inflight.delete(key);

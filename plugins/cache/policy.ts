@@ -38,6 +38,8 @@ export interface CachedResponse {
   noCache: boolean;
   /** Request header names it varies on, lower case (4.1). */
   vary: string[];
+  /** Names to purge it by (the origin's tag header, e.g. Cache-Tag); not from the RFC. */
+  tags: string[];
 }
 
 export function header(headers: HttpHeaders, name: string): string | undefined {
@@ -157,6 +159,7 @@ export function describe(
     noStale: res.has('must-revalidate') || res.has('proxy-revalidate') || res.has('s-maxage') || res.has('no-cache'),
     noCache: res.has('no-cache'),
     vary: varyNames(headers),
+    tags: [],
   };
 }
 

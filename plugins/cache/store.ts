@@ -5,11 +5,15 @@ import { LRUCache } from 'lru-cache';
 
 export interface CacheStore<V> {
   get(key: string): Promise<V | undefined>;
-  /** `size` is the value's weight in bytes, counted against the store's bound. */
-  set(key: string, value: V, size: number): Promise<void>;
+  /** Like `get`, without counting as a use (listings). */
+  peek(key: string): Promise<V | undefined>;
+  /** `size` is the value's weight in bytes, counted against the store's bound; `tags` index it for `tagged`. */
+  set(key: string, value: V, size: number, tags?: readonly string[]): Promise<void>;
   delete(key: string): Promise<boolean>;
-  /** Every stored key starting with `prefix` (purge by prefix; not on the request path). */
+  /** Every stored key starting with `prefix` (purge by prefix, listings; not on the request path). */
   keys(prefix: string): Promise<string[]>;
+  /** Every stored key set with `tag` (purge by tag). */
+  tagged(tag: string): Promise<string[]>;
 }
 
 export interface MemoryStoreEvents {
@@ -23,6 +27,9 @@ export interface MemoryStoreEvents {
 export class MemoryStore<V extends object> implements CacheStore<V> {
   readonly #lru: LRUCache<string, V>;
   readonly #events: MemoryStoreEvents;
+  /** tag → keys, and key → its tags: entries leave the index whenever they leave the store. */
+  readonly #byTag = new Map<string, Set<string>>();
+  readonly #tagsOf = new Map<string, readonly string[]>();
 
   constructor(maxBytes: number, events: MemoryStoreEvents = {}) {
     this.#events = events;
@@ -31,6 +38,7 @@ export class MemoryStore<V extends object> implements CacheStore<V> {
       // An entry larger than the whole store is refused rather than emptying it.
       maxEntrySize: maxBytes,
       dispose: (_value, key, reason) => {
+        this.#unindex(key);
         if (reason === 'evict') this.#events.evicted?.(key);
       },
     });
@@ -45,12 +53,30 @@ export class MemoryStore<V extends object> implements CacheStore<V> {
     return this.#lru.size;
   }
 
+  /** Distinct tags indexed now. */
+  get tags(): number {
+    return this.#byTag.size;
+  }
+
   async get(key: string): Promise<V | undefined> {
     return this.#lru.get(key);
   }
 
-  async set(key: string, value: V, size: number): Promise<void> {
+  async peek(key: string): Promise<V | undefined> {
+    return this.#lru.peek(key);
+  }
+
+  async set(key: string, value: V, size: number, tags: readonly string[] = []): Promise<void> {
+    this.#unindex(key);
     this.#lru.set(key, value, { size: Math.max(1, size) });
+    if (tags.length && this.#lru.has(key)) {
+      this.#tagsOf.set(key, tags);
+      for (const tag of tags) {
+        let keys = this.#byTag.get(tag);
+        if (!keys) this.#byTag.set(tag, (keys = new Set()));
+        keys.add(key);
+      }
+    }
     this.#events.resized?.(this.#lru.calculatedSize);
   }
 
@@ -66,7 +92,24 @@ export class MemoryStore<V extends object> implements CacheStore<V> {
     return out;
   }
 
+  async tagged(tag: string): Promise<string[]> {
+    return [...(this.#byTag.get(tag) ?? [])];
+  }
+
   clear(): void {
     this.#lru.clear();
+    this.#byTag.clear();
+    this.#tagsOf.clear();
+  }
+
+  #unindex(key: string): void {
+    const tags = this.#tagsOf.get(key);
+    if (!tags) return;
+    this.#tagsOf.delete(key);
+    for (const tag of tags) {
+      const keys = this.#byTag.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#byTag.delete(tag);
+    }
   }
 }

@@ -24,7 +24,15 @@ function variantOf(names: readonly string[], headers: HttpHeaders): string {
 function sizeOf(entry: CachedResponse): number {
   let size = entry.body.length + 200;
   for (const name in entry.headers) size += name.length + String(entry.headers[name]).length + 4;
+  for (const tag of entry.tags) size += tag.length + 16;
   return size;
+}
+
+/** A stored response as a listing shows it: its key, and for a variant the request header values it answers. */
+export interface ListedResponse {
+  key: string;
+  variant?: Record<string, string | null>;
+  entry: CachedResponse;
 }
 
 export class VariantStore {
@@ -43,7 +51,7 @@ export class VariantStore {
     const found = await this.store.get(key);
     if (entry.vary.length === 0) {
       if (found && isVaryRecord(found)) await this.#dropVariants(key, found.variants);
-      await this.store.set(key, entry, size);
+      await this.store.set(key, entry, size, entry.tags);
       return size;
     }
     const variant = variantOf(entry.vary, req);
@@ -57,7 +65,7 @@ export class VariantStore {
       record = { vary: entry.vary, variants: [variant] };
     }
     await this.store.set(key, record, 64 + record.variants.reduce((n, v) => n + v.length, 0));
-    await this.store.set(`${key}\n${variant}`, entry, size);
+    await this.store.set(`${key}\n${variant}`, entry, size, entry.tags);
     return size;
   }
 
@@ -80,6 +88,32 @@ export class VariantStore {
       else if (found) await this.store.delete(key);
     }
     return n;
+  }
+
+  /** Removes every response stored with `tag`, variants one by one; returns how many. */
+  async invalidateTag(tag: string): Promise<number> {
+    let n = 0;
+    for (const key of await this.store.tagged(tag)) if (await this.store.delete(key)) n++;
+    return n;
+  }
+
+  /** The responses whose key starts with `prefix` (and tagged `tag`), without touching their recency; at most `limit`. */
+  async list(prefix: string, limit: number, tag?: string): Promise<ListedResponse[]> {
+    const out: ListedResponse[] = [];
+    const keys = tag === undefined ? await this.store.keys(prefix) : (await this.store.tagged(tag)).filter((k) => k.startsWith(prefix));
+    for (const stored of keys) {
+      if (out.length >= limit) break;
+      const entry = await this.store.peek(stored);
+      if (!entry || isVaryRecord(entry)) continue;
+      const cut = stored.indexOf('\n');
+      if (cut === -1) {
+        out.push({ key: stored, entry });
+        continue;
+      }
+      const values = JSON.parse(stored.slice(cut + 1)) as (string | null)[];
+      out.push({ key: stored.slice(0, cut), variant: Object.fromEntries(entry.vary.map((name, i) => [name, values[i] ?? null])), entry });
+    }
+    return out;
   }
 
   async #dropVariants(key: string, variants: readonly string[]): Promise<number> {

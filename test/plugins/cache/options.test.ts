@@ -117,10 +117,10 @@ describe('cache: options', () => {
     }
     const one = await c.request('/p/1', { method: 'PURGE' });
     assert.equal(one.status, 200);
-    assert.deepEqual(JSON.parse(one.body), { purged: 1 });
+    assert.deepEqual(JSON.parse(one.body), { purged: 1, workers: 1 });
     assert.equal((await c.request('/p/1')).headers['x-cache'], 'MISS');
     assert.equal((await c.request('/p/2')).headers['x-cache'], 'HIT');
-    assert.deepEqual(JSON.parse((await c.request('/p/*', { method: 'PURGE' })).body), { purged: 2 });
+    assert.deepEqual(JSON.parse((await c.request('/p/*', { method: 'PURGE' })).body), { purged: 2, workers: 1 });
     assert.equal((await c.request('/p/2')).headers['x-cache'], 'MISS');
     assert.equal((await c.request('/keep')).headers['x-cache'], 'HIT');
 
