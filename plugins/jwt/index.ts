@@ -84,6 +84,8 @@ const Options = z
     /** Claim rules (as the `claim` matcher's): a token failing one gets 403. */
     claims: ClaimRules.optional(),
     max_token_size: Size.default(8 * 1024),
+    /** Tokens remembered after a successful check (LRU): the same token again skips the signature, while exp, nbf and its key are checked anew; 0 remembers none. */
+    verified_tokens: z.number().int().min(0).max(1_000_000).default(10_000),
     from: TokenSource.default({ header: 'authorization' }),
     realm: z.string().regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\').default('tapgate'),
     /** Claims sent to the server as headers: `{ sub: x-user-id }`. A client's own header of that name is always removed. */
@@ -185,6 +187,7 @@ export default definePlugin({
       secret: secret === undefined ? undefined : secretKey(secret),
       algorithms,
       maxSize: o.max_token_size,
+      cacheSize: o.verified_tokens,
       clockSkewSeconds: o.clock_skew / 1000,
       issuer: o.issuer,
       audience: o.audience,

@@ -5,6 +5,7 @@
 // material never reach the client.
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Claims, ClaimTest } from './claims.ts';
 import type { KeySet } from './keys.ts';
 
@@ -26,6 +27,16 @@ export interface VerifierOptions {
   required: readonly string[];
   rules?: { test: ClaimTest; failing(claims: Claims): string | undefined };
   now: () => number;
+  /** Tokens remembered once verified (0: none): a client sending the same token again costs no signature check. */
+  cacheSize?: number;
+}
+
+/** A token that passed: what it said, and the key that verified it (which must still be held for the token to pass again). */
+interface Verified {
+  claims: JWTPayload;
+  key: KeyObject;
+  kid: string | undefined;
+  alg: string;
 }
 
 /** header.payload.signature, base64url each (an empty signature gets past this and fails below). */
@@ -45,8 +56,15 @@ export const secretKey = (secret: Buffer): KeyObject => createSecretKey(secret);
 
 export function createVerifier(o: VerifierOptions): (token: string) => Promise<Outcome> {
   const requiredClaims = o.requireExp ? ['exp'] : [];
+  const verified = o.cacheSize === 0 ? undefined : new LRUCache<string, Verified>({ max: o.cacheSize ?? 10_000 });
   return async (token) => {
     if (token.length > o.maxSize) return invalid('token too large');
+    const seen = verified?.get(token);
+    if (seen) {
+      // Same bytes, same signature, issuer, audience and rules: only time and the key's presence can have changed.
+      if (await stillGood(seen, o)) return { ok: true, claims: seen.claims };
+      verified!.delete(token);
+    }
     if (!compactJws.test(token)) return invalid('malformed token');
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
@@ -74,10 +92,12 @@ export function createVerifier(o: VerifierOptions): (token: string) => Promise<O
       requiredClaims,
     };
     let payload: JWTPayload | undefined;
+    let signer: KeyObject | undefined;
     let failure: Outcome = invalid('invalid signature');
     for (const key of keys) {
       try {
         payload = (await jwtVerify(token, key, options)).payload;
+        signer = key;
         break;
       } catch (err) {
         failure = refusal(err);
@@ -90,8 +110,29 @@ export function createVerifier(o: VerifierOptions): (token: string) => Promise<O
     for (const name of o.required) if (payload[name] === undefined || payload[name] === null) return insufficient(`missing claim ${quotable(name)}`);
     const failing = o.rules?.failing(payload);
     if (failing !== undefined) return insufficient(`claim ${quotable(failing)} does not allow this request`);
-    return { ok: true, claims: payload };
+    const claims = deepFreeze(payload);
+    verified?.set(token, { claims, key: signer!, kid, alg });
+    return { ok: true, claims };
   };
+}
+
+/** A remembered token is still valid now: within exp and nbf (with the skew), and its key still held. */
+async function stillGood(v: Verified, o: VerifierOptions): Promise<boolean> {
+  const now = o.now() / 1000;
+  const { exp, nbf } = v.claims;
+  if (typeof exp === 'number' && exp <= now - o.clockSkewSeconds) return false;
+  if (typeof nbf === 'number' && nbf > now + o.clockSkewSeconds) return false;
+  if (v.alg.startsWith('HS')) return v.key === o.secret;
+  return (await o.keys.candidates(v.kid, v.alg)).some((k) => k.key === v.key);
+}
+
+/** Claims shared by every request that presents the token: nobody may change them. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** jose's error, as one of our fixed descriptions (its message kept for the debug log only). */

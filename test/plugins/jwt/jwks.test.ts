@@ -66,6 +66,38 @@ describe('jwt with a remote JWKS', () => {
     assert.equal(gw.gateway.generation.id, generation);
   });
 
+  it('remembers a verified token, yet refuses it once expired or once its key leaves the document', async () => {
+    jwks = { keys: [k1.jwk, k2.jwk] };
+    clock += 31_000;
+    const token = await sign(k2, { exp: Math.floor(clock / 1000) + 60 });
+    assert.equal((await get(gw.url('/'), bearer(token))).status, 200);
+    assert.equal((await get(gw.url('/'), bearer(token))).status, 200, 'again, from memory');
+    clock += 120_000; // past exp and the 30 s skew
+    const expired = await get(gw.url('/'), bearer(token));
+    assert.equal(expired.status, 401);
+    assert.match(String(expired.headers['www-authenticate']), /error_description="token expired"/);
+
+    const fresh = await sign(k2, { exp: Math.floor(clock / 1000) + 3600 });
+    assert.equal((await get(gw.url('/'), bearer(fresh))).status, 200);
+    // k2 leaves the document; once the gateway has fetched it again, the remembered token no longer passes.
+    jwks = { keys: [k1.jwk] };
+    clock += 11 * 60_000; // past max_age: the next use of the keys fetches in the background
+    const before = fetches;
+    await get(gw.url('/'), bearer(fresh));
+    for (let i = 0; fetches === before; i++) {
+      assert.ok(i < 100, 'the document is fetched again within 5 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setImmediate(r));
+    const gone = await get(gw.url('/'), bearer(fresh));
+    assert.equal(gone.status, 401);
+    assert.match(String(gone.headers['www-authenticate']), /error_description="unknown key"/);
+    // Back to the document the next tests expect: k2 only, fetched again for its unknown kid.
+    jwks = { keys: [k2.jwk] };
+    clock += 31_000;
+    assert.equal((await get(gw.url('/'), bearer(await sign(k2, { exp: Math.floor(clock / 1000) + 600 })))).status, 200);
+  });
+
   it('fetches at most once per cooldown however many unknown kids arrive', async () => {
     clock += 31_000;
     const before = fetches;
