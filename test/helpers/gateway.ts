@@ -110,3 +110,6 @@ export async function deadPort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** A port free on 127.0.0.1 now, for configs that need a fixed one (a master's workers share their ports). */
+export const freePort = deadPort;

@@ -2,19 +2,9 @@
 // totals kept across a reload, and a drain through the API reaching every worker.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
+import { freePort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
 import { startMaster, type TestMaster } from '../../helpers/master.ts';
 import { counterPlugin, readCount } from './fixture.ts';
-
-/** A free port on loopback (a master's config needs fixed ports: workers share them). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('stats across workers and reloads', () => {
   let a: TestOrigin;

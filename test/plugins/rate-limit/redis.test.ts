@@ -5,17 +5,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { freePort, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
 import { get, webConfig } from './fixture.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** redis-server on 127.0.0.1:`port`, nothing saved to disk; resolves once it accepts connections. */
 async function startRedis(port: number): Promise<ChildProcess> {

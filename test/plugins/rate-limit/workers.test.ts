@@ -3,18 +3,8 @@
 // connections over workers is not even enough to test that exactly.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
+import { freePort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
 import { startMaster, type TestMaster } from '../../helpers/master.ts';
-
-/** A free port on loopback (a master's config needs fixed ports: workers share them). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('rate-limit across two workers', () => {
   let origin: TestOrigin;
