@@ -284,7 +284,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
-    const meter = tapMeter(gen.metrics);
+    const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
     copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report, meter);
     for (const fe of gen.frontends.values()) {
       const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));
@@ -319,9 +319,10 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
  * What every plugin tap costs, by plugin and hook: a time histogram (its count is the
  * calls) and an error counter, in the generation's metrics.
  */
-function tapMeter(metrics: MetricsRegistry): Meter {
+function tapMeter(metrics: MetricsRegistry, budget: { slow: number; timeout: number }, logger: Logger): Meter {
   const seconds = metrics.histogram('plugin_tap_seconds', 'Time spent in a plugin tap, by plugin and hook', [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1]);
-  const errors = metrics.counter('plugin_tap_errors_total', 'Plugin tap calls that threw or rejected, by plugin and hook');
+  const errors = metrics.counter('plugin_tap_errors_total', 'Plugin tap calls that threw, rejected or timed out, by plugin and hook');
+  const slowCalls = metrics.counter('plugin_tap_slow_total', 'Plugin tap calls over plugin_budget.slow, by plugin and hook');
   const meters = new Map<string, TapMeter>();
   return (plugin, hook) => {
     const key = `${plugin} ${hook}`;
@@ -329,7 +330,22 @@ function tapMeter(metrics: MetricsRegistry): Meter {
     if (!m) {
       const time = seconds.bind({ plugin, hook });
       const failed = errors.bind({ plugin, hook });
-      meters.set(key, (m = { record: (ms, bad) => (time.observe(ms / 1000), bad && failed.inc()) }));
+      const slow = slowCalls.bind({ plugin, hook });
+      // Reported in the log at most once a minute per plugin and hook; every one is counted.
+      let loggedAt = -Infinity;
+      m = {
+        record: (ms, bad) => (time.observe(ms / 1000), bad && failed.inc()),
+        slowAfter: budget.slow,
+        timeoutAfter: budget.timeout,
+        slow: (ms) => {
+          slow.inc();
+          const now = performance.now();
+          if (now - loggedAt < 60_000) return;
+          loggedAt = now;
+          logger.warn({ plugin, hook, ms: Math.round(ms * 100) / 100, budget_ms: budget.slow }, 'plugin tap over its time budget');
+        },
+      };
+      meters.set(key, m);
     }
     return m;
   };

@@ -22,6 +22,12 @@ export type Report = (e: ContainedError) => void;
 export interface TapMeter {
   /** A call took `ms` (and failed, when `failed`). */
   record(ms: number, failed: boolean): void;
+  /** ms over which a call is reported as slow (0: never). */
+  readonly slowAfter: number;
+  /** A call took longer than `slowAfter`. */
+  slow(ms: number): void;
+  /** ms after which an async call on a request's path fails that request (0: never). */
+  readonly timeoutAfter: number;
 }
 export type Meter = (plugin: string, hook: string) => TapMeter;
 
@@ -46,8 +52,10 @@ export function copyTaps(
     for (const { plugin, tap } of orderByAfter(entries)) {
       const options = { name: plugin, stage: tap.stage, before: tap.before };
       const m = meter?.(plugin, id);
+      // A generation's own hooks (boot, close) may take their time; a request's path may not.
+      const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
       if (tap.type === 'sync') target.tap(options, wrapSync(tap.fn, plugin, id, observe, report, m));
-      else if (tap.type === 'promise') target.tapPromise(options, wrapPromise(tap.fn, plugin, id, m));
+      else if (tap.type === 'promise') target.tapPromise(options, wrapPromise(tap.fn, plugin, id, m, timeout));
       else target.tapAsync(options, wrapCallback(tap.fn, plugin, id, m));
     }
   }
@@ -68,7 +76,10 @@ function orderByAfter<E extends { plugin: string; tap: FullTap }>(entries: E[]):
 /** Records a call's cost: on the tap's meter, and on the request it served. */
 function charge(meter: TapMeter | undefined, first: unknown, start: number, failed: boolean): void {
   const ms = performance.now() - start;
-  meter?.record(ms, failed);
+  if (meter) {
+    meter.record(ms, failed);
+    if (meter.slowAfter > 0 && ms > meter.slowAfter) meter.slow(ms);
+  }
   const timings = (first as Timed)?.timings;
   if (timings) timings.plugins += ms;
 }
@@ -89,7 +100,7 @@ function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, rep
   };
 }
 
-function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined): AnyFn {
+function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined, timeout: number): AnyFn {
   return function (this: unknown, ...args: unknown[]) {
     const start = performance.now();
     try {
@@ -98,7 +109,7 @@ function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | 
         charge(meter, args[0], start, false);
         return Promise.resolve(result);
       }
-      return result.then(
+      return (timeout > 0 ? withTimeout(result, timeout) : result).then(
         (value: unknown) => {
           charge(meter, args[0], start, false);
           return value;
@@ -113,6 +124,25 @@ function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | 
       return Promise.reject(new PluginError(plugin, hook, error));
     }
   };
+}
+
+/** A tap's promise, or a rejection once `ms` have passed without it settling (the tap itself runs on, unheard). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TapTimeout(ms)), ms);
+    p.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+/** An async tap outlived its budget (`plugin_budget.timeout`). */
+export class TapTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`did not finish within ${ms} ms (plugin_budget.timeout)`);
+    this.name = 'TapTimeout';
+  }
 }
 
 function wrapCallback(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined): AnyFn {

@@ -273,6 +273,13 @@ export const GatewayConfig = z.strictObject({
     .optional(),
   /** After a graceful stop or reload begins, connections still open this long are closed. */
   hard_stop_after: Duration.default(30_000),
+  /** What a plugin tap may cost: over `slow`, it is reported (log, plugin_tap_slow_total); an async tap on a request's path past `timeout` fails that request (500). 0 turns either off. */
+  plugin_budget: z
+    .strictObject({
+      slow: Duration.default(50),
+      timeout: Duration.default(30_000),
+    })
+    .default({ slow: 50, timeout: 30_000 }),
   /** Plugins for every frontend, set up once per generation. */
   plugins: z.array(PluginRef).default([]),
   /** Timeouts every frontend and backend starts from. */
