@@ -87,3 +87,4 @@ export const M = {
 /** The kernel's own: every plugin tap, timed by plugin and hook. */
 export const pluginTapSeconds = 'plugin_tap_seconds';
 export const pluginTapErrors = 'plugin_tap_errors_total';
+export const pluginTapSlow = 'plugin_tap_slow_total';

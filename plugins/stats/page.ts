@@ -79,10 +79,10 @@ export function renderTables(report: StatsReport): string {
     html += `${responseCells(be.responses, be.response_pct, http)}${td(ms(lat.p50_ms), 'n')}${td(ms(lat.p99_ms), 'n')}<td></td></tr></tbody></table></div></section>`;
   }
 
-  html += `<section class="proxy"><h2>Plugins <small>time in every tap, all workers</small></h2><div class="scroll" data-key="plugins"><table><thead><tr><th class="name">Plugin</th><th>Calls</th><th>Errors</th><th>Total</th><th>Mean</th><th>p50</th><th>p99</th><th class="left">Hooks</th></tr></thead><tbody>`;
+  html += `<section class="proxy"><h2>Plugins <small>time in every tap, all workers</small></h2><div class="scroll" data-key="plugins"><table><thead><tr><th class="name">Plugin</th><th>Calls</th><th>Errors</th><th>Slow</th><th>Total</th><th>Mean</th><th>p50</th><th>p99</th><th class="left">Hooks</th></tr></thead><tbody>`;
   for (const p of report.plugins) {
     const hooks = p.hooks.map((h) => `${h.hook} ${num(h.calls)}`).join(', ');
-    html += `<tr data-plugin="${esc(p.name)}">${td(p.name, 'name')}${td(num(p.calls), 'n')}${td(p.errors, p.errors ? 'n bad' : 'n')}${td(`${p.seconds.toFixed(3)} s`, 'n')}${td(us(p.mean_us), 'n')}${td(us(p.p50_us), 'n')}${td(us(p.p99_us), 'n')}${td(hooks, 'left')}</tr>`;
+    html += `<tr data-plugin="${esc(p.name)}">${td(p.name, 'name')}${td(num(p.calls), 'n')}${td(p.errors, p.errors ? 'n bad' : 'n')}${td(p.slow, p.slow ? 'n bad' : 'n')}${td(`${p.seconds.toFixed(3)} s`, 'n')}${td(us(p.mean_us), 'n')}${td(us(p.p50_us), 'n')}${td(us(p.p99_us), 'n')}${td(hooks, 'left')}</tr>`;
   }
   html += `</tbody></table></div></section>`;
   return html;

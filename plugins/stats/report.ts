@@ -5,7 +5,7 @@
 import type {
   BackendView, FrontendView, GatewayStatus, MetricSample, RouteView, ServerView, WorkerInfo,
 } from '../../sdk/index.ts';
-import { M, pluginTapErrors, pluginTapSeconds, responseClasses, type MetricDef, type ResponseClass, type ServerStatus } from './metrics.ts';
+import { M, pluginTapErrors, pluginTapSlow, pluginTapSeconds, responseClasses, type MetricDef, type ResponseClass, type ServerStatus } from './metrics.ts';
 import { downtimeMs, serverStatus } from './status.ts';
 
 export const schemaVersion = 'tapgate.stats/1';
@@ -114,7 +114,10 @@ export interface BackendStats {
 
 export interface TapCost {
   calls: number;
+  /** Calls that threw, rejected or timed out (plugin_budget.timeout). */
   errors: number;
+  /** Calls over plugin_budget.slow. */
+  slow: number;
   seconds: number;
   mean_us: number | null;
   p50_us: number | null;
@@ -334,7 +337,7 @@ function serverStats(m: SampleIndex, s: ServerView, now: number): ServerStats {
   };
 }
 
-/** Calls, errors and time of every plugin's taps, from the kernel's `plugin_tap_seconds` and `plugin_tap_errors_total`. */
+/** Calls, errors, slow calls and time of every plugin's taps, from the kernel's `plugin_tap_seconds`, `plugin_tap_errors_total` and `plugin_tap_slow_total`. */
 function pluginCosts(m: SampleIndex): PluginCost[] {
   const { buckets, cells } = m.histogramCells(pluginTapSeconds);
   const byPlugin = new Map<string, { hook: string; cell: HistogramCell }[]>();
@@ -343,7 +346,7 @@ function pluginCosts(m: SampleIndex): PluginCost[] {
     if (!byPlugin.has(plugin)) byPlugin.set(plugin, []);
     byPlugin.get(plugin)!.push({ hook: labels.hook ?? '', cell });
   }
-  const cost = (cell: HistogramCell, errors: number): TapCost => {
+  const cost = (cell: HistogramCell, errors: number, slow: number): TapCost => {
     const us = (q: number) => {
       const v = quantile(buckets, cell.counts, q);
       return v === null ? null : round(v * 1e6, 1);
@@ -351,6 +354,7 @@ function pluginCosts(m: SampleIndex): PluginCost[] {
     return {
       calls: cell.count,
       errors,
+      slow,
       seconds: round(cell.sum, 6),
       mean_us: cell.count ? round((cell.sum / cell.count) * 1e6, 1) : null,
       p50_us: us(0.5),
@@ -363,14 +367,17 @@ function pluginCosts(m: SampleIndex): PluginCost[] {
       hooks.sort((a, b) => a.hook.localeCompare(b.hook));
       const total: HistogramCell = { counts: new Array(buckets.length + 1).fill(0), sum: 0, count: 0 };
       let errors = 0;
+      let slow = 0;
       const rows = hooks.map(({ hook, cell }) => {
         cell.counts.forEach((c, i) => (total.counts[i] = (total.counts[i] ?? 0) + c));
         total.sum += cell.sum;
         total.count += cell.count;
         const e = m.value(pluginTapErrors, { plugin: name, hook });
+        const s = m.value(pluginTapSlow, { plugin: name, hook });
         errors += e;
-        return { hook, ...cost(cell, e) };
+        slow += s;
+        return { hook, ...cost(cell, e, s) };
       });
-      return { name, ...cost(total, errors), hooks: rows };
+      return { name, ...cost(total, errors, slow), hooks: rows };
     });
 }
