@@ -11,6 +11,8 @@ Usage:
   tapgate explain -c FILE --request 'METHOD URL' [--header 'K: V']... [--src IP] [--frontend NAME]
                  [--sni NAME] [--alpn PROTO] [--format text|json]
                                      which route a request takes, why, and the plugin chain that runs
+  tapgate schema [-c FILE]           the configuration's JSON Schema, for editors: built-in plugins' options,
+                                     and with -c the user plugins that configuration names
   tapgate reload -c FILE [--plan]    check, then start a new generation and drain the old one;
                                      --plan prints what would change without applying it
   tapgate stop   -c FILE [--hard]    graceful stop (finish in-flight work), or --hard: end everything now
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./check.ts')).check(rest);
     case 'explain':
       return (await import('./explain.ts')).explainCommand(rest);
+    case 'schema':
+      return (await import('./schema.ts')).schemaCommand(rest);
     case 'reload':
     case 'stop':
     case 'status':
