@@ -19,6 +19,9 @@ Usage:
   tapgate status -c FILE             master, generation and workers
   tapgate stats  -c FILE [--token T] [--watch [--interval S]] [--format text|json]
                                      frontends, backends and servers from the stats listener (stats.bind)
+  tapgate new plugin NAME [--dir DIR]
+                                     scaffold a plugin in DIR/NAME (default ./plugins/NAME): source,
+                                     options schema, a test, a README and an example tapgate.yaml
   tapgate --version | --help
 
 reload, stop and status reach the master through its control socket (config key control.socket,
@@ -44,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./control.ts')).control(command, rest);
     case 'stats':
       return (await import('./stats.ts')).statsCommand(rest);
+    case 'new':
+      return (await import('./new.ts')).newCommand(rest);
     case '__worker': {
       // A worker's IPC channel would keep it alive: leave explicitly once stopped.
       const code = await (await import('../master/worker.ts')).runWorker();
