@@ -14,6 +14,7 @@ import type { Problem } from '../../../core/config/problems.ts';
 import { createLogger } from '../../../core/log.ts';
 import { builtins } from '../../../plugins/index.ts';
 import { startGateway, startOrigin, tempDir, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, type TestGateway as Harness, type TestResponse } from '../../../sdk/testing.ts';
 
 /** What an echo origin answers: its name, and the request as it arrived. */
 export interface Echo {
@@ -86,6 +87,43 @@ export async function startRouted(o: RoutedOptions): Promise<RoutedGateway> {
       await Promise.all(Object.values(origins).map((origin) => origin.close()));
     },
   };
+}
+
+/** The same gateway through the SDK's harness: echo origins named after their backends. Call inside `describe`; closed after the suite. */
+export function harnessGateways(): (o: Omit<RoutedOptions, 'originHeaders'>) => Promise<Harness> {
+  const open: Harness[] = [];
+  after(() => Promise.all(open.map((t) => t.close())));
+  return async (o) => {
+    const names = ['fallback', ...(o.backends ?? [])];
+    const tls = o.tls ? { certificates: [{ cert: 'cert.pem', key: 'key.pem' }] } : undefined;
+    const t = await createTestGateway({
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'fallback', routes: o.routes ?? [], plugins: o.plugins ?? [], tls } },
+        backends: Object.fromEntries(names.map((name) => [name, { servers: [{ name: 's1', address: `origin:${name}` }] }])),
+      },
+      origins: Object.fromEntries(names.map((name) => [name, 'echo'])),
+      files: o.tls ? selfSigned() : {},
+    });
+    open.push(t);
+    return t;
+  };
+}
+
+/** What an echo origin answered. */
+export const echoOf = (res: TestResponse): Echo => JSON.parse(res.body) as Echo;
+
+/** Writes `bytes` on a fresh connection to the harness's frontend and collects everything until it closes (or `waitMs` of silence). */
+export async function rawRequest(t: Harness, bytes: string, waitMs = 2000): Promise<string> {
+  const socket = await t.tcp();
+  return new Promise((resolve, reject) => {
+    let out = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (out += d));
+    socket.setTimeout(waitMs, () => socket.destroy());
+    socket.on('close', () => resolve(out));
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
 }
 
 export interface Answer {

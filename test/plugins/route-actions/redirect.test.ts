@@ -1,12 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rawExchange } from '../../helpers/gateway.ts';
-import { optionProblems, routedGateways } from './fixture.ts';
+import { echoOf, harnessGateways, optionProblems, rawRequest } from './fixture.ts';
 
 const redirect = (options: object) => ({ use: 'redirect', options });
 
 describe('redirect', () => {
-  const start = routedGateways();
+  const start = harnessGateways();
 
   it('answers with 302 and a Location built from the request, on its route only, without reaching a server', async () => {
     const g = await start({
@@ -16,39 +15,39 @@ describe('redirect', () => {
         { match: { path: '/api' }, backend: 'api' },
       ],
     });
-    const res = await g.request('/old/page?a=1&b=2', { headers: { host: 'www.example.com:8080' } });
+    const res = await g.request({ path: '/old/page?a=1&b=2', headers: { host: 'www.example.com:8080' } });
     assert.equal(res.status, 302);
     assert.equal(res.headers.get('location'), 'https://new.example.com/old/page?a=1&b=2');
     assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
     assert.equal(res.body, 'Redirecting to https://new.example.com/old/page?a=1&b=2\n');
     assert.equal(g.origins.fallback!.requests.length, 0, 'no server saw it');
     assert.equal((await g.request('/old')).headers.get('location'), 'https://new.example.com/old', 'no query, no "?"');
-    assert.equal((await g.request('/api/x')).echo!.origin, 'api', 'another route is untouched');
-    assert.equal((await g.request('/x')).echo!.origin, 'fallback', 'the default is untouched');
+    assert.equal(echoOf(await g.request('/api/x')).origin, 'api', 'another route is untouched');
+    assert.equal(echoOf(await g.request('/x')).origin, 'fallback', 'the default is untouched');
   });
 
   it('fills {scheme}, {host} (with its port), {hostname}, {path} and {query}', async () => {
     const g = await start({ plugins: [redirect({ to: '{scheme}://{hostname}:8443/v2{path}{query}#{host}', status: 301 })] });
-    const res = await g.request('/a/b?c=d', { headers: { host: 'Shop.Example.com:8080' } });
+    const res = await g.request({ path: '/a/b?c=d', headers: { host: 'Shop.Example.com:8080' } });
     assert.equal(res.status, 301);
     assert.equal(res.headers.get('location'), 'http://shop.example.com:8443/v2/a/b?c=d#Shop.Example.com:8080');
   });
 
   it('a path as target stays on the same host, even when the request path begins with //', async () => {
     const g = await start({ routes: [{ match: { path: '/' }, plugins: [redirect({ to: '/new{path}', status: 308 })] }] });
-    const res = await g.request('/x?y', { method: 'POST' });
+    const res = await g.request({ path: '/x?y', method: 'POST' });
     assert.equal(res.status, 308);
     assert.equal(res.headers.get('location'), '/new/x');
     const top = await start({ plugins: [redirect({ to: '{path}/' })] });
     assert.equal((await top.request('//evil.example/x')).headers.get('location'), '/evil.example/x/', 'not a protocol-relative URL to another host');
-    assert.match(await rawExchange(top.gw.port(), 'GET /\\evil.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /\r\nlocation: \/evil\.example\/x\/\r\n/, 'a browser reads /\\ as //');
+    assert.match(await rawRequest(top, 'GET /\\evil.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /\r\nlocation: \/evil\.example\/x\/\r\n/, 'a browser reads /\\ as //');
   });
 
   it('a fixed target ignores the request path', async () => {
     const g = await start({ routes: [{ match: { path: { exact: '/docs' } }, plugins: [redirect({ to: 'https://docs.example.com/', status: 301 })] }] });
     const res = await g.request('/docs?x=1');
     assert.equal(res.headers.get('location'), 'https://docs.example.com/');
-    assert.equal((await g.request('/docs/other')).echo!.origin, 'fallback');
+    assert.equal(echoOf(await g.request('/docs/other')).origin, 'fallback');
   });
 
   it('every status it allows: 301, 302, 303, 307, 308', async () => {
@@ -58,16 +57,16 @@ describe('redirect', () => {
 
   it('https: true sends plain-HTTP requests to https on the same host (without its port), path and query', async () => {
     const g = await start({ plugins: [redirect({ https: true, status: 301 })] });
-    const res = await g.request('/cart?item=3', { headers: { host: 'shop.example.com:8080' } });
+    const res = await g.request({ path: '/cart?item=3', headers: { host: 'shop.example.com:8080' } });
     assert.equal(res.status, 301);
     assert.equal(res.headers.get('location'), 'https://shop.example.com/cart?item=3');
   });
 
   it('https: true lets requests that came over TLS pass, so a frontend serving both does not loop', async () => {
     const g = await start({ tls: true, plugins: [redirect({ https: true })] });
-    const res = await g.request('/x?y=1', { headers: { host: 'shop.example.com' } });
+    const res = await g.request({ path: '/x?y=1', headers: { host: 'shop.example.com' } });
     assert.equal(res.status, 200);
-    assert.equal(res.echo!.url, '/x?y=1');
+    assert.equal(echoOf(res).url, '/x?y=1');
   });
 
   it('{scheme} is https for a request that came over TLS', async () => {
@@ -77,7 +76,7 @@ describe('redirect', () => {
 
   it('answers HEAD with the head only', async () => {
     const g = await start({ plugins: [redirect({ https: true })] });
-    const res = await g.request('/x', { method: 'HEAD', headers: { host: 'a.example' } });
+    const res = await g.request({ path: '/x', method: 'HEAD', headers: { host: 'a.example' } });
     assert.equal(res.status, 302);
     assert.equal(res.headers.get('location'), 'https://a.example/x');
     assert.equal(res.body, '');
@@ -85,17 +84,17 @@ describe('redirect', () => {
 
   it('a request without a Host, or with one that is no host name, gets 400 when the target uses the host', async () => {
     const g = await start({ plugins: [redirect({ https: true })] });
-    const raw = await rawExchange(g.gw.port(), 'GET /x HTTP/1.0\r\n\r\n');
+    const raw = await rawRequest(g, 'GET /x HTTP/1.0\r\n\r\n');
     assert.match(raw, /^HTTP\/1\.1 400 [^]*A redirect needs a valid Host header/);
     assert.doesNotMatch(raw, /location:/i);
     for (const host of ['user@evil.example', 'a.example/evil', 'a.example:80:80']) {
-      const res = await g.request('/x', { headers: { host } });
+      const res = await g.request({ path: '/x', headers: { host } });
       assert.equal(res.status, 400, host);
       assert.equal(res.headers.get('location'), null);
     }
-    assert.equal((await g.request('/x', { headers: { host: '[::1]:8080' } })).headers.get('location'), 'https://[::1]/x');
+    assert.equal((await g.request({ path: '/x', headers: { host: '[::1]:8080' } })).headers.get('location'), 'https://[::1]/x');
     const fixed = await start({ plugins: [redirect({ to: '/elsewhere' })] });
-    assert.equal((await rawExchange(fixed.gw.port(), 'GET /x HTTP/1.0\r\n\r\n')).split('\r\n')[0], 'HTTP/1.1 302 Found', 'a target without the host needs none');
+    assert.equal((await rawRequest(fixed, 'GET /x HTTP/1.0\r\n\r\n')).split('\r\n')[0], 'HTTP/1.1 302 Found', 'a target without the host needs none');
   });
 
   it('check reports bad options with their key paths', async () => {

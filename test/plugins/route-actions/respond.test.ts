@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { optionProblems, routedGateways } from './fixture.ts';
+import { echoOf, harnessGateways, optionProblems } from './fixture.ts';
 
 const respond = (options: object) => ({ use: 'respond', options });
 
 describe('respond', () => {
-  const start = routedGateways();
+  const start = harnessGateways();
 
   it('answers with its status, body and headers on its route only, without reaching a server', async () => {
     const g = await start({
@@ -23,8 +23,8 @@ describe('respond', () => {
     assert.equal(res.headers.get('retry-after'), '120');
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.equal(g.origins.fallback!.requests.length + g.origins.api!.requests.length, 0, 'no server saw it');
-    assert.equal((await g.request('/api/x')).echo!.origin, 'api', 'another route is untouched');
-    assert.equal((await g.request('/x')).echo!.origin, 'fallback', 'the default is untouched');
+    assert.equal(echoOf(await g.request('/api/x')).origin, 'api', 'another route is untouched');
+    assert.equal(echoOf(await g.request('/x')).origin, 'fallback', 'the default is untouched');
   });
 
   it('defaults to 200 with an empty text body', async () => {
@@ -50,7 +50,7 @@ describe('respond', () => {
         { match: { path: '/none' }, plugins: [respond({ status: 204, headers: { 'x-reason': 'empty' } })] },
       ],
     });
-    const head = await g.request('/text', { method: 'HEAD' });
+    const head = await g.request({ path: '/text', method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-length'), '5');
     assert.equal(head.body, '');
