@@ -3,18 +3,34 @@ import { parseArgs } from 'node:util';
 import { checkConfig } from '../config/check.ts';
 import { formatProblem, type Problem } from '../config/problems.ts';
 import { createLogger } from '../log.ts';
+import { typecheck, typescriptFiles } from '../config/typecheck.ts';
 import { builtins } from '../../plugins/index.ts';
 
 export async function check(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, format: { type: 'string', default: 'text' }, 'no-probe': { type: 'boolean', default: false } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      format: { type: 'string', default: 'text' },
+      'no-probe': { type: 'boolean', default: false },
+      'no-types': { type: 'boolean', default: false },
+    },
   });
   if (!values.config) {
     process.stderr.write('tapgate check: -c FILE is required\n');
     return 2;
   }
   const result = await checkConfig(values.config, { builtins, logger: createLogger('silent'), probeServers: !values['no-probe'] });
+  if (!values['no-types']) {
+    // TypeScript plugins and configs are compiled to run without their types being checked: check them here.
+    const found = await typecheck(typescriptFiles(result.source.file, result.config));
+    if (found === 'unavailable') {
+      result.problems.push({ severity: 'warning', file: result.source.file, path: '', message: 'TypeScript files were not type-checked: the typescript package is not installed (npm install --save-dev typescript), or pass --no-types' });
+    } else if (found.length) {
+      result.problems.push(...found);
+      result.ok = false;
+    }
+  }
   const errors = result.problems.filter((p) => p.severity === 'error').length;
   const warnings = result.problems.length - errors;
   if (values.format === 'json') {
