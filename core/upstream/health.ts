@@ -214,10 +214,14 @@ export class BackendHealth extends EventEmitter<{ change: [HealthChange]; check:
 /** Passes when a connection opens within `timeout`. */
 function tcpProbe(server: UpstreamServer, timeout: number, signal: AbortSignal): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const socket = net.connect({ ...target(server), signal });
+    // Our own abort listener, removed at the end: net.connect's `signal` option leaves one per probe on the shared signal.
+    const socket = net.connect(target(server));
+    const onAbort = () => finish('checks stopped');
+    signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => finish(`no connection within ${timeout}ms`), timeout);
     function finish(error?: string) {
       clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(error);
     }

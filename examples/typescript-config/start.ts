@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../core/cli/main.ts';
 import { startOrigin } from '../quickstart/origins.ts';
 
-const origins = await Promise.all([startOrigin('a', 9011), startOrigin('b', 9012)]);
-process.stderr.write('demo origins on 127.0.0.1:9011 and :9012; try: curl -s 127.0.0.1:8090/\n');
+const origins = await Promise.all([startOrigin('a', 9021), startOrigin('b', 9022)]);
+process.stderr.write('demo origins on 127.0.0.1:9021 and :9022; try: curl -s 127.0.0.1:8082/\n');
 const code = await main(['run', '-c', fileURLToPath(new URL('./tapgate.config.ts', import.meta.url))]);
 for (const o of origins) o.close();
 process.exit(code);

@@ -1,10 +1,10 @@
 // The quickstart (examples/quickstart/tapgate.yaml) written as TypeScript: the same
 // gateway, typed by defineConfig, so an editor completes keys and `tsc` catches a
-// misspelt one. Its own ports (8090, origins 9011 and 9012) let it run beside the quickstart.
+// misspelt one. Its own ports (8082, origins 9021 and 9022) let it run beside the quickstart.
 // `node --import tsx examples/typescript-config/start.ts` runs it with its demo origins.
 import { defineConfig } from 'tapgate/sdk';
 
-const origins = { a: 9011, b: 9012 };
+const origins = { a: 9021, b: 9022 };
 
 export default defineConfig({
   log: {
@@ -13,7 +13,7 @@ export default defineConfig({
   },
   frontends: {
     web: {
-      bind: '127.0.0.1:8090',
+      bind: '127.0.0.1:8082',
       mode: 'http',
       default_backend: 'app',
       plugins: [

@@ -37,7 +37,7 @@ describe('examples/typescript-config', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = (path: string) =>
       new Promise<{ body: string; servedBy: string | undefined }>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: 8090, path, agent }, (res) => {
+        http.get({ host: '127.0.0.1', port: 8082, path, agent }, (res) => {
           let body = '';
           res.on('data', (d) => (body += d));
           res.on('end', () => resolve({ body, servedBy: res.headers['x-served-by-tapgate'] as string | undefined }));
