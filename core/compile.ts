@@ -1,21 +1,51 @@
 // Compile a TypeScript (or modern JS) plugin or config with esbuild into the project's
 // cache folder, so `import()` can load it. `tapgate` and `tapgate/sdk` resolve to the
 // running gateway's own SDK: a plugin shares its types and helpers with the kernel.
-import { build, type Message, type Plugin } from 'esbuild';
+import type { Message, Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { binary, findEsbuild } from './binary.ts';
+import * as sdk from '../sdk/index.ts';
 
-// Prebundled workers get the SDK as JavaScript (they run without a TypeScript loader).
-const sdkEntry = process.env.TAPGATE_SDK_FILE ?? fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
+// Inside the binary there is no SDK file to import: a plugin's `tapgate/sdk` becomes a
+// module reading the kernel's own SDK object from this global.
+const sdkGlobal = Symbol.for('tapgate.sdk');
+if (binary) (globalThis as Record<symbol, unknown>)[sdkGlobal] = sdk;
 
 const sdkResolver: Plugin = {
   name: 'tapgate-sdk',
   setup(b) {
+    if (binary) {
+      b.onResolve({ filter: /^tapgate(\/sdk)?$/ }, () => ({ path: 'tapgate/sdk', namespace: 'tapgate-sdk' }));
+      b.onLoad({ filter: /.*/, namespace: 'tapgate-sdk' }, () => ({
+        contents: `const sdk = globalThis[Symbol.for('tapgate.sdk')];\nexport const { ${Object.keys(sdk).join(', ')} } = sdk;\n`,
+        loader: 'js',
+      }));
+      return;
+    }
+    // Prebundled workers get the SDK as JavaScript (they run without a TypeScript loader).
+    const sdkEntry = process.env.TAPGATE_SDK_FILE ?? fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
     b.onResolve({ filter: /^tapgate(\/sdk)?$/ }, () => ({ path: pathToFileURL(sdkEntry).href, external: true }));
   },
 };
+
+/** Whether plugins and configs can be compiled: always from the sources; in the binary, with an esbuild executable. */
+export function canCompile(): boolean {
+  return !missingEsbuild();
+}
+
+// esbuild's API reads ESBUILD_BINARY_PATH when it loads: inside the binary, set it first.
+function missingEsbuild(): Error | undefined {
+  if (!binary || process.env.ESBUILD_BINARY_PATH) return undefined;
+  try {
+    process.env.ESBUILD_BINARY_PATH = findEsbuild(binary);
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}
 
 /** esbuild refused a file: where the first error is (1-based line and column), and what it says. */
 export class CompileError extends Error {
@@ -46,6 +76,9 @@ export async function compileModule(file: string, outDir: string): Promise<strin
 }
 
 async function bundle(file: string): Promise<string> {
+  const missing = missingEsbuild();
+  if (missing) throw new CompileError(file, undefined, undefined, missing.message, 0);
+  const { build } = await import('esbuild');
   try {
     const result = await build({
       entryPoints: [file],

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginDefinition } from '../sdk/index.ts';
-import { CompileError, compileModule } from './compile.ts';
+import { CompileError, canCompile, compileModule } from './compile.ts';
+import { binary } from './binary.ts';
 import { cacheDir } from './config/source.ts';
 import { didYouMean } from './config/problems.ts';
 import { satisfies } from './semver.ts';
@@ -33,7 +34,9 @@ export async function loadPluginDefinition(
     file = resolve(configDir, use);
     if (!existsSync(file)) throw new PluginLoadError(`plugin file ${file} does not exist`);
     const ext = extname(file);
-    if (ext === '.ts' || ext === '.mts' || ext === '.tsx') file = await compileOrExplain(file, configDir);
+    // Inside the binary a plugin's `tapgate/sdk` import exists only through esbuild:
+    // JavaScript goes through it too when it can (see compile.ts).
+    if (ext === '.ts' || ext === '.mts' || ext === '.tsx' || (binary && canCompile())) file = await compileOrExplain(file, configDir);
   } else {
     try {
       file = createRequire(join(configDir, 'noop.js')).resolve(use);
@@ -48,7 +51,12 @@ export async function loadPluginDefinition(
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
-    throw new PluginLoadError(`plugin "${use}" failed to load: ${(err as Error).message.split('\n')[0]}`);
+    const message = (err as Error).message.split('\n')[0]!;
+    const sdkMissing = binary && /Cannot find package 'tapgate'/.test(message);
+    throw new PluginLoadError(
+      `plugin "${use}" failed to load: ${message}`,
+      sdkMissing ? 'without esbuild, the gateway binary loads .js/.mjs plugins as they are: import only types from tapgate/sdk, or put esbuild beside the binary' : undefined,
+    );
   }
   const def = (mod.default ?? mod.plugin) as AnyPluginDefinition | undefined;
   return checkDefinition(def, use);

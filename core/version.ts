@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { binary } from './binary.ts';
 
-/** The installation's folder (set by the master for prebundled workers). */
-export const installRoot: string = process.env.TAPGATE_ROOT ?? fileURLToPath(new URL('..', import.meta.url));
+/** The installation's folder (set by the master for prebundled workers; the binary's own folder). */
+export const installRoot: string = process.env.TAPGATE_ROOT ?? (binary ? dirname(process.execPath) : fileURLToPath(new URL('..', import.meta.url)));
 
-export const gatewayVersion: string = JSON.parse(readFileSync(join(installRoot, 'package.json'), 'utf8')).version;
+export const gatewayVersion: string = binary?.version ?? JSON.parse(readFileSync(join(installRoot, 'package.json'), 'utf8')).version;

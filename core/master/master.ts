@@ -21,9 +21,13 @@ import { mergeSnapshots, type MetricSample } from '../metrics.ts';
 import { WindowCounters } from '../shared.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
-import { bundleWorker } from './worker-bundle.ts';
+import { binary } from '../binary.ts';
 
-const bin = fileURLToPath(new URL('../../bin/tapgate.mjs', import.meta.url));
+// cluster runs `execPath exec ...args`. The gateway binary forks itself, and a single
+// executable's own arguments start after its argv[1], so there `exec` is the command.
+const worker = binary
+  ? { exec: '__worker', args: [] }
+  : { exec: fileURLToPath(new URL('../../bin/tapgate.mjs', import.meta.url)), args: ['__worker'] };
 
 interface WorkerRecord {
   worker: Worker;
@@ -61,20 +65,24 @@ export class Master {
     // accept and hand connections over IPC, which costs a round trip per connection).
     // The master keeps its handle, so the socket stays open across generations.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: bin, args: ['__worker'] });
+    cluster.setupPrimary(worker);
   }
 
   #workerEnv: Record<string, string> = {};
 
   /** Checks the config, starts the first generation and opens the control socket. */
   async start(config: GatewayConfig): Promise<void> {
-    try {
-      const bundle = await bundleWorker();
-      cluster.setupPrimary({ exec: bundle.exec, args: [] });
-      this.#workerEnv = bundle.env;
-    } catch (err) {
-      // A read-only installation: workers load the sources through tsx, only slower to start.
-      this.logger.warn({ err: (err as Error).message }, 'cannot prebundle the worker; workers start from the sources');
+    // The binary is its own bundle and forks itself: nothing to prebundle there.
+    if (!binary) {
+      try {
+        const { bundleWorker } = await import('./worker-bundle.ts');
+        const bundle = await bundleWorker();
+        cluster.setupPrimary({ exec: bundle.exec, args: [] });
+        this.#workerEnv = bundle.env;
+      } catch (err) {
+        // A read-only installation: workers load the sources through tsx, only slower to start.
+        this.logger.warn({ err: (err as Error).message }, 'cannot prebundle the worker; workers start from the sources');
+      }
     }
     const started = await this.#startGeneration(config);
     if (!started.ok) throw new Error(started.problems.map((p) => p.message).join('\n'));
