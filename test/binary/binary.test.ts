@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,19 @@ describe('the gateway binary', { timeout: 180_000 }, () => {
     const run = tapgate(dir, ['check', '-c', 'quickstart/tapgate.yaml', '--no-probe', '--no-types']);
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /tapgate\.yaml: valid/);
+  });
+
+  it('checks every example configuration', () => {
+    const dir = install('examples', true);
+    cpSync(join(root, 'examples'), join(dir, 'examples'), { recursive: true, filter: (src) => !src.includes('.tapgate') });
+    const configs = readdirSync(join(root, 'examples')).flatMap((name) =>
+      ['tapgate.yaml', 'tapgate.config.ts'].filter((f) => existsSync(join(root, 'examples', name, f))).map((f) => `examples/${name}/${f}`),
+    );
+    assert.ok(configs.length >= 6, `examples found: ${configs.join(', ')}`);
+    for (const config of configs) {
+      const run = tapgate(dir, ['check', '-c', config, '--no-probe', '--no-types']);
+      assert.equal(run.status, 0, `${config}:\n${run.stdout}${run.stderr}`);
+    }
   });
 
   it('without esbuild, a TypeScript plugin is an error saying where to put one', () => {
