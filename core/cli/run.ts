@@ -40,7 +40,6 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger): P
     return 1;
   }
   const status = master.status();
-  logger.info({ generation: status.generation, workers: status.workers.length, frontends: describeBinds(config) }, 'tapgate serving');
   const reload = () =>
     void master.reload().then((r) => {
       if (!r.ok) process.stderr.write(renderProblems(r.problems ?? [], file, false));
@@ -50,6 +49,8 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger): P
   process.on('SIGTERM', () => void master.stop(false));
   let interrupts = 0;
   process.on('SIGINT', () => void master.stop(++interrupts > 1));
+  // Announced once the signals are handled: whoever waits for this line may signal at once.
+  logger.info({ generation: status.generation, workers: status.workers.length, frontends: describeBinds(config) }, 'tapgate serving');
   await master.stopped;
   logger.info('stopped');
   logger.flush();
@@ -65,7 +66,6 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
     process.stderr.write(`tapgate: cannot listen: ${(err as Error).message}\n`);
     return 1;
   }
-  logger.info({ generation: generation.id, workers: 0, frontends: describeBinds(config) }, 'tapgate serving');
 
   let nextId = generation.id + 1;
   let reloading: Promise<unknown> = Promise.resolve();
@@ -106,6 +106,8 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
     process.on('SIGINT', () => stop(stopping));
     process.on('SIGHUP', () => void reload());
     process.on('SIGUSR2', () => void reload());
+    // Announced once the signals are handled: whoever waits for this line may signal at once.
+    logger.info({ generation: generation.id, workers: 0, frontends: describeBinds(config) }, 'tapgate serving');
   });
 }
 

@@ -7,9 +7,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { deadPort, root, startOrigin, type TestOrigin } from '../helpers/gateway.ts';
 
 const dist = join(root, 'dist');
@@ -44,12 +44,20 @@ function get(url: string): Promise<{ status: number; headers: http.IncomingHttpH
 async function serve(dir: string, config: string): Promise<{ child: ChildProcess; ms: number }> {
   const started = performance.now();
   const child = spawn(join(dir, 'tapgate'), ['run', '-c', config], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Read stderr to the end (a reader that stopped would close the pipe, and the gateway's next log line would kill it).
   let log = '';
-  for await (const line of createInterface({ input: child.stderr! })) {
-    log += `${line}\n`;
-    if (line.includes('tapgate serving')) return { child, ms: Math.round(performance.now() - started) };
-  }
-  throw new Error(`tapgate run exited before serving:\n${log}`);
+  return new Promise((resolve, reject) => {
+    let serving = false;
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => {
+      log += chunk;
+      if (!serving && log.includes('tapgate serving')) {
+        serving = true;
+        resolve({ child, ms: Math.round(performance.now() - started) });
+      }
+    });
+    child.once('exit', () => serving || reject(new Error(`tapgate run exited before serving:\n${log}`)));
+  });
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
@@ -103,6 +111,26 @@ describe('the gateway binary', { timeout: 180_000 }, () => {
     for (const config of configs) {
       const run = tapgate(dir, ['check', '-c', config, '--no-probe', '--no-types']);
       assert.equal(run.status, 0, `${config}:\n${run.stdout}${run.stderr}`);
+    }
+  });
+
+  it('runs every example configuration until it serves, then stops it', async (t) => {
+    const dir = install('examples-run', true);
+    cpSync(join(root, 'examples'), join(dir, 'examples'), { recursive: true, filter: (src) => !src.includes('.tapgate') });
+    const configs = readdirSync(join(root, 'examples')).flatMap((name) =>
+      ['tapgate.yaml', 'tapgate.config.ts'].filter((f) => existsSync(join(root, 'examples', name, f))).map((f) => `examples/${name}/${f}`),
+    );
+    for (const config of configs) {
+      const { child, ms } = await serve(dir, config);
+      t.diagnostic(`${config}: serving after ${ms} ms`);
+      // Its first listening address takes a connection.
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(readFileSync(join(root, config), 'utf8'))![1]);
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve()));
+        socket.once('error', reject);
+      });
+      const code = await stop(child);
+      assert.equal(code, 0, `${config} stopped cleanly (signal ${child.signalCode})`);
     }
   });
 
