@@ -3,11 +3,9 @@
 // a fixed health answer and the stats listener.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { root } from '../helpers/gateway.ts';
+import { startExample, type RunningExample } from '../helpers/example.ts';
 
 const dir = join(root, 'examples', 'api-gateway');
 const gateway = 'http://127.0.0.1:8090';
@@ -19,7 +17,7 @@ interface StatsJson {
 }
 
 describe('examples/api-gateway', () => {
-  let child: ChildProcess;
+  let example: RunningExample;
   let token = '';
   let sent = 0;
   const get = (path: string, headers: Record<string, string> = {}) => {
@@ -30,25 +28,15 @@ describe('examples/api-gateway', () => {
   const backendSessions = (s: StatsJson) => s.backends.reduce((n, b) => n + b.sessions.total, 0);
 
   before(async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'start.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.resume();
-    const lines = createInterface({ input: child.stderr! });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      lines.on('line', (line) => {
-        stderr += line + '\n';
+    example = await startExample(join(dir, 'start.ts'), {
+      onLine: (line) => {
         const printed = /^export TOKEN=(\S+)$/.exec(line);
         if (printed) token = printed[1]!;
-        if (line.includes('tapgate serving')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${stderr}`)));
+      },
     });
-    assert.ok(token, `start.ts printed no token:\n${stderr}`);
+    assert.ok(token, `start.ts printed no token:\n${example.lines.join('\n')}`);
   });
-  after(async () => {
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await once(child, 'exit');
-  });
+  after(() => example.stop());
 
   it('refuses /api/ without a token with 401 and a Bearer challenge', async () => {
     const res = await get('/api/orders');

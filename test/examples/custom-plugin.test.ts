@@ -2,14 +2,13 @@
 // process running the real CLI (bin/tapgate.mjs) or node, from the repository's root.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import http from 'node:http';
 import { root } from '../helpers/gateway.ts';
+import { startExample, type RunningExample } from '../helpers/example.ts';
 
 const run = promisify(execFile);
 // As a user's shell would run them: not as subtests of this run (node --test tells its
@@ -36,12 +35,9 @@ describe('examples/custom-plugin/README.md, followed from nothing', () => {
   const base = join(root, 'test', '.tmp');
   mkdirSync(base, { recursive: true });
   const tmp = mkdtempSync(join(base, 'custom-plugin-'));
-  let child: ChildProcess | undefined;
+  let example: RunningExample | undefined;
   after(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    await example?.stop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -79,16 +75,7 @@ describe('examples/custom-plugin/README.md, followed from nothing', () => {
   });
 
   it('6. start.ts serves both variants: by cookie, and a cookie for a new visitor', async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', 'examples/custom-plugin/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.resume();
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child!.stderr! }).on('line', (line) => {
-        stderr += line + '\n';
-        if (line.includes('tapgate serving')) resolve();
-      });
-      child!.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${stderr}`)));
-    });
+    example = await startExample('examples/custom-plugin/start.ts', { env });
     assert.equal((await get({ cookie: 'ab=a' })).body, 'hello from stable: GET /\n');
     assert.equal((await get({ cookie: 'ab=b' })).body, 'hello from next: GET /\n');
     const fresh = await get();

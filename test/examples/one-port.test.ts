@@ -2,15 +2,13 @@
 // HTTP, HTTPS and SSH answered on the one port.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { root } from '../helpers/gateway.ts';
+import { startExample, type RunningExample } from '../helpers/example.ts';
 
 const dir = join(root, 'examples', 'one-port');
 const get = (mod: typeof http | typeof https, options: https.RequestOptions) =>
@@ -23,25 +21,11 @@ const get = (mod: typeof http | typeof https, options: https.RequestOptions) =>
   });
 
 describe('examples/one-port', () => {
-  let child: ChildProcess;
+  let example: RunningExample;
   before(async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'start.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    // Ready when the gateway logs that it serves (the process log goes to stderr, access logs to stdout).
-    child.stdout!.resume();
-    const lines = createInterface({ input: child.stderr! });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      lines.on('line', (line) => {
-        stderr += line + '\n';
-        if (line.includes('tapgate serving')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${stderr}`)));
-    });
+    example = await startExample(join(dir, 'start.ts'));
   });
-  after(async () => {
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await once(child, 'exit');
-  });
+  after(() => example.stop());
 
   it('answers HTTP, HTTPS (terminated, with the demo certificate) and SSH on 127.0.0.1:8000', async () => {
     const plain = await get(http, { host: '127.0.0.1', port: 8000, path: '/plain' });

@@ -2,13 +2,11 @@
 // user runs it, answering from both origins with the user plugin's header.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { root } from '../helpers/gateway.ts';
+import { startExample, type RunningExample } from '../helpers/example.ts';
 
 function get(path: string, agent: http.Agent): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
@@ -21,29 +19,14 @@ function get(path: string, agent: http.Agent): Promise<{ status: number; body: s
 }
 
 describe('npm start (examples/quickstart)', () => {
-  let child: ChildProcess;
+  let example: RunningExample;
   before(async () => {
     // What `npm start` runs (package.json's start script), without npm in between to pass signals on.
     const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start as string;
     assert.equal(start, 'node --import tsx examples/quickstart/start.ts');
-    child = spawn(process.execPath, ['--import', 'tsx', 'examples/quickstart/start.ts'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_TEST_CONTEXT: undefined } });
-    child.stdout!.resume();
-    let stderr = '';
-    // Keep reading stderr to the end; ready when the gateway says it serves.
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child.stderr! }).on('line', (line) => {
-        stderr += `${line}\n`;
-        if (line.includes('tapgate serving')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`npm start exited (${code}):\n${stderr}`)));
-    });
+    example = await startExample('examples/quickstart/start.ts');
   });
-  after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  });
+  after(() => example.stop());
 
   it('answers from both demo origins, round robin, with the plugin header, and /healthz itself', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

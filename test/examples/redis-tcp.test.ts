@@ -3,12 +3,10 @@
 // the gateway still answering after one redis-server dies.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import net from 'node:net';
 import { root } from '../helpers/gateway.ts';
+import { startExample, type RunningExample } from '../helpers/example.ts';
 
 const dir = join(root, 'examples', 'redis-tcp');
 const gateway = 6380;
@@ -30,7 +28,7 @@ const accepts = (port: number) =>
   });
 
 describe('examples/redis-tcp', () => {
-  let child: ChildProcess;
+  let example: RunningExample;
   const pids = new Map<string, number>();
   let stderr = '';
   const access: { server: string }[] = [];
@@ -49,27 +47,18 @@ describe('examples/redis-tcp', () => {
     });
 
   before(async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'start.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    // The access log (stdout) says which server took each connection.
-    createInterface({ input: child.stdout! }).on('line', (line) => access.push(JSON.parse(line)));
-    const lines = createInterface({ input: child.stderr! });
-    await new Promise<void>((resolve, reject) => {
-      lines.on('line', (line) => {
+    example = await startExample(join(dir, 'start.ts'), {
+      // The access log (stdout) says which server took each connection.
+      onStdout: (line) => access.push(JSON.parse(line)),
+      onLine: (line) => {
         stderr += line + '\n';
         for (const watch of watchers) watch(line);
         const started = /^redis-server (r\d) on \S+ \(pid (\d+)\)$/.exec(line);
         if (started) pids.set(started[1]!, Number(started[2]));
-        if (line.includes('tapgate serving')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${stderr}`)));
+      },
     });
   });
-  after(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
-  });
+  after(() => example.stop());
 
   it('answers RESP on 127.0.0.1:6380: PING, and SET then GET on one connection', async () => {
     assert.equal(await talk(gateway, 'PING'), '+PONG\r\n+OK\r\n');
@@ -91,9 +80,7 @@ describe('examples/redis-tcp', () => {
   });
 
   it('stops its redis-servers when it is stopped', async () => {
-    child.kill('SIGTERM');
-    const [code] = await once(child, 'exit');
-    assert.equal(code, 0);
+    assert.equal(await example.stop(), 0);
     for (let i = 0; i < 40 && (await Promise.all(redisPorts.map(accepts))).some(Boolean); i++) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(await Promise.all(redisPorts.map(accepts)), [false, false, false]);
   });

@@ -2,35 +2,21 @@
 // the quickstart configured by tapgate.config.ts serves from both origins, and checks clean.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { root } from '../helpers/gateway.ts';
+import { startExample, type RunningExample } from '../helpers/example.ts';
 
 const dir = join(root, 'examples', 'typescript-config');
 
 describe('examples/typescript-config', () => {
-  let child: ChildProcess;
+  let example: RunningExample;
   before(async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'start.ts')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.resume();
-    const lines = createInterface({ input: child.stderr! });
-    let stderr = '';
-    await new Promise<void>((resolve, reject) => {
-      lines.on('line', (line) => {
-        stderr += line + '\n';
-        if (line.includes('tapgate serving')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${stderr}`)));
-    });
+    example = await startExample(join(dir, 'start.ts'));
   });
-  after(async () => {
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await once(child, 'exit');
-  });
+  after(() => example.stop());
 
   it('answers from both origins in turn, through the quickstart plugin', async () => {
     // One kept-alive connection: one worker, whose round robin alternates.
