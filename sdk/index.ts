@@ -9,6 +9,8 @@ import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
 
 export { z } from 'zod';
+/** Schemas plugin options share: a regular expression's source that `check` refuses when it does not compile. */
+export { RegexSource } from './options.ts';
 export { Stage } from '../core/hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from '../core/config/units.ts';

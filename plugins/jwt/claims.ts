@@ -1,20 +1,12 @@
 // Claim rules, shared by the jwt plugin's `claims:` (a failing rule is a 403) and the
 // `claim` route matcher (a failing rule means the route does not match). A rule is
 // checked by a schema and compiled once into a test of a claims object.
-import { z, type MatcherDefinition } from '../../sdk/index.ts';
+import { RegexSource, z, type MatcherDefinition } from '../../sdk/index.ts';
 
 export type Claims = Readonly<Record<string, unknown>>;
 export type ClaimTest = (claims: Claims) => boolean;
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
-const validRegex = (v: string) => {
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * What a claim must be: a value (equal, or an array claim holding it), a list (one of
@@ -27,7 +19,7 @@ export const ClaimRule = z.union([
   z.strictObject({ equals: Scalar }),
   z.strictObject({ one_of: z.array(Scalar).min(1) }),
   z.strictObject({ contains: z.union([Scalar, z.array(Scalar).min(1)]) }),
-  z.strictObject({ regex: z.string().min(1).refine(validRegex, 'expected a valid regular expression') }),
+  z.strictObject({ regex: RegexSource }),
   z.strictObject({ present: z.boolean() }),
 ]);
 export type ClaimRule = z.output<typeof ClaimRule>;

@@ -3,7 +3,7 @@
 // response (`upstreamResponse`). Everything is compiled in setup; a request runs only the
 // steps its options asked for, and the response is tapped only when it has something to do
 // (a tap there makes the kernel hold the response head until it returns).
-import { definePlugin, Stage, z, type HttpHeaders } from '../../sdk/index.ts';
+import { definePlugin, RegexSource, Stage, z, type HttpHeaders } from '../../sdk/index.ts';
 import { appendHeader, HeaderMap, HeaderName } from './headers.ts';
 
 /** `/api` or `/api/` (the same prefix); not `/` alone, which would strip or add nothing. */
@@ -13,14 +13,6 @@ const Prefix = z
   .transform((p) => p.replace(/\/+$/, ''))
   .refine((p) => p !== '', 'expected a prefix longer than "/"');
 
-const Regex = z.string().min(1).refine((v) => {
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a valid regular expression');
 
 const HeaderEdits = z.strictObject({
   /** Removed first. */
@@ -37,7 +29,7 @@ const Options = z
     /** Removed from the start of the upstream path, at a segment boundary: `/api/x?y` → `/x?y`, `/api` → `/`. */
     strip_prefix: Prefix.optional(),
     /** Then the path (without the query) is replaced where the regex matches; `$1` refers to groups. */
-    path: z.strictObject({ regex: Regex, replace: z.string() }).optional(),
+    path: z.strictObject({ regex: RegexSource, replace: z.string() }).optional(),
     /** Then put in front of the upstream path: `/x` → `/v1/x`. */
     add_prefix: Prefix.optional(),
     request_headers: HeaderEdits.optional(),

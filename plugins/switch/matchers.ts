@@ -2,19 +2,10 @@
 // schema and compiles it once into a test: sets for exact names, suffix lists for
 // wildcards, a BlockList for addresses, regexes compiled here and never per request.
 import { BlockList, isIP } from 'node:net';
-import { z, type MatcherDefinition, type MatchContext, type MatchTest, type Mode } from '../../sdk/index.ts';
+import { RegexSource, z, type MatcherDefinition, type MatchContext, type MatchTest, type Mode } from '../../sdk/index.ts';
 
 const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t.transform((v) => [v]), z.array(t).min(1)]) as unknown as z.ZodType<z.output<T>[]>;
 
-const validRegex = (v: string) => {
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const Regex = z.string().min(1).refine(validRegex, 'expected a valid regular expression');
 
 /** `example.com` (exact) or `*.example.com` (any name below it), matched without case. */
 const HostPattern = z
@@ -45,7 +36,7 @@ const PathRule = z.union([
   z.string().startsWith('/', 'expected a path starting with "/" (a prefix)').transform((prefix) => ({ prefix })),
   z.strictObject({ prefix: z.string().startsWith('/', 'expected a path starting with "/"') }),
   z.strictObject({ exact: z.string().startsWith('/', 'expected a path starting with "/"') }),
-  z.strictObject({ regex: Regex }),
+  z.strictObject({ regex: RegexSource }),
 ]);
 
 function pathTest(rules: z.output<typeof PathRule>[]): MatchTest {
@@ -73,7 +64,7 @@ const ValueRule = z.union([
   z.boolean(),
   z.string(),
   z.array(z.string()).min(1),
-  z.strictObject({ regex: Regex }),
+  z.strictObject({ regex: RegexSource }),
 ]);
 const NamedRules = z.record(z.string().min(1), ValueRule).refine((v) => Object.keys(v).length > 0, 'expected at least one name, e.g. { x-env: canary }');
 
