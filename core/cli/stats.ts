@@ -1,9 +1,8 @@
-// `tapgate stats`: the stats plugin's /stats.json as a compact terminal table, from the
-// stats listener the configuration's `stats:` section names.
+// `tapgate stats`: what the stats listener the configuration's `stats:` section names
+// says at /stats.txt (a terminal table) or /stats.json; the stats plugin renders both.
 import { parseArgs } from 'node:util';
 import { readConfig } from '../config/source.ts';
 import { parseAddress } from '../config/units.ts';
-import type { BackendStats, FrontendStats, Responses, ServerStats, StatsReport } from '../../plugins/stats/report.ts';
 
 const options = {
   config: { type: 'string', short: 'c', default: 'tapgate.yaml' },
@@ -14,6 +13,7 @@ const options = {
 } as const;
 
 interface Target {
+  /** The listener's base URL, without a path. */
   url: string;
   authorization: string | undefined;
 }
@@ -29,7 +29,7 @@ export async function statsTarget(file: string, token?: string): Promise<Target>
   if (bind.port === 0) throw new Error(`stats.bind in ${file} has port 0: the listener's port is not known from the config`);
   // A listener on every address answers on loopback.
   const host = bind.host === '0.0.0.0' ? '127.0.0.1' : bind.host === '::' ? '::1' : bind.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}/stats.json`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bind.port}`;
   const secret = token ?? (typeof stats.token === 'string' ? stats.token : undefined);
   const basic = stats.basic_auth;
   const authorization = secret
@@ -40,18 +40,20 @@ export async function statsTarget(file: string, token?: string): Promise<Target>
   return { url, authorization };
 }
 
-export async function fetchReport(target: Target): Promise<StatsReport> {
+/** One of the stats plugin's documents (`/stats.txt`, `/stats.json`), as text. */
+export async function fetchStats(target: Target, path: string): Promise<string> {
+  const url = target.url + path;
   let res: Response;
   try {
-    res = await fetch(target.url, { headers: target.authorization ? { authorization: target.authorization } : {}, signal: AbortSignal.timeout(5000) });
+    res = await fetch(url, { headers: target.authorization ? { authorization: target.authorization } : {}, signal: AbortSignal.timeout(5000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-    throw new Error(`cannot reach the stats listener at ${target.url} (${cause}): is the gateway running?`);
+    throw new Error(`cannot reach the stats listener at ${url} (${cause}): is the gateway running?`);
   }
   if (res.status === 401 || res.status === 403) throw new Error(`the stats listener refused the request (${res.status}): give --token, or set stats.token in the config`);
-  if (res.status === 404) throw new Error(`${target.url} answered 404: the stats plugin is not loaded`);
-  if (!res.ok) throw new Error(`${target.url} answered ${res.status}`);
-  return (await res.json()) as StatsReport;
+  if (res.status === 404) throw new Error(`${url} answered 404: the stats plugin is not loaded`);
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+  return res.text();
 }
 
 export async function statsCommand(argv: string[]): Promise<number> {
@@ -70,10 +72,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
   try {
     const target = await statsTarget(values.config, values.token);
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-    const show = async () => {
-      const report = await fetchReport(target);
-      return values.format === 'json' ? JSON.stringify(report, null, 2) + '\n' : renderTerminal(report, color);
-    };
+    const show = () => fetchStats(target, values.format === 'json' ? '/stats.json' : color ? '/stats.txt?color=1' : '/stats.txt');
     if (!values.watch) {
       process.stdout.write(await show());
       return 0;
@@ -87,57 +86,4 @@ export async function statsCommand(argv: string[]): Promise<number> {
     process.stderr.write(`tapgate stats: ${(err as Error).message}\n`);
     return 1;
   }
-}
-
-const statusColor: Record<string, string> = { UP: '32', DOWN: '31', DRAIN: '34', MAINT: '33', NOLB: '35' };
-
-/** Frontends, then each backend with its servers: status, sessions, totals, 5xx share and p99 time to first byte. */
-export function renderTerminal(r: StatsReport, color = false): string {
-  const paint = (status: string, text: string) => (color && statusColor[status] ? `\x1b[${statusColor[status]}m${text}\x1b[0m` : text);
-  const pct5xx = (x: Responses) => {
-    const total = Object.values(x).reduce((a, b) => a + b, 0);
-    return total ? `${((x['5xx'] / total) * 100).toFixed(1)}%` : '-';
-  };
-  const ms = (v: number | null) => (v === null ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(0));
-  const age = (s: number) => (s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`);
-  const gw = r.gateway;
-  const out = [`tapgate  generation ${gw.generation} · ${gw.workers.length} worker${gw.workers.length === 1 ? '' : 's'} · up ${age(gw.uptime_s)} · ${r.generated_at.replace('T', ' ').slice(0, 19)} UTC`, ''];
-
-  const fe = table(
-    ['FRONTEND', 'MODE', 'CUR', 'MAX', 'TOTAL', '2xx', '4xx', '5xx%', 'DENIED', 'ERR', 'p99 ms'],
-    r.frontends.map((f: FrontendStats) => [
-      f.name, f.mode, f.sessions.current, f.sessions.max, f.sessions.total,
-      f.mode === 'http' ? f.responses['2xx'] : '-', f.mode === 'http' ? f.responses['4xx'] : '-', f.mode === 'http' ? pct5xx(f.responses) : '-',
-      f.denied, f.errors, ms(f.latency.total.p99_ms),
-    ]),
-  );
-  out.push(...fe, '');
-
-  const rows: { cells: (string | number)[]; status: string }[] = [];
-  for (const b of r.backends as BackendStats[]) {
-    const http = b.mode === 'http';
-    rows.push({ status: b.status, cells: [b.name, b.status, b.weight, b.sessions.current, b.sessions.max, b.sessions.total, http ? pct5xx(b.responses) : '-', `${b.errors.connection}/${b.errors.response}`, b.retries, ms((http ? b.latency.ttfb : b.latency.connect).p99_ms), `${b.servers_up}/${b.servers_total} up`] });
-    for (const s of b.servers as ServerStats[]) {
-      const check = s.check ? (s.check.result === 'failed' ? s.check.error ?? 'failed' : s.check.result === 'passed' ? `ok ${s.check.duration_ms ?? '-'}ms` : 'pending') : '';
-      rows.push({ status: s.status, cells: [`  ${s.name}`, `${s.status} ${age(s.since_s)}`, s.weight, s.sessions.current, s.sessions.max, s.sessions.total, http ? pct5xx(s.responses) : '-', `${s.errors.connection}/${s.errors.response}`, '', ms((http ? s.latency.ttfb : s.latency.connect).p99_ms), check] });
-    }
-  }
-  const be = table(['BACKEND / SERVER', 'STATUS', 'WGHT', 'CUR', 'MAX', 'TOTAL', '5xx%', 'ERR c/r', 'RETR', 'p99 ttfb', 'CHECK'], rows.map((x) => x.cells));
-  out.push(be[0]!, ...be.slice(1).map((line, i) => paintStatus(line, rows[i]!.status, paint)));
-  return out.join('\n') + '\n';
-}
-
-/** Colours the status word of a row (the second column), leaving alignment alone. */
-function paintStatus(line: string, status: string, paint: (status: string, text: string) => string): string {
-  const at = line.indexOf(status, line.search(/\S\s+\S/) + 1);
-  return at < 0 ? line : line.slice(0, at) + paint(status, status) + line.slice(at + status.length);
-}
-
-/** Columns padded to their widest cell: text left, numbers right. */
-function table(head: string[], rows: (string | number)[][]): string[] {
-  const text = rows.map((r) => r.map(String));
-  const widths = head.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
-  const numeric = head.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || /^[\d.%/-]*$/.test(String(r[i]))));
-  const line = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(head), ...text.map(line)];
 }

@@ -1,12 +1,13 @@
 // HAProxy's stats page, and more: counters per frontend, route, backend and server
 // (counting.ts), latency histograms, what each plugin costs, and the outputs on the
-// stats listener (`stats:` in the config): the page, /stats.json, /stats.csv and
+// stats listener (`stats:` in the config): the page, /stats.json, /stats.txt, /stats.csv and
 // Prometheus text on /metrics. Totals come from every worker and survive reloads: the
 // kernel merges the metrics (`req.metrics()`); state comes from this worker's views.
 import { definePlugin, renderPrometheus, Stage, type AdminRequest, type HttpAnswer, type PluginApi } from '../../sdk/index.ts';
 import { Counting } from './counting.ts';
 import { renderCsv } from './csv.ts';
 import { renderPage } from './page.ts';
+import { renderTerminal } from './terminal.ts';
 import { buildReport, type StatsReport } from './report.ts';
 
 export default definePlugin({
@@ -48,6 +49,8 @@ async function answer(api: PluginApi, req: AdminRequest): Promise<HttpAnswer | u
     }
     case '/stats.json':
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(await report(api, req), null, 2) + '\n' };
+    case '/stats.txt':
+      return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: renderTerminal(await report(api, req), req.query.get('color') === '1') };
     case '/stats.csv':
       return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8; header=present' }, body: renderCsv(await report(api, req)) };
     case '/metrics':
