@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { FrontendRuntime, Generation } from './generation.ts';
 import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts';
 import { handleUpgrade } from './http/upgrade.ts';
+import { nodeRequest } from './http/node-request.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
 import { AdminListener, applyServerChange } from './admin-listener.ts';
@@ -56,7 +57,7 @@ export class Listener implements HttpEnv {
       const server = fe.tls ? https.createServer({ ...options, SNICallback: this.#chooseCertificate }) : http.createServer(options);
       server.on('request', (req, res) => {
         this.idleSince.set(req.socket, -1);
-        void handleHttpRequest(this.fe, this.gen, this, req, res);
+        void handleHttpRequest(this.fe, this.gen, this, nodeRequest(req), res);
       });
       server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
         // Never idle: a drain leaves it open until hard_stop_after.
@@ -106,7 +107,8 @@ export class Listener implements HttpEnv {
   };
 
   /** A response on `socket` is finished: the connection is idle until its next request. */
-  responseDone(socket: Socket): void {
+  responseDone(connection: object): void {
+    const socket = connection as Socket;
     // A connection that closed is forgotten already (its request may learn it is done later).
     if (!socket.destroyed) this.idleSince.set(socket, performance.now());
   }

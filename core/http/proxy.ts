@@ -1,20 +1,19 @@
 // The HTTP lifecycle, top to bottom: a request is read, checked, offered to the
 // `request` taps, routed to a backend, placed on a server, sent upstream and its
 // response streamed back. Plugins meet it only at the hooks.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable, Transform, pipeline, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';
 import { errorBody, statusText } from './errors.ts';
 import type { UpgradeRequest } from './upgrade.ts';
+import { pump, type ClientRequest, type ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
 import { chosenRoute } from '../routes.ts';
 import { httpTermination } from '../termination.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
-import { tlsInfoOf } from '../tls/facts.ts';
 
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
 export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
@@ -26,20 +25,15 @@ export interface HttpEnv {
   readonly accessLog: AccessLog | undefined;
   /** True once the generation drains: responses then close their connection. */
   readonly draining: boolean;
-  /** A response on `socket` is finished (the listener tracks idle connections for drains). */
-  responseDone(socket: Socket): void;
+  /** A response on `connection` is finished (the listener tracks idle connections for drains). */
+  responseDone(connection: object): void;
 }
 
 /** Serves one request; an upgrade request (core/http/upgrade.ts) comes with `upgrade`, and `res` bound to its raw socket. */
-export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: IncomingMessage, res: ServerResponse, upgrade?: UpgradeRequest): Promise<void> {
-  const socket = req.socket;
-  const ctx = new HttpContext(
-    fe.name, gen.id, req.method!, req.url!, req.httpVersion, req.headers as HttpHeaders,
-    { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-    { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-    tlsInfoOf(socket), performance.now(),
-  );
-  res.once('close', () => finish(ctx, fe, gen, env, res, socket));
+export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade?: UpgradeRequest): Promise<void> {
+  const ctx = new HttpContext(fe.name, gen.id, req.method, req.url, req.httpVersion, req.headers, req.client, req.local, req.tls, performance.now());
+  const connection = req.connection;
+  res.once('close', () => finish(ctx, fe, gen, env, res, connection));
 
   const refusal = refuseMalformed(req, fe, upgrade !== undefined);
   if (refusal) {
@@ -78,7 +72,7 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
 /** The hooks serving a request: its route's chain once chosen, the frontend's before. */
 const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRuntime | undefined)?.http ?? fe.http;
 
-function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unknown, res: ServerResponse, env: HttpEnv): void {
+function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unknown, res: ClientResponse, env: HttpEnv): void {
   const error = err instanceof Error ? err : new Error(String(err));
   if (err instanceof PluginError) {
     ctx.error = `plugin ${err.plugin}`;
@@ -94,10 +88,8 @@ function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unk
 }
 
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
-function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
-  const raw = req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
+  const hosts = req.hosts;
   if (hosts > 1) return { status: 400, reason: 'several Host headers' };
   // node:http checks these for ordinary requests only, not for those it hands over as upgrades.
   if (hosts === 0 && req.httpVersion === '1.1') return { status: 400, reason: 'no Host header' };
@@ -110,10 +102,9 @@ function refuseMalformed(req: IncomingMessage, fe: FrontendRuntime, upgrading: b
   return undefined;
 }
 
-async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: IncomingMessage, res: ServerResponse, upgrade: UpgradeRequest | undefined): Promise<void> {
+async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade: UpgradeRequest | undefined): Promise<void> {
   const hooks = hooksOf(ctx, fe);
-  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-  const body = hasBody ? requestBody(req, fe, ctx) : null;
+  const body = req.body ? requestBody(req, req.body, fe, ctx) : null;
   ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
   if (hooks.upstreamRequest.taps.length) await hooks.upstreamRequest.promise(ctx);
 
@@ -161,7 +152,7 @@ function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Ba
 /** One try at one server. Resolves 'connect-failed' when the server could not be reached at all. */
 type Outcome = 'done' | 'connect-failed' | PluginError;
 
-function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ServerResponse, upgrade: UpgradeRequest | undefined): Promise<Outcome> {
+function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined): Promise<Outcome> {
   server.acquire();
   return new Promise((resolve) => {
     const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
@@ -198,18 +189,17 @@ function upstreamHeaders(ctx: HttpContext, fe: FrontendRuntime): HttpHeaders {
 }
 
 /** Client body phase: an idle timeout, and a size limit when no length is announced. */
-function requestBody(req: IncomingMessage, fe: FrontendRuntime, ctx: HttpContext): Readable {
-  const socket = req.socket;
-  socket.setTimeout(fe.timeouts.client, () => {
+function requestBody(req: ClientRequest, body: Readable, fe: FrontendRuntime, ctx: HttpContext): Readable {
+  req.setTimeout(fe.timeouts.client, () => {
     ctx.error = 'client body timeout';
-    req.destroy(new Error('client body timeout'));
+    body.destroy(new Error('client body timeout'));
   });
-  req.once('end', () => socket.setTimeout(0));
+  body.once('end', () => req.setTimeout(0));
   const length = req.headers['content-length'];
   if (length !== undefined) {
     // Announced (and refused above the limit already): the parser delivers exactly that many bytes.
-    req.once('end', () => (ctx.bytesIn = Number(length)));
-    return req;
+    body.once('end', () => (ctx.bytesIn = Number(length)));
+    return body;
   }
   // Chunked: counted as it passes, and cut above the limit.
   const max = fe.limits.max_body_size;
@@ -223,7 +213,7 @@ function requestBody(req: IncomingMessage, fe: FrontendRuntime, ctx: HttpContext
       done(null, chunk);
     },
   });
-  pipeline(req, counted, () => undefined);
+  pipeline(body, counted, () => undefined);
   return counted;
 }
 
@@ -242,7 +232,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly ctx: HttpContext,
     private readonly fe: FrontendRuntime,
     private readonly env: HttpEnv,
-    private readonly res: ServerResponse,
+    private readonly res: ClientResponse,
     private readonly settle: (outcome: Outcome) => void,
     private readonly upgrade?: UpgradeRequest,
   ) {
@@ -357,25 +347,22 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-export function sendAnswer(res: ServerResponse, ctx: HttpContext, answer: HttpAnswer, env: HttpEnv): void {
+export function sendAnswer(res: ClientResponse, ctx: HttpContext, answer: HttpAnswer, env: HttpEnv): void {
   const headers = { ...answer.headers } as Record<string, string | string[]>;
   if (env.draining) headers.connection = 'close';
   const body = answer.body;
   if (typeof body === 'string' || body instanceof Uint8Array) headers['content-length'] = String(Buffer.byteLength(body));
   ctx.status = answer.status;
   res.writeHead(answer.status, headers);
-  if (body instanceof Readable) {
-    body.on('data', (c: Buffer) => (ctx.bytesOut += c.length));
-    body.pipe(res);
-    body.once('error', () => res.destroy());
-  } else {
+  if (body instanceof Readable) pump(body, res, (n) => (ctx.bytesOut += n));
+  else {
     if (body) ctx.bytesOut += Buffer.byteLength(body);
     res.end(ctx.method === 'HEAD' ? undefined : body ?? undefined);
   }
 }
 
 /** Answers with an error of the gateway's own, unless an `errorResponse` tap of the request's route answers instead. */
-export function sendError(res: ServerResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
+export function sendError(res: ClientResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
   if (res.headersSent || res.destroyed) return;
   const hook = (ctx.route as RouteRuntime | undefined)?.http.errorResponse;
   if (!hook?.taps.length) return writeError(res, ctx, status, env);
@@ -389,7 +376,7 @@ export function sendError(res: ServerResponse, ctx: HttpContext, status: number,
   );
 }
 
-function writeError(res: ServerResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
+function writeError(res: ClientResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
   if (res.headersSent || res.destroyed) return;
   const body = errorBody(status);
   ctx.status = status;
@@ -403,9 +390,9 @@ function writeError(res: ServerResponse, ctx: HttpContext, status: number, env: 
   res.end(ctx.method === 'HEAD' ? undefined : body);
 }
 
-function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ServerResponse, socket: Socket): void {
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ClientResponse, connection: object): void {
   ctx.timings.total = performance.now() - ctx.timings.start;
-  env.responseDone(socket);
+  env.responseDone(connection);
   if (!res.writableFinished) ctx.error ??= 'client aborted';
   const hooks = hooksOf(ctx, fe);
   if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);

@@ -10,6 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { HttpHeaders, UpstreamResponse } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { handleHttpRequest, hopByHop, type HttpEnv } from './proxy.ts';
+import type { ClientResponse } from './exchange.ts';
+import { nodeRequest } from './node-request.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { HttpHooks } from '../hooks.ts';
 import type { Backend } from '../upstream/backend.ts';
@@ -24,7 +26,7 @@ export interface UpgradeRequest {
    * both ways. `done` is called once, when both sides are closed (or with the error of an
    * `upstreamResponse` tap, before anything was sent to the client).
    */
-  switched(ctx: HttpContext, hooks: HttpHooks, res: ServerResponse, headers: HttpHeaders, server: Duplex, done: (outcome: 'done' | PluginError) => void): void;
+  switched(ctx: HttpContext, hooks: HttpHooks, res: ClientResponse, headers: HttpHeaders, server: Duplex, done: (outcome: 'done' | PluginError) => void): void;
 }
 
 /** node:http's 'upgrade': the socket is ours from here, with the bytes read past the request head. */
@@ -40,7 +42,8 @@ export function handleUpgrade(fe: FrontendRuntime, gen: Generation, env: HttpEnv
   });
   // node:http stopped listening to the socket: its errors are ours (the response's 'close' ends the request).
   socket.on('error', () => socket.destroy());
-  void handleHttpRequest(fe, gen, env, req, res, tunnel);
+  // node:http reads no body on an upgrade; a request announcing one is refused (core/http/proxy.ts).
+  void handleHttpRequest(fe, gen, env, nodeRequest(req, false), res, tunnel);
 }
 
 class Tunnel implements UpgradeRequest {
@@ -54,7 +57,7 @@ class Tunnel implements UpgradeRequest {
     readonly protocol: string,
   ) {}
 
-  switched(ctx: HttpContext, hooks: HttpHooks, res: ServerResponse, headers: HttpHeaders, server: Duplex, done: (outcome: 'done' | PluginError) => void): void {
+  switched(ctx: HttpContext, hooks: HttpHooks, res: ClientResponse, headers: HttpHeaders, server: Duplex, done: (outcome: 'done' | PluginError) => void): void {
     ctx.timings.ttfb = performance.now() - ctx.timings.start;
     // Until the relay starts, an error of the server's socket only has to end it.
     const early = () => server.destroy();
@@ -89,7 +92,7 @@ class Tunnel implements UpgradeRequest {
   }
 
   /** The 101 to the client, then bytes both ways with back-pressure; each side's end is a half-close of the other. */
-  #relay(ctx: HttpContext, res: ServerResponse, headers: HttpHeaders, server: Duplex, early: () => void, done: (outcome: 'done') => void): void {
+  #relay(ctx: HttpContext, res: ClientResponse, headers: HttpHeaders, server: Duplex, early: () => void, done: (outcome: 'done') => void): void {
     const client = this.client;
     const upstream = server as Socket;
     this.open = true;
