@@ -2,14 +2,14 @@
 // serve. Listeners are keyed by address, so a generation swap keeps every port that
 // stays open, adds new ones, and closes removed ones after they drain.
 import http from 'node:http';
-import https from 'node:https';
 import net, { type Socket } from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import tls, { type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FrontendRuntime, Generation } from './generation.ts';
 import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts';
 import { handleUpgrade } from './http/upgrade.ts';
 import { nodeRequest } from './http/node-request.ts';
+import { H2Engine } from './http/h2/engine.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
 import { AdminListener, applyServerChange } from './admin-listener.ts';
@@ -31,8 +31,12 @@ export class Listener implements HttpEnv {
   readonly idleSince = new Map<Socket, number>();
   /** Upgraded connections (WebSocket...) and the generation serving each: a reload cuts the old one's at hard_stop_after. */
   readonly tunnels = new Map<Socket, Generation>();
-  /** http.Server, https.Server (http with tls), net.Server or tls.Server (tcp with tls). */
+  /** net.Server, or tls.Server for a frontend with `tls`: accepts connections for the protocol engines below. */
   readonly server: net.Server;
+  /** HTTP/1.x, for http frontends: node:http's parser on each connection handed to it. */
+  readonly h1: http.Server | undefined;
+  /** HTTP/2, for http frontends: connections that chose `h2` by ALPN, or cleartext ones opening with its preface. */
+  readonly h2: H2Engine | undefined;
 
   constructor(
     readonly key: string,
@@ -43,8 +47,9 @@ export class Listener implements HttpEnv {
     readonly accessLog: AccessLog | undefined,
     readonly handoff: Handoff,
   ) {
-    if (fe.mode === 'http') {
-      const options: http.ServerOptions = {
+    const http1 = fe.mode === 'http';
+    if (http1) {
+      const h1 = http.createServer({
         maxHeaderSize: fe.limits.max_header_size,
         headersTimeout: fe.timeouts.client_headers,
         requestTimeout: 0,
@@ -53,31 +58,30 @@ export class Listener implements HttpEnv {
         joinDuplicateHeaders: true,
         noDelay: true,
         connectionsCheckingInterval: Math.min(1000, fe.timeouts.client_headers),
-      };
-      const server = fe.tls ? https.createServer({ ...options, SNICallback: this.#chooseCertificate }) : http.createServer(options);
-      server.on('request', (req, res) => {
+      });
+      h1.on('request', (req, res) => {
         this.idleSince.set(req.socket, -1);
         void handleHttpRequest(this.fe, this.gen, this, nodeRequest(req), res);
       });
-      server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      h1.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
         // Never idle: a drain leaves it open until hard_stop_after.
         this.idleSince.set(socket, -1);
         this.tunnels.set(socket, this.gen);
         socket.once('close', () => this.tunnels.delete(socket));
         handleUpgrade(this.fe, this.gen, this, req, socket, head);
       });
-      server.on('clientError', onClientError);
-      this.server = server;
-    } else {
-      const serve = (socket: Socket) => handleTcpConnection(this.fe, this.gen, this, socket);
-      this.server = fe.tls
-        ? tls.createServer({ allowHalfOpen: true, noDelay: true, SNICallback: this.#chooseCertificate }, serve)
-        : net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, serve);
+      h1.on('clientError', onClientError);
+      // node:http checks header timeouts only once it 'listens'; here it never listens itself.
+      h1.emit('listening');
+      this.h1 = h1;
+      this.h2 = new H2Engine(this);
     }
+    const tcp = (socket: Socket) => handleTcpConnection(this.fe, this.gen, this, socket);
+    this.server = fe.tls
+      ? tls.createServer({ allowHalfOpen: true, noDelay: true, SNICallback: this.#chooseCertificate }, http1 ? (s) => this.#serveHttp(s) : tcp)
+      : net.createServer({ allowHalfOpen: true, pauseOnConnect: !http1, noDelay: true });
     if (fe.tls) {
       this.server.on('tlsClientError', (err: Error) => this.gen.logger.debug({ frontend: this.fe.name, err: err.message }, 'TLS handshake failed'));
-      // HTTP over TLS: requests come on the TLS socket, so that is the one whose idleness counts in a drain.
-      if (fe.mode === 'http') this.server.on('secureConnection', (socket: TLSSocket) => this.#trackIdle(socket));
     }
     this.server.on('connection', (socket: Socket) => {
       if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
@@ -91,9 +95,18 @@ export class Listener implements HttpEnv {
       }
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      if (this.fe.mode === 'http' && !this.fe.tls) this.#trackIdle(socket);
+      if (this.fe.tls) return; // served once the handshake is done
+      if (http1) this.#serveHttp(socket);
+      else tcp(socket);
     });
     this.applyLimits();
+  }
+
+  /** A connection of an http frontend, TLS done if any: HTTP/2 when ALPN chose it (or its preface opens a cleartext one), HTTP/1.x otherwise. */
+  #serveHttp(socket: Socket): void {
+    if (this.h2!.claims(socket, (s) => this.h1!.emit('connection', s))) return;
+    this.#trackIdle(socket);
+    this.h1!.emit('connection', socket);
   }
 
   #trackIdle(socket: Socket): void {
@@ -121,20 +134,20 @@ export class Listener implements HttpEnv {
   /** Settings that may change on a kept listener. */
   applyLimits(): void {
     this.server.maxConnections = this.fe.maxconn || Infinity;
-    if (this.fe.mode === 'http') {
-      const server = this.server as http.Server;
+    if (this.h1) {
+      const server = this.h1;
       server.headersTimeout = this.fe.timeouts.client_headers;
       server.keepAliveTimeout = this.fe.timeouts.keepalive;
       (server as unknown as { maxHeaderSize: number }).maxHeaderSize = this.fe.limits.max_header_size;
     }
     if (this.fe.tls) applyServerTls(this.server as tls.Server, this.fe.tls);
+    this.h2?.applyLimits();
   }
 
   /** Serves a socket accepted elsewhere (with any bytes already read unshifted into it) as if accepted here. */
   adopt(socket: Socket): void {
     this.server.emit('connection', socket);
-    // node:http parses straight from the socket's handle; bytes put back into a paused
-    // stream reach its parser only once the stream flows. (A TLS server reads them itself.)
+    // A paused socket's bytes put back (unshifted) reach a parser only once it flows. (A TLS server reads them itself.)
     if (this.fe.mode === 'http' && !this.fe.tls) socket.resume();
   }
 
@@ -158,9 +171,9 @@ export class Listener implements HttpEnv {
   drain(): Promise<void> {
     this.draining = true;
     return new Promise((resolve) => {
-      // net.Server's close, not http.Server's: the latter also cuts idle connections at once.
-      net.Server.prototype.close.call(this.server, () => resolve());
+      this.server.close(() => resolve());
       if (this.fe.mode !== 'http') return;
+      this.h2!.drain();
       const timer = setInterval(() => {
         const now = performance.now();
         for (const [socket, since] of this.idleSince) if (since >= 0 && now - since >= drainIdleClose) socket.end();
@@ -173,7 +186,8 @@ export class Listener implements HttpEnv {
   kill(): void {
     this.draining = true;
     this.server.close();
-    if (this.fe.mode === 'http') (this.server as http.Server).closeAllConnections();
+    this.h1?.closeAllConnections();
+    this.h2?.kill();
     for (const s of this.sockets) s.destroy();
   }
 
