@@ -1,0 +1,267 @@
+// The suite's report: medians over the rounds, ratios, the issue's targets checked, as
+// markdown (bench/results/<name>.md) and JSON (<name>.json, every run included).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One measured run. */
+export interface Measurement {
+  group: string;
+  target: string;
+  label: string;
+  scenario: string;
+  round: number;
+  attempt: number;
+  rps?: number;
+  mb_s?: number;
+  /** wrk2 only: the fixed rate asked for. */
+  rate?: number;
+  p50_ms?: number;
+  p99_ms?: number;
+  p999_ms?: number;
+  errors: number;
+  /** CPU time of the target's processes ÷ requests (for direct: none). */
+  cpu_us_per_request?: number;
+  /** CPU of the target's processes, % of one core (for direct: the origins). */
+  target_cpu_pct: number;
+  /** Busy share of the target's cores (kernel network work included). */
+  cores_busy_pct: number;
+  /** Busy share of the load core(s), for one-core targets. */
+  load_busy_pct?: number;
+  peak_rss_mb: number;
+  idle_rss_mb?: number;
+  idle_rss_max_process_mb?: number;
+  processes?: number;
+  /** CPU used meanwhile by processes outside the benchmark, % of one core. */
+  other_cpu_pct: number;
+}
+
+export interface SuiteResult {
+  generated: string;
+  commit: string;
+  minutes: number;
+  host: { cpu: string; cores: number; kernel: string; proxy_core: number; load_cores: number[] };
+  settings: Record<string, unknown> & { reps: number; duration_s: number; latency_duration_s: number; connections: number; rate: number; plugin_rate: number; workers: number; quick: boolean };
+  versions: Record<string, string>;
+  scenarios: Record<string, string>;
+  targets: Record<string, string>;
+  measurements: Measurement[];
+}
+
+type Cell = Omit<Measurement, 'round' | 'attempt'> & { rounds: number; rps_each: number[] };
+
+const NUMERIC = ['rps', 'mb_s', 'rate', 'p50_ms', 'p99_ms', 'p999_ms', 'cpu_us_per_request', 'target_cpu_pct', 'cores_busy_pct',
+  'load_busy_pct', 'peak_rss_mb', 'idle_rss_mb', 'idle_rss_max_process_mb', 'processes', 'other_cpu_pct'] as const;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Medians over the rounds, by group/target/scenario. */
+function cells(ms: Measurement[]): Map<string, Cell> {
+  const by = new Map<string, Measurement[]>();
+  for (const m of ms) {
+    const k = `${m.group}/${m.target}/${m.scenario}`;
+    by.set(k, [...(by.get(k) ?? []), m]);
+  }
+  const out = new Map<string, Cell>();
+  for (const [k, rs] of by) {
+    const c: Record<string, unknown> = { ...rs[0], rounds: rs.length, errors: rs.reduce((a, r) => a + r.errors, 0), rps_each: rs.map((r) => r.rps ?? r.mb_s ?? 0) };
+    delete c.round;
+    delete c.attempt;
+    for (const f of NUMERIC) {
+      const xs = rs.map((r) => r[f]).filter((x): x is number => typeof x === 'number');
+      c[f] = xs.length ? Number(median(xs).toFixed(3)) : undefined;
+    }
+    out.set(k, c as Cell);
+  }
+  return out;
+}
+
+const num = (x: number | undefined, digits = 0) =>
+  x === undefined || !Number.isFinite(x) ? 'n/a' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ms = (x: number | undefined) => (x === undefined ? 'n/a' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? a / b : undefined);
+const x2 = (r: number | undefined) => (r === undefined ? 'n/a' : `${r.toFixed(2)}×`);
+const row = (xs: (string | number)[]) => `| ${xs.join(' | ')} |`;
+const rule = (n: number) => row(['---', ...Array<string>(n - 1).fill('---:')]);
+const yes = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
+
+export function writeReport(r: SuiteResult, dir: string, name: string): string[] {
+  const C = cells(r.measurements);
+  const get = (group: string, target: string, scenario: string) => C.get(`${group}/${target}/${scenario}`);
+  const n = r.settings.workers;
+  const httpIds = Object.keys(r.targets).filter((t) => [...C.keys()].some((k) => k.startsWith(`http/${t}/`)));
+  const sameCoresHaproxy = (t: string) => (t.endsWith(`-${n}`) && n !== 1 ? `haproxy-${n}` : 'haproxy-1');
+  const httpScenarios = ['ka', 'close', '64k', '1m', 'upload'].filter((s) => httpIds.some((t) => get('http', t, s)));
+  const out: string[] = [];
+  const when = r.generated.slice(0, 16).replace('T', ' ');
+
+  out.push(`# tapgate benchmark suite (commit ${r.commit}, ${when} UTC)`, '');
+  out.push(`${r.host.cpu}, ${r.host.cores} cores, Linux ${r.host.kernel}, Node ${r.versions.node}; HAProxy ${r.versions.haproxy}, ` +
+    `nginx ${r.versions.nginx}, fastify ${r.versions.fastify} + @fastify/http-proxy ${r.versions['@fastify/http-proxy']} ` +
+    `(reply-from ${r.versions['@fastify/reply-from']}), wrk ${r.versions.wrk}, wrk2 ${r.versions.wrk2}. ` +
+    `${r.settings.quick ? '**Quick run (--quick): one round of short runs; to try the suite, not to quote.** ' : ''}` +
+    `Median of ${r.settings.reps} round(s); each round starts every target afresh. Took ${r.minutes} min. Regenerate with \`npm run bench\`.`, '');
+  out.push(`**What this machine allowed.** One-core targets run alone on core ${r.host.proxy_core}; wrk, wrk2 and the origins ` +
+    `(one nginx process for both origins, a Node echo server for TCP) share core(s) ${r.host.load_cores.join(',')}. ` +
+    `The N-core targets (N = ${n}) are pinned to all ${r.host.cores} cores, which they share with the load generator and the ` +
+    `origins: there are no ${n} free cores here, so their scaling is a lower bound, and it is shown next to HAProxy's and ` +
+    'nginx\'s on the same cores, which meet the same limit.', '');
+
+  // ---- targets of the issue
+  const tg = (s: string) => get('http', 'tapgate-1', s);
+  const hp = (s: string) => get('http', 'haproxy-1', s);
+  const ff = (s: string) => get('http', 'fastify', s);
+  const pl = (t: string, s = 'ka') => get('plugins', t, s);
+  const checks: [string, string, boolean | undefined][] = [];
+  const ka = ratio(tg('ka')?.rps, hp('ka')?.rps), close = ratio(tg('close')?.rps, hp('close')?.rps);
+  checks.push(['one worker ≥ 0.6× HAProxy nbthread 1, small keep-alive', x2(ka), ka === undefined ? undefined : ka >= 0.6]);
+  checks.push(['one worker ≥ 0.5× HAProxy nbthread 1, Connection: close', x2(close), close === undefined ? undefined : close >= 0.5]);
+  const vsF = ratio(tg('ka')?.rps, ff('ka')?.rps);
+  checks.push(['one worker ≥ 1.5× @fastify/http-proxy (keep-alive)', `${x2(vsF)} (close: ${x2(ratio(tg('close')?.rps, ff('close')?.rps))})`, vsF === undefined ? undefined : vsF >= 1.5]);
+  const p99 = ratio(tg('latency')?.p99_ms, hp('latency')?.p99_ms);
+  checks.push([`p99 ≤ 2× HAProxy's at the same load (${num(r.settings.rate)} req/s)`, `${ms(tg('latency')?.p99_ms)} vs ${ms(hp('latency')?.p99_ms)} ms: ${x2(p99)}`, p99 === undefined ? undefined : p99 <= 2]);
+  const baseP = pl('base'), baseL = pl('base', 'latency');
+  for (const p of ['cache', 'jwt', 'rate-limit', 'stats']) {
+    const cost = baseP && pl(p) ? 1 - pl(p)!.rps! / baseP.rps! : undefined;
+    const dp99 = baseL && pl(p, 'latency') ? pl(p, 'latency')!.p99_ms! - baseL.p99_ms! : undefined;
+    checks.push([`${p} alone costs ≤ 5% req/s and ≤ 0.25 ms p99`, `${cost === undefined ? 'n/a' : `${(cost * 100).toFixed(1)}%`}, p99 ${dp99 === undefined ? 'n/a' : `${dp99 >= 0 ? '+' : ''}${dp99.toFixed(2)} ms`}`,
+      cost === undefined || dp99 === undefined ? undefined : cost <= 0.05 && dp99 <= 0.25]);
+  }
+  const chain = baseP && pl('chain5') ? 1 - pl('chain5')!.rps! / baseP.rps! : undefined;
+  checks.push(['a chain of five costs ≤ 20% req/s (cache HITs)', chain === undefined ? 'n/a' : `${(chain * 100).toFixed(1)}%`, chain === undefined ? undefined : chain <= 0.2]);
+  const miss = baseP && pl('chain5-miss') ? 1 - pl('chain5-miss')!.rps! / baseP.rps! : undefined;
+  checks.push(['a chain of five costs ≤ 20% req/s (nothing cacheable: every request proxied)', miss === undefined ? 'n/a' : `${(miss * 100).toFixed(1)}%`, miss === undefined ? undefined : miss <= 0.2]);
+  const scale = (k: string) => ratio(get('http', `${k}-${n}`, 'ka')?.rps, get('http', `${k}-1`, 'ka')?.rps);
+  checks.push([`throughput ≥ 1.7× at ${n} workers (here: sharing the cores with the load, see above)`,
+    `${x2(scale('tapgate'))} (HAProxy ${x2(scale('haproxy'))}, nginx ${x2(scale('nginx'))} on the same cores)`, scale('tapgate') === undefined ? undefined : scale('tapgate')! >= 1.7]);
+  const idle1 = tg('ka')?.idle_rss_max_process_mb, idleN = get('http', `tapgate-${n}`, 'ka')?.idle_rss_max_process_mb;
+  checks.push(['idle RSS per worker ≤ 80 MB', `${num(idle1, 1)} MB (workers: 0); largest of ${n} workers + master: ${num(idleN, 1)} MB`,
+    idle1 === undefined ? undefined : idle1 <= 80 && (idleN === undefined || idleN <= 80)]);
+  checks.push(['memory flat over a 10-minute soak', 'see soak.md (`npm run bench:soak`, not part of this suite)', undefined]);
+  out.push('## The targets of issue 10', '', row(['target', 'measured', 'verdict']), row(['---', '---', '---']));
+  for (const [what, m, ok] of checks) out.push(row([what, m, yes(ok)]));
+  out.push('');
+
+  // ---- side by side
+  if (httpIds.length) {
+    out.push('## Side by side: most req/s (wrk, closed loop)', '');
+    out.push(`wrk -t1 -c${r.settings.connections} (10 for the 1 MiB scenarios), ${r.settings.duration_s} s after a ${r.settings.warmup_s} s warm-up. ` +
+      '"× HAProxy" compares with HAProxy on the same cores (nbthread 1 for one-core targets, N for N-core ones); "× fastify" with fastify + ' +
+      '@fastify/http-proxy, the best (and only) Node peer measured, on one core. Scenarios: ' +
+      httpScenarios.map((s) => `**${s}** ${r.scenarios[s]}`).join('; ') + '.', '');
+    out.push(row(['target', ...httpScenarios.map((s) => `${s} req/s`)]), rule(httpScenarios.length + 1));
+    for (const t of httpIds) out.push(row([r.targets[t]!, ...httpScenarios.map((s) => num(get('http', t, s)?.rps))]));
+    out.push('', row(['target', ...httpScenarios.flatMap((s) => [`${s} × HAProxy`, `${s} × fastify`])]), rule(2 * httpScenarios.length + 1));
+    for (const t of httpIds.filter((x) => x !== 'direct')) {
+      out.push(row([r.targets[t]!, ...httpScenarios.flatMap((s) => [
+        x2(ratio(get('http', t, s)?.rps, get('http', sameCoresHaproxy(t), s)?.rps)), x2(ratio(get('http', t, s)?.rps, get('http', 'fastify', s)?.rps))])]));
+    }
+    out.push('', '### Latency at one fixed rate (wrk2, corrected for coordinated omission)', '');
+    out.push(`wrk2 -t1 -c${r.settings.connections} -R${r.settings.rate} (75% of the slowest one-core target's req/s, measured at the start), keep-alive, 6 B responses: ` +
+      `every target gets the same load. Latency is measured from the time each request was due to be sent, so a stall delays the ` +
+      `requests queued behind it and shows in the tail. ${r.settings.calibration_s} s of calibration (not recorded), then ${r.settings.latency_duration_s} s recorded. ms.`, '');
+    out.push(row(['target', 'req/s done', 'p50', 'p99', 'p99.9', 'p99 × HAProxy 1', 'CPU µs/req', 'target CPU', 'errors']), rule(9));
+    for (const t of httpIds) {
+      const l = get('http', t, 'latency');
+      if (!l) continue;
+      out.push(row([r.targets[t]!, num(l.rps), ms(l.p50_ms), ms(l.p99_ms), ms(l.p999_ms), x2(ratio(l.p99_ms, hp('latency')?.p99_ms)),
+        num(l.cpu_us_per_request, 1), `${num(l.target_cpu_pct)}%`, num(l.errors)]));
+    }
+    out.push('', '### CPU per request and memory', '');
+    out.push('CPU µs/req: CPU time (user + system) of the target\'s processes during the wrk run ÷ requests served (for direct: none; ' +
+      'kernel work done on behalf of the process in softirq is not all in it). Idle RSS: all the target\'s processes a second after start; ' +
+      'peak RSS: the highest sum seen during the scenario\'s run (sampled every 250 ms).', '');
+    out.push(row(['target', ...httpScenarios.map((s) => `${s} µs/req`), 'processes', 'idle RSS MB', ...httpScenarios.map((s) => `${s} peak RSS MB`)]),
+      rule(2 * httpScenarios.length + 3));
+    for (const t of httpIds.filter((x) => x !== 'direct')) {
+      out.push(row([r.targets[t]!, ...httpScenarios.map((s) => num(get('http', t, s)?.cpu_us_per_request, 1)), num(get('http', t, 'ka')?.processes),
+        num(get('http', t, 'ka')?.idle_rss_mb, 1), ...httpScenarios.map((s) => num(get('http', t, s)?.peak_rss_mb, 1))]));
+    }
+    out.push('');
+  }
+
+  // ---- TLS
+  const tlsIds = ['haproxy-1', 'nginx-1', 'tapgate-1'].filter((t) => get('tls', t, 'tls-ka'));
+  if (tlsIds.length) {
+    out.push('## TLS termination (one core each)', '');
+    out.push('A self-signed ECDSA P-256 certificate made at the start; TLS 1.3 (wrk\'s OpenSSL 3 client and each server\'s default); ' +
+      '"new handshakes" is wrk with Connection: close over https: one full handshake per request (wrk does not resume sessions). ' +
+      '"× HAProxy" against HAProxy nbthread 1.', '');
+    out.push(row(['target', 'handshakes/s', 'p99', 'µs/req', '× HAProxy', 'keep-alive req/s', 'p99', 'µs/req', '× HAProxy']), rule(9));
+    for (const t of tlsIds) {
+      const a = get('tls', t, 'tls-close'), b = get('tls', t, 'tls-ka');
+      out.push(row([r.targets[t]!, num(a?.rps), ms(a?.p99_ms), num(a?.cpu_us_per_request, 1), x2(ratio(a?.rps, get('tls', 'haproxy-1', 'tls-close')?.rps)),
+        num(b?.rps), ms(b?.p99_ms), num(b?.cpu_us_per_request, 1), x2(ratio(b?.rps, get('tls', 'haproxy-1', 'tls-ka')?.rps))]));
+    }
+    out.push('');
+  }
+
+  // ---- TCP
+  const tcpIds = ['direct', 'haproxy-1', 'tapgate-1'].filter((t) => get('tcp', t, 'echo'));
+  if (tcpIds.length) {
+    out.push('## TCP mode: echo throughput', '');
+    out.push(`A Node echo server (socket.pipe(socket)) behind each proxy in mode tcp; a Node client on the load core keeps 8 connections busy with 64 KiB ` +
+      `writes (at most 4 MiB in flight each) for ${r.settings.duration_s} s. MB/s echoed back to the client (10^6 bytes). The load side is Node ` +
+      'too, so "direct" is its ceiling.', '');
+    out.push(row(['target', 'MB/s', 'target CPU', 'core busy', '× HAProxy', '× direct']), rule(6));
+    for (const t of tcpIds) {
+      const e = get('tcp', t, 'echo')!;
+      out.push(row([t === 'direct' ? 'direct (echo origin, no proxy)' : t === 'haproxy-1' ? 'HAProxy nbthread 1, mode tcp' : 'tapgate workers: 0, mode tcp',
+        num(e.mb_s), t === 'direct' ? 'n/a' : `${num(e.target_cpu_pct)}%`, t === 'direct' ? 'n/a' : `${num(e.cores_busy_pct)}%`,
+        x2(ratio(e.mb_s, get('tcp', 'haproxy-1', 'echo')?.mb_s)), x2(ratio(e.mb_s, get('tcp', 'direct', 'echo')?.mb_s))]));
+    }
+    out.push('');
+  }
+
+  // ---- plugins
+  const plIds = Object.keys(r.targets).filter((t) => get('plugins', t, 'ka'));
+  if (plIds.length && baseP) {
+    out.push('## tapgate plugins and routes, each against tapgate alone', '');
+    out.push('tapgate workers: 0 on one core; every request is `GET /cached` (the origin answers `Cache-Control: public, max-age=3600`) with ' +
+      'an ES256 bearer token, the same in every row; the routes rows add a Host header matching the last route. ' +
+      `Most req/s with wrk; latency with wrk2 at ${num(r.settings.plugin_rate)} req/s for every row (75% of the slowest of the baseline and the two chains). ` +
+      'The stats plugin is autoloaded, so it counts in every row, the baseline included; its row adds the stats listener and a client reading ' +
+      '/stats.json every second. Chain of five: stats listener + rate-limit + jwt + cache + rewrite (a request and a response header set); ' +
+      'with cache HITs, and again on `GET /nostore` (`Cache-Control: no-store`), where the cache stores nothing and every request goes to the origin.', '');
+    out.push(row(['configuration', 'req/s', 'cost', 'CPU µs/req', 'p50', 'p99', 'p99.9', 'Δ p99 ms', 'peak RSS MB', 'errors']), rule(10));
+    for (const t of plIds) {
+      const a = pl(t)!, l = pl(t, 'latency');
+      const cost = t === 'base' ? '—' : `${((1 - a.rps! / baseP.rps!) * 100).toFixed(1)}%`;
+      const d = l && baseL && t !== 'base' ? l.p99_ms! - baseL.p99_ms! : undefined;
+      out.push(row([r.targets[t]!, num(a.rps), cost, num(a.cpu_us_per_request, 1), ms(l?.p50_ms), ms(l?.p99_ms), ms(l?.p999_ms),
+        d === undefined ? '—' : `${d >= 0 ? '+' : ''}${d.toFixed(2)}`, num(a.peak_rss_mb, 1), num(a.errors + (l?.errors ?? 0))]));
+    }
+    out.push('');
+  }
+
+  // ---- noise and details
+  const notes: string[] = [];
+  const noisy = r.measurements.filter((m) => m.other_cpu_pct > 5);
+  if (noisy.length) notes.push(`**Noisy runs:** in ${noisy.length} of ${r.measurements.length} runs, processes outside the benchmark used more than 5% of a core (after one retry): ` +
+    noisy.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round} (${m.other_cpu_pct}%)`).join(', ') + '.');
+  const errs = r.measurements.filter((m) => m.errors > 0);
+  if (errs.length) notes.push(`**Errors** (socket errors or non-2xx answers): ${errs.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round}: ${m.errors}`).join(', ')}.`);
+  const loadBound = [...C.values()].filter((c) => c.group !== 'tcp' && c.target !== 'direct' && c.scenario !== 'latency' && c.load_busy_pct !== undefined && c.cores_busy_pct < 90);
+  if (loadBound.length) notes.push(`**Load-bound:** the proxy core was under 90% busy in ${loadBound.map((c) => `${c.group}/${c.target}/${c.scenario} (${c.cores_busy_pct}%)`).join(', ')}: ` +
+    'there the load side, not the proxy, was the limit and req/s is a lower bound; CPU µs/req still compares fairly.');
+  if (notes.length) out.push('## Warnings', '', ...notes.flatMap((x) => [x, '']));
+
+  out.push('## Every run', '', 'req/s (MB/s for TCP) of each round, then the medians of: busy share of the target\'s cores, of the load core, ' +
+    'CPU of the target\'s processes (% of one core), and of processes outside the benchmark.', '');
+  out.push(row(['group', 'target', 'scenario', 'each round', 'cores busy', 'load core', 'target CPU', 'others']), row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:']));
+  for (const c of C.values()) {
+    out.push(row([c.group, c.target, c.scenario, c.rps_each.map((x) => num(x)).join(' / '), `${num(c.cores_busy_pct)}%`,
+      c.load_busy_pct === undefined ? 'shared' : `${num(c.load_busy_pct)}%`, `${num(c.target_cpu_pct)}%`, `${num(c.other_cpu_pct)}%`]));
+  }
+  out.push('');
+
+  mkdirSync(dir, { recursive: true });
+  const md = join(dir, `${name}.md`), json = join(dir, `${name}.json`);
+  writeFileSync(md, out.join('\n'));
+  const medians = Object.fromEntries([...C.entries()].map(([k, c]) => [k, c]));
+  writeFileSync(json, `${JSON.stringify({ ...r, targets_of_issue: checks.map(([what, measured, ok]) => ({ what, measured, met: ok ?? null })), medians }, null, 2)}\n`);
+  return [md, json];
+}
