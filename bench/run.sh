@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh (npm run bench): tapgate with one worker, side by side with the direct
+# run.sh (npm run bench:anchors): tapgate with one worker, side by side with the direct
 # origin (the ceiling of the load side) and HAProxy nbthread 1.
 #
 # The measuring is done by the shared anchors.sh (wrk, pinned cores, median of
@@ -8,7 +8,7 @@
 # turns anchors.sh's JSON into bench/results/latest.{md,json}, tapgate first.
 #
 # Usage
-#   npm run bench [-- ANCHORS_OPTIONS]
+#   npm run bench:anchors [-- ANCHORS_OPTIONS]
 #   bash bench/run.sh --duration 5          # shorter runs; still 3 rounds
 # Any option is passed on to anchors.sh and overrides the defaults here
 # (--targets direct,haproxy,tapgate --scenarios ka,close,ka64k --reps 3).

@@ -64,7 +64,7 @@ const md = [
   `tapgate with one in-process worker, measured by anchors.sh next to the origin without a proxy ("direct", the ceiling ` +
     `of the load side) and HAProxy nbthread 1: wrk -c${connections}, ${duration_s} s runs, median of ${reps} rounds. ` +
     'p99 in ms; µs/req is proxy-core time per request; "× HAProxy per core" is HAProxy\'s µs/req ÷ tapgate\'s. ' +
-    'Regenerate with `npm run bench`.',
+    'Regenerate with `npm run bench:anchors`.',
   '',
   row(['scenario', 'tapgate req/s', 'p99', 'µs/req', 'core busy', 'direct req/s', 'direct p99', '× direct', 'HAProxy req/s', 'HAProxy p99', '× HAProxy', '× HAProxy per core']),
   row(['---', ...Array<string>(11).fill('---:')]),

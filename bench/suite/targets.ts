@@ -171,7 +171,7 @@ export function portOf(c: Context, t: Target, mode: Mode): number {
 }
 
 /** Starts `t` for `mode` pinned to its cores; resolves once it serves (undefined for direct). */
-export async function startTarget(c: Context, t: Target, mode: Mode): Promise<Proc | undefined> {
+export async function startTarget(c: Context, t: Target, mode: Mode, extraEnv: NodeJS.ProcessEnv = {}): Promise<Proc | undefined> {
   if (t.kind === 'direct') return undefined;
   const cpus = t.cores === 'all' ? c.allCpus : c.proxyCpus;
   const port = portOf(c, t, mode);
@@ -193,7 +193,7 @@ export async function startTarget(c: Context, t: Target, mode: Mode): Promise<Pr
       break;
     case 'tapgate':
       writeFileSync(`${conf}.yaml`, tapgateConfig(c, t, mode, port));
-      proc = startPinned(t.id, cpus, [process.execPath, join(c.root, 'bin/tapgate.mjs'), 'run', '-c', `${conf}.yaml`], log, { cwd: c.root });
+      proc = startPinned(t.id, cpus, [process.execPath, join(c.root, 'bin/tapgate.mjs'), 'run', '-c', `${conf}.yaml`], log, { cwd: c.root, env: { ...process.env, ...extraEnv } });
       await waitReady(proc, port, 60_000, 'tapgate serving');
       return proc;
   }
