@@ -121,6 +121,7 @@ export class Listener implements HttpEnv {
 
   /** A response on `socket` is finished: the connection is idle until its next request. */
   responseDone(connection: object): void {
+    if (this.h2?.tracks(connection)) return; // an HTTP/2 session: its engine tracks it
     const socket = connection as Socket;
     // A connection that closed is forgotten already (its request may learn it is done later).
     if (!socket.destroyed) this.idleSince.set(socket, performance.now());

@@ -48,6 +48,8 @@ export interface FrontendRuntime {
   readonly forwarded: FrontendConfig['forwarded'];
   /** TLS termination: certificates by SNI, versions, client verification; none for plain TCP. */
   readonly tls: FrontendTls | undefined;
+  /** Cleartext HTTP/2 with prior knowledge besides HTTP/1.x. */
+  readonly h2c: boolean;
 }
 
 export interface GenerationOptions {
@@ -278,6 +280,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         limits: fe.limits,
         forwarded: fe.forwarded,
         tls: fe.tls && buildFrontendTls(fe.tls, name, fe.mode, o.dir, ['frontends', name, 'tls'], tlsProblems),
+        h2c: fe.h2c,
       });
     }
     for (const ref of refs) if (ref.def && ref.scope.kind === 'frontend') await setup(ref.def, ref.options, ref.scope, ref.path);

@@ -148,6 +148,8 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
       error(u.path, `frontend "${u.frontend}" is mode ${u.mode}, but its backend "${u.backend}" declares mode ${be.mode}`, `use a backend with mode ${u.mode}, or set mode: ${u.mode} on "${u.backend}"`);
     } else if (modesOf.get(u.backend)!.size > 1) {
       error(u.path, `backend "${u.backend}" is used by both http and tcp frontends`, 'give each mode its own backend');
+    } else if (u.mode === 'tcp' && isRecord(be) && be.protocol !== undefined && be.protocol !== 'h1') {
+      error(['backends', u.backend, 'protocol'], `protocol ${String(be.protocol)} is spoken by http frontends, but frontend "${u.frontend}" is mode tcp`, 'remove protocol: a tcp backend passes bytes as they come');
     }
   }
 }

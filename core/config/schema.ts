@@ -172,7 +172,7 @@ const FrontendTls = z.strictObject({
   min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   /** OpenSSL cipher list; Node's defaults when absent. */
   ciphers: z.string().min(1).optional(),
-  /** Protocols offered by ALPN, in preference order; default [http/1.1] in http mode, none in tcp mode. */
+  /** Protocols offered by ALPN, in preference order; default [h2, http/1.1] in http mode, none in tcp mode. */
   alpn: z.array(z.string().min(1).max(255)).optional(),
   /** PEM CA file that client certificates are checked against (mutual TLS). */
   client_ca: z.string().min(1).optional(),
@@ -201,8 +201,12 @@ export const Frontend = z.strictObject({
       max_header_size: Size.default(16 * 1024),
       /** Largest request body accepted (413 above); 0 is no limit. */
       max_body_size: Size.default(0),
+      /** HTTP/2: streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+      h2_max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
+      /** HTTP/2: streams a client may reset in one second before its connection is closed (rapid reset, CVE-2023-44487). */
+      h2_max_resets_per_second: z.number().int().min(1).default(100),
     })
-    .default({ max_header_size: 16 * 1024, max_body_size: 0 }),
+    .default({ max_header_size: 16 * 1024, max_body_size: 0, h2_max_concurrent_streams: 100, h2_max_resets_per_second: 100 }),
   forwarded: z
     .strictObject({
       /** Append the client address to X-Forwarded-For. */
@@ -215,11 +219,19 @@ export const Frontend = z.strictObject({
     .default({ xff: true, proto_host: true }),
   /** Terminate TLS on this frontend's binds. */
   tls: FrontendTls.optional(),
+  /** Cleartext HTTP/2 with prior knowledge (h2c) besides HTTP/1.x, for internal traffic; with `tls`, ALPN chooses h2 instead. */
+  h2c: z.boolean().default(false),
+}).superRefine((fe, ctx) => {
+  if (!fe.h2c) return;
+  if (fe.mode === 'tcp') ctx.addIssue({ code: 'custom', path: ['h2c'], input: fe.h2c, message: 'h2c applies to http frontends; a tcp frontend passes HTTP/2 through as bytes' });
+  else if (fe.tls) ctx.addIssue({ code: 'custom', path: ['h2c'], input: fe.h2c, message: 'h2c is cleartext HTTP/2; with tls, clients choose h2 by ALPN (tls.alpn)' });
 });
 
 export const Backend = z.strictObject({
   /** Follows the frontends that use it; set it to check that they agree. */
   mode: z.enum(['http', 'tcp']).optional(),
+  /** HTTP mode: what the gateway speaks to the servers: h1 (HTTP/1.1), or h2 (HTTP/2: h2c, or h2 by ALPN with ssl); grpc is h2. */
+  protocol: z.enum(['h1', 'h2', 'grpc']).default('h1'),
   /** A registered balancing algorithm. */
   balance: z.string().min(1).default('roundrobin'),
   /** Options for the balancing algorithm. */

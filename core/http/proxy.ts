@@ -225,6 +225,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #replacement: Uint8Array | undefined;
   #headPending = false;
   #ended = false;
+  #trailers: Record<string, string | string[]> | undefined;
   #done = false;
   #resumeOnDrain = () => this.#controller?.resume();
 
@@ -312,14 +313,20 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     return this.res.write(chunk);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
     this.#ended = true;
+    // gRPC's status comes in trailers; HTTP/2 and chunked HTTP/1.1 carry them on.
+    for (const _ in trailers) {
+      this.#trailers = trailers;
+      break;
+    }
     if (!this.#headPending) this.#end();
   }
 
   #end(): void {
     if (this.#observers) for (const o of this.#observers) o.end();
     this.#done = true;
+    if (this.#trailers) this.res.addTrailers?.(this.#trailers);
     this.res.end();
     this.settle('done');
   }

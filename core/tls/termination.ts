@@ -34,7 +34,7 @@ export function buildFrontendTls(c: FrontendTlsConfig, frontend: string, mode: M
 
   if (mode === 'http') {
     c.alpn?.forEach((p, i) => {
-      if (p !== 'http/1.1' && p !== 'http/1.0') report.error([...path, 'alpn', i], `an http frontend speaks HTTP/1.x only, found "${p}"`, 'use [http/1.1], or mode: tcp to pass other protocols to a server');
+      if (p !== 'h2' && p !== 'http/1.1' && p !== 'http/1.0') report.error([...path, 'alpn', i], `an http frontend speaks h2 and HTTP/1.x only, found "${p}"`, 'use [h2, http/1.1], or mode: tcp to pass other protocols to a server');
     });
   }
   const verify = c.client_verify ?? (c.client_ca ? 'required' : 'none');
@@ -95,7 +95,7 @@ export function buildFrontendTls(c: FrontendTlsConfig, frontend: string, mode: M
     defaultOptions: defaults.options,
     requestCert: verify !== 'none',
     rejectUnauthorized: verify === 'required',
-    alpn: c.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
+    alpn: c.alpn ?? (mode === 'http' ? ['h2', 'http/1.1'] : []),
     contextFor(servername) {
       const name = servername.toLowerCase();
       const dot = name.indexOf('.');

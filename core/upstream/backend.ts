@@ -8,6 +8,7 @@ import type { BindAddress } from '../config/units.ts';
 import { parseAddress } from '../config/units.ts';
 import { BackendHealth, newServerHealth, type ServerHealth } from './health.ts';
 import type { ServerTls } from '../tls/origination.ts';
+import { H2Pool } from './h2-pool.ts';
 
 export interface BackendTimeouts {
   /** How long a request may wait for a free server slot (maxconn) before a 503. */
@@ -41,6 +42,9 @@ export class UpstreamServer implements ServerView {
   /** Health checks' results and counters; `core/upstream/health.ts` keeps them. */
   readonly health: ServerHealth = newServerHealth();
   #pool: Pool | undefined;
+  /** HTTP/2 to this server instead (backend `protocol: h2` or `grpc`), a stream per request. */
+  http2 = false;
+  #h2Pool: H2Pool | undefined;
   #rampSince = -Infinity;
 
   constructor(
@@ -105,7 +109,8 @@ export class UpstreamServer implements ServerView {
   onConnect: ((server: UpstreamServer, ms: number) => void) | undefined = undefined;
 
   /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
-  get pool(): Pool {
+  get pool(): Pool | H2Pool {
+    if (this.http2) return (this.#h2Pool ??= new H2Pool({ address: this.address, tls: this.tls, timeouts: this.timeouts, onConnect: (ms) => this.onConnect?.(this, ms) }));
     if (!this.#pool) {
       const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
       const options: Pool.Options = {
@@ -137,10 +142,12 @@ export class UpstreamServer implements ServerView {
 
   async close(): Promise<void> {
     await this.#pool?.close().catch(() => undefined);
+    await this.#h2Pool?.close();
   }
 
   destroy(): void {
     this.#pool?.destroy().catch(() => undefined);
+    void this.#h2Pool?.destroy();
   }
 }
 
@@ -183,6 +190,7 @@ export class Backend implements BackendView {
       if (freed) this.#queue.shift()?.(true);
     };
     this.servers = config.servers.map((s, i) => new UpstreamServer(name, s, timeouts, changed, serverTls[i], this.#load));
+    if (config.protocol !== 'h1') for (const s of this.servers) s.http2 = true;
     this.health = new BackendHealth(this, config);
   }
 

@@ -1,27 +1,204 @@
 // HTTP/2 for an http frontend's listener (core/gateway.ts): it is offered each connection
-// once TLS is done (or at once without TLS) and takes those that speak HTTP/2.
+// once TLS is done (or at once without TLS) and takes those that speak HTTP/2. One
+// node:http2 server per listener, never listening itself, is fed those connections; each
+// stream then goes through the same lifecycle (core/http/proxy.ts) as an HTTP/1.1 request.
+import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Listener } from '../../gateway.ts';
+import { handleHttpRequest } from '../proxy.ts';
+import { tlsInfoOf } from '../../tls/facts.ts';
+import { h2Request, H2Response, resetByGateway, type SessionFacts } from './stream.ts';
+
+const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** The client connection preface of cleartext HTTP/2 with prior knowledge (RFC 9113 3.4). */
+const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** What the engine keeps of each session. */
+interface SessionState {
+  readonly facts: SessionFacts;
+  /** Streams open now. */
+  open: number;
+  /** Streams the client reset in the current one-second window, and when it began. */
+  resets: number;
+  windowStart: number;
+  /** Closes the session when it has been idle (no stream open) for the keep-alive timeout. */
+  idle: NodeJS.Timeout | undefined;
+}
 
 export class H2Engine {
-  constructor(private readonly listener: Listener) {}
+  readonly #server: Http2Server;
+  readonly #sessions = new Map<ServerHttp2Session, SessionState>();
+  /** The socket being handed to the server now: its 'session' event comes synchronously. */
+  #arriving: Socket | undefined;
+  #draining = false;
+
+  constructor(private readonly listener: Listener) {
+    this.#server = http2.createServer(this.#options());
+    this.#server.on('session', (session: ServerHttp2Session) => this.#open(session));
+    this.#server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => this.#stream(stream, headers, flags));
+    // A socket that is neither (an ALPN-less TLS client): node hands it here; it is closed.
+    this.#server.on('unknownProtocol', (socket: Socket) => socket.destroy());
+  }
+
+  #options(): http2.ServerOptions {
+    const limits = this.listener.fe.limits;
+    return {
+      settings: {
+        maxConcurrentStreams: limits.h2_max_concurrent_streams,
+        maxHeaderListSize: limits.max_header_size,
+        enablePush: false,
+      },
+      // node's own CONTINUATION and header guards: the list size above, and this many fields.
+      maxHeaderListPairs: 256,
+      // Streams refused for exceeding maxConcurrentStreams, and invalid frames, before the session ends.
+      maxSessionRejectedStreams: 100,
+      maxSessionInvalidFrames: 100,
+    };
+  }
 
   /**
    * Takes `socket` when it speaks HTTP/2 and returns true; false leaves it to HTTP/1.x.
    * An engine that must read first to know (a cleartext preface) returns true and gives
    * the socket, bytes put back, to `http1` when it turns out not to be HTTP/2.
    */
-  claims(_socket: Socket, _http1: (socket: Socket) => void): boolean {
-    void this.listener;
-    return false;
+  claims(socket: Socket, http1: (socket: Socket) => void): boolean {
+    const alpn = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol;
+    if (alpn === 'h2') {
+      this.#serve(socket);
+      return true;
+    }
+    if (alpn !== undefined || !this.listener.fe.h2c) return false;
+    // Cleartext: read until the bytes agree with the preface all along, or stop doing so.
+    let seen: Buffer = Buffer.alloc(0);
+    const decide = (h2: boolean) => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.pause();
+      if (seen.length) socket.unshift(seen);
+      if (h2) this.#serve(socket);
+      else {
+        http1(socket);
+        socket.resume();
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
+      const n = Math.min(seen.length, preface.length);
+      if (!seen.subarray(0, n).equals(preface.subarray(0, n))) decide(false);
+      else if (n === preface.length) decide(true);
+    };
+    const onEnd = () => decide(false);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    return true;
   }
 
-  /** The generation drains: GOAWAY on every session; open streams finish. */
-  drain(): void {}
+  #serve(socket: Socket): void {
+    this.#arriving = socket;
+    try {
+      this.#server.emit('connection', socket);
+    } finally {
+      this.#arriving = undefined;
+    }
+  }
+
+  #open(session: ServerHttp2Session): void {
+    const socket = this.#arriving ?? (session.socket as Socket);
+    const state: SessionState = {
+      facts: {
+        client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
+        local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
+        tls: tlsInfoOf(socket),
+        connection: session,
+      },
+      open: 0,
+      resets: 0,
+      windowStart: 0,
+      idle: undefined,
+    };
+    this.#sessions.set(session, state);
+    session.once('close', () => {
+      clearTimeout(state.idle);
+      this.#sessions.delete(session);
+    });
+    session.on('error', (err: Error) => this.listener.gen.logger.debug({ frontend: this.listener.fe.name, err: err.message }, 'HTTP/2 session error'));
+    if (this.#draining) session.close();
+    else this.#armIdle(session, state);
+  }
+
+  /** A session without open streams is closed (GOAWAY) after the frontend's keep-alive timeout. */
+  #armIdle(session: ServerHttp2Session, state: SessionState): void {
+    clearTimeout(state.idle);
+    state.idle = setTimeout(() => {
+      if (state.open === 0) session.close();
+    }, this.listener.fe.timeouts.keepalive);
+    state.idle.unref();
+  }
+
+  #stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
+    const session = stream.session as ServerHttp2Session;
+    const state = this.#sessions.get(session);
+    if (!state) return void stream.close();
+    state.open++;
+    clearTimeout(state.idle);
+    stream.once('close', () => {
+      state.open--;
+      if (stream.rstCode !== NGHTTP2_NO_ERROR && stream.aborted && !resetByGateway.has(stream)) this.#clientReset(session, state);
+      if (state.open === 0 && !session.closed) this.#armIdle(session, state);
+    });
+    stream.on('error', () => undefined); // a reset stream: its answer learns it from 'close'
+    const listener = this.listener;
+    const req = h2Request(stream, headers, flags, state.facts, (ms, onTimeout) => void stream.setTimeout(ms, onTimeout));
+    if (!req) {
+      // CONNECT (no :path): no tunnels over HTTP/2 streams.
+      stream.respond({ ':status': 501 }, { endStream: true });
+      return;
+    }
+    void handleHttpRequest(listener.fe, listener.gen, listener, req, new H2Response(stream, req.method));
+  }
+
+  /**
+   * Rapid reset (CVE-2023-44487): a client that cancels more streams a second than the
+   * frontend allows gets GOAWAY ENHANCE_YOUR_CALM and loses its connection; others never
+   * notice. (nghttp2's own limit, 1000 at once then 33 a second, stays behind this one.)
+   */
+  #clientReset(session: ServerHttp2Session, state: SessionState): void {
+    const now = performance.now();
+    if (now - state.windowStart >= 1000) {
+      state.windowStart = now;
+      state.resets = 0;
+    }
+    if (++state.resets <= this.listener.fe.limits.h2_max_resets_per_second || session.destroyed) return;
+    this.listener.gen.logger.warn({ frontend: this.listener.fe.name, client: state.facts.client.address, resets: state.resets }, 'HTTP/2 client resets streams too fast (rapid reset): connection closed');
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+    session.destroy();
+  }
+
+  /** True for the connections (sessions) this engine tracks itself: the listener leaves their idleness to it. */
+  tracks(connection: object): boolean {
+    return this.#sessions.has(connection as ServerHttp2Session);
+  }
+
+  /** Sessions open now. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** The generation drains: GOAWAY on every session; open streams finish, then each session closes. */
+  drain(): void {
+    this.#draining = true;
+    for (const session of this.#sessions.keys()) session.close();
+  }
 
   /** Ends every session at once. */
-  kill(): void {}
+  kill(): void {
+    this.#draining = true;
+    for (const session of this.#sessions.keys()) session.destroy();
+  }
 
-  /** Settings that may change on a kept listener (a reload's limits). */
-  applyLimits(): void {}
+  /** Settings that may change on a kept listener (a reload's limits), for sessions from now on. */
+  applyLimits(): void {
+    this.#server.updateSettings(this.#options().settings!);
+  }
 }

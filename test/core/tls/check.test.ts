@@ -108,7 +108,7 @@ backends:
       certificates:
         - { cert: good.pem, key: good.key }
         - { cert: good.pem, key: good.key, names: ["bad name"] }
-      alpn: [h2, http/1.1]
+      alpn: [h3, http/1.1]
       ciphers: NOT-A-CIPHER
       client_verify: required
 backends:
@@ -120,7 +120,7 @@ backends:
 `;
     const { ok, problems } = await check(yaml, good);
     assert.equal(ok, false);
-    assert.equal(at(problems, 'frontends.web.tls.alpn[0]').message, 'an http frontend speaks HTTP/1.x only, found "h2"');
+    assert.equal(at(problems, 'frontends.web.tls.alpn[0]').message, 'an http frontend speaks h2 and HTTP/1.x only, found "h3"');
     assert.match(at(problems, 'frontends.web.tls.ciphers').message, /^OpenSSL refuses the cipher list: /);
     assert.equal(at(problems, 'frontends.web.tls.client_verify').message, 'client_verify: required needs client_ca, the CA file client certificates are checked against');
     assert.equal(at(problems, 'frontends.web.tls.certificates[1].names[0]').message, '"bad name" is not a host name');

@@ -94,9 +94,10 @@ describe('TLS termination on an http frontend', () => {
     assert.equal((await handshake(gw.port(), { servername: 'a.test' })).version, 'TLSv1.3');
   });
 
-  it('ALPN agrees on http/1.1, whichever certificate serves', async () => {
+  it('ALPN agrees on h2 when the client offers it, else http/1.1, whichever certificate serves', async () => {
     for (const servername of ['a.test', 'c.test', undefined]) {
-      assert.equal((await handshake(gw.port(), { servername, ALPNProtocols: ['h2', 'http/1.1'] })).alpn, 'http/1.1', `SNI ${servername}`);
+      assert.equal((await handshake(gw.port(), { servername, ALPNProtocols: ['h2', 'http/1.1'] })).alpn, 'h2', `SNI ${servername}`);
+      assert.equal((await handshake(gw.port(), { servername, ALPNProtocols: ['http/1.1'] })).alpn, 'http/1.1', `SNI ${servername}`);
     }
   });
 

@@ -1,0 +1,377 @@
+// HTTP/2 from clients (TLS with ALPN, and cleartext with prior knowledge), through the same
+// lifecycle as HTTP/1.1: bodies both ways, per-request balancing of one connection's streams,
+// the plugin chain, trailers, rapid-reset protection and GOAWAY when a generation drains.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { setImmediate as tick } from 'node:timers/promises';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { testPki } from '../tls/pki.ts';
+import { checkConfig } from '../../../core/config/check.ts';
+import { createLogger } from '../../../core/log.ts';
+import { builtins } from '../../../plugins/index.ts';
+
+const pki = testPki();
+const MiB = 1024 * 1024;
+const big = Buffer.alloc(5 * MiB, 'tapgate h2 ');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface Answer {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  body: Buffer;
+  trailers: http2.IncomingHttpHeaders | undefined;
+}
+
+/** One request on an HTTP/2 session; `body` is sent in 64 KiB writes (flow control applies). */
+function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': body ? 'POST' : 'GET', ...headers }, { endStream: !body });
+    const chunks: Buffer[] = [];
+    let head: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    stream.on('response', (h) => (head = h));
+    stream.on('trailers', (t) => (trailers = t));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks), trailers }));
+    stream.on('error', reject);
+    if (body) {
+      let at = 0;
+      const more = () => {
+        while (at < body.length) {
+          const chunk = body.subarray(at, (at += 64 * 1024));
+          if (!stream.write(chunk)) return void stream.once('drain', more);
+        }
+        stream.end();
+      };
+      more();
+    }
+  });
+}
+
+/** An origin answering GET /big with 5 MiB, POST with the size and hash of what it read, and the rest with its name. */
+function bodyOrigin(name: string): Promise<TestOrigin> {
+  return startOrigin(name, (req, res) => {
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-origin': name });
+      return void res.end(big);
+    }
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      hash.update(c);
+    });
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-origin': name });
+      res.end(JSON.stringify({ name, bytes, sha: hash.digest('hex'), version: req.httpVersion, host: req.headers.host }));
+    });
+  });
+}
+
+const seen: string[] = [];
+(globalThis as { __tapgateH2Seen?: string[] }).__tapgateH2Seen = seen;
+
+/** Records each hook a request passes, with the version the plugin is told. */
+const recorder = `
+import { definePlugin } from 'tapgate/sdk';
+export default definePlugin({ name: 'h2-recorder', version: '1.0.0', setup(api) {
+  const note = (hook) => (ctx) => { if (ctx.headers['x-probe']) globalThis.__tapgateH2Seen.push(ctx.headers['x-probe'] + ' ' + hook + ' ' + ctx.httpVersion); };
+  api.hooks.http.received.tap(api.name, note('received'));
+  api.hooks.http.request.tap(api.name, note('request'));
+  api.hooks.http.upstreamRequest.tap(api.name, note('upstreamRequest'));
+  api.hooks.http.upstreamResponse.tap(api.name, (ctx) => note('upstreamResponse')(ctx));
+  api.hooks.http.responseSent.tap(api.name, note('responseSent'));
+}});`;
+
+const connectTls = (port: number) => http2.connect(`https://127.0.0.1:${port}`, { ca: pki.ca.cert, servername: 'a.test', checkServerIdentity: () => undefined });
+
+describe('HTTP/2 from clients', () => {
+  let a: TestOrigin, b: TestOrigin, gw: TestGateway;
+
+  before(async () => {
+    [a, b] = await Promise.all([bodyOrigin('a'), bodyOrigin('b')]);
+    gw = await startGateway(
+      {
+        frontends: {
+          secure: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['./recorder.ts'], tls: { certificates: [{ cert: 'ab.pem', key: 'ab.key' }] } },
+          plain: { bind: '127.0.0.1:0', default_backend: 'app', h2c: true, plugins: ['./recorder.ts'] },
+        },
+        backends: { app: { balance: 'roundrobin', servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address }] } },
+      },
+      { 'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key, 'recorder.ts': recorder },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a TLS frontend agrees on h2 by ALPN and streams 5 MiB bodies both ways', async () => {
+    const client = connectTls(gw.port('secure'));
+    try {
+      await once(client, 'connect');
+      assert.equal((client.socket as unknown as { alpnProtocol: string }).alpnProtocol, 'h2');
+      const down = await request(client, { ':path': '/big' });
+      assert.equal(down.status, 200);
+      assert.equal(down.body.length, big.length);
+      assert.equal(sha(down.body), sha(big));
+      const up = await request(client, { ':path': '/upload', 'content-type': 'application/octet-stream' }, big);
+      assert.equal(up.status, 200);
+      const told = JSON.parse(up.body.toString());
+      assert.equal(told.bytes, big.length);
+      assert.equal(told.sha, sha(big));
+      // Upstream stays HTTP/1.1; :authority became Host.
+      assert.equal(told.version, '1.1');
+      assert.equal(told.host, `a.test:${gw.port('secure')}`);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('cleartext HTTP/2 with prior knowledge (h2c) and HTTP/1.1 share a port', async () => {
+    const client = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
+    try {
+      const up = await request(client, { ':path': '/x', ':authority': 'app.test' }, Buffer.from('hello'));
+      assert.equal(up.status, 200);
+      assert.deepEqual(JSON.parse(up.body.toString()).host, 'app.test');
+    } finally {
+      client.close();
+    }
+    const h1 = await new Promise<string>((resolve, reject) => {
+      http.get(`http://127.0.0.1:${gw.port('plain')}/y`, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(`${res.httpVersion} ${res.statusCode} ${JSON.parse(body).bytes}`));
+      }).on('error', reject);
+    });
+    assert.equal(h1, '1.1 200 0');
+  });
+
+  it('50 concurrent streams on one connection are balanced across the servers per request', async () => {
+    const client = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
+    try {
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => request(client, { ':path': `/n/${i}` })));
+      assert.ok(answers.every((r) => r.status === 200));
+      const by = (name: string) => answers.filter((r) => r.headers['x-origin'] === name).length;
+      assert.equal(by('a'), 25);
+      assert.equal(by('b'), 25);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a plugin sees the same hooks for HTTP/1.1 and HTTP/2 requests, and ctx.httpVersion says which', async () => {
+    seen.length = 0;
+    await new Promise<void>((resolve, reject) => {
+      http.get(`http://127.0.0.1:${gw.port('plain')}/p`, { headers: { 'x-probe': 'h1' } }, (res) => res.resume().on('end', resolve)).on('error', reject);
+    });
+    const client = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
+    try {
+      assert.equal((await request(client, { ':path': '/p', 'x-probe': 'h2' })).status, 200);
+    } finally {
+      client.close();
+    }
+    const of = (probe: string) => seen.filter((s) => s.startsWith(`${probe} `)).map((s) => s.split(' ').slice(1));
+    const hooks = ['received', 'request', 'upstreamRequest', 'upstreamResponse', 'responseSent'];
+    assert.deepEqual(of('h1').map(([hook]) => hook), hooks);
+    assert.deepEqual(of('h2').map(([hook]) => hook), hooks);
+    assert.ok(of('h1').every(([, v]) => v === '1.1'));
+    assert.ok(of('h2').every(([, v]) => v === '2.0'));
+  });
+
+  it('response trailers of a chunked HTTP/1.1 answer reach an HTTP/2 client', async () => {
+    const origin = await startOrigin('t', (req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-digest' });
+      res.write('part one, ');
+      res.addTrailers({ 'x-digest': 'sha-256=abc' });
+      res.end('part two');
+    });
+    const gw2 = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 't', h2c: true } }, backends: { t: { servers: [{ name: 't', address: origin.address }] } } });
+    const client = http2.connect(`http://127.0.0.1:${gw2.port()}`);
+    try {
+      const r = await request(client, { ':path': '/' });
+      assert.equal(r.body.toString(), 'part one, part two');
+      assert.equal(r.trailers?.['x-digest'], 'sha-256=abc');
+    } finally {
+      client.close();
+      await gw2.close();
+      await origin.close();
+    }
+  });
+});
+
+describe('HTTP/2 to servers (protocol: h2)', () => {
+  let origin: http2.Http2Server;
+  let port: number;
+  const requests: http2.IncomingHttpHeaders[] = [];
+  let sessions = 0;
+
+  before(async () => {
+    origin = http2.createServer();
+    origin.on('session', () => sessions++);
+    origin.on('stream', (stream, headers) => {
+      requests.push(headers);
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'x-bytes': String(Buffer.concat(chunks).length) }));
+        stream.end(`h2 origin saw ${headers[':method']} ${headers[':path']}`);
+      });
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    port = (origin.address() as net.AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => origin.close(() => resolve())));
+
+  it('streams and trailers pass end to end, HTTP/1.1 and HTTP/2 clients alike, over few server connections', async () => {
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'h2', h2c: true } },
+      backends: { h2: { protocol: 'h2', servers: [{ name: 'o', address: `127.0.0.1:${port}` }] } },
+    });
+    const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => request(client, { ':path': `/s/${i}` }, Buffer.alloc(100_000 + i))));
+      answers.forEach((r, i) => {
+        assert.equal(r.status, 200);
+        assert.equal(r.body.toString(), `h2 origin saw POST /s/${i}`);
+        assert.equal(r.trailers?.['x-bytes'], String(100_000 + i));
+      });
+      assert.ok(requests.every((h) => h.connection === undefined && h[':authority'] === `127.0.0.1:${gw.port()}`));
+      assert.equal(sessions, 1, 'one session to the server carries every stream');
+      const h1 = await new Promise<string>((resolve, reject) => {
+        http.get(`http://127.0.0.1:${gw.port()}/from-h1`, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      assert.equal(h1, 'h2 origin saw GET /from-h1');
+    } finally {
+      client.close();
+      await gw.close();
+    }
+  });
+});
+
+describe('HTTP/2 limits', () => {
+  let origin: TestOrigin;
+  let gw: TestGateway;
+  before(async () => {
+    origin = await startOrigin('o');
+    gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, limits: { h2_max_resets_per_second: 50 } } },
+      backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await origin.close();
+  });
+
+  it('a client resetting streams in a loop (rapid reset) is cut off, and a well-behaved client on another connection keeps its answers', async () => {
+    const attacker = http2.connect(`http://127.0.0.1:${gw.port()}`);
+    attacker.on('error', () => undefined);
+    let goaway: number | undefined;
+    attacker.on('goaway', (code: number) => (goaway = code));
+    await once(attacker, 'connect');
+    const good = http2.connect(`http://127.0.0.1:${gw.port()}`);
+    const answered: number[] = [];
+    let sent = 0;
+    try {
+      // Bounded: 200 rounds of 10 cancelled streams, each round followed by one request of the good client.
+      for (let round = 0; round < 200 && !attacker.closed && !attacker.destroyed; round++) {
+        for (let i = 0; i < 10; i++) {
+          try {
+            const s = attacker.request({ ':path': '/attack' });
+            s.on('error', () => undefined);
+            s.close(http2.constants.NGHTTP2_CANCEL);
+            sent++;
+          } catch {
+            break;
+          }
+        }
+        answered.push((await request(good, { ':path': `/good/${round}` })).status);
+        await tick();
+      }
+      if (!attacker.destroyed) await once(attacker, 'close');
+      assert.equal(goaway, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      assert.ok(sent < 500, `the attacker sent ${sent} streams before it was cut off`);
+      assert.ok(answered.length > 0 && answered.every((s) => s === 200), `the good client got ${answered.join(',')}`);
+      // And it still does afterwards.
+      assert.equal((await request(good, { ':path': '/after' })).status, 200);
+    } finally {
+      good.close();
+      attacker.destroy();
+    }
+  });
+
+  it('a client opening more streams at once than allowed has the extra ones refused', async () => {
+    const gw2 = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, limits: { h2_max_concurrent_streams: 5 } } },
+      backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+    const client = http2.connect(`http://127.0.0.1:${gw2.port()}`);
+    try {
+      await once(client, 'remoteSettings');
+      assert.equal(client.remoteSettings.maxConcurrentStreams, 5);
+      // node's client queues streams over the limit itself: all still get answers, 5 at a time.
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => request(client, { ':path': `/c/${i}` })));
+      assert.ok(answers.every((r) => r.status === 200));
+    } finally {
+      client.close();
+      await gw2.close();
+    }
+  });
+});
+
+describe('HTTP/2 and reloads', () => {
+  it('a draining listener sends GOAWAY and lets the open stream finish', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const origin = await startOrigin('slow', (req, res) => {
+      req.resume();
+      arrived();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first half, ');
+      void held.then(() => res.end('second half'));
+    });
+    const config = (frontend: string) => ({
+      frontends: { [frontend]: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true } },
+      backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+    const gw = await startGateway(config('web'));
+    const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
+    try {
+      const goaway = once(client, 'goaway');
+      const answer = request(client, { ':path': '/held' });
+      await arrival;
+      // A reload whose frontend has another name: the old listener (port 0) drains.
+      writeFileSync(gw.file, stringify({ log: { level: 'silent', access: false }, ...config('web2') }));
+      const result = await checkConfig(gw.file, { builtins, logger: createLogger('silent'), keep: true, generationId: 2 });
+      assert.ok(result.ok && result.generation);
+      await gw.gateway.swap(result.generation, 5000);
+      const [code] = await goaway;
+      assert.equal(code, http2.constants.NGHTTP2_NO_ERROR);
+      release();
+      const r = await answer;
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'first half, second half');
+      await once(client, 'close');
+    } finally {
+      client.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  });
+});
