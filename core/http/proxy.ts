@@ -345,8 +345,10 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     ctx.error ??= code || err.message;
     if (!this.res.headersSent && !this.res.destroyed) {
       const tooLarge = ctx.error === 'body too large';
-      if (tooLarge) this.res.shouldKeepAlive = false;
-      sendError(this.res, ctx, tooLarge ? 413 : code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
+      // The client's body broke its own framing (the parser's HPE_ codes): the client's fault.
+      const malformed = code.startsWith('HPE_');
+      if (tooLarge || malformed) this.res.shouldKeepAlive = false;
+      sendError(this.res, ctx, tooLarge ? 413 : malformed ? 400 : code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
     } else this.res.destroy();
     const hooks = hooksOf(ctx, this.fe);
     if (hooks.requestError.taps.length) hooks.requestError.call(ctx, err);
@@ -385,6 +387,7 @@ export function sendError(res: ClientResponse, ctx: HttpContext, status: number,
 
 function writeError(res: ClientResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
   if (res.headersSent || res.destroyed) return;
+  if (String(ctx.headers['content-type'] ?? '').startsWith('application/grpc')) return writeGrpcError(res, ctx, status);
   const body = errorBody(status);
   ctx.status = status;
   res.writeHead(status, {
@@ -395,6 +398,26 @@ function writeError(res: ClientResponse, ctx: HttpContext, status: number, env: 
   });
   ctx.bytesOut += body.length;
   res.end(ctx.method === 'HEAD' ? undefined : body);
+}
+
+/** gRPC status codes for the gateway's own errors (grpc/doc/statuscodes.md, and its HTTP mapping). */
+const grpcStatus: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 408: 4, 413: 8, 429: 8, 431: 8, 500: 13, 501: 12, 502: 14, 503: 14, 504: 14 };
+
+/**
+ * A gRPC client reads a call's outcome from `grpc-status`, not from the HTTP status: the
+ * gateway's error becomes a trailers-only answer, HTTP 200 with the status in its head
+ * (UNAVAILABLE when no server could take the call). The access log keeps the gateway's
+ * own status (503...), as for any other client.
+ */
+function writeGrpcError(res: ClientResponse, ctx: HttpContext, status: number): void {
+  ctx.status = status;
+  const message = ctx.error ? `${statusText(status)}: ${ctx.error}` : statusText(status);
+  res.writeHead(200, {
+    'content-type': 'application/grpc',
+    'grpc-status': String(grpcStatus[status] ?? 2),
+    'grpc-message': encodeURIComponent(message),
+  });
+  res.end();
 }
 
 function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ClientResponse, connection: object): void {
@@ -412,6 +435,7 @@ function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: Htt
     client: ctx.client.address,
     method: ctx.method,
     path: ctx.path,
+    http_version: ctx.httpVersion,
     status: ctx.status,
     bytes_out: ctx.bytesOut,
     // Counted for tunnels (upgrades) so far.
