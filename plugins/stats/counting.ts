@@ -17,6 +17,8 @@ interface FrontendCells {
   responses: BoundCounter[];
   errors: BoundCounter;
   denied: BoundCounter;
+  /** Requests by HTTP version ("1.1", "2.0"...), bound on first use. */
+  versions: Map<string, BoundCounter>;
   seconds: BoundHistogram;
   current: BoundGauge;
   max: BoundGauge;
@@ -133,6 +135,7 @@ export class Counting {
         responses: this.#byClass(M.feResponses, l),
         errors: this.#counter(M.feErrors, l),
         denied: this.#counter(M.feDenied, l),
+        versions: new Map(),
         seconds: this.#histogram(M.feSeconds, l),
         current: this.#gauge(M.feCurrent, l),
         max: this.#gauge(M.feMax, l),
@@ -229,6 +232,7 @@ export class Counting {
     const seconds = ctx.timings.total / 1000;
     fe.sessions.inc();
     fe.responses[code]!.inc();
+    this.#version(fe, ctx).inc();
     fe.bytesOut.inc(ctx.bytesOut);
     if (ctx.bytesIn) fe.bytesIn.inc(ctx.bytesIn);
     fe.seconds.observe(seconds);
@@ -261,6 +265,12 @@ export class Counting {
     if (ttfb >= 0) sv.ttfbSeconds.observe(ttfb / 1000);
     if (side === 'connect') sv.connectionErrors.inc();
     else if (side === 'server') sv.responseErrors.inc();
+  }
+
+  #version(fe: FrontendCells, ctx: HttpContext): BoundCounter {
+    let cell = fe.versions.get(ctx.httpVersion);
+    if (!cell) fe.versions.set(ctx.httpVersion, (cell = this.#counter(M.feVersions, { frontend: ctx.frontend, version: ctx.httpVersion })));
+    return cell;
   }
 
   /** HTTP: a new pooled connection to `server` took `ms` to come up (requests reusing one have no connect time). */

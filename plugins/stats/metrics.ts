@@ -47,6 +47,7 @@ export const M = {
   feResponses: c('frontend_responses_total', [...F, 'code'], 'HTTP responses by class: 1xx to 5xx, other (none sent)'),
   feErrors: c('frontend_errors_total', F, 'Sessions that ended with an error (malformed request, plugin failure, no server, server error, client abort)'),
   feDenied: c('frontend_denied_total', F, 'HTTP requests a plugin refused with 401, 403 or 429 before any server'),
+  feVersions: c('frontend_http_requests_total', [...F, 'version'], 'HTTP requests by the version the client spoke: 1.0, 1.1 or 2.0'),
   feSeconds: h('frontend_session_seconds', F, 'Duration of HTTP requests (head read to response sent) and TCP sessions'),
 
   routeSessions: c('route_sessions_total', R, 'Sessions that took the route (default: the frontend fallback)'),

@@ -52,7 +52,10 @@ export function renderTables(report: StatsReport): string {
       const to = r.handoff ? `frontend ${r.handoff}` : (r.backend ?? 'none');
       html += `<tr class="route">${td(`↳ ${r.name}`, 'name', `route ${r.name} → ${to}`)}${td('', 'n')}${td('', 'n')}${td(num(r.sessions), 'n')}<td colspan="5" class="muted">→ ${esc(to)}</td>${responseCells(r.responses, r.response_pct, http)}<td></td><td></td></tr>`;
     }
-    html += `</tbody></table></div></section>`;
+    html += `</tbody></table></div>`;
+    const versions = Object.entries(fe.http_versions);
+    if (versions.length) html += `<p class="meta">HTTP versions: ${versions.map(([v, n]) => `<span data-version="${esc(v)}">${esc(v === '2.0' ? 'HTTP/2' : `HTTP/${v}`)} ${esc(num(n))}</span>`).join(' · ')}</p>`;
+    html += `</section>`;
   }
 
   for (const be of report.backends) {

@@ -50,6 +50,8 @@ export interface FrontendStats {
   bytes: { in: number; out: number };
   denied: number;
   errors: number;
+  /** HTTP requests by the version the client spoke (`1.1`, `2.0`...); empty in tcp mode. */
+  http_versions: Record<string, number>;
   responses: Responses;
   response_pct: Responses;
   latency: { total: Latency };
@@ -173,6 +175,16 @@ class SampleIndex {
     return out;
   }
 
+  /** A counter's cells matching `labels`, by the value of their label `by`, in sorted order. */
+  byLabel(def: MetricDef, labels: Record<string, string>, by: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    const cells = [...(this.#scalars.get(def.name) ?? [])].map(([key, value]) => ({ l: labelsOf(key), value }));
+    for (const { l, value } of cells.sort((a, b) => String(a.l[by]).localeCompare(String(b.l[by])))) {
+      if (l[by] !== undefined && Object.entries(labels).every(([k, v]) => l[k] === v)) out[l[by]!] = value;
+    }
+    return out;
+  }
+
   latency(def: MetricDef, labels: Record<string, string>): Latency {
     const h = this.#histograms.get(def.name);
     return latencyOf(h?.buckets ?? [], h?.cells.get(keyOf(labels)));
@@ -261,6 +273,7 @@ export function buildReport(input: ReportInput): StatsReport {
       bytes: { in: m.value(M.feBytesIn, l), out: m.value(M.feBytesOut, l) },
       denied: m.value(M.feDenied, l),
       errors: m.value(M.feErrors, l),
+      http_versions: m.byLabel(M.feVersions, l, 'version'),
       responses,
       response_pct: percentages(responses),
       latency: { total: m.latency(M.feSeconds, l) },

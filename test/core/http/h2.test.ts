@@ -333,6 +333,30 @@ describe('HTTP/2 limits', () => {
   });
 });
 
+describe('HTTP/2 in stats', () => {
+  it('requests are counted by the HTTP version the client spoke', async () => {
+    const origin = await startOrigin('o');
+    const gw = await startGateway({
+      stats: { bind: '127.0.0.1:0' },
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true } },
+      backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+    const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await request(client, { ':path': '/' })).status, 200);
+      assert.equal((await fetch(gw.url('/'))).status, 200);
+      const report = (await (await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/stats.json`)).json()) as { frontends: { name: string; http_versions: Record<string, number> }[] };
+      assert.deepEqual(report.frontends.find((f) => f.name === 'web')!.http_versions, { '1.1': 1, '2.0': 3 });
+      const metrics = await (await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/metrics`)).text();
+      assert.match(metrics, /^tapgate_frontend_http_requests_total\{frontend="web",version="2\.0"\} 3$/m);
+    } finally {
+      client.close();
+      await gw.close();
+      await origin.close();
+    }
+  });
+});
+
 describe('HTTP/2 and reloads', () => {
   it('a draining listener sends GOAWAY and lets the open stream finish', async () => {
     let release!: () => void;
