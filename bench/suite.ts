@@ -21,9 +21,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureWrk2, runEcho, runLoad, type LoadResult, type Request } from './suite/load.ts';
-import {
-  allTicks, busyPct, coreTicks, killAll, rssOf, sleep, stopTree, tickDelta, ticksOf, tree, type Proc,
-} from './suite/procs.ts';
+import { busyPct, coreTicks, killAll, rssOf, sleep, stopTree, taskTicks, tickDelta, ticksOf, tree, type Proc } from './suite/procs.ts';
 import { writeReport, type Measurement, type SuiteResult } from './suite/report.ts';
 import {
   httpTargets, pluginTargets, portOf, ports, prepare, startOrigins, startTarget, tcpTargets, tlsTargets,
@@ -35,14 +33,14 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // ---------------------------------------------------------------- options
 
 const HELP = `usage: node --import tsx bench/suite.ts [options]
-  --quick             1 round, 2 s runs, 3 s latency runs (about 5 minutes)
+  --quick             1 round, 2 s runs without warm-up, 3 s latency runs (about 6 minutes)
   --reps N            rounds; the tables show the median (default 3)
-  --duration S        seconds of each measured wrk run (default 5; --quick 2)
-  --latency-duration S  seconds recorded by each wrk2 run, after its 2 s calibration (default 5; --quick 3)
+  --duration S        seconds of each measured wrk run, after a 1 s warm-up (default 4; --quick 2)
+  --latency-duration S  seconds recorded by each wrk2 run, after its 2 s calibration (default 4; --quick 3)
   --connections N     wrk/wrk2 connections (default 50; 10 for the 1 MiB scenarios)
   --rate R            wrk2 rate for the side-by-side latency (default: 75% of the slowest
                       one-core target's req/s, measured at the start)
-  --plugin-rate R     wrk2 rate for the plugin latency (default: 75% of the slowest of tapgate
+  --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slowest of tapgate
                       alone and tapgate with the chain of five, HITs and misses)
   --groups LIST       comma-separated subset of http,tls,tcp,plugins (default all)
   --targets LIST      only these target ids (e.g. haproxy-1,tapgate-1,chain5)
@@ -72,9 +70,9 @@ const quick = args.includes('--quick');
 const settings = {
   quick,
   reps: opt('--reps', quick ? 1 : 3),
-  duration_s: opt('--duration', quick ? 2 : 5),
-  latency_duration_s: opt('--latency-duration', quick ? 3 : 5),
-  warmup_s: 1,
+  duration_s: opt('--duration', quick ? 2 : 4),
+  latency_duration_s: opt('--latency-duration', quick ? 3 : 4),
+  warmup_s: quick ? 0 : 1,
   connections: opt('--connections', 50),
   big_connections: 10,
   rate: args.includes('--rate') ? opt('--rate', 0) : undefined as number | undefined,
@@ -104,6 +102,8 @@ rmSync(run, { recursive: true, force: true });
 mkdirSync(run, { recursive: true });
 const base = Number(process.env.BENCH_PORT_BASE ?? 18300);
 
+// The driver itself stays off the proxy core.
+execFileSync('taskset', ['-a', '-p', '-c', loadCores.join(','), String(process.pid)], { stdio: 'ignore' });
 process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { log(`${sig}: stopping`); process.exit(130); });
 
@@ -133,32 +133,49 @@ const measurements: Measurement[] = [];
 const chosen = (t: Target) => !settings.only || settings.only.includes(t.id);
 let origins: Proc[] = [];
 
-function ours(target?: Proc): Set<number> {
-  return new Set([process.pid, ...origins.flatMap((o) => tree(o.pid)), ...(target ? tree(target.pid) : [])]);
+/** The PIDs this benchmark runs: the driver, the origins and the target's processes. */
+function ours(target?: Proc): number[] {
+  return [process.pid, ...origins.flatMap((o) => tree(o.pid)), ...(target ? tree(target.pid) : [])];
 }
+
+/**
+ * CPU used by everything else, in % of one core: the ticks charged to processes on every
+ * core (/proc/stat) minus those of our own processes. Counted this way, short-lived
+ * processes (a test suite's children) are seen too.
+ */
+function foreignPct(c0: ReturnType<typeof coreTicks>, c1: ReturnType<typeof coreTicks>, ownTicks: number, seconds: number): number {
+  return Math.max(0, Math.round((taskTicks(c0, c1) - ownTicks) / seconds));
+}
+
+type Load = (onStart: (pid: number) => void) => Promise<{ result: LoadResult | undefined; mb_s?: number }>;
 
 /** One run against the target already started: load, CPU, RSS and what else ran meanwhile. */
 async function measure(c: Context, group: string, t: Target, proc: Proc | undefined, scenario: string, round: number,
-  load: () => Promise<{ result: LoadResult | undefined; mb_s?: number }>, extra: Partial<Measurement> = {}): Promise<Measurement> {
+  load: Load, extra: Partial<Measurement> = {}): Promise<Measurement> {
   const cores = t.kind === 'direct' ? loadCores : t.cores === 'all' ? allowed : [proxyCore];
   const pids = proc ? tree(proc.pid) : origins.flatMap((o) => tree(o.pid));
   let m: Measurement | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     const known = ours(proc);
     await waitQuiet(known);
-    const t0 = ticksOf(pids), all0 = allTicks(), c0 = coreTicks(), wall0 = performance.now();
+    const own0 = ticksOf(known), t0 = ticksOf(pids), c0 = coreTicks(), wall0 = performance.now();
     let peak = rssOf(pids);
-    const sampler = setInterval(() => { peak = Math.max(peak, rssOf(pids)); }, 250);
+    // The generator's CPU, sampled while it runs (it is gone at the end).
+    let gen: number[] = [], genTicks = new Map<number, number>();
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssOf(pids));
+      if (gen.length) for (const [p, x] of ticksOf(gen)) genTicks.set(p, x);
+    }, 250);
     let out;
     try {
-      out = await load();
+      out = await load((pid) => { setTimeout(() => { gen = tree(pid); }, 100); });
     } finally {
       clearInterval(sampler);
     }
     const seconds = (performance.now() - wall0) / 1000;
-    const t1 = ticksOf(pids), all1 = allTicks(), c1 = coreTicks();
+    const own1 = ticksOf(known), t1 = ticksOf(pids), c1 = coreTicks();
     const cpuMs = tickDelta(t0, t1) * 10;
-    const foreign = Math.round(tickDelta(all0, all1, (p) => !known.has(p)) * 10 / seconds / 10);
+    const foreign = foreignPct(c0, c1, tickDelta(own0, own1) + [...genTicks.values()].reduce((a, b) => a + b, 0), seconds);
     const r = out.result;
     m = {
       group, target: t.id, label: t.label, scenario, round, attempt,
@@ -173,36 +190,49 @@ async function measure(c: Context, group: string, t: Target, proc: Proc | undefi
       other_cpu_pct: foreign,
       ...extra,
     };
-    if (foreign <= 25 || attempt === 2) break;
+    if (foreign <= 25 || attempt === 2 || quietBudgetS <= 0) break;
+    quietBudgetS -= seconds;
     log(`  ${t.id} ${scenario}: other processes used ${foreign}% of a core meanwhile; measuring again`);
   }
   measurements.push(m!);
   const show = m!.mb_s !== undefined ? `${m!.mb_s} MB/s` : `${m!.rps} req/s, p50 ${m!.p50_ms?.toFixed(2)} p99 ${m!.p99_ms?.toFixed(2)} p99.9 ${m!.p999_ms?.toFixed(2)} ms`;
-  log(`  ${t.id} ${scenario} #${round}: ${show}; ${m!.cpu_us_per_request ?? '-'} µs CPU/req, target ${m!.target_cpu_pct}% CPU, cores ${m!.cores_busy_pct}% busy, peak RSS ${m!.peak_rss_mb} MB, others ${m!.other_cpu_pct}%${m!.errors ? `, ${m!.errors} ERRORS` : ''}`);
+  log(`  ${t.id} ${scenario} #${round}: ${show}; ${m!.cpu_us_per_request ?? '-'} µs CPU/req, target ${m!.target_cpu_pct}% CPU, cores ${m!.cores_busy_pct}% busy, load core ${m!.load_busy_pct ?? '-'}%, peak RSS ${m!.peak_rss_mb} MB, others ${m!.other_cpu_pct}%${m!.errors ? `, ${m!.errors} ERRORS` : ''}`);
   return m!;
 }
 
 /**
- * Waits (at most QUIET_MAX_S) until processes outside the benchmark use under 10% of a
- * core over half a second: other work on this machine (tests, builds) would be measured too.
+ * Waits (at most QUIET_MAX_S) until other processes use under 10% of a core over half a
+ * second: other work on this machine (tests, builds) would be measured too.
  */
-const QUIET_MAX_S = 10;
-async function waitQuiet(known: Set<number>): Promise<void> {
-  const deadline = Date.now() + QUIET_MAX_S * 1000;
+const QUIET_MAX_S = 5;
+/** Seconds of waiting and retrying the whole run may spend on a busy machine; then it measures regardless (and says so). */
+let quietBudgetS = settings.quick ? 60 : 240;
+async function waitQuiet(known: number[]): Promise<void> {
+  if (quietBudgetS <= 0) return;
+  const started = Date.now();
+  const deadline = started + Math.min(QUIET_MAX_S, quietBudgetS) * 1000;
+  try {
+    await waitQuietUntil(known, deadline);
+  } finally {
+    quietBudgetS -= (Date.now() - started) / 1000;
+    if (quietBudgetS <= 0) log('  the time allowed for waiting on a busy machine is used up: measuring without waiting from now on');
+  }
+}
+async function waitQuietUntil(known: number[], deadline: number): Promise<void> {
   let foreign = 0;
   while (Date.now() < deadline) {
-    const a = allTicks();
+    const own0 = ticksOf(known), c0 = coreTicks();
     await sleep(500);
-    foreign = tickDelta(a, allTicks(), (p) => !known.has(p)) * 2;
+    foreign = foreignPct(c0, coreTicks(), tickDelta(own0, ticksOf(known)), 0.5);
     if (foreign < 10) return;
   }
-  log(`  the machine stayed busy (others ${foreign}% of a core) for ${QUIET_MAX_S} s; measuring anyway`);
+  log(`  the machine stayed busy (others ${foreign}% of a core); measuring anyway`);
 }
 
-function wrk(c: Context, t: Target, mode: Mode, s: Scenario, seconds: number, rate?: number): Promise<LoadResult> {
+function wrk(c: Context, t: Target, mode: Mode, s: Scenario, seconds: number, rate?: number, onStart?: (pid: number) => void): Promise<LoadResult> {
   return runLoad({
     cpus: c.loadCpus, port: portOf(c, t, mode), req: s.req, seconds, connections: s.connections ?? settings.connections,
-    dir: join(run, 'lua'), rate, wrk2: WRK2,
+    dir: join(run, 'lua'), rate, wrk2: WRK2, onStart,
   });
 }
 
@@ -245,11 +275,11 @@ async function httpGroup(c: Context, round: number, rate: number): Promise<void>
       const idle = await idleRss(proc);
       await check(c, t, 'http', { path: '/' }, 'hello\n');
       for (const s of HTTP) {
-        await wrk(c, t, 'http', s, settings.warmup_s);
-        await measure(c, 'http', t, proc, s.id, round, async () => ({ result: await wrk(c, t, 'http', s, settings.duration_s) }), s.id === 'ka' ? idle : {});
+        if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
+        await measure(c, 'http', t, proc, s.id, round, async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }), s.id === 'ka' ? idle : {});
       }
       await measure(c, 'http', t, proc, 'latency', round,
-        async () => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate) }), { rate });
+        async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
     } finally {
       if (proc) await stopTree(proc);
     }
@@ -263,8 +293,8 @@ async function tlsGroup(c: Context, round: number): Promise<void> {
     try {
       await check(c, t, 'tls', { path: '/' }, 'hello\n');
       for (const s of TLS) {
-        await wrk(c, t, 'tls', s, settings.warmup_s);
-        await measure(c, 'tls', t, proc, s.id, round, async () => ({ result: await wrk(c, t, 'tls', s, settings.duration_s) }));
+        if (settings.warmup_s) await wrk(c, t, 'tls', s, settings.warmup_s);
+        await measure(c, 'tls', t, proc, s.id, round, async (on) => ({ result: await wrk(c, t, 'tls', s, settings.duration_s, undefined, on) }));
       }
     } finally {
       if (proc) await stopTree(proc);
@@ -277,8 +307,8 @@ async function tcpGroup(c: Context, round: number): Promise<void> {
     log(`round ${round}: ${t.label}, TCP echo`);
     const proc = await startTarget(c, t, 'tcp');
     try {
-      await measure(c, 'tcp', t, proc, 'echo', round, async () => {
-        const r = await runEcho(c.loadCpus, portOf(c, t, 'tcp'), settings.duration_s, 8);
+      await measure(c, 'tcp', t, proc, 'echo', round, async (on) => {
+        const r = await runEcho(c.loadCpus, portOf(c, t, 'tcp'), settings.duration_s, 8, on);
         return { result: undefined, mb_s: r.mb_s };
       });
     } finally {
@@ -305,10 +335,10 @@ async function pluginGroup(c: Context, round: number, rate: number): Promise<voi
     try {
       const s: Scenario = { id: 'ka', title: 'keep-alive, 6 B, plugin request', req: pluginRequest(c, t) };
       await check(c, t, 'http', s.req, 'hello\n'); // also stores the response in the cache
-      await wrk(c, t, 'http', s, settings.warmup_s);
-      await measure(c, 'plugins', t, proc, 'ka', round, async () => ({ result: await wrk(c, t, 'http', s, settings.duration_s) }));
+      if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
+      await measure(c, 'plugins', t, proc, 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }));
       await measure(c, 'plugins', t, proc, 'latency', round,
-        async () => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate) }), { rate });
+        async (on) => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
     } finally {
       clearInterval(poller);
       if (proc) await stopTree(proc);
@@ -316,7 +346,7 @@ async function pluginGroup(c: Context, round: number, rate: number): Promise<voi
   }
 }
 
-/** The fixed rates: 75% of the slowest one-core target's (and plugin chain's) req/s, from a short wrk run each. */
+/** The fixed rates: 75% of the slowest one-core target's req/s, 60% of the slowest plugin configuration's, from a short wrk run each. */
 async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number }> {
   const quickRps = async (t: Target, req: Request) => {
     const proc = await startTarget(c, t, 'http');
@@ -338,7 +368,7 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
   if (!pluginRate && settings.groups.includes('plugins')) {
     const rps = [];
     for (const t of pluginTargets().filter((x) => ['base', 'chain5', 'chain5-miss'].includes(x.id))) rps.push(await quickRps(t, pluginRequest(c, t)));
-    pluginRate = 0.75 * Math.min(...rps);
+    pluginRate = 0.6 * Math.min(...rps);
   }
   const round100 = (x: number | undefined) => Math.max(100, Math.round((x ?? 0) / 100) * 100);
   return { rate: round100(rate), pluginRate: round100(pluginRate) };

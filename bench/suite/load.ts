@@ -94,6 +94,8 @@ export interface LoadOptions {
   /** wrk2 at this many requests per second instead of wrk at full speed. */
   rate?: number;
   wrk2?: string;
+  /** Called with the PID of the generator's process tree (timeout → wrk) once it starts. */
+  onStart?: (pid: number) => void;
 }
 
 /** One wrk (or, with `rate`, wrk2) run. */
@@ -106,6 +108,7 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn('timeout', ['-k', '5', String(o.seconds + 30), 'taskset', '-c', o.cpus, bin, ...args, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    o.onStart?.(child.pid!);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -120,10 +123,11 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
 }
 
 /** TCP echo throughput: the echo client (bench/suite/echo.mjs) for `seconds`, MB/s received back. */
-export function runEcho(cpus: string, port: number, seconds: number, connections: number): Promise<{ mb_s: number; bytes: number }> {
+export function runEcho(cpus: string, port: number, seconds: number, connections: number, onStart?: (pid: number) => void): Promise<{ mb_s: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const client = join(import.meta.dirname, 'echo.mjs');
     const child = spawn('timeout', ['-k', '5', String(seconds + 30), 'taskset', '-c', cpus, process.execPath, client, 'client', String(port), String(seconds), String(connections)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    onStart?.(child.pid!);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.once('exit', (code) => {

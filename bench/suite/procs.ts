@@ -99,16 +99,24 @@ export function rssOf(pids: number[]): number {
 }
 
 /** Per-core busy and total ticks from /proc/stat. */
-export function coreTicks(): Map<number, { busy: number; total: number }> {
-  const m = new Map<number, { busy: number; total: number }>();
+export function coreTicks(): Map<number, { busy: number; total: number; task: number }> {
+  const m = new Map<number, { busy: number; total: number; task: number }>();
   for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
     const x = /^cpu(\d+) (.*)$/.exec(line);
     if (!x) continue;
     const v = x[2]!.trim().split(/\s+/).map(Number);
     const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]!;
-    m.set(Number(x[1]), { busy, total: busy + v[3]! + v[4]! + v[7]! });
+    // task: user + nice + system, the time processes are charged with (irq and softirq are not)
+    m.set(Number(x[1]), { busy, total: busy + v[3]! + v[4]! + v[7]!, task: v[0]! + v[1]! + v[2]! });
   }
   return m;
+}
+
+/** Ticks charged to processes on every core between two coreTicks snapshots. */
+export function taskTicks(before: ReturnType<typeof coreTicks>, after: ReturnType<typeof coreTicks>): number {
+  let sum = 0;
+  for (const [c, a] of after) sum += a.task - (before.get(c)?.task ?? a.task);
+  return sum;
 }
 
 /** Busy share (%) of `cores` between two coreTicks snapshots. */
