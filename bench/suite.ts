@@ -353,6 +353,7 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
     try {
       await check(c, t, 'http', req, 'hello\n');
       await wrk(c, t, 'http', { id: 'cal', title: '', req }, 1);
+      await waitQuiet(ours(proc));
       return (await wrk(c, t, 'http', { id: 'cal', title: '', req }, 3)).rps;
     } finally {
       if (proc) await stopTree(proc);
