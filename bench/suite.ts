@@ -40,8 +40,8 @@ const HELP = `usage: node --import tsx bench/suite.ts [options]
   --connections N     wrk/wrk2 connections (default 50; 10 for the 1 MiB scenarios)
   --rate R            wrk2 rate for the side-by-side latency (default: 75% of the slowest
                       one-core target's req/s, measured at the start)
-  --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slowest of tapgate
-                      alone and tapgate with the chain of five, HITs and misses)
+  --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slower of tapgate
+                      alone and tapgate with the chain of five, cache HITs)
   --groups LIST       comma-separated subset of http,tls,tcp,plugins (default all)
   --targets LIST      only these target ids (e.g. haproxy-1,tapgate-1,chain5)
   --workers N         N of the N-worker/N-thread targets (default: the number of cores)
@@ -368,7 +368,9 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
   }
   if (!pluginRate && settings.groups.includes('plugins')) {
     const rps = [];
-    for (const t of pluginTargets().filter((x) => ['base', 'chain5', 'chain5-miss'].includes(x.id))) rps.push(await quickRps(t, pluginRequest(c, t)));
+    // chain5-miss is left out: a configuration far slower than the rest would set a rate
+    // at which the others are idle (its own latency row then shows it saturated).
+    for (const t of pluginTargets().filter((x) => ['base', 'chain5'].includes(x.id))) rps.push(await quickRps(t, pluginRequest(c, t)));
     pluginRate = 0.6 * Math.min(...rps);
   }
   const round100 = (x: number | undefined) => Math.max(100, Math.round((x ?? 0) / 100) * 100);

@@ -223,7 +223,7 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
     out.push('## tapgate plugins and routes, each against tapgate alone', '');
     out.push('tapgate workers: 0 on one core; every request is `GET /cached` (the origin answers `Cache-Control: public, max-age=3600`) with ' +
       'an ES256 bearer token, the same in every row; the routes rows add a Host header matching the last route. ' +
-      `Most req/s with wrk; latency with wrk2 at ${num(r.settings.plugin_rate)} req/s for every row (60% of the slowest of the baseline and the two chains, measured at the start). ` +
+      `Most req/s with wrk; latency with wrk2 at ${num(r.settings.plugin_rate)} req/s for every row (60% of the slower of the baseline and the chain with cache HITs, measured at the start). ` +
       'The stats plugin is autoloaded, so it counts in every row, the baseline included; its row adds the stats listener and a client reading ' +
       '/stats.json every second. Chain of five: stats listener + rate-limit + jwt + cache + rewrite (a request and a response header set); ' +
       'with cache HITs, and again on `GET /nostore` (`Cache-Control: no-store`), where the cache stores nothing and every request goes to the origin.', '');
