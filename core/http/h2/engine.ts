@@ -24,6 +24,10 @@ interface SessionState {
   windowStart: number;
   /** Closes the session when it has been idle (no stream open) for the keep-alive timeout. */
   idle: NodeJS.Timeout | undefined;
+  /** Set once GOAWAY is sent: ends the connection when no stream is left. */
+  closing: NodeJS.Timeout | undefined;
+  /** Ends the session and its connection at once. */
+  readonly end: () => void;
 }
 
 export class H2Engine {
@@ -116,14 +120,32 @@ export class H2Engine {
       resets: 0,
       windowStart: 0,
       idle: undefined,
+      closing: undefined,
+      // node's session.destroy() still ends the socket gracefully and waits for the client's
+      // FIN, which it may have swallowed already: the socket goes too.
+      end: () => {
+        session.destroy();
+        socket.destroy();
+      },
     };
     this.#sessions.set(session, state);
     session.once('close', () => {
       clearTimeout(state.idle);
+      clearInterval(state.closing);
       this.#sessions.delete(session);
     });
     session.on('error', (err: Error) => this.listener.gen.logger.debug({ frontend: this.listener.fe.name, err: err.message }, 'HTTP/2 session error'));
-    if (this.#draining) session.close();
+    // node's session reads the TLS socket's handle itself and only passes the end of input
+    // on to the socket, which sees it once flowing (node resumes it too, but only on a
+    // graceful close). HTTP/2 has no half-close: a client's FIN ends the session and its
+    // streams. (A cleartext socket must not flow: its reads would then bypass the session.)
+    if (state.facts.tls) {
+      socket.once('end', state.end);
+      socket.resume();
+    }
+    // A session with no traffic either way for the client timeout (a client gone silent, a stream stuck at a zero window) ends.
+    session.setTimeout(this.listener.fe.timeouts.client, state.end);
+    if (this.#draining) this.#goAway(session, state);
     else this.#armIdle(session, state);
   }
 
@@ -131,9 +153,25 @@ export class H2Engine {
   #armIdle(session: ServerHttp2Session, state: SessionState): void {
     clearTimeout(state.idle);
     state.idle = setTimeout(() => {
-      if (state.open === 0) session.close();
+      if (state.open === 0) this.#goAway(session, state);
     }, this.listener.fe.timeouts.keepalive);
     state.idle.unref();
+  }
+
+  /**
+   * GOAWAY, and the session ends once its streams are done. node then waits for the
+   * client to close the connection; one that does not (or is gone without a FIN node
+   * passed on) has it closed a second after its last stream.
+   */
+  #goAway(session: ServerHttp2Session, state: SessionState): void {
+    if (state.closing || session.destroyed) return;
+    session.close();
+    let quiet = 0;
+    state.closing = setInterval(() => {
+      if (state.open > 0) quiet = 0;
+      else if (++quiet >= 2) state.end();
+    }, 500);
+    state.closing.unref();
   }
 
   #stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
@@ -172,7 +210,8 @@ export class H2Engine {
     if (++state.resets <= this.listener.fe.limits.h2_max_resets_per_second || session.destroyed) return;
     this.listener.gen.logger.warn({ frontend: this.listener.fe.name, client: state.facts.client.address, resets: state.resets }, 'HTTP/2 client resets streams too fast (rapid reset): connection closed');
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-    session.destroy();
+    // The GOAWAY leaves before the connection closes (node writes it first).
+    setImmediate(state.end);
   }
 
   /** True for the connections (sessions) this engine tracks itself: the listener leaves their idleness to it. */
@@ -185,16 +224,23 @@ export class H2Engine {
     return this.#sessions.size;
   }
 
+  /** Streams open now, on every session. */
+  get streams(): number {
+    let n = 0;
+    for (const state of this.#sessions.values()) n += state.open;
+    return n;
+  }
+
   /** The generation drains: GOAWAY on every session; open streams finish, then each session closes. */
   drain(): void {
     this.#draining = true;
-    for (const session of this.#sessions.keys()) session.close();
+    for (const [session, state] of this.#sessions) this.#goAway(session, state);
   }
 
   /** Ends every session at once. */
   kill(): void {
     this.#draining = true;
-    for (const session of this.#sessions.keys()) session.destroy();
+    for (const state of this.#sessions.values()) state.end();
   }
 
   /** Settings that may change on a kept listener (a reload's limits), for sessions from now on. */

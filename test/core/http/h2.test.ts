@@ -39,7 +39,10 @@ function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpH
     stream.on('response', (h) => (head = h));
     stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks), trailers }));
+    stream.on('end', () => {
+      if (head[':status'] === undefined) reject(new Error(`stream ${stream.id} ended without a response (rst ${stream.rstCode}, session ${session.destroyed ? 'destroyed' : session.closed ? 'closed' : 'open'})`));
+      else resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks), trailers });
+    });
     stream.on('error', reject);
     if (body) {
       let at = 0;
@@ -158,7 +161,7 @@ describe('HTTP/2 from clients', () => {
     const client = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
     try {
       const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => request(client, { ':path': `/n/${i}` })));
-      assert.ok(answers.every((r) => r.status === 200));
+      assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.body}`), []);
       const by = (name: string) => answers.filter((r) => r.headers['x-origin'] === name).length;
       assert.equal(by('a'), 25);
       assert.equal(by('b'), 25);
@@ -329,6 +332,86 @@ describe('HTTP/2 limits', () => {
     } finally {
       client.close();
       await gw2.close();
+    }
+  });
+});
+
+/** An HTTP/2 frame: 9-byte head (length, type, flags, stream), then the payload. */
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+describe('HTTP/2 against a CONTINUATION flood', () => {
+  it('a client sending a header block that never ends is cut off, and others keep their answers', async () => {
+    const origin = await startOrigin('o');
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true } },
+      backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+    const socket = net.connect(gw.port(), '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('error', () => undefined);
+    const closed = once(socket, 'close');
+    let sent = 0;
+    try {
+      await once(socket, 'connect');
+      // Preface, empty SETTINGS, then HEADERS (GET / on stream 1) without END_HEADERS.
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x1, 1, Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x78]))]));
+      // CONTINUATION frames (never END_HEADERS), each a 100-byte header field; bounded at 5000.
+      const field = Buffer.concat([Buffer.from([0x00, 0x03]), Buffer.from('x-a'), Buffer.from([100]), Buffer.alloc(100, 'v')]);
+      for (; sent < 5000 && !socket.destroyed && socket.writable; sent++) {
+        if (!socket.write(frame(9, 0, 1, field))) await Promise.race([once(socket, 'drain'), closed]);
+        if (sent % 50 === 49) await tick();
+      }
+      await closed;
+      const bytes = Buffer.concat(received);
+      // The gateway's answer: its SETTINGS, then GOAWAY (type 7).
+      let goaway = false;
+      for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) if (bytes[at + 3] === 7) goaway = true;
+      assert.ok(goaway, 'a GOAWAY frame before the connection closed');
+      assert.ok(sent < 5000, `the gateway read ${sent} CONTINUATION frames without closing`);
+      const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
+      try {
+        assert.equal((await request(client, { ':path': '/' })).status, 200);
+      } finally {
+        client.close();
+      }
+    } finally {
+      socket.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  });
+});
+
+describe('HTTP/2 config', () => {
+  it('check refuses h2c where it cannot apply and an HTTP/2 backend behind a tcp frontend, each at its key', async () => {
+    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o' } }, backends: { o: { servers: [{ name: 'o', address: '127.0.0.1:1' }] } } });
+    try {
+      writeFileSync(
+        gw.file,
+        stringify({
+          frontends: {
+            tcp: { bind: '127.0.0.1:0', mode: 'tcp', h2c: true, default_backend: 'raw' },
+            secure: { bind: '127.0.0.1:0', h2c: true, default_backend: 'o', tls: { certificates: [{ cert: 'x.pem', key: 'x.key' }] } },
+          },
+          backends: { raw: { protocol: 'h2', servers: [{ name: 'r', address: '127.0.0.1:1' }] }, o: { servers: [{ name: 'o', address: '127.0.0.1:1' }] } },
+        }),
+      );
+      const result = await checkConfig(gw.file, { builtins, logger: createLogger('silent') });
+      assert.equal(result.ok, false);
+      const at = (path: string) => result.problems.find((p) => p.path === path)?.message;
+      assert.match(at('frontends.tcp.h2c') ?? '', /applies to http frontends/);
+      assert.match(at('frontends.secure.h2c') ?? '', /with tls, clients choose h2 by ALPN/);
+      assert.match(at('backends.raw.protocol') ?? '', /frontend "tcp" is mode tcp/);
+    } finally {
+      await gw.close();
     }
   });
 });
