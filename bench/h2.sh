@@ -134,6 +134,7 @@ wait_port() {
   die "nothing listens on port $1"
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 taskset -c "$LOAD_CPUS" nginx -c "$WORK/nginx.conf" >"$WORK/nginx.log" 2>&1 &
 PIDS+=($!)
 wait_port "$ORIGIN_PORT"
@@ -151,8 +152,6 @@ measure() {
   echo "$rps $mean"
 }
 
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-
 # target name, its port, and how to start it (pinned to the proxy core); "-" for nginx, already up.
 declare -A RESULT
 run_target() {
@@ -165,15 +164,15 @@ run_target() {
   fi
   wait_port "$port"
   for scenario in small 64k; do
-    local path=/ rs=() means=()
+    local path=/ runs=()
     [ "$scenario" = 64k ] && path=/64k.txt
     for rep in $(seq 1 "$REPS"); do
       read -r rps mean < <(measure "$port" "$path")
       log "$name $scenario run $rep: $rps req/s, mean $mean"
-      rs+=("$rps")
-      means+=("$mean")
+      runs+=("$rps $mean")
     done
-    RESULT[$name,$scenario]="$(printf '%s\n' "${rs[@]}" | median) | ${means[$(( (REPS + 1) / 2 - 1 ))]}"
+    # The median run by req/s, and its mean time per request.
+    RESULT[$name,$scenario]=$(printf '%s\n' "${runs[@]}" | sort -n | awk '{ r[NR] = $1; m[NR] = $2 } END { i = int((NR + 1) / 2); print r[i] " | " m[i] }')
   done
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 }
@@ -190,7 +189,9 @@ mkdir -p bench/results
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $commit, $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), node $(node -v), $(haproxy -v | head -1 | awk '{ print $1, $3 }'), nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(h2load --version | head -1)."
   echo
-  echo "h2load -c $CLIENTS -m $STREAMS -t 1 -D $DURATION --warm-up-time=$WARMUP over TLS (ALPN h2); the proxy pinned to core $PROXY_CPU, h2load and nginx (1 worker) on cores $LOAD_CPUS. Median req/s of $REPS runs; the mean time per request is h2load's, from that run. tapgate: one in-process worker (workers: 0), no access log, no X-Forwarded-*; HAProxy: nbthread 1, http-reuse safe."
+  echo "h2load -c $CLIENTS -m $STREAMS -t 1 -D $DURATION --warm-up-time=$WARMUP over TLS (ALPN h2); the proxy pinned to core $PROXY_CPU, h2load and nginx (1 worker) on cores $LOAD_CPUS. The run with the median req/s of $REPS; its mean time per request (h2load's). tapgate: one in-process worker (workers: 0), no access log, no X-Forwarded-*; HAProxy: nbthread 1, http-reuse safe."
+  echo
+  echo "Load average before the runs: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg). Anything else running on the machine (above about 1 before the runs) makes every figure here noisy: compare the rows of one run, not runs with each other."
   echo
   echo "| target | GET 22 B: req/s | mean | GET 64 KiB: req/s | mean |"
   echo "| --- | ---: | ---: | ---: | ---: |"

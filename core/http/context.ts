@@ -119,6 +119,7 @@ export class HttpContext {
     readonly method: string,
     /** The request target as the client sent it (path and query). */
     public url: string,
+    /** What the client spoke: `1.0`, `1.1`, or `2.0` for HTTP/2 (every other field reads the same whichever). */
     readonly httpVersion: string,
     readonly headers: HttpHeaders,
     readonly client: { readonly address: string; readonly port: number },

@@ -19,6 +19,7 @@ service Echo {
   rpc Unary (Note) returns (Note);
   rpc Count (Note) returns (stream Note);
   rpc Chat (stream Note) returns (stream Note);
+  rpc Sum (stream Note) returns (Note);
   rpc Missing (Note) returns (Note);
 }`;
 
@@ -31,6 +32,7 @@ type EchoClient = grpc.Client & {
   Unary(n: Partial<Note>, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, r?: Note) => void): grpc.ClientUnaryCall;
   Count(n: Partial<Note>): grpc.ClientReadableStream<Note>;
   Chat(): grpc.ClientDuplexStream<Partial<Note>, Note>;
+  Sum(cb: (err: grpc.ServiceError | null, r?: Note) => void): grpc.ClientWritableStream<Partial<Note>>;
   Missing(n: Partial<Note>, cb: (err: grpc.ServiceError | null, r?: Note) => void): grpc.ClientUnaryCall;
 };
 
@@ -61,6 +63,16 @@ async function startEcho(name: string, credentials = grpc.ServerCredentials.crea
       state.calls++;
       call.on('data', (note: Note) => call.write({ text: `${name} heard ${note.text}`, n: note.n }));
       call.on('end', () => call.end());
+    },
+    Sum: (call: grpc.ServerReadableStream<Note, Note>, cb: grpc.sendUnaryData<Note>) => {
+      state.calls++;
+      let sum = 0;
+      let count = 0;
+      call.on('data', (note: Note) => {
+        sum += note.n;
+        count++;
+      });
+      call.on('end', () => cb(null, { text: `${name} summed ${count}`, n: sum }));
     },
     Missing: (_call: grpc.ServerUnaryCall<Note, Note>, cb: grpc.sendUnaryData<Note>) => {
       state.calls++;
@@ -143,6 +155,17 @@ describe('gRPC through the gateway', () => {
     const [status] = (await once(call, 'status')) as [grpc.StatusObject];
     assert.equal(status.code, grpc.status.OK);
     assert.deepEqual(heard, ['heard m0', 'heard m1', 'heard m2', 'heard m3', 'heard m4']);
+  });
+
+  it('a client-streaming call sends every message before the one answer', async () => {
+    const answer = new Promise<Note>((resolve, reject) => {
+      const call = client.Sum((err, r) => (err ? reject(err) : resolve(r!)));
+      for (let i = 1; i <= 100; i++) call.write({ text: 'x'.repeat(1000), n: i });
+      call.end();
+    });
+    const note = await answer;
+    assert.equal(note.n, 5050);
+    assert.match(note.text, /^(one|two) summed 100$/);
   });
 
   it("a server's error status and message reach the client as they were sent", async () => {
