@@ -189,6 +189,26 @@ describe('gRPC through the gateway', () => {
   });
 });
 
+describe('gRPC with a server down', () => {
+  it('calls go to the server that is up: a refused connection is retried on another server', async () => {
+    const up = await startEcho('up');
+    const dead = await deadPort();
+    const gw = await startGateway({
+      frontends: { grpc: { bind: '127.0.0.1:0', default_backend: 'echo', h2c: true } },
+      backends: { echo: { protocol: 'grpc', passive: false, servers: [{ name: 'dead', address: `127.0.0.1:${dead}` }, { name: 'up', address: `127.0.0.1:${up.port}` }] } },
+    });
+    const client = new Echo(`127.0.0.1:${gw.port()}`, grpc.credentials.createInsecure()) as unknown as EchoClient;
+    try {
+      for (let i = 0; i < 6; i++) assert.equal((await unary(client, { text: `c${i}` })).note.text, `up: c${i}`);
+      assert.equal(up.calls, 6);
+    } finally {
+      client.close();
+      await gw.close();
+      up.close();
+    }
+  });
+});
+
 describe('gRPC over TLS both ways', () => {
   it('a TLS client (ALPN h2) reaches a TLS gRPC server (ssl: true, ALPN h2)', async () => {
     const pki = testPki();

@@ -271,7 +271,7 @@ describe('HTTP/2 limits', () => {
   before(async () => {
     origin = await startOrigin('o');
     gw = await startGateway({
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, limits: { h2_max_resets_per_second: 50 } } },
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, limits: { h2_max_resets_per_second: 50, max_body_size: '64k' } } },
       backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
     });
   });
@@ -314,6 +314,19 @@ describe('HTTP/2 limits', () => {
     } finally {
       good.close();
       attacker.destroy();
+    }
+  });
+
+  it('a body over max_body_size gets 413, announced or not, and the connection keeps serving', async () => {
+    const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
+    try {
+      const announced = await request(client, { ':path': '/up', 'content-length': String(100_000) }, Buffer.alloc(100_000));
+      assert.equal(announced.status, 413);
+      const streamed = await request(client, { ':path': '/up' }, Buffer.alloc(200_000));
+      assert.equal(streamed.status, 413);
+      assert.equal((await request(client, { ':path': '/small' }, Buffer.alloc(1000))).status, 200);
+    } finally {
+      client.close();
     }
   });
 
