@@ -78,6 +78,8 @@ export class H2Engine {
     const decide = (h2: boolean) => {
       socket.off('data', onData);
       socket.off('end', onEnd);
+      socket.off('timeout', onSilence);
+      socket.setTimeout(0);
       socket.pause();
       if (seen.length) socket.unshift(seen);
       if (h2) this.#serve(socket);
@@ -93,6 +95,10 @@ export class H2Engine {
       else if (n === preface.length) decide(true);
     };
     const onEnd = () => decide(false);
+    // A client that sends nothing gets what a silent HTTP/1.x client gets: closed after client_headers.
+    const onSilence = () => socket.destroy();
+    socket.setTimeout(this.listener.fe.timeouts.client_headers);
+    socket.once('timeout', onSilence);
     socket.on('data', onData);
     socket.once('end', onEnd);
     return true;

@@ -330,6 +330,23 @@ describe('HTTP/2 limits', () => {
     }
   });
 
+  it('on an h2c port, a client that sends nothing is closed after timeouts.client_headers', async () => {
+    const gw2 = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, timeouts: { client_headers: '200ms' } } },
+      backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+    try {
+      const socket = net.connect(gw2.port(), '127.0.0.1');
+      socket.on('error', () => undefined);
+      const start = performance.now();
+      await once(socket, 'close');
+      const waited = performance.now() - start;
+      assert.ok(waited >= 150 && waited < 5000, `closed after ${Math.round(waited)} ms`);
+    } finally {
+      await gw2.close();
+    }
+  });
+
   it('a client opening more streams at once than allowed has the extra ones refused', async () => {
     const gw2 = await startGateway({
       frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, limits: { h2_max_concurrent_streams: 5 } } },
