@@ -2,6 +2,7 @@
 // pseudo-headers mapped to what an HTTP/1.1 request says, connection-specific headers kept
 // off the wire, both bodies streamed under HTTP/2 flow control, trailers passed.
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { Readable } from 'node:stream';
 import type { HttpHeaders, TlsInfo } from '../context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../exchange.ts';
@@ -107,6 +108,9 @@ export class H2Response implements ClientResponse {
     for (const name in headers) {
       const key = name.toLowerCase();
       if (connectionSpecific.has(key) || (key === 'te' && headers[name] !== 'trailers')) continue;
+      // Thrown here, to the caller (a 502), rather than when the head leaves.
+      validateHeaderName(key);
+      validateHeaderValue(key, headers[name] as string);
       head[key] = headers[name];
     }
     if (status === 204 || status === 304 || (status >= 100 && status < 200)) this.#noBody = true;
@@ -129,12 +133,22 @@ export class H2Response implements ClientResponse {
     }
     const type = head['content-type'];
     const mayTrail = ending ? this.#trailers !== undefined : (typeof type === 'string' && type.startsWith('application/grpc')) || head['content-length'] === undefined;
-    if (!mayTrail) stream.respond(head);
-    else {
-      stream.respond(head, { waitForTrailers: true });
-      stream.once('wantTrailers', () => {
-        if (!stream.destroyed) stream.sendTrailers(trailerFields(this.#trailers));
-      });
+    try {
+      if (!mayTrail) stream.respond(head);
+      else {
+        stream.respond(head, { waitForTrailers: true });
+        stream.once('wantTrailers', () => {
+          try {
+            if (!stream.destroyed) stream.sendTrailers(trailerFields(this.#trailers));
+          } catch {
+            this.destroy();
+          }
+        });
+      }
+    } catch {
+      // What node refuses to send (checked in writeHead already, so not expected): the stream is reset.
+      this.destroy();
+      return false;
     }
     return true;
   }
