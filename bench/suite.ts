@@ -46,6 +46,7 @@ const HELP = `usage: node --import tsx bench/suite.ts [options]
   --targets LIST      only these target ids (e.g. haproxy-1,tapgate-1,chain5)
   --workers N         N of the N-worker/N-thread targets (default: the number of cores)
   --out NAME          results file names under bench/results/ (default suite)
+  --from-json FILE    only render the report again from a suite.json (after a change to report.ts)
 Environment: BENCH_WORK (default .bench-work), BENCH_PORT_BASE (default 18300),
 BENCH_PROXY_CPU (default the last core), BENCH_WRK2 (a wrk2 binary; default: built into
 BENCH_WORK/tools from giltene/wrk2).`;
@@ -64,6 +65,13 @@ const str = (name: string, dflt: string) => {
 };
 if (args.includes('-h') || args.includes('--help')) {
   console.log(HELP);
+  process.exit(0);
+}
+if (args.includes('--from-json')) {
+  // Renders the report again from a suite.json, measuring nothing (for changes to report.ts).
+  const file = args[args.indexOf('--from-json') + 1]!;
+  const name = args.includes('--out') ? args[args.indexOf('--out') + 1]! : 'suite';
+  console.log(writeReport(JSON.parse(readFileSync(file, 'utf8')) as SuiteResult, join(root, 'bench/results'), name).join('\n'));
   process.exit(0);
 }
 const quick = args.includes('--quick');

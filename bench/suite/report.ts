@@ -246,6 +246,9 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const noisy = r.measurements.filter((m) => m.other_cpu_pct > 5);
   if (noisy.length) notes.push(`**Noisy runs:** in ${noisy.length} of ${r.measurements.length} runs, processes outside the benchmark used more than 5% of a core (after one retry): ` +
     noisy.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round} (${m.other_cpu_pct}%)`).join(', ') + '.');
+  const unstable = [...C.values()].filter((c) => c.rps_each.length > 1 && Math.max(...c.rps_each) > 1.5 * Math.min(...c.rps_each));
+  if (unstable.length) notes.push(`**Unstable:** the rounds differ by more than 1.5× in ${unstable.map((c) => `${c.group}/${c.target}/${c.scenario} (${c.rps_each.map((x) => num(x)).join(' / ')})`).join(', ')}: ` +
+    'the median picks one round, read these with care (a busy machine, or the code measured changed between rounds).');
   const errs = r.measurements.filter((m) => m.errors > 0);
   if (errs.length) notes.push(`**Errors** (socket errors or non-2xx answers): ${errs.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round}: ${m.errors}`).join(', ')}.`);
   const loadBound = [...C.values()].filter((c) => c.group !== 'tcp' && c.target !== 'direct' && c.scenario !== 'latency' && c.load_busy_pct !== undefined && c.cores_busy_pct < 90);
