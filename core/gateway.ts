@@ -1,14 +1,12 @@
 // The running gateway in one process: listening sockets, and the generation they
 // serve. Listeners are keyed by address, so a generation swap keeps every port that
 // stays open, adds new ones, and closes removed ones after they drain.
-import http from 'node:http';
 import net, { type Socket } from 'node:net';
 import tls, { type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { FrontendRuntime, Generation } from './generation.ts';
-import { handleHttpRequest, onClientError, type HttpEnv } from './http/proxy.ts';
-import { handleUpgrade } from './http/upgrade.ts';
-import { nodeRequest } from './http/node-request.ts';
+import type { HttpEnv } from './http/proxy.ts';
+import { H1Engine } from './http/h1/server.ts';
 import { H2Engine } from './http/h2/engine.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
@@ -33,8 +31,8 @@ export class Listener implements HttpEnv {
   readonly tunnels = new Map<Socket, Generation>();
   /** net.Server, or tls.Server for a frontend with `tls`: accepts connections for the protocol engines below. */
   readonly server: net.Server;
-  /** HTTP/1.x, for http frontends: node:http's parser on each connection handed to it. */
-  readonly h1: http.Server | undefined;
+  /** HTTP/1.x, for http frontends: raw sockets read by llhttp (core/http/h1/server.ts). */
+  readonly h1: H1Engine | undefined;
   /** HTTP/2, for http frontends: connections that chose `h2` by ALPN, or cleartext ones opening with its preface. */
   readonly h2: H2Engine | undefined;
 
@@ -49,31 +47,7 @@ export class Listener implements HttpEnv {
   ) {
     const http1 = fe.mode === 'http';
     if (http1) {
-      const h1 = http.createServer({
-        maxHeaderSize: fe.limits.max_header_size,
-        headersTimeout: fe.timeouts.client_headers,
-        requestTimeout: 0,
-        keepAliveTimeout: fe.timeouts.keepalive,
-        requireHostHeader: true,
-        joinDuplicateHeaders: true,
-        noDelay: true,
-        connectionsCheckingInterval: Math.min(1000, fe.timeouts.client_headers),
-      });
-      h1.on('request', (req, res) => {
-        this.idleSince.set(req.socket, -1);
-        void handleHttpRequest(this.fe, this.gen, this, nodeRequest(req), res);
-      });
-      h1.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-        // Never idle: a drain leaves it open until hard_stop_after.
-        this.idleSince.set(socket, -1);
-        this.tunnels.set(socket, this.gen);
-        socket.once('close', () => this.tunnels.delete(socket));
-        handleUpgrade(this.fe, this.gen, this, req, socket, head);
-      });
-      h1.on('clientError', onClientError);
-      // node:http checks header timeouts only once it 'listens'; here it never listens itself.
-      h1.emit('listening');
-      this.h1 = h1;
+      this.h1 = new H1Engine(this);
       this.h2 = new H2Engine(this);
     }
     const tcp = (socket: Socket) => handleTcpConnection(this.fe, this.gen, this, socket);
@@ -104,9 +78,19 @@ export class Listener implements HttpEnv {
 
   /** A connection of an http frontend, TLS done if any: HTTP/2 when ALPN chose it (or its preface opens a cleartext one), HTTP/1.x otherwise. */
   #serveHttp(socket: Socket): void {
-    if (this.h2!.claims(socket, (s) => this.h1!.emit('connection', s))) return;
+    if (this.h2!.claims(socket, (s) => this.#serveHttp1(s))) return;
+    this.#serveHttp1(socket);
+  }
+
+  #serveHttp1(socket: Socket): void {
     this.#trackIdle(socket);
-    this.h1!.emit('connection', socket);
+    this.h1!.serve(socket);
+  }
+
+  /** An HTTP/1 connection became a tunnel (WebSocket...): never idle, cut at hard_stop_after once its generation is gone. */
+  upgraded(socket: Socket): void {
+    this.tunnels.set(socket, this.gen);
+    socket.once('close', () => this.tunnels.delete(socket));
   }
 
   #trackIdle(socket: Socket): void {
@@ -135,12 +119,7 @@ export class Listener implements HttpEnv {
   /** Settings that may change on a kept listener. */
   applyLimits(): void {
     this.server.maxConnections = this.fe.maxconn || Infinity;
-    if (this.h1) {
-      const server = this.h1;
-      server.headersTimeout = this.fe.timeouts.client_headers;
-      server.keepAliveTimeout = this.fe.timeouts.keepalive;
-      (server as unknown as { maxHeaderSize: number }).maxHeaderSize = this.fe.limits.max_header_size;
-    }
+    this.h1?.applyLimits();
     if (this.fe.tls) applyServerTls(this.server as tls.Server, this.fe.tls);
     this.h2?.applyLimits();
   }
@@ -187,7 +166,7 @@ export class Listener implements HttpEnv {
   kill(): void {
     this.draining = true;
     this.server.close();
-    this.h1?.closeAllConnections();
+    this.h1?.kill();
     this.h2?.kill();
     for (const s of this.sockets) s.destroy();
   }

@@ -255,7 +255,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     for (const name in headers) if (hopByHop.has(name)) delete headers[name];
     if (connection) for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()];
     const hook = hooksOf(ctx, this.fe).upstreamResponse;
-    if (!hook.taps.length) return this.#writeHead(status, headers);
+    if (!hook.taps.length) return void this.#writeHead(status, headers);
     const response: UpstreamResponse = {
       status,
       headers,
@@ -272,16 +272,17 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
           if (response.status !== 204 && response.status !== 304) response.headers['content-length'] = String(replacement.length);
           else delete response.headers['content-length'];
         }
-        this.#writeHead(response.status, response.headers);
+        if (!this.#writeHead(response.status, response.headers)) return;
         if (replacement) this.#write(Buffer.from(replacement.buffer, replacement.byteOffset, replacement.length));
         else for (const chunk of this.#pending ?? []) this.#write(chunk);
         this.#pending = undefined;
         if (this.#ended) this.#end();
         else if (!this.res.writableNeedDrain) controller.resume();
+        else this.res.once('drain', this.#resumeOnDrain);
       },
       (err) => {
         this.#headPending = false;
-        controller.abort(err);
+        this.#fail(err);
       },
     );
   }
@@ -292,10 +293,23 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     this.upgrade!.switched(this.ctx, hooksOf(this.ctx, this.fe), this.res, headers, socket, this.settle);
   }
 
-  #writeHead(status: number, headers: HttpHeaders): void {
+  /** Ends the exchange with `err` here, whether or not the server's answer has arrived whole meanwhile. */
+  #fail(err: Error): void {
+    this.#controller?.abort(err);
+    this.onResponseError(this.#controller!, err);
+  }
+
+  /** False when the head cannot be written (a tap set a header no HTTP message may carry): the request then fails with a 502. */
+  #writeHead(status: number, headers: HttpHeaders): boolean {
     if (this.env.draining) headers.connection = 'close';
+    try {
+      this.res.writeHead(status, headers as Record<string, string | string[]>);
+    } catch (err) {
+      this.#fail(err instanceof Error ? err : new Error(String(err)));
+      return false;
+    }
     this.ctx.status = status;
-    this.res.writeHead(status, headers as Record<string, string | string[]>);
+    return true;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -4,14 +4,12 @@
 // to the raw socket. When the server switches protocols (101), the client gets the 101
 // and the connection becomes a byte pipe with its own idle timeout (`timeouts.tunnel`);
 // any other answer is passed to the client and the connection closed.
-import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpHeaders, UpstreamResponse } from './context.ts';
 import type { HttpContext } from './context.ts';
 import { handleHttpRequest, hopByHop, type HttpEnv } from './proxy.ts';
-import type { ClientResponse } from './exchange.ts';
-import { nodeRequest } from './node-request.ts';
+import type { ClientRequest, ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { HttpHooks } from '../hooks.ts';
 import type { Backend } from '../upstream/backend.ts';
@@ -29,21 +27,15 @@ export interface UpgradeRequest {
   switched(ctx: HttpContext, hooks: HttpHooks, res: ClientResponse, headers: HttpHeaders, server: Duplex, done: (outcome: 'done' | PluginError) => void): void;
 }
 
-/** node:http's 'upgrade': the socket is ours from here, with the bytes read past the request head. */
-export function handleUpgrade(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: IncomingMessage, socket: Socket, head: Buffer): void {
+/**
+ * An upgrade request's head has been read (core/http/h1/server.ts): `socket` is the
+ * client's, `head` the bytes it sent past the head. The request takes the usual path;
+ * its answer is written through `res`, which closes the connection unless it is a 101.
+ */
+export function handleUpgrade(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: ClientRequest, res: ClientResponse, socket: Socket, head: Buffer): void {
   const tunnel = new Tunnel(socket, head, String(req.headers.upgrade ?? ''));
-  // Refusals, plugin answers, errors and a server's non-101 answer are written by the usual
-  // code through this response; it closes the connection once written (nothing else would).
-  const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
-  res.assignSocket(socket);
-  res.once('finish', () => {
-    if (!tunnel.open) socket.destroySoon();
-  });
-  // node:http stopped listening to the socket: its errors are ours (the response's 'close' ends the request).
-  socket.on('error', () => socket.destroy());
-  // node:http reads no body on an upgrade; a request announcing one is refused (core/http/proxy.ts).
-  void handleHttpRequest(fe, gen, env, nodeRequest(req, false), res, tunnel);
+  void handleHttpRequest(fe, gen, env, req, res, tunnel);
 }
 
 class Tunnel implements UpgradeRequest {

@@ -1,6 +1,5 @@
 // A backend: its servers, their state, and the balancing algorithm that picks among
 // them. Built once per generation from config; the request path only calls `pick`.
-import { Pool, buildConnector, type Dispatcher } from 'undici';
 import type { BackendConfig, ServerConfig } from '../config/schema.ts';
 import { defaultTimeouts } from '../config/schema.ts';
 import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../types.ts';
@@ -9,6 +8,7 @@ import { parseAddress } from '../config/units.ts';
 import { BackendHealth, newServerHealth, type ServerHealth } from './health.ts';
 import type { ServerTls } from '../tls/origination.ts';
 import { H2Pool } from './h2-pool.ts';
+import { H1Pool, type UpstreamPool } from './h1-pool.ts';
 
 export interface BackendTimeouts {
   /** How long a request may wait for a free server slot (maxconn) before a 503. */
@@ -41,7 +41,7 @@ export class UpstreamServer implements ServerView {
   total = 0;
   /** Health checks' results and counters; `core/upstream/health.ts` keeps them. */
   readonly health: ServerHealth = newServerHealth();
-  #pool: Pool | undefined;
+  #pool: H1Pool | undefined;
   /** HTTP/2 to this server instead (backend `protocol: h2` or `grpc`), a stream per request. */
   http2 = false;
   #h2Pool: H2Pool | undefined;
@@ -109,59 +109,21 @@ export class UpstreamServer implements ServerView {
   onConnect: ((server: UpstreamServer, ms: number) => void) | undefined = undefined;
 
   /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
-  get pool(): Pool | H2Pool {
+  get pool(): UpstreamPool {
     if (this.http2) return (this.#h2Pool ??= new H2Pool({ address: this.address, tls: this.tls, timeouts: this.timeouts, onConnect: (ms) => this.onConnect?.(this, ms) }));
-    if (!this.#pool) {
-      const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
-      const options: Pool.Options = {
-        connections: this.maxconn || null,
-        pipelining: 1,
-        keepAliveTimeout: this.timeouts.server_keepalive,
-        keepAliveMaxTimeout: this.timeouts.server_keepalive,
-        headersTimeout: this.timeouts.server,
-        bodyTimeout: this.timeouts.server_body,
-        // Our own limits apply on the client side; the server's answer is passed as it comes.
-        maxResponseSize: -1,
-      };
-      const tls = this.tls;
-      const connector = buildConnector({ timeout: this.timeouts.connect, ...tls?.connect });
-      // Each new connection is timed (TLS handshake included) for whoever watches: stats' connect latency.
-      options.connect = (opts, callback) => {
-        const start = performance.now();
-        // The SNI name (or none, for an IP) comes from config, never from a request's Host header.
-        connector(tls ? { ...opts, servername: tls.connect.servername } : opts, (err, socket) => {
-          if (!err) this.onConnect?.(this, performance.now() - start);
-          callback(err, socket as never);
-        });
-      };
-      if (tls) this.#pool = new TlsPool(`https://${host}:${this.address.port}`, options, tls.name);
-      else this.#pool = new Pool(`http://${host}:${this.address.port}`, options);
-    }
+    // Each new connection is timed (TLS handshake included) for whoever watches: stats' connect latency.
+    this.#pool ??= new H1Pool(this.address, this.timeouts, this.tls, (ms) => this.onConnect?.(this, ms));
     return this.#pool;
   }
 
   async close(): Promise<void> {
-    await this.#pool?.close().catch(() => undefined);
+    await this.#pool?.close();
     await this.#h2Pool?.close();
   }
 
   destroy(): void {
-    this.#pool?.destroy().catch(() => undefined);
+    this.#pool?.destroy();
     void this.#h2Pool?.destroy();
-  }
-}
-
-/**
- * undici names each request's TLS connection after its Host header, and reconnects when
- * that changes; here every request to a server carries the server's one name instead.
- */
-class TlsPool extends Pool {
-  constructor(origin: string, options: Pool.Options, private readonly servername: string) {
-    super(origin, options);
-  }
-
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return super.dispatch({ ...options, servername: this.servername } as Dispatcher.DispatchOptions, handler);
   }
 }
 

@@ -1,0 +1,69 @@
+// llhttp as node:http uses it: `HTTPParser` from node's internal `_http_common`. Internal,
+// so test/core/http/h1-parser.test.ts pins every behaviour the gateway relies on (strict
+// parsing, CL+TE refused, callbacks' arguments, headers flushed early, upgrades).
+import { createRequire } from 'node:module';
+import type { HttpHeaders } from '../context.ts';
+
+export interface Parser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  /** Bytes parsed, or an Error with `code` (e.g. HPE_INVALID_TRANSFER_ENCODING) and `bytesParsed`. */
+  execute(data: Buffer): number | ParseError;
+  /** End of input: an Error when a message was cut short. */
+  finish(): undefined | ParseError;
+  close(): void;
+  free(): void;
+  remove(): void;
+  [callback: number]: unknown;
+}
+
+export interface ParseError extends Error {
+  code: string;
+  reason?: string;
+  bytesParsed: number;
+}
+
+interface ParserClass {
+  new (): Parser;
+  readonly REQUEST: number;
+  readonly RESPONSE: number;
+  readonly kOnHeaders: number;
+  readonly kOnHeadersComplete: number;
+  readonly kOnBody: number;
+  readonly kOnMessageComplete: number;
+  readonly kOnExecute: number;
+  readonly kLenientNone: number;
+}
+
+const common = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass; methods: string[] };
+
+export const HTTPParser = common.HTTPParser;
+/** Method names by llhttp's index (the 4th argument of kOnHeadersComplete). */
+export const methods: readonly string[] = common.methods;
+export const { kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete } = HTTPParser;
+
+/**
+ * Field lines (as llhttp gives them: name, value, name, value...) as an object: names
+ * lower case, repeated fields joined with ", " (cookie with "; "), set-cookie a list.
+ */
+export function headersOf(raw: readonly string[], into: HttpHeaders = {}): HttpHeaders {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = lowerName(raw[i]!);
+    const value = raw[i + 1]!;
+    const prior = into[name];
+    if (prior === undefined) into[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(prior)) prior.push(value);
+    else into[name] = `${prior}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return into;
+}
+
+/** Most names arrive in one of a few spellings; lower-casing each anew is the cost that shows. */
+const names = new Map<string, string>();
+function lowerName(name: string): string {
+  let lower = names.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (names.size < 1000) names.set(name, lower);
+  }
+  return lower;
+}

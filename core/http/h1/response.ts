@@ -1,0 +1,223 @@
+// An HTTP/1.x answer written straight to the client's socket: the head built as one string
+// on first write (so head and a small body leave in one writev), chunked framing when no
+// length is known, trailers, and `Connection` decided here, never copied from a server.
+import type { Socket } from 'node:net';
+import type { ClientResponse } from '../exchange.ts';
+import { statusText } from '../errors.ts';
+
+/** A token (RFC 9110 5.6.2): what a field name must be. */
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What a field value must not contain: CR, LF, NUL (response splitting) or other controls but HTAB. */
+const badValue = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Names seen valid already (bounded): most responses carry the same few dozen. */
+const validNames = new Set<string>();
+
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+    if (status >= 100 && status < 600) statusLines.set(status, line);
+  }
+  return line;
+}
+
+let dateLine = '';
+let dateSecond = -1;
+/** `date: ...\r\n`, made once a second. */
+function date(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+const uncork = (socket: Socket): void => void socket.uncork();
+
+export class InvalidHeaderError extends TypeError {
+  readonly code = 'ERR_INVALID_HEADER';
+}
+
+/** The connection side a response reports to (core/http/h1/server.ts). */
+export interface ResponseOwner {
+  /** The answer is written (`ok`) or failed to be; called once. */
+  responded(res: H1Response, ok: boolean): void;
+}
+
+export class H1Response implements ClientResponse {
+  headersSent = false;
+  writableFinished = false;
+  /** Status written, 0 before. */
+  status = 0;
+  #head: string | undefined = undefined;
+  #chunked = false;
+  #noBody = false;
+  #trailers: string | undefined = undefined;
+  #closed = false;
+  #onClose: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly owner: ResponseOwner,
+    /** The request allows the connection to stay open (llhttp's verdict: version and Connection). */
+    public shouldKeepAlive: boolean,
+    private readonly head: boolean,
+    private readonly http10: boolean,
+  ) {}
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  writeHead(status: number, headers: Record<string, string | string[]>): this {
+    if (this.headersSent) throw new Error('response head already sent');
+    let head = statusLine(status);
+    let length = false;
+    let hasDate = false;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      if (!validNames.has(name)) {
+        if (!token.test(name)) throw new InvalidHeaderError(`invalid header name ${JSON.stringify(name)}`);
+        if (validNames.size < 500) validNames.add(name);
+      }
+      switch (name.length === 10 || name.length === 14 || name.length === 17 || name.length === 4 ? name.toLowerCase() : '') {
+        case 'connection':
+          if (status === 101) break; // `upgrade`, as the server said
+          if (/\bclose\b/i.test(String(value))) this.shouldKeepAlive = false;
+          continue; // ours to say, below
+        case 'content-length':
+          length = true;
+          break;
+        case 'transfer-encoding':
+          continue; // framing is ours to choose
+        case 'date':
+          hasDate = true;
+          break;
+      }
+      if (typeof value === 'string') {
+        if (badValue.test(value)) throw new InvalidHeaderError(`invalid value for header "${name}"`);
+        head += `${name}: ${value}\r\n`;
+      } else {
+        for (const v of value) {
+          if (badValue.test(v)) throw new InvalidHeaderError(`invalid value for header "${name}"`);
+          head += `${name}: ${v}\r\n`;
+        }
+      }
+    }
+    this.status = status;
+    if (status === 101) {
+      this.#noBody = true;
+    } else {
+      this.#noBody = this.head || status === 204 || status === 304 || status < 200;
+      if (!this.#noBody && !length) {
+        if (this.http10) this.shouldKeepAlive = false; // the end of the connection ends the body
+        else {
+          this.#chunked = true;
+          head += 'transfer-encoding: chunked\r\n';
+        }
+      }
+      if (!this.shouldKeepAlive) head += 'connection: close\r\n';
+      else if (this.http10) head += 'connection: keep-alive\r\n';
+    }
+    if (!hasDate) head += date();
+    this.#head = head + '\r\n';
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Uint8Array | string): boolean {
+    const socket = this.socket;
+    if (this.writableFinished || socket.destroyed) return false;
+    if (this.#noBody || chunk.length === 0) {
+      if (this.#head !== undefined) this.#flushHead();
+      return !socket.writableNeedDrain;
+    }
+    socket.cork();
+    if (this.#head !== undefined) this.#flushHead();
+    let ok: boolean;
+    if (this.#chunked) {
+      socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+
+  addTrailers(headers: Record<string, string | string[]>): void {
+    let out = '';
+    for (const name in headers) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      if (!token.test(name)) throw new InvalidHeaderError(`invalid trailer name ${JSON.stringify(name)}`);
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (badValue.test(v)) throw new InvalidHeaderError(`invalid value for trailer "${name}"`);
+        out += `${name}: ${v}\r\n`;
+      }
+    }
+    this.#trailers = out;
+  }
+
+  end(chunk?: Uint8Array | string): this {
+    if (this.writableFinished) return this;
+    const socket = this.socket;
+    if (socket.destroyed) return this;
+    if (!this.headersSent) this.writeHead(200, {});
+    socket.cork();
+    if (this.#head !== undefined) this.#flushHead();
+    if (chunk !== undefined && chunk.length > 0 && !this.#noBody) this.write(chunk);
+    this.writableFinished = true;
+    // The last bytes' callback says when all of it was handed to the kernel (or failed).
+    const done = (err?: Error | null) => this.owner.responded(this, !err);
+    if (this.#chunked) socket.write(this.#trailers === undefined ? '0\r\n\r\n' : `0\r\n${this.#trailers}\r\n`, 'latin1', done);
+    else socket.write('', 'latin1', done);
+    socket.uncork();
+    return this;
+  }
+
+  /**
+   * The head goes out with what follows in this tick: the socket stays corked until the
+   * next, so a proxied answer's head, body and end leave in one writev (as node:http does).
+   */
+  #flushHead(): void {
+    const socket = this.socket;
+    socket.cork();
+    process.nextTick(uncork, socket);
+    socket.write(this.#head!, 'latin1');
+    this.#head = undefined;
+  }
+
+  destroy(): this {
+    this.socket.destroy();
+    return this;
+  }
+
+  once(event: 'close' | 'drain', listener: () => void): this {
+    if (event === 'drain') this.socket.once('drain', listener);
+    else if (this.#closed) queueMicrotask(listener);
+    else this.#onClose.push(listener);
+    return this;
+  }
+
+  prependOnceListener(_event: 'close', listener: () => void): this {
+    if (this.#closed) queueMicrotask(listener);
+    else this.#onClose.unshift(listener);
+    return this;
+  }
+
+  /** The answer is done, or its connection is gone: 'close' listeners run, once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const listeners = this.#onClose;
+    this.#onClose = [];
+    for (const listener of listeners) listener();
+  }
+}

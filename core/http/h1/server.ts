@@ -1,0 +1,389 @@
+// The HTTP/1.x server side on raw sockets: llhttp (core/http/h1/parser.ts) reads each
+// connection, the request lifecycle (core/http/proxy.ts) answers through H1Response. What
+// node:http did for us is here, and only that: keep-alive, pipelined requests answered in
+// order, request bodies with back-pressure, 100-continue, upgrades handed over, a timeout
+// for heads (slow clients) and for idle connections, and strict refusals with 400/408/431.
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import type { HttpHeaders, TlsInfo } from '../context.ts';
+import type { ClientRequest, Peer } from '../exchange.ts';
+import { errorBody, statusText } from '../errors.ts';
+import { handleHttpRequest, type HttpEnv } from '../proxy.ts';
+import { handleUpgrade } from '../upgrade.ts';
+import { H1Response, type ResponseOwner } from './response.ts';
+import { HTTPParser, headersOf, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, methods, type ParseError, type Parser } from './parser.ts';
+import type { FrontendRuntime, Generation } from '../../generation.ts';
+import { tlsInfoOf } from '../../tls/facts.ts';
+
+/** What a connection needs from its listener (core/gateway.ts). */
+export interface H1Host extends HttpEnv {
+  readonly fe: FrontendRuntime;
+  readonly gen: Generation;
+  /** Connections and when they went idle (-1 while a request is in flight): drains close idle ones. */
+  readonly idleSince: Map<Socket, number>;
+  /** The connection became a tunnel (an upgrade): it lives until hard_stop_after in a drain. */
+  upgraded(socket: Socket): void;
+}
+
+/** Serves HTTP/1.x on the connections a listener gives it. */
+export class H1Engine {
+  readonly #connections = new Set<H1Connection>();
+  #sweep: NodeJS.Timeout | undefined;
+
+  constructor(private readonly host: H1Host) {}
+
+  serve(socket: Socket): void {
+    const connection = new H1Connection(this.host, socket);
+    this.#connections.add(connection);
+    socket.once('close', () => this.#connections.delete(connection));
+    this.#sweep ??= setInterval(() => this.#check(), this.#period()).unref();
+  }
+
+  /** Settings of a kept listener may change with a reload: the sweep's period follows. */
+  applyLimits(): void {
+    if (this.#sweep) {
+      clearInterval(this.#sweep);
+      this.#sweep = setInterval(() => this.#check(), this.#period()).unref();
+    }
+  }
+
+  kill(): void {
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
+    for (const c of this.#connections) c.socket.destroy();
+  }
+
+  #period(): number {
+    const t = this.host.fe.timeouts;
+    return Math.max(10, Math.min(1000, t.client_headers / 4, t.keepalive / 4));
+  }
+
+  /** Heads that take too long (slowloris) get a 408; connections idle past `keepalive` are closed. */
+  #check(): void {
+    const now = performance.now();
+    const t = this.host.fe.timeouts;
+    for (const c of this.#connections) {
+      if (c.headStart > 0 && now - c.headStart >= t.client_headers) c.refuse(408, 'client head timeout');
+      else if (c.idle && now - c.idleAt >= t.keepalive) c.socket.destroy();
+    }
+    if (this.#connections.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
+  }
+}
+
+class H1Connection implements ResponseOwner {
+  /** performance.now() when the head being read began arriving; 0 when none is. */
+  headStart = 0;
+  /** When the last answer finished (or the connection opened). */
+  idleAt = performance.now();
+  readonly #parser: Parser;
+  /** The exchange being answered; then those pipelined behind it, in order. */
+  readonly #exchanges: Exchange[] = [];
+  /** The message llhttp is reading (its body may still be arriving). */
+  #reading: Exchange | undefined = undefined;
+  /** Field lines llhttp flushed before the head was complete (very many headers). */
+  #early: string[] | undefined = undefined;
+  #earlyUrl = '';
+  /** No further request will be read: the connection closes once the answers in hand are sent. */
+  #closing = false;
+  #client: Peer | undefined;
+  #local: Peer | undefined;
+  #tls: TlsInfo | undefined | null = null;
+  #onTimeout: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly host: H1Host,
+    readonly socket: Socket,
+  ) {
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.REQUEST, {}, host.fe.limits.max_header_size, 0);
+    parser[kOnHeaders] = this.#onHeaders;
+    parser[kOnHeadersComplete] = this.#onHeadersComplete;
+    parser[kOnBody] = this.#onBody;
+    parser[kOnMessageComplete] = this.#onMessageComplete;
+    this.#parser = parser;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', noop);
+    socket.on('timeout', this.#timeout);
+    socket.once('close', this.#onClose);
+  }
+
+  get idle(): boolean {
+    return this.#exchanges.length === 0 && this.headStart === 0 && this.#reading === undefined;
+  }
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#closing) return;
+    if (this.#reading === undefined && this.headStart === 0) this.headStart = performance.now();
+    let parsed: number | ParseError;
+    try {
+      parsed = this.#parser.execute(chunk);
+    } catch (err) {
+      // Our own failure while handling what was parsed: this connection ends, the worker serves on.
+      this.host.gen.report({ hook: 'http', frontend: this.host.fe.name, error: err });
+      return void this.socket.destroy();
+    }
+    if (typeof parsed !== 'number') return this.#parseError(parsed);
+    const upgrade = this.#exchanges.at(-1);
+    if (upgrade?.upgrade && upgrade.head === undefined) {
+      // llhttp stops at an upgrade's head: what follows belongs to the new protocol.
+      upgrade.head = chunk.subarray(parsed);
+      this.#stopReading();
+      // The tunnel (core/http/upgrade.ts) handles its ends and idle time itself.
+      this.socket.off('end', this.#onEnd);
+      this.socket.off('timeout', this.#timeout);
+      if (this.#exchanges.length === 1) this.#start(upgrade);
+    }
+  };
+
+  #onHeaders = (raw: string[], url: string): void => {
+    if (this.#reading) return; // trailers of a chunked request body: not passed on
+    (this.#early ??= []).push(...raw);
+    this.#earlyUrl += url;
+  };
+
+  #onHeadersComplete = (major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean): number => {
+    if (this.#early) {
+      raw = raw ? [...this.#early, ...raw] : this.#early;
+      url = this.#earlyUrl + (url ?? '');
+      this.#early = undefined;
+      this.#earlyUrl = '';
+    }
+    this.headStart = 0;
+    const headers = headersOf(raw ?? []);
+    let hosts = 0;
+    if (raw) for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+    const name = methods[method] ?? 'GET';
+    const version = major === 1 && minor === 1 ? '1.1' : `${major}.${minor}`;
+    const withBody = !upgrade && (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
+    const exchange = new Exchange(this, name, url ?? '/', version, headers, hosts, withBody, upgrade);
+    exchange.res = new H1Response(this.socket, this, keepAlive && !upgrade, name === 'HEAD', version === '1.0');
+    this.#reading = exchange;
+    this.#exchanges.push(exchange);
+    if (upgrade) {
+      this.#closing = true; // nothing after an upgrade is HTTP/1
+      if (name === 'CONNECT') exchange.refusal = 405;
+      return 0;
+    }
+    if (this.#exchanges.length === 1) this.#start(exchange);
+    // Pipelined behind an answer in progress: read no further until its turn.
+    else this.socket.pause();
+    return 0;
+  };
+
+  #onBody = (chunk: Buffer): void => {
+    const body = this.#reading?.body;
+    if (body && !body.push(chunk)) this.socket.pause();
+  };
+
+  #onMessageComplete = (): void => {
+    const exchange = this.#reading;
+    if (!exchange) return;
+    this.#reading = undefined;
+    exchange.complete = true;
+    exchange.body?.push(null);
+  };
+
+  /** Answers the exchange at the head of the line. */
+  #start(exchange: Exchange): void {
+    const host = this.host;
+    host.idleSince.set(this.socket, -1);
+    const res = exchange.res!;
+    if (exchange.refusal) {
+      res.shouldKeepAlive = false;
+      return writeRefusal(res, exchange.refusal);
+    }
+    const expect = exchange.headers.expect;
+    if (expect !== undefined) {
+      if (String(expect).toLowerCase() !== '100-continue') {
+        res.shouldKeepAlive = false;
+        return writeRefusal(res, 417);
+      }
+      if (exchange.body && exchange.httpVersion === '1.1') this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    }
+    if (exchange.upgrade) {
+      this.host.upgraded(this.socket);
+      handleUpgrade(host.fe, host.gen, host, exchange, res, this.socket, exchange.head ?? Buffer.alloc(0));
+    } else void handleHttpRequest(host.fe, host.gen, host, exchange, res);
+  }
+
+  /** ResponseOwner: an answer was written (or failed): the next pipelined one may start. */
+  responded(res: H1Response, ok: boolean): void {
+    const exchange = this.#exchanges[0];
+    if (!exchange || exchange.res !== res) return;
+    this.#exchanges.shift();
+    if (!exchange.complete && !exchange.upgrade) {
+      // The body is unread: what follows it cannot be told from requests.
+      res.shouldKeepAlive = false;
+      exchange.body?.destroy();
+    }
+    const socket = this.socket;
+    if (exchange.upgrade) {
+      // 101: the socket is the tunnel's now, and the exchange lasts as long as it; any other answer ends the connection.
+      if (res.status === 101 && ok) return void socket.once('close', () => res.close());
+      res.close();
+      socket.end();
+      return;
+    }
+    res.close();
+    if (!ok || !res.shouldKeepAlive) {
+      this.#closing = true;
+      this.#stopReading();
+      for (const e of this.#exchanges.splice(0)) e.abort();
+      socket.end();
+      return;
+    }
+    this.idleAt = performance.now();
+    const next = this.#exchanges[0];
+    if (next) {
+      if (!next.upgrade || next.head !== undefined) this.#start(next);
+      socket.resume();
+    } else if (this.#closing) socket.end();
+  }
+
+  /** A request that cannot be parsed: 400 (431 for too large a head), then close. */
+  #parseError(err: ParseError): void {
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const reading = this.#reading;
+    if (reading && reading.body) {
+      // A body that breaks its framing: the request's own answer reports it.
+      reading.body.destroy(Object.assign(new Error(`bad request body: ${err.reason ?? err.code}`), { code: err.code }));
+      this.#reading = undefined;
+    }
+    this.refuse(status, err.code);
+  }
+
+  /** Ends the connection with `status` unless an answer is already under way (then it only closes after it). */
+  refuse(status: number, _why: string): void {
+    this.headStart = 0;
+    this.#closing = true;
+    this.#stopReading();
+    if (this.#exchanges.length > 0) {
+      // Answers in hand go out first; the connection closes after them.
+      for (const e of this.#exchanges.slice(1)) e.abort();
+      this.#exchanges.length = 1;
+      const res = this.#exchanges[0]!.res!;
+      res.shouldKeepAlive = false;
+      return;
+    }
+    const socket = this.socket;
+    if (!socket.writable) return void socket.destroy();
+    const body = errorBody(status);
+    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+  }
+
+  #stopReading(): void {
+    this.socket.off('data', this.#onData);
+    this.#parser.close?.();
+  }
+
+  /** The client half-closed: answers in hand still go out, then the connection ends. */
+  #onEnd = (): void => {
+    this.#closing = true;
+    if (this.#reading?.body && !this.#reading.complete) this.#reading.body.destroy(new Error('client closed during the body'));
+    if (this.#exchanges.length === 0) this.socket.end();
+  };
+
+  #timeout = (): void => this.#onTimeout?.();
+
+  #onClose = (): void => {
+    this.#stopReading();
+    for (const e of this.#exchanges.splice(0)) e.abort();
+    this.#reading = undefined;
+  };
+
+  // ClientRequest's per-connection facts, read once.
+  get client(): Peer {
+    return (this.#client ??= { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 });
+  }
+
+  get local(): Peer {
+    return (this.#local ??= { address: this.socket.localAddress ?? '', port: this.socket.localPort ?? 0 });
+  }
+
+  get tls(): TlsInfo | undefined {
+    if (this.#tls === null) this.#tls = tlsInfoOf(this.socket);
+    return this.#tls;
+  }
+
+  setTimeout(ms: number, onTimeout?: () => void): void {
+    this.#onTimeout = ms > 0 ? onTimeout : undefined;
+    this.socket.setTimeout(ms);
+  }
+
+  resumeBody(): void {
+    if (this.#exchanges.length <= 1) this.socket.resume();
+  }
+}
+
+/** One request on a connection, as the lifecycle sees it (ClientRequest). */
+class Exchange implements ClientRequest {
+  readonly body: RequestBody | null;
+  res: H1Response | undefined;
+  /** The whole message was read (its body included). */
+  complete = false;
+  /** Bytes past an upgrade's head: the new protocol's first. */
+  head: Buffer | undefined = undefined;
+  /** Answered without the lifecycle (CONNECT). */
+  refusal = 0;
+
+  constructor(
+    private readonly conn: H1Connection,
+    readonly method: string,
+    readonly url: string,
+    readonly httpVersion: string,
+    readonly headers: HttpHeaders,
+    readonly hosts: number,
+    withBody: boolean,
+    readonly upgrade: boolean,
+  ) {
+    this.body = withBody ? new RequestBody(conn) : null;
+  }
+
+  get client(): Peer {
+    return this.conn.client;
+  }
+
+  get local(): Peer {
+    return this.conn.local;
+  }
+
+  get tls(): TlsInfo | undefined {
+    return this.conn.tls;
+  }
+
+  get connection(): object {
+    return this.conn.socket;
+  }
+
+  setTimeout(ms: number, onTimeout?: () => void): void {
+    this.conn.setTimeout(ms, onTimeout);
+  }
+
+  /** The connection is gone before this was answered. */
+  abort(): void {
+    if (this.body && !this.body.readableEnded) this.body.destroy(new Error('client closed'));
+    this.res?.close();
+  }
+}
+
+class RequestBody extends Readable {
+  constructor(private readonly conn: H1Connection) {
+    super();
+  }
+
+  override _read(): void {
+    this.conn.resumeBody();
+  }
+}
+
+function writeRefusal(res: H1Response, status: number): void {
+  const body = errorBody(status);
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
+  res.end(body);
+}
+
+const noop = (): void => undefined;

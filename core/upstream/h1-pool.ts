@@ -1,0 +1,436 @@
+// Keep-alive HTTP/1.1 connections to one server, on raw sockets read by llhttp. It speaks
+// the handler contract of undici's Dispatcher (onRequestStart, onResponseStart,
+// onResponseData, onResponseEnd, onResponseError, onRequestUpgrade), which is what the
+// request lifecycle (core/http/proxy.ts) drives, so pools of other protocols fit the same
+// place. One request per connection at a time (no pipelining); connections are reused
+// newest first, so idle ones at the bottom time out when traffic drops.
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { HttpHeaders } from '../http/context.ts';
+import { HTTPParser, headersOf, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type ParseError, type Parser } from '../http/h1/parser.ts';
+import type { BindAddress } from '../config/units.ts';
+import type { ServerTls } from '../tls/origination.ts';
+
+export interface PoolTimeouts {
+  connect: number;
+  /** Until the response head is complete. */
+  server: number;
+  /** Idle time between body bytes. */
+  server_body: number;
+  /** How long an idle connection is kept. */
+  server_keepalive: number;
+}
+
+export interface DispatchOptions {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[]>;
+  body?: Readable | null;
+  /** Ask the server to switch to this protocol (`Connection: upgrade`). */
+  upgrade?: string;
+}
+
+/** What proxy.ts dispatches requests to. */
+export interface UpstreamPool {
+  dispatch(options: DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+  /** Idle connections closed now, busy ones after their answer. */
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Methods a request may be sent again with when a reused connection turns out closed (RFC 9110 9.2.2). */
+const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+const error = (message: string, code: string): Error => Object.assign(new Error(message), { code });
+
+export class H1Pool implements UpstreamPool {
+  readonly #idle: Connection[] = [];
+  readonly #all = new Set<Connection>();
+  #closing = false;
+  /** `host: ...` sent when the request has none. */
+  readonly hostHeader: string;
+
+  constructor(
+    readonly address: BindAddress,
+    readonly timeouts: PoolTimeouts,
+    readonly tls: ServerTls | undefined,
+    /** A new connection is up after `ms` (TLS included). */
+    readonly onConnect: ((ms: number) => void) | undefined,
+  ) {
+    const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+    this.hostHeader = `${host}:${address.port}`;
+  }
+
+  dispatch(options: DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    let connection: Connection | undefined;
+    while ((connection = this.#idle.pop()) && !connection.reusable) connection.destroy();
+    new Exchange(this, options, handler).send(connection ?? this.#open(), connection !== undefined);
+  }
+
+  /** A fresh connection (also for a retry after a reused one failed). */
+  open(): Connection {
+    return this.#open();
+  }
+
+  #open(): Connection {
+    const connection = new Connection(this);
+    this.#all.add(connection);
+    return connection;
+  }
+
+  released(connection: Connection): void {
+    if (this.#closing) connection.destroy();
+    else this.#idle.push(connection);
+  }
+
+  forget(connection: Connection): void {
+    this.#all.delete(connection);
+    const i = this.#idle.indexOf(connection);
+    if (i !== -1) this.#idle.splice(i, 1);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const c of this.#idle.splice(0)) c.destroy();
+  }
+
+  destroy(): void {
+    this.#closing = true;
+    for (const c of [...this.#all]) c.destroy();
+  }
+}
+
+/** One socket to the server and its parser. */
+class Connection {
+  readonly socket: Socket;
+  readonly #parser: Parser;
+  connected = false;
+  /** The exchange using this connection; undefined while idle. */
+  exchange: Exchange | undefined = undefined;
+  /** The server may keep it open (its last answer allowed keep-alive, and any `Keep-Alive: timeout` has not passed). */
+  #keepAlive = true;
+  /** The server's `Keep-Alive: timeout` less a second, in ms; 0 without one. */
+  #hint = 0;
+  #idleUntil = Infinity;
+  #trailers: string[] | undefined = undefined;
+  #early: string[] | undefined = undefined;
+
+  constructor(readonly pool: H1Pool) {
+    const { address, tls: secure, timeouts } = pool;
+    const started = performance.now();
+    const socket = secure
+      ? tls.connect({ host: address.host, port: address.port, ...secure.connect })
+      : net.connect({ host: address.host, port: address.port, noDelay: true });
+    if (secure) socket.setNoDelay(true);
+    this.socket = socket;
+    socket.setTimeout(timeouts.connect);
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      this.connected = true;
+      pool.onConnect?.(performance.now() - started);
+      socket.setTimeout(this.exchange ? timeouts.server : timeouts.server_keepalive);
+    });
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
+    parser[kOnHeaders] = this.#onHeaders;
+    parser[kOnHeadersComplete] = this.#onHeadersComplete;
+    parser[kOnBody] = this.#onBody;
+    parser[kOnMessageComplete] = this.#onMessageComplete;
+    this.#parser = parser;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('timeout', this.#onTimeout);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+  }
+
+  get reusable(): boolean {
+    return this.#keepAlive && !this.socket.destroyed && performance.now() < this.#idleUntil;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  #onData = (chunk: Buffer): void => {
+    const exchange = this.exchange;
+    if (!exchange) return void this.socket.destroy(); // bytes nobody asked for
+    exchange.received = true;
+    let parsed: number | ParseError;
+    try {
+      parsed = this.#parser.execute(chunk);
+    } catch (err) {
+      // A handler's own failure while it was given the answer: this exchange ends, the process does not.
+      return this.#fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (typeof parsed !== 'number') return this.#fail(error(`invalid response from the server: ${parsed.reason ?? parsed.code}`, 'UPSTREAM_BAD_RESPONSE'));
+    if (exchange.switched) {
+      // 101: what follows the head is the new protocol's; the socket is the tunnel's from here.
+      this.#detach();
+      const rest = chunk.subarray(parsed);
+      if (rest.length) this.socket.unshift(rest);
+      exchange.upgraded(this.socket);
+    }
+  };
+
+  #onHeaders = (raw: string[]): void => {
+    if (this.exchange?.started) (this.#trailers ??= []).push(...raw);
+    else (this.#early ??= []).push(...raw);
+  };
+
+  #onHeadersComplete = (_major: number, _minor: number, raw: string[] | undefined, _method: unknown, _url: unknown, status: number, message: string, upgrade: boolean, keepAlive: boolean): number => {
+    const exchange = this.exchange;
+    if (!exchange) return 0;
+    if (this.#early) {
+      raw = raw ? [...this.#early, ...raw] : this.#early;
+      this.#early = undefined;
+    }
+    if (status < 200 && status !== 101) return 0; // 100 Continue, 103: not passed on
+    const headers = headersOf(raw ?? []);
+    this.#keepAlive = keepAlive;
+    const hint = headers['keep-alive'];
+    if (hint !== undefined) {
+      // `Keep-Alive: timeout=N`: the server closes after N s idle; stop reusing a second before (as undici does).
+      const m = /timeout=(\d+)/i.exec(String(hint));
+      if (m) this.#hint = Math.max(0, Number(m[1]) * 1000 - 1000);
+    }
+    if (status === 101 && upgrade) {
+      exchange.switched = true;
+      exchange.upgradeHeaders = headers;
+      return 0;
+    }
+    // Any other answer to an upgrade request: the connection was asked to change, so it is not reused.
+    if (exchange.options.upgrade) this.#keepAlive = false;
+    this.socket.setTimeout(this.pool.timeouts.server_body);
+    exchange.head(status, message, headers);
+    return exchange.options.method === 'HEAD' ? 1 : 0;
+  };
+
+  #onBody = (chunk: Buffer): void => {
+    this.exchange?.data(chunk);
+  };
+
+  #onMessageComplete = (): void => {
+    const exchange = this.exchange;
+    if (!exchange || !exchange.started) return; // a 1xx
+    const trailers = this.#trailers ? headersOf(this.#trailers) : {};
+    this.#trailers = undefined;
+    if (this.#hint > 0) this.#idleUntil = performance.now() + this.#hint;
+    this.exchange = undefined;
+    // Reused only once the request went out whole; an early answer (413...) leaves its rest unsendable.
+    if (!exchange.sent) this.#keepAlive = false;
+    exchange.end(trailers);
+    if (this.#keepAlive && !this.socket.destroyed && !exchange.switched) {
+      this.socket.setTimeout(this.pool.timeouts.server_keepalive);
+      this.pool.released(this);
+    } else this.socket.destroy();
+  };
+
+  /** Starts an exchange on this connection. */
+  use(exchange: Exchange): void {
+    this.exchange = exchange;
+    // The last exchange may have paused it (a client slower than the server) and finished meanwhile.
+    if (this.socket.isPaused()) this.socket.resume();
+    this.#idleUntil = Infinity;
+    if (this.connected) this.socket.setTimeout(this.pool.timeouts.server);
+  }
+
+  #onEnd = (): void => {
+    // A response delimited by the end of the connection ends here.
+    if (this.exchange?.started) {
+      const err = this.#parser.finish();
+      if (err) return this.#fail(error('the server closed the connection during its response', 'UND_ERR_SOCKET'));
+    }
+    this.socket.destroy();
+  };
+
+  #onTimeout = (): void => {
+    const exchange = this.exchange;
+    if (!exchange) return void this.socket.destroy();
+    if (!this.connected) return this.#fail(error('connect timeout', 'UND_ERR_CONNECT_TIMEOUT'));
+    this.#fail(exchange.started ? error('the server sent no body bytes for too long', 'UND_ERR_BODY_TIMEOUT') : error('the server did not answer in time', 'UND_ERR_HEADERS_TIMEOUT'));
+  };
+
+  #onError = (err: NodeJS.ErrnoException): void => {
+    this.#fail(err);
+  };
+
+  #onClose = (): void => {
+    this.#detach();
+    this.pool.forget(this);
+    if (this.exchange) this.#fail(error('the server closed the connection', 'UND_ERR_SOCKET'));
+  };
+
+  #fail(err: Error): void {
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    this.#keepAlive = false;
+    this.socket.destroy();
+    exchange?.failed(err, this.connected);
+  }
+
+  #detach(): void {
+    const socket = this.socket;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('timeout', this.#onTimeout);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.setTimeout(0);
+    this.#parser.close?.();
+  }
+}
+
+/** One request, its tries (a reused connection found closed is tried once more on a new one) and its handler. */
+class Exchange implements Dispatcher.DispatchController {
+  started = false;
+  /** The request went out whole (head and body). */
+  sent = false;
+  /** Some bytes of an answer arrived. */
+  received = false;
+  switched = false;
+  #done = false;
+  #connection: Connection | undefined;
+  #reused = false;
+  #paused = false;
+
+  constructor(
+    private readonly pool: H1Pool,
+    readonly options: DispatchOptions,
+    private readonly handler: Dispatcher.DispatchHandler,
+  ) {}
+
+  // DispatchController
+  get aborted(): boolean {
+    return this.#done;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get reason(): Error | null {
+    return null;
+  }
+
+  pause(): void {
+    this.#paused = true;
+    if (this.#connection?.exchange === this) this.#connection.socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#connection?.exchange === this) this.#connection.socket.resume();
+  }
+
+  abort(reason: Error): void {
+    if (this.#done) return;
+    this.#connection?.destroy();
+    this.failed(reason, true, true);
+  }
+
+  send(connection: Connection, reused: boolean): void {
+    this.#connection = connection;
+    this.#reused = reused;
+    connection.use(this);
+    if (!this.#retrying) this.handler.onRequestStart?.(this, {});
+    if (this.#done) return;
+    const { method, path, headers, body, upgrade } = this.options;
+    let head = `${method} ${path} HTTP/1.1\r\n`;
+    let length = false;
+    let host = false;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      if (name === 'content-length') length = true;
+      else if (name === 'host') host = true;
+      if (typeof value === 'string') head += `${name}: ${value}\r\n`;
+      else for (const v of value) head += `${name}: ${v}\r\n`;
+    }
+    if (!host) head += `host: ${this.pool.hostHeader}\r\n`;
+    if (upgrade) head += `connection: upgrade\r\nupgrade: ${upgrade}\r\n`;
+    const chunked = body != null && !length;
+    if (chunked) head += 'transfer-encoding: chunked\r\n';
+    const socket = connection.socket;
+    socket.write(head + '\r\n', 'latin1');
+    if (!body) {
+      this.sent = true;
+      return;
+    }
+    const onDrain = () => body.resume();
+    socket.on('drain', onDrain);
+    const stop = () => {
+      socket.off('drain', onDrain);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      if (socket.destroyed) return;
+      let ok: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+        socket.write(chunk);
+        ok = socket.write('\r\n', 'latin1');
+        socket.uncork();
+      } else ok = socket.write(chunk);
+      if (!ok) body.pause();
+    };
+    const onEnd = () => {
+      stop();
+      if (chunked && !socket.destroyed) socket.write('0\r\n\r\n', 'latin1');
+      this.sent = true;
+    };
+    const onError = (err: Error) => {
+      stop();
+      this.abort(err);
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    socket.once('close', stop);
+  }
+
+  #retrying = false;
+
+  head(status: number, message: string, headers: HttpHeaders): void {
+    this.started = true;
+    if (this.#done) return;
+    this.handler.onResponseStart?.(this, status, headers as Record<string, string | string[]>, message);
+  }
+
+  data(chunk: Buffer): void {
+    if (!this.#done) this.handler.onResponseData?.(this, chunk);
+  }
+
+  end(trailers: HttpHeaders): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.handler.onResponseEnd?.(this, trailers as Record<string, string | string[]>);
+  }
+
+  /** The server's 101 head. */
+  upgradeHeaders: HttpHeaders | undefined;
+
+  upgraded(socket: Socket): void {
+    if (this.#done) return void socket.destroy();
+    this.#done = true;
+    this.handler.onRequestUpgrade?.(this, 101, (this.upgradeHeaders ?? {}) as Record<string, string | string[]>, socket);
+  }
+
+  failed(err: Error, connected: boolean, byUs = false): void {
+    if (this.#done) return;
+    // A kept-alive connection the server had closed meanwhile: the request never reached it. Once more, on a new one.
+    if (!byUs && this.#reused && connected && !this.received && !this.options.body && idempotent.has(this.options.method)) {
+      this.#retrying = true;
+      this.#reused = false;
+      return this.send(this.pool.open(), false);
+    }
+    this.#done = true;
+    // Not connected at all: say so as a connect error, which proxy.ts may try on another server.
+    if (!connected && !(err as { code?: string }).code) Object.assign(err, { code: 'ECONNREFUSED' });
+    this.handler.onResponseError?.(this, err);
+  }
+}

@@ -1,0 +1,189 @@
+// The raw HTTP/1.x server side (core/http/h1/) and the HTTP/1.1 pool to servers
+// (core/upstream/h1-pool.ts): what node:http and undici did for the gateway before.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { rawExchange, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+
+/** Opens a connection, sends `bytes`, and resolves with what arrived once `done(text)` says so (or the connection closed). */
+function converse(port: number, bytes: string, done: (got: string) => boolean): Promise<{ got: string; socket: net.Socket }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.setEncoding('latin1');
+    const finish = () => resolve({ got, socket });
+    socket.on('data', (d: string) => {
+      got += d;
+      if (done(got)) finish();
+    });
+    socket.on('close', finish);
+    socket.on('error', reject);
+  });
+}
+
+const count = (text: string, what: RegExp) => (text.match(what) ?? []).length;
+
+describe('HTTP/1.x server side on raw sockets', () => {
+  let origin: TestOrigin, gw: TestGateway;
+
+  before(async () => {
+    origin = await startOrigin('o', (req, res) => {
+      if (req.url === '/slow') return void setTimeout(() => res.end('slow'), 50);
+      if (req.url === '/stream') {
+        // No length: the gateway frames it (chunked for 1.1 clients, close-delimited for 1.0).
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part1 ');
+        return void setImmediate(() => res.end('part2'));
+      }
+      if (req.url === '/trailers') {
+        res.writeHead(200, { 'transfer-encoding': 'chunked', trailer: 'x-checksum' });
+        res.write('body');
+        res.addTrailers({ 'x-checksum': 'abc123' });
+        return void res.end();
+      }
+      let n = 0;
+      req.on('data', (c: Buffer) => (n += c.length));
+      req.on('end', () => res.end(`${req.method} ${req.url} ${n}`));
+    });
+    gw = await startGateway(
+      {
+        frontends: {
+          web: { bind: '127.0.0.1:0', default_backend: 'app', timeouts: { keepalive: '300ms' }, plugins: ['./splitter.ts'] },
+        },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
+      {
+        // A plugin setting a header with CR LF in it (response splitting) on one path.
+        'splitter.ts': `import { definePlugin } from 'tapgate/sdk';
+export default definePlugin({ name: 'splitter', setup(api) {
+  api.hooks.http.upstreamResponse.tap(api.name, (ctx, res) => { if (ctx.path === '/split') res.headers['x-evil'] = 'a\\r\\nset-cookie: pwned=1'; });
+}});`,
+      },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await origin.close();
+  });
+
+  it('answers pipelined requests in order on one connection, the slow one first', async () => {
+    const { got, socket } = await converse(gw.port(), 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello', (t) => t.includes('POST /b 5'));
+    socket.destroy();
+    assert.equal(count(got, /HTTP\/1\.1 200 OK/g), 3);
+    const order = ['slow', 'GET /a 0', 'POST /b 5'].map((s) => got.indexOf(s));
+    assert.ok(order[0]! < order[1]! && order[1]! < order[2]!, got);
+  });
+
+  it('frames a body of unknown length as chunked for HTTP/1.1 and by closing for HTTP/1.0; HEAD gets no body', async () => {
+    const chunked = await rawExchange(gw.port(), 'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(chunked, /transfer-encoding: chunked\r\n/);
+    assert.match(chunked, /\r\n\r\n6\r\npart1 \r\n5\r\npart2\r\n0\r\n\r\n$/);
+    const old = await rawExchange(gw.port(), 'GET /stream HTTP/1.0\r\n\r\n');
+    assert.doesNotMatch(old, /transfer-encoding/);
+    assert.match(old, /connection: close\r\n/);
+    assert.match(old, /\r\n\r\npart1 part2$/);
+    const head = await rawExchange(gw.port(), 'HEAD /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(head, /\r\n\r\n$/);
+  });
+
+  it('keeps an HTTP/1.0 connection open only when asked, and says so', async () => {
+    const { got, socket } = await converse(gw.port(), 'GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', (t) => t.includes('GET /a 0'));
+    assert.match(got, /connection: keep-alive\r\n/);
+    socket.write('GET /b HTTP/1.0\r\n\r\n');
+    await once(socket, 'close');
+  });
+
+  it('passes trailers of a chunked answer to an HTTP/1.1 client', async () => {
+    const got = await rawExchange(gw.port(), 'GET /trailers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(got, /\r\n0\r\nx-checksum: abc123\r\n\r\n$/);
+  });
+
+  it('says 100 Continue to a client that expects it, refuses other expectations with 417, CONNECT with 405', async () => {
+    const { got, socket } = await converse(gw.port(), 'POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', (t) => t.includes('100 Continue'));
+    assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    socket.write('data');
+    await new Promise<void>((resolve) => socket.on('data', () => got.includes('POST /up 4') && resolve()).on('data', (d: string) => d.includes('POST /up 4') && resolve()));
+    socket.destroy();
+    assert.match(await rawExchange(gw.port(), 'POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: magic\r\n\r\ndata'), /^HTTP\/1\.1 417 /);
+    assert.match(await rawExchange(gw.port(), 'CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n'), /^HTTP\/1\.1 405 /);
+  });
+
+  it('closes a keep-alive connection idle longer than timeouts.keepalive', async () => {
+    const { socket } = await converse(gw.port(), 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n', (t) => t.includes('GET /a 0'));
+    const opened = performance.now();
+    await once(socket, 'close');
+    const idle = performance.now() - opened;
+    assert.ok(idle >= 250 && idle < 3000, `closed after ${idle} ms`);
+  });
+
+  it('never writes a header value with CR or LF (response splitting): the request fails, the gateway serves on', async () => {
+    const got = await rawExchange(gw.port(), 'GET /split HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.doesNotMatch(got, /pwned/);
+    assert.match(got, /^HTTP\/1\.1 5\d\d /);
+    assert.match(await rawExchange(gw.port(), 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /GET \/a 0$/);
+  });
+});
+
+describe('HTTP/1.1 pool to servers', () => {
+  it('reuses connections, and a reused connection the server has closed meanwhile costs no failure', async () => {
+    const origin = await startOrigin('o');
+    // A server that closes every connection right after answering, without saying so (no Connection: close).
+    const rude = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nrude'));
+    });
+    rude.listen(0, '127.0.0.1');
+    await once(rude, 'listening');
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' }, other: { bind: '127.0.0.1:0', default_backend: 'rude' } },
+      backends: {
+        app: { servers: [{ name: 'o', address: origin.address }] },
+        rude: { servers: [{ name: 'r', address: `127.0.0.1:${(rude.address() as net.AddressInfo).port}` }] },
+      },
+    });
+    try {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let i = 0; i < 5; i++) {
+        const res = await fetchText(gw.url('/x'), agent);
+        assert.equal(res, 'o');
+      }
+      assert.equal(origin.connections, 1);
+      for (let i = 0; i < 5; i++) assert.equal(await fetchText(gw.url('/x', 'other'), agent), 'rude');
+      agent.destroy();
+    } finally {
+      await gw.close();
+      await origin.close();
+      rude.close();
+    }
+  });
+
+  it('passes a response delimited by the end of the connection whole', async () => {
+    const big = 'x'.repeat(200_000);
+    const eof = net.createServer((socket) => socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n${big}`)));
+    eof.listen(0, '127.0.0.1');
+    await once(eof, 'listening');
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'eof' } },
+      backends: { eof: { servers: [{ name: 'e', address: `127.0.0.1:${(eof.address() as net.AddressInfo).port}` }] } },
+    });
+    try {
+      assert.equal((await fetchText(gw.url('/'))).length, big.length);
+    } finally {
+      await gw.close();
+      eof.close();
+    }
+  });
+});
+
+function fetchText(url: string, agent?: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
