@@ -34,7 +34,8 @@ interface ParserClass {
   readonly kLenientNone: number;
 }
 
-const common = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass; methods: string[] };
+// A built-in module: any absolute path will do as the base (the binary has no import.meta.url).
+const common = createRequire(process.execPath)('_http_common') as { HTTPParser: ParserClass; methods: string[] };
 
 export const HTTPParser = common.HTTPParser;
 /** Method names by llhttp's index (the 4th argument of kOnHeadersComplete). */
