@@ -116,6 +116,8 @@ class Connection {
   #idleUntil = Infinity;
   #trailers: string[] | undefined = undefined;
   #early: string[] | undefined = undefined;
+  /** The socket's idle timeout now: set again only when a phase needs another (each set re-arms a timer). */
+  #timeout = 0;
 
   constructor(readonly pool: H1Pool) {
     const { address, tls: secure, timeouts } = pool;
@@ -125,11 +127,11 @@ class Connection {
       : net.connect({ host: address.host, port: address.port, noDelay: true });
     if (secure) socket.setNoDelay(true);
     this.socket = socket;
-    socket.setTimeout(timeouts.connect);
+    this.#arm(timeouts.connect);
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       pool.onConnect?.(performance.now() - started);
-      socket.setTimeout(this.exchange ? timeouts.server : timeouts.server_keepalive);
+      this.#arm(this.exchange ? timeouts.server : timeouts.server_keepalive);
     });
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
@@ -202,7 +204,7 @@ class Connection {
     }
     // Any other answer to an upgrade request: the connection was asked to change, so it is not reused.
     if (exchange.options.upgrade) this.#keepAlive = false;
-    this.socket.setTimeout(this.pool.timeouts.server_body);
+    this.#arm(this.pool.timeouts.server_body);
     exchange.head(status, message, headers);
     return exchange.options.method === 'HEAD' ? 1 : 0;
   };
@@ -222,7 +224,7 @@ class Connection {
     if (!exchange.sent) this.#keepAlive = false;
     exchange.end(trailers);
     if (this.#keepAlive && !this.socket.destroyed && !exchange.switched) {
-      this.socket.setTimeout(this.pool.timeouts.server_keepalive);
+      this.#arm(this.pool.timeouts.server_keepalive);
       this.pool.released(this);
     } else this.socket.destroy();
   };
@@ -233,7 +235,13 @@ class Connection {
     // The last exchange may have paused it (a client slower than the server) and finished meanwhile.
     if (this.socket.isPaused()) this.socket.resume();
     this.#idleUntil = Infinity;
-    if (this.connected) this.socket.setTimeout(this.pool.timeouts.server);
+    if (this.connected) this.#arm(this.pool.timeouts.server);
+  }
+
+  #arm(ms: number): void {
+    if (ms === this.#timeout) return;
+    this.#timeout = ms;
+    this.socket.setTimeout(ms);
   }
 
   #onEnd = (): void => {
