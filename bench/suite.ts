@@ -14,7 +14,7 @@
 // every target, corrected for coordinated omission. CPU per request is the CPU time of
 // the target's processes (from /proc) over the run ÷ requests; RSS is summed over them.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -389,6 +389,11 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
 
 const started = Date.now();
 const WRK2 = ensureWrk2(join(work, 'tools'), log);
+if (process.env.BENCH_TAPGATE !== 'source') {
+  // Measure what is shipped: the binary of this tree (about 5 s to build).
+  log('building the gateway binary (npm run build:binary)');
+  execFileSync('npm', ['run', '-s', 'build:binary'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 const jwtToken = await prepare(ctx0);
 const c: Context = { ...ctx0, jwtToken };
 origins = await startOrigins(c);

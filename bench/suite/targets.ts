@@ -2,7 +2,7 @@
 // tapgate with its plugin and route variants), each as a config written into the work
 // directory and a command started pinned to its cores.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { startPinned, waitReady, type Proc } from './procs.ts';
@@ -193,12 +193,23 @@ export async function startTarget(c: Context, t: Target, mode: Mode, extraEnv: N
       break;
     case 'tapgate':
       writeFileSync(`${conf}.yaml`, tapgateConfig(c, t, mode, port));
-      proc = startPinned(t.id, cpus, [process.execPath, join(c.root, 'bin/tapgate.mjs'), 'run', '-c', `${conf}.yaml`], log, { cwd: c.root, env: { ...process.env, ...extraEnv } });
+      proc = startPinned(t.id, cpus, [...tapgateCommand(c.root), 'run', '-c', `${conf}.yaml`], log, { cwd: c.root, env: { ...process.env, ...extraEnv } });
       await waitReady(proc, port, 60_000, 'tapgate serving');
       return proc;
   }
   await waitReady(proc, port);
   return proc;
+}
+
+/**
+ * tapgate as it is shipped: the gateway binary (`npm run build:binary`, built by the suite
+ * before it measures), so no TypeScript loader runs beside it; BENCH_TAPGATE=source runs
+ * bin/tapgate.mjs through tsx instead.
+ */
+export function tapgateCommand(root: string): string[] {
+  const binary = join(root, 'dist/tapgate');
+  if (process.env.BENCH_TAPGATE !== 'source' && existsSync(binary)) return [binary];
+  return [process.execPath, join(root, 'bin/tapgate.mjs')];
 }
 
 function haproxyConfig(c: Context, t: Target, mode: Mode, port: number): string {
