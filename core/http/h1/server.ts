@@ -225,7 +225,7 @@ class H1Connection implements ResponseOwner {
       // 101: the socket is the tunnel's now, and the exchange lasts as long as it; any other answer ends the connection.
       if (res.status === 101 && ok) return void socket.once('close', () => res.close());
       res.close();
-      socket.end();
+      endOnce(socket);
       return;
     }
     res.close();
@@ -233,7 +233,7 @@ class H1Connection implements ResponseOwner {
       this.#closing = true;
       this.#stopReading();
       for (const e of this.#exchanges.splice(0)) e.abort();
-      socket.end();
+      endOnce(socket);
       return;
     }
     this.idleAt = performance.now();
@@ -241,7 +241,7 @@ class H1Connection implements ResponseOwner {
     if (next) {
       if (!next.upgrade || next.head !== undefined) this.#start(next);
       socket.resume();
-    } else if (this.#closing) socket.end();
+    } else if (this.#closing) endOnce(socket);
   }
 
   /** A request that cannot be parsed: 400 (431 for too large a head), then close. */
@@ -284,7 +284,7 @@ class H1Connection implements ResponseOwner {
   #onEnd = (): void => {
     this.#closing = true;
     if (this.#reading?.body && !this.#reading.complete) this.#reading.body.destroy(new Error('client closed during the body'));
-    if (this.#exchanges.length === 0) this.socket.end();
+    if (this.#exchanges.length === 0) endOnce(this.socket);
   };
 
   #timeout = (): void => this.#onTimeout?.();
@@ -387,3 +387,8 @@ function writeRefusal(res: H1Response, status: number): void {
 }
 
 const noop = (): void => undefined;
+
+/** Ends our side once: a second end() costs node an Error with a stack (ERR_STREAM_ALREADY_FINISHED), per connection. */
+function endOnce(socket: Socket): void {
+  if (!socket.writableEnded) socket.end();
+}
