@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HttpHeaders } from '../http/context.ts';
-import { HTTPParser, headersOf, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, type ParseError, type Parser } from '../http/h1/parser.ts';
+import { HTTPParser, createParser, headersOf, type ParseError, type Parser } from '../http/h1/parser.ts';
 import type { BindAddress } from '../config/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
 
@@ -133,13 +133,12 @@ class Connection {
       pool.onConnect?.(performance.now() - started);
       this.#arm(this.exchange ? timeouts.server : timeouts.server_keepalive);
     });
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
-    parser[kOnHeaders] = this.#onHeaders;
-    parser[kOnHeadersComplete] = this.#onHeadersComplete;
-    parser[kOnBody] = this.#onBody;
-    parser[kOnMessageComplete] = this.#onMessageComplete;
-    this.#parser = parser;
+    this.#parser = createParser(HTTPParser.RESPONSE, 0, {
+      onHeaders: this.#onHeaders,
+      onHeadersComplete: this.#onHeadersComplete,
+      onBody: this.#onBody,
+      onMessageComplete: this.#onMessageComplete,
+    });
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('timeout', this.#onTimeout);

@@ -42,6 +42,27 @@ export const HTTPParser = common.HTTPParser;
 export const methods: readonly string[] = common.methods;
 export const { kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete } = HTTPParser;
 
+/** What a parser calls back with; see the pinning tests for the arguments. */
+export interface ParserCallbacks {
+  /** Field lines flushed before the head is complete (very many), or trailers after a chunked body. */
+  onHeaders(raw: string[], url: string): void;
+  /** (major, minor, raw, method index, url, status, status message, upgrade, keepAlive); 1 skips the body (a response to HEAD). */
+  onHeadersComplete(major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined, status: number, message: string, upgrade: boolean, keepAlive: boolean): number;
+  onBody(chunk: Buffer): void;
+  onMessageComplete(): void;
+}
+
+/** A parser of requests (`HTTPParser.REQUEST`) or responses, calling `c` back. `maxHeaderSize` 0: llhttp's default. */
+export function createParser(type: number, maxHeaderSize: number, c: ParserCallbacks): Parser {
+  const parser = new HTTPParser();
+  parser.initialize(type, {}, maxHeaderSize, 0);
+  parser[kOnHeaders] = c.onHeaders;
+  parser[kOnHeadersComplete] = c.onHeadersComplete;
+  parser[kOnBody] = c.onBody;
+  parser[kOnMessageComplete] = c.onMessageComplete;
+  return parser;
+}
+
 /**
  * Field lines (as llhttp gives them: name, value, name, value...) as an object: names
  * lower case, repeated fields joined with ", " (cookie with "; "), set-cookie a list.

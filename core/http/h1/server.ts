@@ -11,7 +11,7 @@ import { errorBody, statusText } from '../errors.ts';
 import { handleHttpRequest, type HttpEnv } from '../proxy.ts';
 import { handleUpgrade } from '../upgrade.ts';
 import { H1Response, type ResponseOwner } from './response.ts';
-import { HTTPParser, headersOf, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, methods, type ParseError, type Parser } from './parser.ts';
+import { HTTPParser, createParser, headersOf, methods, type ParseError, type Parser } from './parser.ts';
 import type { FrontendRuntime, Generation } from '../../generation.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
 
@@ -97,13 +97,12 @@ class H1Connection implements ResponseOwner {
     private readonly host: H1Host,
     readonly socket: Socket,
   ) {
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.REQUEST, {}, host.fe.limits.max_header_size, 0);
-    parser[kOnHeaders] = this.#onHeaders;
-    parser[kOnHeadersComplete] = this.#onHeadersComplete;
-    parser[kOnBody] = this.#onBody;
-    parser[kOnMessageComplete] = this.#onMessageComplete;
-    this.#parser = parser;
+    this.#parser = createParser(HTTPParser.REQUEST, host.fe.limits.max_header_size, {
+      onHeaders: this.#onHeaders,
+      onHeadersComplete: this.#onHeadersComplete,
+      onBody: this.#onBody,
+      onMessageComplete: this.#onMessageComplete,
+    });
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', noop);
