@@ -1,7 +1,6 @@
 // The HTTP lifecycle, top to bottom: a request is read, checked, offered to the
 // `request` taps, routed to a backend, placed on a server, sent upstream and its
 // response streamed back. Plugins meet it only at the hooks.
-import type { Socket } from 'node:net';
 import { Readable, Transform, pipeline, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';
@@ -465,11 +464,3 @@ function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: Htt
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
-
-/** Answers a request that could not be parsed: 400, 408 or 431, then closes. */
-export function onClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = errorBody(status);
-  socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
-}
