@@ -89,6 +89,25 @@ export async function startOrigin(name = 'origin', handler?: http.RequestListene
   return origin;
 }
 
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A GET on a fresh connection (no agent), its body as text. */
+export function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    }).on('error', reject);
+  });
+}
+
+/** What an origin that echoes the request's url and headers as JSON saw. */
+export const seen = (r: Reply) => JSON.parse(r.body) as { url: string; headers: Record<string, string> };
+
 /** Sends raw bytes and collects everything until the server closes (or `waitMs` of silence). */
 export function rawExchange(port: number, bytes: string | Buffer, waitMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {

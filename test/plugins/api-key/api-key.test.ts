@@ -4,32 +4,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkConfig } from '../../../core/config/check.ts';
 import { createLogger } from '../../../core/log.ts';
 import { builtins } from '../../../plugins/index.ts';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { startGateway, startOrigin, get, seen, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
 import { optionProblems } from '../route-actions/fixture.ts';
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
-  });
-}
-/** What the origin saw: it echoes the request's url and headers. */
-const seen = (r: Reply) => JSON.parse(r.body) as { url: string; headers: Record<string, string> };
 
 // A user plugin reading what api-key left in ctx.state (as a rate limiter would).
 const probe = `export default {

@@ -7,23 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deadPort, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { deadPort, startGateway, startOrigin, get, seen, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
 import { optionProblems } from '../route-actions/fixture.ts';
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
-  });
-}
-const seen = (r: Reply) => JSON.parse(r.body) as { url: string; headers: Record<string, string> };
 
 /** The authentication service: decides by the bearer token or the session cookie, and keeps what it was asked. */
 const asked: { method: string; url: string; headers: http.IncomingHttpHeaders }[] = [];
