@@ -53,7 +53,6 @@ export interface ClientResponse {
   destroy(error?: Error): unknown;
   /** 'close': the answer is done or the connection is gone (once, always); 'drain': writable again. */
   once(event: 'close' | 'drain', listener: () => void): unknown;
-  prependOnceListener?(event: 'close', listener: () => void): unknown;
 }
 
 /** Streams `body` into `res` with back-pressure; counts what was written. */

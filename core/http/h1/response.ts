@@ -206,12 +206,6 @@ export class H1Response implements ClientResponse {
     return this;
   }
 
-  prependOnceListener(_event: 'close', listener: () => void): this {
-    if (this.#closed) queueMicrotask(listener);
-    else this.#onClose.unshift(listener);
-    return this;
-  }
-
   /** The answer is done, or its connection is gone: 'close' listeners run, once. */
   close(): void {
     if (this.#closed) return;

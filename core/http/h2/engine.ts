@@ -225,18 +225,6 @@ export class H2Engine {
     return this.#sessions.has(connection as ServerHttp2Session);
   }
 
-  /** Sessions open now. */
-  get sessions(): number {
-    return this.#sessions.size;
-  }
-
-  /** Streams open now, on every session. */
-  get streams(): number {
-    let n = 0;
-    for (const state of this.#sessions.values()) n += state.open;
-    return n;
-  }
-
   /** The generation drains: GOAWAY on every session; open streams finish, then each session closes. */
   drain(): void {
     this.#draining = true;

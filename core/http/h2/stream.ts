@@ -185,10 +185,6 @@ export class H2Response implements ClientResponse {
     return this;
   }
 
-  prependOnceListener(event: 'close', listener: () => void): this {
-    this.stream.prependOnceListener(event, listener);
-    return this;
-  }
 }
 
 /** Trailer fields as HTTP/2 may carry them: no pseudo-headers, no connection-specific ones. */
