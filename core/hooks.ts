@@ -24,6 +24,20 @@ export const Stage = Object.freeze({
 });
 export type StageName = keyof typeof Stage;
 
+/** A value now, or a promise of it. */
+export type Eventually<T> = T | Promise<T>;
+
+type TapAt = string | { name: string; stage?: number; before?: string };
+/**
+ * An async hook on a request's path. A `tapPromise` tap may return its result itself
+ * instead of a promise when it has it at once (a remembered token, a local counter): the
+ * kernel then goes on in the same turn, with no promise to wait for. `async` functions
+ * always return promises; write a plain function that returns a promise only when it must wait.
+ */
+export type EagerBailHook<A extends unknown[], R> = AsyncSeriesBailHook<A, R> & { tapPromise(options: TapAt, fn: (...args: A) => Eventually<R>): void };
+/** See `EagerBailHook`: the same for hooks whose taps return nothing. */
+export type EagerSeriesHook<A extends unknown[]> = AsyncSeriesHook<A> & { tapPromise(options: TapAt, fn: (...args: A) => Eventually<void>): void };
+
 export function createAppHooks() {
   return Object.freeze({
     /** A generation is being built, after every plugin's setup; await here to warm caches. May throw to fail the load. */
@@ -61,7 +75,7 @@ export function createHttpHooks() {
      * when routes depend on who is asking (claims), or answer at once. Bail with an answer
      * to skip everything after.
      */
-    received: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']),
+    received: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']) as EagerBailHook<[HttpContext], HttpAnswer | void>,
     /**
      * A request's head has been read: choose its route. Bail with one of the frontend's
      * routes (its plugin chain then runs) or a backend name; no answer is the frontend's
@@ -69,15 +83,15 @@ export function createHttpHooks() {
      */
     route: new SyncBailHook<[HttpContext], RouteView | string | void>(['ctx']),
     /** The route is chosen. Mutate the request, or bail with an answer (auth, cache hit, redirect): later taps and the upstream are skipped. */
-    request: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']),
+    request: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']) as EagerBailHook<[HttpContext], HttpAnswer | void>,
     /** Choose the server in the chosen backend. Bail with one of `backend.servers` to override the backend's algorithm. */
     pickServer: new SyncBailHook<[HttpContext, BackendView], ServerView | void>(['ctx', 'backend']),
     /** The request to the server is about to be sent. Mutate `ctx.upstream` (path, headers). */
-    upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']),
+    upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']) as EagerSeriesHook<[HttpContext]>,
     /** The server's response head has arrived. Mutate status and headers, or observe the body with `res.onBody`. An upgrade's 101 comes here too: headers only, no body, status kept. */
-    upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']),
+    upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']) as EagerSeriesHook<[HttpContext, UpstreamResponse]>,
     /** The gateway is about to answer an error of its own (`status`: 502, 503, 504...): bail with another answer (a custom error page, a stale copy from a cache). */
-    errorResponse: new AsyncSeriesBailHook<[HttpContext, number], HttpAnswer | void>(['ctx', 'status']),
+    errorResponse: new AsyncSeriesBailHook<[HttpContext, number], HttpAnswer | void>(['ctx', 'status']) as EagerBailHook<[HttpContext, number], HttpAnswer | void>,
     /** The response has been sent (or the client went away); for an upgrade (status 101), the tunnel has closed, `bytesIn`/`bytesOut` final. Observe: stats, logs. */
     responseSent: new SyncHook<[HttpContext]>(['ctx']),
     /** The request failed: plugin error, server error, timeout, client abort. Observe. */

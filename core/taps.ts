@@ -2,7 +2,7 @@
 // generation's hooks, named after the plugin and wrapped so that a throwing tap is
 // contained: a bail or series hook rethrows it as a PluginError (the kernel answers
 // 500 or closes that one connection); an observe-only hook reports it and goes on.
-import type { ContainedError } from './hooks.ts';
+import type { ContainedError, Eventually } from './hooks.ts';
 import { observeOnly } from './hooks.ts';
 
 export class PluginError extends Error {
@@ -13,8 +13,8 @@ export class PluginError extends Error {
 }
 
 type AnyFn = (...args: any[]) => any;
-interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[] }
-interface AnyHook { taps: FullTap[]; tap(o: object, fn: AnyFn): void; tapAsync(o: object, fn: AnyFn): void; tapPromise(o: object, fn: AnyFn): void }
+interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[]; eager?: AnyFn }
+interface AnyHook { taps: FullTap[]; _args: string[]; tap(o: object, fn: AnyFn): void; tapAsync(o: object, fn: AnyFn): void; tapPromise(o: object, fn: AnyFn): void }
 
 export type Report = (e: ContainedError) => void;
 
@@ -55,7 +55,11 @@ export function copyTaps(
       // A generation's own hooks (boot, close) may take their time; a request's path may not.
       const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
       if (tap.type === 'sync') target.tap(options, wrapSync(tap.fn, plugin, id, observe, report, m));
-      else if (tap.type === 'promise') target.tapPromise(options, wrapPromise(tap.fn, plugin, id, m, timeout));
+      else if (tap.type === 'promise') {
+        // The kernel calls `eager` (a value at once, or a promise); tapable's own callers get a promise.
+        const eager = wrapPromise(tap.fn, plugin, id, m, timeout);
+        target.tapPromise({ ...options, eager }, promising(eager));
+      }
       else target.tapAsync(options, wrapCallback(tap.fn, plugin, id, m));
     }
   }
@@ -100,41 +104,88 @@ function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, rep
   };
 }
 
+/** A `tapPromise` tap, contained and timed; what it answers at once (not a promise) is returned as it is. */
 function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined, timeout: number): AnyFn {
   return function (this: unknown, ...args: unknown[]) {
     const start = performance.now();
+    let result;
     try {
-      const result = fn.apply(this, args);
-      if (!result || typeof result.then !== 'function') {
-        charge(meter, args[0], start, false);
-        return Promise.resolve(result);
-      }
-      return (timeout > 0 ? withTimeout(result, timeout) : result).then(
-        (value: unknown) => {
-          charge(meter, args[0], start, false);
-          return value;
-        },
-        (error: unknown) => {
-          charge(meter, args[0], start, true);
-          throw new PluginError(plugin, hook, error);
-        },
-      );
+      result = fn.apply(this, args);
     } catch (error) {
       charge(meter, args[0], start, true);
-      return Promise.reject(new PluginError(plugin, hook, error));
+      throw new PluginError(plugin, hook, error);
+    }
+    if (!isThenable(result)) {
+      charge(meter, args[0], start, false);
+      return result;
+    }
+    return (timeout > 0 ? withTimeout(result, timeout) : result).then(
+      (value: unknown) => {
+        charge(meter, args[0], start, false);
+        return value;
+      },
+      (error: unknown) => {
+        charge(meter, args[0], start, true);
+        throw new PluginError(plugin, hook, error);
+      },
+    );
+  };
+}
+
+/** `fn` keeping tapable's promise contract: always a promise, never a throw. */
+function promising(fn: AnyFn): AnyFn {
+  return function (this: unknown, ...args: unknown[]) {
+    try {
+      const result = fn.apply(this, args);
+      return isThenable(result) ? result : Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
     }
   };
 }
 
-/** A tap's promise, or a rejection once `ms` have passed without it settling (the tap itself runs on, unheard). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+export const isThenable = (v: unknown): v is PromiseLike<unknown> => v != null && typeof (v as PromiseLike<unknown>).then === 'function';
+
+/**
+ * A tap's promise, or a rejection once `ms` have passed without it settling (the tap
+ * itself runs on, unheard). One sweeping timer watches every call in flight, instead
+ * of a timer set and cleared per call: a timeout fires up to a tenth of `ms` late.
+ */
+function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TapTimeout(ms)), ms);
+    const call: Watched = { deadline: performance.now() + ms, ms, reject };
+    watched.add(call);
+    const period = Math.max(5, Math.min(1000, ms / 10));
+    if (sweeper === undefined || period < sweepEvery) sweepAt(period);
     p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
+      (v) => (watched.delete(call), resolve(v)),
+      (e) => (watched.delete(call), reject(e)),
     );
   });
+}
+
+interface Watched { deadline: number; ms: number; reject: (e: Error) => void }
+const watched = new Set<Watched>();
+let sweeper: NodeJS.Timeout | undefined;
+let sweepEvery = Infinity;
+
+function sweepAt(period: number): void {
+  clearInterval(sweeper);
+  sweepEvery = period;
+  sweeper = setInterval(sweep, period).unref();
+}
+
+function sweep(): void {
+  const now = performance.now();
+  for (const call of watched) {
+    if (call.deadline > now) continue;
+    watched.delete(call);
+    call.reject(new TapTimeout(call.ms));
+  }
+  if (watched.size > 0) return;
+  clearInterval(sweeper);
+  sweeper = undefined;
+  sweepEvery = Infinity;
 }
 
 /** An async tap outlived its budget (`plugin_budget.timeout`). */
@@ -162,4 +213,44 @@ function wrapCallback(fn: AnyFn, plugin: string, hook: string, meter: TapMeter |
       callback(new PluginError(plugin, hook, error));
     }
   };
+}
+
+const compiled = Symbol('tapgate.run');
+interface Compiled { taps: number; run: AnyFn }
+
+/**
+ * The kernel's way to call an async series hook on a request's path: its taps in order,
+ * in the calling turn, going asynchronous only from the first tap that returns a promise.
+ * tapable's `promise()` costs a promise and a turn per call even when every tap answers
+ * at once (a sync tap, a remembered token). Built once per hook and set of taps.
+ * With `bail`, the first tap to return something other than `undefined` ends the run with it.
+ */
+export function runner<A extends unknown[], R>(hook: { taps: readonly unknown[] }, bail: boolean): (...args: A) => Eventually<R | undefined> {
+  const h = hook as AnyHook & { [compiled]?: Compiled };
+  const known = h[compiled];
+  if (known !== undefined && known.taps === h.taps.length) return known.run;
+  const arity = h._args.length;
+  const fns = h.taps.map((t): AnyFn => t.eager ?? (t.type === 'async' ? callbackTap(t.fn, arity) : t.fn));
+  const n = fns.length;
+  // Hooks on a request's path take one or two arguments.
+  const from = (i: number, a: unknown, b: unknown): unknown => {
+    for (; i < n; i++) {
+      const result = fns[i](a, b);
+      if (isThenable(result)) {
+        const next = i + 1;
+        return result.then((value) => (bail && value !== undefined ? value : from(next, a, b)));
+      }
+      if (bail && result !== undefined) return result;
+    }
+    return undefined;
+  };
+  const run = (a: unknown, b: unknown) => from(0, a, b);
+  h[compiled] = { taps: n, run };
+  return run as unknown as (...args: A) => Eventually<R | undefined>;
+}
+
+/** A `tapAsync` tap called as one that returns a promise. */
+function callbackTap(fn: AnyFn, arity: number): AnyFn {
+  return (...args: unknown[]) =>
+    new Promise((resolve, reject) => fn(...args.slice(0, arity), (err: unknown, value: unknown) => (err ? reject(err) : resolve(value))));
 }

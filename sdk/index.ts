@@ -14,7 +14,7 @@ export { RegexSource } from './options.ts';
 export { Stage } from '../core/hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from '../core/config/units.ts';
-export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError } from '../core/hooks.ts';
+export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from '../core/hooks.ts';
 export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate } from '../core/http/context.ts';
 export type { TcpContext } from '../core/tcp/context.ts';
 export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';

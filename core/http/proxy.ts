@@ -11,7 +11,7 @@ import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts
 import { chosenRoute } from '../routes.ts';
 import { httpTermination } from '../termination.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
-import { PluginError } from '../taps.ts';
+import { PluginError, isThenable, runner } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
 
 /** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
@@ -43,7 +43,8 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
 
   try {
     if (fe.http.received.taps.length) {
-      const answer = await fe.http.received.promise(ctx);
+      let answer = runner<[HttpContext], HttpAnswer | void>(fe.http.received, true)(ctx);
+      if (isThenable(answer)) answer = await answer;
       if (answer) return sendAnswer(res, ctx, answer, env);
     }
     const chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined;
@@ -52,7 +53,8 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     // From here on, the route's chain: the frontend's taps and the route's own.
     const hooks = route.http;
     if (hooks.request.taps.length) {
-      const answer = await hooks.request.promise(ctx);
+      let answer = runner<[HttpContext], HttpAnswer | void>(hooks.request, true)(ctx);
+      if (isThenable(answer)) answer = await answer;
       if (answer) return sendAnswer(res, ctx, answer, env);
     }
     const name = typeof chosen === 'string' ? chosen : route.backend;
@@ -105,7 +107,10 @@ async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, 
   const hooks = hooksOf(ctx, fe);
   const body = req.body ? requestBody(req, req.body, fe, ctx) : null;
   ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
-  if (hooks.upstreamRequest.taps.length) await hooks.upstreamRequest.promise(ctx);
+  if (hooks.upstreamRequest.taps.length) {
+    const done = runner<[HttpContext], void>(hooks.upstreamRequest, false)(ctx);
+    if (isThenable(done)) await done;
+  }
 
   let tried: Set<UpstreamServer> | undefined;
   let waited = false;
@@ -216,12 +221,25 @@ function requestBody(req: ClientRequest, body: Readable, fe: FrontendRuntime, ct
   return counted;
 }
 
+/** The server's head as `upstreamResponse` taps see it, keeping what they ask for. */
+class ServerHead implements UpstreamResponse {
+  observers: BodyObserver[] | undefined = undefined;
+  replacement: Uint8Array | undefined = undefined;
+  constructor(public status: number, public headers: HttpHeaders) {}
+  onBody(observer: BodyObserver): void {
+    (this.observers ??= []).push(observer);
+  }
+  replaceBody(body: Uint8Array): void {
+    this.replacement = body;
+  }
+}
+
 /** Streams the server's answer to the client with back-pressure on both sides. */
 class ProxyHandler implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
-  #observers: BodyObserver[] | undefined;
+  /** What `upstreamResponse` taps saw and asked for (body observers, a replacement body). */
+  #head: ServerHead | undefined;
   #pending: Buffer[] | undefined;
-  #replacement: Uint8Array | undefined;
   #headPending = false;
   #ended = false;
   #trailers: Record<string, string | string[]> | undefined;
@@ -255,28 +273,22 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (connection) for (const name of String(connection).toLowerCase().split(',')) delete headers[name.trim()];
     const hook = hooksOf(ctx, this.fe).upstreamResponse;
     if (!hook.taps.length) return void this.#writeHead(status, headers);
-    const response: UpstreamResponse = {
-      status,
-      headers,
-      onBody: (o) => (this.#observers ??= []).push(o),
-      replaceBody: (body) => void (this.#replacement = body),
-    };
+    const response = (this.#head = new ServerHead(status, headers));
+    let done;
+    try {
+      done = runner<[HttpContext, UpstreamResponse], void>(hook, false)(ctx, response);
+    } catch (err) {
+      return this.#fail(err as Error);
+    }
+    if (!isThenable(done)) return void this.#headDecided(response);
+    // A tap is still deciding: the body waits (and is kept) until it has.
     this.#headPending = true;
     controller.pause();
-    hook.promise(ctx, response).then(
+    done.then(
       () => {
         this.#headPending = false;
-        const replacement = this.#replacement;
-        if (replacement) {
-          if (response.status !== 204 && response.status !== 304) response.headers['content-length'] = String(replacement.length);
-          else delete response.headers['content-length'];
-        }
-        if (!this.#writeHead(response.status, response.headers)) return;
-        if (replacement) this.#write(Buffer.from(replacement.buffer, replacement.byteOffset, replacement.length));
-        else for (const chunk of this.#pending ?? []) this.#write(chunk);
-        this.#pending = undefined;
-        if (this.#ended) this.#end();
-        else if (!this.res.writableNeedDrain) controller.resume();
+        if (!this.#headDecided(response) || this.#ended) return;
+        if (!this.res.writableNeedDrain) controller.resume();
         else this.res.once('drain', this.#resumeOnDrain);
       },
       (err) => {
@@ -284,6 +296,21 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
         this.#fail(err);
       },
     );
+  }
+
+  /** The `upstreamResponse` taps are done with `response`: its head goes out, then what was held back. False when the head could not be written. */
+  #headDecided(response: ServerHead): boolean {
+    const replacement = response.replacement;
+    if (replacement) {
+      if (response.status !== 204 && response.status !== 304) response.headers['content-length'] = String(replacement.length);
+      else delete response.headers['content-length'];
+    }
+    if (!this.#writeHead(response.status, response.headers)) return false;
+    if (replacement) this.#write(Buffer.from(replacement.buffer, replacement.byteOffset, replacement.length));
+    else if (this.#pending) for (const chunk of this.#pending) this.#write(chunk);
+    this.#pending = undefined;
+    if (this.#ended) this.#end();
+    return true;
   }
 
   /** An upgrade's server switched protocols: the client gets the 101 and the sockets are relayed until both close. */
@@ -312,7 +339,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#replacement) return; // the server's body is read and dropped
+    if (this.#head?.replacement) return; // the server's body is read and dropped
     if (this.#headPending) (this.#pending ??= []).push(chunk);
     else if (!this.#write(chunk)) {
       controller.pause();
@@ -322,7 +349,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   #write(chunk: Buffer): boolean {
     this.ctx.bytesOut += chunk.length;
-    if (this.#observers) for (const o of this.#observers) o.data(chunk);
+    const observers = this.#head?.observers;
+    if (observers) for (const o of observers) o.data(chunk);
     return this.res.write(chunk);
   }
 
@@ -337,7 +365,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   #end(): void {
-    if (this.#observers) for (const o of this.#observers) o.end();
+    const observers = this.#head?.observers;
+    if (observers) for (const o of observers) o.end();
     this.#done = true;
     if (this.#trailers) this.res.addTrailers?.(this.#trailers);
     this.res.end();
@@ -348,7 +377,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     const ctx = this.ctx;
-    if (this.#observers) for (const o of this.#observers) o.error?.(err);
+    const observers = this.#head?.observers;
+    if (observers) for (const o of observers) o.error?.(err);
     const code = (err as { code?: string }).code ?? '';
     if (!this.res.headersSent && connectErrors.has(code)) {
       ctx.error = `connect: ${code}`;
@@ -388,14 +418,19 @@ export function sendError(res: ClientResponse, ctx: HttpContext, status: number,
   if (res.headersSent || res.destroyed) return;
   const hook = (ctx.route as RouteRuntime | undefined)?.http.errorResponse;
   if (!hook?.taps.length) return writeError(res, ctx, status, env);
-  hook.promise(ctx, status).then(
-    (answer) => {
-      if (res.headersSent || res.destroyed) return;
-      if (answer) sendAnswer(res, ctx, answer, env);
-      else writeError(res, ctx, status, env);
-    },
-    () => writeError(res, ctx, status, env),
-  );
+  const answered = (answer: HttpAnswer | void | undefined) => {
+    if (res.headersSent || res.destroyed) return;
+    if (answer) sendAnswer(res, ctx, answer, env);
+    else writeError(res, ctx, status, env);
+  };
+  let answer;
+  try {
+    answer = runner<[HttpContext, number], HttpAnswer | void>(hook, true)(ctx, status);
+  } catch {
+    return writeError(res, ctx, status, env);
+  }
+  if (isThenable(answer)) answer.then(answered, () => writeError(res, ctx, status, env));
+  else answered(answer);
 }
 
 function writeError(res: ClientResponse, ctx: HttpContext, status: number, env: HttpEnv): void {
