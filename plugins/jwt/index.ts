@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { definePlugin, parseDuration, parseSize, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
 import { claimMatcher, ClaimRules, compileRules, readClaim } from './claims.ts';
 import { asymmetricAlgorithms, hmacAlgorithms, KeySet, loadLocalKeys, RemoteJwks, type KeySource } from './keys.ts';
-import { createVerifier, secretKey } from './verify.ts';
+import { createVerifier, secretKey, type Outcome } from './verify.ts';
 
 const parses = (parse: (v: string | number) => number) => (v: string | number) => {
   try {
@@ -209,13 +209,7 @@ export default definePlugin({
     });
     const missingBody = json({ error: 'unauthorized', error_description: 'a bearer token is required' });
 
-    const check = async (ctx: HttpContext): Promise<HttpAnswer | undefined> => {
-      const token = readToken(ctx);
-      if (token === undefined) {
-        counted.missing.inc();
-        return answer(401, realm, missingBody);
-      }
-      const outcome = await verify(token);
+    const decide = (ctx: HttpContext, outcome: Outcome): HttpAnswer | undefined => {
       if (outcome.ok) {
         counted.accepted.inc();
         ctx.state.claims = outcome.claims;
@@ -225,6 +219,16 @@ export default definePlugin({
       api.log.debug({ request: ctx.id, description: outcome.description, reason: outcome.reason }, 'token refused');
       return answer(outcome.status, `${realm}, error="${outcome.error}", error_description="${outcome.description}"`, json({ error: outcome.error, error_description: outcome.description }));
     };
+    // Not async: a remembered token is decided in the same turn, with no promise (see EagerBailHook).
+    const check = (ctx: HttpContext): HttpAnswer | undefined | Promise<HttpAnswer | undefined> => {
+      const token = readToken(ctx);
+      if (token === undefined) {
+        counted.missing.inc();
+        return answer(401, realm, missingBody);
+      }
+      const outcome = verify(token);
+      return outcome instanceof Promise ? outcome.then((o) => decide(ctx, o)) : decide(ctx, outcome);
+    };
     // Before routing on a frontend (routes may match on claims); on a route, once it is chosen.
     const hook = api.scope.kind === 'route' ? api.hooks.http.request : api.hooks.http.received;
     hook.tapPromise({ name: api.name, stage: Stage.AUTH }, check);
@@ -232,7 +236,7 @@ export default definePlugin({
     const forward = Object.entries(o.forward);
     const strip = o.strip ? tokenStripper(o.from) : undefined;
     if (forward.length || strip) {
-      api.hooks.http.upstreamRequest.tapPromise(api.name, async (ctx) => {
+      api.hooks.http.upstreamRequest.tap(api.name, (ctx) => {
         const up = ctx.upstream!;
         const claims = ctx.state.claims as Record<string, unknown> | undefined;
         for (const [claim, header] of forward) {

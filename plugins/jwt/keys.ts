@@ -211,6 +211,11 @@ export class KeySet {
     return found.keys;
   }
 
+  /** `key` is still one of the candidates for `kid` and `alg` (without fetching). */
+  holds(key: KeyObject, kid: string | undefined, alg: string): boolean {
+    return this.#pick(kid, alg).keys.some((k) => k.key === key);
+  }
+
   #pick(kid: string | undefined, alg: string): { keys: VerificationKey[]; exact: number } {
     const all = this.remote ? [...this.#local, ...this.remote.keys()] : this.#local;
     if (kid === undefined) return { keys: all.filter((k) => k.algorithms.has(alg)), exact: 1 };

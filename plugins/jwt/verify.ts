@@ -33,6 +33,8 @@ export interface VerifierOptions {
 
 /** A token that passed: what it said, and the key that verified it (which must still be held for the token to pass again). */
 interface Verified {
+  /** The answer given again while the token stays good. */
+  outcome: Outcome & { ok: true };
   claims: JWTPayload;
   key: KeyObject;
   kid: string | undefined;
@@ -54,17 +56,11 @@ const quotable = (name: string) => name.replace(/["\\\x00-\x1f\x7f]/g, '');
 
 export const secretKey = (secret: Buffer): KeyObject => createSecretKey(secret);
 
-export function createVerifier(o: VerifierOptions): (token: string) => Promise<Outcome> {
+/** The outcome for a token: at once (no promise) for a remembered token still good, or one too large. */
+export function createVerifier(o: VerifierOptions): (token: string) => Outcome | Promise<Outcome> {
   const requiredClaims = o.requireExp ? ['exp'] : [];
   const verified = o.cacheSize === 0 ? undefined : new LRUCache<string, Verified>({ max: o.cacheSize ?? 10_000 });
-  return async (token) => {
-    if (token.length > o.maxSize) return invalid('token too large');
-    const seen = verified?.get(token);
-    if (seen) {
-      // Same bytes, same signature, issuer, audience and rules: only time and the key's presence can have changed.
-      if (await stillGood(seen, o)) return { ok: true, claims: seen.claims };
-      verified!.delete(token);
-    }
+  const verify = async (token: string): Promise<Outcome> => {
     if (!compactJws.test(token)) return invalid('malformed token');
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
@@ -111,19 +107,31 @@ export function createVerifier(o: VerifierOptions): (token: string) => Promise<O
     const failing = o.rules?.failing(payload);
     if (failing !== undefined) return insufficient(`claim ${quotable(failing)} does not allow this request`);
     const claims = deepFreeze(payload);
-    verified?.set(token, { claims, key: signer!, kid, alg });
-    return { ok: true, claims };
+    const outcome = { ok: true as const, claims };
+    verified?.set(token, { outcome, claims, key: signer!, kid, alg });
+    return outcome;
+  };
+  return (token) => {
+    if (token.length > o.maxSize) return invalid('token too large');
+    const seen = verified?.get(token);
+    if (seen) {
+      // Same bytes, same signature, issuer, audience and rules: only time and the key's presence can have changed.
+      if (stillGood(seen, o)) return seen.outcome;
+      verified!.delete(token);
+    }
+    return verify(token);
   };
 }
 
 /** A remembered token is still valid now: within exp and nbf (with the skew), and its key still held. */
-async function stillGood(v: Verified, o: VerifierOptions): Promise<boolean> {
+function stillGood(v: Verified, o: VerifierOptions): boolean {
   const now = o.now() / 1000;
   const { exp, nbf } = v.claims;
   if (typeof exp === 'number' && exp <= now - o.clockSkewSeconds) return false;
   if (typeof nbf === 'number' && nbf > now + o.clockSkewSeconds) return false;
   if (v.alg.startsWith('HS')) return v.key === o.secret;
-  return (await o.keys.candidates(v.kid, v.alg)).some((k) => k.key === v.key);
+  // Still held (a key gone from the set fails it; the full check then fetches the set again when the kid is unknown).
+  return o.keys.holds(v.key, v.kid, v.alg);
 }
 
 /** Claims shared by every request that presents the token: nobody may change them. */
