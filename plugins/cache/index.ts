@@ -7,7 +7,7 @@
 // purges and listings reaching every instance in every worker are in admin.ts.
 import http from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import { definePlugin, parseDuration, parseSize, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
+import { definePlugin, parseDuration, parseSize, Stage, z, type Eventually, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
 import { joinGeneration, purgeEverywhere, purgeOf, type CacheInstance, type EntryView, type PurgeRequest } from './admin.ts';
 import { keyFunction } from './key.ts';
 import {
@@ -218,53 +218,56 @@ export default definePlugin({
       return { status: 200, headers: { 'content-type': 'application/json' }, body: `${JSON.stringify(purged)}\n` };
     };
 
-    api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
+    /**
+     * What a request does with what the store holds for it: answer from it, wait for the
+     * request already fetching it and look again (once), or go to the server.
+     */
+    const decide = (ctx: HttpContext, state: RequestState, entry: CachedResponse | undefined, waited: boolean): Eventually<HttpAnswer | undefined> => {
+      if (entry) {
+        const use = useFor(entry, state.req, api.now());
+        if (use.use === 'fresh') {
+          hits.inc(labels);
+          return answerFromStore(ctx, entry, use.age, 'HIT');
+        }
+        if (use.use === 'stale') {
+          hits.inc(labels);
+          if (use.background) revalidateInBackground(ctx, state.key);
+          return answerFromStore(ctx, entry, use.age, 'STALE');
+        }
+      }
+      if (!waited && coalescible(ctx, state.req)) {
+        const pending = inflight.get(state.key);
+        if (pending) return pending.then(() => variants.lookup(state.key, ctx.headers)).then((again) => decide(ctx, state, again, true));
+        state.lead = lead(state.key);
+      }
+      state.entry = entry;
+      if (state.req.has('only-if-cached')) {
+        state.lead?.();
+        return { status: 504, headers: { 'content-type': 'text/plain; charset=utf-8', [hdr]: 'MISS' }, body: 'not in cache\n' };
+      }
+      misses.inc(labels);
+      return undefined;
+    };
+
+    // Not async: with the memory store a request is decided in the same turn (see EagerBailHook).
+    api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.CACHE }, (ctx) => {
       // An upgrade (WebSocket...) is a connection, not a response: never answered, awaited or stored.
-      if (ctx.headers.upgrade !== undefined) return;
+      if (ctx.headers.upgrade !== undefined) return undefined;
       const method = ctx.method;
       if (method === 'PURGE' && o.purge.enabled) return purge(ctx);
       const host = hostOf(ctx);
       if (method !== 'GET' && method !== 'HEAD') {
         if (!safeMethods.has(method)) ctx.state[stateKey] = { key: keyOf(host, ctx.url), host, req: new Map(), conditional: false, requestTime: 0, invalidate: true } satisfies RequestState;
-        return;
+        return undefined;
       }
       const key = keyOf(host, ctx.url);
-      const req = requestDirectives(ctx.headers);
-      const state: RequestState = { key, host, req, conditional: false, requestTime: 0 };
+      const state: RequestState = { key, host, req: requestDirectives(ctx.headers), conditional: false, requestTime: 0 };
       ctx.state[stateKey] = state;
-
-      let entry = await variants.lookup(key, ctx.headers);
-      for (let waited = false; ; waited = true) {
-        if (entry) {
-          const use = useFor(entry, req, api.now());
-          if (use.use === 'fresh') {
-            hits.inc(labels);
-            return answerFromStore(ctx, entry, use.age, 'HIT');
-          }
-          if (use.use === 'stale') {
-            hits.inc(labels);
-            if (use.background) revalidateInBackground(ctx, key);
-            return answerFromStore(ctx, entry, use.age, 'STALE');
-          }
-        }
-        if (waited || !coalescible(ctx, req)) break;
-        const pending = inflight.get(key);
-        if (!pending) {
-          state.lead = lead(key);
-          break;
-        }
-        await pending;
-        entry = await variants.lookup(key, ctx.headers);
-      }
-      state.entry = entry;
-      if (req.has('only-if-cached')) {
-        state.lead?.();
-        return { status: 504, headers: { 'content-type': 'text/plain; charset=utf-8', [hdr]: 'MISS' }, body: 'not in cache\n' };
-      }
-      misses.inc(labels);
+      const entry = variants.lookup(key, ctx.headers);
+      return entry instanceof Promise ? entry.then((found) => decide(ctx, state, found, false)) : decide(ctx, state, entry, false);
     });
 
-    api.hooks.http.upstreamRequest.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx) => {
+    api.hooks.http.upstreamRequest.tap({ name: api.name, stage: Stage.CACHE }, (ctx) => {
       const state = ctx.state[stateKey] as RequestState | undefined;
       if (!state || state.invalidate || !ctx.upstream) return;
       state.requestTime = api.now();
@@ -280,7 +283,8 @@ export default definePlugin({
       state.conditional = true;
     });
 
-    api.hooks.http.upstreamResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx, res) => {
+    // Not async either: only invalidations and revalidated entries wait for the store.
+    api.hooks.http.upstreamResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, (ctx, res) => {
       const state = ctx.state[stateKey] as RequestState | undefined;
       if (!state) return;
       // The tag header is for caches, not clients: the first cache to strip it leaves its value to the others in the chain (frontend, route).
@@ -291,17 +295,18 @@ export default definePlugin({
       }
       const now = api.now();
       if (state.invalidate) {
-        if (res.status >= 200 && res.status < 400) await invalidateAfterUnsafe(ctx, state, res.headers);
+        if (res.status >= 200 && res.status < 400) return invalidateAfterUnsafe(ctx, state, res.headers);
         return;
       }
       const tags = tagsOf(tagValue);
       const entry = state.entry;
       if (entry && state.conditional && res.status === 304) {
         const fresh = stored(entry.status, freshenHeaders(entry.headers, res.headers), entry.body, state.requestTime, now, tags.length ? tags : entry.tags);
-        await variants.save(state.key, ctx.headers, fresh);
-        revalidations.inc(labels);
-        state.lead?.();
-        return replaceWithStored(ctx, res, fresh, currentAge(fresh, now), 'REVALIDATED');
+        return variants.save(state.key, ctx.headers, fresh).then(() => {
+          revalidations.inc(labels);
+          state.lead?.();
+          replaceWithStored(ctx, res, fresh, currentAge(fresh, now), 'REVALIDATED');
+        });
       }
       if (entry && originErrors.has(res.status) && staleIfErrorAllows(entry, state.req, now)) {
         state.lead?.();
@@ -315,10 +320,11 @@ export default definePlugin({
         (length === undefined || Number(length) <= o.max_object_size);
       if (!storable) return state.lead?.();
       collect(ctx, state, res, headers, tags, now, length === undefined ? undefined : Number(length));
+      return undefined;
     });
 
     // RFC 5861 4 for errors of the gateway's own (no server reachable, a timeout): the stale entry this request would have validated.
-    api.hooks.http.errorResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, async (ctx, status) => {
+    api.hooks.http.errorResponse.tapPromise({ name: api.name, stage: Stage.CACHE }, (ctx, status) => {
       const state = ctx.state[stateKey] as RequestState | undefined;
       const entry = state?.entry;
       if (!entry || !gatewayErrors.has(status)) return undefined;

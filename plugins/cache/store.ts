@@ -1,10 +1,12 @@
 // Where cached responses live. The cache logic only uses this interface, so a store
 // shared between workers or gateways (Redis, say) can replace the in-memory one without
-// touching it. Every call may be asynchronous for that reason.
+// touching it. Every call may be asynchronous for that reason; `get`, on every request's
+// path, answers at once when it can (the memory store always does).
 import { LRUCache } from 'lru-cache';
+import type { Eventually } from '../../sdk/index.ts';
 
 export interface CacheStore<V> {
-  get(key: string): Promise<V | undefined>;
+  get(key: string): Eventually<V | undefined>;
   /** Like `get`, without counting as a use (listings). */
   peek(key: string): Promise<V | undefined>;
   /** `size` is the value's weight in bytes, counted against the store's bound; `tags` index it for `tagged`. */
@@ -58,7 +60,7 @@ export class MemoryStore<V extends object> implements CacheStore<V> {
     return this.#byTag.size;
   }
 
-  async get(key: string): Promise<V | undefined> {
+  get(key: string): V | undefined {
     return this.#lru.get(key);
   }
 

@@ -2,7 +2,7 @@
 // Vary (RFC 9111 4.1). Under a key without Vary lies the response itself; under a key
 // with Vary lies a small record of the header names and known variants, each variant
 // stored under `key + "\n" + the request's values of those headers`.
-import type { HttpHeaders } from '../../sdk/index.ts';
+import type { Eventually, HttpHeaders } from '../../sdk/index.ts';
 import { header, type CachedResponse } from './policy.ts';
 import type { CacheStore } from './store.ts';
 
@@ -38,11 +38,17 @@ export interface ListedResponse {
 export class VariantStore {
   constructor(readonly store: CacheStore<Stored>) {}
 
-  async lookup(key: string, req: HttpHeaders): Promise<CachedResponse | undefined> {
-    const found = await this.store.get(key);
+  /** At once when the store answers at once (no promise on a request's path). */
+  lookup(key: string, req: HttpHeaders): Eventually<CachedResponse | undefined> {
+    const found = this.store.get(key);
+    return found instanceof Promise ? found.then((f) => this.#variant(key, req, f)) : this.#variant(key, req, found);
+  }
+
+  #variant(key: string, req: HttpHeaders, found: Stored | undefined): Eventually<CachedResponse | undefined> {
     if (!found || !isVaryRecord(found)) return found;
-    const stored = await this.store.get(`${key}\n${variantOf(found.vary, req)}`);
-    return stored && !isVaryRecord(stored) ? stored : undefined;
+    const stored = this.store.get(`${key}\n${variantOf(found.vary, req)}`);
+    const response = (s: Stored | undefined) => (s && !isVaryRecord(s) ? s : undefined);
+    return stored instanceof Promise ? stored.then(response) : response(stored);
   }
 
   /** Stores `entry` as the response to `req` under `key`; returns its size in bytes. */
