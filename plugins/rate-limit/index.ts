@@ -37,6 +37,8 @@ function parseRate(text: string): [number, number] | undefined {
 }
 const RateText = z.string().refine((s) => parseRate(s) !== undefined, 'expected "<count> per <duration>", e.g. "100 per 1m" or "10 per second"');
 
+/** Instances made so far in this process: each keeps its decision under a key of its own. */
+let instances = 0;
 const redisDefaults = { url: 'redis://127.0.0.1:6379', prefix: 'tapgate:rate-limit:' };
 
 const KeyPartSchema = z.union([
@@ -134,12 +136,12 @@ export default definePlugin({
       headers.ratelimit = limitItem(o.policy, d);
       return { status: 429, headers, body: refusedBody };
     };
-    // What `upstreamResponse` adds, computed in `request` (one instance's view per request).
-    const granted = new WeakMap<HttpContext, Decision>();
+    // What `upstreamResponse` adds, decided in `request`: kept in the request's state under this instance's key.
+    const granted = `rate-limit.granted.${++instances}`;
     const decided = (ctx: HttpContext, d: Decision | undefined): HttpAnswer | undefined => {
       if (d === undefined) return undefined; // the store failed: pass
       if (!d.allowed) return refuse(d);
-      if (o.headers) granted.set(ctx, d);
+      if (o.headers) ctx.state[granted] = d;
       return undefined;
     };
     const storeKey = (ctx: HttpContext): string | undefined => {
@@ -162,7 +164,7 @@ export default definePlugin({
     if (o.headers) {
       // A sync tap: the response is not held up by a promise.
       api.hooks.http.upstreamResponse.tap(api.name, (ctx, res) => {
-        const d = granted.get(ctx);
+        const d = ctx.state[granted] as Decision | undefined;
         if (d === undefined) return;
         res.headers['ratelimit-policy'] = appendItem(res.headers['ratelimit-policy'], policyField);
         res.headers.ratelimit = appendItem(res.headers.ratelimit, limitItem(o.policy, d));
