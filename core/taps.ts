@@ -13,7 +13,9 @@ export class PluginError extends Error {
 }
 
 type AnyFn = (...args: any[]) => any;
-interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[]; eager?: AnyFn }
+interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[]; step?: Step }
+/** A plugin's own tap as the kernel's runner calls it: unwrapped, timed and contained by the runner itself. */
+interface Step { fn: AnyFn; plugin: string; hook: string; meter: TapMeter | undefined; timeout: number }
 interface AnyHook { taps: FullTap[]; _args: string[]; tap(o: object, fn: AnyFn): void; tapAsync(o: object, fn: AnyFn): void; tapPromise(o: object, fn: AnyFn): void }
 
 export type Report = (e: ContainedError) => void;
@@ -54,12 +56,10 @@ export function copyTaps(
       const m = meter?.(plugin, id);
       // A generation's own hooks (boot, close) may take their time; a request's path may not.
       const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
-      if (tap.type === 'sync') target.tap(options, wrapSync(tap.fn, plugin, id, observe, report, m));
-      else if (tap.type === 'promise') {
-        // The kernel calls `eager` (a value at once, or a promise); tapable's own callers get a promise.
-        const eager = wrapPromise(tap.fn, plugin, id, m, timeout);
-        target.tapPromise({ ...options, eager }, promising(eager));
-      }
+      // The kernel's runner calls `step` (the plugin's function); tapable's own callers get it wrapped.
+      const step: Step = { fn: tap.fn, plugin, hook: id, meter: m, timeout };
+      if (tap.type === 'sync') target.tap({ ...options, step }, wrapSync(tap.fn, plugin, id, observe, report, m, target._args.length));
+      else if (tap.type === 'promise') target.tapPromise({ ...options, step }, promising(wrapPromise(step)));
       else target.tapAsync(options, wrapCallback(tap.fn, plugin, id, m));
     }
   }
@@ -79,7 +79,10 @@ function orderByAfter<E extends { plugin: string; tap: FullTap }>(entries: E[]):
 
 /** Records a call's cost: on the tap's meter, and on the request it served. */
 function charge(meter: TapMeter | undefined, first: unknown, start: number, failed: boolean): void {
-  const ms = performance.now() - start;
+  account(meter, first, performance.now() - start, failed);
+}
+
+function account(meter: TapMeter | undefined, first: unknown, ms: number, failed: boolean): void {
   if (meter) {
     meter.record(ms, failed);
     if (meter.slowAfter > 0 && ms > meter.slowAfter) meter.slow(ms);
@@ -88,7 +91,26 @@ function charge(meter: TapMeter | undefined, first: unknown, start: number, fail
   if (timings) timings.plugins += ms;
 }
 
-function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report, meter: TapMeter | undefined): AnyFn {
+function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report, meter: TapMeter | undefined, arity: number): AnyFn {
+  const failed = (error: unknown, first: unknown, start: number) => {
+    charge(meter, first, start, true);
+    if (!observe) throw new PluginError(plugin, hook, error);
+    report({ plugin, hook, error });
+    return undefined;
+  };
+  // Every sync hook takes two arguments at most: no rest array, no apply, on each call.
+  if (arity <= 2) {
+    return function (this: unknown, a: unknown, b: unknown) {
+      const start = performance.now();
+      try {
+        const result = fn.call(this, a, b);
+        charge(meter, a, start, false);
+        return result;
+      } catch (error) {
+        return failed(error, a, start);
+      }
+    };
+  }
   return function (this: unknown, ...args: unknown[]) {
     const start = performance.now();
     try {
@@ -96,40 +118,42 @@ function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, rep
       charge(meter, args[0], start, false);
       return result;
     } catch (error) {
-      charge(meter, args[0], start, true);
-      if (!observe) throw new PluginError(plugin, hook, error);
-      report({ plugin, hook, error });
-      return undefined;
+      return failed(error, args[0], start);
     }
   };
 }
 
 /** A `tapPromise` tap, contained and timed; what it answers at once (not a promise) is returned as it is. */
-function wrapPromise(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined, timeout: number): AnyFn {
+function wrapPromise(step: Step): AnyFn {
   return function (this: unknown, ...args: unknown[]) {
     const start = performance.now();
     let result;
     try {
-      result = fn.apply(this, args);
+      result = step.fn.apply(this, args);
     } catch (error) {
-      charge(meter, args[0], start, true);
-      throw new PluginError(plugin, hook, error);
+      charge(step.meter, args[0], start, true);
+      throw new PluginError(step.plugin, step.hook, error);
     }
     if (!isThenable(result)) {
-      charge(meter, args[0], start, false);
+      charge(step.meter, args[0], start, false);
       return result;
     }
-    return (timeout > 0 ? withTimeout(result, timeout) : result).then(
-      (value: unknown) => {
-        charge(meter, args[0], start, false);
-        return value;
-      },
-      (error: unknown) => {
-        charge(meter, args[0], start, true);
-        throw new PluginError(plugin, hook, error);
-      },
-    );
+    return settle(result, step, args[0], start);
   };
+}
+
+/** A tap's promise, timed from `start`, failing past the budget, its rejection a PluginError. */
+function settle(result: PromiseLike<unknown>, step: Step, first: unknown, start: number): PromiseLike<unknown> {
+  return (step.timeout > 0 ? withTimeout(result, step.timeout) : result).then(
+    (value: unknown) => {
+      charge(step.meter, first, start, false);
+      return value;
+    },
+    (error: unknown) => {
+      charge(step.meter, first, start, true);
+      throw new PluginError(step.plugin, step.hook, error);
+    },
+  );
 }
 
 /** `fn` keeping tapable's promise contract: always a promise, never a throw. */
@@ -230,16 +254,29 @@ export function runner<A extends unknown[], R>(hook: { taps: readonly unknown[] 
   const known = h[compiled];
   if (known !== undefined && known.taps === h.taps.length) return known.run;
   const arity = h._args.length;
-  const fns = h.taps.map((t): AnyFn => t.eager ?? (t.type === 'async' ? callbackTap(t.fn, arity) : t.fn));
-  const n = fns.length;
-  // Hooks on a request's path take one or two arguments.
+  // Taps copied from plugins run as the plugins wrote them, timed here; others (tapAsync, taps made on the generation's hooks directly) as tapped.
+  const steps = h.taps.map((t): Step => t.step ?? { fn: t.type === 'async' ? callbackTap(t.fn, arity) : t.fn, plugin: '', hook: '', meter: undefined, timeout: 0 });
+  const n = steps.length;
+  // Hooks on a request's path take one or two arguments. One clock read between taps: one's end is the next one's start.
   const from = (i: number, a: unknown, b: unknown): unknown => {
+    let start = performance.now();
     for (; i < n; i++) {
-      const result = fns[i](a, b);
+      const step = steps[i]!;
+      let result;
+      try {
+        result = step.fn(a, b);
+      } catch (error) {
+        if (!step.plugin) throw error;
+        charge(step.meter, a, start, true);
+        throw new PluginError(step.plugin, step.hook, error);
+      }
       if (isThenable(result)) {
         const next = i + 1;
-        return result.then((value) => (bail && value !== undefined ? value : from(next, a, b)));
+        return (step.plugin ? settle(result, step, a, start) : result).then((value) => (bail && value !== undefined ? value : from(next, a, b)));
       }
+      const end = performance.now();
+      if (step.plugin) account(step.meter, a, end - start, false);
+      start = end;
       if (bail && result !== undefined) return result;
     }
     return undefined;
