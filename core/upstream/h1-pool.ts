@@ -49,6 +49,8 @@ export class H1Pool implements UpstreamPool {
   readonly #idle: Connection[] = [];
   readonly #all = new Set<Connection>();
   #closing = false;
+  /** One timer for every connection's timeouts (a socket timeout set per phase costs a timer per request). */
+  #sweep: NodeJS.Timeout | undefined;
   /** `host: ...` sent when the request has none. */
   readonly hostHeader: string;
 
@@ -77,8 +79,23 @@ export class H1Pool implements UpstreamPool {
   #open(): Connection {
     const connection = new Connection(this);
     this.#all.add(connection);
+    if (this.#sweep === undefined) {
+      const t = this.timeouts;
+      const period = Math.max(10, Math.min(1000, t.connect / 4, t.server / 4, t.server_body / 4, t.server_keepalive / 4));
+      this.#sweep = setInterval(this.#check, period).unref();
+    }
     return connection;
   }
+
+  /** Connections past their phase's timeout end (a timeout fires up to a quarter of it late). */
+  #check = (): void => {
+    const now = performance.now();
+    for (const c of this.#all) c.check(now);
+    if (this.#all.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
+  };
 
   released(connection: Connection): void {
     if (this.#closing) connection.destroy();
@@ -116,8 +133,9 @@ class Connection {
   #idleUntil = Infinity;
   #trailers: string[] | undefined = undefined;
   #early: string[] | undefined = undefined;
-  /** The socket's idle timeout now: set again only when a phase needs another (each set re-arms a timer). */
+  /** The idle time allowed in the phase the connection is in (0: none), and when it was last active. */
   #timeout = 0;
+  #activeAt = 0;
 
   constructor(readonly pool: H1Pool) {
     const { address, tls: secure, timeouts } = pool;
@@ -141,7 +159,6 @@ class Connection {
     });
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
-    socket.on('timeout', this.#onTimeout);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
   }
@@ -158,6 +175,7 @@ class Connection {
     const exchange = this.exchange;
     if (!exchange) return void this.socket.destroy(); // bytes nobody asked for
     exchange.received = true;
+    this.#activeAt = performance.now();
     let parsed: number | ParseError;
     try {
       parsed = this.#parser.execute(chunk);
@@ -237,10 +255,19 @@ class Connection {
     if (this.connected) this.#arm(this.pool.timeouts.server);
   }
 
+  /** A phase begins that may stay idle `ms` at most (the pool's sweep checks). */
   #arm(ms: number): void {
-    if (ms === this.#timeout) return;
     this.#timeout = ms;
-    this.socket.setTimeout(ms);
+    this.#activeAt = performance.now();
+  }
+
+  /** Bytes went out: the phase's idle time starts again. */
+  touch(): void {
+    this.#activeAt = performance.now();
+  }
+
+  check(now: number): void {
+    if (this.#timeout > 0 && now - this.#activeAt >= this.#timeout) this.#onTimeout();
   }
 
   #onEnd = (): void => {
@@ -281,10 +308,9 @@ class Connection {
     const socket = this.socket;
     socket.off('data', this.#onData);
     socket.off('end', this.#onEnd);
-    socket.off('timeout', this.#onTimeout);
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
-    socket.setTimeout(0);
+    this.#timeout = 0;
     this.#parser.close?.();
   }
 }
@@ -383,6 +409,7 @@ class Exchange implements Dispatcher.DispatchController {
         ok = socket.write('\r\n', 'latin1');
         socket.uncork();
       } else ok = socket.write(chunk);
+      connection.touch();
       if (!ok) body.pause();
     };
     const onEnd = () => {
