@@ -34,7 +34,9 @@ function date(): string {
   return dateLine;
 }
 
-const uncork = (socket: Socket): void => void socket.uncork();
+const release = (res: H1Response): void => res.release();
+/** A first body chunk up to this size is held with the head and sent with it in one buffer. */
+const heldMax = 16 * 1024;
 
 export class InvalidHeaderError extends TypeError {
   readonly code = 'ERR_INVALID_HEADER';
@@ -55,6 +57,8 @@ export class H1Response implements ClientResponse {
   #chunked = false;
   #noBody = false;
   #trailers: string | undefined = undefined;
+  /** The head's first body chunk, held with it until the end of this tick (or `end()`). */
+  #held: Uint8Array | undefined = undefined;
   #closed = false;
   #onClose: (() => void)[] = [];
 
@@ -136,11 +140,17 @@ export class H1Response implements ClientResponse {
     const socket = this.socket;
     if (this.writableFinished || socket.destroyed) return false;
     if (this.#noBody || chunk.length === 0) {
-      if (this.#head !== undefined) this.#flushHead();
+      if (this.#head !== undefined && this.#held === undefined) this.#holdHead();
+      return !socket.writableNeedDrain;
+    }
+    if (this.#head !== undefined && this.#held === undefined && !this.#chunked && chunk.length <= heldMax && typeof chunk !== 'string') {
+      // Most answers: the head and a small body, sent together once this tick is over (or at `end()`).
+      this.#holdHead();
+      this.#held = chunk;
       return !socket.writableNeedDrain;
     }
     socket.cork();
-    if (this.#head !== undefined) this.#flushHead();
+    if (this.#head !== undefined) this.release();
     let ok: boolean;
     if (this.#chunked) {
       socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n`, 'latin1');
@@ -170,28 +180,37 @@ export class H1Response implements ClientResponse {
     const socket = this.socket;
     if (socket.destroyed) return this;
     if (!this.headersSent) this.writeHead(200, {});
-    socket.cork();
-    if (this.#head !== undefined) this.#flushHead();
     if (chunk !== undefined && chunk.length > 0 && !this.#noBody) this.write(chunk);
     this.writableFinished = true;
     // The last bytes' callback says when all of it was handed to the kernel (or failed).
     const done = (err?: Error | null) => this.owner.responded(this, !err);
+    if (this.#head !== undefined && !this.#chunked) return this.release(done), this;
+    socket.cork();
+    if (this.#head !== undefined) this.release();
     if (this.#chunked) socket.write(this.#trailers === undefined ? '0\r\n\r\n' : `0\r\n${this.#trailers}\r\n`, 'latin1', done);
     else socket.write('', 'latin1', done);
     socket.uncork();
     return this;
   }
 
-  /**
-   * The head goes out with what follows in this tick: the socket stays corked until the
-   * next, so a proxied answer's head, body and end leave in one writev (as node:http does).
-   */
-  #flushHead(): void {
-    const socket = this.socket;
-    socket.cork();
-    process.nextTick(uncork, socket);
-    socket.write(this.#head!, 'latin1');
+  /** The head waits for what follows in this tick: a proxied answer's head, body and end leave in one write. */
+  #holdHead(): void {
+    process.nextTick(release, this);
+  }
+
+  /** Writes the head held back, with its first body chunk if one is held: one buffer, one write. */
+  release(done?: (err?: Error | null) => void): void {
+    const head = this.#head;
+    if (head === undefined) return void (done && this.socket.write('', 'latin1', done));
     this.#head = undefined;
+    const body = this.#held;
+    this.#held = undefined;
+    if (this.socket.destroyed) return;
+    if (body === undefined) return void this.socket.write(head, 'latin1', done);
+    const out = Buffer.allocUnsafe(head.length + body.length);
+    out.write(head, 0, 'latin1');
+    out.set(body, head.length);
+    this.socket.write(out, done);
   }
 
   destroy(): this {
