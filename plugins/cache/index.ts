@@ -64,6 +64,11 @@ const Options = z.strictObject({
 export type CacheOptions = z.output<typeof Options>;
 
 /** What a cache instance knows about a request on its way upstream (`ctx.state[stateKey]`). */
+/** A request fetching what others with the same key may wait for (request coalescing). */
+interface Leader {
+  waiters: (() => void)[] | undefined;
+}
+
 interface RequestState {
   key: string;
   host: string;
@@ -114,7 +119,7 @@ export default definePlugin({
     const variants = new VariantStore(memory);
     const keyOf = keyFunction(o.key);
     const hdr = o.status_header;
-    const inflight = new Map<string, Promise<void>>();
+    const inflight = new Map<string, Leader>();
     const revalidating = new Set<string>();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const purgers = new BlockList();
@@ -159,16 +164,16 @@ export default definePlugin({
     };
     const leave = joinGeneration(api, instance);
 
-    /** Followers wait for the leader's response, then look again. */
+    /** Followers wait for the leader's response, then look again: a promise made only once one waits. */
     const lead = (key: string) => {
-      let release!: () => void;
-      const done = new Promise<void>((r) => (release = r));
-      inflight.set(key, done);
+      const leader: Leader = { waiters: undefined };
+      inflight.set(key, leader);
       return () => {
-        if (inflight.get(key) === done) inflight.delete(key);
-        release();
+        if (inflight.get(key) === leader) inflight.delete(key);
+        if (leader.waiters) for (const wake of leader.waiters.splice(0)) wake();
       };
     };
+    const follow = (leader: Leader) => new Promise<void>((wake) => (leader.waiters ??= []).push(wake));
     const coalescible = (ctx: HttpContext, req: Directives) => ctx.method === 'GET' && req.size === 0 && ctx.headers.authorization === undefined;
 
     const answerFromStore = (ctx: HttpContext, entry: CachedResponse, age: number, result: string): HttpAnswer => {
@@ -236,8 +241,8 @@ export default definePlugin({
         }
       }
       if (!waited && coalescible(ctx, state.req)) {
-        const pending = inflight.get(state.key);
-        if (pending) return pending.then(() => variants.lookup(state.key, ctx.headers)).then((again) => decide(ctx, state, again, true));
+        const leader = inflight.get(state.key);
+        if (leader) return follow(leader).then(() => variants.lookup(state.key, ctx.headers)).then((again) => decide(ctx, state, again, true));
         state.lead = lead(state.key);
       }
       state.entry = entry;
@@ -312,13 +317,14 @@ export default definePlugin({
         state.lead?.();
         return replaceWithStored(ctx, res, entry, currentAge(entry, now), 'STALE');
       }
-      const headers = { ...res.headers };
-      res.headers[hdr] = 'MISS';
-      const length = header(headers, 'content-length');
+      const length = header(res.headers, 'content-length');
       const storable =
-        isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(headers['cache-control']), headers) &&
+        isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(res.headers['cache-control']), res.headers) &&
         (length === undefined || Number(length) <= o.max_object_size);
-      if (!storable) return state.lead?.();
+      // Stored as the server sent them, before taps after ours change them for this client.
+      const headers = storable ? { ...res.headers } : undefined;
+      res.headers[hdr] = 'MISS';
+      if (!headers) return state.lead?.();
       collect(ctx, state, res, headers, tags, now, length === undefined ? undefined : Number(length));
       return undefined;
     });

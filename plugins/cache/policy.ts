@@ -47,9 +47,12 @@ export function header(headers: HttpHeaders, name: string): string | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** No directives: what most requests carry, shared. */
+const none: Directives = new Map();
+
 export function parseCacheControl(value: string | string[] | undefined): Directives {
+  if (value === undefined) return none;
   const out = new Map<string, string | true>();
-  if (value === undefined) return out;
   const text = Array.isArray(value) ? value.join(',') : value;
   // name[=token|"quoted, string"], comma separated
   const re = /\s*([^\s=,]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*)))?\s*(?:,|$)/g;
@@ -72,7 +75,7 @@ export function seconds(d: Directives, name: string): number | undefined {
 /** Request directives, with `Pragma: no-cache` read as `no-cache` when there is no Cache-Control (5.4). */
 export function requestDirectives(headers: HttpHeaders): Directives {
   const cc = headers['cache-control'];
-  if (cc === undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(header(headers, 'pragma') ?? '')) return new Map([['no-cache', true]]);
+  if (cc === undefined && headers.pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(header(headers, 'pragma') ?? '')) return new Map([['no-cache', true]]);
   return parseCacheControl(cc);
 }
 
