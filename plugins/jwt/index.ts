@@ -120,7 +120,8 @@ function tokenReader(from: JwtOptions['from']): (ctx: HttpContext) => string | u
 
 /** Removes the token from the request to the server. */
 function tokenStripper(from: JwtOptions['from']): (headers: HttpHeaders, path: string) => string {
-  if ('header' in from) return (headers, path) => (delete headers[from.header], path);
+  // Unset, not deleted (a delete makes the headers a slow dictionary); unset headers are not sent.
+  if ('header' in from) return (headers, path) => ((headers[from.header] = undefined), path);
   if ('cookie' in from) {
     return (headers, path) => {
       const raw = headers.cookie;

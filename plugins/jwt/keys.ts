@@ -211,9 +211,9 @@ export class KeySet {
     return found.keys;
   }
 
-  /** `key` is still one of the candidates for `kid` and `alg` (without fetching). */
-  holds(key: KeyObject, kid: string | undefined, alg: string): boolean {
-    return this.#pick(kid, alg).keys.some((k) => k.key === key);
+  /** `key` is still in the set (without fetching): what verified a token under its kid and alg still does. */
+  holds(key: KeyObject): boolean {
+    return this.#local.some((k) => k.key === key) || (this.remote?.keys().some((k) => k.key === key) ?? false);
   }
 
   #pick(kid: string | undefined, alg: string): { keys: VerificationKey[]; exact: number } {

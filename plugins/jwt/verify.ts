@@ -37,7 +37,6 @@ interface Verified {
   outcome: Outcome & { ok: true };
   claims: JWTPayload;
   key: KeyObject;
-  kid: string | undefined;
   alg: string;
 }
 
@@ -108,7 +107,7 @@ export function createVerifier(o: VerifierOptions): (token: string) => Outcome |
     if (failing !== undefined) return insufficient(`claim ${quotable(failing)} does not allow this request`);
     const claims = deepFreeze(payload);
     const outcome = { ok: true as const, claims };
-    verified?.set(token, { outcome, claims, key: signer!, kid, alg });
+    verified?.set(token, { outcome, claims, key: signer!, alg });
     return outcome;
   };
   return (token) => {
@@ -131,7 +130,7 @@ function stillGood(v: Verified, o: VerifierOptions): boolean {
   if (typeof nbf === 'number' && nbf > now + o.clockSkewSeconds) return false;
   if (v.alg.startsWith('HS')) return v.key === o.secret;
   // Still held (a key gone from the set fails it; the full check then fetches the set again when the kid is unknown).
-  return o.keys.holds(v.key, v.kid, v.alg);
+  return o.keys.holds(v.key);
 }
 
 /** Claims shared by every request that presents the token: nobody may change them. */
