@@ -201,7 +201,7 @@ class H2Call implements Dispatcher.DispatchController {
     const body = (opts.body ?? null) as Readable | null;
     const head: OutgoingHttpHeaders = { ':method': opts.method, ':path': opts.path, ':scheme': this.secure ? 'https' : 'http' };
     const headers = (opts.headers ?? {}) as Record<string, string | string[] | undefined>;
-    for (const name in headers) if (!connectionSpecific.has(name)) head[name] = headers[name];
+    for (const name in headers) if (headers[name] !== undefined && !connectionSpecific.has(name)) head[name] = headers[name];
     if (headers.host !== undefined) head[':authority'] = headers.host;
     const type = headers['content-type'];
     // gRPC servers expect it; it is the one TE value HTTP/2 allows.

@@ -106,6 +106,7 @@ export class H2Response implements ClientResponse {
   writeHead(status: number, headers: Record<string, string | string[]>): this {
     const head: OutgoingHttpHeaders = { ':status': status };
     for (const name in headers) {
+      if (headers[name] === undefined) continue;
       const key = name.toLowerCase();
       if (connectionSpecific.has(key) || (key === 'te' && headers[name] !== 'trailers')) continue;
       // Thrown here, to the caller (a 502), rather than when the head leaves.
