@@ -25,8 +25,6 @@ type Handoff = (frontend: string, socket: Socket) => boolean;
 export class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket>();
-  /** HTTP connections and when they went idle (-1 while a request is in flight). */
-  readonly idleSince = new Map<Socket, number>();
   /** Upgraded connections (WebSocket...) and the generation serving each: a reload cuts the old one's at hard_stop_after. */
   readonly tunnels = new Map<Socket, Generation>();
   /** net.Server, or tls.Server for a frontend with `tls`: accepts connections for the protocol engines below. */
@@ -83,7 +81,6 @@ export class Listener implements HttpEnv {
   }
 
   #serveHttp1(socket: Socket): void {
-    this.#trackIdle(socket);
     this.h1!.serve(socket);
   }
 
@@ -93,23 +90,10 @@ export class Listener implements HttpEnv {
     socket.once('close', () => this.tunnels.delete(socket));
   }
 
-  #trackIdle(socket: Socket): void {
-    this.idleSince.set(socket, performance.now());
-    socket.once('close', () => this.idleSince.delete(socket));
-  }
-
   /** SNI: the current generation's certificate for the name, so a kept listener serves a reload's certificates. */
   #chooseCertificate = (servername: string, done: (err: Error | null, context?: SecureContext) => void): void => {
     done(null, this.fe.tls?.contextFor(servername));
   };
-
-  /** A response on `socket` is finished: the connection is idle until its next request. */
-  responseDone(connection: object): void {
-    if (this.h2?.tracks(connection)) return; // an HTTP/2 session: its engine tracks it
-    const socket = connection as Socket;
-    // A connection that closed is forgotten already (its request may learn it is done later).
-    if (!socket.destroyed) this.idleSince.set(socket, performance.now());
-  }
 
   /** Ends the upgraded connections `gen` serves (a kept listener's, once a reload's hard_stop_after has passed). */
   cutTunnels(gen: Generation): void {
@@ -154,10 +138,7 @@ export class Listener implements HttpEnv {
       this.server.close(() => resolve());
       if (this.fe.mode !== 'http') return;
       this.h2!.drain();
-      const timer = setInterval(() => {
-        const now = performance.now();
-        for (const [socket, since] of this.idleSince) if (since >= 0 && now - since >= drainIdleClose) socket.end();
-      }, drainIdleClose / 4);
+      const timer = setInterval(() => this.h1!.endIdle(drainIdleClose), drainIdleClose / 4);
       this.server.once('close', () => clearInterval(timer));
     });
   }

@@ -26,8 +26,6 @@ export interface ClientRequest {
   readonly tls: TlsInfo | undefined;
   /** The body as it arrives, or null when the request announced none. */
   readonly body: Readable | null;
-  /** The connection the request came on: the listener tracks its idleness for drains. */
-  readonly connection: object;
   /** Arms (`ms` > 0) or clears (0) an idle timer on the client's side, for the body phase. */
   setTimeout(ms: number, onTimeout?: () => void): void;
 }

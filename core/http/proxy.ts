@@ -24,15 +24,12 @@ export interface HttpEnv {
   readonly accessLog: AccessLog | undefined;
   /** True once the generation drains: responses then close their connection. */
   readonly draining: boolean;
-  /** A response on `connection` is finished (the listener tracks idle connections for drains). */
-  responseDone(connection: object): void;
 }
 
 /** Serves one request; an upgrade request (core/http/upgrade.ts) comes with `upgrade`, and `res` bound to its raw socket. */
 export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade?: UpgradeRequest): Promise<void> {
   const ctx = new HttpContext(fe.name, gen.id, req.method, req.url, req.httpVersion, req.headers, req.client, req.local, req.tls, performance.now());
-  const connection = req.connection;
-  res.once('close', () => finish(ctx, fe, gen, env, res, connection));
+  res.once('close', () => finish(ctx, fe, gen, env, res));
 
   const refusal = refuseMalformed(req, fe, upgrade !== undefined);
   if (refusal) {
@@ -470,9 +467,8 @@ function writeGrpcError(res: ClientResponse, ctx: HttpContext, status: number): 
   res.end();
 }
 
-function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ClientResponse, connection: object): void {
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ClientResponse): void {
   ctx.timings.total = performance.now() - ctx.timings.start;
-  env.responseDone(connection);
   if (!res.writableFinished) ctx.error ??= 'client aborted';
   const hooks = hooksOf(ctx, fe);
   if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);

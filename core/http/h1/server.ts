@@ -19,8 +19,6 @@ import { tlsInfoOf } from '../../tls/facts.ts';
 export interface H1Host extends HttpEnv {
   readonly fe: FrontendRuntime;
   readonly gen: Generation;
-  /** Connections and when they went idle (-1 while a request is in flight): drains close idle ones. */
-  readonly idleSince: Map<Socket, number>;
   /** The connection became a tunnel (an upgrade): it lives until hard_stop_after in a drain. */
   upgraded(socket: Socket): void;
 }
@@ -45,6 +43,12 @@ export class H1Engine {
       clearInterval(this.#sweep);
       this.#sweep = setInterval(() => this.#check(), this.#period()).unref();
     }
+  }
+
+  /** A drain: connections idle (between requests) for `ms` are closed; busy ones close after their answer. */
+  endIdle(ms: number): void {
+    const now = performance.now();
+    for (const c of this.#connections) if (c.idle && now - c.idleAt >= ms) c.socket.end();
   }
 
   kill(): void {
@@ -92,6 +96,8 @@ class H1Connection implements ResponseOwner {
   #local: Peer | undefined;
   #tls: TlsInfo | undefined | null = null;
   #onTimeout: (() => void) | undefined = undefined;
+  /** An upgrade made the connection a byte pipe: never idle, ended by its tunnel or hard_stop_after. */
+  #tunnel = false;
 
   constructor(
     private readonly host: H1Host,
@@ -110,8 +116,9 @@ class H1Connection implements ResponseOwner {
     socket.once('close', this.#onClose);
   }
 
+  /** Between requests: no answer in hand, no head arriving, not a tunnel (an upgrade's byte pipe). */
   get idle(): boolean {
-    return this.#exchanges.length === 0 && this.headStart === 0 && this.#reading === undefined;
+    return !this.#tunnel && this.#exchanges.length === 0 && this.headStart === 0 && this.#reading === undefined;
   }
 
   #onData = (chunk: Buffer): void => {
@@ -189,7 +196,6 @@ class H1Connection implements ResponseOwner {
   /** Answers the exchange at the head of the line. */
   #start(exchange: Exchange): void {
     const host = this.host;
-    host.idleSince.set(this.socket, -1);
     const res = exchange.res!;
     if (exchange.refusal) {
       res.shouldKeepAlive = false;
@@ -204,6 +210,7 @@ class H1Connection implements ResponseOwner {
       if (exchange.body && exchange.httpVersion === '1.1') this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
     }
     if (exchange.upgrade) {
+      this.#tunnel = true;
       this.host.upgraded(this.socket);
       handleUpgrade(host.fe, host.gen, host, exchange, res, this.socket, exchange.head ?? Buffer.alloc(0));
     } else void handleHttpRequest(host.fe, host.gen, host, exchange, res);
@@ -352,10 +359,6 @@ class Exchange implements ClientRequest {
 
   get tls(): TlsInfo | undefined {
     return this.conn.tls;
-  }
-
-  get connection(): object {
-    return this.conn.socket;
   }
 
   setTimeout(ms: number, onTimeout?: () => void): void {

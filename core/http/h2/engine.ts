@@ -120,7 +120,6 @@ export class H2Engine {
         client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
         local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
         tls: tlsInfoOf(socket),
-        connection: session,
       },
       open: 0,
       resets: 0,
@@ -218,11 +217,6 @@ export class H2Engine {
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
     // The GOAWAY leaves before the connection closes (node writes it first).
     setImmediate(state.end);
-  }
-
-  /** True for the connections (sessions) this engine tracks itself: the listener leaves their idleness to it. */
-  tracks(connection: object): boolean {
-    return this.#sessions.has(connection as ServerHttp2Session);
   }
 
   /** The generation drains: GOAWAY on every session; open streams finish, then each session closes. */

@@ -17,8 +17,6 @@ export interface SessionFacts {
   readonly client: Peer;
   readonly local: Peer;
   readonly tls: TlsInfo | undefined;
-  /** The key the listener tracks the session by (ClientRequest.connection). */
-  readonly connection: object;
 }
 
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2): node refuses to send them, and they say nothing about a stream. */
@@ -43,7 +41,6 @@ export function h2Request(stream: ServerHttp2Stream, raw: IncomingHttpHeaders, f
     local: facts.local,
     tls: facts.tls,
     body: flags & NGHTTP2_FLAG_END_STREAM ? null : requestBody(stream),
-    connection: facts.connection,
     setTimeout: idle,
   };
 }
