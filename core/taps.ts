@@ -49,6 +49,8 @@ export function copyTaps(
 ): void {
   for (const [name, target] of Object.entries(to) as [string, AnyHook][]) {
     const id = `${set}.${name}`;
+    // The wrappers and the runner pass two arguments: every hook of core/hooks.ts takes two at most.
+    if (target._args.length > 2) throw new Error(`hook ${id} takes ${target._args.length} arguments; taps are called with two at most`);
     const observe = observeOnly.has(id);
     const entries = sources.flatMap(({ plugin, hooks }) => (hooks[name] as AnyHook).taps.map((tap) => ({ plugin, tap })));
     for (const { plugin, tap } of orderByAfter(entries)) {
@@ -58,7 +60,7 @@ export function copyTaps(
       const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
       // The kernel's runner calls `step` (the plugin's function); tapable's own callers get it wrapped.
       const step: Step = { fn: tap.fn, plugin, hook: id, meter: m, timeout };
-      if (tap.type === 'sync') target.tap({ ...options, step }, wrapSync(tap.fn, plugin, id, observe, report, m, target._args.length));
+      if (tap.type === 'sync') target.tap({ ...options, step }, wrapSync(tap.fn, plugin, id, observe, report, m));
       else if (tap.type === 'promise') target.tapPromise({ ...options, step }, promising(wrapPromise(step)));
       else target.tapAsync(options, wrapCallback(tap.fn, plugin, id, m));
     }
@@ -91,34 +93,19 @@ function account(meter: TapMeter | undefined, first: unknown, ms: number, failed
   if (timings) timings.plugins += ms;
 }
 
-function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report, meter: TapMeter | undefined, arity: number): AnyFn {
-  const failed = (error: unknown, first: unknown, start: number) => {
-    charge(meter, first, start, true);
-    if (!observe) throw new PluginError(plugin, hook, error);
-    report({ plugin, hook, error });
-    return undefined;
-  };
-  // Every sync hook takes two arguments at most: no rest array, no apply, on each call.
-  if (arity <= 2) {
-    return function (this: unknown, a: unknown, b: unknown) {
-      const start = performance.now();
-      try {
-        const result = fn.call(this, a, b);
-        charge(meter, a, start, false);
-        return result;
-      } catch (error) {
-        return failed(error, a, start);
-      }
-    };
-  }
-  return function (this: unknown, ...args: unknown[]) {
+/** A sync tap, contained and timed; fixed arity (no rest array, no apply) on each call. */
+function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report, meter: TapMeter | undefined): AnyFn {
+  return function (this: unknown, a: unknown, b: unknown) {
     const start = performance.now();
     try {
-      const result = fn.apply(this, args);
-      charge(meter, args[0], start, false);
+      const result = fn.call(this, a, b);
+      charge(meter, a, start, false);
       return result;
     } catch (error) {
-      return failed(error, args[0], start);
+      charge(meter, a, start, true);
+      if (!observe) throw new PluginError(plugin, hook, error);
+      report({ plugin, hook, error });
+      return undefined;
     }
   };
 }
