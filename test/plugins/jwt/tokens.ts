@@ -1,5 +1,4 @@
-// Keys and tokens made at test time with jose, and a way to send a request with headers.
-import http from 'node:http';
+// Keys and tokens made at test time with jose; requests go through the shared helpers' get().
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 
 export interface TestKey {
@@ -28,22 +27,6 @@ export function sign(key: TestKey, claims: JWTPayload = {}, header: Record<strin
 
 export const b64 = (v: string | object) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-export interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-export function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-  });
-}
+export { get, type Reply } from '../../helpers/gateway.ts';
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
