@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { FrontendRuntime, Generation } from './generation.ts';
 import type { HttpEnv } from './http/proxy.ts';
 import { H1Engine } from './http/h1/server.ts';
+import { RawSocket, acceptRaw } from './net/raw-socket.ts';
 import { H2Engine } from './http/h2/engine.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
@@ -24,7 +25,7 @@ type Handoff = (frontend: string, socket: Socket) => boolean;
 
 export class Listener implements HttpEnv {
   draining = false;
-  readonly sockets = new Set<Socket>();
+  readonly sockets = new Set<Socket | RawSocket>();
   /** Upgraded connections (WebSocket...) and the generation serving each: a reload cuts the old one's at hard_stop_after. */
   readonly tunnels = new Map<Socket, Generation>();
   /** net.Server, or tls.Server for a frontend with `tls`: accepts connections for the protocol engines below. */
@@ -55,23 +56,29 @@ export class Listener implements HttpEnv {
     if (fe.tls) {
       this.server.on('tlsClientError', (err: Error) => this.gen.logger.debug({ frontend: this.fe.name, err: err.message }, 'TLS handshake failed'));
     }
-    this.server.on('connection', (socket: Socket) => {
-      if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
-        const info = { frontend: this.fe.name, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
-        try {
-          if (this.fe.http.accept.call(info) === false) return void socket.destroy();
-        } catch (error) {
-          this.gen.report({ hook: 'http.accept', frontend: this.fe.name, error });
-          return void socket.destroy();
-        }
-      }
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-      if (this.fe.tls) return; // served once the handshake is done
-      if (http1) this.#serveHttp(socket);
-      else tcp(socket);
-    });
+    this.server.on('connection', (socket: Socket) => this.#accepted(socket));
     this.applyLimits();
+  }
+
+  #accepted(socket: Socket | RawSocket): void {
+    if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
+      const info = { frontend: this.fe.name, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
+      try {
+        if (this.fe.http.accept.call(info) === false) return void socket.destroy();
+      } catch (error) {
+        this.gen.report({ hook: 'http.accept', frontend: this.fe.name, error });
+        return void socket.destroy();
+      }
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    if (this.fe.tls) return; // served once the handshake is done
+    if (this.fe.mode !== 'http') return handleTcpConnection(this.fe, this.gen, this, socket as Socket);
+    if (socket instanceof RawSocket) {
+      // A cleartext HTTP/2 preface is looked for on a net.Socket (h2c may have been turned on by a reload).
+      if (this.fe.h2c) this.#serveHttp(socket.toSocket());
+      else this.#serveHttp1(socket);
+    } else this.#serveHttp(socket);
   }
 
   /** A connection of an http frontend, TLS done if any: HTTP/2 when ALPN chose it (or its preface opens a cleartext one), HTTP/1.x otherwise. */
@@ -80,7 +87,7 @@ export class Listener implements HttpEnv {
     this.#serveHttp1(socket);
   }
 
-  #serveHttp1(socket: Socket): void {
+  #serveHttp1(socket: Socket | RawSocket): void {
     this.h1!.serve(socket);
   }
 
@@ -122,6 +129,8 @@ export class Listener implements HttpEnv {
       this.server.once('error', reject);
       this.server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
         this.server.off('error', reject);
+        // Cleartext HTTP/1: connections are RawSockets, not net.Sockets (core/net/raw-socket.ts).
+        if (this.fe.mode === 'http' && !this.fe.tls && !this.fe.h2c) acceptRaw(this.server, (socket) => this.#accepted(socket));
         resolve();
       });
     });

@@ -4,7 +4,9 @@
 // request lifecycle (core/http/proxy.ts) drives, so pools of other protocols fit the same
 // place. One request per connection at a time (no pipelining); connections are reused
 // newest first, so idle ones at the bottom time out when traffic drops.
+import type { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
+import { RawSocket } from '../net/raw-socket.ts';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -121,7 +123,7 @@ export class H1Pool implements UpstreamPool {
 
 /** One socket to the server and its parser. */
 class Connection {
-  readonly socket: Socket;
+  readonly socket: Socket | RawSocket;
   readonly #parser: Parser;
   connected = false;
   /** The exchange using this connection; undefined while idle. */
@@ -140,13 +142,17 @@ class Connection {
   constructor(readonly pool: H1Pool) {
     const { address, tls: secure, timeouts } = pool;
     const started = performance.now();
+    // Cleartext to an IP address: a RawSocket (core/net/raw-socket.ts); a name to look up, or TLS: net.Socket.
     const socket = secure
       ? tls.connect({ host: address.host, port: address.port, ...secure.connect })
-      : net.connect({ host: address.host, port: address.port, noDelay: true });
-    if (secure) socket.setNoDelay(true);
+      : net.isIP(address.host)
+        ? RawSocket.connect(address.host, address.port)
+        : net.connect({ host: address.host, port: address.port, noDelay: true });
+    if (secure) (socket as tls.TLSSocket).setNoDelay(true);
     this.socket = socket;
+    const events: EventEmitter = socket;
     this.#arm(timeouts.connect);
-    socket.once(secure ? 'secureConnect' : 'connect', () => {
+    events.once(secure ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       pool.onConnect?.(performance.now() - started);
       this.#arm(this.exchange ? timeouts.server : timeouts.server_keepalive);
@@ -157,10 +163,10 @@ class Connection {
       onBody: this.#onBody,
       onMessageComplete: this.#onMessageComplete,
     });
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
+    events.on('data', this.#onData);
+    events.on('end', this.#onEnd);
+    events.on('error', this.#onError);
+    events.on('close', this.#onClose);
   }
 
   get reusable(): boolean {
@@ -188,8 +194,9 @@ class Connection {
       // 101: what follows the head is the new protocol's; the socket is the tunnel's from here.
       this.#detach();
       const rest = chunk.subarray(parsed);
-      if (rest.length) this.socket.unshift(rest);
-      exchange.upgraded(this.socket);
+      const socket = this.socket instanceof RawSocket ? this.socket.toSocket() : this.socket;
+      if (rest.length) socket.unshift(rest);
+      exchange.upgraded(socket);
     }
   };
 

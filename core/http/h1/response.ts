@@ -2,6 +2,7 @@
 // on first write (so head and a small body leave in one writev), chunked framing when no
 // length is known, trailers, and `Connection` decided here, never copied from a server.
 import type { Socket } from 'node:net';
+import type { RawSocket } from '../../net/raw-socket.ts';
 import type { ClientResponse } from '../exchange.ts';
 import { statusText } from '../errors.ts';
 
@@ -63,7 +64,7 @@ export class H1Response implements ClientResponse {
   #onClose: (() => void)[] = [];
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Socket | RawSocket,
     private readonly owner: ResponseOwner,
     /** The request allows the connection to stay open (llhttp's verdict: version and Connection). */
     public shouldKeepAlive: boolean,

@@ -4,6 +4,7 @@
 // order, request bodies with back-pressure, 100-continue, upgrades handed over, a timeout
 // for heads (slow clients) and for idle connections, and strict refusals with 400/408/431.
 import type { Socket } from 'node:net';
+import { RawSocket } from '../../net/raw-socket.ts';
 import { Readable } from 'node:stream';
 import type { HttpHeaders, TlsInfo } from '../context.ts';
 import type { ClientRequest, Peer } from '../exchange.ts';
@@ -30,7 +31,7 @@ export class H1Engine {
 
   constructor(private readonly host: H1Host) {}
 
-  serve(socket: Socket): void {
+  serve(socket: Socket | RawSocket): void {
     const connection = new H1Connection(this.host, socket);
     this.#connections.add(connection);
     socket.once('close', () => this.#connections.delete(connection));
@@ -101,7 +102,7 @@ class H1Connection implements ResponseOwner {
 
   constructor(
     private readonly host: H1Host,
-    readonly socket: Socket,
+    readonly socket: Socket | RawSocket,
   ) {
     this.#parser = createParser(HTTPParser.REQUEST, host.fe.limits.max_header_size, {
       onHeaders: this.#onHeaders,
@@ -211,8 +212,10 @@ class H1Connection implements ResponseOwner {
     }
     if (exchange.upgrade) {
       this.#tunnel = true;
-      this.host.upgraded(this.socket);
-      handleUpgrade(host.fe, host.gen, host, exchange, res, this.socket, exchange.head ?? Buffer.alloc(0));
+      // A byte pipe from here: a whole net.Socket (a RawSocket hands its connection over, and follows it).
+      const socket = this.socket instanceof RawSocket ? this.socket.toSocket() : this.socket;
+      this.host.upgraded(socket);
+      handleUpgrade(host.fe, host.gen, host, exchange, res, socket, exchange.head ?? Buffer.alloc(0));
     } else void handleHttpRequest(host.fe, host.gen, host, exchange, res);
   }
 
@@ -311,7 +314,7 @@ class H1Connection implements ResponseOwner {
   }
 
   get tls(): TlsInfo | undefined {
-    if (this.#tls === null) this.#tls = tlsInfoOf(this.socket);
+    if (this.#tls === null) this.#tls = this.socket instanceof RawSocket ? undefined : tlsInfoOf(this.socket);
     return this.#tls;
   }
 
@@ -391,6 +394,6 @@ function writeRefusal(res: H1Response, status: number): void {
 const noop = (): void => undefined;
 
 /** Ends our side once: a second end() costs node an Error with a stack (ERR_STREAM_ALREADY_FINISHED), per connection. */
-function endOnce(socket: Socket): void {
+function endOnce(socket: Socket | RawSocket): void {
   if (!socket.writableEnded) socket.end();
 }
