@@ -309,8 +309,9 @@ class H1Connection implements ResponseOwner {
     return (this.#client ??= { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 });
   }
 
+  /** Our end: asked of the socket only when read (a dst_port condition, the cache's revalidation), not per connection. */
   get local(): Peer {
-    return (this.#local ??= { address: this.socket.localAddress ?? '', port: this.socket.localPort ?? 0 });
+    return (this.#local ??= new LocalPeer(this.socket));
   }
 
   get tls(): TlsInfo | undefined {
@@ -325,6 +326,26 @@ class H1Connection implements ResponseOwner {
 
   resumeBody(): void {
     if (this.#exchanges.length <= 1) this.socket.resume();
+  }
+}
+
+class LocalPeer implements Peer {
+  #address: string | undefined = undefined;
+  #port = -1;
+
+  constructor(private readonly socket: Socket | RawSocket) {}
+
+  get address(): string {
+    return (this.#address ??= this.socket.localAddress ?? '');
+  }
+
+  get port(): number {
+    if (this.#port < 0) this.#port = this.socket.localPort ?? 0;
+    return this.#port;
+  }
+
+  toJSON(): Peer {
+    return { address: this.address, port: this.port };
   }
 }
 
