@@ -115,6 +115,8 @@ export class RawSocket extends EventEmitter {
   #local: { address?: string; port?: number } | undefined = undefined;
   /** After `toSocket()`: every call goes to it. */
   #socket: Socket | undefined = undefined;
+  /** `end()` came while connecting: the FIN follows the connection. */
+  #endAfterConnect = false;
 
   /** Until `connect()`'s connection is made: writes wait (corked), reading starts after. */
   connecting = false;
@@ -166,7 +168,6 @@ export class RawSocket extends EventEmitter {
     this.emit('connect');
   }
 
-  #endAfterConnect = false;
 
   get writable(): boolean {
     return this.#socket ? this.#socket.writable : !this.destroyed && !this.writableEnded;
@@ -360,7 +361,10 @@ export class RawSocket extends EventEmitter {
     if (this.destroyed) return this;
     this.destroyed = true;
     this.#needDrain = false;
+    // Writes still waiting (corked, or for the connection) will not be made: their callbacks hear why.
+    const waiting = this.#corked?.callbacks;
     this.#corked = undefined;
+    if (waiting?.length) callBack(waiting, error ?? Object.assign(new Error('the connection was closed before the write'), { code: 'ERR_STREAM_DESTROYED' }));
     this.#clearTimeout();
     const handle = this.#handle;
     handle.readStop();
@@ -434,10 +438,6 @@ export class RawSocket extends EventEmitter {
       this.emit('close', hadError);
     });
     return socket;
-  }
-
-  get upgraded(): boolean {
-    return this.#socket !== undefined;
   }
 }
 

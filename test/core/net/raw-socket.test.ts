@@ -289,12 +289,15 @@ describe('RawSocket', () => {
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve)); // nothing listens there now
     const raw = RawSocket.connect('127.0.0.1', port);
+    let writeError: Error | null | undefined;
+    raw.write('never sent', 'latin1', (e) => (writeError = e));
     const [err] = (await once(raw, 'error')) as [NodeJS.ErrnoException & { address: string; port: number }];
     assert.equal(err.code, 'ECONNREFUSED');
     assert.equal(err.message, `connect ECONNREFUSED 127.0.0.1:${port}`);
     assert.equal(err.port, port);
     const [hadError] = await once(raw, 'close');
     assert.equal(hadError, true);
+    assert.equal(writeError, err, 'a write waiting for the connection hears why it was not made');
   });
 
   it('connects to an IPv6 address', async () => {
