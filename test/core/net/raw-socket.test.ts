@@ -55,12 +55,17 @@ function nextSocket(): { onSocket: (s: RawSocket) => void; accepted: Promise<Raw
   };
 }
 
+/** A RawSocket accepted from a client connected to a fresh server, and that client. */
+async function pair(): Promise<{ client: net.Socket; raw: RawSocket; port: number }> {
+  const next = nextSocket();
+  const { port } = await rawServer(next.onSocket);
+  const client = await connect(port);
+  return { client, raw: await next.accepted, port };
+}
+
 describe('RawSocket', () => {
   it('reads what the peer sends, writes strings (latin1, utf8) and buffers in order, and calls back after each write', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     client.write('ping');
     const [chunk] = (await once(raw, 'data')) as [Buffer];
     assert.ok(Buffer.isBuffer(chunk));
@@ -82,10 +87,7 @@ describe('RawSocket', () => {
   });
 
   it('sends what was written while corked in one writev, with every callback', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     const got = readAll(client);
     let called = 0;
     raw.cork();
@@ -102,10 +104,7 @@ describe('RawSocket', () => {
   });
 
   it('is half-open: the peer ends first, answers still go out, and it closes once both sides are done', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     const got = readAll(client);
     client.end('question');
     let heard = '';
@@ -121,11 +120,8 @@ describe('RawSocket', () => {
   });
 
   it('says when the peer does not keep up (write → false), and emits drain once the queue is written', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
+    const { client, raw } = await pair();
     client.pause();
-    const raw = await next.accepted;
     const big = Buffer.alloc(1024 * 1024, 'x');
     let writes = 0;
     while (raw.write(big) && writes < 64) writes++;
@@ -143,10 +139,7 @@ describe('RawSocket', () => {
   });
 
   it('reads nothing while paused, and what waited once resumed', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     let heard = '';
     raw.on('data', (d: Buffer) => (heard += d));
     raw.pause();
@@ -163,10 +156,7 @@ describe('RawSocket', () => {
   });
 
   it('reports a reset by the peer as an error, then close(true)', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     const events: string[] = [];
     raw.on('error', (err: NodeJS.ErrnoException) => events.push(`error ${err.code}`));
     // (events.once would reject with the error itself)
@@ -178,10 +168,7 @@ describe('RawSocket', () => {
   });
 
   it('emits timeout after the idle time set, and activity puts it off', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     raw.on('data', () => undefined);
     const start = performance.now();
     raw.setTimeout(150);
@@ -198,10 +185,7 @@ describe('RawSocket', () => {
   });
 
   it('knows both ends of the connection', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw, port } = await pair();
     assert.equal(raw.remoteAddress, '127.0.0.1');
     assert.equal(raw.remotePort, client.localPort);
     assert.equal(raw.remoteFamily, 'IPv4');
@@ -211,10 +195,7 @@ describe('RawSocket', () => {
   });
 
   it('hands its connection to a net.Socket: reading resumes there, and its own calls and close follow it', async () => {
-    const next = nextSocket();
-    const { port } = await rawServer(next.onSocket);
-    const client = await connect(port);
-    const raw = await next.accepted;
+    const { client, raw } = await pair();
     client.write('before');
     await once(raw, 'data');
     raw.write('raw wrote this; ');
