@@ -262,6 +262,7 @@ export class RawSocket extends EventEmitter {
     return this.#dispatched(req, err);
   }
 
+  /** Writes wait for `uncork()` and leave in one writev. Unlike net.Socket's, corks do not nest. */
   cork(): void {
     if (this.#socket) return this.#socket.cork();
     this.#corked ??= { chunks: [], allBuffers: true, callbacks: [] };
