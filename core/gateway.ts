@@ -49,9 +49,8 @@ export class Listener implements HttpEnv {
       this.h1 = new H1Engine(this);
       this.h2 = new H2Engine(this);
     }
-    const tcp = (socket: Socket) => handleTcpConnection(this.fe, this.gen, this, socket);
     this.server = fe.tls
-      ? tls.createServer({ allowHalfOpen: true, noDelay: true, SNICallback: this.#chooseCertificate }, http1 ? (s) => this.#serveHttp(s) : tcp)
+      ? tls.createServer({ allowHalfOpen: true, noDelay: true, SNICallback: this.#chooseCertificate }, (s) => (http1 ? this.#serveHttp(s) : this.#serveTcp(s)))
       : net.createServer({ allowHalfOpen: true, pauseOnConnect: !http1, noDelay: true });
     if (fe.tls) {
       this.server.on('tlsClientError', (err: Error) => this.gen.logger.debug({ frontend: this.fe.name, err: err.message }, 'TLS handshake failed'));
@@ -73,12 +72,16 @@ export class Listener implements HttpEnv {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     if (this.fe.tls) return; // served once the handshake is done
-    if (this.fe.mode !== 'http') return handleTcpConnection(this.fe, this.gen, this, socket as Socket);
+    if (this.fe.mode !== 'http') return this.#serveTcp(socket as Socket); // (tcp frontends accept net.Sockets)
     if (socket instanceof RawSocket) {
       // A cleartext HTTP/2 preface is looked for on a net.Socket (h2c may have been turned on by a reload).
       if (this.fe.h2c) this.#serveHttp(socket.toSocket());
       else this.#serveHttp1(socket);
     } else this.#serveHttp(socket);
+  }
+
+  #serveTcp(socket: Socket): void {
+    handleTcpConnection(this.fe, this.gen, this, socket);
   }
 
   /** A connection of an http frontend, TLS done if any: HTTP/2 when ALPN chose it (or its preface opens a cleartext one), HTTP/1.x otherwise. */

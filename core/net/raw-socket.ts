@@ -369,7 +369,7 @@ export class RawSocket extends EventEmitter {
     this.#clearTimeout();
     const handle = this.#handle;
     handle.readStop();
-    handle.onread = ignoreRead;
+    handle.onread = noop;
     handle.owner = undefined;
     if (error) process.nextTick(emitError, this, error);
     handle.close(() => this.emit('close', error !== undefined));
@@ -429,7 +429,7 @@ export class RawSocket extends EventEmitter {
     this.#clearTimeout();
     const handle = this.#handle;
     handle.readStop();
-    handle.onread = ignoreRead;
+    handle.onread = noop;
     handle.owner = undefined;
     const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
     if (this.#paused) socket.pause();
@@ -511,6 +511,5 @@ export function acceptRaw(server: net.Server, onConnection: (socket: RawSocket) 
   };
 }
 
-const noop = (): void => undefined;
-/** A handle's read callback must stay a function (node asserts it): this one after a close or a hand-over. */
-function ignoreRead(): void {}
+/** Does nothing: a closed or handed-over handle's read callback (it must stay a function: node asserts it), a refused connection's close callback. */
+function noop(): void {}
