@@ -105,16 +105,17 @@ export default definePlugin({
   setup(api, o) {
     const scope = api.scope;
     const labels = { cache: scope.kind === 'route' ? `${scope.frontend}/${scope.route}` : scope.kind === 'frontend' ? scope.frontend : 'gateway' };
-    const hits = api.metrics.counter('cache_hits_total', 'Requests answered from the cache (fresh or allowed stale)');
-    const misses = api.metrics.counter('cache_misses_total', 'Requests sent to a server for want of a usable stored response');
-    const revalidations = api.metrics.counter('cache_revalidations_total', 'Stored responses confirmed by a 304 from the server');
-    const storedBytes = api.metrics.counter('cache_stored_bytes_total', 'Bytes written to the cache');
-    const heldBytes = api.metrics.gauge('cache_bytes', 'Bytes held in the cache');
-    const evictions = api.metrics.counter('cache_evictions_total', 'Entries evicted to make room for others');
+    // Bound to this cache's labels once: a request counts without building a label key.
+    const hits = api.metrics.counter('cache_hits_total', 'Requests answered from the cache (fresh or allowed stale)').bind(labels);
+    const misses = api.metrics.counter('cache_misses_total', 'Requests sent to a server for want of a usable stored response').bind(labels);
+    const revalidations = api.metrics.counter('cache_revalidations_total', 'Stored responses confirmed by a 304 from the server').bind(labels);
+    const storedBytes = api.metrics.counter('cache_stored_bytes_total', 'Bytes written to the cache').bind(labels);
+    const heldBytes = api.metrics.gauge('cache_bytes', 'Bytes held in the cache').bind(labels);
+    const evictions = api.metrics.counter('cache_evictions_total', 'Entries evicted to make room for others').bind(labels);
 
     const memory = new MemoryStore<Stored>(o.max_size, {
-      evicted: () => evictions.inc(labels),
-      resized: (bytes) => heldBytes.set(bytes, labels),
+      evicted: () => evictions.inc(),
+      resized: (bytes) => heldBytes.set(bytes),
     });
     const variants = new VariantStore(memory);
     const keyOf = keyFunction(o.key);
@@ -231,11 +232,11 @@ export default definePlugin({
       if (entry) {
         const use = useFor(entry, state.req, api.now());
         if (use.use === 'fresh') {
-          hits.inc(labels);
+          hits.inc();
           return answerFromStore(ctx, entry, use.age, 'HIT');
         }
         if (use.use === 'stale') {
-          hits.inc(labels);
+          hits.inc();
           if (use.background) revalidateInBackground(ctx, state.key);
           return answerFromStore(ctx, entry, use.age, 'STALE');
         }
@@ -250,7 +251,7 @@ export default definePlugin({
         state.lead?.();
         return { status: 504, headers: { 'content-type': 'text/plain; charset=utf-8', [hdr]: 'MISS' }, body: 'not in cache\n' };
       }
-      misses.inc(labels);
+      misses.inc();
       return undefined;
     };
 
@@ -308,7 +309,7 @@ export default definePlugin({
       if (entry && state.conditional && res.status === 304) {
         const fresh = stored(entry.status, freshenHeaders(entry.headers, res.headers), entry.body, state.requestTime, now, tags.length ? tags : entry.tags);
         return variants.save(state.key, ctx.headers, fresh).then(() => {
-          revalidations.inc(labels);
+          revalidations.inc();
           state.lead?.();
           replaceWithStored(ctx, res, fresh, currentAge(fresh, now), 'REVALIDATED');
         });
@@ -363,7 +364,7 @@ export default definePlugin({
           if (!useful) return release();
           state.saving = variants
             .save(state.key, ctx.headers, entry)
-            .then((size) => storedBytes.inc(labels, size))
+            .then((size) => storedBytes.inc(size))
             .catch((error: Error) => api.log.error({ error: error.message, key: state.key }, 'storing a response failed'))
             .finally(release);
         },
