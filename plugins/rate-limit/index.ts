@@ -144,9 +144,15 @@ export default definePlugin({
       if (o.headers) ctx.state[granted] = d;
       return undefined;
     };
+    // The last key made, kept: a keep-alive connection's requests (the same address
+    // string each time) count under one string, its hash already known to the store.
+    let lastPart: string | undefined;
+    let lastKey = '';
     const storeKey = (ctx: HttpContext): string | undefined => {
       const k = keyOf(ctx);
-      return k !== undefined ? keyed + k : o.missing === 'limit' ? missingKey : undefined;
+      if (k === undefined) return o.missing === 'limit' ? missingKey : undefined;
+      if (k !== lastPart) (lastPart = k), (lastKey = keyed + k);
+      return lastKey;
     };
 
     const tap = { name: api.name, stage: Stage.LIMIT };
