@@ -110,13 +110,22 @@ export function createVerifier(o: VerifierOptions): (token: string) => Outcome |
     verified?.set(token, { outcome, claims, key: signer!, alg });
     return outcome;
   };
+  // The last token decided from memory, kept beside the LRU: a keep-alive client sends
+  // the same one request after request, and comparing it costs less than hashing it.
+  let lastToken: string | undefined;
+  let lastSeen: Verified | undefined;
   return (token) => {
     if (token.length > o.maxSize) return invalid('token too large');
-    const seen = verified?.get(token);
+    const seen = token === lastToken ? lastSeen : verified?.get(token);
     if (seen) {
       // Same bytes, same signature, issuer, audience and rules: only time and the key's presence can have changed.
-      if (stillGood(seen, o)) return seen.outcome;
+      if (stillGood(seen, o)) {
+        lastToken = token;
+        lastSeen = seen;
+        return seen.outcome;
+      }
       verified!.delete(token);
+      lastToken = lastSeen = undefined;
     }
     return verify(token);
   };
