@@ -38,6 +38,8 @@ const HELP = `usage: node --import tsx bench/suite.ts [options]
   --duration S        seconds of each measured wrk run, after a 1 s warm-up (default 4; --quick 2)
   --latency-duration S  seconds recorded by each wrk2 run, after its 2 s calibration (default 4; --quick 3)
   --connections N     wrk/wrk2 connections (default 50; 10 for the 1 MiB scenarios)
+  --pairs N           adjacent HAProxy/tapgate pairs per round for the keep-alive and p99
+                      ratios (default 2; --quick 1)
   --rate R            wrk2 rate for the side-by-side latency (default: 75% of the slowest
                       one-core target's req/s, measured at the start)
   --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slower of tapgate
@@ -82,6 +84,7 @@ const settings = {
   latency_duration_s: opt('--latency-duration', quick ? 3 : 4),
   warmup_s: quick ? 0 : 1,
   connections: opt('--connections', 50),
+  pairs: opt('--pairs', quick ? 1 : 2),
   big_connections: 10,
   rate: args.includes('--rate') ? opt('--rate', 0) : undefined as number | undefined,
   plugin_rate: args.includes('--plugin-rate') ? opt('--plugin-rate', 0) : undefined as number | undefined,
@@ -294,6 +297,33 @@ async function httpGroup(c: Context, round: number, rate: number): Promise<void>
   }
 }
 
+/**
+ * The ratios the issue sets against HAProxy (keep-alive req/s, p99 at one rate), measured
+ * in adjacent pairs: HAProxy and tapgate one right after the other, each started afresh,
+ * the order alternating, `--pairs` times a round. The side-by-side table runs every
+ * target's every scenario in turn, minutes apart; on a shared host the machine drifts
+ * more than that between two targets' keep-alive runs, and a pair sees the same machine.
+ */
+async function pairedGroup(c: Context, round: number, rate: number): Promise<void> {
+  const pair = httpTargets(c.n).filter((t) => t.id === 'haproxy-1' || t.id === 'tapgate-1');
+  if (pair.length !== 2 || !pair.every(chosen)) return;
+  for (let k = 1; k <= settings.pairs; k++) {
+    for (const t of k % 2 ? pair : [...pair].reverse()) {
+      log(`round ${round}: pair ${k}: ${t.label}`);
+      const proc = await startTarget(c, t, 'http');
+      try {
+        await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
+        if (settings.warmup_s) await wrk(c, t, 'http', HTTP[0]!, settings.warmup_s);
+        await measure(c, 'paired', t, proc, 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, settings.duration_s, undefined, on) }), { pair: k });
+        await measure(c, 'paired', t, proc, 'latency', round,
+          async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k });
+      } finally {
+        if (proc) await stopTree(proc);
+      }
+    }
+  }
+}
+
 async function tlsGroup(c: Context, round: number): Promise<void> {
   for (const t of tlsTargets().filter(chosen)) {
     log(`round ${round}: ${t.label}, TLS`);
@@ -333,24 +363,35 @@ function pluginRequest(c: Context, t: Target): Request {
 }
 
 async function pluginGroup(c: Context, round: number, rate: number): Promise<void> {
-  for (const t of pluginTargets().filter(chosen)) {
-    log(`round ${round}: tapgate, ${t.label}`);
-    const proc = await startTarget(c, t, 'http');
-    // The stats scenario: a dashboard reading /stats.json every second.
-    const poller = t.statsListener ? setInterval(() => {
-      http.get({ host: '127.0.0.1', port: c.ports.stats, path: '/stats.json', agent: false }, (r) => r.resume()).on('error', () => {});
-    }, 1000) : undefined;
-    try {
-      const s: Scenario = { id: 'ka', title: 'keep-alive, 6 B, plugin request', req: pluginRequest(c, t) };
-      await check(c, t, 'http', s.req, 'hello\n'); // also stores the response in the cache
-      if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
-      await measure(c, 'plugins', t, proc, 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }));
-      await measure(c, 'plugins', t, proc, 'latency', round,
-        async (on) => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
-    } finally {
-      clearInterval(poller);
-      if (proc) await stopTree(proc);
-    }
+  const targets = pluginTargets().filter(chosen);
+  const base = targets.find((t) => t.id === 'base');
+  for (const t of targets) {
+    await pluginRun(c, round, rate, t);
+    // Each configuration between two baseline runs: its cost is taken against their mean.
+    if (base && t !== base) await pluginRun(c, round, rate, base, t.id);
+  }
+}
+
+/** One configuration's runs; `after`: a baseline run that closes the bracket around that configuration (keep-alive only). */
+async function pluginRun(c: Context, round: number, rate: number, t: Target, after?: string): Promise<void> {
+  log(`round ${round}: tapgate, ${t.label}${after ? ` (after ${after})` : ''}`);
+  const proc = await startTarget(c, t, 'http');
+  // The stats scenario: a dashboard reading /stats.json every second.
+  const poller = t.statsListener ? setInterval(() => {
+    http.get({ host: '127.0.0.1', port: c.ports.stats, path: '/stats.json', agent: false }, (r) => r.resume()).on('error', () => {});
+  }, 1000) : undefined;
+  try {
+    const s: Scenario = { id: 'ka', title: 'keep-alive, 6 B, plugin request', req: pluginRequest(c, t) };
+    await check(c, t, 'http', s.req, 'hello\n'); // also stores the response in the cache
+    if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
+    const ka = async (on: (pid: number) => void) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) });
+    if (after) return void (await measure(c, 'plugins', t, proc, 'ka-after', round, ka, { after }));
+    await measure(c, 'plugins', t, proc, 'ka', round, ka);
+    await measure(c, 'plugins', t, proc, 'latency', round,
+      async (on) => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
+  } finally {
+    clearInterval(poller);
+    if (proc) await stopTree(proc);
   }
 }
 
@@ -412,6 +453,7 @@ log(`fixed rates: ${rate} req/s side by side, ${pluginRate} req/s for the plugin
 
 for (let round = 1; round <= settings.reps; round++) {
   if (settings.groups.includes('http')) await httpGroup(c, round, rate);
+  if (settings.groups.includes('http')) await pairedGroup(c, round, rate);
   if (settings.groups.includes('tls')) await tlsGroup(c, round);
   if (settings.groups.includes('tcp')) await tcpGroup(c, round);
   if (settings.groups.includes('plugins')) await pluginGroup(c, round, pluginRate);
