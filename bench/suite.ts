@@ -3,7 +3,7 @@
 // core(s), in one run; then tapgate's plugins and routes against tapgate alone, TLS
 // termination and TCP mode. Writes bench/results/suite.md and suite.json.
 //
-//   npm run bench                      # the full suite, 3 rounds (~25 min)
+//   npm run bench                      # the full suite, 3 rounds (~30 min)
 //   npm run bench -- --quick           # 1 round, short runs (~5 min): to try it, not to quote
 //   node --import tsx bench/suite.ts --help
 //
@@ -40,6 +40,8 @@ const HELP = `usage: node --import tsx bench/suite.ts [options]
   --connections N     wrk/wrk2 connections (default 50; 10 for the 1 MiB scenarios)
   --pairs N           adjacent HAProxy/tapgate pairs per round for the keep-alive and p99
                       ratios (default 2; --quick 1)
+  --slices N          pairs of 2 s runs per plugin configuration and round, against the
+                      baseline running beside it (default 5; --quick 2 of 1 s)
   --rate R            wrk2 rate for the side-by-side latency (default: 75% of the slowest
                       one-core target's req/s, measured at the start)
   --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slower of tapgate
@@ -85,6 +87,8 @@ const settings = {
   warmup_s: quick ? 0 : 1,
   connections: opt('--connections', 50),
   pairs: opt('--pairs', quick ? 1 : 2),
+  slices: opt('--slices', quick ? 2 : 5),
+  slice_s: quick ? 1 : 2,
   big_connections: 10,
   rate: args.includes('--rate') ? opt('--rate', 0) : undefined as number | undefined,
   plugin_rate: args.includes('--plugin-rate') ? opt('--plugin-rate', 0) : undefined as number | undefined,
@@ -364,31 +368,68 @@ function pluginRequest(c: Context, t: Target): Request {
 
 async function pluginGroup(c: Context, round: number, rate: number): Promise<void> {
   const targets = pluginTargets().filter(chosen);
+  for (const t of targets) await pluginRun(c, round, rate, t);
+  // Then each configuration's cost, against a baseline running beside it.
   const base = targets.find((t) => t.id === 'base');
-  for (const t of targets) {
-    await pluginRun(c, round, rate, t);
-    // Each configuration between two baseline runs: its cost is taken against their mean.
-    if (base && t !== base) await pluginRun(c, round, rate, base, t.id);
+  if (!base) return;
+  const twin: Target = { ...base, port: c.ports.twin };
+  const twinProc = await startTarget(c, twin, 'http');
+  try {
+    await check(c, twin, 'http', pluginRequest(c, twin), 'hello\n');
+    for (const t of targets) if (t !== base) await interleaved(c, round, twin, twinProc, t);
+  } finally {
+    if (twinProc) await stopTree(twinProc);
   }
 }
 
-/** One configuration's runs; `after`: a baseline run that closes the bracket around that configuration (keep-alive only). */
-async function pluginRun(c: Context, round: number, rate: number, t: Target, after?: string): Promise<void> {
-  log(`round ${round}: tapgate, ${t.label}${after ? ` (after ${after})` : ''}`);
-  const proc = await startTarget(c, t, 'http');
-  // The stats scenario: a dashboard reading /stats.json every second.
-  const poller = t.statsListener ? setInterval(() => {
+/** A dashboard reading /stats.json every second, for the configurations with the stats listener. */
+function statsPoller(c: Context, t: Target): NodeJS.Timeout | undefined {
+  if (!t.statsListener) return undefined;
+  return setInterval(() => {
     http.get({ host: '127.0.0.1', port: c.ports.stats, path: '/stats.json', agent: false }, (r) => r.resume()).on('error', () => {});
-  }, 1000) : undefined;
+  }, 1000);
+}
+
+/** One configuration alone: most req/s and CPU per request (wrk), then latency at the fixed rate (wrk2). */
+async function pluginRun(c: Context, round: number, rate: number, t: Target): Promise<void> {
+  log(`round ${round}: tapgate, ${t.label}`);
+  const proc = await startTarget(c, t, 'http');
+  const poller = statsPoller(c, t);
   try {
     const s: Scenario = { id: 'ka', title: 'keep-alive, 6 B, plugin request', req: pluginRequest(c, t) };
     await check(c, t, 'http', s.req, 'hello\n'); // also stores the response in the cache
     if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
-    const ka = async (on: (pid: number) => void) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) });
-    if (after) return void (await measure(c, 'plugins', t, proc, 'ka-after', round, ka, { after }));
-    await measure(c, 'plugins', t, proc, 'ka', round, ka);
+    await measure(c, 'plugins', t, proc, 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }));
     await measure(c, 'plugins', t, proc, 'latency', round,
       async (on) => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
+  } finally {
+    clearInterval(poller);
+    if (proc) await stopTree(proc);
+  }
+}
+
+/**
+ * A configuration's cost: it and the baseline (`twin`, on another port) run side by side
+ * on the proxy core, and wrk loads them in turn, `--slices` pairs of short runs, the
+ * order alternating. The host here drifts by tens of percent within seconds; runs a
+ * few seconds apart, many times over, see the same machine.
+ */
+async function interleaved(c: Context, round: number, twin: Target, twinProc: Proc | undefined, t: Target): Promise<void> {
+  log(`round ${round}: tapgate, ${t.label}, interleaved with the baseline`);
+  const proc = await startTarget(c, t, 'http');
+  const poller = statsPoller(c, t);
+  try {
+    const runs: [Target, Proc | undefined, Scenario][] = [
+      [twin, twinProc, { id: 'ka', title: '', req: pluginRequest(c, twin) }],
+      [t, proc, { id: 'ka', title: '', req: pluginRequest(c, t) }],
+    ];
+    await check(c, t, 'http', runs[1]![2].req, 'hello\n');
+    for (const [x, , s] of runs) await wrk(c, x, 'http', s, 2);
+    for (let k = 1; k <= settings.slices; k++) {
+      for (const [x, p, s] of k % 2 ? runs : [...runs].reverse()) {
+        await measure(c, 'plugins', x, p, 'ka-slice', round, async (on) => ({ result: await wrk(c, x, 'http', s, settings.slice_s, undefined, on) }), { pair: k, against: t.id });
+      }
+    }
   } finally {
     clearInterval(poller);
     if (proc) await stopTree(proc);

@@ -35,8 +35,8 @@ export interface Measurement {
   other_cpu_pct: number;
   /** The paired group: which pair of the round (HAProxy and tapgate one after the other). */
   pair?: number;
-  /** A plugin group baseline run made right after this configuration's, closing its bracket. */
-  after?: string;
+  /** Plugin group, interleaved runs: the configuration this pair compares (on the baseline's runs too). */
+  against?: string;
 }
 
 export interface SuiteResult {
@@ -71,26 +71,17 @@ function pairedRatios(ms: Measurement[]): { ka: number[]; p99: number[] } {
 }
 
 /**
- * A plugin configuration's cost against the baseline runs on either side of it (the one
- * before it in the same round, and the one made right after it): one value per round,
- * for req/s lost and for CPU per request added.
+ * A plugin configuration's cost against the baseline running beside it: one value per
+ * pair of interleaved runs (every round), for req/s lost and for CPU per request added.
  */
-function bracketedCosts(ms: Measurement[], target: string): { rps: number[]; cpu: number[] } {
+function slicedCosts(ms: Measurement[], target: string): { rps: number[]; cpu: number[] } {
   const out = { rps: [] as number[], cpu: [] as number[] };
-  ms.forEach((m, i) => {
-    if (m.group !== 'plugins' || m.target !== target || m.scenario !== 'ka') return;
-    const isBase = (x: Measurement) => x.group === 'plugins' && x.target === 'base' && x.round === m.round && (x.scenario === 'ka' || x.scenario === 'ka-after');
-    const before = ms.slice(0, i).reverse().find(isBase);
-    const after = ms.slice(i + 1).find((x) => isBase(x) && x.after === target);
-    if (!before || !after) return;
-    const mean = (f: (x: Measurement) => number | undefined) => {
-      const a = f(before), b = f(after);
-      return a !== undefined && b !== undefined ? (a + b) / 2 : undefined;
-    };
-    const rps = mean((x) => x.rps), cpu = mean((x) => x.cpu_us_per_request);
-    if (rps && m.rps) out.rps.push(1 - m.rps / rps);
-    if (cpu && m.cpu_us_per_request) out.cpu.push(m.cpu_us_per_request / cpu - 1);
-  });
+  for (const m of ms) {
+    if (m.group !== 'plugins' || m.scenario !== 'ka-slice' || m.target !== target) continue;
+    const b = ms.find((x) => x.group === 'plugins' && x.scenario === 'ka-slice' && x.target === 'base' && x.against === target && x.round === m.round && x.pair === m.pair);
+    if (b?.rps && m.rps) out.rps.push(1 - m.rps / b.rps);
+    if (b?.cpu_us_per_request && m.cpu_us_per_request) out.cpu.push(m.cpu_us_per_request / b.cpu_us_per_request - 1);
+  }
   return out;
 }
 
@@ -176,9 +167,9 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
     pairedP99 === undefined ? sideP99 : `${x2(pairedP99)} in adjacent pairs (median of ${P.p99.length}: ${each(P.p99)}); side by side ${sideP99}`,
     (pairedP99 ?? p99) === undefined ? undefined : (pairedP99 ?? p99)! <= 2]);
   const baseP = pl('base'), baseL = pl('base', 'latency');
-  /** A configuration's cost: against the baseline runs on either side of it where they were made (median over the rounds), else against the baseline's median. */
+  /** A configuration's cost: against the baseline interleaved with it where measured so (median over every pair), else against the baseline's median. */
   const pluginCost = (t: string): { rps?: number; cpu?: number } => {
-    const b = bracketedCosts(r.measurements, t);
+    const b = slicedCosts(r.measurements, t);
     if (b.rps.length) return { rps: median(b.rps), cpu: b.cpu.length ? median(b.cpu) : undefined };
     const a = pl(t);
     if (!baseP || !a) return {};
@@ -304,9 +295,10 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
       '/stats.json every second. Chain of five: stats listener + rate-limit + jwt + cache + rewrite (a request and a response header set); ' +
       'with cache HITs, and again on `GET /nostore` (`Cache-Control: no-store`), where the cache stores nothing and every request goes to the origin.', '');
     out.push('"cost": req/s lost against the baseline; "CPU cost": CPU time per request added, against the baseline\'s (steadier than req/s ' +
-      'on a shared machine: the two disagree when something else took the core). Each configuration runs between two baseline runs ' +
-      '(the one before it, and one made right after it): its costs are taken against their mean in each round, and the median over ' +
-      'the rounds is shown; req/s and CPU µs/req are the medians of its own runs.', '');
+      'on a shared machine: the two disagree when something else took the core). The costs come from interleaved runs: the ' +
+      `configuration and the baseline run side by side on the proxy core and wrk loads them in turn, ${num(Number(r.settings.slices))} pairs of ` +
+      `${num(Number(r.settings.slice_s))} s runs a round, the order alternating; the cost shown is the median over every pair. req/s, CPU µs/req and ` +
+      'latency are each configuration\'s own runs alone (medians of the rounds).', '');
     out.push(row(['configuration', 'req/s', 'cost', 'CPU µs/req', 'CPU cost', 'p50', 'p99', 'p99.9', 'Δ p99 ms', 'peak RSS MB', 'errors']), rule(11));
     for (const t of plIds) {
       const a = pl(t)!, l = pl(t, 'latency');

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { startPinned, waitReady, type Proc } from './procs.ts';
 
 /** Ports: origins, the echo origin, then one listener per target (only one target runs at a time). */
-export interface Ports { origin1: number; origin2: number; echo: number; http: number; tls: number; tcp: number; stats: number }
+export interface Ports { origin1: number; origin2: number; echo: number; http: number; tls: number; tcp: number; stats: number; twin: number }
 export function ports(base: number): Ports {
-  return { origin1: base + 1, origin2: base + 2, echo: base + 3, http: base + 10, tls: base + 11, tcp: base + 12, stats: base + 13 };
+  return { origin1: base + 1, origin2: base + 2, echo: base + 3, http: base + 10, tls: base + 11, tcp: base + 12, stats: base + 13, twin: base + 14 };
 }
 
 export interface Context {
@@ -43,6 +43,8 @@ export interface Target {
   routes?: number;
   /** The path requested in the plugin scenarios (default /cached, which the cache may store). */
   path?: string;
+  /** http mode: listen here instead of the suite's http port (a second target running at the same time). */
+  port?: number;
 }
 
 /** The HTTP targets compared side by side. */
@@ -167,6 +169,7 @@ export type Mode = 'http' | 'tls' | 'tcp';
 /** The port to load for `t` in `mode`. */
 export function portOf(c: Context, t: Target, mode: Mode): number {
   if (t.kind === 'direct') return mode === 'tcp' ? c.ports.echo : c.ports.origin1;
+  if (t.port !== undefined && mode === 'http') return t.port;
   return mode === 'tls' ? c.ports.tls : mode === 'tcp' ? c.ports.tcp : c.ports.http;
 }
 
@@ -175,8 +178,9 @@ export async function startTarget(c: Context, t: Target, mode: Mode, extraEnv: N
   if (t.kind === 'direct') return undefined;
   const cpus = t.cores === 'all' ? c.allCpus : c.proxyCpus;
   const port = portOf(c, t, mode);
-  const log = join(c.run, `logs/${t.id}-${mode}.log`);
-  const conf = join(c.run, `conf/${t.id}-${mode}`);
+  const name = `${t.id}${t.port !== undefined ? `-${t.port}` : ''}-${mode}`;
+  const log = join(c.run, `logs/${name}.log`);
+  const conf = join(c.run, `conf/${name}`);
   const env = { ...process.env, LISTEN_PORT: String(port), ORIGIN1_PORT: String(c.ports.origin1), ORIGIN2_PORT: String(c.ports.origin2) };
   let proc: Proc;
   switch (t.kind) {
