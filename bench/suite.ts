@@ -38,15 +38,16 @@ const HELP = `usage: node --import tsx bench/suite.ts [options]
   --duration S        seconds of each measured wrk run, after a 1 s warm-up (default 4; --quick 2)
   --latency-duration S  seconds recorded by each wrk2 run, after its 2 s calibration (default 4; --quick 3)
   --connections N     wrk/wrk2 connections (default 50; 10 for the 1 MiB scenarios)
-  --pairs N           adjacent HAProxy/tapgate pairs per round for the keep-alive and p99
-                      ratios (default 2; --quick 1)
-  --slices N          pairs of 2 s runs per plugin configuration and round, against the
-                      baseline running beside it (default 5; --quick 2 of 1 s)
+  --slices N          pairs of interleaved 2 s wrk runs a round: HAProxy and tapgate side by
+                      side for the keep-alive ratio, each plugin configuration and the
+                      baseline for its cost (default 5; --quick 2 of 1 s)
+  --pairs N           pairs of interleaved wrk2 runs a round, HAProxy and tapgate, for the
+                      p99 ratio (default 2; --quick 1)
   --rate R            wrk2 rate for the side-by-side latency (default: 75% of the slowest
                       one-core target's req/s, measured at the start)
   --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slower of tapgate
                       alone and tapgate with the chain of five, cache HITs)
-  --groups LIST       comma-separated subset of http,tls,tcp,plugins (default all)
+  --groups LIST       comma-separated subset of http,paired,tls,tcp,plugins (default all)
   --targets LIST      only these target ids (e.g. haproxy-1,tapgate-1,chain5)
   --workers N         N of the N-worker/N-thread targets (default: the number of cores)
   --out NAME          results file names under bench/results/ (default suite)
@@ -92,7 +93,7 @@ const settings = {
   big_connections: 10,
   rate: args.includes('--rate') ? opt('--rate', 0) : undefined as number | undefined,
   plugin_rate: args.includes('--plugin-rate') ? opt('--plugin-rate', 0) : undefined as number | undefined,
-  groups: str('--groups', 'http,tls,tcp,plugins').split(','),
+  groups: str('--groups', 'http,paired,tls,tcp,plugins').split(','),
   only: args.includes('--targets') ? str('--targets', '').split(',') : undefined,
   workers: opt('--workers', os.availableParallelism()),
   out: str('--out', 'suite'),
@@ -303,28 +304,40 @@ async function httpGroup(c: Context, round: number, rate: number): Promise<void>
 
 /**
  * The ratios the issue sets against HAProxy (keep-alive req/s, p99 at one rate), measured
- * in adjacent pairs: HAProxy and tapgate one right after the other, each started afresh,
- * the order alternating, `--pairs` times a round. The side-by-side table runs every
- * target's every scenario in turn, minutes apart; on a shared host the machine drifts
- * more than that between two targets' keep-alive runs, and a pair sees the same machine.
+ * interleaved: HAProxy nbthread 1 (on a second port) and tapgate workers: 0 run side by
+ * side on the proxy core, and the load goes to one then the other: `--slices` pairs of
+ * short wrk runs, then `--pairs` pairs of wrk2 runs, the order alternating. The
+ * side-by-side table runs every target's every scenario in turn, minutes apart; on a
+ * shared host the machine drifts more than that between two targets' runs.
  */
 async function pairedGroup(c: Context, round: number, rate: number): Promise<void> {
-  const pair = httpTargets(c.n).filter((t) => t.id === 'haproxy-1' || t.id === 'tapgate-1');
-  if (pair.length !== 2 || !pair.every(chosen)) return;
-  for (let k = 1; k <= settings.pairs; k++) {
-    for (const t of k % 2 ? pair : [...pair].reverse()) {
-      log(`round ${round}: pair ${k}: ${t.label}`);
-      const proc = await startTarget(c, t, 'http');
-      try {
-        await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
-        if (settings.warmup_s) await wrk(c, t, 'http', HTTP[0]!, settings.warmup_s);
-        await measure(c, 'paired', t, proc, 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, settings.duration_s, undefined, on) }), { pair: k });
-        await measure(c, 'paired', t, proc, 'latency', round,
-          async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k });
-      } finally {
-        if (proc) await stopTree(proc);
+  const hap = httpTargets(c.n).find((t) => t.id === 'haproxy-1'), tg = httpTargets(c.n).find((t) => t.id === 'tapgate-1');
+  if (!hap || !tg || !chosen(hap) || !chosen(tg)) return;
+  const two: Target[] = [{ ...hap, port: c.ports.twin }, tg];
+  log(`round ${round}: ${two.map((t) => t.label).join(' and ')}, interleaved`);
+  const procs: (Proc | undefined)[] = [];
+  try {
+    for (const t of two) procs.push(await startTarget(c, t, 'http'));
+    for (const t of two) {
+      await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
+      await wrk(c, t, 'http', HTTP[0]!, 2);
+    }
+    const order = (k: number) => (k % 2 ? [0, 1] : [1, 0]);
+    for (let k = 1; k <= settings.slices; k++) {
+      for (const i of order(k)) {
+        const t = two[i]!;
+        await measure(c, 'paired', t, procs[i], 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, settings.slice_s, undefined, on) }), { pair: k });
       }
     }
+    for (let k = 1; k <= settings.pairs; k++) {
+      for (const i of order(k)) {
+        const t = two[i]!;
+        await measure(c, 'paired', t, procs[i], 'latency', round,
+          async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k });
+      }
+    }
+  } finally {
+    for (const p of procs) if (p) await stopTree(p);
   }
 }
 
@@ -450,7 +463,7 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
     }
   };
   let rate = settings.rate, pluginRate = settings.plugin_rate;
-  if (!rate && settings.groups.includes('http')) {
+  if (!rate && (settings.groups.includes('http') || settings.groups.includes('paired'))) {
     const one = httpTargets(c.n).filter((t) => t.cores === 'one' && t.kind !== 'direct');
     const slowest = [];
     for (const t of one.filter((x) => x.kind === 'fastify' || x.kind === 'tapgate')) slowest.push(await quickRps(t, { path: '/' }));
@@ -494,7 +507,7 @@ log(`fixed rates: ${rate} req/s side by side, ${pluginRate} req/s for the plugin
 
 for (let round = 1; round <= settings.reps; round++) {
   if (settings.groups.includes('http')) await httpGroup(c, round, rate);
-  if (settings.groups.includes('http')) await pairedGroup(c, round, rate);
+  if (settings.groups.includes('paired')) await pairedGroup(c, round, rate);
   if (settings.groups.includes('tls')) await tlsGroup(c, round);
   if (settings.groups.includes('tcp')) await tcpGroup(c, round);
   if (settings.groups.includes('plugins')) await pluginGroup(c, round, pluginRate);
