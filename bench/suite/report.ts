@@ -33,7 +33,7 @@ export interface Measurement {
   processes?: number;
   /** CPU used meanwhile by processes outside the benchmark, % of one core. */
   other_cpu_pct: number;
-  /** The paired group: which pair of the round (HAProxy and tapgate one after the other). */
+  /** Interleaved runs (the paired group, the plugin costs): which pair of the round. */
   pair?: number;
   /** Plugin group, interleaved runs: the configuration this pair compares (on the baseline's runs too). */
   against?: string;
@@ -157,9 +157,9 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   // Where interleaved pairs were measured, their median ratio decides: it compares the two on the same machine state.
   const P = pairedRatios(r.measurements);
   const pairedKa = P.ka.length ? median(P.ka) : undefined, pairedP99 = P.p99.length ? median(P.p99) : undefined;
-  const each = (xs: number[]) => `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}`;
+  const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}`;
   checks.push(['one worker ≥ 0.6× HAProxy nbthread 1, small keep-alive',
-    pairedKa === undefined ? x2(ka) : `${x2(pairedKa)} interleaved (median of ${P.ka.length} pairs: ${each(P.ka)}); ${x2(ka)} by the side-by-side medians`,
+    pairedKa === undefined ? x2(ka) : `${x2(pairedKa)} interleaved (median of ${P.ka.length} pairs: ${spread(P.ka)}); ${x2(ka)} by the side-by-side medians`,
     (pairedKa ?? ka) === undefined ? undefined : (pairedKa ?? ka)! >= 0.6]);
   checks.push(['one worker ≥ 0.5× HAProxy nbthread 1, Connection: close', x2(close), close === undefined ? undefined : close >= 0.5]);
   const vsF = ratio(tg('ka')?.rps, ff('ka')?.rps);
@@ -167,7 +167,7 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const p99 = ratio(tg('latency')?.p99_ms, hp('latency')?.p99_ms);
   const sideP99 = `${ms(tg('latency')?.p99_ms)} vs ${ms(hp('latency')?.p99_ms)} ms: ${x2(p99)}`;
   checks.push([`p99 ≤ 2× HAProxy's at the same load (${num(r.settings.rate)} req/s)`,
-    pairedP99 === undefined ? sideP99 : `${x2(pairedP99)} interleaved (median of ${P.p99.length} pairs: ${each(P.p99)}); side by side ${sideP99}`,
+    pairedP99 === undefined ? sideP99 : `${x2(pairedP99)} interleaved (median of ${P.p99.length} pairs: ${spread(P.p99)}); side by side ${sideP99}`,
     (pairedP99 ?? p99) === undefined ? undefined : (pairedP99 ?? p99)! <= 2]);
   const baseP = pl('base'), baseL = pl('base', 'latency');
   /** A configuration's cost: against the baseline interleaved with it where measured so (median over every pair), else against the baseline's median. */

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { startPinned, waitReady, type Proc } from './procs.ts';
 
-/** Ports: origins, the echo origin, then one listener per target (only one target runs at a time). */
+/** Ports: origins, the echo origin, then one listener per mode; `twin`: a second target running beside the first (interleaved runs). */
 export interface Ports { origin1: number; origin2: number; echo: number; http: number; tls: number; tcp: number; stats: number; twin: number }
 export function ports(base: number): Ports {
   return { origin1: base + 1, origin2: base + 2, echo: base + 3, http: base + 10, tls: base + 11, tcp: base + 12, stats: base + 13, twin: base + 14 };
