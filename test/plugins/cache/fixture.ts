@@ -61,7 +61,13 @@ export async function startCache(options: object = {}, setup: FixtureSetup = {})
   const global = `cacheTestEvents${++fixtures}`;
   (globalThis as Record<string, unknown>)[global] = events;
   let skew = 0;
-  const now = () => Date.now() + skew;
+  // The gateway's and the origin's clock: from a whole second, a microsecond further at
+  // each reading (time passes, but only a few ms over a whole file) and advance(). With
+  // the real clock a stored response started with an apparent age of up to a second
+  // (Date has whole seconds), which made exact Age assertions fail now and then.
+  const start = Math.floor(Date.now() / 1000) * 1000;
+  let ticks = 0;
+  const now = () => start + skew + (ticks += 0.001);
   const routes = new Map<string, Handler>();
   const origin = await startOrigin('origin', (req, res) => {
     res.setHeader('date', new Date(now()).toUTCString());
