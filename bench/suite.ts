@@ -322,23 +322,18 @@ async function pairedGroup(c: Context, round: number, rate: number): Promise<voi
       await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
       await wrk(c, t, 'http', HTTP[0]!, 2);
     }
-    const order = (k: number) => (k % 2 ? [0, 1] : [1, 0]);
-    for (let k = 1; k <= settings.slices; k++) {
-      for (const i of order(k)) {
-        const t = two[i]!;
-        await measure(c, 'paired', t, procs[i], 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, settings.slice_s, undefined, on) }), { pair: k });
-      }
-    }
-    for (let k = 1; k <= settings.pairs; k++) {
-      for (const i of order(k)) {
-        const t = two[i]!;
-        await measure(c, 'paired', t, procs[i], 'latency', round,
-          async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k });
-      }
-    }
+    await alternating(settings.slices, [0, 1], (i, k) => measure(c, 'paired', two[i]!, procs[i], 'ka', round,
+      async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, settings.slice_s, undefined, on) }), { pair: k }));
+    await alternating(settings.pairs, [0, 1], (i, k) => measure(c, 'paired', two[i]!, procs[i], 'latency', round,
+      async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k }));
   } finally {
     for (const p of procs) if (p) await stopTree(p);
   }
+}
+
+/** `n` pairs of runs, the order alternating (first then second, then second then first, ...); `k` counts the pairs from 1. */
+async function alternating<T>(n: number, two: readonly T[], run: (x: T, k: number) => Promise<unknown>): Promise<void> {
+  for (let k = 1; k <= n; k++) for (const x of k % 2 ? two : [...two].reverse()) await run(x, k);
 }
 
 async function tlsGroup(c: Context, round: number): Promise<void> {
@@ -438,11 +433,8 @@ async function interleaved(c: Context, round: number, twin: Target, twinProc: Pr
     ];
     await check(c, t, 'http', runs[1]![2].req, 'hello\n');
     for (const [x, , s] of runs) await wrk(c, x, 'http', s, 2);
-    for (let k = 1; k <= settings.slices; k++) {
-      for (const [x, p, s] of k % 2 ? runs : [...runs].reverse()) {
-        await measure(c, 'plugins', x, p, 'ka-slice', round, async (on) => ({ result: await wrk(c, x, 'http', s, settings.slice_s, undefined, on) }), { pair: k, against: t.id });
-      }
-    }
+    await alternating(settings.slices, runs, ([x, p, s], k) => measure(c, 'plugins', x, p, 'ka-slice', round,
+      async (on) => ({ result: await wrk(c, x, 'http', s, settings.slice_s, undefined, on) }), { pair: k, against: t.id }));
   } finally {
     clearInterval(poller);
     if (proc) await stopTree(proc);
