@@ -18,7 +18,6 @@ interface StreamBinding {
   ShutdownWrap: new () => ShutdownReq;
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
-  kArrayBufferOffset: number;
   kBytesWritten: number;
   kLastWriteWasAsync: number;
 }
@@ -30,6 +29,8 @@ export interface TcpHandle {
   readonly writeQueueSize: number;
   readStart(): number;
   readStop(): number;
+  /** Reads land in `buffer` (the read callback then gets no ArrayBuffer) instead of a fresh allocation each. */
+  useUserBuffer(buffer: Uint8Array): void;
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   writeLatin1String(req: WriteReq, data: string): number;
   writeUtf8String(req: WriteReq, data: string): number;
@@ -76,9 +77,17 @@ interface ConnectReq {
 const internal = process as unknown as { binding(name: string): unknown };
 const binding = internal.binding('stream_wrap') as StreamBinding;
 const tcp = internal.binding('tcp_wrap') as TcpBinding;
-const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync } = binding;
+const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kLastWriteWasAsync } = binding;
 /** libuv's UV_EOF, the same on every platform. */
 const UV_EOF = -4095;
+/**
+ * Where every RawSocket's reads land: one buffer for the process, instead of a 64 KiB
+ * allocation (then shrunk, then wrapped in an ArrayBuffer) per read. libuv calls back for
+ * one read at a time and the 'data' listeners run before the next, so a chunk is valid
+ * until its listeners return: whatever they keep, they copy (llhttp copies the bodies and
+ * strings it hands out already).
+ */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
 /** Queued bytes above which `write()` says wait for 'drain' (net.Socket's default high-water mark). */
 const highWaterMark = 16 * 1024;
 
@@ -126,6 +135,7 @@ export class RawSocket extends EventEmitter {
     this.#handle = handle;
     handle.owner = this;
     handle.onread = onread;
+    handle.useUserBuffer(readBuffer);
     if (connecting) {
       this.connecting = true;
       this.#corked = { chunks: [], allBuffers: true, callbacks: [] };
@@ -215,12 +225,12 @@ export class RawSocket extends EventEmitter {
     return this.#local;
   }
 
-  /** @internal the handle's read callback (below). */
-  read(buffer: ArrayBuffer | undefined): void {
+  /** @internal the handle's read callback (below): the bytes are in `readBuffer`, valid while 'data' is emitted. */
+  read(): void {
     const n = streamBaseState[kReadBytesOrError]!;
     if (n > 0) {
       if (this.#timeout) this.#timeout.refresh();
-      this.emit('data', Buffer.from(buffer!, streamBaseState[kArrayBufferOffset]!, n));
+      this.emit('data', readBuffer.subarray(0, n));
       return;
     }
     if (n === 0) return;
@@ -431,7 +441,10 @@ export class RawSocket extends EventEmitter {
     handle.readStop();
     handle.onread = noop;
     handle.owner = undefined;
-    const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
+    // The handle reads into `readBuffer` for good (libuv's listener cannot be taken back): the net.Socket is told so, and
+    // pushes copies. With `onread`, its pause() stops reading at the handle, and resume() (not a 'readable' listener) restarts it.
+    const onread = { buffer: readBuffer, callback: pushCopy };
+    const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true, onread } as net.SocketConstructorOpts);
     if (this.#paused) socket.pause();
     this.#socket = socket;
     socket.once('close', (hadError: boolean) => {
@@ -442,8 +455,13 @@ export class RawSocket extends EventEmitter {
   }
 }
 
-function onread(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
-  this.owner?.read(buffer);
+function onread(this: TcpHandle): void {
+  this.owner?.read();
+}
+
+/** A handed-over socket's reads (net.Socket's `onread` callback): a copy of the bytes, pushed as it would have pushed them. */
+function pushCopy(this: Socket, n: number, buffer: Uint8Array): boolean {
+  return this.push(Buffer.from(buffer.subarray(0, n)));
 }
 
 function onconnect(this: ConnectReq, status: number): void {

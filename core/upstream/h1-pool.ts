@@ -193,7 +193,7 @@ class Connection {
     if (exchange.switched) {
       // 101: what follows the head is the new protocol's; the socket is the tunnel's from here.
       this.#detach();
-      const rest = chunk.subarray(parsed);
+      const rest = Buffer.from(chunk.subarray(parsed)); // a copy: a RawSocket's chunk is reused by its next read
       const socket = this.socket instanceof RawSocket ? this.socket.toSocket() : this.socket;
       if (rest.length) socket.unshift(rest);
       exchange.upgraded(socket);

@@ -137,7 +137,7 @@ class H1Connection implements ResponseOwner {
     const upgrade = this.#exchanges.at(-1);
     if (upgrade?.upgrade && upgrade.head === undefined) {
       // llhttp stops at an upgrade's head: what follows belongs to the new protocol.
-      upgrade.head = chunk.subarray(parsed);
+      upgrade.head = Buffer.from(chunk.subarray(parsed)); // a copy: a RawSocket's chunk is reused by its next read
       this.#stopReading();
       // The tunnel (core/http/upgrade.ts) handles its ends and idle time itself.
       this.socket.off('end', this.#onEnd);

@@ -537,8 +537,8 @@ describe('other upgrades', { timeout: 20_000 }, () => {
     const server = http.createServer((_req, res) => res.writeHead(426).end());
     server.on('upgrade', (req, socket: net.Socket, head: Buffer) => {
       if (req.headers.upgrade !== 'shout') return socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n');
-      if (head.length) socket.write(head.toString().toUpperCase());
+      // The 101 and the first bytes of the new protocol in one write: the gateway reads them as one chunk.
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n' + head.toString().toUpperCase());
       socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
       socket.on('end', () => socket.end('BYE'));
     });

@@ -1,5 +1,5 @@
 // RawSocket drives accepted TCP connections on node's internal stream bindings: these
-// tests pin what it relies on (reads, writes sync and queued, writev, shutdown, close,
+// tests pin what it relies on (reads into a shared buffer, writes sync and queued, writev, shutdown, close,
 // errors) and the net.Socket behaviour the HTTP/1 engine expects of it, over loopback.
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -213,6 +213,27 @@ describe('RawSocket', () => {
     client.end();
     await closed;
     assert.equal(socket.destroyed, true);
+  });
+
+  it('reads into one buffer shared by every RawSocket: a chunk lasts until the next read, a handed-over socket gets copies', async () => {
+    const one = await pair();
+    const two = await pair();
+    one.client.write('first');
+    const [chunk] = (await once(one.raw, 'data')) as [Buffer];
+    const kept = chunk; // what a listener must not do: keep it without a copy
+    assert.equal(kept.toString(), 'first');
+    two.client.write('SECOND');
+    await once(two.raw, 'data');
+    assert.equal(kept.toString(), 'SECON', 'the next read, on another connection, landed in the same bytes');
+
+    const socket = one.raw.toSocket();
+    one.client.write('handed over');
+    const [handed] = (await once(socket, 'data')) as [Buffer];
+    two.client.write('meanwhile, another read');
+    await once(two.raw, 'data');
+    assert.equal(handed.toString(), 'handed over', 'a net.Socket keeps what it pushed');
+    one.client.destroy();
+    two.client.destroy();
   });
 
   it('counts its connections in the server: maxConnections refuses one over, close() waits for those open', async () => {
