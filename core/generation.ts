@@ -1,6 +1,7 @@
 // A generation: one loaded configuration with everything derived from it (plugin
 // instances, hook chains, backends with their balancers and pools). Built once, never
 // changed; the kernel serves from one and a reload builds the next beside it.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';

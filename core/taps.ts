@@ -2,6 +2,7 @@
 // generation's hooks, named after the plugin and wrapped so that a throwing tap is
 // contained: a bail or series hook rethrows it as a PluginError (the kernel answers
 // 500 or closes that one connection); an observe-only hook reports it and goes on.
+import { performance } from 'node:perf_hooks';
 import type { ContainedError, Eventually } from './hooks.ts';
 import { observeOnly } from './hooks.ts';
 

@@ -1,6 +1,7 @@
 // The HTTP lifecycle, top to bottom: a request is read, checked, offered to the
 // `request` taps, routed to a backend, placed on a server, sent upstream and its
 // response streamed back. Plugins meet it only at the hooks.
+import { performance } from 'node:perf_hooks';
 import { Readable, Transform, pipeline, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';

@@ -4,6 +4,7 @@
 // to the raw socket. When the server switches protocols (101), the client gets the 101
 // and the connection becomes a byte pipe with its own idle timeout (`timeouts.tunnel`);
 // any other answer is passed to the client and the connection closed.
+import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpHeaders, UpstreamResponse } from './context.ts';

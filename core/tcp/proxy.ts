@@ -1,6 +1,7 @@
 // The TCP lifecycle: accept, route, pick a server, connect (trying others when a
 // connection fails), then pipe bytes both ways with back-pressure. Each side's end is
 // passed on as a half-close; the session ends when both sides have ended.
+import { performance } from 'node:perf_hooks';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { TcpContext } from './context.ts';

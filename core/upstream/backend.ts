@@ -1,5 +1,6 @@
 // A backend: its servers, their state, and the balancing algorithm that picks among
 // them. Built once per generation from config; the request path only calls `pick`.
+import { performance } from 'node:perf_hooks';
 import type { BackendConfig, ServerConfig } from '../config/schema.ts';
 import { defaultTimeouts } from '../config/schema.ts';
 import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../types.ts';

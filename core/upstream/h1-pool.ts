@@ -4,6 +4,7 @@
 // request lifecycle (core/http/proxy.ts) drives, so pools of other protocols fit the same
 // place. One request per connection at a time (no pipelining); connections are reused
 // newest first, so idle ones at the bottom time out when traffic drops.
+import { performance } from 'node:perf_hooks';
 import type { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { RawSocket } from '../net/raw-socket.ts';

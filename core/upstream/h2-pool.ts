@@ -2,6 +2,7 @@
 // cleartext with prior knowledge (h2c) or TLS with ALPN h2, and every request a new stream,
 // so balancing happens per request (per gRPC call), never per connection. It speaks the
 // undici dispatcher contract core/http/proxy.ts already drives for HTTP/1.1.
+import { performance } from 'node:perf_hooks';
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';

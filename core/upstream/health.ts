@@ -5,6 +5,7 @@
 // `eject_for`). A server is up when its checks pass and it is not ejected; neither
 // source overrides the other. Only a serving generation runs them (`start`), and
 // `stop` leaves no timer or socket behind.
+import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';

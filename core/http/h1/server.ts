@@ -3,6 +3,7 @@
 // node:http did for us is here, and only that: keep-alive, pipelined requests answered in
 // order, request bodies with back-pressure, 100-continue, upgrades handed over, a timeout
 // for heads (slow clients) and for idle connections, and strict refusals with 400/408/431.
+import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import { RawSocket } from '../../net/raw-socket.ts';
 import { Readable } from 'node:stream';

@@ -2,6 +2,7 @@
 // once TLS is done (or at once without TLS) and takes those that speak HTTP/2. One
 // node:http2 server per listener, never listening itself, is fed those connections; each
 // stream then goes through the same lifecycle (core/http/proxy.ts) as an HTTP/1.1 request.
+import { performance } from 'node:perf_hooks';
 import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Listener } from '../../gateway.ts';
