@@ -171,7 +171,7 @@ class Connection {
   }
 
   get reusable(): boolean {
-    return this.#keepAlive && !this.socket.destroyed && performance.now() < this.#idleUntil;
+    return this.#keepAlive && !this.socket.destroyed && (this.#idleUntil === Infinity || performance.now() < this.#idleUntil);
   }
 
   destroy(): void {
@@ -229,7 +229,7 @@ class Connection {
     }
     // Any other answer to an upgrade request: the connection was asked to change, so it is not reused.
     if (exchange.options.upgrade) this.#keepAlive = false;
-    this.#arm(this.pool.timeouts.server_body);
+    this.#arm(this.pool.timeouts.server_body, this.#activeAt); // the read being parsed started the body phase
     exchange.head(status, message, headers);
     return exchange.options.method === 'HEAD' ? 1 : 0;
   };
@@ -249,7 +249,7 @@ class Connection {
     if (!exchange.sent) this.#keepAlive = false;
     exchange.end(trailers);
     if (this.#keepAlive && !this.socket.destroyed && !exchange.switched) {
-      this.#arm(this.pool.timeouts.server_keepalive);
+      this.#arm(this.pool.timeouts.server_keepalive, this.#activeAt);
       this.pool.released(this);
     } else this.socket.destroy();
   };
@@ -263,10 +263,10 @@ class Connection {
     if (this.connected) this.#arm(this.pool.timeouts.server);
   }
 
-  /** A phase begins that may stay idle `ms` at most (the pool's sweep checks). */
-  #arm(ms: number): void {
+  /** A phase begins (at `now`: the read being parsed, when there is one) that may stay idle `ms` at most (the pool's sweep checks). */
+  #arm(ms: number, now = performance.now()): void {
     this.#timeout = ms;
-    this.#activeAt = performance.now();
+    this.#activeAt = now;
   }
 
   /** Bytes went out: the phase's idle time starts again. */
