@@ -9,7 +9,8 @@ import { errorBody, statusText } from './errors.ts';
 import type { UpgradeRequest } from './upgrade.ts';
 import { pump, type ClientRequest, type ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
-import { chosenRoute } from '../routes.ts';
+import { chosenRoute, type RouteView } from '../routes.ts';
+import type { Eventually } from '../hooks.ts';
 import { httpTermination } from '../termination.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError, isThenable, runner } from '../taps.ts';
@@ -28,7 +29,7 @@ export interface HttpEnv {
 }
 
 /** Serves one request; an upgrade request (core/http/upgrade.ts) comes with `upgrade`, and `res` bound to its raw socket. */
-export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade?: UpgradeRequest): Promise<void> {
+export function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade?: UpgradeRequest): void {
   const ctx = new HttpContext(fe.name, gen.id, req.method, req.url, req.httpVersion, req.headers, req.client, req.local, req.tls, performance.now());
   res.once('close', () => finish(ctx, fe, gen, env, res));
 
@@ -38,33 +39,169 @@ export async function handleHttpRequest(fe: FrontendRuntime, gen: Generation, en
     res.shouldKeepAlive = false;
     return sendError(res, ctx, refusal.status, env);
   }
+  new Proxying(ctx, fe, gen, env, req, res, upgrade).received();
+}
 
-  try {
-    if (fe.http.received.taps.length) {
-      let answer = runner<[HttpContext], HttpAnswer | void>(fe.http.received, true)(ctx);
-      if (isThenable(answer)) answer = await answer;
-      if (answer) return sendAnswer(res, ctx, answer, env);
+/**
+ * One request's way from its hooks to a server and back. Each step runs in the turn of
+ * the one before and waits only when a tap's promise or the server makes it: no promise
+ * or microtask of the kernel's own per request. Whatever a step throws ends the request
+ * through `failed` (a 500 for a plugin's failure, a 502 otherwise).
+ */
+class Proxying {
+  #chosen: string | RouteView | void | undefined = undefined;
+  #backend: Backend | undefined = undefined;
+  #body: Readable | null = null;
+  #attempt = 0;
+  /** Servers whose connection failed before they saw the request (not tried again). */
+  #tried: Set<UpstreamServer> | undefined = undefined;
+  /** A slot came from the backend's queue: this request goes ahead of newcomers. */
+  #waited = false;
+
+  constructor(
+    readonly ctx: HttpContext,
+    readonly fe: FrontendRuntime,
+    readonly gen: Generation,
+    readonly env: HttpEnv,
+    readonly req: ClientRequest,
+    readonly res: ClientResponse,
+    readonly upgrade: UpgradeRequest | undefined,
+  ) {}
+
+  /** The frontend's `received` taps (before routing) may answer. */
+  received(): void {
+    try {
+      const hook = this.fe.http.received;
+      if (hook.taps.length && this.#answered(runner<[HttpContext], HttpAnswer | void>(hook, true)(this.ctx), this.#route)) return;
+      this.#route();
+    } catch (err) {
+      this.#fail(err);
     }
-    const chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined;
+  }
+
+  /** Routed, then the route's `request` taps may answer. */
+  #route(): void {
+    const { ctx, fe } = this;
+    const chosen = (this.#chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined);
     const route = chosenRoute(fe, chosen);
     ctx.route = route;
     // From here on, the route's chain: the frontend's taps and the route's own.
-    const hooks = route.http;
-    if (hooks.request.taps.length) {
-      let answer = runner<[HttpContext], HttpAnswer | void>(hooks.request, true)(ctx);
-      if (isThenable(answer)) answer = await answer;
-      if (answer) return sendAnswer(res, ctx, answer, env);
+    const hook = route.http.request;
+    if (hook.taps.length && this.#answered(runner<[HttpContext], HttpAnswer | void>(hook, true)(ctx), this.#toBackend)) return;
+    this.#toBackend();
+  }
+
+  /**
+   * True when a bail hook's result settles the request for now: an answer (sent), or a
+   * promise (then `next` runs once it is known not to be an answer).
+   */
+  #answered(answer: Eventually<HttpAnswer | void | undefined>, next: (this: Proxying) => void): boolean {
+    if (isThenable(answer)) {
+      answer.then(
+        (known: HttpAnswer | void | undefined) => this.#step(() => (known ? sendAnswer(this.res, this.ctx, known, this.env) : next.call(this))),
+        (err) => this.#fail(err),
+      );
+      return true;
     }
-    const name = typeof chosen === 'string' ? chosen : route.backend;
+    if (!answer) return false;
+    sendAnswer(this.res, this.ctx, answer, this.env);
+    return true;
+  }
+
+  #toBackend(): void {
+    const { ctx, fe, gen } = this;
+    const chosen = this.#chosen;
+    const name = typeof chosen === 'string' ? chosen : (ctx.route as RouteRuntime).backend;
     const backend = name === undefined ? undefined : gen.backends.get(name);
     if (!backend) {
       ctx.error = name === undefined ? 'no route' : `no backend "${name}"`;
-      return sendError(res, ctx, 503, env);
+      return sendError(this.res, ctx, 503, this.env);
     }
     ctx.backend = backend;
-    await forward(ctx, fe, backend, env, req, res, upgrade);
-  } catch (err) {
-    failed(ctx, fe, gen, err, res, env);
+    this.#backend = backend;
+    const req = this.req;
+    this.#body = req.body ? requestBody(req, req.body, fe, ctx) : null;
+    ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
+    const hook = hooksOf(ctx, fe).upstreamRequest;
+    if (hook.taps.length) {
+      const done = runner<[HttpContext], void>(hook, false)(ctx);
+      if (isThenable(done)) {
+        done.then(
+          () => this.#try(),
+          (err) => this.#fail(err),
+        );
+        return;
+      }
+    }
+    this.#try();
+  }
+
+  /** One try at a server: the one placed, or a slot waited for in the backend's queue. */
+  #try(): void {
+    try {
+      const { ctx, res, env } = this;
+      const backend = this.#backend!;
+      // While others wait in the queue, a newcomer waits behind them.
+      const server = backend.queued > 0 && !this.#waited ? undefined : placeRequest(ctx, hooksOf(ctx, this.fe), backend, this.#tried);
+      if (server) {
+        ctx.server = server;
+        return exchange(ctx, this.fe, server, env, this.#body, res, this.upgrade, (outcome) => this.#exchanged(server, outcome));
+      }
+      // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
+      if (!backend.saturated && backend.queued === 0) {
+        ctx.error ??= 'no server available';
+        return sendError(res, ctx, 503, env);
+      }
+      const queuedAt = performance.now();
+      backend.waitForSlot(this.#waited).then(
+        (slot) => {
+          ctx.timings.queue += performance.now() - queuedAt;
+          if (slot) {
+            this.#waited = true;
+            return this.#try();
+          }
+          ctx.error = 'queue timeout';
+          this.#step(() => sendError(res, ctx, 503, env));
+        },
+        (err) => this.#fail(err),
+      );
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** A try ended: done, failed, or (the server never saw the request) one more, on another server. */
+  #exchanged(server: UpstreamServer, outcome: Outcome): void {
+    try {
+      const { ctx, res } = this;
+      const backend = this.#backend!;
+      backend.balancer.release?.(server, ctx);
+      if (outcome instanceof Error) return this.#fail(outcome);
+      backend.reportOutcome(server, outcome === 'connect-failed' ? 'connect-error' : ctx.status >= 500 ? 'server-error' : 'ok');
+      if (outcome === 'done') return;
+      // A connection to the server failed before it saw anything: another server may do (redispatch).
+      const retry = this.#attempt < backend.retries && !this.#body?.readableDidRead && !res.headersSent && !res.destroyed;
+      if (!retry) return sendError(res, ctx, 503, this.env);
+      (this.#tried ??= new Set()).add(server);
+      ctx.retries++;
+      this.#attempt++;
+      this.#try();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Runs a step, its failure ending the request. */
+  #step(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #fail(err: unknown): void {
+    failed(this.ctx, this.fe, this.gen, err, this.res, this.env);
   }
 }
 
@@ -101,70 +238,24 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
   return undefined;
 }
 
-async function forward(ctx: HttpContext, fe: FrontendRuntime, backend: Backend, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade: UpgradeRequest | undefined): Promise<void> {
-  const hooks = hooksOf(ctx, fe);
-  const body = req.body ? requestBody(req, req.body, fe, ctx) : null;
-  ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
-  if (hooks.upstreamRequest.taps.length) {
-    const done = runner<[HttpContext], void>(hooks.upstreamRequest, false)(ctx);
-    if (isThenable(done)) await done;
-  }
-
-  let tried: Set<UpstreamServer> | undefined;
-  let waited = false;
-  for (let attempt = 0; ; attempt++) {
-    // While others wait in the queue, a newcomer waits behind them.
-    const server = backend.queued > 0 && !waited ? undefined : placeRequest(ctx, hooks, backend, tried);
-    if (!server) {
-      // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
-      if (backend.saturated || backend.queued > 0) {
-        const queuedAt = performance.now();
-        const slot = await backend.waitForSlot(waited);
-        ctx.timings.queue += performance.now() - queuedAt;
-        if (slot) {
-          waited = true;
-          attempt--;
-          continue;
-        }
-        ctx.error = 'queue timeout';
-      }
-      ctx.error ??= 'no server available';
-      return sendError(res, ctx, 503, env);
-    }
-    ctx.server = server;
-    const outcome = await exchange(ctx, fe, server, env, body, res, upgrade);
-    backend.balancer.release?.(server, ctx);
-    if (!(outcome instanceof Error)) backend.reportOutcome(server, outcome === 'connect-failed' ? 'connect-error' : ctx.status >= 500 ? 'server-error' : 'ok');
-    if (outcome === 'done') return;
-    if (outcome instanceof Error) throw outcome;
-    // A connection to the server failed before it saw anything: another server may do (redispatch).
-    const retry = attempt < backend.retries && !body?.readableDidRead && !res.headersSent && !res.destroyed;
-    if (!retry) return sendError(res, ctx, 503, env);
-    (tried ??= new Set()).add(server);
-    ctx.retries++;
-  }
-}
-
 /** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
 function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
   const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
   return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
 }
 
-/** One try at one server. Resolves 'connect-failed' when the server could not be reached at all. */
+/** One try at one server, `then` told how it ended: 'connect-failed' when the server could not be reached at all. */
 type Outcome = 'done' | 'connect-failed' | PluginError;
 
-function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined): Promise<Outcome> {
+function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined, then: (outcome: Outcome) => void): void {
   server.acquire();
-  return new Promise((resolve) => {
-    const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
-      server.release();
-      resolve(outcome);
-    }, upgrade);
-    const up = ctx.upstream!;
-    // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
-    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
-  });
+  const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
+    server.release();
+    then(outcome);
+  }, upgrade);
+  const up = ctx.upstream!;
+  // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
+  server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
 }
 
 /** Builds the request head for the server: hop-by-hop headers out, X-Forwarded-* in. */
