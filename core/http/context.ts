@@ -90,7 +90,9 @@ let counter = 0;
 
 export class HttpContext {
   readonly kind = 'http' as const;
-  readonly id: string;
+  /** This process's count of requests when this one came (its id, written when first asked for). */
+  readonly #seq: number;
+  #id: string | undefined = undefined;
   /** The route taken, once chosen (the frontend's fallback when none matched). */
   route: RouteView | undefined = undefined;
   /** Answer status sent to the client; 0 until the head is written. */
@@ -127,8 +129,13 @@ export class HttpContext {
     readonly tls: TlsInfo | undefined,
     start: number,
   ) {
-    this.id = (++counter).toString(36);
+    this.#seq = ++counter;
     this.timings = { start, ttfb: -1, total: -1, queue: 0, plugins: 0 };
+  }
+
+  /** Unique in this process: the request's number, base 36. */
+  get id(): string {
+    return (this.#id ??= this.#seq.toString(36));
   }
 
   /** The path without the query string. */

@@ -333,7 +333,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #ended = false;
   #trailers: Record<string, string | string[]> | undefined;
   #done = false;
-  #resumeOnDrain = () => this.#controller?.resume();
+  /** Resumes the server's side once the client has drained: made when first needed. */
+  #resumer: (() => void) | undefined = undefined;
 
   constructor(
     private readonly ctx: HttpContext,
@@ -380,7 +381,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
         this.#headPending = false;
         if (!this.#headDecided(response) || this.#ended) return;
         if (!this.res.writableNeedDrain) controller.resume();
-        else this.res.once('drain', this.#resumeOnDrain);
+        else this.res.once('drain', (this.#resumer ??= () => this.#controller?.resume()));
       },
       (err) => {
         this.#headPending = false;
@@ -434,7 +435,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (this.#headPending) (this.#pending ??= []).push(chunk);
     else if (!this.#write(chunk)) {
       controller.pause();
-      this.res.once('drain', this.#resumeOnDrain);
+      this.res.once('drain', (this.#resumer ??= () => this.#controller?.resume()));
     }
   }
 
