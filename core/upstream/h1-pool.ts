@@ -14,6 +14,7 @@ import type { Dispatcher } from 'undici';
 import type { HttpHeaders } from '../http/context.ts';
 import { HTTPParser, createParser, headersOf, type ParseError, type Parser } from '../http/h1/parser.ts';
 import type { BindAddress } from '../config/units.ts';
+import { checkName, checkRequestLine, checkValues } from '../http/fields.ts';
 import type { ServerTls } from '../tls/origination.ts';
 
 export interface PoolTimeouts {
@@ -69,9 +70,16 @@ export class H1Pool implements UpstreamPool {
   }
 
   dispatch(options: DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    const exchange = new Exchange(this, options, handler);
+    try {
+      exchange.requestHead = requestHead(options, this.hostHeader);
+    } catch (err) {
+      // A field or path no server may be sent (set by a plugin: the client's own were parsed strictly).
+      return exchange.failed(err as Error, true, true);
+    }
     let connection: Connection | undefined;
     while ((connection = this.#idle.pop()) && !connection.reusable) connection.destroy();
-    new Exchange(this, options, handler).send(connection ?? this.#open(), connection !== undefined);
+    exchange.send(connection ?? this.#open(), connection !== undefined);
   }
 
   /** A fresh connection (also for a retry after a reused one failed). */
@@ -377,24 +385,10 @@ class Exchange implements Dispatcher.DispatchController {
     connection.use(this);
     if (!this.#retrying) this.handler.onRequestStart?.(this, {});
     if (this.#done) return;
-    const { method, path, headers, body, upgrade } = this.options;
-    let head = `${method} ${path} HTTP/1.1\r\n`;
-    let length = false;
-    let host = false;
-    for (const name in headers) {
-      const value = headers[name];
-      if (value === undefined) continue;
-      if (name === 'content-length') length = true;
-      else if (name === 'host') host = true;
-      if (typeof value === 'string') head += `${name}: ${value}\r\n`;
-      else for (const v of value) head += `${name}: ${v}\r\n`;
-    }
-    if (!host) head += `host: ${this.pool.hostHeader}\r\n`;
-    if (upgrade) head += `connection: upgrade\r\nupgrade: ${upgrade}\r\n`;
-    const chunked = body != null && !length;
-    if (chunked) head += 'transfer-encoding: chunked\r\n';
+    const body = this.options.body;
+    const chunked = body != null && this.options.headers['content-length'] === undefined;
     const socket = connection.socket;
-    socket.write(head + '\r\n', 'latin1');
+    socket.write(this.requestHead, 'latin1');
     if (!body) {
       this.sent = true;
       return;
@@ -436,6 +430,8 @@ class Exchange implements Dispatcher.DispatchController {
   }
 
   #retrying = false;
+  /** The request's head as it is written (each try the same). */
+  requestHead = '';
 
   head(status: number, message: string, headers: HttpHeaders): void {
     this.started = true;
@@ -475,4 +471,36 @@ class Exchange implements Dispatcher.DispatchController {
     if (!connected && !(err as { code?: string }).code) Object.assign(err, { code: 'ECONNREFUSED' });
     this.handler.onResponseError?.(this, err);
   }
+}
+
+/** The head of `options` as written to the server: checked, since plugins may have set any part of it. */
+function requestHead(options: DispatchOptions, hostHeader: string): string {
+  const { method, path, headers, body, upgrade } = options;
+  checkRequestLine(method, path);
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  let values = '';
+  let length = false;
+  let host = false;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    checkName(name);
+    if (name === 'content-length') length = true;
+    else if (name === 'host') host = true;
+    if (typeof value === 'string') {
+      values += value;
+      head += `${name}: ${value}\r\n`;
+    } else {
+      for (const v of value) {
+        values += v;
+        head += `${name}: ${v}\r\n`;
+      }
+    }
+  }
+  if (upgrade) values += upgrade;
+  checkValues(values, headers);
+  if (!host) head += `host: ${hostHeader}\r\n`;
+  if (upgrade) head += `connection: upgrade\r\nupgrade: ${upgrade}\r\n`;
+  if (body != null && !length) head += 'transfer-encoding: chunked\r\n';
+  return head + '\r\n';
 }

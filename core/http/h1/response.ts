@@ -5,13 +5,7 @@ import type { Socket } from 'node:net';
 import type { RawSocket } from '../../net/raw-socket.ts';
 import type { ClientResponse } from '../exchange.ts';
 import { statusText } from '../errors.ts';
-
-/** A token (RFC 9110 5.6.2): what a field name must be. */
-const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** What a field value must not contain: CR, LF, NUL (response splitting) or other controls but HTAB. */
-const badValue = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Names seen valid already (bounded): most responses carry the same few dozen. */
-const validNames = new Set<string>();
+import { checkName, checkValues } from '../fields.ts';
 
 const statusLines = new Map<number, string>();
 function statusLine(status: number): string {
@@ -38,10 +32,6 @@ function date(): string {
 const release = (res: H1Response): void => res.release();
 /** A first body chunk up to this size is held with the head and sent with it in one buffer. */
 const heldMax = 16 * 1024;
-
-export class InvalidHeaderError extends TypeError {
-  readonly code = 'ERR_INVALID_HEADER';
-}
 
 /** The connection side a response reports to (core/http/h1/server.ts). */
 export interface ResponseOwner {
@@ -85,13 +75,11 @@ export class H1Response implements ClientResponse {
     let head = statusLine(status);
     let length = false;
     let hasDate = false;
+    let values = '';
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
-      if (!validNames.has(name)) {
-        if (!token.test(name)) throw new InvalidHeaderError(`invalid header name ${JSON.stringify(name)}`);
-        if (validNames.size < 500) validNames.add(name);
-      }
+      checkName(name);
       switch (name.length === 10 || name.length === 14 || name.length === 17 || name.length === 4 ? name.toLowerCase() : '') {
         case 'connection':
           if (status === 101) break; // `upgrade`, as the server said
@@ -107,15 +95,16 @@ export class H1Response implements ClientResponse {
           break;
       }
       if (typeof value === 'string') {
-        if (badValue.test(value)) throw new InvalidHeaderError(`invalid value for header "${name}"`);
+        values += value;
         head += `${name}: ${value}\r\n`;
       } else {
         for (const v of value) {
-          if (badValue.test(v)) throw new InvalidHeaderError(`invalid value for header "${name}"`);
+          values += v;
           head += `${name}: ${v}\r\n`;
         }
       }
     }
+    checkValues(values, headers);
     this.status = status;
     if (status === 101) {
       this.#noBody = true;
@@ -167,9 +156,9 @@ export class H1Response implements ClientResponse {
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
-      if (!token.test(name)) throw new InvalidHeaderError(`invalid trailer name ${JSON.stringify(name)}`);
+      checkName(name, 'trailer name');
       for (const v of Array.isArray(value) ? value : [value]) {
-        if (badValue.test(v)) throw new InvalidHeaderError(`invalid value for trailer "${name}"`);
+        checkValues(v, headers, 'trailer');
         out += `${name}: ${v}\r\n`;
       }
     }

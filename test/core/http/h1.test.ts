@@ -55,10 +55,17 @@ describe('HTTP/1.x server side on raw sockets', () => {
         backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
       },
       {
-        // A plugin setting a header with CR LF in it (response splitting) on one path.
+        // A plugin setting a header with CR LF in it (response splitting) on one path, and parts of the request to the server on others.
         'splitter.ts': `import { definePlugin } from 'tapgate/sdk';
 export default definePlugin({ name: 'splitter', setup(api) {
   api.hooks.http.upstreamResponse.tap(api.name, (ctx, res) => { if (ctx.path === '/split') res.headers['x-evil'] = 'a\\r\\nset-cookie: pwned=1'; });
+  api.hooks.http.upstreamRequest.tap(api.name, (ctx) => {
+    const up = ctx.upstream!;
+    if (ctx.path === '/smuggle-value') up.headers['x-evil'] = 'a\\r\\ncontent-length: 5';
+    if (ctx.path === '/smuggle-name') up.headers['x-evil: a\\r\\ncontent-length'] = '5';
+    if (ctx.path === '/smuggle-path') up.path = '/a HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /b';
+    if (ctx.path === '/smuggle-method') up.method = 'GET /a HTTP/1.1\\r\\n';
+  });
 }});`,
       },
     );
@@ -123,6 +130,14 @@ export default definePlugin({ name: 'splitter', setup(api) {
     const got = await rawExchange(gw.port(), 'GET /split HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.doesNotMatch(got, /pwned/);
     assert.match(got, /^HTTP\/1\.1 5\d\d /);
+    assert.match(await rawExchange(gw.port(), 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /GET \/a 0$/);
+  });
+
+  it('never sends a server a head a plugin broke (CR or LF in a value, a name, the path or the method): the request fails, the gateway serves on', async () => {
+    for (const path of ['/smuggle-value', '/smuggle-name', '/smuggle-path', '/smuggle-method']) {
+      const got = await rawExchange(gw.port(), `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.match(got, /^HTTP\/1\.1 502 /, path);
+    }
     assert.match(await rawExchange(gw.port(), 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /GET \/a 0$/);
   });
 });

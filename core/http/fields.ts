@@ -1,0 +1,43 @@
+// What may go into an HTTP/1 head the gateway writes, to a client or to a server. Plugins
+// set fields, paths and methods too, and a CR or LF in one would split the message in
+// two (response splitting, request smuggling): every head is checked before it leaves.
+// Names are remembered once seen valid; the values of a head are checked in one pass.
+
+/** A token (RFC 9110 5.6.2): what a field name and a method must be. */
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What a field value must not contain: CR, LF, NUL or other controls but HTAB. */
+const badValue = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** What a request target must not contain: controls and spaces. */
+const badTarget = /[\x00-\x20\x7f]/;
+/** Names (and methods) seen valid already (bounded): most heads carry the same few dozen. */
+const validNames = new Set<string>();
+
+export class InvalidHeaderError extends TypeError {
+  readonly code = 'ERR_INVALID_HEADER';
+}
+
+/** Throws unless `name` (a field's name, or a method) is a token. */
+export function checkName(name: string, what = 'header name'): void {
+  if (validNames.has(name)) return;
+  if (!token.test(name)) throw new InvalidHeaderError(`invalid ${what} ${JSON.stringify(name)}`);
+  if (validNames.size < 500) validNames.add(name);
+}
+
+/**
+ * Throws unless `values` (a head's field values, concatenated) is free of what a value
+ * must not hold; the message names the field, found again in `fields`.
+ */
+export function checkValues(values: string, fields: Record<string, string | string[] | undefined>, what = 'header'): void {
+  if (!badValue.test(values)) return;
+  for (const name in fields) {
+    const value = fields[name];
+    if (value !== undefined && [value].flat().some((v) => badValue.test(v))) throw new InvalidHeaderError(`invalid value for ${what} "${name}"`);
+  }
+  throw new InvalidHeaderError(`invalid ${what} value`);
+}
+
+/** Throws unless a request line's method and target can be written as they are. */
+export function checkRequestLine(method: string, target: string): void {
+  checkName(method, 'method');
+  if (target === '' || badTarget.test(target)) throw new InvalidHeaderError(`invalid request target ${JSON.stringify(target)}`);
+}
