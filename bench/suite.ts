@@ -42,10 +42,11 @@ const HELP = `usage: node --import tsx bench/suite.ts [options]
                       side for the keep-alive ratio, each plugin configuration and the
                       baseline for its cost (default 5; --quick 2 of 1 s)
   --pairs N           pairs of interleaved wrk2 runs a round, HAProxy and tapgate, for the
-                      p99 ratio (default 2; --quick 1)
+                      p99 ratio, and each plugin configuration and the baseline, for its
+                      Δ p99 (default 2; --quick 1)
   --rate R            wrk2 rate for the side-by-side latency (default: 75% of the slowest
                       one-core target's req/s, measured at the start)
-  --plugin-rate R     wrk2 rate for the plugin latency (default: 60% of the slower of tapgate
+  --plugin-rate R     wrk2 rate for the plugin latency (default: 40% of the slower of tapgate
                       alone and tapgate with the chain of five, cache HITs)
   --groups LIST       comma-separated subset of http,paired,tls,tcp,plugins (default all)
   --targets LIST      only these target ids (e.g. haproxy-1,tapgate-1,chain5)
@@ -384,7 +385,7 @@ async function pluginGroup(c: Context, round: number, rate: number): Promise<voi
   const twinProc = await startTarget(c, twin, 'http');
   try {
     await check(c, twin, 'http', pluginRequest(c, twin), 'hello\n');
-    for (const t of targets) if (t !== base) await interleaved(c, round, twin, twinProc, t);
+    for (const t of targets) if (t !== base) await interleaved(c, round, rate, twin, twinProc, t);
   } finally {
     if (twinProc) await stopTree(twinProc);
   }
@@ -419,10 +420,11 @@ async function pluginRun(c: Context, round: number, rate: number, t: Target): Pr
 /**
  * A configuration's cost: it and the baseline (`twin`, on another port) run side by side
  * on the proxy core, and wrk loads them in turn, `--slices` pairs of short runs, the
- * order alternating. The host here drifts by tens of percent within seconds; runs a
- * few seconds apart, many times over, see the same machine.
+ * order alternating; then wrk2 at `rate`, `--pairs` pairs, for the p99 each adds. The
+ * host here drifts by tens of percent within seconds; runs a few seconds apart, many
+ * times over, see the same machine.
  */
-async function interleaved(c: Context, round: number, twin: Target, twinProc: Proc | undefined, t: Target): Promise<void> {
+async function interleaved(c: Context, round: number, rate: number, twin: Target, twinProc: Proc | undefined, t: Target): Promise<void> {
   log(`round ${round}: tapgate, ${t.label}, interleaved with the baseline`);
   const proc = await startTarget(c, t, 'http');
   const poller = statsPoller(c, t);
@@ -435,13 +437,22 @@ async function interleaved(c: Context, round: number, twin: Target, twinProc: Pr
     for (const [x, , s] of runs) await wrk(c, x, 'http', s, 2);
     await alternating(settings.slices, runs, ([x, p, s], k) => measure(c, 'plugins', x, p, 'ka-slice', round,
       async (on) => ({ result: await wrk(c, x, 'http', s, settings.slice_s, undefined, on) }), { pair: k, against: t.id }));
+    await alternating(settings.pairs, runs, ([x, p, s], k) => measure(c, 'plugins', x, p, 'latency-pair', round,
+      async (on) => ({ result: await wrk(c, x, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k, against: t.id }));
   } finally {
     clearInterval(poller);
     if (proc) await stopTree(proc);
   }
 }
 
-/** The fixed rates: 75% of the slowest one-core target's req/s, 60% of the slowest plugin configuration's, from a short wrk run each. */
+/**
+ * The plugin latency runs' share of the slower of the baseline and the chain of five:
+ * low enough that the slowest configuration is not near saturation, where p99 says more
+ * about the host than about a plugin.
+ */
+const PLUGIN_RATE_SHARE = 0.4;
+
+/** The fixed rates: 75% of the slowest one-core target's req/s, PLUGIN_RATE_SHARE of the slowest plugin configuration's, from a short wrk run each. */
 async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number }> {
   const quickRps = async (t: Target, req: Request) => {
     const proc = await startTarget(c, t, 'http');
@@ -466,7 +477,7 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
     // chain5-miss is left out: a configuration far slower than the rest would set a rate
     // at which the others are idle (its own latency row then shows it saturated).
     for (const t of pluginTargets().filter((x) => ['base', 'chain5'].includes(x.id))) rps.push(await quickRps(t, pluginRequest(c, t)));
-    pluginRate = 0.6 * Math.min(...rps);
+    pluginRate = PLUGIN_RATE_SHARE * Math.min(...rps);
   }
   const round100 = (x: number | undefined) => Math.max(100, Math.round((x ?? 0) / 100) * 100);
   return { rate: round100(rate), pluginRate: round100(pluginRate) };
@@ -515,7 +526,7 @@ const result: SuiteResult = {
   host: {
     cpu: os.cpus()[0]?.model ?? 'unknown', cores: allowed.length, kernel: os.release(), proxy_core: proxyCore, load_cores: loadCores,
   },
-  settings: { ...settings, rate, plugin_rate: pluginRate, calibration_s: CALIBRATION_S },
+  settings: { ...settings, rate, plugin_rate: pluginRate, plugin_rate_share: PLUGIN_RATE_SHARE, calibration_s: CALIBRATION_S },
   versions: {
     node: process.version,
     haproxy: version('haproxy -v', /version (\S+)/),
