@@ -14,7 +14,7 @@ import type { Dispatcher } from 'undici';
 import type { HttpHeaders } from '../http/context.ts';
 import { HTTPParser, createParser, headersOf, type ParseError, type Parser } from '../http/h1/parser.ts';
 import type { BindAddress } from '../config/units.ts';
-import { checkName, checkRequestLine, checkValues } from '../http/fields.ts';
+import { checkName, checkRequestLine, checkValue } from '../http/fields.ts';
 import type { ServerTls } from '../tls/origination.ts';
 
 export interface PoolTimeouts {
@@ -478,7 +478,6 @@ function requestHead(options: DispatchOptions, hostHeader: string): string {
   const { method, path, headers, body, upgrade } = options;
   checkRequestLine(method, path);
   let head = `${method} ${path} HTTP/1.1\r\n`;
-  let values = '';
   let length = false;
   let host = false;
   for (const name in headers) {
@@ -488,17 +487,16 @@ function requestHead(options: DispatchOptions, hostHeader: string): string {
     if (name === 'content-length') length = true;
     else if (name === 'host') host = true;
     if (typeof value === 'string') {
-      values += value;
+      checkValue(name, value);
       head += `${name}: ${value}\r\n`;
     } else {
       for (const v of value) {
-        values += v;
+        checkValue(name, v);
         head += `${name}: ${v}\r\n`;
       }
     }
   }
-  if (upgrade) values += upgrade;
-  checkValues(values, headers);
+  if (upgrade) checkValue('upgrade', upgrade);
   if (!host) head += `host: ${hostHeader}\r\n`;
   if (upgrade) head += `connection: upgrade\r\nupgrade: ${upgrade}\r\n`;
   if (body != null && !length) head += 'transfer-encoding: chunked\r\n';

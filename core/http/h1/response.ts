@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { RawSocket } from '../../net/raw-socket.ts';
 import type { ClientResponse } from '../exchange.ts';
 import { statusText } from '../errors.ts';
-import { checkName, checkValues } from '../fields.ts';
+import { checkName, checkValue } from '../fields.ts';
 
 const statusLines = new Map<number, string>();
 function statusLine(status: number): string {
@@ -75,7 +75,6 @@ export class H1Response implements ClientResponse {
     let head = statusLine(status);
     let length = false;
     let hasDate = false;
-    let values = '';
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
@@ -95,16 +94,15 @@ export class H1Response implements ClientResponse {
           break;
       }
       if (typeof value === 'string') {
-        values += value;
+        checkValue(name, value);
         head += `${name}: ${value}\r\n`;
       } else {
         for (const v of value) {
-          values += v;
+          checkValue(name, v);
           head += `${name}: ${v}\r\n`;
         }
       }
     }
-    checkValues(values, headers);
     this.status = status;
     if (status === 101) {
       this.#noBody = true;
@@ -158,7 +156,7 @@ export class H1Response implements ClientResponse {
       if (value === undefined) continue;
       checkName(name, 'trailer name');
       for (const v of Array.isArray(value) ? value : [value]) {
-        checkValues(v, headers, 'trailer');
+        checkValue(name, v, 'trailer');
         out += `${name}: ${v}\r\n`;
       }
     }
