@@ -28,6 +28,20 @@ export function checkValue(name: string, value: string, what = 'header'): void {
   if (badValue.test(value)) throw new InvalidHeaderError(`invalid value for ${what} "${name}"`);
 }
 
+/** `name: value\r\n`, once for each of a field's values, each checked first. */
+export function fieldLines(name: string, value: string | readonly string[], what = 'header'): string {
+  if (typeof value === 'string') {
+    checkValue(name, value, what);
+    return `${name}: ${value}\r\n`;
+  }
+  let out = '';
+  for (const v of value) {
+    checkValue(name, v, what);
+    out += `${name}: ${v}\r\n`;
+  }
+  return out;
+}
+
 /** Throws unless a request line's method and target can be written as they are. */
 export function checkRequestLine(method: string, target: string): void {
   checkName(method, 'method');

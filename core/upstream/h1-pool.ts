@@ -14,7 +14,7 @@ import type { Dispatcher } from 'undici';
 import type { HttpHeaders } from '../http/context.ts';
 import { HTTPParser, createParser, headersOf, type ParseError, type Parser } from '../http/h1/parser.ts';
 import type { BindAddress } from '../config/units.ts';
-import { checkName, checkRequestLine, checkValue } from '../http/fields.ts';
+import { checkName, checkRequestLine, checkValue, fieldLines } from '../http/fields.ts';
 import type { ServerTls } from '../tls/origination.ts';
 
 export interface PoolTimeouts {
@@ -486,15 +486,7 @@ function requestHead(options: DispatchOptions, hostHeader: string): string {
     checkName(name);
     if (name === 'content-length') length = true;
     else if (name === 'host') host = true;
-    if (typeof value === 'string') {
-      checkValue(name, value);
-      head += `${name}: ${value}\r\n`;
-    } else {
-      for (const v of value) {
-        checkValue(name, v);
-        head += `${name}: ${v}\r\n`;
-      }
-    }
+    head += fieldLines(name, value);
   }
   if (upgrade) checkValue('upgrade', upgrade);
   if (!host) head += `host: ${hostHeader}\r\n`;

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { RawSocket } from '../../net/raw-socket.ts';
 import type { ClientResponse } from '../exchange.ts';
 import { statusText } from '../errors.ts';
-import { checkName, checkValue } from '../fields.ts';
+import { checkName, fieldLines } from '../fields.ts';
 
 const statusLines = new Map<number, string>();
 function statusLine(status: number): string {
@@ -93,15 +93,7 @@ export class H1Response implements ClientResponse {
           hasDate = true;
           break;
       }
-      if (typeof value === 'string') {
-        checkValue(name, value);
-        head += `${name}: ${value}\r\n`;
-      } else {
-        for (const v of value) {
-          checkValue(name, v);
-          head += `${name}: ${v}\r\n`;
-        }
-      }
+      head += fieldLines(name, value);
     }
     this.status = status;
     if (status === 101) {
@@ -155,10 +147,7 @@ export class H1Response implements ClientResponse {
       const value = headers[name];
       if (value === undefined) continue;
       checkName(name, 'trailer name');
-      for (const v of Array.isArray(value) ? value : [value]) {
-        checkValue(name, v, 'trailer');
-        out += `${name}: ${v}\r\n`;
-      }
+      out += fieldLines(name, value, 'trailer');
     }
     this.#trailers = out;
   }
