@@ -9,7 +9,7 @@
 // every plugin and goes to the origin; --plain runs it without plugins. wrk2 holds the
 // rate (open loop). Every --interval seconds (default 5): the RSS of tapgate's processes
 // from /proc, and process.memoryUsage() from inside each (a module preloaded with
-// NODE_OPTIONS=--import). Verdict: flat when the last quarter's median RSS and heap are
+// NODE_OPTIONS=--require). Verdict: flat when the last quarter's median RSS and heap are
 // within 10% (and 10 MB) of the first quarter's (after the first minute's warm-up, when
 // the run is long enough), and the fitted slope is small. Writes bench/results/soak.md
 // and soak.json.
@@ -54,7 +54,7 @@ const origins = await startOrigins(c);
 const target = { ...pluginTargets().find((t) => t.id === (plain ? 'base' : 'chain5-miss'))!, workers };
 const memlog = join(run, 'memory.jsonl');
 const proc = (await startTarget(c, target, 'http', {
-  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(import.meta.dirname, 'suite/mem-probe.mjs')}`.trim(),
+  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require=${join(import.meta.dirname, 'suite/mem-probe.cjs')}`.trim(),
   TAPGATE_MEMLOG: memlog, TAPGATE_MEMLOG_MS: String(interval * 1000),
 }))!;
 const commit = (() => {
@@ -111,7 +111,9 @@ const analyse = (s: Series) => {
     slope_mb_per_min: Number(slope.toFixed(2)), max_mb: Number(Math.max(...pts.map((p) => p.v)).toFixed(1)), flat };
 };
 const rows = series.filter((s) => s.points.length >= 2).map(analyse);
-const flat = rows.filter((r) => /RSS|heap used/.test(r.name)).every((r) => r.flat);
+// No heap samples (the probe did not load): no verdict, rather than one on RSS alone.
+const heapSampled = rows.some((r) => r.name.startsWith('heap used'));
+const flat = heapSampled && rows.filter((r) => /RSS|heap used/.test(r.name)).every((r) => r.flat);
 const md = [
   `# tapgate soak (commit ${commit}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
   '',
@@ -120,7 +122,7 @@ const md = [
     `${Object.values(result.errors).reduce((a, b) => a + b, 0)} errors; latency p50 ${result.p50_ms.toFixed(2)}, p99 ${result.p99_ms.toFixed(2)}, p99.9 ${result.p999_ms.toFixed(2)} ms). ` +
     `Memory sampled every ${interval} s${warmup ? `; the first ${warmup} s are warm-up and left out` : ''}.`,
   '',
-  `**Verdict: ${flat ? 'flat' : 'NOT flat'}** (flat: the last quarter's median within 10% or 10 MB of the first quarter's, for RSS and heap used).`,
+  `**Verdict: ${!heapSampled ? 'none: the heap was not sampled (the memory probe did not load)' : flat ? 'flat' : 'NOT flat'}** (flat: the last quarter's median within 10% or 10 MB of the first quarter's, for RSS and heap used).`,
   '',
   '| series | samples | first quarter MB | last quarter MB | growth MB | slope MB/min | max MB | flat |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
