@@ -386,7 +386,7 @@ class Exchange implements Dispatcher.DispatchController {
     if (!this.#retrying) this.handler.onRequestStart?.(this, {});
     if (this.#done) return;
     const body = this.options.body;
-    const chunked = body != null && this.options.headers['content-length'] === undefined;
+    const chunked = sentChunked(this.options);
     const socket = connection.socket;
     socket.write(this.requestHead, 'latin1');
     if (!body) {
@@ -473,24 +473,25 @@ class Exchange implements Dispatcher.DispatchController {
   }
 }
 
+/** A body without a length goes chunked. */
+const sentChunked = (options: DispatchOptions): boolean => options.body != null && options.headers['content-length'] === undefined;
+
 /** The head of `options` as written to the server: checked, since plugins may have set any part of it. */
 function requestHead(options: DispatchOptions, hostHeader: string): string {
-  const { method, path, headers, body, upgrade } = options;
+  const { method, path, headers, upgrade } = options;
   checkRequestLine(method, path);
   let head = `${method} ${path} HTTP/1.1\r\n`;
-  let length = false;
   let host = false;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
     checkName(name);
-    if (name === 'content-length') length = true;
-    else if (name === 'host') host = true;
+    if (name === 'host') host = true;
     head += fieldLines(name, value);
   }
   if (upgrade) checkValue('upgrade', upgrade);
   if (!host) head += `host: ${hostHeader}\r\n`;
   if (upgrade) head += `connection: upgrade\r\nupgrade: ${upgrade}\r\n`;
-  if (body != null && !length) head += 'transfer-encoding: chunked\r\n';
+  if (sentChunked(options)) head += 'transfer-encoding: chunked\r\n';
   return head + '\r\n';
 }
