@@ -4,6 +4,7 @@
 // every worker listens on the shared port; answers that need every worker (metrics,
 // server changes, reload) go through the master.
 import http from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminEnv, AdminRequest, ServerChange } from './admin.ts';
@@ -175,7 +176,8 @@ function answer(res: http.ServerResponse, a: HttpAnswer): void {
   const body = a.body;
   if (typeof body === 'string' || body instanceof Uint8Array) headers['content-length'] = String(Buffer.byteLength(body));
   res.writeHead(a.status, headers);
-  if (body && typeof body === 'object' && 'pipe' in body) body.pipe(res);
+  // A plugin's stream: one that fails ends this answer, not the process.
+  if (body && typeof body === 'object' && 'pipe' in body) pipeline(body as Readable, res, () => undefined);
   else res.end(body ?? undefined);
 }
 

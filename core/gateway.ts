@@ -23,6 +23,8 @@ const drainIdleClose = 1000;
 /** Gives a socket accepted by one frontend to another (TCP inspection routes). */
 type Handoff = (frontend: string, socket: Socket) => boolean;
 
+const noop = (): void => undefined;
+
 export class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket | RawSocket>();
@@ -60,6 +62,10 @@ export class Listener implements HttpEnv {
   }
 
   #accepted(socket: Socket | RawSocket): void {
+    // An error (a reset) is followed by 'close', which whoever serves the socket listens for; until one does
+    // (a TLS handshake, h2c's preface being looked for, a hand-off), it must not be an unhandled 'error'.
+    // (A RawSocket's engine, core/http/h1/server.ts, listens at once.)
+    if (!(socket instanceof RawSocket)) socket.on('error', noop);
     if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
       const info = { frontend: this.fe.name, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
       try {
@@ -132,11 +138,25 @@ export class Listener implements HttpEnv {
       this.server.once('error', reject);
       this.server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
         this.server.off('error', reject);
+        // From here an error is one accept that failed (EMFILE: out of file descriptors): said, and the listener goes on.
+        this.server.on('error', (err: NodeJS.ErrnoException) => this.#acceptFailed(err));
         // Cleartext HTTP/1: connections are RawSockets, not net.Sockets (core/net/raw-socket.ts).
         if (this.fe.mode === 'http' && !this.fe.tls && !this.fe.h2c) acceptRaw(this.server, (socket) => this.#accepted(socket));
         resolve();
       });
     });
+  }
+
+  #acceptErrors = 0;
+  #acceptErrorSaid = 0;
+  /** An accept failed (no file descriptor left, a connection reset in the backlog): logged at most once a second, with the count. */
+  #acceptFailed(err: NodeJS.ErrnoException): void {
+    this.#acceptErrors++;
+    const now = Date.now();
+    if (now - this.#acceptErrorSaid < 1000) return;
+    this.#acceptErrorSaid = now;
+    this.gen.logger.warn({ frontend: this.fe.name, err: err.code ?? err.message, failed: this.#acceptErrors }, 'cannot accept connections');
+    this.#acceptErrors = 0;
   }
 
   /**

@@ -446,6 +446,8 @@ export class RawSocket extends EventEmitter {
     const onread = { buffer: readBuffer, callback: pushCopy };
     const socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true, onread } as net.SocketConstructorOpts);
     if (this.#paused) socket.pause();
+    // Its new owner (a tunnel) may listen for errors only later: until then an error is only the 'close' that follows it.
+    socket.on('error', noop);
     this.#socket = socket;
     socket.once('close', (hadError: boolean) => {
       this.destroyed = true;
