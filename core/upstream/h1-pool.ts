@@ -395,8 +395,10 @@ class Exchange implements Dispatcher.DispatchController {
     }
     const onDrain = () => body.resume();
     socket.on('drain', onDrain);
+    // Every listener this body put on a connection that outlives it (keep-alive) goes with it.
     const stop = () => {
       socket.off('drain', onDrain);
+      socket.off('close', stop);
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);

@@ -52,6 +52,7 @@ export class H1Response implements ClientResponse {
   #held: Uint8Array | undefined = undefined;
   #closed = false;
   #onClose: (() => void)[] = [];
+  #onDrain: (() => void)[] | undefined = undefined;
 
   constructor(
     private readonly socket: Socket | RawSocket,
@@ -196,16 +197,20 @@ export class H1Response implements ClientResponse {
   }
 
   once(event: 'close' | 'drain', listener: () => void): this {
-    if (event === 'drain') this.socket.once('drain', listener);
-    else if (this.#closed) queueMicrotask(listener);
+    if (event === 'drain') {
+      if (this.#closed) return this;
+      this.socket.once('drain', listener);
+      (this.#onDrain ??= []).push(listener);
+    } else if (this.#closed) queueMicrotask(listener);
     else this.#onClose.push(listener);
     return this;
   }
 
-  /** The answer is done, or its connection is gone: 'close' listeners run, once. */
+  /** The answer is done, or its connection is gone: 'close' listeners run, once; 'drain' listeners still waiting go (the connection outlives the answer). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#onDrain) for (const listener of this.#onDrain) this.socket.off('drain', listener);
     const listeners = this.#onClose;
     this.#onClose = [];
     for (const listener of listeners) listener();

@@ -202,3 +202,43 @@ function fetchText(url: string, agent?: http.Agent): Promise<string> {
     }).on('error', reject);
   });
 }
+
+describe('HTTP/1.x connections kept alive for many requests', () => {
+  it('leaves no listener behind per request on either connection (no MaxListenersExceededWarning), with the cache on', async () => {
+    const origin = await startOrigin('o', (req, res) => {
+      req.resume();
+      req.on('end', () => res.end(`${req.method} ${req.url}`));
+    });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'cache', options: {} }] } },
+      backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+    });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void (w.name === 'MaxListenersExceededWarning' && warnings.push(w));
+    process.on('warning', onWarning);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 30; i++) {
+        const method = i % 2 ? 'POST' : 'GET';
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = http.request(gw.url(`/r${i % 3}`), { method, agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode!));
+          });
+          req.on('error', reject);
+          req.end(method === 'POST' ? 'some body' : undefined);
+        });
+        assert.equal(status, 200);
+      }
+      // A warning is emitted on the next tick of the listener that crossed the line.
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.map((w) => w.message), []);
+      assert.equal(origin.connections, 1, 'one kept-alive connection to the server carried every request');
+    } finally {
+      process.off('warning', onWarning);
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  });
+});
