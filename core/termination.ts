@@ -1,38 +1,70 @@
-// Termination state, in the spirit of HAProxy's two-letter flags: who or what ended a
-// request or session, and in which phase. First letter: `-` a normal end, `C` the client
-// went away, `c` the client timed out, `S` the server refused or broke it, `s` the server
-// timed out, `P` the gateway refused it (malformed, no route, no server, a plugin
-// failed), `L` a plugin answered it locally. Second letter: `R` reading the request (or
-// before any server), `Q` waiting in the queue, `C` connecting, `H` waiting for the
-// response head, `D` passing data, `-` it completed.
+// Termination state, in the spirit of HAProxy's "session state at disconnection": two
+// letters, who ended a request or session and in which phase. The README's table lists
+// every pair the kernel writes, its answer and whom it is charged to; only `S` and `s`
+// touch a server (its errors, its 5xx share, its health).
+//
+// Who: `-` a normal end, `L` a plugin answered, `C` the client went away (closed, reset),
+// `c` the client went silent (timeout), `P` the gateway refused the request (malformed,
+// too large, no route), `R` a resource ran out (no server available, no local port),
+// `I` an internal failure (a plugin threw), `S` the server refused or broke the exchange,
+// `s` the server went silent (timeout).
+// Phase: `R` the request (its head, and the plugins deciding on it, before a server),
+// `B` the request body still arriving, `Q` the backend's queue, `C` connecting, `H`
+// waiting for the response head, `D` the response body, `T` a tunnel (after a 101),
+// `-` completed.
 import type { HttpContext } from './http/context.ts';
 import type { TcpContext } from './tcp/context.ts';
 
-const refusals = new Set(['several Host headers', 'no Host header', 'upgrade request with a body', 'Transfer-Encoding in HTTP/1.0', 'body too large', 'no route']);
+export type Who = '-' | 'L' | 'C' | 'c' | 'P' | 'R' | 'I' | 'S' | 's';
+export type Phase = 'R' | 'B' | 'Q' | 'C' | 'H' | 'D' | 'T' | '-';
 
+/**
+ * A failure of the client's making on a request's path: its body broke its framing or
+ * grew past the limit, it went away, it went silent. Whatever consumes the body (a pool,
+ * a plugin) sees it as the body's error; it is never charged to a server.
+ */
+export class ClientFault extends Error {
+  constructor(
+    message: string,
+    /** `C` gone, `c` silent, `P` refused (malformed or too large). */
+    readonly who: 'C' | 'c' | 'P',
+    /** The answer when the client can still read one (400, 408, 413); 0: none. */
+    readonly status: number,
+    /** Where the request was, when its side knows better than the lifecycle (`B`: its body was still arriving). */
+    readonly phase?: Phase,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'ClientFault';
+  }
+}
+
+export function isClientFault(err: unknown): err is ClientFault {
+  return err instanceof ClientFault;
+}
+
+/** Whom a termination is charged to: a server (`connect` or `response` errors) or nobody. */
+export function chargedTo(termination: string): 'connect' | 'response' | undefined {
+  const who = termination[0];
+  if (who !== 'S' && who !== 's') return undefined;
+  return termination[1] === 'C' ? 'connect' : termination[1] === 'Q' ? undefined : 'response';
+}
+
+/** The request's termination: what the kernel recorded when it ended badly, else a normal end. */
 export function httpTermination(ctx: HttpContext): string {
-  const e = ctx.error;
-  const phase = ctx.timings.ttfb >= 0 ? 'D' : ctx.server ? 'H' : ctx.timings.queue > 0 ? 'Q' : 'R';
-  if (!e) return ctx.server ? '--' : 'L-';
-  if (e === 'client aborted') return `C${phase}`;
-  if (e === 'client body timeout') return `c${phase}`;
-  if (e === 'queue timeout') return 'sQ';
-  if (e.startsWith('connect: ')) return 'SC';
-  if (e === 'UND_ERR_HEADERS_TIMEOUT') return 'sH';
-  if (e === 'UND_ERR_BODY_TIMEOUT') return 'sD';
-  if (e === 'no server available') return 'PC';
-  if (e.startsWith('plugin ') || e.startsWith('no backend') || refusals.has(e)) return `P${phase}`;
-  return `S${phase}`;
+  return ctx.termination || (ctx.server ? '--' : 'L-');
 }
 
 export function tcpTermination(ctx: TcpContext): string {
   const e = ctx.error;
-  const phase = ctx.connectTime >= 0 ? 'D' : ctx.server ? 'C' : ctx.queueTime > 0 ? 'Q' : 'R';
   if (!e) return '--';
+  const phase = ctx.connectTime >= 0 ? 'D' : ctx.server ? 'C' : ctx.queueTime > 0 ? 'Q' : 'R';
   if (e === 'client timeout') return `c${phase}`;
-  if (e === 'client closed' || e.startsWith('client')) return `C${phase}`;
-  if (e === 'server timeout' || e === 'connect timeout') return `s${phase}`;
+  if (e.startsWith('client')) return `C${phase}`;
+  if (e === 'server timeout' || e === 'server: connect timeout') return `s${phase}`;
   if (e === 'queue timeout') return 'sQ';
-  if (e === 'server closed' || e.startsWith('server')) return `S${phase}`;
+  if (e === 'no server available') return 'RC';
+  if (e.startsWith('server')) return `S${phase}`;
+  if (e.startsWith('plugin ')) return `I${phase}`;
   return `P${phase}`;
 }

@@ -15,7 +15,7 @@ export { Stage } from '../core/hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from '../core/config/units.ts';
 export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from '../core/hooks.ts';
-export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate } from '../core/http/context.ts';
+export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate, FailedTry } from '../core/http/context.ts';
 export type { TcpContext } from '../core/tcp/context.ts';
 export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';
 export type {
@@ -26,7 +26,7 @@ export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, Boun
 /** Metrics as data: merge several snapshots, render Prometheus text; `latencyBuckets` in seconds. */
 export { mergeSnapshots, renderPrometheus, latencyBuckets } from '../core/metrics.ts';
 /** How a request or session ended, as the access log's `termination` says it: HAProxy-style two letters (who, in which phase). */
-export { httpTermination, tcpTermination } from '../core/termination.ts';
+export { httpTermination, tcpTermination, chargedTo } from '../core/termination.ts';
 export type { ServerHealth } from '../core/upstream/health.ts';
 export type { TakeOptions, TakeResult } from '../core/shared.ts';
 export type { AdminRequest, GatewayStatus, WorkerInfo, ServerChange } from '../core/admin.ts';

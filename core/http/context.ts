@@ -86,6 +86,16 @@ export interface Timings {
   plugins: number;
 }
 
+/** A try at a server that failed before the server saw the request; the request went on to another. */
+export interface FailedTry {
+  readonly server: ServerView;
+  /** Two letters, as `termination` (`SC`, `sC`). */
+  readonly termination: string;
+  readonly error: string;
+}
+
+const noTries: readonly FailedTry[] = Object.freeze([]);
+
 let counter = 0;
 
 export class HttpContext {
@@ -102,6 +112,13 @@ export class HttpContext {
   upstream: UpstreamRequest | undefined = undefined;
   /** Why the request ended badly, when it did (error class name or short reason). */
   error: string | undefined = undefined;
+  /**
+   * Who ended the request badly and in which phase, two letters (core/termination.ts;
+   * the README's table): '' until then, and for a normal end. Set by the kernel.
+   */
+  termination = '';
+  /** Tries that failed before the last one (a connection refused, then another server): each server, and why. */
+  failedTries: readonly FailedTry[] = noTries;
   /** Bytes of the request body read from the client (of the tunnel, for an upgrade). */
   bytesIn = 0;
   bytesOut = 0;

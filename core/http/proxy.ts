@@ -11,7 +11,7 @@ import { pump, type ClientRequest, type ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
 import { chosenRoute, type RouteView } from '../routes.ts';
 import type { Eventually } from '../hooks.ts';
-import { httpTermination } from '../termination.ts';
+import { ClientFault, chargedTo, httpTermination, isClientFault, type Phase, type Who } from '../termination.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError, isThenable, runner } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
@@ -20,7 +20,9 @@ import type { AccessLog } from '../log.ts';
 export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
 /** Errors that happen before a server has seen the request: safe to try another server. */
-const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Of those, the gateway's own shortage (no local port, no file descriptor): no server is to blame. */
+const localErrors = new Set(['EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS']);
 
 export interface HttpEnv {
   readonly accessLog: AccessLog | undefined;
@@ -31,22 +33,18 @@ export interface HttpEnv {
 /** Serves one request; an upgrade request (core/http/upgrade.ts) comes with `upgrade`, and `res` bound to its raw socket. */
 export function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: HttpEnv, req: ClientRequest, res: ClientResponse, upgrade?: UpgradeRequest): void {
   const ctx = new HttpContext(fe.name, gen.id, req.method, req.url, req.httpVersion, req.headers, req.client, req.local, req.tls, performance.now());
-  res.once('close', () => finish(ctx, fe, gen, env, res));
-
-  const refusal = refuseMalformed(req, fe, upgrade !== undefined);
-  if (refusal) {
-    ctx.error = refusal.reason;
-    res.shouldKeepAlive = false;
-    return sendError(res, ctx, refusal.status, env);
-  }
-  new Proxying(ctx, fe, gen, env, req, res, upgrade).received();
+  const proxying = new Proxying(ctx, fe, gen, env, req, res, upgrade);
+  res.once('close', () => proxying.finished());
+  proxying.start();
 }
 
 /**
  * One request's way from its hooks to a server and back. Each step runs in the turn of
  * the one before and waits only when a tap's promise or the server makes it: no promise
  * or microtask of the kernel's own per request. Whatever a step throws ends the request
- * through `failed` (a 500 for a plugin's failure, a 502 otherwise).
+ * through `#fail` (a 500 for a plugin's failure, a 502 otherwise); a fault of the
+ * client's (its body broken or cut, the client gone) ends it through `#clientFault`,
+ * charged to nobody. Once ended, steps still pending (a tap's promise, the queue) do nothing.
  */
 class Proxying {
   #chosen: string | RouteView | void | undefined = undefined;
@@ -57,6 +55,12 @@ class Proxying {
   #tried: Set<UpstreamServer> | undefined = undefined;
   /** A slot came from the backend's queue: this request goes ahead of newcomers. */
   #waited = false;
+  /** Waiting in the backend's queue now. */
+  #queued = false;
+  /** The try in flight at a server. */
+  #exchange: ProxyHandler | undefined = undefined;
+  /** The request has ended (failed, or the client is gone): pending steps stop. */
+  #over = false;
 
   constructor(
     readonly ctx: HttpContext,
@@ -67,6 +71,20 @@ class Proxying {
     readonly res: ClientResponse,
     readonly upgrade: UpgradeRequest | undefined,
   ) {}
+
+  start(): void {
+    const body = this.req.body;
+    // The body may fail at any time from here (malformed, cut, too slow), whoever reads it and whether or not anyone does yet.
+    if (body) body.once('error', (err: Error) => this.#bodyFailed(err));
+    const refusal = refuseMalformed(this.req, this.fe, this.upgrade !== undefined);
+    if (refusal) {
+      this.#over = true;
+      this.#end('P', refusal.reason, 'R');
+      this.res.shouldKeepAlive = false;
+      return sendError(this.res, this.ctx, refusal.status, this.env);
+    }
+    this.received();
+  }
 
   /** The frontend's `received` taps (before routing) may answer. */
   received(): void {
@@ -99,7 +117,7 @@ class Proxying {
     if (isThenable(answer)) {
       answer.then(
         (known: HttpAnswer | void | undefined) => this.#step(() => (known ? sendAnswer(this.res, this.ctx, known, this.env) : next.call(this))),
-        (err) => this.#fail(err),
+        (err) => this.#step(() => this.#fail(err)),
       );
       return true;
     }
@@ -114,7 +132,8 @@ class Proxying {
     const name = typeof chosen === 'string' ? chosen : (ctx.route as RouteRuntime).backend;
     const backend = name === undefined ? undefined : gen.backends.get(name);
     if (!backend) {
-      ctx.error = name === undefined ? 'no route' : `no backend "${name}"`;
+      this.#over = true;
+      this.#end('P', name === undefined ? 'no route' : `no backend "${name}"`, 'R');
       return sendError(this.res, ctx, 503, this.env);
     }
     ctx.backend = backend;
@@ -127,8 +146,8 @@ class Proxying {
       const done = runner<[HttpContext], void>(hook, false)(ctx);
       if (isThenable(done)) {
         done.then(
-          () => this.#try(),
-          (err) => this.#fail(err),
+          () => this.#step(() => this.#try()),
+          (err) => this.#step(() => this.#fail(err)),
         );
         return;
       }
@@ -145,25 +164,37 @@ class Proxying {
       const server = backend.queued > 0 && !this.#waited ? undefined : placeRequest(ctx, hooksOf(ctx, this.fe), backend, this.#tried);
       if (server) {
         ctx.server = server;
-        return exchange(ctx, this.fe, server, env, this.#body, res, this.upgrade, (outcome) => this.#exchanged(server, outcome));
+        this.#exchange = exchange(ctx, this.fe, this.gen, server, env, this.#body, res, this.upgrade, (outcome) => this.#exchanged(server, outcome));
+        return;
       }
       // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
       if (!backend.saturated && backend.queued === 0) {
-        ctx.error ??= 'no server available';
+        this.#over = true;
+        this.#end('R', 'no server available', 'C');
         return sendError(res, ctx, 503, env);
       }
       const queuedAt = performance.now();
+      this.#queued = true;
       backend.waitForSlot(this.#waited).then(
         (slot) => {
+          this.#queued = false;
           ctx.timings.queue += performance.now() - queuedAt;
+          if (this.#over) {
+            // The client left while waiting: the slot goes to the next in line.
+            if (slot) backend.passSlot();
+            return;
+          }
           if (slot) {
             this.#waited = true;
             return this.#try();
           }
-          ctx.error = 'queue timeout';
-          this.#step(() => sendError(res, ctx, 503, env));
+          this.#step(() => {
+            this.#over = true;
+            this.#end('s', 'queue timeout', 'Q');
+            sendError(res, ctx, 503, env);
+          });
         },
-        (err) => this.#fail(err),
+        (err) => this.#step(() => this.#fail(err)),
       );
     } catch (err) {
       this.#fail(err);
@@ -172,16 +203,27 @@ class Proxying {
 
   /** A try ended: done, failed, or (the server never saw the request) one more, on another server. */
   #exchanged(server: UpstreamServer, outcome: Outcome): void {
+    this.#exchange = undefined;
     try {
       const { ctx, res } = this;
       const backend = this.#backend!;
       backend.balancer.release?.(server, ctx);
       if (outcome instanceof Error) return this.#fail(outcome);
-      backend.reportOutcome(server, outcome === 'connect-failed' ? 'connect-error' : ctx.status >= 500 ? 'server-error' : 'ok');
+      const charged = chargedTo(ctx.termination);
+      if (charged) backend.reportOutcome(server, charged === 'connect' ? 'connect-error' : 'server-error');
+      else if (ctx.termination === '') backend.reportOutcome(server, ctx.status >= 500 ? 'server-error' : 'ok');
+      // Anything else (the client's fault, a plugin's, the gateway's) says nothing about the server.
       if (outcome === 'done') return;
       // A connection to the server failed before it saw anything: another server may do (redispatch).
-      const retry = this.#attempt < backend.retries && !this.#body?.readableDidRead && !res.headersSent && !res.destroyed;
-      if (!retry) return sendError(res, ctx, 503, this.env);
+      const retry = !this.#over && this.#attempt < backend.retries && !this.#body?.readableDidRead && !res.headersSent && !res.destroyed;
+      if (!retry) {
+        this.#over = true;
+        return sendError(res, ctx, 503, this.env);
+      }
+      // This try is told apart from the request's own end: charged to its server, the request goes on clean.
+      ctx.failedTries = [...ctx.failedTries, { server, termination: ctx.termination, error: ctx.error ?? '' }];
+      ctx.termination = '';
+      ctx.error = undefined;
       (this.#tried ??= new Set()).add(server);
       ctx.retries++;
       this.#attempt++;
@@ -191,8 +233,9 @@ class Proxying {
     }
   }
 
-  /** Runs a step, its failure ending the request. */
+  /** Runs a step after a wait, unless the request ended meanwhile; its failure ends the request. */
   #step(run: () => void): void {
+    if (this.#over) return;
     try {
       run();
     } catch (err) {
@@ -201,27 +244,81 @@ class Proxying {
   }
 
   #fail(err: unknown): void {
-    failed(this.ctx, this.fe, this.gen, err, this.res, this.env);
+    if (isClientFault(err)) {
+      if (this.#over) return;
+      this.#over = true;
+      return this.#clientFault(err);
+    }
+    const { ctx, fe, gen, res, env } = this;
+    const error = err instanceof Error ? err : new Error(String(err));
+    // Reported even when the request is over: a plugin that fails is told of whatever the client did.
+    if (err instanceof PluginError) gen.report({ plugin: err.plugin, hook: err.hook, frontend: fe.name, error: err.cause });
+    else gen.report({ hook: 'http', frontend: fe.name, error });
+    if (this.#over) return;
+    this.#over = true;
+    // A plugin's failure, or the kernel's own: contained to this request.
+    this.#end('I', err instanceof PluginError ? `plugin ${err.plugin}` : error.message);
+    const hooks = hooksOf(ctx, fe);
+    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, error);
+    if (!res.headersSent) sendError(res, ctx, 500, env);
+    else res.destroy();
+  }
+
+  /** The request body failed (malformed, too large, cut, too slow): the try in flight learns it from its body, or the request ends here. */
+  #bodyFailed(err: Error): void {
+    if (this.#exchange) return this.#exchange.clientFailed(err);
+    if (this.#over) return;
+    this.#over = true;
+    this.#clientFault(err);
+  }
+
+  /** Ends the request for a fault of the client's: answered when it can still read (400, 408, 413), charged to nobody. */
+  #clientFault(err: Error): void {
+    const { ctx, res } = this;
+    const fault = isClientFault(err) ? err : new ClientFault(err.message, 'C', 0);
+    this.#end(fault.who, fault.message, fault.phase);
+    const hooks = hooksOf(ctx, this.fe);
+    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, fault);
+    if (fault.status && !res.headersSent && !res.destroyed) {
+      res.shouldKeepAlive = false;
+      sendError(res, ctx, fault.status, this.env);
+    } else if (!res.writableFinished) res.destroy();
+  }
+
+  /** Records who ended the request and why; the phase is where the request is now unless given. The first ending stands. */
+  #end(who: Who, error: string, phase?: Phase): void {
+    const ctx = this.ctx;
+    if (ctx.termination) return;
+    ctx.error ??= error;
+    ctx.termination = who + (phase ?? this.#phase());
+  }
+
+  #phase(): Phase {
+    const ctx = this.ctx;
+    if (ctx.status === 101) return 'T';
+    // The server's head arrived: taps on it (H), then the answer under way to the client (D).
+    if (ctx.timings.ttfb >= 0) return this.res.headersSent ? 'D' : 'H';
+    if (this.#queued) return 'Q';
+    return ctx.server ? 'H' : 'R';
+  }
+
+  /** The answer is done, or the client is gone: the request's end is observed and logged. */
+  finished(): void {
+    const { ctx, res } = this;
+    ctx.timings.total = performance.now() - ctx.timings.start;
+    if (!res.writableFinished && !ctx.termination) {
+      this.#over = true;
+      // The client went away (its connection closed, its stream reset) before the whole answer was sent.
+      const fault = this.req.body?.errored;
+      if (isClientFault(fault)) this.#end(fault.who, fault.message, fault.phase);
+      else this.#end('C', 'client aborted');
+    }
+    finish(ctx, this.fe, this.gen, this.env);
   }
 }
 
 /** The hooks serving a request: its route's chain once chosen, the frontend's before. */
 const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRuntime | undefined)?.http ?? fe.http;
-
-function failed(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, err: unknown, res: ClientResponse, env: HttpEnv): void {
-  const error = err instanceof Error ? err : new Error(String(err));
-  if (err instanceof PluginError) {
-    ctx.error = `plugin ${err.plugin}`;
-    gen.report({ plugin: err.plugin, hook: err.hook, frontend: fe.name, error: err.cause });
-  } else {
-    ctx.error ??= error.message;
-    gen.report({ hook: 'http', frontend: fe.name, error });
-  }
-  const hooks = hooksOf(ctx, fe);
-  if (hooks.requestError.taps.length) hooks.requestError.call(ctx, error);
-  if (!res.headersSent) sendError(res, ctx, err instanceof PluginError ? 500 : 502, env);
-  else res.destroy();
-}
 
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
 function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
@@ -244,18 +341,24 @@ function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Ba
   return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
 }
 
-/** One try at one server, `then` told how it ended: 'connect-failed' when the server could not be reached at all. */
-type Outcome = 'done' | 'connect-failed' | PluginError;
+/**
+ * One try at one server, `then` told how it ended: 'done' (answered, or failed and
+ * answered for), 'connect-failed' when the server could not be reached at all, or the
+ * error that ends the request (a plugin's, the client's).
+ */
+type Outcome = 'done' | 'connect-failed' | PluginError | ClientFault;
 
-function exchange(ctx: HttpContext, fe: FrontendRuntime, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined, then: (outcome: Outcome) => void): void {
+function exchange(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined, then: (outcome: Outcome) => void): ProxyHandler {
   server.acquire();
+  const report = (error: unknown) => gen.report({ hook: 'http.upstreamResponse (a body observer)', frontend: fe.name, error });
   const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
     server.release();
     then(outcome);
-  }, upgrade);
+  }, report, upgrade);
   const up = ctx.upstream!;
   // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
   server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
+  return handler;
 }
 
 /** Builds the request head for the server: hop-by-hop headers out, X-Forwarded-* in. */
@@ -283,10 +386,7 @@ function upstreamHeaders(ctx: HttpContext, fe: FrontendRuntime): HttpHeaders {
 
 /** Client body phase: an idle timeout, and a size limit when no length is announced. */
 function requestBody(req: ClientRequest, body: Readable, fe: FrontendRuntime, ctx: HttpContext): Readable {
-  req.setTimeout(fe.timeouts.client, () => {
-    ctx.error = 'client body timeout';
-    body.destroy(new Error('client body timeout'));
-  });
+  req.setTimeout(fe.timeouts.client, () => body.destroy(new ClientFault('client body timeout', 'c', 408, 'B')));
   body.once('end', () => req.setTimeout(0));
   const length = req.headers['content-length'];
   if (length !== undefined) {
@@ -299,10 +399,7 @@ function requestBody(req: ClientRequest, body: Readable, fe: FrontendRuntime, ct
   const counted = new Transform({
     transform(chunk: Buffer, _enc, done) {
       ctx.bytesIn += chunk.length;
-      if (max > 0 && ctx.bytesIn > max) {
-        ctx.error = 'body too large';
-        return done(new Error('body too large'));
-      }
+      if (max > 0 && ctx.bytesIn > max) return done(new ClientFault('body too large', 'P', 413, 'B'));
       done(null, chunk);
     },
   });
@@ -314,12 +411,23 @@ function requestBody(req: ClientRequest, body: Readable, fe: FrontendRuntime, ct
 class ServerHead implements UpstreamResponse {
   observers: BodyObserver[] | undefined = undefined;
   replacement: Uint8Array | undefined = undefined;
-  constructor(public status: number, public headers: HttpHeaders) {}
+  constructor(public status: number, public headers: HttpHeaders, private readonly report: (err: unknown) => void) {}
   onBody(observer: BodyObserver): void {
     (this.observers ??= []).push(observer);
   }
   replaceBody(body: Uint8Array): void {
     this.replacement = body;
+  }
+  /** Tells each observer; one that throws is dropped and reported: its plugin loses the body, the client does not. */
+  tell(observers: BodyObserver[], call: (o: BodyObserver) => void): void {
+    for (let i = 0; i < observers.length; i++) {
+      try {
+        call(observers[i]!);
+      } catch (err) {
+        observers.splice(i--, 1);
+        this.report(err);
+      }
+    }
   }
 }
 
@@ -342,16 +450,25 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     private readonly env: HttpEnv,
     private readonly res: ClientResponse,
     private readonly settle: (outcome: Outcome) => void,
+    /** A plugin's body observer threw (contained). */
+    private readonly report: (err: unknown) => void,
     private readonly upgrade?: UpgradeRequest,
   ) {
     res.once('close', () => {
-      if (!this.#done) this.#controller?.abort(new Error('client went away'));
+      if (!this.#done) this.#controller?.abort(new ClientFault('client went away', 'C', 0));
     });
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.res.destroyed) controller.abort(new Error('client went away'));
+    if (this.res.destroyed) controller.abort(new ClientFault('client went away', 'C', 0));
+  }
+
+  /** The client's side failed (its body, or the client itself) while this try was at the server: it ends, charged to nobody. */
+  clientFailed(err: Error): void {
+    if (this.#done) return;
+    if (this.#controller) this.#controller.abort(err);
+    else this.onResponseError(undefined as unknown as Dispatcher.DispatchController, err);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
@@ -365,7 +482,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (connection) for (const name of String(connection).toLowerCase().split(',')) if (name.trim() in fields) fields[name.trim()] = undefined;
     const hook = hooksOf(ctx, this.fe).upstreamResponse;
     if (!hook.taps.length) return void this.#writeHead(status, headers);
-    const response = (this.#head = new ServerHead(status, headers));
+    const response = (this.#head = new ServerHead(status, headers, this.report));
     let done;
     try {
       done = runner<[HttpContext, UpstreamResponse], void>(hook, false)(ctx, response);
@@ -442,7 +559,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   #write(chunk: Buffer): boolean {
     this.ctx.bytesOut += chunk.length;
     const observers = this.#head?.observers;
-    if (observers) for (const o of observers) o.data(chunk);
+    if (observers) this.#head!.tell(observers, (o) => o.data(chunk));
     return this.res.write(chunk);
   }
 
@@ -458,9 +575,15 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   #end(): void {
     const observers = this.#head?.observers;
-    if (observers) for (const o of observers) o.end();
+    if (observers) this.#head!.tell(observers, (o) => o.end());
     this.#done = true;
-    if (this.#trailers) this.res.addTrailers?.(this.#trailers);
+    if (this.#trailers) {
+      try {
+        this.res.addTrailers?.(this.#trailers);
+      } catch {
+        // A trailer no HTTP/1.1 message may carry (from an HTTP/2 server): the answer goes without them.
+      }
+    }
     this.res.end();
     this.settle('done');
   }
@@ -468,23 +591,25 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.#done) return;
     this.#done = true;
-    const ctx = this.ctx;
+    const { ctx, res } = this;
     const observers = this.#head?.observers;
-    if (observers) for (const o of observers) o.error?.(err);
+    if (observers) this.#head!.tell(observers, (o) => o.error?.(err));
+    // The client's fault (its body broke or was cut, it went away): Proxying ends the request, charged to nobody.
+    if (isClientFault(err)) return this.settle(err);
+    if (err instanceof PluginError) return this.settle(err);
     const code = (err as { code?: string }).code ?? '';
-    if (!this.res.headersSent && connectErrors.has(code)) {
+    if (!res.headersSent && connectErrors.has(code)) {
+      // Not connected: another server may take it. Out of local resources (ports, files): no server's fault.
       ctx.error = `connect: ${code}`;
+      ctx.termination = (localErrors.has(code) ? 'R' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 's' : 'S') + 'C';
       return this.settle('connect-failed');
     }
-    if (err instanceof PluginError) return this.settle(err);
+    // The server's fault: it broke the exchange (closed, reset, garbage) or went silent.
     ctx.error ??= code || err.message;
-    if (!this.res.headersSent && !this.res.destroyed) {
-      const tooLarge = ctx.error === 'body too large';
-      // The client's body broke its own framing (the parser's HPE_ codes): the client's fault.
-      const malformed = code.startsWith('HPE_');
-      if (tooLarge || malformed) this.res.shouldKeepAlive = false;
-      sendError(this.res, ctx, tooLarge ? 413 : malformed ? 400 : code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
-    } else this.res.destroy();
+    const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+    ctx.termination ||= (timeout ? 's' : 'S') + (ctx.status === 101 ? 'T' : ctx.timings.ttfb >= 0 ? 'D' : 'H');
+    if (!res.headersSent && !res.destroyed) sendError(res, ctx, code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
+    else res.destroy();
     const hooks = hooksOf(ctx, this.fe);
     if (hooks.requestError.taps.length) hooks.requestError.call(ctx, err);
     this.settle('done');
@@ -560,9 +685,7 @@ function writeGrpcError(res: ClientResponse, ctx: HttpContext, status: number): 
   res.end();
 }
 
-function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv, res: ClientResponse): void {
-  ctx.timings.total = performance.now() - ctx.timings.start;
-  if (!res.writableFinished) ctx.error ??= 'client aborted';
+function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv): void {
   const hooks = hooksOf(ctx, fe);
   if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);
   env.accessLog?.write({

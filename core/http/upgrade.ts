@@ -68,9 +68,15 @@ class Tunnel implements UpgradeRequest {
     const response: UpstreamResponse = { status: 101, headers, onBody: (o) => void observers.push(o), replaceBody: () => undefined };
     hook.promise(ctx, response).then(
       () => {
-        for (const o of observers) o.end();
+        for (const o of observers) {
+          try {
+            o.end();
+          } catch {
+            // A plugin's observer: the tunnel is not its to break.
+          }
+        }
         if (this.client.destroyed || server.destroyed) {
-          ctx.error ??= this.client.destroyed ? 'client aborted' : 'server closed';
+          ended(ctx, this.client.destroyed ? 'C' : 'S', this.client.destroyed ? 'client aborted' : 'server closed');
           server.destroy();
           return done('done');
         }
@@ -94,8 +100,8 @@ class Tunnel implements UpgradeRequest {
     res.end();
 
     let finished = false;
-    const cut = (reason: string) => {
-      ctx.error ??= reason;
+    const cut = (who: 'C' | 'c' | 'S', reason: string) => {
+      ended(ctx, who, reason);
       client.destroy();
       upstream.destroy();
     };
@@ -106,21 +112,21 @@ class Tunnel implements UpgradeRequest {
       done('done');
     };
     upstream.off('error', early);
-    upstream.on('error', (err: NodeJS.ErrnoException) => cut(`server: ${err.code ?? err.message}`));
-    client.on('error', (err: NodeJS.ErrnoException) => cut(`client: ${err.code ?? err.message}`));
+    upstream.on('error', (err: NodeJS.ErrnoException) => cut('S', `server: ${err.code ?? err.message}`));
+    client.on('error', (err: NodeJS.ErrnoException) => cut('C', `client: ${err.code ?? err.message}`));
     // Before the response's own 'close' listener: the request's log line and `responseSent` see why it ended.
     client.prependListener('close', () => {
-      if (!doneBothWays(client)) cut('client closed');
+      if (!doneBothWays(client)) cut('C', 'client closed');
       maybeDone();
     });
     upstream.on('close', () => {
-      if (!doneBothWays(upstream)) cut('server closed');
+      if (!doneBothWays(upstream)) cut('S', 'server closed');
       maybeDone();
     });
     // Idle in both directions this long: cut. Bytes either way touch both sockets, so each socket's own timer does.
     const idle = (ctx.backend as Backend).timeouts.tunnel;
-    client.setTimeout(idle, () => cut('tunnel timeout'));
-    upstream.setTimeout(idle, () => cut('tunnel timeout'));
+    client.setTimeout(idle, () => cut('c', 'tunnel timeout'));
+    upstream.setTimeout(idle, () => cut('c', 'tunnel timeout'));
 
     // The server may half-close while the client still sends (and the other way round).
     upstream.allowHalfOpen = true;
@@ -134,10 +140,16 @@ class Tunnel implements UpgradeRequest {
     upstream.pipe(client);
     // Either may already be gone (a server that closed right after its 101).
     if (client.destroyed || upstream.destroyed) {
-      if (!doneBothWays(client) || !doneBothWays(upstream)) cut(client.destroyed ? 'client closed' : 'server closed');
+      if (!doneBothWays(client) || !doneBothWays(upstream)) cut(client.destroyed ? 'C' : 'S', client.destroyed ? 'client closed' : 'server closed');
       queueMicrotask(maybeDone);
     }
   }
+}
+
+/** The tunnel ended badly: who ended it (core/termination.ts), in the tunnel phase. The first ending stands. */
+function ended(ctx: HttpContext, who: 'C' | 'c' | 'S', reason: string): void {
+  ctx.error ??= reason;
+  ctx.termination ||= `${who}T`;
 }
 
 /** A socket that has both read its peer's end and finished its own: it closed cleanly. */

@@ -1,7 +1,7 @@
 // A TCP session as a plugin sees it.
 import type { BackendView, Detected, ServerView } from '../types.ts';
 import type { RouteView } from '../routes.ts';
-import type { TlsInfo } from '../http/context.ts';
+import type { FailedTry, TlsInfo } from '../http/context.ts';
 
 let counter = 0;
 
@@ -27,6 +27,8 @@ export class TcpContext {
   retries = 0;
   /** Why the session ended badly, when it did. */
   error: string | undefined = undefined;
+  /** Tries that failed before the last one (a connection refused, then another server): each server, and why. */
+  failedTries: readonly FailedTry[] = [];
   readonly state: Record<string, unknown> = {};
 
   constructor(

@@ -53,9 +53,15 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   // Gives the server back: called once per pick, whether the connection failed or the session ended.
   const release = () => {
     if (!server) return;
-    server.release();
-    backend?.balancer.release?.(server, ctx);
+    const s = server;
     server = undefined;
+    s.release();
+    try {
+      backend?.balancer.release?.(s, ctx);
+    } catch (err) {
+      // An algorithm's (a plugin's) failure, on a session's way out: reported, never the process's end.
+      gen.report({ hook: 'tcp balancer.release', frontend: fe.name, error: err });
+    }
   };
   // The session is over when both sockets have closed (or the server was never reached).
   const maybeFinish = () => {
@@ -116,6 +122,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       sock.on('error', (err: NodeJS.ErrnoException) => {
         if (ctx.connectTime < 0) backend.reportOutcome(server!, 'connect-error');
         if (ctx.connectTime < 0 && !client.destroyed && attempts++ < backend.retries) {
+          ctx.failedTries = [...ctx.failedTries, { server: server!, termination: err.message === 'connect timeout' ? 'sC' : 'SC', error: `server: ${err.code ?? err.message}` }];
           (tried ??= new Set()).add(server!);
           ctx.retries++;
           release();

@@ -228,6 +228,11 @@ export class Backend implements BackendView {
     });
   }
 
+  /** A slot given to a request that no longer wants it (its client left while it waited) goes to the next in line. */
+  passSlot(): void {
+    this.#queue.shift()?.(true);
+  }
+
   setServerState(server: UpstreamServer, patch: { state?: ServerState; up?: boolean }): void {
     const wasServing = server.up && server.state === 'ready';
     const wasUp = server.up;

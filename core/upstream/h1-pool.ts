@@ -386,6 +386,8 @@ class Exchange implements Dispatcher.DispatchController {
     if (!this.#retrying) this.handler.onRequestStart?.(this, {});
     if (this.#done) return;
     const body = this.options.body;
+    // Failed before it could be sent (the client's fault, or its reader's): nothing of the request goes out.
+    if (body?.destroyed) return this.abort(body.errored ?? error('the request body was closed before it was sent', 'ERR_STREAM_DESTROYED'));
     const chunked = sentChunked(this.options);
     const socket = connection.socket;
     socket.write(this.requestHead, 'latin1');

@@ -241,6 +241,11 @@ class H2Call implements Dispatcher.DispatchController {
       if (code === NGHTTP2_REFUSED_STREAM) this.fail(coded('the server refused the stream', 'ECONNREFUSED'));
       else this.#broken(coded(`the server reset the stream (code ${code})`, 'UND_ERR_SOCKET'));
     });
+    if (body?.destroyed) {
+      // Failed before it could be sent (the client's fault, or its reader's): the stream is cancelled.
+      stream.close(NGHTTP2_CANCEL);
+      return this.fail(body.errored ?? coded('the request body was closed before it was sent', 'ERR_STREAM_DESTROYED'));
+    }
     if (body) {
       body.on('error', (err) => {
         if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);

@@ -3,7 +3,7 @@
 // increments and histogram observations when a request or a session ends. Gauges that
 // mirror live state (in flight, queues, server status) are set only in `app.collect`.
 import {
-  httpTermination, tcpTermination,
+  chargedTo, httpTermination, tcpTermination,
   type BackendView, type BoundCounter, type BoundGauge, type BoundHistogram, type HttpContext, type Labels, type Metrics, type RouteView, type ServerView, type TcpContext,
 } from '../../sdk/index.ts';
 import { classIndex, M, responseClasses, serverStatuses, type MetricDef } from './metrics.ts';
@@ -77,13 +77,18 @@ type ErrorSide = 'connect' | 'server' | 'client' | 'other';
  * gateway refused (`P`, a queue timeout `sQ`, ...); undefined for a normal end.
  */
 export function errorSide(ctx: HttpContext | TcpContext): ErrorSide | undefined {
-  if (ctx.error === undefined) return undefined;
   const t = ctx.kind === 'http' ? httpTermination(ctx) : tcpTermination(ctx);
   const who = t[0];
-  const phase = t[1];
+  if (who === '-' || who === 'L') return undefined;
   if (who === 'C' || who === 'c') return 'client';
-  if ((who === 'S' || who === 's') && phase !== 'Q' && phase !== 'R') return phase === 'C' ? 'connect' : 'server';
-  return 'other';
+  const charged = chargedTo(t);
+  return charged === 'connect' ? 'connect' : charged === 'response' ? 'server' : 'other';
+}
+
+/** The status is the server's to answer for: it answered (the client may have left after), or it failed. */
+function serversStatus(ctx: HttpContext, side: ErrorSide | undefined): boolean {
+  if (side === undefined) return ctx.server !== undefined;
+  return side === 'connect' || side === 'server' || (side === 'client' && ctx.timings.ttfb >= 0);
 }
 
 /** Marks an HTTP request counted as in progress, holding its frontend's cells. */
@@ -256,10 +261,12 @@ export class Counting {
     const ttfb = ctx.timings.ttfb;
     if (ttfb >= 0) be.ttfbSeconds.observe(ttfb / 1000);
     this.#backendErrors(be, ctx.retries, side);
+    // Servers a retry gave up on: each failed connection is charged to its own server.
+    for (const t of ctx.failedTries) if (chargedTo(t.termination) === 'connect') this.server(t.server).connectionErrors.inc();
     if (!server) return;
     const sv = this.server(server);
     sv.sessions.inc();
-    sv.responses[code]!.inc();
+    if (serversStatus(ctx, side)) sv.responses[code]!.inc();
     sv.bytesOut.inc(ctx.bytesOut);
     if (ctx.bytesIn) sv.bytesIn.inc(ctx.bytesIn);
     if (ttfb >= 0) sv.ttfbSeconds.observe(ttfb / 1000);
@@ -308,6 +315,7 @@ export class Counting {
     be.seconds.observe(seconds);
     if (connected) be.connectSeconds.observe(ctx.connectTime / 1000);
     this.#backendErrors(be, ctx.retries, side);
+    for (const t of ctx.failedTries) if (chargedTo(t.termination) === 'connect') this.server(t.server).connectionErrors.inc();
     const server = ctx.server;
     if (!server) return;
     const sv = this.server(server);

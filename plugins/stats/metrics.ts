@@ -75,7 +75,7 @@ export const M = {
   svBytesIn: c('server_bytes_in_total', S, 'Bytes from clients, of sessions on the server'),
   svBytesOut: c('server_bytes_out_total', S, 'Bytes to clients, of sessions on the server'),
   svResponses: c('server_responses_total', [...S, 'code'], 'HTTP responses by class, from the server'),
-  svConnectionErrors: c('server_connection_errors_total', S, 'Failed connections to the server that ended the session (earlier tries count in the backend only)'),
+  svConnectionErrors: c('server_connection_errors_total', S, 'Failed connections to the server, every try counted (a retry that then succeeded elsewhere too)'),
   svResponseErrors: c('server_response_errors_total', S, 'Exchanges the server broke or did not answer in time'),
   svTtfbSeconds: h('server_ttfb_seconds', S, 'HTTP: time from the request head until the server\'s response head'),
   svConnectSeconds: h('server_connect_seconds', S, 'Time to connect to the server: TCP, from accept until the server connection was up; HTTP, each new pooled connection (TLS included)'),

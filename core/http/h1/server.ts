@@ -16,6 +16,7 @@ import { H1Response, type ResponseOwner } from './response.ts';
 import { HTTPParser, createParser, headersOf, methods, type ParseError, type Parser } from './parser.ts';
 import type { FrontendRuntime, Generation } from '../../generation.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
+import { ClientFault } from '../../termination.ts';
 
 /** What a connection needs from its listener (core/gateway.ts). */
 export interface H1Host extends HttpEnv {
@@ -258,25 +259,35 @@ class H1Connection implements ResponseOwner {
   #parseError(err: ParseError): void {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const reading = this.#reading;
-    if (reading && reading.body) {
-      // A body that breaks its framing: the request's own answer reports it.
-      reading.body.destroy(Object.assign(new Error(`bad request body: ${err.reason ?? err.code}`), { code: err.code }));
-      this.#reading = undefined;
+    this.#reading = undefined;
+    if (reading?.body) {
+      // A body that breaks its framing: the request's own answer reports it (its lifecycle's, or in its turn when pipelined).
+      reading.body.destroy(new ClientFault(`bad request body: ${err.reason ?? err.code}`, 'P', 400, 'B', err.code));
+      if (reading !== this.#exchanges[0]) reading.refusal = status;
+      return this.refuse(status, err.code, reading);
     }
     this.refuse(status, err.code);
   }
 
-  /** Ends the connection with `status` unless an answer is already under way (then it only closes after it). */
-  refuse(status: number, _why: string): void {
+  /**
+   * No further request is read: `status` answers what broke (`broken`, an exchange that
+   * answers for itself, or the bytes after the last request read), after the answers in
+   * hand, and the connection closes.
+   */
+  refuse(status: number, _why: string, broken?: Exchange): void {
     this.headStart = 0;
     this.#closing = true;
     this.#stopReading();
     if (this.#exchanges.length > 0) {
-      // Answers in hand go out first; the connection closes after them.
-      for (const e of this.#exchanges.slice(1)) e.abort();
-      this.#exchanges.length = 1;
-      const res = this.#exchanges[0]!.res!;
-      res.shouldKeepAlive = false;
+      // Requests read whole are still answered, in order; the refusal goes last, and the connection closes after it.
+      if (!broken) {
+        const refusal = new Exchange(this, 'GET', '/', '1.1', {}, 1, false, false);
+        refusal.refusal = status;
+        refusal.complete = true;
+        refusal.res = new H1Response(this.socket, this, false, false, false);
+        this.#exchanges.push(refusal);
+      }
+      this.#exchanges.at(-1)!.res!.shouldKeepAlive = false;
       return;
     }
     const socket = this.socket;
@@ -293,7 +304,7 @@ class H1Connection implements ResponseOwner {
   /** The client half-closed: answers in hand still go out, then the connection ends. */
   #onEnd = (): void => {
     this.#closing = true;
-    if (this.#reading?.body && !this.#reading.complete) this.#reading.body.destroy(new Error('client closed during the body'));
+    if (this.#reading?.body && !this.#reading.complete) this.#reading.body.destroy(new ClientFault('client closed during the body', 'C', 400, 'B'));
     if (this.#exchanges.length === 0) endOnce(this.socket);
   };
 
@@ -392,7 +403,8 @@ class Exchange implements ClientRequest {
 
   /** The connection is gone before this was answered. */
   abort(): void {
-    if (this.body && !this.body.readableEnded) this.body.destroy(new Error('client closed'));
+    // A body cut short is the client's doing in its body phase; one read whole only loses its reader.
+    if (this.body && !this.body.destroyed) this.body.destroy(this.complete ? new ClientFault('client closed', 'C', 0) : new ClientFault('client closed during the body', 'C', 0, 'B'));
     this.res?.close();
   }
 }
@@ -400,6 +412,9 @@ class Exchange implements ClientRequest {
 class RequestBody extends Readable {
   constructor(private readonly conn: H1Connection) {
     super();
+    // Its failures (a broken framing, a client gone) may come before anyone reads it, or after the reader left:
+    // they stay on `errored` for the request's lifecycle to read, never an unhandled 'error'.
+    this.on('error', noop);
   }
 
   override _read(): void {

@@ -6,6 +6,9 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { Readable } from 'node:stream';
 import type { HttpHeaders, TlsInfo } from '../context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../exchange.ts';
+import { ClientFault } from '../../termination.ts';
+
+const noop = (): void => undefined;
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -59,12 +62,18 @@ function requestBody(stream: ServerHttp2Stream): Readable {
       done(err);
     },
   });
+  // Its failure (the client reset the stream) may come before anyone reads it: it stays on `errored` for the lifecycle.
+  body.on('error', noop);
+  let ended = false;
   const onData = (chunk: Buffer) => {
     if (!body.push(chunk)) stream.pause();
   };
   stream.on('data', onData);
-  stream.once('end', () => body.push(null));
-  stream.once('aborted', () => body.destroy(new Error('client reset the stream')));
+  stream.once('end', () => {
+    ended = true;
+    body.push(null);
+  });
+  stream.once('aborted', () => body.destroy(ended ? new ClientFault('client reset the stream', 'C', 0) : new ClientFault('client reset the stream during its body', 'C', 0, 'B')));
   return body;
 }
 

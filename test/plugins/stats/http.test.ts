@@ -65,13 +65,13 @@ describe('stats plugin: HTTP counts', () => {
     assert.equal(app.latency.queue.count, 0, 'nothing waited for a slot');
   });
 
-  it('counts failed connections and retries on the backend, the last one on its server', () => {
+  it('counts failed connections and retries on the backend, and every failed try on its server', () => {
     const dead = backend('dead');
     assert.equal(dead.sessions.total, 1);
     assert.deepEqual(dead.responses, { ...zero, '5xx': 1 });
     assert.equal(dead.retries, 2, 'retries: 2 by default, on the one server there is');
     assert.deepEqual(dead.errors, { connection: 3, response: 0 });
-    assert.deepEqual(server('dead', 'x').errors, { connection: 1, response: 0 });
+    assert.deepEqual(server('dead', 'x').errors, { connection: 3, response: 0 }, 'the first try and both retries, on the one server there is');
     assert.deepEqual(dead.bytes, { in: 0, out: '503 Service Unavailable\n'.length });
   });
 
