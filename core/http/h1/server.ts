@@ -126,7 +126,11 @@ class H1Connection implements ResponseOwner {
 
   #onData = (chunk: Buffer): void => {
     if (this.#closing) return;
-    if (this.#reading === undefined && this.headStart === 0) this.headStart = performance.now();
+    if (this.#reading === undefined && this.headStart === 0) {
+      this.headStart = performance.now();
+      const problem = requestLineProblem(chunk);
+      if (problem) return this.refuse(400, problem);
+    }
     let parsed: number | ParseError;
     try {
       parsed = this.#parser.execute(chunk);
@@ -167,8 +171,25 @@ class H1Connection implements ResponseOwner {
     if (raw) for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
     const name = methods[method] ?? 'GET';
     const version = major === 1 && minor === 1 ? '1.1' : `${major}.${minor}`;
+    // HTTP/1.0 and 1.1 only: 0.9 is malformed, 2.0 and later are not spoken on this connection (h2c has its own preface).
+    let refusal = major === 1 ? 0 : major === 0 ? 400 : 505;
+    let target = url ?? '/';
+    if (!refusal && target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
+      // Absolute form (RFC 9112 3.2.2): the target's authority replaces any Host, and the server gets the origin form.
+      const absolute = absoluteForm(target);
+      if (!absolute) refusal = 400;
+      else {
+        target = absolute.path;
+        headers.host = absolute.authority;
+        hosts = 1;
+      }
+    }
     const withBody = !upgrade && (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
-    const exchange = new Exchange(this, name, url ?? '/', version, headers, hosts, withBody, upgrade);
+    const exchange = new Exchange(this, name, target, version, headers, hosts, withBody, upgrade);
+    if (refusal) {
+      exchange.refusal = refusal;
+      this.#closing = true;
+    }
     exchange.res = new H1Response(this.socket, this, keepAlive && !upgrade, name === 'HEAD', version === '1.0');
     this.#reading = exchange;
     this.#exchanges.push(exchange);
@@ -429,6 +450,38 @@ function writeRefusal(res: H1Response, status: number): void {
 }
 
 const noop = (): void => undefined;
+
+/**
+ * What is wrong with the request line at the start of `chunk`, when `chunk` holds it
+ * whole: llhttp takes HTTP/0.9 (no version: it then waits for headers that never come)
+ * and spaces repeated between the parts. RFC 9112 3: method SP request-target SP
+ * HTTP-version, each single. Undefined when the line is right or not complete here.
+ */
+function requestLineProblem(chunk: Buffer): string | undefined {
+  let i = 0;
+  const n = chunk.length;
+  while (i < n && (chunk[i] === 13 || chunk[i] === 10)) i++; // empty lines before a request are ignored (RFC 9112 2.2)
+  const lf = chunk.indexOf(10, i);
+  if (lf === -1) return undefined;
+  const end = lf > i && chunk[lf - 1] === 13 ? lf - 1 : lf;
+  while (i < end && chunk[i] !== 32) i++; // the method (llhttp checks its characters)
+  if (i === end) return 'no request target';
+  const target = ++i;
+  while (i < end && chunk[i]! > 32 && chunk[i] !== 127) i++;
+  if (i === target) return 'spaces repeated in the request line';
+  if (i === end) return 'no HTTP version (HTTP/0.9)';
+  if (chunk[i] !== 32 || end - i !== 9 || !versionTail.test(chunk.toString('latin1', i, end))) return 'malformed request line';
+  return undefined;
+}
+const versionTail = /^ HTTP\/\d\.\d$/;
+
+/** `http://authority/path?query` as its authority and origin form; undefined for any other target, or no authority, or userinfo. */
+function absoluteForm(target: string): { authority: string; path: string } | undefined {
+  const m = /^https?:\/\/([^/?#@\s]+)([/?][^#]*)?$/i.exec(target);
+  if (!m) return undefined;
+  const rest = m[2] ?? '';
+  return { authority: m[1]!.toLowerCase(), path: rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest };
+}
 
 /** Ends our side once: a second end() costs node an Error with a stack (ERR_STREAM_ALREADY_FINISHED), per connection. */
 function endOnce(socket: Socket | RawSocket): void {

@@ -203,6 +203,70 @@ function fetchText(url: string, agent?: http.Agent): Promise<string> {
   });
 }
 
+describe('HTTP/1.x request lines and targets, strictly', () => {
+  let origin: TestOrigin, gw: TestGateway;
+  before(async () => {
+    // Echoes what it was sent: the target and the headers.
+    origin = await startOrigin('echo', (req, res) => {
+      req.resume();
+      req.on('end', () => res.end(JSON.stringify({ url: req.url, host: req.headers.host, forwardedHost: req.headers['x-forwarded-host'] })));
+    });
+    gw = await startGateway({
+      frontends: {
+        web: {
+          bind: '127.0.0.1:0',
+          default_backend: 'app',
+          timeouts: { client_headers: '5s' },
+          routes: [{ name: 'admin', match: { path: '/admin' }, plugins: [{ use: 'respond', options: { status: 403, body: 'no' } }] }],
+        },
+      },
+      backends: { app: { servers: [{ name: 'echo', address: origin.address }] } },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await origin.close();
+  });
+
+  const bodyOf = (reply: string) => JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { url: string; host: string; forwardedHost: string };
+
+  it('refuses an HTTP/0.9 request line with 400 at once, not after the head timeout', async () => {
+    for (const line of ['GET /\r\n', 'GET /\n', '\r\nGET /index.html\r\n']) {
+      const t0 = performance.now();
+      const reply = await rawExchange(gw.port(), line, 4000);
+      assert.match(reply, /^HTTP\/1\.1 400 /, JSON.stringify(line));
+      assert.ok(performance.now() - t0 < 1000, `${JSON.stringify(line)} answered in ${Math.round(performance.now() - t0)} ms`);
+    }
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it('answers 505 to a version other than 1.0 and 1.1 on an HTTP/1 connection, and never passes it on', async () => {
+    assert.match(await rawExchange(gw.port(), 'GET / HTTP/2.0\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 505 /);
+    // llhttp knows no version past 2.0: malformed to it.
+    assert.match(await rawExchange(gw.port(), 'GET / HTTP/3.0\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.equal(origin.requests.length, 0);
+  });
+
+  it('takes the Host of an absolute-form target from its authority and sends the server the origin form', async () => {
+    const r = bodyOf(await rawExchange(gw.port(), 'GET http://Example.COM:8080/a/b?q=1 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n'));
+    assert.deepEqual(r, { url: '/a/b?q=1', host: 'example.com:8080', forwardedHost: 'example.com:8080' });
+    assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'GET http://h.example HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n')), { url: '/', host: 'h.example', forwardedHost: 'h.example' });
+    assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'GET http://h.example?x HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n')).url, '/?x');
+  });
+
+  it('routes an absolute-form target by its path: a path rule cannot be gone around', async () => {
+    assert.match(await rawExchange(gw.port(), 'GET http://x/admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 403 /);
+  });
+
+  it('refuses an absolute-form target with no authority, with userinfo, or any other form of target, with 400', async () => {
+    const before = origin.requests.length;
+    for (const target of ['http:///x', 'http://user:pw@h.example/', 'https://', 'ftp://h.example/', 'h.example/x', 'x']) {
+      assert.match(await rawExchange(gw.port(), `GET ${target} HTTP/1.1\r\nHost: h.example\r\n\r\n`), /^HTTP\/1\.1 400 /, target);
+    }
+    assert.equal(origin.requests.length, before);
+  });
+});
+
 describe('HTTP/1.x connections kept alive for many requests', () => {
   it('leaves no listener behind per request on either connection (no MaxListenersExceededWarning), with the cache on', async () => {
     const origin = await startOrigin('o', (req, res) => {
