@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { checkConfig } from '../../core/config/check.ts';
 import { Gateway } from '../../core/gateway.ts';
-import { createLogger } from '../../core/log.ts';
+import { createLogger, type Logger } from '../../core/log.ts';
 import { builtins } from '../../plugins/index.ts';
 import { formatProblem } from '../../core/config/problems.ts';
 
@@ -29,14 +29,14 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Writes `config` (an object, or YAML text) and any extra `files` to a temp folder and serves it; `now` replaces the plugins' clock. */
-export async function startGateway(config: object | string, files: Record<string, string> = {}, options: { now?: () => number } = {}): Promise<TestGateway> {
+/** Writes `config` (an object, or YAML text) and any extra `files` to a temp folder and serves it; `now` replaces the plugins' clock, `logger` the event log (for tests that read it). */
+export async function startGateway(config: object | string, files: Record<string, string> = {}, options: { now?: () => number; logger?: Logger } = {}): Promise<TestGateway> {
   const dir = tempDir();
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const file = join(dir, 'tapgate.yaml');
   const withDefaults = typeof config === 'string' ? config : stringify({ log: { level: 'silent', access: false }, ...config });
   writeFileSync(file, withDefaults);
-  const logger = createLogger(process.env.TAPGATE_TEST_LOG ?? 'silent');
+  const logger = options.logger ?? createLogger(process.env.TAPGATE_TEST_LOG ?? 'silent');
   const result = await checkConfig(file, { builtins, logger, keep: true, now: options.now });
   if (!result.ok || !result.generation) throw new Error(`config invalid:\n${result.problems.map(formatProblem).join('\n')}`);
   const gateway = await Gateway.start(result.generation, { logger, accessLog: undefined });

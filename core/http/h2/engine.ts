@@ -15,6 +15,16 @@ const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
 /** The client connection preface of cleartext HTTP/2 with prior knowledge (RFC 9113 3.4). */
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
+/**
+ * Whether the client ended a closed stream with RST_STREAM: not the gateway's own reset, and
+ * closed with an error code, or before the gateway's answer ended (`aborted`), or before
+ * its head left (a HEAD request, whose writable side node ends at once, is never `aborted`).
+ * A normal close has code NO_ERROR, after the whole answer.
+ */
+function resetByClient(stream: ServerHttp2Stream): boolean {
+  return !resetByGateway.has(stream) && (stream.rstCode !== NGHTTP2_NO_ERROR || stream.aborted || !stream.headersSent);
+}
+
 /** What the engine keeps of each session. */
 interface SessionState {
   readonly facts: SessionFacts;
@@ -27,8 +37,8 @@ interface SessionState {
   idle: NodeJS.Timeout | undefined;
   /** Set once GOAWAY is sent: ends the connection when no stream is left. */
   closing: NodeJS.Timeout | undefined;
-  /** Ends the session and its connection at once. */
-  readonly end: () => void;
+  /** Ends the session and its connection, as node's session.destroy (GOAWAY NO_ERROR, or `code` with an error). */
+  readonly end: (error?: Error, code?: number) => void;
 }
 
 export class H2Engine {
@@ -41,7 +51,6 @@ export class H2Engine {
   constructor(private readonly listener: Listener) {
     this.#server = http2.createServer(this.#options());
     this.#server.on('session', (session: ServerHttp2Session) => this.#open(session));
-    this.#server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => this.#stream(stream, headers, flags));
     // A socket that is neither (an ALPN-less TLS client): node hands it here; it is closed.
     this.#server.on('unknownProtocol', (socket: Socket) => socket.destroy());
   }
@@ -127,14 +136,18 @@ export class H2Engine {
       windowStart: 0,
       idle: undefined,
       closing: undefined,
-      // node's session.destroy() still ends the socket gracefully and waits for the client's
-      // FIN, which it may have swallowed already: the socket goes too.
-      end: () => {
-        session.destroy();
-        socket.destroy();
+      // node's session.destroy() sends GOAWAY, then still ends the socket gracefully and waits
+      // for the client's FIN, which it may have swallowed already: the socket goes too, a turn
+      // of the loop later (over TLS, the GOAWAY is still on its way out when destroy() returns).
+      end: (error, code) => {
+        session.destroy(error, code);
+        setImmediate(() => socket.destroy());
       },
     };
     this.#sessions.set(session, state);
+    // The session's own event, not the server's: a stream reset in the same read as its
+    // HEADERS has already lost its `session` when it is emitted (see #stream).
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => this.#stream(session, state, stream, headers, flags));
     session.once('close', () => {
       clearTimeout(state.idle);
       clearInterval(state.closing);
@@ -146,11 +159,11 @@ export class H2Engine {
     // graceful close). HTTP/2 has no half-close: a client's FIN ends the session and its
     // streams. (A cleartext socket must not flow: its reads would then bypass the session.)
     if (state.facts.tls) {
-      socket.once('end', state.end);
+      socket.once('end', () => state.end());
       socket.resume();
     }
     // A session with no traffic either way for the client timeout (a client gone silent, a stream stuck at a zero window) ends.
-    session.setTimeout(this.listener.fe.timeouts.client, state.end);
+    session.setTimeout(this.listener.fe.timeouts.client, () => state.end());
     if (this.#draining) this.#goAway(session, state);
     else this.#armIdle(session, state);
   }
@@ -180,18 +193,23 @@ export class H2Engine {
     state.closing.unref();
   }
 
-  #stream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
-    const session = stream.session as ServerHttp2Session;
-    const state = this.#sessions.get(session);
-    if (!state) return void stream.close();
+  #stream(session: ServerHttp2Session, state: SessionState, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number): void {
+    stream.on('error', () => undefined); // a reset stream: its answer learns it from 'close'
+    // node emits 'stream' a tick after it reads the HEADERS frame, so a RST_STREAM read in the
+    // same go has closed the stream already (and taken its `session`). Always so for the
+    // bytes an h2c connection opened with: node feeds them to the session in one call, and
+    // the streams come after all of them. Such a stream is counted, never served.
+    if (stream.closed) {
+      if (resetByClient(stream)) this.#clientReset(session, state);
+      return;
+    }
     state.open++;
     clearTimeout(state.idle);
     stream.once('close', () => {
       state.open--;
-      if (stream.rstCode !== NGHTTP2_NO_ERROR && stream.aborted && !resetByGateway.has(stream)) this.#clientReset(session, state);
+      if (resetByClient(stream)) this.#clientReset(session, state);
       if (state.open === 0 && !session.closed) this.#armIdle(session, state);
     });
-    stream.on('error', () => undefined); // a reset stream: its answer learns it from 'close'
     const listener = this.listener;
     const req = h2Request(stream, headers, flags, state.facts, (ms, onTimeout) => void stream.setTimeout(ms, onTimeout));
     if (!req) {
@@ -208,16 +226,18 @@ export class H2Engine {
    * notice. (nghttp2's own limit, 1000 at once then 33 a second, stays behind this one.)
    */
   #clientReset(session: ServerHttp2Session, state: SessionState): void {
+    // Streams closed by the end of the session itself (a cut, a timeout, the client's FIN) are no resets.
+    if (session.destroyed) return;
     const now = performance.now();
     if (now - state.windowStart >= 1000) {
       state.windowStart = now;
       state.resets = 0;
     }
-    if (++state.resets <= this.listener.fe.limits.h2_max_resets_per_second || session.destroyed) return;
+    if (++state.resets <= this.listener.fe.limits.h2_max_resets_per_second) return;
     this.listener.gen.logger.warn({ frontend: this.listener.fe.name, client: state.facts.client.address, resets: state.resets }, 'HTTP/2 client resets streams too fast (rapid reset): connection closed');
-    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-    // The GOAWAY leaves before the connection closes (node writes it first).
-    setImmediate(state.end);
+    // One GOAWAY (RFC 9113 6.8: its last stream id may never grow), and the session is
+    // destroyed at once: no stream after this one is read or counted.
+    state.end(new Error('rapid reset'), NGHTTP2_ENHANCE_YOUR_CALM);
   }
 
   /** The generation drains: GOAWAY on every session; open streams finish, then each session closes. */

@@ -8,6 +8,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
+import pino from 'pino';
 import { setImmediate as tick } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -376,6 +378,28 @@ function frame(type: number, flags: number, stream: number, payload: Buffer): Bu
   return Buffer.concat([head, payload]);
 }
 
+interface Frame {
+  type: number;
+  flags: number;
+  stream: number;
+  payload: Buffer;
+}
+
+/** The frames in what a server sent on a connection, from its start. */
+function framesIn(bytes: Buffer): Frame[] {
+  const frames: Frame[] = [];
+  for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) {
+    frames.push({ type: bytes[at + 3]!, flags: bytes[at + 4]!, stream: bytes.readUInt32BE(at + 5) & 0x7fffffff, payload: bytes.subarray(at + 9, at + 9 + bytes.readUIntBE(at, 3)) });
+  }
+  return frames;
+}
+
+const FrameType = { HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, GOAWAY: 7, CONTINUATION: 9 } as const;
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+/** The client connection preface, then an empty SETTINGS frame. */
+const clientPreface = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0))]);
+
 describe('HTTP/2 against a CONTINUATION flood', () => {
   it('a client sending a header block that never ends is cut off, and others keep their answers', async () => {
     const origin = await startOrigin('o');
@@ -392,19 +416,16 @@ describe('HTTP/2 against a CONTINUATION flood', () => {
     try {
       await once(socket, 'connect');
       // Preface, empty SETTINGS, then HEADERS (GET / on stream 1) without END_HEADERS.
-      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(4, 0, 0, Buffer.alloc(0)), frame(1, 0x1, 1, Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x78]))]));
+      socket.write(Buffer.concat([clientPreface, frame(FrameType.HEADERS, END_STREAM, 1, Buffer.from([0x82, 0x86, 0x84, 0x41, 0x01, 0x78]))]));
       // CONTINUATION frames (never END_HEADERS), each a 100-byte header field; bounded at 5000.
       const field = Buffer.concat([Buffer.from([0x00, 0x03]), Buffer.from('x-a'), Buffer.from([100]), Buffer.alloc(100, 'v')]);
       for (; sent < 5000 && !socket.destroyed && socket.writable; sent++) {
-        if (!socket.write(frame(9, 0, 1, field))) await Promise.race([once(socket, 'drain'), closed]);
+        if (!socket.write(frame(FrameType.CONTINUATION, 0, 1, field))) await Promise.race([once(socket, 'drain'), closed]);
         if (sent % 50 === 49) await tick();
       }
       await closed;
-      const bytes = Buffer.concat(received);
-      // The gateway's answer: its SETTINGS, then GOAWAY (type 7).
-      let goaway = false;
-      for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) if (bytes[at + 3] === 7) goaway = true;
-      assert.ok(goaway, 'a GOAWAY frame before the connection closed');
+      // The gateway's answer: its SETTINGS, then GOAWAY.
+      assert.ok(framesIn(Buffer.concat(received)).some((f) => f.type === FrameType.GOAWAY), 'a GOAWAY frame before the connection closed');
       assert.ok(sent < 5000, `the gateway read ${sent} CONTINUATION frames without closing`);
       const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
       try {
@@ -416,6 +437,154 @@ describe('HTTP/2 against a CONTINUATION flood', () => {
       socket.destroy();
       await gw.close();
       await origin.close();
+    }
+  });
+});
+
+/** `count` requests on streams first, first + 2..., each reset at once: HEADERS (END_STREAM), then RST_STREAM with `code`. */
+function resetBurst(first: number, count: number, o: { method?: 'GET' | 'HEAD'; code?: number; scheme?: 'http' | 'https' } = {}): Buffer {
+  // HPACK, no dynamic table: :method (GET indexed, HEAD a literal), :scheme, :path /, :authority a.test.
+  const method = o.method === 'HEAD' ? Buffer.from([0x02, 4, ...Buffer.from('HEAD')]) : Buffer.from([0x82]);
+  const block = Buffer.concat([method, Buffer.from([o.scheme === 'https' ? 0x87 : 0x86, 0x84, 0x01, 6, ...Buffer.from('a.test')])]);
+  const code = Buffer.alloc(4);
+  code.writeUInt32BE(o.code ?? http2.constants.NGHTTP2_CANCEL);
+  const frames: Buffer[] = [];
+  for (let i = 0; i < count; i++) frames.push(frame(FrameType.HEADERS, END_HEADERS | END_STREAM, first + 2 * i, block), frame(FrameType.RST_STREAM, 0, first + 2 * i, code));
+  return Buffer.concat(frames);
+}
+
+describe('HTTP/2 rapid reset, frame by frame', () => {
+  const keepalive = 5000;
+  const limit = 50;
+  let origin: TestOrigin;
+  let gw: TestGateway;
+  const logged: { level: number; msg: string }[] = [];
+  /** Warnings logged so far for connections cut for rapid reset. */
+  const cuts = () => logged.filter((l) => l.level === 40 && l.msg.includes('rapid reset')).length;
+
+  before(async () => {
+    origin = await startOrigin('o');
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const frontend = { bind: '127.0.0.1:0', default_backend: 'o', limits: { h2_max_resets_per_second: limit }, timeouts: { keepalive: `${keepalive}ms` } };
+    gw = await startGateway(
+      {
+        frontends: { plain: { ...frontend, h2c: true }, secure: { ...frontend, tls: { certificates: [{ cert: 'ab.pem', key: 'ab.key' }] } } },
+        backends: { o: { servers: [{ name: 'o', address: origin.address }] } },
+      },
+      { 'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key },
+      { logger },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await origin.close();
+  });
+
+  /**
+   * A connection (h2c, or TLS with ALPN h2) resetting 1,000 streams: in the same write as
+   * the preface (`firstRead`), or in 10 writes once the gateway's SETTINGS came. Returns
+   * the codes of the GOAWAY frames it received and how long after its first reset the
+   * gateway closed it (given up on after 3 keep-alive timeouts of silence).
+   */
+  async function rapidReset(o: { secure?: boolean; firstRead: boolean; method?: 'GET' | 'HEAD'; code?: number }): Promise<{ goaways: number[]; ms: number }> {
+    const socket = o.secure
+      ? tls.connect({ port: gw.port('secure'), host: '127.0.0.1', ALPNProtocols: ['h2'], ca: pki.ca.cert, servername: 'a.test', checkServerIdentity: () => undefined })
+      : net.connect(gw.port('plain'), '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('error', () => undefined); // a connection reset ends the reading, not the test
+    socket.setTimeout(3 * keepalive, () => socket.destroy());
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    try {
+      await once(socket, o.secure ? 'secureConnect' : 'connect');
+      if (o.secure) assert.equal((socket as tls.TLSSocket).alpnProtocol, 'h2');
+      const burst = (first: number, count: number) => resetBurst(first, count, { method: o.method, code: o.code, scheme: o.secure ? 'https' : 'http' });
+      let start: number;
+      if (o.firstRead) {
+        start = performance.now();
+        socket.write(Buffer.concat([clientPreface, burst(1, 1000)]));
+      } else {
+        socket.write(clientPreface);
+        await once(socket, 'data'); // the gateway's SETTINGS: the session reads the socket now
+        start = performance.now();
+        for (let i = 0; i < 10 && !socket.destroyed; i++) await new Promise((resolve) => socket.write(burst(1 + 200 * i, 100), resolve));
+      }
+      await closed;
+      const goaways = framesIn(Buffer.concat(received)).filter((f) => f.type === FrameType.GOAWAY);
+      return { goaways: goaways.map((f) => f.payload.readUInt32BE(4)), ms: performance.now() - start };
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  /** One GOAWAY ENHANCE_YOUR_CALM, one warning, and the connection closed long before the idle timeout. */
+  function assertCut(r: { goaways: number[]; ms: number }, warningsBefore: number): void {
+    assert.deepEqual(r.goaways, [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]);
+    assert.ok(r.ms < keepalive / 2, `closed ${Math.round(r.ms)} ms after the first reset (the idle timeout is ${keepalive} ms)`);
+    assert.equal(cuts() - warningsBefore, 1);
+  }
+
+  it("on an h2c port, 1,000 streams reset in the connection's first read get one GOAWAY ENHANCE_YOUR_CALM and the connection closed at once", async () => {
+    const before = cuts();
+    assertCut(await rapidReset({ firstRead: true }), before);
+  });
+
+  it('on an h2c port, 1,000 streams reset over several writes after the first get one GOAWAY ENHANCE_YOUR_CALM and the connection closed at once', async () => {
+    const before = cuts();
+    assertCut(await rapidReset({ firstRead: false }), before);
+  });
+
+  it('over TLS with ALPN h2, 1,000 streams reset in one write or in several get one GOAWAY ENHANCE_YOUR_CALM and the connection closed at once', async () => {
+    let before = cuts();
+    assertCut(await rapidReset({ secure: true, firstRead: true }), before);
+    before = cuts();
+    assertCut(await rapidReset({ secure: true, firstRead: false }), before);
+  });
+
+  for (const [how, burst] of [
+    ['HEAD requests reset', { method: 'HEAD' }],
+    ['streams reset with NO_ERROR', { code: http2.constants.NGHTTP2_NO_ERROR }],
+    ['streams reset with INTERNAL_ERROR', { code: http2.constants.NGHTTP2_INTERNAL_ERROR }],
+  ] as const) {
+    it(`${how} count as resets, in the first read or after`, async () => {
+      let before = cuts();
+      assertCut(await rapidReset({ firstRead: true, ...burst }), before);
+      before = cuts();
+      assertCut(await rapidReset({ firstRead: false, ...burst }), before);
+    });
+  }
+
+  it('a well-behaved client on another connection is answered before, during and after four connections are cut', async () => {
+    const before = cuts();
+    const good = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
+    try {
+      assert.equal((await request(good, { ':path': '/before' })).status, 200);
+      let attacking = true;
+      const attacks = Promise.all([rapidReset({ firstRead: true }), rapidReset({ firstRead: false }), rapidReset({ secure: true, firstRead: true }), rapidReset({ secure: true, firstRead: false })]).finally(() => (attacking = false));
+      const answered: number[] = [];
+      for (let i = 0; i < 500 && attacking; i++) answered.push((await request(good, { ':path': `/during/${i}` })).status);
+      for (const r of await attacks) assert.deepEqual(r.goaways, [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]);
+      assert.equal(cuts() - before, 4, 'one warning per connection cut');
+      assert.ok(answered.length > 0 && answered.every((s) => s === 200), `the good client got ${answered.join(',')}`);
+      assert.equal((await request(good, { ':path': '/after' })).status, 200);
+    } finally {
+      good.close();
+    }
+  });
+
+  it('a client whose streams all complete is never cut, however many it opens in a second (HEAD and POST too)', async () => {
+    const before = cuts();
+    const client = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
+    let goaway: number | undefined;
+    client.on('goaway', (code: number) => (goaway = code));
+    try {
+      const methods = ['GET', 'HEAD', 'POST'];
+      const answers = await Promise.all(Array.from({ length: 3 * limit }, (_, i) => request(client, { ':method': methods[i % 3], ':path': `/ok/${i}` }, i % 3 === 2 ? Buffer.from('body') : undefined)));
+      assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => r.status), []);
+      assert.equal(goaway, undefined);
+      assert.equal(cuts(), before);
+    } finally {
+      client.close();
     }
   });
 });
