@@ -4,7 +4,7 @@
 // Prometheus would refuse gets in. A worker's registry is snapshotted as plain data;
 // the master merges the snapshots of every worker (and of workers gone in reloads, so
 // totals survive them), and `renderPrometheus` writes the result in Prometheus text
-// format.
+// format, skipping (and reporting) a family it cannot write rather than failing.
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -341,28 +341,80 @@ export function retained(snapshot: readonly MetricSample[]): MetricSample[] {
   return snapshot.filter((s) => s.type !== 'gauge');
 }
 
-/** Prometheus text exposition format 0.0.4; names get `prefix` unless they have it. */
-export function renderPrometheus(samples: readonly MetricSample[], prefix = 'tapgate_'): string {
+/**
+ * Prometheus text exposition format 0.0.4; names get `prefix` unless they have it. A
+ * family that cannot be written (it came from elsewhere than a registry: a bad name,
+ * label or value, or a series name another family writes) is left out, with a comment
+ * line saying why and a call to `skipped`: one bad family never spoils a scrape.
+ */
+export function renderPrometheus(samples: readonly MetricSample[], prefix = 'tapgate_', skipped?: (family: string, reason: string) => void): string {
   const out: string[] = [];
-  const fullName = (n: string) => (n.startsWith(prefix) ? n : prefix + n);
-  for (const s of [...samples].sort((a, b) => a.name.localeCompare(b.name))) {
-    const name = fullName(s.name);
-    out.push(`# HELP ${name} ${s.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);
-    out.push(`# TYPE ${name} ${s.type}`);
-    if (s.type === 'histogram') {
-      for (const v of s.values) {
-        let cumulative = 0;
-        s.buckets.forEach((le, i) => {
-          cumulative += v.counts[i] ?? 0;
-          out.push(`${name}_bucket${labelText({ ...v.labels, le: String(le) })} ${cumulative}`);
-        });
-        out.push(`${name}_bucket${labelText({ ...v.labels, le: '+Inf' })} ${v.count}`);
-        out.push(`${name}_sum${labelText(v.labels)} ${v.sum}`);
-        out.push(`${name}_count${labelText(v.labels)} ${v.count}`);
-      }
-    } else for (const v of s.values) out.push(`${name}${labelText(v.labels)} ${v.value}`);
+  const written = new Map<string, string>();
+  const named = samples.map((s) => ({ s, name: typeof s?.name === 'string' ? s.name : '' }));
+  for (const { s, name } of named.sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = name.startsWith(prefix) ? name : prefix + name;
+    try {
+      const lines = familyLines(s, full);
+      const series = seriesNames(full, s.type);
+      const taken = series.find((n) => written.has(n));
+      if (taken) throw new Error(`${taken} is already written by family ${written.get(taken)}`);
+      for (const n of series) written.set(n, full);
+      out.push(...lines);
+    } catch (err) {
+      const family = typeof s?.name === 'string' ? s.name : `<${describe(s?.name)}>`;
+      const reason = (err as Error).message;
+      skipped?.(family, reason);
+      out.push(`# skipped ${JSON.stringify(family)}: ${reason.replace(/\r\n|\r|\n/g, ' ')}`);
+    }
   }
   return out.join('\n') + '\n';
+}
+
+/** A family's lines, or a throw saying why it cannot be written. */
+function familyLines(s: MetricSample, name: string): string[] {
+  if (typeof s !== 'object' || s === null) throw new Error(`not a metric family: ${describe(s)}`);
+  if (typeof s.name !== 'string') throw new Error(`its name is ${describe(s.name)}, not a string`);
+  for (const n of [s.name, name]) {
+    const problem = metricNameProblem(n);
+    if (problem) throw new Error(`${JSON.stringify(n)}: ${problem}`);
+  }
+  if (typeof s.help !== 'string') throw new Error(`help is ${describe(s.help)}, not a string`);
+  if (s.type !== 'counter' && s.type !== 'gauge' && s.type !== 'histogram') throw new Error(`type ${describe((s as { type: unknown }).type)} is none of counter, gauge, histogram`);
+  if (!Array.isArray(s.values)) throw new Error(`values are ${describe(s.values)}, not an array`);
+  const histogram = s.type === 'histogram';
+  if (histogram) {
+    const problem = bucketsProblem(s.buckets);
+    if (problem) throw new Error(problem);
+  }
+  const out = [`# HELP ${name} ${s.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${s.type}`];
+  for (const v of s.values as Cell[]) {
+    const read = readLabels(v?.labels, histogram);
+    if ('problem' in read) throw new Error(read.problem);
+    if (histogram) {
+      const h = v as HistogramValue;
+      if (!Array.isArray(h.counts) || h.counts.length !== s.buckets.length + 1) throw new Error(`a cell's counts are not one per bucket and one above`);
+      let cumulative = 0;
+      s.buckets.forEach((le, i) => {
+        cumulative += number(h.counts[i]);
+        out.push(`${name}_bucket${labelText({ ...v.labels, le: String(le) })} ${cumulative}`);
+      });
+      out.push(`${name}_bucket${labelText({ ...v.labels, le: '+Inf' })} ${value(h.count)}`);
+      out.push(`${name}_sum${labelText(v.labels)} ${value(h.sum)}`);
+      out.push(`${name}_count${labelText(v.labels)} ${value(h.count)}`);
+    } else out.push(`${name}${labelText(v.labels)} ${value((v as ScalarValue).value)}`);
+  }
+  return out;
+}
+
+function number(n: unknown): number {
+  if (typeof n !== 'number') throw new Error(`a value is ${describe(n)}, not a number`);
+  return n;
+}
+
+/** A sample value as Prometheus spells it (`+Inf`, `-Inf`, `NaN`). */
+function value(n: unknown): string {
+  const v = number(n);
+  return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
 }
 
 function labelText(labels: Labels): string {

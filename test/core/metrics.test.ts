@@ -1,5 +1,6 @@
 // The metrics registry refuses what Prometheus would refuse, where a plugin registers or
-// uses a metric, naming the plugin.
+// uses a metric, naming the plugin; the renderer skips a family it cannot write instead
+// of failing the scrape.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeSnapshots, MetricsRegistry, renderPrometheus, type MetricSample } from '../../core/metrics.ts';
@@ -108,5 +109,41 @@ describe('metrics registry', () => {
     const [sample] = registry.snapshot();
     assert.deepEqual(sample!.values, [{ labels: { a: '1', b: '2' }, value: 2 }]);
     parseExposition(renderPrometheus(mergeSnapshots([registry.snapshot(), [{ ...sample!, values: [{ labels: { b: '2', a: '1' }, value: 1 }] } as MetricSample]])));
+  });
+});
+
+describe('rendering Prometheus text', () => {
+  const good: MetricSample = { name: 'good_total', help: 'fine', type: 'counter', values: [{ labels: { a: 'b' }, value: 1 }] };
+
+  it('skips a family it cannot write, says so, and writes the others', () => {
+    const bad = [
+      { name: { name: 'x', help: 'y' }, help: 'h', type: 'counter', values: [] },
+      { name: 'a b-c', help: 'h', type: 'counter', values: [] },
+      { name: 'no_help', type: 'counter', values: [] },
+      { name: 'bad_label', help: 'h', type: 'counter', values: [{ labels: { 'bad-label': 'v' }, value: 1 }] },
+      { name: 'bad_value', help: 'h', type: 'gauge', merge: 'sum', values: [{ labels: { a: 1 }, value: 1 }] },
+      { name: 'not_a_number', help: 'h', type: 'counter', values: [{ labels: {}, value: '1' }] },
+      { name: 'odd_type', help: 'h', type: 'summary', values: [] },
+      { name: 'short_counts', help: 'h', type: 'histogram', buckets: [1, 2], values: [{ labels: {}, counts: [1], sum: 1, count: 1 }] },
+      null,
+    ] as unknown as MetricSample[];
+    const skipped: string[] = [];
+    const text = renderPrometheus([...bad, good], 'tapgate_', (name, reason) => skipped.push(`${name}: ${reason}`));
+    const families = parseExposition(text);
+    assert.deepEqual([...families.keys()], ['tapgate_good_total']);
+    assert.equal(skipped.length, bad.length, skipped.join('\n'));
+    assert.equal(text.split('\n').filter((l) => l.startsWith('# skipped ')).length, bad.length);
+  });
+
+  it('writes a family once when two have the same name after the prefix', () => {
+    const skipped: string[] = [];
+    const text = renderPrometheus([good, { ...good, name: 'tapgate_good_total' }], 'tapgate_', (name) => skipped.push(name));
+    assert.equal(parseExposition(text).get('tapgate_good_total')!.samples.length, 1);
+    assert.deepEqual(skipped, ['tapgate_good_total']);
+  });
+
+  it('writes infinite and NaN gauge values as Prometheus spells them', () => {
+    const text = renderPrometheus([{ name: 'g', help: 'h', type: 'gauge', merge: 'sum', values: [{ labels: { v: 'inf' }, value: Infinity }, { labels: { v: 'nan' }, value: NaN }] }]);
+    assert.deepEqual(parseExposition(text).get('tapgate_g')!.samples.map((s) => s.value), [Infinity, NaN]);
   });
 });
