@@ -300,27 +300,37 @@ export class MetricsRegistry implements Metrics {
   }
 }
 
+/** Whether two samples of one name can be added: same type, and for histograms the same buckets. */
+function sameShape(a: MetricSample, b: MetricSample): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type !== 'histogram') return true;
+  const other = (b as Extract<MetricSample, { type: 'histogram' }>).buckets;
+  return a.buckets.length === other.length && a.buckets.every((x, i) => x === other[i]);
+}
+
 /**
- * Merges snapshots (of several workers, or a retired total and the live ones):
- * counters and histograms add up, gauges add or take the max as declared.
+ * Merges snapshots, oldest first (of several workers, or a retired total and the live
+ * ones): counters and histograms add up, gauges add or take the max as declared. A
+ * family whose type or buckets changed is the newer one alone: the older values do not
+ * add to it.
  */
 export function mergeSnapshots(snapshots: readonly (readonly MetricSample[])[]): MetricSample[] {
-  const out = new Map<string, MetricSample>();
+  const out = new Map<string, { into: MetricSample; cells: Map<string, Cell> }>();
   for (const snapshot of snapshots) {
     for (const sample of snapshot) {
-      const into = out.get(sample.name);
-      if (!into) {
-        out.set(sample.name, structuredClone(sample));
-        continue;
+      let merged = out.get(sample.name);
+      if (!merged || !sameShape(merged.into, sample)) {
+        merged = { into: structuredClone({ ...sample, values: [] }), cells: new Map() };
+        out.set(sample.name, merged);
       }
-      if (into.type !== sample.type) continue;
-      const cells = new Map<string, ScalarValue | HistogramValue>(into.values.map((v) => [labelsKey(v.labels), v]));
+      const { into, cells } = merged;
       for (const v of sample.values) {
-        const cell = cells.get(labelsKey(v.labels));
+        const key = labelsKey(v.labels);
+        const cell = cells.get(key);
         if (!cell) {
           const copy = structuredClone(v);
-          (into.values as (ScalarValue | HistogramValue)[]).push(copy);
-          cells.set(labelsKey(v.labels), copy);
+          (into.values as Cell[]).push(copy);
+          cells.set(key, copy);
         } else if ('counts' in cell) {
           const h = v as HistogramValue;
           h.counts.forEach((c, i) => (cell.counts[i] = (cell.counts[i] ?? 0) + c));
@@ -333,7 +343,18 @@ export function mergeSnapshots(snapshots: readonly (readonly MetricSample[])[]):
       }
     }
   }
-  return [...out.values()];
+  return [...out.values()].map((m) => m.into);
+}
+
+/**
+ * What to show: the families the live snapshots hold (oldest first), with `totals` (of
+ * workers or generations gone) added to those of the same type and buckets. A family
+ * no live snapshot holds is not shown, so a reload that stops registering one makes it
+ * go away; its totals are kept, should a later reload register it again.
+ */
+export function withTotals(totals: readonly MetricSample[], live: readonly (readonly MetricSample[])[]): MetricSample[] {
+  const registered = new Set(live.flatMap((snapshot) => snapshot.map((s) => s.name)));
+  return mergeSnapshots([totals.filter((s) => registered.has(s.name)), ...live]);
 }
 
 /** What survives a worker's exit into the totals: counters and histograms, not gauges (a gone worker holds no sessions). */

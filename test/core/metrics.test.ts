@@ -1,9 +1,9 @@
 // The metrics registry refuses what Prometheus would refuse, where a plugin registers or
 // uses a metric, naming the plugin; the renderer skips a family it cannot write instead
-// of failing the scrape.
+// of failing the scrape; totals of families no live worker registers are not shown.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeSnapshots, MetricsRegistry, renderPrometheus, type MetricSample } from '../../core/metrics.ts';
+import { mergeSnapshots, MetricsRegistry, renderPrometheus, withTotals, type MetricSample } from '../../core/metrics.ts';
 import { parseExposition } from '../helpers/prometheus.ts';
 
 const plugin = (name = 'hostile') => new MetricsRegistry().forPlugin(name);
@@ -145,5 +145,22 @@ describe('rendering Prometheus text', () => {
   it('writes infinite and NaN gauge values as Prometheus spells them', () => {
     const text = renderPrometheus([{ name: 'g', help: 'h', type: 'gauge', merge: 'sum', values: [{ labels: { v: 'inf' }, value: Infinity }, { labels: { v: 'nan' }, value: NaN }] }]);
     assert.deepEqual(parseExposition(text).get('tapgate_g')!.samples.map((s) => s.value), [Infinity, NaN]);
+  });
+});
+
+describe('totals across reloads', () => {
+  const counter = (name: string, value: number): MetricSample => ({ name, help: 'h', type: 'counter', values: [{ labels: {}, value }] });
+
+  it('adds the totals of workers gone to the families live workers register, and shows no other', () => {
+    const totals = [counter('kept_total', 5), counter('dropped_total', 7)];
+    const merged = withTotals(totals, [[counter('kept_total', 1)], [counter('kept_total', 2), counter('new_total', 1)]]);
+    assert.deepEqual(Object.fromEntries(merged.map((s) => [s.name, (s.values[0] as { value: number }).value])), { kept_total: 8, new_total: 1 });
+  });
+
+  it('takes the newer family when a name changes type or buckets', () => {
+    const histogram = (buckets: number[]): MetricSample => ({ name: 'x', help: 'h', type: 'histogram', buckets, values: [{ labels: {}, counts: buckets.map(() => 1).concat(1), sum: 1, count: buckets.length + 1 }] });
+    assert.deepEqual(mergeSnapshots([[counter('x', 5)], [histogram([1])]]), [histogram([1])]);
+    assert.deepEqual(mergeSnapshots([[histogram([1])], [histogram([1, 2])]]), [histogram([1, 2])]);
+    assert.deepEqual(withTotals([counter('x', 5)], [[histogram([1])]]), [histogram([1])]);
   });
 });
