@@ -13,7 +13,7 @@ import { handleTcpConnection } from './tcp/proxy.ts';
 import { formatAddress, type BindAddress } from './config/units.ts';
 import { AdminListener, applyServerChange } from './admin-listener.ts';
 import type { AdminEnv, ServerChange } from './admin.ts';
-import { mergeSnapshots, retained, type MetricSample } from './metrics.ts';
+import { mergeSnapshots, retained, withTotals, type MetricSample } from './metrics.ts';
 import type { AccessLog } from './log.ts';
 import { applyServerTls } from './tls/termination.ts';
 
@@ -214,13 +214,13 @@ export class Gateway {
     this.#generation = generation;
   }
 
-  /** This process's metrics: the serving generation's, those still draining, and the totals of those gone. */
+  /** This process's metrics: those still draining and the serving generation's, with the totals of those gone added to the families they still register. */
   metrics(): MetricSample[] {
-    const live = [this.#generation, ...this.#retired].map((g) => {
+    const live = [...this.#retired, this.#generation].map((g) => {
       if (g.app.collect.taps.length) g.app.collect.call();
       return g.metrics.snapshot();
     });
-    return mergeSnapshots([this.#retiredMetrics, ...live]);
+    return withTotals(this.#retiredMetrics, live);
   }
 
   /** The stats listener's view of a single process: itself. */

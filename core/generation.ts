@@ -17,7 +17,7 @@ import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRe
 import { didYouMean, formatPath, type KeyPath, type Problem } from './config/problems.ts';
 import { validate } from './config/issues.ts';
 import { parseAddress, type BindAddress } from './config/units.ts';
-import { MetricsRegistry } from './metrics.ts';
+import { MetricsError, MetricsRegistry } from './metrics.ts';
 import { buildFrontendTls, type FrontendTls } from './tls/termination.ts';
 import { buildServerTls } from './tls/origination.ts';
 import type { TlsProblems } from './tls/files.ts';
@@ -187,6 +187,9 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       } else ref.options ??= {};
     }
 
+    // The kernel's metrics are registered before any plugin's: a plugin taking one of their names is refused, naming it.
+    const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
+
     // 2. Set up gateway-wide plugins: they register algorithms and matchers the rest needs.
     const captured: { name: string; scope: PluginScope; hooks: Hooks }[] = [];
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
@@ -199,7 +202,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         generation: gen.info,
         dir: o.dir,
         log,
-        metrics: gen.metrics,
+        metrics: gen.metrics.forPlugin(def.name),
         registerBalancer: (name, factory) => register(gen.balancers, 'balancing algorithm', name, factory),
         registerMatcher: (kind, definition) => register(gen.matchers, 'matcher', kind, definition as MatcherDefinition),
         registerDetector: (name, detector) => register(gen.detectors, 'protocol detector', name, detector),
@@ -215,7 +218,9 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         gen.plugins.push({ name: def.name, scope, dispose: typeof dispose === 'function' ? dispose : undefined });
         captured.push({ name: def.name, scope, hooks });
       } catch (err) {
-        problem(path, `plugin "${def.name}" failed to set up: ${(err as Error).message}`);
+        // A refusal of api.metrics names the plugin for when it happens elsewhere; here the problem does.
+        const message = err instanceof MetricsError && err.plugin === def.name ? err.detail : (err as Error).message;
+        problem(path, `plugin "${def.name}" failed to set up: ${message}`);
       }
     };
     for (const ref of refs) if (ref.def && ref.scope.kind === 'gateway') await setup(ref.def, ref.options, ref.scope, ref.path);
@@ -288,7 +293,6 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
-    const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
     copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report, meter);
     for (const fe of gen.frontends.values()) {
       const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));

@@ -17,7 +17,7 @@ import { formatAddress, parseAddress } from '../config/units.ts';
 import { builtins } from '../../plugins/index.ts';
 import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
 import type { ServerChange } from '../admin.ts';
-import { mergeSnapshots, type MetricSample } from '../metrics.ts';
+import { mergeSnapshots, withTotals, type MetricSample } from '../metrics.ts';
 import { WindowCounters } from '../shared.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
@@ -301,13 +301,13 @@ export class Master {
     );
   }
 
-  /** Every worker's metrics merged, plus the totals of workers gone. */
+  /** Every worker's metrics merged, plus the totals of workers gone for the families still registered. */
   async metrics(): Promise<MetricSample[]> {
     const live = [...this.#workers.values()].filter((r) => !r.final && r.state !== 'starting' && r.worker.isConnected());
     const answers = await this.#ask<Extract<FromWorker, { type: 'collected' }>>(live, (id) => ({ type: 'collect', id }));
     // A worker that sent its final metrics while we asked is already in the totals.
     const counted = answers.filter((a, i): a is NonNullable<typeof a> => a !== undefined && !live[i]!.final);
-    return mergeSnapshots([this.#retiredMetrics, ...counted.map((a) => a.metrics)]);
+    return withTotals(this.#retiredMetrics, counted.map((a) => a.metrics));
   }
 
   /** A plugin's message to every worker of the serving generation; their answers, in worker order. */

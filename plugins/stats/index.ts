@@ -53,8 +53,10 @@ async function answer(api: PluginApi, req: AdminRequest): Promise<HttpAnswer | u
       return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: renderTerminal(await report(api, req), req.query.get('color') === '1') };
     case '/stats.csv':
       return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8; header=present' }, body: renderCsv(await report(api, req)) };
-    case '/metrics':
-      return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: renderPrometheus(await req.metrics()) };
+    case '/metrics': {
+      const body = renderPrometheus(await req.metrics(), undefined, (family, reason) => api.log.error({ family, reason }, 'a metric family cannot be written in Prometheus text: left out of /metrics'));
+      return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body };
+    }
     default:
       return undefined;
   }
