@@ -4,6 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { deadPort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
 import { startMaster } from '../../helpers/master.ts';
+import { load } from '../../helpers/load.ts';
 
 const plugin = (tag: string) => `
   import { definePlugin } from 'tapgate/sdk';
@@ -31,50 +32,6 @@ backends:
     servers:
 ${servers}
 ${extra}`;
-}
-
-interface Load {
-  ok: number;
-  failures: string[];
-  stop(): Promise<void>;
-}
-
-/** Bounded load: `closers` loops of new connections, `keepers` keep-alive clients; at most `max` requests each. */
-function load(port: number, closers: number, keepers: number, max = 100_000): Load {
-  const state = { ok: 0, failures: [] as string[], running: true };
-  const request = (agent: http.Agent | false, headers: Record<string, string>) =>
-    new Promise<void>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/', agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) state.ok++;
-          else state.failures.push(`status ${res.statusCode}`);
-          resolve();
-        });
-        res.on('error', (e) => (state.failures.push(`response ${e.message}`), resolve()));
-      });
-      req.on('error', (e) => (state.failures.push(`${(e as NodeJS.ErrnoException).code ?? e.message}`), resolve()));
-      req.end();
-    });
-  const loop = async (agent: http.Agent | false, headers: Record<string, string>) => {
-    for (let n = 0; state.running && n < max; n++) await request(agent, headers);
-  };
-  const agents = Array.from({ length: keepers }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const loops = [
-    ...Array.from({ length: closers }, () => loop(false, { connection: 'close' })),
-    ...agents.map((a) => loop(a, {})),
-  ];
-  return {
-    get ok() {
-      return state.ok;
-    },
-    failures: state.failures,
-    stop: async () => {
-      state.running = false;
-      await Promise.all(loops);
-      for (const a of agents) a.destroy();
-    },
-  };
 }
 
 describe('master and workers: reload', () => {
