@@ -251,7 +251,7 @@ export class Gateway {
       await next.listen();
       this.#stats = next;
     } else this.#stats = undefined;
-    current?.close();
+    void current?.drain();
   }
 
   /** Binds every frontend of `generation` and serves it. */
@@ -371,11 +371,15 @@ export class Gateway {
   async stop(hardAfter: number): Promise<void> {
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
-    this.#stats?.close();
+    const stats = this.#stats;
     const gen = this.#generation;
     if (gen.app.drain.taps.length) gen.app.drain.call(gen.info);
-    const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
-    await Promise.all(listeners.map((l) => l.drain()));
+    const hard = setTimeout(() => {
+      listeners.forEach((l) => l.kill());
+      stats?.close();
+    }, hardAfter);
+    // A request to the stats listener in flight is answered: a reload asked there drains this process.
+    await Promise.all([...listeners.map((l) => l.drain()), stats?.drain()]);
     clearTimeout(hard);
     await Promise.all([gen.dispose(), ...[...this.#retired].map((g) => g.dispose())]);
     this.options.accessLog?.flush();
