@@ -2,7 +2,8 @@
 // handle open while any worker listens on it), starts a generation of workers, and
 // reloads by starting the next generation beside the old one: new workers listen on
 // the same handles, report ready, and only then are the old told to drain. No
-// listening socket closes during a reload, so no connection is refused.
+// listening socket closes during a reload, so no connection is refused. Reloads asked
+// while one runs are done once more after it, together.
 import cluster, { type Worker } from 'node:cluster';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -19,6 +20,7 @@ import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, Wor
 import type { ServerChange } from '../admin.ts';
 import { mergeSnapshots, type MetricSample } from '../metrics.ts';
 import { WindowCounters } from '../shared.ts';
+import { Coalesced } from './coalesced.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
 import { binary } from '../binary.ts';
@@ -34,18 +36,24 @@ interface WorkerRecord {
   generation: number;
   state: WorkerStatus['state'];
   since: Date;
-  expectedExit: boolean;
+  /** Told to go, or going by itself after saying why it cannot start: its exit is no death. */
+  leaving: boolean;
+  /** Retired while still starting: drained, with this hard_stop_after, as soon as it is ready. */
+  drainWhenReady?: number;
   /** Its final metrics are in the totals: its live ones no longer count. */
   final: boolean;
 }
 
 export class Master {
-  #generation = 0;
+  /** The last generation number given out. */
+  #lastGeneration = 0;
+  /** The generation serving new connections (0 until the first serves), and its config (the first's while it starts). */
+  #serving = 0;
   #config!: GatewayConfig;
   #pluginHashes = new Map<string, string>();
   readonly #workers = new Map<number, WorkerRecord>();
   #control: ControlServer | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #reloads = new Coalesced(() => this.#reload(false));
   #crashes: number[] = [];
   #stopping = false;
   readonly #started = Date.now();
@@ -70,8 +78,15 @@ export class Master {
 
   #workerEnv: Record<string, string> = {};
 
-  /** Checks the config, starts the first generation and opens the control socket. */
-  async start(config: GatewayConfig): Promise<void> {
+  /** Starts the first generation and opens the control socket; a reload asked meanwhile runs once it serves. */
+  start(config: GatewayConfig): Promise<void> {
+    return this.#reloads.hold(this.#start(config));
+  }
+
+  async #start(config: GatewayConfig): Promise<void> {
+    // Until the first generation serves, stopping (it failed to start) reads this one.
+    this.#config = config;
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     // The binary is its own bundle and forks itself: nothing to prebundle there.
     if (!binary) {
       try {
@@ -86,7 +101,7 @@ export class Master {
     }
     const started = await this.#startGeneration(config);
     if (!started.ok) throw new Error(started.problems.map((p) => p.message).join('\n'));
-    this.#config = config;
+    this.#serve(started.generation, config);
     const dir = dirname(resolve(this.file));
     this.#pluginHashes = pluginSourceHashes(config, dir);
     const pidFile = resolve(dir, config.control.pid_file);
@@ -98,32 +113,44 @@ export class Master {
       status: () => this.status(),
     });
     await this.#control.listen();
-    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
   }
 
   #workerCount(config: GatewayConfig): number {
     return config.workers === 'auto' ? availableParallelism() : Math.max(1, config.workers);
   }
 
-  /** Forks a generation of workers; resolves once all are ready, or kills them all on the first failure. */
+  /**
+   * Forks a generation of workers; resolves once every one is ready, or has failed or
+   * died. On a failure the others are drained (they may have taken connections already).
+   */
   async #startGeneration(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
-    const generation = ++this.#generation;
+    if (this.#stopping) return { ok: false, problems: [{ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' }] };
+    const generation = ++this.#lastGeneration;
     const n = this.#workerCount(config);
     const forked = Array.from({ length: n }, () => this.#fork(generation));
     const results = await Promise.all(forked.map((r) => this.#readiness(r)));
     const failed = results.find((r) => r !== true);
     if (failed) {
-      for (const r of forked) this.#kill(r);
+      // Replacements of its workers that died meanwhile too.
+      for (const r of [...this.#workers.values()]) if (r.generation === generation && !r.leaving) void this.#retire(r, config.hard_stop_after);
       return { ok: false, problems: failed as Problem[] };
     }
     return { ok: true, generation };
   }
 
+  /** `generation` (started) serves new connections from now on. */
+  #serve(generation: number, config: GatewayConfig): void {
+    this.#serving = generation;
+    this.#config = config;
+  }
+
   #fork(generation: number): WorkerRecord {
     const worker = cluster.fork({ ...this.#workerEnv, TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
-    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), expectedExit: false, final: false };
+    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), leaving: false, final: false };
     this.#workers.set(worker.id, record);
     worker.on('message', (m: FromWorker) => this.#onMessage(record, m));
+    // Unhandled, a failed write to a worker's channel (EPIPE: it is going away) would end the master. Its exit is what counts.
+    worker.on('error', (err: Error) => this.logger.debug({ pid: worker.process.pid, err: err.message }, 'worker channel error'));
     return record;
   }
 
@@ -133,9 +160,14 @@ export class Master {
         if (m.type === 'ready') {
           record.state = 'ready';
           record.since = new Date();
-          for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
+          if (record.drainWhenReady !== undefined) this.#drain(record, record.drainWhenReady);
+          else for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
           done(true);
-        } else if (m.type === 'failed') done(m.problems);
+        } else if (m.type === 'failed') {
+          // It exits by itself, having said why.
+          record.leaving = true;
+          done(m.problems);
+        }
       };
       const onExit = (code: number | null, signal: string | null) =>
         done([{ severity: 'error', file: this.file, path: '', message: `worker ${record.worker.process.pid} exited while starting (${signal ?? `code ${code}`})` }]);
@@ -150,55 +182,60 @@ export class Master {
   }
 
   #send(record: WorkerRecord, message: ToWorker): void {
-    if (record.worker.isConnected()) record.worker.send(message);
+    // The channel can close between the check and the write: the callback takes that error.
+    if (record.worker.isConnected()) record.worker.send(message, () => undefined);
   }
 
   #kill(record: WorkerRecord): void {
-    record.expectedExit = true;
+    record.leaving = true;
     record.worker.process.kill('SIGKILL');
   }
 
-  /** Tells a generation's workers to drain; they are killed at `hardAfter` (plus a grace period) if still there. */
   /**
-   * Tells workers to drain; they are killed at `hardAfter` (plus a grace period) if still
-   * there. Resolves once each has stopped accepting (or left, or 2 s passed), so a
-   * reload reports success only when new connections reach the new generation alone.
+   * Tells a worker to drain (one still starting as soon as it is ready: it may have taken
+   * connections already); it is killed at `hardAfter` (plus a grace period) if still
+   * there. Resolves once it has stopped accepting (or left, or 2 s passed), so a reload
+   * reports success only when new connections reach the new generation alone.
    */
-  #retire(records: WorkerRecord[], hardAfter: number): Promise<void> {
-    return Promise.all(
-      records.map((r) => {
-        r.expectedExit = true;
-        r.state = 'draining';
-        r.since = new Date();
-        this.#send(r, { type: 'drain', hardAfter });
-        const kill = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
-        r.worker.once('exit', () => clearTimeout(kill));
-        return new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(wait);
-            r.worker.off('message', onMessage);
-            r.worker.off('exit', done);
-            resolve();
-          };
-          const onMessage = (m: FromWorker) => m.type === 'draining' && done();
-          const wait = setTimeout(done, 2000);
-          r.worker.on('message', onMessage);
-          r.worker.once('exit', done);
-        });
-      }),
-    ).then(() => undefined);
+  #retire(r: WorkerRecord, hardAfter: number): Promise<void> {
+    r.leaving = true;
+    if (!this.#workers.has(r.worker.id)) return Promise.resolve();
+    const kill = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
+    r.worker.once('exit', () => clearTimeout(kill));
+    if (r.state === 'starting') r.drainWhenReady = hardAfter;
+    else this.#drain(r, hardAfter);
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(wait);
+        r.worker.off('message', onMessage);
+        r.worker.off('exit', done);
+        resolve();
+      };
+      const onMessage = (m: FromWorker) => m.type === 'draining' && done();
+      const wait = setTimeout(done, 2000);
+      r.worker.on('message', onMessage);
+      r.worker.once('exit', done);
+    });
   }
 
+  #drain(r: WorkerRecord, hardAfter: number): void {
+    r.state = 'draining';
+    r.since = new Date();
+    this.#send(r, { type: 'drain', hardAfter });
+  }
+
+  /**
+   * A reload that covers this request: asked while one runs, the one after it, shared with
+   * every request made meanwhile (the latest config wins). `plan` only says what would change.
+   */
   reload(plan = false): Promise<ReloadReply> {
-    const run = this.#queue.then(() => this.#reload(plan));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return plan ? this.#reload(true) : this.#reloads.request();
   }
 
   async #reload(plan: boolean): Promise<ReloadReply> {
     if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
     // The same check as `tapgate check`, plus: new ports must be bindable.
-    const result = await checkConfig(this.file, { builtins, logger: this.logger, generationId: this.#generation + 1, probeServers: true });
+    const result = await checkConfig(this.file, { builtins, logger: this.logger, generationId: this.#lastGeneration + 1, probeServers: true });
     const problems = result.problems;
     if (result.ok && result.config) problems.push(...(await this.#checkNewPorts(result.config)));
     if (!result.config || problems.some((p) => p.severity === 'error')) {
@@ -207,15 +244,19 @@ export class Master {
     }
     const changes = planChanges(this.#config, result.config, result.source.dir, this.#pluginHashes);
     if (plan) return { ok: true, plan: changes, problems };
-    const old = [...this.#workers.values()].filter((r) => r.state !== 'draining');
     const started = await this.#startGeneration(result.config);
     if (!started.ok) {
       this.logger.error({ problems: started.problems }, 'reload failed: new workers did not start; the current generation keeps serving');
       return { ok: false, problems: [...problems, ...started.problems] };
     }
-    await this.#retire(old, this.#config.hard_stop_after);
-    this.#config = result.config;
+    // A stop meanwhile retired the new workers with the others.
+    if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
+    const hardAfter = this.#config.hard_stop_after;
+    this.#serve(started.generation, result.config);
     this.#pluginHashes = pluginSourceHashes(result.config, result.source.dir);
+    // Every worker of the generations before, replacements still starting included.
+    const old = [...this.#workers.values()].filter((r) => r.generation !== started.generation && !r.leaving);
+    await Promise.all(old.map((r) => this.#retire(r, hardAfter)));
     this.logger.info({ generation: started.generation, draining: old.length, changes }, 'reloaded');
     return { ok: true, generation: started.generation, draining: old.length, plan: changes, problems };
   }
@@ -243,19 +284,21 @@ export class Master {
 
   #onExit(worker: Worker, code: number | null, signal: string | null): void {
     const record = this.#workers.get(worker.id);
+    if (!record) return;
     this.#workers.delete(worker.id);
-    if (!record || record.expectedExit || this.#stopping) {
-      if (this.#stopping && this.#workers.size === 0) this.#finish();
+    if (this.#stopping) {
+      if (this.#workers.size === 0) this.#finish();
       return;
     }
-    if (record.state !== 'ready' || record.generation !== this.#generation) return;
+    if (record.leaving) return;
+    if (record.state !== 'ready' || record.generation !== this.#serving) return;
     // A serving worker died: replace it, backing off if they keep dying.
     const now = Date.now();
     this.#crashes = [...this.#crashes.filter((t) => now - t < 60_000), now];
     const delay = Math.min(30_000, 100 * 2 ** (this.#crashes.length - 1));
     this.logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died unexpectedly; replacing it');
     setTimeout(() => {
-      if (this.#stopping || record.generation !== this.#generation) return;
+      if (this.#stopping || record.generation !== this.#serving) return;
       const replacement = this.#fork(record.generation);
       void this.#readiness(replacement).then((ok) => {
         if (ok !== true) this.logger.error({ problems: ok }, 'replacement worker failed to start');
@@ -312,14 +355,14 @@ export class Master {
 
   /** A plugin's message to every worker of the serving generation; their answers, in worker order. */
   async broadcast(topic: string, data: unknown): Promise<unknown[]> {
-    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#generation && r.state === 'ready');
+    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#serving && r.state === 'ready');
     const answers = await this.#ask<Extract<FromWorker, { type: 'delivered' }>>(serving, (id) => ({ type: 'deliver', id, topic, data }));
     return answers.map((a) => a?.result);
   }
 
   /** Applies a run-time server change in every serving worker, and to workers started later. */
   async setServer(change: ServerChange): Promise<{ ok: true } | { ok: false; error: string }> {
-    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#generation && r.state === 'ready');
+    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#serving && r.state === 'ready');
     const answers = await this.#ask<Extract<FromWorker, { type: 'changed' }>>(serving, (id) => ({ type: 'set-server', id, change }));
     const failed = answers.find((a) => !a || !a.result.ok);
     if (failed) return failed.result.ok ? { ok: false, error: 'a worker did not answer' } : failed.result;
@@ -334,7 +377,7 @@ export class Master {
     return {
       ok: true,
       pid: process.pid,
-      generation: this.#generation,
+      generation: this.#serving,
       config: resolve(this.file),
       uptime_s: Math.round((Date.now() - this.#started) / 1000),
       workers: [...this.#workers.values()].map((r) => ({ pid: r.worker.process.pid!, generation: r.generation, state: r.state, since: r.since.toISOString() })),
@@ -347,9 +390,8 @@ export class Master {
     this.#stopping = true;
     const records = [...this.#workers.values()];
     for (const r of records) {
-      r.expectedExit = true;
       if (hard) this.#kill(r);
-      else if (first) void this.#retire([r], this.#config.hard_stop_after);
+      else if (first && !r.leaving) void this.#retire(r, this.#config.hard_stop_after);
     }
     if (this.#workers.size === 0) this.#finish();
     return { ok: true, workers: records.length };
