@@ -212,6 +212,7 @@ export class Gateway {
       config: this.#generation.file,
       uptime_s: Math.round((Date.now() - this.#started) / 1000),
       workers: [{ pid: process.pid, generation: this.#generation.id, state: 'ready', since: new Date(this.#started).toISOString() }],
+      worker_deaths: { total: 0, last: null },
     }),
     setServer: async (change) => this.setServer(change),
     reload: async () => (this.options.reload ? this.options.reload() : { ok: false, error: 'this process cannot reload itself' }),

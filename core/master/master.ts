@@ -3,7 +3,9 @@
 // reloads by starting the next generation beside the old one: new workers listen on
 // the same handles, report ready, and only then are the old told to drain. No
 // listening socket closes during a reload, so no connection is refused. Reloads asked
-// while one runs are done once more after it, together.
+// while one runs are done once more after it, together. A serving worker that dies is
+// replaced at once (the others keep the port meanwhile); only a replacement that cannot
+// start waits before the next try.
 import cluster, { type Worker } from 'node:cluster';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -17,8 +19,8 @@ import type { Problem } from '../config/problems.ts';
 import { formatAddress, parseAddress } from '../config/units.ts';
 import { builtins } from '../../plugins/index.ts';
 import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
-import type { ServerChange } from '../admin.ts';
-import { mergeSnapshots, type MetricSample } from '../metrics.ts';
+import type { ServerChange, WorkerDeaths } from '../admin.ts';
+import { MetricsRegistry, mergeSnapshots, type MetricSample } from '../metrics.ts';
 import { WindowCounters } from '../shared.ts';
 import { Coalesced } from './coalesced.ts';
 import { ControlServer } from './control.ts';
@@ -50,12 +52,20 @@ export class Master {
   /** The generation serving new connections (0 until the first serves), and its config (the first's while it starts). */
   #serving = 0;
   #config!: GatewayConfig;
+  /** The generation a reload is starting, until it serves or is given up. */
+  #starting: number | undefined;
   #pluginHashes = new Map<string, string>();
   readonly #workers = new Map<number, WorkerRecord>();
   #control: ControlServer | undefined;
   readonly #reloads = new Coalesced(() => this.#reload(false));
-  #crashes: number[] = [];
+  /** Replacements in a row that could not start: the next try waits 100 ms × 2^n (30 s at most). */
+  #failedStarts = 0;
   #stopping = false;
+  /** The master's own metrics: worker deaths and restarts. */
+  readonly #metrics = new MetricsRegistry();
+  readonly #deathCount = this.#metrics.counter('worker_deaths_total', 'Workers that exited without being told to, by reason (the signal, or exit and its code) and the state they were in (starting, ready)');
+  readonly #restarts = this.#metrics.counter('worker_restarts_total', 'Workers started in place of one that died');
+  #deaths: WorkerDeaths = { total: 0, last: null };
   readonly #started = Date.now();
   /** Counters and histograms of workers gone (reloads, stops): totals survive them. */
   #retiredMetrics: MetricSample[] = [];
@@ -74,6 +84,7 @@ export class Master {
     // The master keeps its handle, so the socket stays open across generations.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary(worker);
+    this.#restarts.inc(undefined, 0);
   }
 
   #workerEnv: Record<string, string> = {};
@@ -126,11 +137,13 @@ export class Master {
   async #startGeneration(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
     if (this.#stopping) return { ok: false, problems: [{ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' }] };
     const generation = ++this.#lastGeneration;
+    this.#starting = generation;
     const n = this.#workerCount(config);
     const forked = Array.from({ length: n }, () => this.#fork(generation));
     const results = await Promise.all(forked.map((r) => this.#readiness(r)));
     const failed = results.find((r) => r !== true);
     if (failed) {
+      this.#starting = undefined;
       // Replacements of its workers that died meanwhile too.
       for (const r of [...this.#workers.values()]) if (r.generation === generation && !r.leaving) void this.#retire(r, config.hard_stop_after);
       return { ok: false, problems: failed as Problem[] };
@@ -141,7 +154,13 @@ export class Master {
   /** `generation` (started) serves new connections from now on. */
   #serve(generation: number, config: GatewayConfig): void {
     this.#serving = generation;
+    this.#starting = undefined;
     this.#config = config;
+  }
+
+  /** Whether a worker of `generation` that dies is to be replaced: it serves, or is about to. */
+  #live(generation: number): boolean {
+    return generation === this.#serving || generation === this.#starting;
   }
 
   #fork(generation: number): WorkerRecord {
@@ -291,19 +310,28 @@ export class Master {
       return;
     }
     if (record.leaving) return;
-    if (record.state !== 'ready' || record.generation !== this.#serving) return;
-    // A serving worker died: replace it, backing off if they keep dying.
-    const now = Date.now();
-    this.#crashes = [...this.#crashes.filter((t) => now - t < 60_000), now];
-    const delay = Math.min(30_000, 100 * 2 ** (this.#crashes.length - 1));
-    this.logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died unexpectedly; replacing it');
-    setTimeout(() => {
-      if (this.#stopping || record.generation !== this.#serving) return;
-      const replacement = this.#fork(record.generation);
-      void this.#readiness(replacement).then((ok) => {
-        if (ok !== true) this.logger.error({ problems: ok }, 'replacement worker failed to start');
-      });
-    }, delay).unref();
+    const reason = signal ?? `exit ${code}`;
+    const state = record.state === 'ready' ? 'ready' : 'starting';
+    this.#deathCount.inc({ reason, state });
+    this.#deaths = { total: this.#deaths.total + 1, last: { pid: worker.process.pid!, generation: record.generation, reason, state, at: new Date().toISOString() } };
+    this.logger.error({ pid: worker.process.pid, generation: record.generation, reason, state }, 'worker died unexpectedly');
+    // One that died starting is #readiness's to report: a reload fails, a replacement is tried again later.
+    // One that served is replaced now, without backing off: were it the last, waiting would leave the port without a worker.
+    if (state === 'ready' && this.#live(record.generation)) this.#replace(record.generation);
+  }
+
+  /** Starts a worker of `generation` in place of one that died; if it cannot start, tries again later each time. */
+  #replace(generation: number): void {
+    this.#restarts.inc();
+    void this.#readiness(this.#fork(generation)).then((ready) => {
+      if (ready === true) return void (this.#failedStarts = 0);
+      if (this.#stopping || !this.#live(generation)) return;
+      const delay = Math.min(30_000, 100 * 2 ** this.#failedStarts++);
+      this.logger.error({ generation, problems: ready, retryInMs: delay }, 'a replacement worker cannot start; trying again later');
+      setTimeout(() => {
+        if (!this.#stopping && this.#live(generation)) this.#replace(generation);
+      }, delay).unref();
+    });
   }
 
   /** Messages a worker sends on its own: stats questions, metrics, changes applied, its final metrics. */
@@ -350,7 +378,7 @@ export class Master {
     const answers = await this.#ask<Extract<FromWorker, { type: 'collected' }>>(live, (id) => ({ type: 'collect', id }));
     // A worker that sent its final metrics while we asked is already in the totals.
     const counted = answers.filter((a, i): a is NonNullable<typeof a> => a !== undefined && !live[i]!.final);
-    return mergeSnapshots([this.#retiredMetrics, ...counted.map((a) => a.metrics)]);
+    return mergeSnapshots([this.#retiredMetrics, this.#metrics.snapshot(), ...counted.map((a) => a.metrics)]);
   }
 
   /** A plugin's message to every worker of the serving generation; their answers, in worker order. */
@@ -381,6 +409,7 @@ export class Master {
       config: resolve(this.file),
       uptime_s: Math.round((Date.now() - this.#started) / 1000),
       workers: [...this.#workers.values()].map((r) => ({ pid: r.worker.process.pid!, generation: r.generation, state: r.state, since: r.since.toISOString() })),
+      worker_deaths: this.#deaths,
     };
   }
 
