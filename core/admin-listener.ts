@@ -21,6 +21,7 @@ const maxBody = 64 * 1024;
 
 export class AdminListener {
   readonly server: http.Server;
+  #draining = false;
 
   constructor(
     public config: StatsConfig,
@@ -29,11 +30,13 @@ export class AdminListener {
     private readonly logger: Logger,
   ) {
     this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }, (req, res) => {
-      void this.#handle(req, res).catch((err) => {
-        this.logger.error({ err }, 'stats listener: request failed');
-        if (!res.headersSent) answer(res, json(500, { error: 'internal error' }));
-        else res.destroy();
-      });
+      void this.#handle(req)
+        .then((a) => answer(res, a, this.#draining))
+        .catch((err) => {
+          this.logger.error({ err }, 'stats listener: request failed');
+          if (!res.headersSent) answer(res, json(500, { error: 'internal error' }), this.#draining);
+          else res.destroy();
+        });
     });
   }
 
@@ -53,18 +56,32 @@ export class AdminListener {
     return typeof a === 'object' && a ? a.port : 0;
   }
 
+  /** Ends every connection now. */
   close(): void {
     this.server.close();
     this.server.closeAllConnections();
   }
 
-  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /**
+   * Stops accepting and closes idle connections; a request in flight gets its answer
+   * first (a reload asked here waits for the reload, which drains this very worker),
+   * then its connection closes. Resolves once no connection is left.
+   */
+  drain(): Promise<void> {
+    this.#draining = true;
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  async #handle(req: http.IncomingMessage): Promise<HttpAnswer> {
     const refusal = this.#refusal(req);
-    if (refusal) return answer(res, refusal);
+    if (refusal) return refusal;
     const body = await readBody(req);
-    if (body === undefined) return answer(res, json(413, { error: `a body of at most ${maxBody} bytes` }));
+    if (body === undefined) return json(413, { error: `a body of at most ${maxBody} bytes` });
     const url = new URL(req.url ?? '/', 'http://stats.invalid');
-    if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return answer(res, await this.#api(req.method ?? 'GET', url.pathname, body));
+    if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return this.#api(req.method ?? 'GET', url.pathname, body);
     const request: AdminRequest = {
       method: req.method ?? 'GET',
       path: url.pathname,
@@ -82,9 +99,9 @@ export class AdminListener {
     } catch (err) {
       const e = err instanceof PluginError ? err : undefined;
       this.gen.report({ plugin: e?.plugin, hook: 'app.admin', error: e ? e.cause : err });
-      return answer(res, json(500, { error: e ? `plugin ${e.plugin} failed` : 'internal error' }));
+      return json(500, { error: e ? `plugin ${e.plugin} failed` : 'internal error' });
     }
-    answer(res, result ?? json(404, { error: `nothing at ${url.pathname}`, try: ['/api/status', '/api/servers'] }));
+    return result ?? json(404, { error: `nothing at ${url.pathname}`, try: ['/api/status', '/api/servers'] });
   }
 
   /** Who may ask: with a token or basic auth configured, whoever presents it; without, loopback clients only. */
@@ -171,8 +188,9 @@ function json(status: number, body: unknown): HttpAnswer {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body, null, 2) + '\n' };
 }
 
-function answer(res: http.ServerResponse, a: HttpAnswer): void {
-  const headers = { 'cache-control': 'no-store', ...a.headers } as Record<string, string | string[]>;
+/** Writes `a`; with `close`, the connection closes after it. */
+function answer(res: http.ServerResponse, a: HttpAnswer, close: boolean): void {
+  const headers = { 'cache-control': 'no-store', ...a.headers, ...(close ? { connection: 'close' } : {}) } as Record<string, string | string[]>;
   const body = a.body;
   if (typeof body === 'string' || body instanceof Uint8Array) headers['content-length'] = String(Buffer.byteLength(body));
   res.writeHead(a.status, headers);

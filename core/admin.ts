@@ -21,6 +21,14 @@ export interface GatewayStatus {
   config: string;
   uptime_s: number;
   workers: WorkerInfo[];
+  worker_deaths: WorkerDeaths;
+}
+
+/** Workers that exited without being told to (crashed, killed), since the master started; none in a single process. */
+export interface WorkerDeaths {
+  total: number;
+  /** The latest: `reason` is the signal (`SIGKILL`) or `exit <code>`; `state`, whether it had started serving. */
+  last: { pid: number; generation: number; reason: string; state: 'starting' | 'ready'; at: string } | null;
 }
 
 /** A run-time change to one server, applied in every worker (HAProxy's `set server`). */

@@ -232,6 +232,7 @@ export class Gateway {
       config: this.#generation.file,
       uptime_s: Math.round((Date.now() - this.#started) / 1000),
       workers: [{ pid: process.pid, generation: this.#generation.id, state: 'ready', since: new Date(this.#started).toISOString() }],
+      worker_deaths: { total: 0, last: null },
     }),
     setServer: async (change) => this.setServer(change),
     reload: async () => (this.options.reload ? this.options.reload() : { ok: false, error: 'this process cannot reload itself' }),
@@ -271,7 +272,7 @@ export class Gateway {
       await next.listen();
       this.#stats = next;
     } else this.#stats = undefined;
-    current?.close();
+    void current?.drain();
   }
 
   /** Binds every frontend of `generation` and serves it. */
@@ -391,11 +392,15 @@ export class Gateway {
   async stop(hardAfter: number): Promise<void> {
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
-    this.#stats?.close();
+    const stats = this.#stats;
     const gen = this.#generation;
     if (gen.app.drain.taps.length) gen.app.drain.call(gen.info);
-    const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
-    await Promise.all(listeners.map((l) => l.drain()));
+    const hard = setTimeout(() => {
+      listeners.forEach((l) => l.kill());
+      stats?.close();
+    }, hardAfter);
+    // A request to the stats listener in flight is answered: a reload asked there drains this process.
+    await Promise.all([...listeners.map((l) => l.drain()), stats?.drain()]);
     clearTimeout(hard);
     await Promise.all([gen.dispose(), ...[...this.#retired].map((g) => g.dispose())]);
     this.options.accessLog?.flush();

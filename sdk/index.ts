@@ -29,7 +29,7 @@ export { mergeSnapshots, renderPrometheus, latencyBuckets } from '../core/metric
 export { httpTermination, tcpTermination, chargedTo } from '../core/termination.ts';
 export type { ServerHealth } from '../core/upstream/health.ts';
 export type { TakeOptions, TakeResult } from '../core/shared.ts';
-export type { AdminRequest, GatewayStatus, WorkerInfo, ServerChange } from '../core/admin.ts';
+export type { AdminRequest, GatewayStatus, WorkerInfo, WorkerDeaths, ServerChange } from '../core/admin.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */

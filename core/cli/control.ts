@@ -48,6 +48,8 @@ export async function control(command: 'reload' | 'stop' | 'status', argv: strin
     else {
       process.stdout.write(`master ${s.pid}, generation ${s.generation}, up ${s.uptime_s}s, config ${s.config}\n`);
       for (const w of s.workers) process.stdout.write(`  worker ${w.pid}  generation ${w.generation}  ${w.state} since ${w.since}\n`);
+      const { total, last } = s.worker_deaths;
+      if (last) process.stdout.write(`  ${total} worker death${total === 1 ? '' : 's'}, the last: worker ${last.pid} (generation ${last.generation}, ${last.state}), ${last.reason}, at ${last.at}\n`);
     }
     return 0;
   } catch (err) {

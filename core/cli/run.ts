@@ -5,6 +5,8 @@ import { checkConfig } from '../config/check.ts';
 import { createAccessLog, createLogger, type Logger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
 import { Master } from '../master/master.ts';
+import { Coalesced } from '../master/coalesced.ts';
+import type { ReloadReply } from '../master/messages.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Generation } from '../generation.ts';
 import { builtins } from '../../plugins/index.ts';
@@ -17,6 +19,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const file = values.config;
+  const serving = catchSignals();
   const result = await checkConfig(file, { builtins, logger: createLogger('info'), keep: true });
   if (!result.ok || !result.generation || !result.config) {
     process.stderr.write(renderProblems(result.problems, result.source.file, false));
@@ -24,13 +27,49 @@ export async function run(argv: string[]): Promise<number> {
   }
   const config = result.config;
   const logger = createLogger(config.log.level);
-  if (values.single || config.workers === 0) return runSingle(file, config, result.generation, logger);
+  if (values.single || config.workers === 0) return runSingle(file, config, result.generation, logger, serving);
   // The master only checks; each worker builds its own generation.
   await result.generation.dispose();
-  return runMaster(file, config, logger);
+  return runMaster(file, config, logger, serving);
 }
 
-async function runMaster(file: string, config: GatewayConfig, logger: Logger): Promise<number> {
+/** What the signals act on once the gateway serves. */
+interface Served {
+  reload(): void;
+  stop(hard: boolean): void;
+}
+
+/**
+ * Handles the signals from run's first line. Left to their default, SIGHUP and SIGUSR2
+ * end the process, and a master is within reach before it serves: its parent knows its
+ * pid, and its first worker takes connections while the others start. What arrives
+ * before the gateway serves is kept for it: one reload however many signals asked, or a
+ * stop; a second SIGINT before then ends the process at once (orphaned workers leave
+ * on their own). Returns the call that says the gateway serves.
+ */
+function catchSignals(): (served: Served) => void {
+  let served: Served | undefined;
+  let reload = false;
+  let stop = false;
+  let interrupts = 0;
+  const onReload = () => (served ? served.reload() : (reload = true));
+  const onStop = (hard: boolean) => {
+    if (served) served.stop(hard);
+    else if (hard) process.exit(130);
+    else stop = true;
+  };
+  process.on('SIGHUP', onReload);
+  process.on('SIGUSR2', onReload);
+  process.on('SIGTERM', () => onStop(false));
+  process.on('SIGINT', () => onStop(++interrupts > 1));
+  return (gateway) => {
+    served = gateway;
+    if (stop) gateway.stop(false);
+    else if (reload) gateway.reload();
+  };
+}
+
+async function runMaster(file: string, config: GatewayConfig, logger: Logger, serving: (served: Served) => void): Promise<number> {
   const master = new Master(file, logger);
   try {
     await master.start(config);
@@ -40,16 +79,13 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger): P
     return 1;
   }
   const status = master.status();
-  const reload = () =>
-    void master.reload().then((r) => {
-      if (!r.ok) process.stderr.write(renderProblems(r.problems ?? [], file, false));
-    });
-  process.on('SIGHUP', reload);
-  process.on('SIGUSR2', reload);
-  process.on('SIGTERM', () => void master.stop(false));
-  let interrupts = 0;
-  process.on('SIGINT', () => void master.stop(++interrupts > 1));
-  // Announced once the signals are handled: whoever waits for this line may signal at once.
+  serving({
+    reload: () =>
+      void master.reload().then((r) => {
+        if (!r.ok) process.stderr.write(renderProblems(r.problems ?? [], file, false));
+      }),
+    stop: (hard) => void master.stop(hard),
+  });
   logger.info({ generation: status.generation, workers: status.workers.length, frontends: describeBinds(config) }, 'tapgate serving');
   await master.stopped;
   logger.info('stopped');
@@ -57,10 +93,10 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger): P
   return 0;
 }
 
-async function runSingle(file: string, config: GatewayConfig, generation: Generation, logger: Logger): Promise<number> {
+async function runSingle(file: string, config: GatewayConfig, generation: Generation, logger: Logger, serving: (served: Served) => void): Promise<number> {
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), reload: () => reload() });
+    gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), reload: () => reloads.request() });
   } catch (err) {
     await generation.dispose();
     process.stderr.write(`tapgate: cannot listen: ${(err as Error).message}\n`);
@@ -68,29 +104,24 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
   }
 
   let nextId = generation.id + 1;
-  let reloading: Promise<unknown> = Promise.resolve();
-  type Reloaded = { ok: boolean; generation?: number; error?: string; problems?: unknown[] };
-  const reload = (): Promise<Reloaded> => {
-    const run = reloading.then(async (): Promise<Reloaded> => {
-      const next = await checkConfig(file, { builtins, logger, keep: true, generationId: nextId++ });
-      if (!next.ok || !next.generation || !next.config) {
-        logger.error({ problems: next.problems }, 'reload refused: the configuration has errors; the current generation keeps serving');
-        return { ok: false, problems: next.problems };
-      }
-      try {
-        await gateway.swap(next.generation, config.hard_stop_after);
-        config = next.config;
-        logger.info({ generation: next.generation.id }, 'reloaded');
-        return { ok: true, generation: next.generation.id };
-      } catch (err) {
-        await next.generation.dispose();
-        logger.error({ err }, 'reload failed; the current generation keeps serving');
-        return { ok: false, error: (err as Error).message };
-      }
-    });
-    reloading = run.catch(() => undefined);
-    return run;
-  };
+  // Asked while one runs, a reload is done once more after it, for every request meanwhile.
+  const reloads = new Coalesced(async (): Promise<ReloadReply> => {
+    const next = await checkConfig(file, { builtins, logger, keep: true, generationId: nextId++ });
+    if (!next.ok || !next.generation || !next.config) {
+      logger.error({ problems: next.problems }, 'reload refused: the configuration has errors; the current generation keeps serving');
+      return { ok: false, problems: next.problems };
+    }
+    try {
+      await gateway.swap(next.generation, config.hard_stop_after);
+      config = next.config;
+      logger.info({ generation: next.generation.id }, 'reloaded');
+      return { ok: true, generation: next.generation.id };
+    } catch (err) {
+      await next.generation.dispose();
+      logger.error({ err }, 'reload failed; the current generation keeps serving');
+      return { ok: false, error: (err as Error).message };
+    }
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -102,11 +133,7 @@ async function runSingle(file: string, config: GatewayConfig, generation: Genera
         resolve(0);
       });
     };
-    process.on('SIGTERM', () => stop(false));
-    process.on('SIGINT', () => stop(stopping));
-    process.on('SIGHUP', () => void reload());
-    process.on('SIGUSR2', () => void reload());
-    // Announced once the signals are handled: whoever waits for this line may signal at once.
+    serving({ reload: () => void reloads.request(), stop });
     logger.info({ generation: generation.id, workers: 0, frontends: describeBinds(config) }, 'tapgate serving');
   });
 }

@@ -2,7 +2,10 @@
 // handle open while any worker listens on it), starts a generation of workers, and
 // reloads by starting the next generation beside the old one: new workers listen on
 // the same handles, report ready, and only then are the old told to drain. No
-// listening socket closes during a reload, so no connection is refused.
+// listening socket closes during a reload, so no connection is refused. Reloads asked
+// while one runs are done once more after it, together. A serving worker that dies is
+// replaced at once (the others keep the port meanwhile); only a replacement that cannot
+// start waits before the next try.
 import cluster, { type Worker } from 'node:cluster';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -16,9 +19,10 @@ import type { Problem } from '../config/problems.ts';
 import { formatAddress, parseAddress } from '../config/units.ts';
 import { builtins } from '../../plugins/index.ts';
 import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
-import type { ServerChange } from '../admin.ts';
-import { mergeSnapshots, withTotals, type MetricSample } from '../metrics.ts';
+import type { ServerChange, WorkerDeaths } from '../admin.ts';
+import { MetricsRegistry, mergeSnapshots, withTotals, type MetricSample } from '../metrics.ts';
 import { WindowCounters } from '../shared.ts';
+import { Coalesced } from './coalesced.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
 import { binary } from '../binary.ts';
@@ -34,20 +38,34 @@ interface WorkerRecord {
   generation: number;
   state: WorkerStatus['state'];
   since: Date;
-  expectedExit: boolean;
+  /** Told to go, or going by itself after saying why it cannot start: its exit is no death. */
+  leaving: boolean;
+  /** Retired while still starting: drained, with this hard_stop_after, as soon as it is ready. */
+  drainWhenReady?: number;
   /** Its final metrics are in the totals: its live ones no longer count. */
   final: boolean;
 }
 
 export class Master {
-  #generation = 0;
+  /** The last generation number given out. */
+  #lastGeneration = 0;
+  /** The generation serving new connections (0 until the first serves), and its config (the first's while it starts). */
+  #serving = 0;
   #config!: GatewayConfig;
+  /** The generation a reload is starting, until it serves or is given up. */
+  #starting: number | undefined;
   #pluginHashes = new Map<string, string>();
   readonly #workers = new Map<number, WorkerRecord>();
   #control: ControlServer | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
-  #crashes: number[] = [];
+  readonly #reloads = new Coalesced(() => this.#reload(false));
+  /** Replacements in a row that could not start: the next try waits 100 ms × 2^n (30 s at most). */
+  #failedStarts = 0;
   #stopping = false;
+  /** The master's own metrics: worker deaths and restarts. */
+  readonly #metrics = new MetricsRegistry();
+  readonly #deathCount = this.#metrics.counter('worker_deaths_total', 'Workers that exited without being told to, by reason (the signal, or exit and its code) and the state they were in (starting, ready)');
+  readonly #restarts = this.#metrics.counter('worker_restarts_total', 'Workers started in place of one that died');
+  #deaths: WorkerDeaths = { total: 0, last: null };
   readonly #started = Date.now();
   /** Counters and histograms of workers gone (reloads, stops): totals survive them. */
   #retiredMetrics: MetricSample[] = [];
@@ -66,12 +84,20 @@ export class Master {
     // The master keeps its handle, so the socket stays open across generations.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary(worker);
+    this.#restarts.inc(undefined, 0);
   }
 
   #workerEnv: Record<string, string> = {};
 
-  /** Checks the config, starts the first generation and opens the control socket. */
-  async start(config: GatewayConfig): Promise<void> {
+  /** Starts the first generation and opens the control socket; a reload asked meanwhile runs once it serves. */
+  start(config: GatewayConfig): Promise<void> {
+    return this.#reloads.hold(this.#start(config));
+  }
+
+  async #start(config: GatewayConfig): Promise<void> {
+    // Until the first generation serves, stopping (it failed to start) reads this one.
+    this.#config = config;
+    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
     // The binary is its own bundle and forks itself: nothing to prebundle there.
     if (!binary) {
       try {
@@ -86,7 +112,7 @@ export class Master {
     }
     const started = await this.#startGeneration(config);
     if (!started.ok) throw new Error(started.problems.map((p) => p.message).join('\n'));
-    this.#config = config;
+    this.#serve(started.generation, config);
     const dir = dirname(resolve(this.file));
     this.#pluginHashes = pluginSourceHashes(config, dir);
     const pidFile = resolve(dir, config.control.pid_file);
@@ -98,32 +124,52 @@ export class Master {
       status: () => this.status(),
     });
     await this.#control.listen();
-    cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
   }
 
   #workerCount(config: GatewayConfig): number {
     return config.workers === 'auto' ? availableParallelism() : Math.max(1, config.workers);
   }
 
-  /** Forks a generation of workers; resolves once all are ready, or kills them all on the first failure. */
+  /**
+   * Forks a generation of workers; resolves once every one is ready, or has failed or
+   * died. On a failure the others are drained (they may have taken connections already).
+   */
   async #startGeneration(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
-    const generation = ++this.#generation;
+    if (this.#stopping) return { ok: false, problems: [{ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' }] };
+    const generation = ++this.#lastGeneration;
+    this.#starting = generation;
     const n = this.#workerCount(config);
     const forked = Array.from({ length: n }, () => this.#fork(generation));
     const results = await Promise.all(forked.map((r) => this.#readiness(r)));
     const failed = results.find((r) => r !== true);
     if (failed) {
-      for (const r of forked) this.#kill(r);
+      this.#starting = undefined;
+      // Replacements of its workers that died meanwhile too.
+      for (const r of [...this.#workers.values()]) if (r.generation === generation && !r.leaving) void this.#retire(r, config.hard_stop_after);
       return { ok: false, problems: failed as Problem[] };
     }
     return { ok: true, generation };
   }
 
+  /** `generation` (started) serves new connections from now on. */
+  #serve(generation: number, config: GatewayConfig): void {
+    this.#serving = generation;
+    this.#starting = undefined;
+    this.#config = config;
+  }
+
+  /** Whether a worker of `generation` that dies is to be replaced: it serves, or is about to. */
+  #live(generation: number): boolean {
+    return generation === this.#serving || generation === this.#starting;
+  }
+
   #fork(generation: number): WorkerRecord {
     const worker = cluster.fork({ ...this.#workerEnv, TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
-    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), expectedExit: false, final: false };
+    const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), leaving: false, final: false };
     this.#workers.set(worker.id, record);
     worker.on('message', (m: FromWorker) => this.#onMessage(record, m));
+    // Unhandled, a failed write to a worker's channel (EPIPE: it is going away) would end the master. Its exit is what counts.
+    worker.on('error', (err: Error) => this.logger.debug({ pid: worker.process.pid, err: err.message }, 'worker channel error'));
     return record;
   }
 
@@ -133,9 +179,14 @@ export class Master {
         if (m.type === 'ready') {
           record.state = 'ready';
           record.since = new Date();
-          for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
+          if (record.drainWhenReady !== undefined) this.#drain(record, record.drainWhenReady);
+          else for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
           done(true);
-        } else if (m.type === 'failed') done(m.problems);
+        } else if (m.type === 'failed') {
+          // It exits by itself, having said why.
+          record.leaving = true;
+          done(m.problems);
+        }
       };
       const onExit = (code: number | null, signal: string | null) =>
         done([{ severity: 'error', file: this.file, path: '', message: `worker ${record.worker.process.pid} exited while starting (${signal ?? `code ${code}`})` }]);
@@ -150,55 +201,60 @@ export class Master {
   }
 
   #send(record: WorkerRecord, message: ToWorker): void {
-    if (record.worker.isConnected()) record.worker.send(message);
+    // The channel can close between the check and the write: the callback takes that error.
+    if (record.worker.isConnected()) record.worker.send(message, () => undefined);
   }
 
   #kill(record: WorkerRecord): void {
-    record.expectedExit = true;
+    record.leaving = true;
     record.worker.process.kill('SIGKILL');
   }
 
-  /** Tells a generation's workers to drain; they are killed at `hardAfter` (plus a grace period) if still there. */
   /**
-   * Tells workers to drain; they are killed at `hardAfter` (plus a grace period) if still
-   * there. Resolves once each has stopped accepting (or left, or 2 s passed), so a
-   * reload reports success only when new connections reach the new generation alone.
+   * Tells a worker to drain (one still starting as soon as it is ready: it may have taken
+   * connections already); it is killed at `hardAfter` (plus a grace period) if still
+   * there. Resolves once it has stopped accepting (or left, or 2 s passed), so a reload
+   * reports success only when new connections reach the new generation alone.
    */
-  #retire(records: WorkerRecord[], hardAfter: number): Promise<void> {
-    return Promise.all(
-      records.map((r) => {
-        r.expectedExit = true;
-        r.state = 'draining';
-        r.since = new Date();
-        this.#send(r, { type: 'drain', hardAfter });
-        const kill = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
-        r.worker.once('exit', () => clearTimeout(kill));
-        return new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(wait);
-            r.worker.off('message', onMessage);
-            r.worker.off('exit', done);
-            resolve();
-          };
-          const onMessage = (m: FromWorker) => m.type === 'draining' && done();
-          const wait = setTimeout(done, 2000);
-          r.worker.on('message', onMessage);
-          r.worker.once('exit', done);
-        });
-      }),
-    ).then(() => undefined);
+  #retire(r: WorkerRecord, hardAfter: number): Promise<void> {
+    r.leaving = true;
+    if (!this.#workers.has(r.worker.id)) return Promise.resolve();
+    const kill = setTimeout(() => r.worker.process.kill('SIGKILL'), hardAfter + 5000);
+    r.worker.once('exit', () => clearTimeout(kill));
+    if (r.state === 'starting') r.drainWhenReady = hardAfter;
+    else this.#drain(r, hardAfter);
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(wait);
+        r.worker.off('message', onMessage);
+        r.worker.off('exit', done);
+        resolve();
+      };
+      const onMessage = (m: FromWorker) => m.type === 'draining' && done();
+      const wait = setTimeout(done, 2000);
+      r.worker.on('message', onMessage);
+      r.worker.once('exit', done);
+    });
   }
 
+  #drain(r: WorkerRecord, hardAfter: number): void {
+    r.state = 'draining';
+    r.since = new Date();
+    this.#send(r, { type: 'drain', hardAfter });
+  }
+
+  /**
+   * A reload that covers this request: asked while one runs, the one after it, shared with
+   * every request made meanwhile (the latest config wins). `plan` only says what would change.
+   */
   reload(plan = false): Promise<ReloadReply> {
-    const run = this.#queue.then(() => this.#reload(plan));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return plan ? this.#reload(true) : this.#reloads.request();
   }
 
   async #reload(plan: boolean): Promise<ReloadReply> {
     if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
     // The same check as `tapgate check`, plus: new ports must be bindable.
-    const result = await checkConfig(this.file, { builtins, logger: this.logger, generationId: this.#generation + 1, probeServers: true });
+    const result = await checkConfig(this.file, { builtins, logger: this.logger, generationId: this.#lastGeneration + 1, probeServers: true });
     const problems = result.problems;
     if (result.ok && result.config) problems.push(...(await this.#checkNewPorts(result.config)));
     if (!result.config || problems.some((p) => p.severity === 'error')) {
@@ -207,15 +263,19 @@ export class Master {
     }
     const changes = planChanges(this.#config, result.config, result.source.dir, this.#pluginHashes);
     if (plan) return { ok: true, plan: changes, problems };
-    const old = [...this.#workers.values()].filter((r) => r.state !== 'draining');
     const started = await this.#startGeneration(result.config);
     if (!started.ok) {
       this.logger.error({ problems: started.problems }, 'reload failed: new workers did not start; the current generation keeps serving');
       return { ok: false, problems: [...problems, ...started.problems] };
     }
-    await this.#retire(old, this.#config.hard_stop_after);
-    this.#config = result.config;
+    // A stop meanwhile retired the new workers with the others.
+    if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
+    const hardAfter = this.#config.hard_stop_after;
+    this.#serve(started.generation, result.config);
     this.#pluginHashes = pluginSourceHashes(result.config, result.source.dir);
+    // Every worker of the generations before, replacements still starting included.
+    const old = [...this.#workers.values()].filter((r) => r.generation !== started.generation && !r.leaving);
+    await Promise.all(old.map((r) => this.#retire(r, hardAfter)));
     this.logger.info({ generation: started.generation, draining: old.length, changes }, 'reloaded');
     return { ok: true, generation: started.generation, draining: old.length, plan: changes, problems };
   }
@@ -243,24 +303,35 @@ export class Master {
 
   #onExit(worker: Worker, code: number | null, signal: string | null): void {
     const record = this.#workers.get(worker.id);
+    if (!record) return;
     this.#workers.delete(worker.id);
-    if (!record || record.expectedExit || this.#stopping) {
-      if (this.#stopping && this.#workers.size === 0) this.#finish();
+    if (this.#stopping) {
+      if (this.#workers.size === 0) this.#finish();
       return;
     }
-    if (record.state !== 'ready' || record.generation !== this.#generation) return;
-    // A serving worker died: replace it, backing off if they keep dying.
-    const now = Date.now();
-    this.#crashes = [...this.#crashes.filter((t) => now - t < 60_000), now];
-    const delay = Math.min(30_000, 100 * 2 ** (this.#crashes.length - 1));
-    this.logger.error({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'worker died unexpectedly; replacing it');
-    setTimeout(() => {
-      if (this.#stopping || record.generation !== this.#generation) return;
-      const replacement = this.#fork(record.generation);
-      void this.#readiness(replacement).then((ok) => {
-        if (ok !== true) this.logger.error({ problems: ok }, 'replacement worker failed to start');
-      });
-    }, delay).unref();
+    if (record.leaving) return;
+    const reason = signal ?? `exit ${code}`;
+    const state = record.state === 'ready' ? 'ready' : 'starting';
+    this.#deathCount.inc({ reason, state });
+    this.#deaths = { total: this.#deaths.total + 1, last: { pid: worker.process.pid!, generation: record.generation, reason, state, at: new Date().toISOString() } };
+    this.logger.error({ pid: worker.process.pid, generation: record.generation, reason, state }, 'worker died unexpectedly');
+    // One that died starting is #readiness's to report: a reload fails, a replacement is tried again later.
+    // One that served is replaced now, without backing off: were it the last, waiting would leave the port without a worker.
+    if (state === 'ready' && this.#live(record.generation)) this.#replace(record.generation);
+  }
+
+  /** Starts a worker of `generation` in place of one that died; if it cannot start, tries again later each time. */
+  #replace(generation: number): void {
+    this.#restarts.inc();
+    void this.#readiness(this.#fork(generation)).then((ready) => {
+      if (ready === true) return void (this.#failedStarts = 0);
+      if (this.#stopping || !this.#live(generation)) return;
+      const delay = Math.min(30_000, 100 * 2 ** this.#failedStarts++);
+      this.logger.error({ generation, problems: ready, retryInMs: delay }, 'a replacement worker cannot start; trying again later');
+      setTimeout(() => {
+        if (!this.#stopping && this.#live(generation)) this.#replace(generation);
+      }, delay).unref();
+    });
   }
 
   /** Messages a worker sends on its own: stats questions, metrics, changes applied, its final metrics. */
@@ -307,19 +378,19 @@ export class Master {
     const answers = await this.#ask<Extract<FromWorker, { type: 'collected' }>>(live, (id) => ({ type: 'collect', id }));
     // A worker that sent its final metrics while we asked is already in the totals.
     const counted = answers.filter((a, i): a is NonNullable<typeof a> => a !== undefined && !live[i]!.final);
-    return withTotals(this.#retiredMetrics, counted.map((a) => a.metrics));
+    return withTotals(this.#retiredMetrics, [this.#metrics.snapshot(), ...counted.map((a) => a.metrics)]);
   }
 
   /** A plugin's message to every worker of the serving generation; their answers, in worker order. */
   async broadcast(topic: string, data: unknown): Promise<unknown[]> {
-    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#generation && r.state === 'ready');
+    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#serving && r.state === 'ready');
     const answers = await this.#ask<Extract<FromWorker, { type: 'delivered' }>>(serving, (id) => ({ type: 'deliver', id, topic, data }));
     return answers.map((a) => a?.result);
   }
 
   /** Applies a run-time server change in every serving worker, and to workers started later. */
   async setServer(change: ServerChange): Promise<{ ok: true } | { ok: false; error: string }> {
-    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#generation && r.state === 'ready');
+    const serving = [...this.#workers.values()].filter((r) => r.generation === this.#serving && r.state === 'ready');
     const answers = await this.#ask<Extract<FromWorker, { type: 'changed' }>>(serving, (id) => ({ type: 'set-server', id, change }));
     const failed = answers.find((a) => !a || !a.result.ok);
     if (failed) return failed.result.ok ? { ok: false, error: 'a worker did not answer' } : failed.result;
@@ -334,10 +405,11 @@ export class Master {
     return {
       ok: true,
       pid: process.pid,
-      generation: this.#generation,
+      generation: this.#serving,
       config: resolve(this.file),
       uptime_s: Math.round((Date.now() - this.#started) / 1000),
       workers: [...this.#workers.values()].map((r) => ({ pid: r.worker.process.pid!, generation: r.generation, state: r.state, since: r.since.toISOString() })),
+      worker_deaths: this.#deaths,
     };
   }
 
@@ -347,9 +419,8 @@ export class Master {
     this.#stopping = true;
     const records = [...this.#workers.values()];
     for (const r of records) {
-      r.expectedExit = true;
       if (hard) this.#kill(r);
-      else if (first) void this.#retire([r], this.#config.hard_stop_after);
+      else if (first && !r.leaving) void this.#retire(r, this.#config.hard_stop_after);
     }
     if (this.#workers.size === 0) this.#finish();
     return { ok: true, workers: records.length };

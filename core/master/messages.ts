@@ -1,7 +1,7 @@
 // Messages between the master and its workers (cluster IPC), and on the control socket.
 import type { Problem } from '../config/problems.ts';
 import type { MetricSample } from '../metrics.ts';
-import type { ServerChange } from '../admin.ts';
+import type { ServerChange, WorkerDeaths } from '../admin.ts';
 import type { TakeOptions } from '../shared.ts';
 
 export type ToWorker =
@@ -50,6 +50,7 @@ export interface StatusReply {
   config: string;
   uptime_s: number;
   workers: WorkerStatus[];
+  worker_deaths: WorkerDeaths;
 }
 
 export interface ReloadReply {

@@ -1,5 +1,6 @@
 // A worker process: builds its generation from the config, listens through the
 // master's shared sockets (node:cluster), serves, and drains or dies when told.
+import cluster from 'node:cluster';
 import { checkConfig } from '../config/check.ts';
 import { createAccessLog, createLogger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
@@ -49,6 +50,12 @@ export async function runWorker(): Promise<number> {
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
   process.on('SIGUSR2', () => undefined);
+  // A message to a master that is gone fails (EPIPE); unhandled, that would end this worker
+  // with a stack trace. 'disconnect' is what to act on.
+  cluster.worker?.on('error', () => undefined);
+  // Gone before we serve: nobody will ever be sent here, and nothing is in flight.
+  const orphaned = () => process.exit(1);
+  process.once('disconnect', orphaned);
 
   let logger = createLogger('info');
   const result = await checkConfig(file, { builtins, logger, keep: true, generationId });
@@ -71,6 +78,7 @@ export async function runWorker(): Promise<number> {
     return 1;
   }
   send({ type: 'ready', generation: generationId });
+  process.off('disconnect', orphaned);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -39,7 +39,11 @@ export function renderTables(report: StatsReport): string {
 
   const gw = report.gateway;
   const workers = gw.workers.map((w) => `${w.pid} (gen ${w.generation}, ${w.state})`).join(', ');
-  let html = `<header><h1>tapgate stats</h1><p class="meta">generation <b>${esc(gw.generation)}</b> · ${esc(gw.workers.length)} worker${gw.workers.length === 1 ? '' : 's'} <span class="muted" title="${esc(workers)}">(pid ${esc(gw.pid)})</span> · up ${esc(age(gw.uptime_s))} · updated <time datetime="${esc(report.generated_at)}">${esc(report.generated_at.slice(11, 19))} UTC</time> <span class="live" title="refreshes every 2 s">●</span></p>`;
+  const died = gw.worker_deaths;
+  const deaths = died.last
+    ? ` · <span class="deaths" title="${esc(`last: worker ${died.last.pid} (gen ${died.last.generation}, ${died.last.state}), ${died.last.reason}, at ${died.last.at}`)}">${esc(died.total)} worker death${died.total === 1 ? '' : 's'}</span>`
+    : '';
+  let html = `<header><h1>tapgate stats</h1><p class="meta">generation <b>${esc(gw.generation)}</b> · ${esc(gw.workers.length)} worker${gw.workers.length === 1 ? '' : 's'} <span class="muted" title="${esc(workers)}">(pid ${esc(gw.pid)})</span>${deaths} · up ${esc(age(gw.uptime_s))} · updated <time datetime="${esc(report.generated_at)}">${esc(report.generated_at.slice(11, 19))} UTC</time> <span class="live" title="refreshes every 2 s">●</span></p>`;
   html += `<p class="legend">${['UP', 'DOWN', 'DRAIN', 'MAINT', 'NOLB'].map((s) => `<span class="st" data-status="${s}">${s}</span>`).join(' ')}</p></header>`;
 
   for (const fe of report.frontends) {
@@ -116,6 +120,7 @@ tr { background: #fff; }
 tr.total { background: #eef0f6; font-weight: 600; }
 tr.route td { color: #3a3f50; }
 td.bad { color: #b00020; font-weight: 600; }
+.deaths { color: #b00020; font-weight: 600; }
 .st { display: inline-block; padding: 1px 6px; border-radius: 3px; font-weight: 600; }
 td.st { display: table-cell; border-radius: 0; }
 [data-status="UP"] { background: var(--up); }

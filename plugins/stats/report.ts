@@ -3,7 +3,7 @@
 // `StatsReport` below, pinned by a golden file (test/plugins/stats/golden/); fields are
 // only ever added. Durations are ms (`_ms`), plugin costs µs (`_us`), ages seconds (`_s`).
 import type {
-  BackendView, FrontendView, GatewayStatus, MetricSample, RouteView, ServerView, WorkerInfo,
+  BackendView, FrontendView, GatewayStatus, MetricSample, RouteView, ServerView, WorkerDeaths, WorkerInfo,
 } from '../../sdk/index.ts';
 import { M, pluginTapErrors, pluginTapSlow, pluginTapSeconds, responseClasses, type MetricDef, type ResponseClass, type ServerStatus } from './metrics.ts';
 import { downtimeMs, serverStatus } from './status.ts';
@@ -134,7 +134,7 @@ export interface PluginCost extends TapCost {
 export interface StatsReport {
   schema: typeof schemaVersion;
   generated_at: string;
-  gateway: { pid: number; generation: number; config: string; uptime_s: number; workers: WorkerInfo[] };
+  gateway: { pid: number; generation: number; config: string; uptime_s: number; workers: WorkerInfo[]; worker_deaths: WorkerDeaths };
   frontends: FrontendStats[];
   backends: BackendStats[];
   /** Every plugin's taps, by plugin then hook, with what they cost (the kernel times every call). */
@@ -311,11 +311,11 @@ export function buildReport(input: ReportInput): StatsReport {
     };
   });
 
-  const { pid, generation, config, uptime_s, workers } = input.status;
+  const { pid, generation, config, uptime_s, workers, worker_deaths } = input.status;
   return {
     schema: schemaVersion,
     generated_at: new Date(now).toISOString(),
-    gateway: { pid, generation, config, uptime_s, workers },
+    gateway: { pid, generation, config, uptime_s, workers, worker_deaths },
     frontends,
     backends,
     plugins: pluginCosts(m),

@@ -14,7 +14,8 @@ export function renderTerminal(r: StatsReport, color = false): string {
   const ms = (v: number | null) => (v === null ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(0));
   const age = (s: number) => (s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`);
   const gw = r.gateway;
-  const out = [`tapgate  generation ${gw.generation} · ${gw.workers.length} worker${gw.workers.length === 1 ? '' : 's'} · up ${age(gw.uptime_s)} · ${r.generated_at.replace('T', ' ').slice(0, 19)} UTC`, ''];
+  const deaths = gw.worker_deaths.total ? ` · ${gw.worker_deaths.total} worker death${gw.worker_deaths.total === 1 ? '' : 's'} (last ${gw.worker_deaths.last!.reason})` : '';
+  const out = [`tapgate  generation ${gw.generation} · ${gw.workers.length} worker${gw.workers.length === 1 ? '' : 's'}${deaths} · up ${age(gw.uptime_s)} · ${r.generated_at.replace('T', ' ').slice(0, 19)} UTC`, ''];
 
   const fe = table(
     ['FRONTEND', 'MODE', 'CUR', 'MAX', 'TOTAL', '2xx', '4xx', '5xx%', 'DENIED', 'ERR', 'p99 ms'],

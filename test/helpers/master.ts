@@ -18,6 +18,8 @@ export interface TestMaster {
   /** Lines the master and workers wrote to stderr. */
   log: string[];
   write(config: string, files?: Record<string, string>): void;
+  /** Resolves once the control socket answers (it opens after the first generation is ready). */
+  serving(): Promise<void>;
   reload(plan?: boolean): Promise<ReloadReply>;
   status(): Promise<StatusReply>;
   stop(hard?: boolean): Promise<number | null>;
@@ -25,6 +27,13 @@ export interface TestMaster {
 }
 
 export async function startMaster(config: string, files: Record<string, string> = {}): Promise<TestMaster> {
+  const master = spawnMaster(config, files);
+  await master.serving();
+  return master;
+}
+
+/** Starts `tapgate run` and returns at once, before the master serves (see `serving`). */
+export function spawnMaster(config: string, files: Record<string, string> = {}): TestMaster {
   const dir = tempDir();
   const file = join(dir, 'tapgate.yaml');
   const write = (text: string, more: Record<string, string> = {}) => {
@@ -37,20 +46,21 @@ export async function startMaster(config: string, files: Record<string, string> 
   const log: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => log.push(line));
   const socket = join(dir, '.tapgate', 'control.sock');
-  // Serving once the control socket answers (it opens after the first generation is ready).
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`master exited with ${child.exitCode}:\n${log.join('\n')}`);
-    const up = await controlRequest<StatusReply>(socket, { cmd: 'status' }, 1000).catch(() => undefined);
-    if (up) break;
-    if (i > 600) throw new Error(`master did not come up in 30 s:\n${log.join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const serving = async () => {
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`master exited (${child.signalCode ?? child.exitCode}):\n${log.join('\n')}`);
+      const up = await controlRequest<StatusReply>(socket, { cmd: 'status' }, 1000).catch(() => undefined);
+      if (up) return;
+      if (i > 600) throw new Error(`master did not come up in 30 s:\n${log.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   return {
-    child, dir, file, socket, log, write, exited,
+    child, dir, file, socket, log, write, exited, serving,
     reload: (plan = false) => controlRequest<ReloadReply>(socket, { cmd: 'reload', plan }),
     status: () => controlRequest<StatusReply>(socket, { cmd: 'status' }),
     stop: async (hard = false) => {
-      if (child.exitCode === null) await controlRequest(socket, { cmd: 'stop', hard }).catch(() => child.kill('SIGKILL'));
+      if (child.exitCode === null && child.signalCode === null) await controlRequest(socket, { cmd: 'stop', hard }).catch(() => child.kill('SIGKILL'));
       const code = await exited;
       rmSync(dir, { recursive: true, force: true });
       return code;

@@ -99,4 +99,14 @@ backends:
     const status = await (await fetch(`http://127.0.0.1:${stats}/api/status`)).json();
     assert.equal(status.generation, 3);
   });
+
+  it('answers POST /api/reload with the reload it asked for, though that reload drains the worker answering', async () => {
+    const before = (await master.status()).generation;
+    const res = await fetch(`http://127.0.0.1:${stats}/api/reload`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    const reply = (await res.json()) as { ok: boolean; generation: number };
+    assert.equal(reply.ok, true);
+    assert.equal(reply.generation, before + 1);
+    assert.equal(res.headers.get('connection'), 'close', 'the draining worker closes the connection after the answer');
+  });
 });

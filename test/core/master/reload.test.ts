@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
 import { deadPort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
-import { startMaster } from '../../helpers/master.ts';
+import { spawnMaster, startMaster } from '../../helpers/master.ts';
+import { accepts, load, until, type Load } from '../../helpers/load.ts';
 
 const plugin = (tag: string) => `
   import { definePlugin } from 'tapgate/sdk';
@@ -31,50 +32,6 @@ backends:
     servers:
 ${servers}
 ${extra}`;
-}
-
-interface Load {
-  ok: number;
-  failures: string[];
-  stop(): Promise<void>;
-}
-
-/** Bounded load: `closers` loops of new connections, `keepers` keep-alive clients; at most `max` requests each. */
-function load(port: number, closers: number, keepers: number, max = 100_000): Load {
-  const state = { ok: 0, failures: [] as string[], running: true };
-  const request = (agent: http.Agent | false, headers: Record<string, string>) =>
-    new Promise<void>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/', agent, headers }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) state.ok++;
-          else state.failures.push(`status ${res.statusCode}`);
-          resolve();
-        });
-        res.on('error', (e) => (state.failures.push(`response ${e.message}`), resolve()));
-      });
-      req.on('error', (e) => (state.failures.push(`${(e as NodeJS.ErrnoException).code ?? e.message}`), resolve()));
-      req.end();
-    });
-  const loop = async (agent: http.Agent | false, headers: Record<string, string>) => {
-    for (let n = 0; state.running && n < max; n++) await request(agent, headers);
-  };
-  const agents = Array.from({ length: keepers }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const loops = [
-    ...Array.from({ length: closers }, () => loop(false, { connection: 'close' })),
-    ...agents.map((a) => loop(a, {})),
-  ];
-  return {
-    get ok() {
-      return state.ok;
-    },
-    failures: state.failures,
-    stop: async () => {
-      state.running = false;
-      await Promise.all(loops);
-      for (const a of agents) a.destroy();
-    },
-  };
 }
 
 describe('master and workers: reload', () => {
@@ -173,6 +130,85 @@ describe('master and workers: reload', () => {
       assert.match(JSON.stringify(refused.problems), /address in use/);
     } finally {
       squatter.close();
+      await master.stop();
+    }
+  });
+});
+
+/** The `x-tag` of the plugin version serving a new connection. */
+function tagOf(port: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) =>
+    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      resolve(res.headers['x-tag'] as string | undefined);
+    }).on('error', reject));
+}
+
+describe('master and workers: reloads asked faster than they complete', () => {
+  let origins: TestOrigin[];
+  before(async () => {
+    origins = await Promise.all([startOrigin('a'), startOrigin('b'), startOrigin('c')]);
+  });
+  after(async () => {
+    await Promise.all(origins.map((o) => o.close()));
+  });
+
+  it('survives SIGHUPs from the moment its port accepts, faster than reloads complete: a few reloads, the last config serving, no request failed', { timeout: 180_000 }, async (t) => {
+    const port = await deadPort();
+    const master = spawnMaster(config(port, origins, 0), { 'tag.ts': plugin('v0') });
+    const signals = 30;
+    let traffic: Load | undefined;
+    try {
+      // The port accepts once the first worker listens, before the master has finished starting.
+      await until(() => accepts(port), 60_000, 'the port to accept');
+      traffic = load(port, 2, 2, { ms: 120_000 });
+      for (let i = 1; i <= signals; i++) {
+        master.write(config(port, origins, i), { 'tag.ts': plugin(`v${i}`) });
+        master.child.kill('SIGHUP');
+        assert.equal(master.child.signalCode, null, `the master died by a signal before signal ${i}:\n${master.log.slice(-20).join('\n')}`);
+        // The burst's pace: faster than any reload (forking workers) completes.
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await master.serving();
+      // The last signal is covered once its config serves alone.
+      await until(async () => (await tagOf(port)) === `v${signals}` && (await master.status()).workers.every((w) => w.state === 'ready'), 60_000, `v${signals} serving alone`);
+      const reloads = (await master.status()).generation - 1;
+      t.diagnostic(`${signals} SIGHUPs made ${reloads} reloads`);
+      assert.ok(reloads >= 1 && reloads <= signals / 2, `${reloads} reloads for ${signals} signals: coalesced, not queued`);
+    } finally {
+      await traffic?.stop();
+      await master.stop();
+    }
+    assert.equal(master.child.signalCode, null);
+    assert.deepEqual(traffic!.failures.slice(0, 10), [], `${traffic!.failures.length} failed of ${traffic!.ok + traffic!.failures.length}`);
+    t.diagnostic(`${traffic!.ok} requests, none failed`);
+  });
+
+  it('gives the reloads asked on the control socket and the runtime API while one runs one next reload together', { timeout: 180_000 }, async () => {
+    const port = await deadPort();
+    const stats = await deadPort();
+    // Workers take a while to set this plugin up: the first reload is surely still running when the others are asked.
+    const slow = `
+  import { definePlugin } from 'tapgate/sdk';
+  export default definePlugin({ name: 'tag', version: '1.0.0', async setup(api) {
+    await new Promise((r) => setTimeout(r, 800));
+    api.hooks.http.upstreamResponse.tapPromise(api.name, async (_ctx, res) => { res.headers['x-tag'] = 'slow'; });
+  }});`;
+    const master = await startMaster(config(port, origins, 0, `stats: { bind: 127.0.0.1:${stats} }`), { 'tag.ts': slow });
+    const apiReload = async () => {
+      const res = await fetch(`http://127.0.0.1:${stats}/api/reload`, { method: 'POST' });
+      return { status: res.status, ...((await res.json()) as { ok: boolean; generation?: number }) };
+    };
+    try {
+      const first = master.reload();
+      await until(async () => (await master.status()).workers.some((w) => w.state === 'starting'), 30_000, 'the first reload to start its workers');
+      const asked = [master.reload(), apiReload(), master.reload(), apiReload()];
+      const covering = await Promise.all(asked);
+      assert.equal((await first).generation, 2);
+      for (const r of covering) assert.equal(r.generation, 3, JSON.stringify(covering));
+      assert.ok(covering.every((r) => r.ok));
+      assert.equal((await master.status()).generation, 3);
+    } finally {
       await master.stop();
     }
   });
@@ -294,6 +330,18 @@ backends:
       release();
       await master.stop();
     }
+  });
+
+  it('stops while a reload is starting its workers: they drain once ready, and the master exits well before hard_stop_after', { timeout: 120_000 }, async () => {
+    const port = await deadPort();
+    const master = await startMaster(cfg(port));
+    const asked = [master.reload(), master.reload()].map((r) => r.catch((e: Error) => ({ ok: false, error: e.message })));
+    await until(async () => (await master.status()).workers.some((w) => w.state === 'starting'), 30_000, 'the reload to start its workers');
+    const t0 = performance.now();
+    assert.equal(await master.stop(), 0);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 15_000, `stopped in ${Math.round(ms)} ms (hard_stop_after is 30 s)`);
+    for (const r of await Promise.all(asked)) assert.equal(r.ok, false);
   });
 
   it('replaces a worker that dies', async () => {

@@ -55,7 +55,7 @@ describe('stats report', () => {
     counting.collect([backend], 10_000);
     const report = buildReport({
       samples: registry.snapshot(),
-      status: { pid: 1, generation: 7, config: 'x.yaml', uptime_s: 5, workers: [] },
+      status: { pid: 1, generation: 7, config: 'x.yaml', uptime_s: 5, workers: [], worker_deaths: { total: 0, last: null } },
       frontends: new Map([['web', { name: 'web', mode: 'http', binds: [{ host: '::1', port: 8080 }], defaultBackend: 'b', maxconn: 0 }]]),
       routes: () => [],
       backends: new Map([['b', backend]]),
