@@ -25,7 +25,15 @@ const plain = (r: RequestSpec) => {
   return w.complete && !w.headReject && !w.bodyBroken && !w.overflow && !oddByte(r) && /^(\/|http:\/\/)[\x21-\x7e]*$/.test(r.target);
 };
 
+/** The Transfer-Encoding fields' codings, lower case, in order. */
+const codings = (r: RequestSpec) => r.headers.filter((h) => h.name.toLowerCase() === 'transfer-encoding').flatMap((h) => h.value.split(',')).map((c) => c.trim().toLowerCase());
+
 export const knownDefects: KnownDefect[] = [
+  {
+    id: 'issue 21 finding: a Transfer-Encoding not ending in chunked is refused only after the head went to the server',
+    what: "Transfer-Encoding: identity (or any coding but chunked last): llhttp says HPE_INVALID_TRANSFER_ENCODING when the body starts, after the head was forwarded; the client gets 400, the server is charged (SH), and where the body has no 'error' listener yet (sync taps, api-key, rate-limit) the process exits",
+    matches: (c) => anyRequest(c, (r) => codings(r).length > 0 && codings(r).at(-1) !== 'chunked'),
+  },
   {
     id: 'issue 21 defect 4',
     what: 'a request line without a version (HTTP/0.9) is not refused: alone it waits for the header timeout, followed by fields it is proxied as HTTP/0.9',
@@ -48,6 +56,15 @@ export const knownDefects: KnownDefect[] = [
     id: 'issue 21 defect 6',
     what: 'an absolute-form target without a host (http:///x) is forwarded',
     matches: (c) => anyRequest(c, (r) => /^http:\/\/\//i.test(r.target)),
+  },
+  {
+    id: 'issue 21 finding: an absolute-form target does not set Host',
+    what: 'GET http://a.example:8080/ with Host: example.com reaches the server with Host: example.com; RFC 9112 3.2.2 wants the target\'s authority',
+    matches: (c) => anyRequest(c, (r) => {
+      const authority = /^https?:\/\/([^/?#]*)/i.exec(r.target)?.[1];
+      const host = r.headers.find((h) => h.name.toLowerCase() === 'host')?.value.trim();
+      return authority !== undefined && authority.toLowerCase() !== host?.toLowerCase();
+    }),
   },
   {
     id: 'issue 21 finding: a refusal to HEAD carries a body',

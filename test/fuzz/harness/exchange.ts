@@ -24,8 +24,8 @@ export interface ExchangeOptions {
   finish: 'end' | 'hold';
   /** Holding: stop once this says the answers are all in (`received` so far). */
   enough?: (received: Buffer) => boolean;
-  /** Holding: stop after this long without a byte. */
-  quietMs: number;
+  /** Holding: stop after this long without a byte (given what came so far). */
+  quietMs: number | ((received: Buffer) => number);
   /** Stop after this long whatever happens. */
   maxMs: number;
 }
@@ -69,16 +69,17 @@ export async function exchange(target: Target, parts: Buffer[], options: Exchang
   while (!closed) {
     const now = performance.now();
     const received = Buffer.concat(chunks);
+    const quietMs = typeof options.quietMs === 'number' ? options.quietMs : options.quietMs(received);
     if (options.finish === 'hold' && options.enough?.(received)) break;
     if (now - started >= options.maxMs) {
       gaveUp = `still open after ${options.maxMs} ms`;
       break;
     }
-    if (options.finish === 'hold' && now - lastByte >= options.quietMs) {
-      gaveUp = `nothing for ${options.quietMs} ms`;
+    if (options.finish === 'hold' && now - lastByte >= quietMs) {
+      gaveUp = `nothing for ${quietMs} ms`;
       break;
     }
-    const wait = Math.max(5, Math.min(options.maxMs - (now - started), options.finish === 'hold' ? options.quietMs - (now - lastByte) : options.maxMs));
+    const wait = Math.max(5, Math.min(options.maxMs - (now - started), options.finish === 'hold' ? quietMs - (now - lastByte) : options.maxMs));
     await Promise.race([done, new Promise((r) => setTimeout(r, Math.min(wait, 100)))]);
   }
   socket.destroy();

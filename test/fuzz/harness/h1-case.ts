@@ -44,8 +44,9 @@ export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case): Pro
   const finals = (p: ParsedResponses) => p.responses.filter((r) => r.status >= 200 || r.status === 101).length;
   const result = await exchange({ port: fe.port, tls: fe.tls ? { alpn: ['http/1.1'] } : undefined }, splitAt(bytes, pipeline.delivery.cuts), {
     finish: pipeline.delivery.finish,
-    // A whole request is answered at once; a cut one may only wait (a short look for an early refusal).
-    quietMs: firstAnswered ? 2500 : 300,
+    // A whole request is answered at once (waited for up to 2.5 s, in case the machine is busy); a cut one
+    // may only wait (a short look for an early refusal); once answers flow, a short silence ends the case.
+    quietMs: (received) => (firstAnswered && received.length === 0 ? 2500 : 300),
     maxMs: 6000,
     enough: (received) => {
       const p = parseResponses(received, heads);

@@ -35,9 +35,13 @@ export async function fuzz<T>(name: string, arb: fc.Arbitrary<T>, check: (value:
   const path = process.env.FUZZ_PATH || undefined;
   let cases = 0;
   const started = performance.now();
+  // fast-check's time limit resolves without waiting for the case under way: wait for it here,
+  // or it would still be running (and charging the bench) when the next property starts.
+  let running: Promise<void> | undefined;
   const property = fc.asyncProperty(arb, async (value) => {
     cases++;
-    await check(value);
+    running = check(value);
+    await running;
   });
   const details = await fc.check(property, {
     numRuns: runs,
@@ -48,6 +52,7 @@ export async function fuzz<T>(name: string, arb: fc.Arbitrary<T>, check: (value:
     markInterruptAsFailure: false,
     endOnFailure: process.env.FUZZ_NO_SHRINK === '1',
   });
+  await running?.catch(() => undefined);
   const took = (performance.now() - started) / 1000;
   tally.push({ name, cases, seconds: took, failed: details.failed });
   console.log(`# fuzz: ${name}: ${cases} cases in ${took.toFixed(1)} s${details.interrupted ? ' (time limit)' : ''}, seed ${details.seed}`);
