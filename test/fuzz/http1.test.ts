@@ -20,7 +20,7 @@ describe('HTTP/1 requests under fuzz, one gateway process serving every configur
     it(`${name}: malformed HTTP/1 requests get a 4xx or a close, reach no server when refused, and leave the gateway serving`, async () => {
       const fe = bench.setup.http.find((f) => f.name === name)!;
       const cases = pipeline.map((p) => ({ fe, pipeline: p })).filter((c) => knownDefectOf(c) === undefined);
-      await fuzz(`${name}: malformed HTTP/1 requests`, cases, (c) => runH1Case(bench, c), { runs: 12, show: showH1Case });
+      await fuzz(`${name}: malformed HTTP/1 requests`, cases, (c) => runH1Case(bench, c), { runs: 8, show: showH1Case });
     });
   }
 });
@@ -34,7 +34,7 @@ describe('HTTP/1 requests under fuzz, a master with two workers', () => {
     it(`${name}: malformed HTTP/1 requests leave both workers alive and serving`, async () => {
       const fe = bench.setup.http.find((f) => f.name === name)!;
       const cases = pipeline.map((p) => ({ fe, pipeline: p })).filter((c) => knownDefectOf(c) === undefined);
-      await fuzz(`${name}: malformed HTTP/1 requests`, cases, (c) => runH1Case(bench, c), { runs: 12, show: showH1Case });
+      await fuzz(`${name}: malformed HTTP/1 requests`, cases, (c) => runH1Case(bench, c), { runs: 8, show: showH1Case });
     });
   }
 });

@@ -3,7 +3,9 @@
 // these shapes out so that they keep guarding everything else; each defect has a property
 // of its own (test/fuzz/known-defects.test.ts), marked todo until its fix lands. When a
 // fix lands, delete its entry: the main properties take its shape back.
-import { write, type RequestSpec } from './arbitraries/http1.ts';
+import fc from 'fast-check';
+import { pipeline, request, validRequest, write, type Pipeline, type RequestSpec } from './arbitraries/http1.ts';
+import type { TcpCaseSpec } from './arbitraries/tcp.ts';
 import type { H1Case } from './harness/h1-case.ts';
 
 export interface KnownDefect {
@@ -11,7 +13,15 @@ export interface KnownDefect {
   id: string;
   what: string;
   matches(c: H1Case): boolean;
+  /** The frontend where it shows. */
+  frontend: string;
+  /** Connections of that shape, for its own (todo) property. */
+  examples: fc.Arbitrary<Pipeline>;
 }
+
+/** Connections whose first request is `shape` of a generated one. */
+const firstIs = (shape: (r: RequestSpec) => RequestSpec) => pipeline.map((p) => ({ ...p, requests: [shape(p.requests[0]!), ...p.requests.slice(1)] }));
+const host = { name: 'Host', sep: ': ', value: 'example.com' };
 
 const anyRequest = (c: H1Case, test: (r: RequestSpec) => boolean) => c.pipeline.requests.some(test);
 const announcesBody = (r: RequestSpec) => r.headers.some((h) => /^(content-length|transfer-encoding)$/i.test(h.name));
@@ -30,19 +40,47 @@ const codings = (r: RequestSpec) => r.headers.filter((h) => h.name.toLowerCase()
 
 export const knownDefects: KnownDefect[] = [
   {
+    id: 'issue 21 defect 1',
+    what: "an async tap on the request path and a malformed chunked body (ZZ) kill the worker (unhandled 'error' on RequestBody)",
+    matches: (c) => c.fe.name.includes('async-taps') && anyRequest(c, (r) => codings(r).at(-1) === 'chunked' && write(r).bodyBroken !== undefined),
+    frontend: 'async-taps',
+    examples: firstIs((r) => ({
+      ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false,
+      headers: [host, { name: 'Transfer-Encoding', sep: ': ', value: 'chunked' }],
+      body: { kind: 'chunked', chunks: [{ data: 'hello', size: { kind: 'raw', text: 'ZZ', valid: false }, ext: '' }], last: true, trailers: [], end: true },
+    })),
+  },
+  {
+    id: 'issue 21 finding: a malformed chunked body is charged to the server',
+    what: 'a chunk size llhttp refuses (ZZ) after a head already forwarded: the client gets 400 but the server is charged a response error (termination SH, HPE_INVALID_CHUNK_SIZE)',
+    matches: (c) => anyRequest(c, (r) => codings(r).at(-1) === 'chunked' && write(r).bodyBroken !== undefined),
+    frontend: 'plain',
+    examples: firstIs((r) => ({
+      ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false,
+      headers: [host, { name: 'Transfer-Encoding', sep: ': ', value: 'chunked' }],
+      body: { kind: 'chunked', chunks: [{ data: 'hello', size: { kind: 'raw', text: 'ZZ', valid: false }, ext: '' }], last: true, trailers: [], end: true },
+    })),
+  },
+  {
     id: 'issue 21 finding: a Transfer-Encoding not ending in chunked is refused only after the head went to the server',
     what: "Transfer-Encoding: identity (or any coding but chunked last): llhttp says HPE_INVALID_TRANSFER_ENCODING when the body starts, after the head was forwarded; the client gets 400, the server is charged (SH), and where the body has no 'error' listener yet (sync taps, api-key, rate-limit) the process exits",
     matches: (c) => anyRequest(c, (r) => codings(r).length > 0 && codings(r).at(-1) !== 'chunked'),
+    frontend: 'sync-taps',
+    examples: firstIs((r) => ({ ...r, version: 'HTTP/1.1', headers: [host, { name: 'Transfer-Encoding', sep: ': ', value: 'identity' }], cutHead: false })),
   },
   {
     id: 'issue 21 defect 4',
     what: 'a request line without a version (HTTP/0.9) is not refused: alone it waits for the header timeout, followed by fields it is proxied as HTTP/0.9',
     matches: (c) => anyRequest(c, (r) => r.version === null),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, version: null, eol: '\r\n' })),
   },
   {
     id: 'issue 21 defect 5',
     what: 'a request line with a version other than 1.0 or 1.1 (GET / HTTP/2.0) is proxied',
     matches: (c) => anyRequest(c, (r) => r.version !== null && /^HTTP\/\d\.\d$/.test(r.version) && r.version !== 'HTTP/1.1' && r.version !== 'HTTP/1.0'),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, version: 'HTTP/2.0', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })),
   },
   {
     id: 'issue 21 defect 2',
@@ -51,11 +89,15 @@ export const knownDefects: KnownDefect[] = [
       const w = write(r);
       return !w.headReject && !r.cutHead && announcesBody(r) && !w.complete;
     }),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, headers: [host, { name: 'Content-Length', sep: ': ', value: '100' }], body: { kind: 'raw', data: 'cut short' } })),
   },
   {
     id: 'issue 21 defect 6',
     what: 'an absolute-form target without a host (http:///x) is forwarded',
     matches: (c) => anyRequest(c, (r) => /^http:\/\/\//i.test(r.target)),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, target: 'http:///x', version: 'HTTP/1.1', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })),
   },
   {
     id: 'issue 21 finding: an absolute-form target does not set Host',
@@ -65,20 +107,35 @@ export const knownDefects: KnownDefect[] = [
       const host = r.headers.find((h) => h.name.toLowerCase() === 'host')?.value.trim();
       return authority !== undefined && authority.toLowerCase() !== host?.toLowerCase();
     }),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, method: 'GET', target: 'http://other.example:8080/x', version: 'HTTP/1.1', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })).map((p) => ({ ...p, requests: p.requests.slice(0, 1) })),
   },
   {
     id: 'issue 21 finding: a refusal to HEAD carries a body',
     what: 'the 400 written for an unparsable HEAD request has a 16-byte body, which a client reads as the start of the next response',
     matches: (c) => anyRequest(c, (r) => r.method === 'HEAD' && !plain(r)),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, method: 'HEAD', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, headers: [host, { name: 'X-Bad', sep: ': ', value: 'a\x01b' }], body: { kind: 'none' } })),
   },
   {
     id: 'issue 21 finding: a refusal with a pipelined request body queued kills the process',
     what: "a parse error while a pipelined request with a body waits its turn: refuse() aborts it, its RequestBody emits 'error' with no listener, the process exits",
     matches: (c) => c.pipeline.requests.length > 1 && c.pipeline.requests.slice(1).some(announcesBody),
+    frontend: 'plain',
+    examples: fc.record({ requests: fc.tuple(validRequest, request).map(([a, b]) => [{ ...a, version: 'HTTP/1.0', headers: [host, { name: 'Content-Length', sep: ': ', value: '1' }], body: { kind: 'raw' as const, data: 'x' } }, { ...b, method: 'POST', headers: [...b.headers, { name: 'Content-Length', sep: ': ', value: '5' }] }]), delivery: pipeline.map((p) => p.delivery) }),
   },
 ];
 
 /** The known defect a case would show, if any. */
 export function knownDefectOf(c: H1Case): KnownDefect | undefined {
   return knownDefects.find((d) => d.matches(c));
+}
+
+/** The same for a tcp frontend's opening bytes that reach an HTTP frontend. */
+export function knownTcpDefectOf(spec: TcpCaseSpec): KnownDefect | undefined {
+  const o = spec.opening;
+  if (o.kind === 'http' && o.text.startsWith('POST') && o.cut > 0) return knownDefects.find((d) => d.id === 'issue 21 defect 2');
+  if (o.kind === 'http' && o.text.includes('\r\n\r\nZZ')) return knownDefects.find((d) => d.id === 'issue 21 finding: a malformed chunked body is charged to the server');
+  if (o.kind === 'http' && o.text.startsWith('GET / HTTP/2.0')) return knownDefects.find((d) => d.id === 'issue 21 defect 5');
+  return undefined;
 }

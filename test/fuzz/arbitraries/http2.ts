@@ -253,3 +253,23 @@ export function describeConnection(c: H2Connection): string {
   });
   return [`preface ${c.preface}${c.settings ? ', SETTINGS' : ', no SETTINGS'}`, ...moves].join('\n  then ');
 }
+
+/**
+ * Connections a client within the protocol could open: valid preface and SETTINGS, well-formed
+ * requests (split over CONTINUATION, padded, with priority, with bodies, each ending its
+ * stream), and floods of frames that are each allowed (SETTINGS, PING, WINDOW_UPDATE).
+ */
+export const wellFormedConnection: fc.Arbitrary<H2Connection> = fc.record({
+  preface: fc.constant('valid' as const),
+  settings: fc.constant(true),
+  moves: fc.array(
+    fc.oneof(
+      // Every request ends its stream: one left open is an upload the client abandons (issue 21 defect 2's shape).
+      { weight: 4, arbitrary: move.filter((m) => m.move === 'request').map((m) => ({ ...m, mutation: 'none', endStream: true }) as Move) },
+      // SETTINGS without ACK (an unsolicited ACK is a protocol error), PINGs.
+      { weight: 1, arbitrary: move.filter((m) => (m.move === 'settings-flood' && !m.ack) || m.move === 'ping-flood') },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 2 ** 20 }).map((increment): Move => ({ move: 'window-update', stream: 'zero', increment, times: 1 })) },
+    ),
+    { minLength: 1, maxLength: 6 },
+  ),
+});

@@ -59,13 +59,18 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
   const echo = await startEchoServer();
   let setup: FuzzSetup;
   let gateway: GatewayProcess;
-  try {
-    setup = kind === 'single' ? await singleProcessSetup(origin, echo) : await masterSetup(origin);
-    gateway = await startGatewayProcess(setup.config, setup.files);
-  } catch (err) {
-    await origin.close();
-    await echo.close();
-    throw err;
+  // A port taken meanwhile by another process on this machine fails the start: try again on others.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      setup = kind === 'single' ? await singleProcessSetup(origin, echo) : await masterSetup(origin);
+      gateway = await startGatewayProcess(setup.config, setup.files);
+      break;
+    } catch (err) {
+      if (attempt < 3 && /already bound|EADDRINUSE/.test((err as Error).message)) continue;
+      await origin.close();
+      await echo.close();
+      throw err;
+    }
   }
   const master = kind === 'master';
 
@@ -91,12 +96,16 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
     echo,
     gateway: () => gateway,
     before: async () => {
-      if (gateway.exit() !== undefined) {
+      // A gateway that the last case killed (or that is dying and no longer answers) is started again.
+      let counters = gateway.exit() === undefined ? await settled().catch(() => undefined) : undefined;
+      if (!counters) {
+        await gateway.exited(5000);
         await gateway.stop();
         gateway = await startGatewayProcess(setup.config, setup.files);
+        counters = await settled();
       }
       return {
-        charges: chargesOf(await settled()),
+        charges: chargesOf(counters),
         stderr: gateway.stderr.length,
         stdout: gateway.stdout.length,
         seen: origin.seen.length,
@@ -106,13 +115,14 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
     },
     after: async (before, fe, kind) => {
       const problems: string[] = [];
-      const exited = gateway.exit();
+      const normal = await normalRequest(fe, kind);
+      // A normal request that failed may be the first sign of a process on its way out.
+      const exited = normal ? await gateway.exited(1000) : gateway.exit();
       if (exited !== undefined) {
         problems.push(`the gateway process died (${exited})`);
         problems.push(...troubleLines(gateway.stderr.slice(before.stderr)).slice(0, 20).map((l) => `  stderr: ${l.slice(0, 400)}`));
         return problems;
       }
-      const normal = await normalRequest(fe, kind);
       if (normal) problems.push(normal);
       const now = chargesOf(await settled().catch((err) => {
         problems.push(`the stats listener did not answer: ${(err as Error).message}`);

@@ -9,6 +9,19 @@ import { freePort } from '../../helpers/gateway.ts';
 import { TestCa } from '../../core/tls/pki.ts';
 import type { EchoServer, FuzzOrigin } from './origins.ts';
 
+/** Free ports, each different from the others this process took (the OS may hand a released port out again at once). */
+const taken = new Set<number>();
+async function newPort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const p = await freePort();
+    if (!taken.has(p)) {
+      taken.add(p);
+      return p;
+    }
+  }
+  throw new Error('no new free port in 20 tries');
+}
+
 const plugin = (file: string) => fileURLToPath(new URL(`../plugins/${file}`, import.meta.url));
 
 /** An HTTP frontend under fuzz, and the normal request it must serve right after each case. */
@@ -71,7 +84,7 @@ export async function singleProcessSetup(origin: FuzzOrigin, echo: EchoServer): 
   const normal = (headers: Record<string, string> = {}, path = '/', status = 200) => ({ path, headers, status });
 
   const add = async (name: string, about: string, fe: object, opts: { balance?: string; tls?: boolean; h2?: boolean; normal?: HttpFrontend['normal'] } = {}) => {
-    const port = await freePort();
+    const port = await newPort();
     backends[name] = backend(opts.balance);
     frontends[name] = { bind: `127.0.0.1:${port}`, mode: 'http', default_backend: name, ...fe };
     http.push({ name, about, port, tls: opts.tls ?? false, h2: opts.h2 ?? false, normal: opts.normal ?? normal() });
@@ -100,7 +113,7 @@ export async function singleProcessSetup(origin: FuzzOrigin, echo: EchoServer): 
   await add('h2c', 'h2c with prior knowledge', { h2c: true }, { h2: true });
 
   // tcp mode: detectors decide; HTTP and h2c are handed to frontends without a port of their own.
-  const edge = await freePort();
+  const edge = await newPort();
   backends.echo = { mode: 'tcp', retries: 1, servers: [{ name: 'echo', address: echo.address, check: false }] };
   frontends.handed = { mode: 'http', default_backend: 'plain' };
   frontends['handed-h2c'] = { mode: 'http', default_backend: 'plain', h2c: true };
@@ -117,7 +130,7 @@ export async function singleProcessSetup(origin: FuzzOrigin, echo: EchoServer): 
     ],
   };
 
-  const statsPort = await freePort();
+  const statsPort = await newPort();
   return {
     config: {
       workers: 0,
@@ -146,12 +159,12 @@ export async function masterSetup(origin: FuzzOrigin): Promise<FuzzSetup> {
     ['workers-plain', 'two workers under a master, no plugins', []],
     ['workers-async-taps', 'two workers under a master, async taps on every request-path hook', [{ use: plugin('async-taps.ts') }]],
   ] as const) {
-    const port = await freePort();
+    const port = await newPort();
     backends[name] = { passive: false, retries: 1, servers: [server('s1')] };
     frontends[name] = { bind: `127.0.0.1:${port}`, default_backend: name, plugins };
     http.push({ name, about, port, tls: false, h2: false, normal: { path: '/', headers: {}, status: 200 } });
   }
-  const statsPort = await freePort();
+  const statsPort = await newPort();
   return {
     config: { workers: 2, log: { level: 'info', access: true }, stats: { bind: `127.0.0.1:${statsPort}` }, defaults: { timeouts }, plugin_budget: { timeout: '5s' }, hard_stop_after: '1s', frontends, backends },
     files: {},

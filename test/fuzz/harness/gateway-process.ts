@@ -25,6 +25,8 @@ export interface GatewayProcess {
   readonly stdout: string[];
   /** Exit code or signal once the process has exited, else undefined. */
   exit(): string | undefined;
+  /** Waits up to `ms` for the process to exit (one that stopped answering may be dying); its exit, or undefined. */
+  exited(ms: number): Promise<string | undefined>;
   /** Worker pids from the control socket (a master only). */
   workers(): Promise<number[]>;
   stop(): Promise<void>;
@@ -68,6 +70,12 @@ export async function startGatewayProcess(config: object, files: Record<string, 
     stderr,
     stdout,
     exit: () => exitedWith,
+    exited: async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+      clearTimeout(timer);
+      return exitedWith;
+    },
     workers: async () => (await controlRequest<StatusReply>(socket, { cmd: 'status' }, 5000)).workers.map((w) => w.pid),
     stop: async () => {
       if (exitedWith === undefined) {
