@@ -5,7 +5,7 @@
 import { createHash, generateKeyPairSync, randomBytes, scryptSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { SignJWT, importPKCS8 } from 'jose';
-import { freePort } from '../../helpers/gateway.ts';
+import { deadPort, freePort } from '../../helpers/gateway.ts';
 import { TestCa } from '../../core/tls/pki.ts';
 import type { EchoServer, FuzzOrigin } from './origins.ts';
 
@@ -111,6 +111,9 @@ export async function singleProcessSetup(origin: FuzzOrigin, echo: EchoServer): 
   await add('sticky-cookie', 'the sticky-cookie plugin', { plugins: [{ use: 'sticky-cookie', options: { name: 'SRVID', max_age: 60 } }] });
   await add('tls', 'TLS (HTTP/1.1 and h2 by ALPN)', { tls: { certificates: [{ cert: 'cert.pem', key: 'key.pem' }] } }, { tls: true, h2: true });
   await add('h2c', 'h2c with prior knowledge', { h2c: true }, { h2: true });
+  // Deliberately broken, for the harness's own test: its only server refuses connections (503, a server charged).
+  await add('broken', 'a backend whose server refuses connections', {}, { normal: normal({}, '/', 503) });
+  backends.broken = { retries: 0, passive: false, servers: [{ name: 'dead', address: `127.0.0.1:${await deadPort()}`, check: false }] };
 
   // tcp mode: detectors decide; HTTP and h2c are handed to frontends without a port of their own.
   const edge = await newPort();

@@ -17,7 +17,7 @@ export interface FuzzOrigin {
   readonly seen: SeenRequest[];
   /**
    * What the gateway should never have sent: a request node:http refused to parse
-   * (`clientError`), a request without Host, a version other than 1.1.
+   * (`clientError`), a request without Host, a version other than 1.1, a target not in origin-form.
    */
   readonly anomalies: string[];
   close(): Promise<void>;
@@ -35,6 +35,8 @@ export async function startFuzzOrigin(): Promise<FuzzOrigin> {
     seen.push({ method: req.method!, url: req.url!, httpVersion: req.httpVersion, headers: req.headers });
     if (req.headers.host === undefined) anomalies.push(`a request without Host reached the origin: ${req.method} ${req.url}`);
     if (req.httpVersion !== '1.1') anomalies.push(`a request in HTTP/${req.httpVersion} reached the origin: ${req.method} ${req.url}`);
+    // A gateway speaks to an origin in origin-form (RFC 9112 3.2.1), whatever form the client used.
+    if (!req.url!.startsWith('/') && !(req.method === 'OPTIONS' && req.url === '*')) anomalies.push(`a request target not in origin-form reached the origin: ${req.method} ${req.url}`);
   };
   const server = http.createServer({ requireHostHeader: false }, (req, res) => {
     check(req);
