@@ -4,7 +4,7 @@
 // of its own (test/fuzz/known-defects.test.ts), marked todo until its fix lands. When a
 // fix lands, delete its entry: the main properties take its shape back.
 import fc from 'fast-check';
-import { pipeline, request, validRequest, write, type Pipeline, type RequestSpec } from './arbitraries/http1.ts';
+import { pipeline, validRequest, write, type Pipeline, type RequestSpec } from './arbitraries/http1.ts';
 import type { TcpCaseSpec } from './arbitraries/tcp.ts';
 import type { H1Case } from './harness/h1-case.ts';
 
@@ -114,11 +114,17 @@ export const knownDefects: KnownDefect[] = [
     examples: firstIs((r) => ({ ...r, method: 'HEAD', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, headers: [host, { name: 'X-Bad', sep: ': ', value: 'a\x01b' }], body: { kind: 'none' } })),
   },
   {
-    id: 'issue 21 finding: a refusal with a pipelined request body queued kills the process',
-    what: "a parse error while a pipelined request with a body waits its turn: refuse() aborts it, its RequestBody emits 'error' with no listener, the process exits",
+    id: 'issue 21 finding: a parse error behind a pipelined request with a body kills the process',
+    what: "a request with a body that waits its turn behind another (pipelined), then bytes that do not parse (a byte after its body, a bad chunk size): refuse() aborts it and its RequestBody emits 'error' with no listener (defect 1's mechanism without an async tap), the process exits",
     matches: (c) => c.pipeline.requests.length > 1 && c.pipeline.requests.slice(1).some(announcesBody),
     frontend: 'plain',
-    examples: fc.record({ requests: fc.tuple(validRequest, request).map(([a, b]) => [{ ...a, version: 'HTTP/1.0', headers: [host, { name: 'Content-Length', sep: ': ', value: '1' }], body: { kind: 'raw' as const, data: 'x' } }, { ...b, method: 'POST', headers: [...b.headers, { name: 'Content-Length', sep: ': ', value: '5' }] }]), delivery: pipeline.map((p) => p.delivery) }),
+    examples: fc.record({
+      requests: fc.tuple(validRequest, fc.constantFrom('x\x01', 'x\x00', 'x / HTTP')).map(([a, after]): RequestSpec[] => [
+        { ...a, body: { kind: 'none' }, headers: [host] },
+        { method: 'POST', target: '/', version: 'HTTP/1.1', headers: [host, { name: 'Content-Length', sep: ': ', value: '1' }], eol: '\r\n', cutHead: false, body: { kind: 'raw', data: after } },
+      ]),
+      delivery: pipeline.map((p) => ({ ...p.delivery, cuts: [] })),
+    }),
   },
 ];
 
@@ -132,6 +138,8 @@ export function knownTcpDefectOf(spec: TcpCaseSpec): KnownDefect | undefined {
   const o = spec.opening;
   if (o.kind === 'http' && o.text.startsWith('POST') && o.cut > 0) return knownDefects.find((d) => d.id === 'issue 21 defect 2');
   if (o.kind === 'http' && o.text.includes('\r\n\r\nZZ')) return knownDefects.find((d) => d.id === 'issue 21 finding: a malformed chunked body is charged to the server');
+  if (o.kind === 'http' && o.text.startsWith('GET http://')) return knownDefects.find((d) => d.id === 'issue 21 finding: an absolute-form target is forwarded as it came');
+  if (o.kind === 'http' && o.text.startsWith('GET /\r\n')) return knownDefects.find((d) => d.id === 'issue 21 defect 4');
   if (o.kind === 'http' && o.text.startsWith('GET / HTTP/2.0')) return knownDefects.find((d) => d.id === 'issue 21 defect 5');
   return undefined;
 }
