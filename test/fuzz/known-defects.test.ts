@@ -15,7 +15,7 @@ describe('known defects, each on inputs of its shape', () => {
   for (const defect of knownDefects) {
     it(`${defect.frontend}: ${defect.what}`, { todo: defect.id }, async () => {
       const fe = bench.setup.http.find((f) => f.name === defect.frontend)!;
-      await fuzz(`${defect.frontend}: ${defect.id}`, defect.examples.map((pipeline) => ({ fe, pipeline })), (c) => runH1Case(bench, c), { runs: 3, show: showH1Case, expectFailure: true });
+      await fuzz(`${defect.frontend}: ${defect.id}`, defect.examples.map((pipeline) => ({ fe, pipeline })), (c) => runH1Case(bench, c, true), { runs: defect.runs ?? 3, show: showH1Case, expectFailure: true });
     });
   }
 });

@@ -17,6 +17,8 @@ export interface KnownDefect {
   frontend: string;
   /** Connections of that shape, for its own (todo) property. */
   examples: fc.Arbitrary<Pipeline>;
+  /** Cases its property runs in CI (3 when not said). */
+  runs?: number;
 }
 
 /** Connections whose first request is `shape` of a generated one. */
@@ -40,6 +42,14 @@ const codings = (r: RequestSpec) => r.headers.filter((h) => h.name.toLowerCase()
 
 export const knownDefects: KnownDefect[] = [
   {
+    id: 'issue 21 defect 7',
+    what: "requests with bodies, one after another, over the same pooled server connection: MaxListenersExceededWarning on RawSocket (h1-pool's body writer adds socket.once('close', stop) per request and stop() never removes it)",
+    matches: () => false, // a leak across cases, not a case's shape: its log line is let pass (knownLogLines)
+    frontend: 'plain',
+    examples: fc.constant({ requests: [{ method: 'POST', target: '/', version: 'HTTP/1.1', headers: [host, { name: 'Content-Length', sep: ': ', value: '5' }], eol: '\r\n', cutHead: false, body: { kind: 'raw' as const, data: 'hello' } }], delivery: { cuts: [], finish: 'end' as const } }),
+    runs: 40,
+  },
+  {
     id: 'issue 21 defect 1',
     what: "an async tap on the request path and a malformed chunked body (ZZ) kill the worker (unhandled 'error' on RequestBody)",
     matches: (c) => c.fe.name.includes('async-taps') && anyRequest(c, (r) => codings(r).at(-1) === 'chunked' && write(r).bodyBroken !== undefined),
@@ -51,15 +61,15 @@ export const knownDefects: KnownDefect[] = [
     })),
   },
   {
-    id: 'issue 21 finding: a malformed chunked body is charged to the server',
-    what: 'a chunk size llhttp refuses (ZZ) after a head already forwarded: the client gets 400 but the server is charged a response error (termination SH, HPE_INVALID_CHUNK_SIZE)',
+    id: 'issue 21 finding: a malformed chunked body is charged to the server, or kills the process',
+    what: "a chunk size llhttp refuses (ZZ) after a head already forwarded: the client gets 400 but the server is charged a response error (termination SH, HPE_INVALID_CHUNK_SIZE); after a head the kernel refused itself (Transfer-Encoding in HTTP/1.0) the RequestBody's 'error' has no listener and the process exits",
     matches: (c) => anyRequest(c, (r) => codings(r).at(-1) === 'chunked' && write(r).bodyBroken !== undefined),
-    frontend: 'plain',
+    frontend: 'rate-limit',
     examples: firstIs((r) => ({
       ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false,
       headers: [host, { name: 'Transfer-Encoding', sep: ': ', value: 'chunked' }],
       body: { kind: 'chunked', chunks: [{ data: 'hello', size: { kind: 'raw', text: 'ZZ', valid: false }, ext: '' }], last: true, trailers: [], end: true },
-    })),
+    })).chain((p) => fc.constantFrom('HTTP/1.1', 'HTTP/1.0').map((version) => ({ ...p, requests: [{ ...p.requests[0]!, version }, ...p.requests.slice(1)] }))),
   },
   {
     id: 'issue 21 finding: a Transfer-Encoding not ending in chunked is refused only after the head went to the server',
@@ -126,6 +136,11 @@ export const knownDefects: KnownDefect[] = [
       delivery: pipeline.map((p) => ({ ...p.delivery, cuts: [] })),
     }),
   },
+];
+
+/** Log lines that a known defect writes whatever the case (a leak noticed by Node), by the defect's id. */
+export const knownLogLines: { id: string; pattern: RegExp }[] = [
+  { id: 'issue 21 defect 7', pattern: /MaxListenersExceededWarning: Possible EventEmitter memory leak detected\. \d+ close listeners added to \[RawSocket\]/ },
 ];
 
 /** The known defect a case would show, if any. */

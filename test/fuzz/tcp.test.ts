@@ -17,6 +17,6 @@ describe('tcp-mode inspection under fuzz', () => {
   it('edge: random first bytes are routed or closed, never crash a detector, and charge no server', async () => {
     const fe = bench.setup.tcp.find((f) => f.name === 'edge')!;
     const cases = tcpCase.filter((spec) => knownTcpDefectOf(spec) === undefined).map((spec) => ({ fe, spec }));
-    await fuzz('edge: tcp inspection input', cases, (c) => runTcpCase(bench, c), { runs: 20, show: showTcpCase });
+    await fuzz('edge: tcp inspection input', cases, (c) => runTcpCase(bench, c), { runs: 14, show: showTcpCase });
   });
 });

@@ -43,7 +43,7 @@ export interface Written {
   bytes: Buffer;
   /** Why the gateway must refuse the head itself (no server may see it), if it must. */
   headReject?: string;
-  /** Why the body breaks its framing (the gateway answers 4xx or closes; a server may have seen the head). */
+  /** Why the body breaks its framing (the gateway answers 4xx or closes; a server may have seen the head), even when the head must be refused. */
   bodyBroken?: string;
   /** Everything the request announces is there: the gateway has all it needs to answer. */
   complete: boolean;
@@ -235,6 +235,7 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
     }
   }
   if (chunked && b.kind !== 'chunked') complete = false; // a chunked body that never comes (or is not chunked)
+  if (chunked && b.kind === 'raw' && b.data !== '' && !/^[0-9a-fA-F]+(;|\r|$)/.test(b.data)) bodyBroken ??= `a body that is not chunked: ${JSON.stringify(b.data.slice(0, 10))}`;
   if (!chunked && Buffer.byteLength(bodyText, 'latin1') < announced) complete = false;
   const overflow = !chunked && Buffer.byteLength(bodyText, 'latin1') > announced;
   if (upgrade && (announced > 0 || chunked)) reject('an upgrade with a body (400)');
@@ -242,7 +243,7 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
   return {
     bytes: Buffer.from(head + (spec.cutHead ? '' : bodyText), 'latin1'),
     headReject,
-    bodyBroken: headReject ? undefined : bodyBroken,
+    bodyBroken,
     complete: complete && !headReject && !bodyBroken,
     upgrade,
     overflow: !spec.cutHead && overflow,

@@ -96,6 +96,8 @@ export async function startGatewayProcess(config: object, files: Record<string, 
  */
 export function troubleLines(lines: readonly string[]): string[] {
   return lines.filter((line) => {
+    // Node's hint after its first warning: the warning itself is the line that counts.
+    if (line.startsWith('(Use `node --trace-warnings')) return false;
     if (!line.startsWith('{')) return line.trim() !== '';
     try {
       return (JSON.parse(line) as { level?: number }).level! >= 50;

@@ -23,7 +23,8 @@ export function showH1Case({ fe, pipeline }: H1Case): string {
     `written in ${splitAt(bytes, pipeline.delivery.cuts).length} write(s), then ${pipeline.delivery.finish === 'end' ? 'half-closed' : 'held open'}`,
     ...pipeline.requests.map((r, i) => {
       const w = write(r);
-      return `request ${i + 1}: ${w.headReject ? `must be refused (${w.headReject})` : w.bodyBroken ? `body breaks its framing (${w.bodyBroken})` : w.complete ? 'whole and valid' : 'cut short'}`;
+      const body = w.bodyBroken ? `; its body breaks its framing (${w.bodyBroken})` : '';
+      return `request ${i + 1}: ${w.headReject ? `must be refused (${w.headReject})` : w.bodyBroken ? 'head valid' : w.complete ? 'whole and valid' : 'cut short'}${body}`;
     }),
     `spec: ${JSON.stringify(pipeline.requests)}`,
   ].join('\n');
@@ -34,7 +35,8 @@ function expectsAnswer(w: Written, cut: boolean): boolean {
   return !cut && (w.headReject !== undefined || w.complete);
 }
 
-export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case): Promise<void> {
+/** `strict`: a known defect's log line fails the case too (its own property). */
+export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case, strict = false): Promise<void> {
   const written = pipeline.requests.map((r) => write(r));
   const bytes = Buffer.concat(written.map((w) => w.bytes));
   const heads = pipeline.requests.map((r) => r.method === 'HEAD');
@@ -54,7 +56,7 @@ export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case): Pro
     },
   });
   const problems = judge(written, pipeline, result, bench.origin.seen.length - before.seen, bench.origin.seen.slice(before.seen), firstAnswered, heads);
-  problems.push(...(await bench.after(before, fe, 'http')));
+  problems.push(...(await bench.after(before, fe, 'http', strict)));
   if (problems.length) throw new CaseFailure(problems, [`client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 800)}`, ...bench.logSince(before)]);
 }
 

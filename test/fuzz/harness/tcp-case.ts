@@ -21,8 +21,8 @@ export function showTcpCase({ fe, spec }: TcpCase): string {
 export async function runTcpCase(bench: FuzzBench, { fe, spec }: TcpCase): Promise<void> {
   const bytes = openingBytes(spec.opening);
   const before = await bench.before();
-  // The inspection delay is 300 ms: a silence of 500 ms is past any routing decision.
-  const result = await exchange({ port: fe.port }, splitAt(bytes, spec.cuts), { finish: spec.finish, quietMs: 500, maxMs: 5000 });
+  // The inspection delay is 300 ms: a silence of 400 ms is past any routing decision.
+  const result = await exchange({ port: fe.port }, splitAt(bytes, spec.cuts), { finish: spec.finish, quietMs: 400, maxMs: 5000 });
   const problems: string[] = [];
   if (result.received.subarray(0, 7).toString('latin1') === 'HTTP/1.') {
     for (const r of parseResponses(result.received).responses) {
