@@ -110,9 +110,9 @@ export const knownDefects: KnownDefect[] = [
     examples: firstIs((r) => ({ ...r, target: 'http:///x', version: 'HTTP/1.1', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })),
   },
   {
-    id: 'issue 21 finding: an absolute-form target is forwarded as it came',
-    what: 'GET http://b.example:8080/x with Host: a reaches the server as GET http://b.example:8080/x with Host: a; RFC 9112 3.2.2 wants origin-form (/x) and Host from the target (b.example:8080)',
-    matches: (c) => anyRequest(c, (r) => /^[a-z][a-z0-9+.-]*:\/\//i.test(r.target)),
+    id: 'issue 21 finding: a target not in origin-form is forwarded as it came',
+    what: 'GET http://b.example:8080/x with Host: a reaches the server as GET http://b.example:8080/x with Host: a (RFC 9112 3.2.2 wants origin-form /x and Host b.example:8080); GET * and GET example.com:443 (asterisk- and authority-form, only for OPTIONS and CONNECT) reach it as they came too, where a 400 is due',
+    matches: (c) => anyRequest(c, (r) => !r.target.trim().startsWith('/') && !(r.method === 'OPTIONS' && r.target.trim() === '*')),
     frontend: 'plain',
     examples: firstIs((r) => ({ ...r, method: 'GET', target: 'http://other.example:8080/x', version: 'HTTP/1.1', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })).map((p) => ({ ...p, requests: p.requests.slice(0, 1) })),
   },
@@ -148,13 +148,21 @@ export function knownDefectOf(c: H1Case): KnownDefect | undefined {
   return knownDefects.find((d) => d.matches(c));
 }
 
+/** The entry whose id starts with `id`; a missing one fails at once (an entry renamed or fixed). */
+function byId(id: string): KnownDefect {
+  const found = knownDefects.find((d) => d.id.startsWith(id));
+  if (!found) throw new Error(`known-defects.ts has no entry ${JSON.stringify(id)}`);
+  return found;
+}
+
 /** The same for a tcp frontend's opening bytes that reach an HTTP frontend. */
 export function knownTcpDefectOf(spec: TcpCaseSpec): KnownDefect | undefined {
   const o = spec.opening;
-  if (o.kind === 'http' && o.text.startsWith('POST') && o.cut > 0) return knownDefects.find((d) => d.id === 'issue 21 defect 2');
-  if (o.kind === 'http' && o.text.includes('\r\n\r\nZZ')) return knownDefects.find((d) => d.id === 'issue 21 finding: a malformed chunked body is charged to the server');
-  if (o.kind === 'http' && o.text.startsWith('GET http://')) return knownDefects.find((d) => d.id === 'issue 21 finding: an absolute-form target is forwarded as it came');
-  if (o.kind === 'http' && o.text.startsWith('GET /\r\n')) return knownDefects.find((d) => d.id === 'issue 21 defect 4');
-  if (o.kind === 'http' && o.text.startsWith('GET / HTTP/2.0')) return knownDefects.find((d) => d.id === 'issue 21 defect 5');
+  if (o.kind !== 'http') return undefined;
+  if (o.text.startsWith('POST') && o.cut > 0) return byId('issue 21 defect 2');
+  if (o.text.includes('\r\n\r\nZZ')) return byId('issue 21 finding: a malformed chunked body');
+  if (o.text.startsWith('GET http://')) return byId('issue 21 finding: a target not in origin-form');
+  if (o.text.startsWith('GET /\r\n')) return byId('issue 21 defect 4');
+  if (o.text.startsWith('GET / HTTP/2.0')) return byId('issue 21 defect 5');
   return undefined;
 }

@@ -13,7 +13,7 @@ export interface SeenRequest {
 
 export interface FuzzOrigin {
   address: string;
-  /** Requests (and upgrades) that reached the origin, in order. */
+  /** Requests (and upgrades) that reached the origin, in order; not the auth-request plugin's questions to `/.auth-service/`. */
   readonly seen: SeenRequest[];
   /**
    * What the gateway should never have sent: a request node:http refused to parse
@@ -24,7 +24,7 @@ export interface FuzzOrigin {
 }
 
 /**
- * Answers every request 200 with a short body once it has read the body; `/auth/...` is
+ * Answers every request 200 with a short body once it has read the body; `/.auth-service/...` is
  * the auth-request service (200, `x-user: fuzz`); an upgrade to `websocket` is accepted
  * and echoes messages, any other upgrade gets 426.
  */
@@ -39,11 +39,12 @@ export async function startFuzzOrigin(): Promise<FuzzOrigin> {
     if (!req.url!.startsWith('/') && !(req.method === 'OPTIONS' && req.url === '*')) anomalies.push(`a request target not in origin-form reached the origin: ${req.method} ${req.url}`);
   };
   const server = http.createServer({ requireHostHeader: false }, (req, res) => {
-    check(req);
+    // The auth-request plugin's questions are the gateway's own requests, not a client's reaching the origin.
+    if (!req.url!.startsWith('/.auth-service/')) check(req);
     req.resume();
     req.on('error', () => undefined);
     req.on('end', () => {
-      if (req.url!.startsWith('/auth/')) res.writeHead(200, { 'x-user': 'fuzz', 'content-length': '0' }).end();
+      if (req.url!.startsWith('/.auth-service/')) res.writeHead(200, { 'x-user': 'fuzz', 'content-length': '0' }).end();
       else res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }).end('origin\n');
     });
   });
