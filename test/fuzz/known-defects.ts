@@ -4,7 +4,7 @@
 // of its own (test/fuzz/known-defects.test.ts), marked todo until its fix lands. When a
 // fix lands, delete its entry: the main properties take its shape back.
 import fc from 'fast-check';
-import { pipeline, validRequest, write, type Pipeline, type RequestSpec } from './arbitraries/http1.ts';
+import { pipeline, validHost, validRequest, write, type Pipeline, type RequestSpec } from './arbitraries/http1.ts';
 import type { TcpCaseSpec } from './arbitraries/tcp.ts';
 import type { H1Case } from './harness/h1-case.ts';
 
@@ -115,6 +115,15 @@ export const knownDefects: KnownDefect[] = [
     matches: (c) => anyRequest(c, (r) => !r.target.trim().startsWith('/') && !(r.method === 'OPTIONS' && r.target.trim() === '*')),
     frontend: 'plain',
     examples: firstIs((r) => ({ ...r, method: 'GET', target: 'http://other.example:8080/x', version: 'HTTP/1.1', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })).map((p) => ({ ...p, requests: p.requests.slice(0, 1) })),
+  },
+  {
+    id: 'issue 21 finding: a Host that is not a host is forwarded',
+    what: 'Host: a/b (or @evil, exa mple.com) reaches the server; RFC 9112 3.2 wants 400 for a Host field with an invalid value',
+    matches: (c) => anyRequest(c, (r) => r.headers.some((h) => h.name.toLowerCase() === 'host' && !validHost(h.value.trim()))),
+    frontend: 'plain',
+    examples: firstIs((r) => ({ ...r, method: 'GET', target: '/', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, body: { kind: 'none' } })).chain((p) =>
+      fc.constantFrom('a/b', '@evil', 'exa mple.com', 'a?b').map((value) => ({ ...p, requests: [{ ...p.requests[0]!, headers: [{ name: 'Host', sep: ': ', value }] }, ...p.requests.slice(1)] })),
+    ),
   },
   {
     id: 'issue 21 finding: a refusal to HEAD carries a body',

@@ -161,6 +161,9 @@ export const validRequest: fc.Arbitrary<RequestSpec> = fc.record({
 
 const lower = (s: string) => s.toLowerCase();
 
+/** uri-host [ ":" port ]: an IP literal in brackets, or a reg-name (unreserved, sub-delims, %HH), then digits. */
+export const validHost = (v: string) => /^(\[[0-9A-Fa-f:.]+\]|([A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(:[0-9]*)?$/.test(v);
+
 /**
  * Writes `spec` out and says what the gateway must make of it. The oracle only claims what
  * RFC 9112 requires or the README promises (400 for conflicting framing, folds, bare LF,
@@ -193,6 +196,8 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
   const hosts = byName.get('host') ?? [];
   if (hosts.length > 1) reject('several Host fields');
   if (hosts.length === 0 && version === 'HTTP/1.1') reject('HTTP/1.1 without Host');
+  // RFC 9112 3.2: 400 for a Host whose value is not uri-host [ ":" port ] (RFC 3986 3.2.2; an empty reg-name is allowed).
+  if (hosts.length === 1 && !validHost(hosts[0]!)) reject(`Host ${JSON.stringify(hosts[0])} is not a host and port`);
   const cl = byName.get('content-length') ?? [];
   const te = byName.get('transfer-encoding') ?? [];
   if (cl.length > 1) reject('several Content-Length fields');
