@@ -62,8 +62,14 @@ export const knownDefects: KnownDefect[] = [
   },
   {
     id: 'issue 21 finding: a malformed chunked body is charged to the server, or kills the process',
-    what: "a chunk size llhttp refuses (ZZ) after a head already forwarded: the client gets 400 but the server is charged a response error (termination SH, HPE_INVALID_CHUNK_SIZE); after a head the kernel refused itself (Transfer-Encoding in HTTP/1.0) the RequestBody's 'error' has no listener and the process exits",
-    matches: (c) => anyRequest(c, (r) => codings(r).at(-1) === 'chunked' && write(r).bodyBroken !== undefined),
+    what: "a chunked body that breaks (a chunk size llhttp refuses, ZZ; a bad trailer; a request line where a chunk should be) after its head was forwarded: the client gets 400 but the server is charged a response error (termination SH); after a head the kernel refused itself (no Host, Transfer-Encoding in HTTP/1.0) the RequestBody's 'error' has no listener and the process exits",
+    // Every chunked request but a whole, valid one first in its connection, with token-named trailers.
+    matches: (c) => c.pipeline.requests.some((r, i) => {
+      if (codings(r).at(-1) !== 'chunked') return false;
+      const w = write(r);
+      const cleanTrailers = r.body.kind === 'chunked' && r.body.trailers.every((t) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(t.name) && t.sep === ': ' && !/[\x00-\x1f\x7f]/.test(t.value));
+      return i > 0 || w.headReject !== undefined || w.bodyBroken !== undefined || !w.complete || !cleanTrailers;
+    }),
     frontend: 'rate-limit',
     examples: firstIs((r) => ({
       ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false,

@@ -2,7 +2,7 @@
 // environment: FUZZ_RUNS (cases per property), FUZZ_SECONDS (time per property, then
 // stop without failing), FUZZ_SEED and FUZZ_PATH (replay one failure). A failure reports
 // its seed, its shrunk case as raw bytes, and what the bench saw; every property prints
-// how many cases it ran.
+// how many cases it ran (test/fuzz/run.ts gathers those lines into a table).
 import fc from 'fast-check';
 
 export interface FuzzOptions<T> {
@@ -25,9 +25,6 @@ const env = (name: string) => {
   const v = process.env[name];
   return v === undefined || v === '' ? undefined : Number(v);
 };
-
-/** Cases run per property in this process, for the closing summary. */
-export const tally: { name: string; cases: number; seconds: number; failed: boolean }[] = [];
 
 /** Checks `check` on values of `arb`; throws a readable report on failure. */
 export async function fuzz<T>(name: string, arb: fc.Arbitrary<T>, check: (value: T) => Promise<void>, options: FuzzOptions<T>): Promise<void> {
@@ -56,7 +53,6 @@ export async function fuzz<T>(name: string, arb: fc.Arbitrary<T>, check: (value:
   });
   await running?.catch(() => undefined);
   const took = (performance.now() - started) / 1000;
-  tally.push({ name, cases, seconds: took, failed: details.failed });
   console.log(`# fuzz: ${name}: ${cases} cases in ${took.toFixed(1)} s${details.interrupted ? ' (time limit)' : ''}, seed ${details.seed}`);
   if (!details.failed) return;
   const error = details.errorInstance;
