@@ -185,13 +185,21 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
 
   const byName = new Map<string, string[]>();
   for (const h of headers) {
-    if (!tchar.test(h.name)) reject(`field name ${JSON.stringify(h.name)} is not a token`);
-    if (h.sep.trimStart() !== h.sep && h.sep !== '') reject('whitespace before a colon');
-    if (!h.sep.includes(':')) reject('a field line without a colon');
-    if (/[\x00\r\n]/.test(h.value)) reject(`field value ${JSON.stringify(h.value)} holds NUL, CR or LF (or is folded)`);
-    const list = byName.get(lower(h.name)) ?? [];
-    list.push(h.value.trim());
-    byName.set(lower(h.name), list);
+    // Judged as the line reads on the wire: `Host` + `` + `a:1` is a field `Hosta` with value `1`.
+    const line = h.name + h.sep + h.value;
+    const colon = line.indexOf(':');
+    if (colon === -1) {
+      reject('a field line without a colon');
+      continue;
+    }
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1);
+    if (/[ \t]$/.test(name)) reject('whitespace before a colon');
+    else if (!tchar.test(name)) reject(`field name ${JSON.stringify(name)} is not a token`);
+    if (/[\x00\r\n]/.test(value)) reject(`field value ${JSON.stringify(value)} holds NUL, CR or LF (or is folded)`);
+    const list = byName.get(lower(name)) ?? [];
+    list.push(value.trim());
+    byName.set(lower(name), list);
   }
   const hosts = byName.get('host') ?? [];
   if (hosts.length > 1) reject('several Host fields');
