@@ -43,6 +43,10 @@ export async function startGatewayProcess(config: object, files: Record<string, 
   const stdout: string[] = [];
   let exitedWith: string | undefined;
   const exited = once(child, 'exit').then(([code, signal]) => void (exitedWith = `exit code ${code} signal ${signal}`));
+  // A test process that ends without stopping its gateway (a failed hook, a cancelled run) takes it along.
+  const orphan = () => child.kill('SIGKILL');
+  process.once('exit', orphan);
+  void exited.then(() => process.off('exit', orphan));
   createInterface({ input: child.stdout! }).on('line', (line) => stdout.push(line));
   const serving = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the gateway did not say "tapgate serving" within ${startupMs} ms:\n${stderr.join('\n')}`)), startupMs);
