@@ -320,6 +320,9 @@ class Proxying {
 /** The hooks serving a request: its route's chain once chosen, the frontend's before. */
 const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRuntime | undefined)?.http ?? fe.http;
 
+/** uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2): an IP literal or a reg-name, empty included. */
+const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
 function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
   const hosts = req.hosts;
@@ -328,8 +331,19 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
   if (hosts === 0 && req.httpVersion === '1.1') return { status: 400, reason: 'no Host header' };
   // node:http reads no body on an upgrade: what follows the head is taken as the new protocol's bytes.
   if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return { status: 400, reason: 'upgrade request with a body' };
+  const host = req.headers.host;
+  if (typeof host === 'string' && !validHost.test(host)) return { status: 400, reason: 'invalid Host' };
   const te = req.headers['transfer-encoding'];
-  if (te !== undefined && req.httpVersion === '1.0') return { status: 400, reason: 'Transfer-Encoding in HTTP/1.0' };
+  if (te !== undefined) {
+    if (req.httpVersion === '1.0') return { status: 400, reason: 'Transfer-Encoding in HTTP/1.0' };
+    // RFC 9112 6.1 and 6.3: chunked must be the last coding; any other coding is one the gateway does not decode.
+    const value = String(te).trim().toLowerCase();
+    if (value !== 'chunked') {
+      const codings = value.split(',').map((c) => c.trim());
+      if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1) return { status: 400, reason: 'Transfer-Encoding not ending in chunked (once)' };
+      return { status: 501, reason: 'transfer coding not supported' };
+    }
+  }
   const max = fe.limits.max_body_size;
   if (max > 0 && Number(req.headers['content-length'] ?? 0) > max) return { status: 413, reason: 'body too large' };
   return undefined;

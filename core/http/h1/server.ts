@@ -101,6 +101,8 @@ class H1Connection implements ResponseOwner {
   #onTimeout: (() => void) | undefined = undefined;
   /** An upgrade made the connection a byte pipe: never idle, ended by its tunnel or hard_stop_after. */
   #tunnel = false;
+  /** The request being read began with `HEAD ` (as far as its first bytes tell): a refusal of it goes without a body. */
+  #headOfHead = false;
 
   constructor(
     private readonly host: H1Host,
@@ -128,6 +130,7 @@ class H1Connection implements ResponseOwner {
     if (this.#closing) return;
     if (this.#reading === undefined && this.headStart === 0) {
       this.headStart = performance.now();
+      this.#headOfHead = startsWithHead(chunk);
       const problem = requestLineProblem(chunk);
       if (problem) return this.refuse(400, problem);
     }
@@ -174,6 +177,8 @@ class H1Connection implements ResponseOwner {
     // HTTP/1.0 and 1.1 only: 0.9 is malformed, 2.0 and later are not spoken on this connection (h2c has its own preface).
     let refusal = major === 1 ? 0 : major === 0 ? 400 : 505;
     let target = url ?? '/';
+    // Asterisk form is for OPTIONS alone (RFC 9112 3.2.4).
+    if (!refusal && target === '*' && name !== 'OPTIONS') refusal = 400;
     if (!refusal && target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
       // Absolute form (RFC 9112 3.2.2): the target's authority replaces any Host, and the server gets the origin form.
       const absolute = absoluteForm(target);
@@ -223,7 +228,7 @@ class H1Connection implements ResponseOwner {
     const res = exchange.res!;
     if (exchange.refusal) {
       res.shouldKeepAlive = false;
-      return writeRefusal(res, exchange.refusal);
+      return writeRefusal(res, exchange.refusal, exchange.bare);
     }
     const expect = exchange.headers.expect;
     if (expect !== undefined) {
@@ -302,8 +307,10 @@ class H1Connection implements ResponseOwner {
     if (this.#exchanges.length > 0) {
       // Requests read whole are still answered, in order; the refusal goes last, and the connection closes after it.
       if (!broken) {
+        // Bytes that do not parse behind the requests in hand: their method is unknown, so the answer has no body (right for HEAD too).
         const refusal = new Exchange(this, 'GET', '/', '1.1', {}, 1, false, false);
         refusal.refusal = status;
+        refusal.bare = true;
         refusal.complete = true;
         refusal.res = new H1Response(this.socket, this, false, false, false);
         this.#exchanges.push(refusal);
@@ -314,7 +321,8 @@ class H1Connection implements ResponseOwner {
     const socket = this.socket;
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(status);
-    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`, 'latin1');
+    // A HEAD request's answer has no body, even a refusal's (a client would read it as the next answer).
+    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headOfHead ? '' : body}`, 'latin1');
   }
 
   #stopReading(): void {
@@ -390,8 +398,10 @@ class Exchange implements ClientRequest {
   complete = false;
   /** Bytes past an upgrade's head: the new protocol's first. */
   head: Buffer | undefined = undefined;
-  /** Answered without the lifecycle (CONNECT). */
+  /** Answered without the lifecycle (CONNECT, a version or target refused, bytes that do not parse). */
   refusal = 0;
+  /** The refusal goes without a body (the request's method is not known). */
+  bare = false;
 
   constructor(
     private readonly conn: H1Connection,
@@ -443,7 +453,8 @@ class RequestBody extends Readable {
   }
 }
 
-function writeRefusal(res: H1Response, status: number): void {
+function writeRefusal(res: H1Response, status: number, bare = false): void {
+  if (bare) return void res.writeHead(status, { 'content-length': '0' }).end();
   const body = errorBody(status);
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
   res.end(body);
@@ -474,6 +485,13 @@ function requestLineProblem(chunk: Buffer): string | undefined {
   return undefined;
 }
 const versionTail = /^ HTTP\/\d\.\d$/;
+
+/** `chunk` begins a HEAD request (after any empty lines). */
+function startsWithHead(chunk: Buffer): boolean {
+  let i = 0;
+  while (i < chunk.length && (chunk[i] === 13 || chunk[i] === 10)) i++;
+  return chunk[i] === 72 && chunk[i + 1] === 69 && chunk[i + 2] === 65 && chunk[i + 3] === 68 && chunk[i + 4] === 32; // "HEAD "
+}
 
 /** `http://authority/path?query` as its authority and origin form; undefined for any other target, or no authority, or userinfo. */
 function absoluteForm(target: string): { authority: string; path: string } | undefined {

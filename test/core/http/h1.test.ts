@@ -254,6 +254,36 @@ describe('HTTP/1.x request lines and targets, strictly', () => {
     assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'GET http://h.example?x HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n')).url, '/?x');
   });
 
+  it('takes the asterisk form from OPTIONS alone', async () => {
+    assert.match(await rawExchange(gw.port(), 'GET * HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).url, '*');
+  });
+
+  it('refuses a Host that is not uri-host[:port] (RFC 9112 3.2) with 400', async () => {
+    const before = origin.requests.length;
+    for (const host of ['a/b', 'u@x', 'exa mple.com', 'a?b', '[::1']) assert.match(await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), /^HTTP\/1\.1 400 /, host);
+    assert.equal(origin.requests.length, before);
+    for (const host of ['a.example', 'a.example:8080', '[::1]:80', '127.0.0.1', '']) assert.doesNotMatch(await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 400 /, host);
+  });
+
+  it('refuses a Transfer-Encoding other than chunked: 400 when chunked is not last (or twice), 501 for a coding it does not decode', async () => {
+    const post = (te: string) => rawExchange(gw.port(), `POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`);
+    assert.match(await post('identity'), /^HTTP\/1\.1 400 /);
+    assert.match(await post('chunked, chunked'), /^HTTP\/1\.1 400 /);
+    assert.match(await post('gzip, chunked'), /^HTTP\/1\.1 501 /);
+    assert.match(await post('Chunked'), /^HTTP\/1\.1 200 /);
+  });
+
+  it('answers a HEAD request it cannot parse with a 400 that has no body', async () => {
+    const reply = await rawExchange(gw.port(), 'HEAD / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.ok(reply.endsWith('\r\n\r\n'), JSON.stringify(reply));
+    // Behind a request in hand, the refusal of bytes that do not parse says content-length: 0, right whatever their method was.
+    const pipelined = await rawExchange(gw.port(), 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n');
+    assert.match(pipelined, /\}HTTP\/1\.1 400 Bad Request\r\ncontent-length: 0\r\n/);
+    assert.ok(pipelined.endsWith('\r\n\r\n'), JSON.stringify(pipelined));
+  });
+
   it('routes an absolute-form target by its path: a path rule cannot be gone around', async () => {
     assert.match(await rawExchange(gw.port(), 'GET http://x/admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 403 /);
   });
