@@ -349,6 +349,31 @@ describe('HTTP/2 limits', () => {
     }
   });
 
+  it('a client breaking the protocol on one stream (an unsolicited SETTINGS ACK, then HEADERS) costs the gateway nothing', async () => {
+    // Found by the fuzz suite: a ServerHttp2Stream's 'error' (ERR_HTTP2_ERROR) had no listener and the process exited.
+    const frames = Buffer.from(
+      '505249202a20485454502f322e300d0a0d0a534d0d0a0d0a00000c04000000000000030000006400040000ffff00003c01050000000100073a6d6574686f64034745540007' +
+        '3a736368656d65046874747000053a70617468012f000a3a617574686f726974790b6578616d706c652e636f6d00000004010000000000000004010000000000003c010500' +
+        '00000300073a6d6574686f640347455400073a736368656d65046874747000053a70617468012f000a3a617574686f726974790b6578616d706c652e636f6d',
+      'hex',
+    );
+    const uncaught: Error[] = [];
+    const onUncaught = (err: Error) => void uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const socket = net.connect(gw.port(), '127.0.0.1', () => socket.write(frames));
+      socket.on('data', () => undefined);
+      socket.on('error', () => undefined);
+      await once(socket, 'close');
+      const session = http2.connect(`http://127.0.0.1:${gw.port()}`);
+      assert.equal((await request(session, { ':path': '/' })).status, 200);
+      session.close();
+      assert.deepEqual(uncaught.map((e) => e.message), []);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('a client opening more streams at once than allowed has the extra ones refused', async () => {
     const gw2 = await startGateway({
       frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o', h2c: true, limits: { h2_max_concurrent_streams: 5 } } },
