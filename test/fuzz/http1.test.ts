@@ -8,7 +8,6 @@ import { pipeline } from './arbitraries/http1.ts';
 import { startBench, type FuzzBench } from './harness/bench.ts';
 import { runH1Case, showH1Case } from './harness/h1-case.ts';
 import { fuzz } from './harness/property.ts';
-import { knownDefectOf } from './known-defects.ts';
 
 describe('HTTP/1 requests under fuzz, one gateway process serving every configuration', () => {
   let bench: FuzzBench;
@@ -19,7 +18,7 @@ describe('HTTP/1 requests under fuzz, one gateway process serving every configur
   for (const name of ['plain', 'sync-taps', 'async-taps', 'cache', 'rewrite', 'redirect-respond', 'jwt', 'api-key', 'basic-auth', 'auth-request', 'rate-limit', 'sticky-cookie', 'tls', 'h2c']) {
     it(`${name}: malformed HTTP/1 requests get a 4xx or a close, reach no server when refused, and leave the gateway serving`, async () => {
       const fe = bench.setup.http.find((f) => f.name === name)!;
-      const cases = pipeline.map((p) => ({ fe, pipeline: p })).filter((c) => knownDefectOf(c) === undefined);
+      const cases = pipeline.map((p) => ({ fe, pipeline: p }));
       await fuzz(`${name}: malformed HTTP/1 requests`, cases, (c) => runH1Case(bench, c), { runs: 8, show: showH1Case });
     });
   }
@@ -33,7 +32,7 @@ describe('HTTP/1 requests under fuzz, a master with two workers', () => {
   for (const name of ['workers-plain', 'workers-async-taps']) {
     it(`${name}: malformed HTTP/1 requests leave both workers alive and serving`, async () => {
       const fe = bench.setup.http.find((f) => f.name === name)!;
-      const cases = pipeline.map((p) => ({ fe, pipeline: p })).filter((c) => knownDefectOf(c) === undefined);
+      const cases = pipeline.map((p) => ({ fe, pipeline: p }));
       await fuzz(`${name}: malformed HTTP/1 requests`, cases, (c) => runH1Case(bench, c), { runs: 8, show: showH1Case });
     });
   }

@@ -9,7 +9,6 @@ import type { StatsReport } from '../../../plugins/stats/report.ts';
 import { masterSetup, singleProcessSetup, type FuzzSetup, type HttpFrontend, type TcpFrontend } from './configs.ts';
 import { startGatewayProcess, troubleLines, type GatewayProcess } from './gateway-process.ts';
 import { startEchoServer, startFuzzOrigin, type EchoServer, type FuzzOrigin } from './origins.ts';
-import { knownLogLines } from '../known-defects.ts';
 
 /** Counters that must not move while a gateway is fuzzed: each is a server charged, a 5xx or a plugin's failure. */
 type Charges = Map<string, number>;
@@ -50,12 +49,9 @@ export interface FuzzBench {
   before(): Promise<Snapshot>;
   /**
    * After a case: every problem the bench sees, none when all is well. `normal` is the frontend
-   * that must serve a normal request. Log lines of a known defect (known-defects.ts) are counted
-   * in `knownLines` rather than reported, unless `strict`.
+   * that must serve a normal request.
    */
-  after(before: Snapshot, normal: HttpFrontend | TcpFrontend, kind: 'http' | 'h2' | 'tcp', strict?: boolean): Promise<string[]>;
-  /** Log lines of known defects seen and let pass, by defect. */
-  knownLines: Map<string, number>;
+  after(before: Snapshot, normal: HttpFrontend | TcpFrontend, kind: 'http' | 'h2' | 'tcp'): Promise<string[]>;
   /** What the gateway logged during the case (access log and event log), for a failure's report. */
   logSince(before: Snapshot): string[];
   close(): Promise<void>;
@@ -80,7 +76,6 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
     }
   }
   const master = kind === 'master';
-  const knownLines = new Map<string, number>();
 
   const report = async (): Promise<StatsReport> => {
     const res = await fetch(`http://127.0.0.1:${setup.statsPort}/stats.json`);
@@ -121,8 +116,7 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
         workers: master ? await gateway.workers() : [],
       };
     },
-    knownLines,
-    after: async (before, fe, kind, strict = false) => {
+    after: async (before, fe, kind) => {
       const problems: string[] = [];
       const normal = await normalRequest(fe, kind);
       // A normal request that failed may be the first sign of a process on its way out.
@@ -145,17 +139,12 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
         const workers = await gateway.workers().catch(() => []);
         if (workers.join() !== before.workers.join()) problems.push(`the workers changed: ${before.workers.join(', ')} -> ${workers.join(', ')} (a worker exited)`);
       }
-      for (const line of troubleLines(gateway.stderr.slice(before.stderr))) {
-        const known = strict ? undefined : knownLogLines.find((k) => k.pattern.test(line));
-        if (known) knownLines.set(known.id, (knownLines.get(known.id) ?? 0) + 1);
-        else problems.push(`the gateway logged: ${line.slice(0, 600)}`);
-      }
+      for (const line of troubleLines(gateway.stderr.slice(before.stderr))) problems.push(`the gateway logged: ${line.slice(0, 600)}`);
       for (const a of origin.anomalies.slice(before.anomalies)) problems.push(a);
       return problems;
     },
     logSince: (before) => [...gateway.stdout.slice(before.stdout).map((l) => `access: ${l}`), ...gateway.stderr.slice(before.stderr).map((l) => `event: ${l}`)].slice(0, 40),
     close: async () => {
-      for (const [id, n] of knownLines) console.log(`# fuzz: ${id}: its log line seen ${n} time(s), let pass`);
       await gateway.stop();
       await origin.close();
       await echo.close();

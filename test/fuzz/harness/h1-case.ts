@@ -35,8 +35,7 @@ function expectsAnswer(w: Written, cut: boolean): boolean {
   return !cut && (w.headReject !== undefined || w.complete);
 }
 
-/** `strict`: a known defect's log line fails the case too (its own property). */
-export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case, strict = false): Promise<void> {
+export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case): Promise<void> {
   const written = pipeline.requests.map((r) => write(r));
   const bytes = Buffer.concat(written.map((w) => w.bytes));
   const heads = pipeline.requests.map((r) => r.method === 'HEAD');
@@ -56,7 +55,7 @@ export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case, stri
     },
   });
   const problems = judge(written, pipeline, result, bench.origin.seen.length - before.seen, bench.origin.seen.slice(before.seen), firstAnswered, heads);
-  problems.push(...(await bench.after(before, fe, 'http', strict)));
+  problems.push(...(await bench.after(before, fe, 'http')));
   if (problems.length) throw new CaseFailure(problems, [`client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 800)}`, ...bench.logSince(before)]);
 }
 
