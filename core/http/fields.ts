@@ -47,3 +47,9 @@ export function checkRequestLine(method: string, target: string): void {
   checkName(method, 'method');
   if (target === '' || badTarget.test(target)) throw new InvalidHeaderError(`invalid request target ${JSON.stringify(target)}`);
 }
+
+/** uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2): an IP literal or a reg-name, empty included. */
+const hostSyntax = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+/** A Host value a server may be sent (and a request may carry: RFC 9112 3.2 wants 400 for any other). */
+export const validHost = (value: string): boolean => hostSyntax.test(value);

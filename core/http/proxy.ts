@@ -6,6 +6,7 @@ import { Readable, Transform, pipeline, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { HttpContext, type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from './context.ts';
 import { errorBody, statusText } from './errors.ts';
+import { validHost } from './fields.ts';
 import type { UpgradeRequest } from './upgrade.ts';
 import { pump, type ClientRequest, type ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
@@ -320,9 +321,6 @@ class Proxying {
 /** The hooks serving a request: its route's chain once chosen, the frontend's before. */
 const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRuntime | undefined)?.http ?? fe.http;
 
-/** uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2): an IP literal or a reg-name, empty included. */
-const validHost = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
-
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
 function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
   const hosts = req.hosts;
@@ -332,7 +330,7 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
   // node:http reads no body on an upgrade: what follows the head is taken as the new protocol's bytes.
   if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return { status: 400, reason: 'upgrade request with a body' };
   const host = req.headers.host;
-  if (typeof host === 'string' && !validHost.test(host)) return { status: 400, reason: 'invalid Host' };
+  if (typeof host === 'string' && !validHost(host)) return { status: 400, reason: 'invalid Host' };
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     if (req.httpVersion === '1.0') return { status: 400, reason: 'Transfer-Encoding in HTTP/1.0' };

@@ -17,6 +17,7 @@ import { HTTPParser, createParser, headersOf, methods, type ParseError, type Par
 import type { FrontendRuntime, Generation } from '../../generation.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
 import { ClientFault } from '../../termination.ts';
+import { validHost } from '../fields.ts';
 
 /** What a connection needs from its listener (core/gateway.ts). */
 export interface H1Host extends HttpEnv {
@@ -181,12 +182,13 @@ class H1Connection implements ResponseOwner {
     if (!refusal && target === '*' && name !== 'OPTIONS') refusal = 400;
     if (!refusal && target.charCodeAt(0) !== 47 /* / */ && target !== '*') {
       // Absolute form (RFC 9112 3.2.2): the target's authority replaces any Host, and the server gets the origin form.
+      // Host is still required in HTTP/1.1, once, and valid (RFC 9112 3.2): what refuses it is told by `hosts` and the value.
       const absolute = absoluteForm(target);
-      if (!absolute) refusal = 400;
+      const sent = headers.host;
+      if (!absolute || (typeof sent === 'string' && !validHost(sent))) refusal = 400;
       else {
         target = absolute.path;
         headers.host = absolute.authority;
-        hosts = 1;
       }
     }
     const withBody = !upgrade && (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0'));

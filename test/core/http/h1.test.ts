@@ -293,6 +293,10 @@ describe('HTTP/1.x request lines and targets, strictly', () => {
     for (const target of ['http:///x', 'http://user:pw@h.example/', 'https://', 'ftp://h.example/', 'h.example/x', 'x']) {
       assert.match(await rawExchange(gw.port(), `GET ${target} HTTP/1.1\r\nHost: h.example\r\n\r\n`), /^HTTP\/1\.1 400 /, target);
     }
+    // The target's authority replaces Host, but HTTP/1.1 still requires one, once, and valid (RFC 9112 3.2).
+    for (const fields of ['', 'Host: a\r\nHost: b\r\n', 'Host: a/b\r\n']) {
+      assert.match(await rawExchange(gw.port(), `GET http://h.example/ HTTP/1.1\r\n${fields}\r\n`), /^HTTP\/1\.1 400 /, JSON.stringify(fields));
+    }
     assert.equal(origin.requests.length, before);
   });
 });
