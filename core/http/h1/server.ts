@@ -102,8 +102,8 @@ class H1Connection implements ResponseOwner {
   #onTimeout: (() => void) | undefined = undefined;
   /** An upgrade made the connection a byte pipe: never idle, ended by its tunnel or hard_stop_after. */
   #tunnel = false;
-  /** The request being read began with `HEAD ` (as far as its first bytes tell): a refusal of it goes without a body. */
-  #headOfHead = false;
+  /** The first bytes of the head being read (five at most): a refusal of a `HEAD ` request goes without a body. */
+  #headPrefix = '';
 
   constructor(
     private readonly host: H1Host,
@@ -129,10 +129,14 @@ class H1Connection implements ResponseOwner {
 
   #onData = (chunk: Buffer): void => {
     if (this.#closing) return;
-    if (this.#reading === undefined && this.headStart === 0) {
-      this.headStart = performance.now();
-      this.#headOfHead = startsWithHead(chunk);
-      const problem = requestLineProblem(chunk);
+    if (this.#reading === undefined) {
+      const starts = this.headStart === 0;
+      if (starts) {
+        this.headStart = performance.now();
+        this.#headPrefix = '';
+      }
+      if (this.#headPrefix.length < 5) this.#headPrefix = headPrefix(this.#headPrefix, chunk);
+      const problem = starts ? requestLineProblem(chunk) : undefined;
       if (problem) return this.refuse(400, problem);
     }
     let parsed: number | ParseError;
@@ -324,7 +328,7 @@ class H1Connection implements ResponseOwner {
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(status);
     // A HEAD request's answer has no body, even a refusal's (a client would read it as the next answer).
-    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headOfHead ? '' : body}`, 'latin1');
+    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headPrefix === 'HEAD ' ? '' : body}`, 'latin1');
   }
 
   #stopReading(): void {
@@ -488,11 +492,11 @@ function requestLineProblem(chunk: Buffer): string | undefined {
 }
 const versionTail = /^ HTTP\/\d\.\d$/;
 
-/** `chunk` begins a HEAD request (after any empty lines). */
-function startsWithHead(chunk: Buffer): boolean {
+/** `prefix`, the first bytes of a head so far, with those of `chunk` up to five (empty lines before a request skipped). */
+function headPrefix(prefix: string, chunk: Buffer): string {
   let i = 0;
-  while (i < chunk.length && (chunk[i] === 13 || chunk[i] === 10)) i++;
-  return chunk[i] === 72 && chunk[i + 1] === 69 && chunk[i + 2] === 65 && chunk[i + 3] === 68 && chunk[i + 4] === 32; // "HEAD "
+  if (prefix === '') while (i < chunk.length && (chunk[i] === 13 || chunk[i] === 10)) i++;
+  return prefix + chunk.toString('latin1', i, Math.min(chunk.length, i + 5 - prefix.length));
 }
 
 /** `http://authority/path?query` as its authority and origin form; undefined for any other target, or no authority, or userinfo. */

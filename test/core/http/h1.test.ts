@@ -276,6 +276,19 @@ describe('HTTP/1.x request lines and targets, strictly', () => {
     const reply = await rawExchange(gw.port(), 'HEAD / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n');
     assert.match(reply, /^HTTP\/1\.1 400 /);
     assert.ok(reply.endsWith('\r\n\r\n'), JSON.stringify(reply));
+    // The same when the method arrives in pieces.
+    const split = await new Promise<string>((resolve) => {
+      const socket = net.connect(gw.port(), '127.0.0.1', () => {
+        socket.write('HE');
+        setTimeout(() => socket.write('AD / HTTP/1.1\nHost: x\n\n'), 20);
+      });
+      let got = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (got += d));
+      socket.on('close', () => resolve(got));
+    });
+    assert.match(split, /^HTTP\/1\.1 400 /);
+    assert.ok(split.endsWith('\r\n\r\n'), JSON.stringify(split));
     // Behind a request in hand, the refusal of bytes that do not parse says content-length: 0, right whatever their method was.
     const pipelined = await rawExchange(gw.port(), 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n');
     assert.match(pipelined, /\}HTTP\/1\.1 400 Bad Request\r\ncontent-length: 0\r\n/);
