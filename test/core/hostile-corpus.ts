@@ -26,6 +26,8 @@ export const hostileCorpus: readonly HostileCase[] = [
   { name: 'an absolute target with userinfo', bytes: h('GET http://a:b@x/ HTTP/1.1', 'Host: x'), status: 400 },
   { name: 'an ftp target', bytes: h('GET ftp://x/ HTTP/1.1', 'Host: x'), status: 400 },
   { name: 'CONNECT', bytes: h('CONNECT x:443 HTTP/1.1', 'Host: x:443'), status: 405 },
+  { name: 'the HTTP/2 preface on an HTTP/1 port', bytes: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', status: 400 },
+  { name: 'PRI as a method', bytes: 'PRI / HTTP/1.1\r\n\r\n', status: 400 },
   { name: 'asterisk form with GET', bytes: h('GET * HTTP/1.1', 'Host: x'), status: 400 },
   { name: 'authority form with GET', bytes: h('GET x:443 HTTP/1.1', 'Host: x'), status: 400 },
   { name: 'a NUL in the target', bytes: h('GET /\0 HTTP/1.1', 'Host: x'), status: 400 },

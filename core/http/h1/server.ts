@@ -481,6 +481,8 @@ function requestLineProblem(chunk: Buffer): string | undefined {
   const lf = chunk.indexOf(10, i);
   if (lf === -1) return undefined;
   const end = lf > i && chunk[lf - 1] === 13 ? lf - 1 : lf;
+  // PRI is HTTP/2's preface: llhttp waits for the rest of it (SM), on a connection that speaks HTTP/1.
+  if (chunk[i] === 80 && chunk[i + 1] === 82 && chunk[i + 2] === 73 && chunk[i + 3] === 32) return 'PRI (the HTTP/2 preface) on an HTTP/1 connection';
   while (i < end && chunk[i] !== 32) i++; // the method (llhttp checks its characters)
   if (i === end) return 'no request target';
   const target = ++i;

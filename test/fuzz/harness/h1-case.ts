@@ -85,7 +85,8 @@ function judge(written: Written[], pipeline: Pipeline, result: Exchanged, reache
   // An absolute-form target names the host: the origin must get that host, never the client's Host field (RFC 9112 3.2.2).
   const target = pipeline.requests[0]!.target;
   const authority = /^http:\/\/([^/?#]+)/i.exec(target)?.[1];
-  if (authority && !authority.includes('@') && pipeline.requests.length === 1 && seen.length === 1 && String(seen[0]!.headers.host).toLowerCase() !== authority.toLowerCase()) {
+  // (Only for a lone request with nothing past its body: bytes there are a request of their own, which the origin may see instead.)
+  if (authority && !authority.includes('@') && pipeline.requests.length === 1 && !written[0]!.overflow && seen.length === 1 && String(seen[0]!.headers.host).toLowerCase() !== authority.toLowerCase()) {
     problems.push(`the absolute-form target ${JSON.stringify(target)} reached the origin with Host ${JSON.stringify(seen[0]!.headers.host)}`);
   }
   return problems;
