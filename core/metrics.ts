@@ -233,7 +233,7 @@ export class MetricsRegistry implements Metrics {
           inc: (labels, by = 1) => void ((incCell(f, labels) as ScalarValue).value += increment(f, by)),
           bind: (labels) => {
             const c = f.cell(labels, fail) as ScalarValue;
-            return { inc: (by = 1) => void (c.value += increment(f, by)) };
+            return { inc: (by?: number) => void (c.value += by === undefined ? 1 : increment(f, by)) };
           },
         };
       },

@@ -51,5 +51,11 @@ export function checkRequestLine(method: string, target: string): void {
 /** uri-host [":" port] (RFC 9112 3.2, RFC 3986 3.2.2): an IP literal or a reg-name, empty included. */
 const hostSyntax = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
 
-/** A Host value a server may be sent (and a request may carry: RFC 9112 3.2 wants 400 for any other). */
-export const validHost = (value: string): boolean => hostSyntax.test(value);
+let lastValidHost = '';
+/** A Host value a server may be sent (and a request may carry: RFC 9112 3.2 wants 400 for any other). The last valid one is remembered: a kept-alive client sends the same. */
+export function validHost(value: string): boolean {
+  if (value === lastValidHost) return true;
+  if (!hostSyntax.test(value)) return false;
+  lastValidHost = value;
+  return true;
+}

@@ -358,11 +358,10 @@ type Outcome = 'done' | 'connect-failed' | PluginError | ClientFault;
 
 function exchange(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined, then: (outcome: Outcome) => void): ProxyHandler {
   server.acquire();
-  const report = (error: unknown) => gen.report({ hook: 'http.upstreamResponse (a body observer)', frontend: fe.name, error });
-  const handler = new ProxyHandler(ctx, fe, env, res, (outcome) => {
+  const handler = new ProxyHandler(ctx, fe, gen, env, res, (outcome) => {
     server.release();
     then(outcome);
-  }, report, upgrade);
+  }, upgrade);
   const up = ctx.upstream!;
   // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
   server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
@@ -455,11 +454,10 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly ctx: HttpContext,
     private readonly fe: FrontendRuntime,
+    private readonly gen: Generation,
     private readonly env: HttpEnv,
     private readonly res: ClientResponse,
     private readonly settle: (outcome: Outcome) => void,
-    /** A plugin's body observer threw (contained). */
-    private readonly report: (err: unknown) => void,
     private readonly upgrade?: UpgradeRequest,
   ) {
     res.once('close', () => {
@@ -490,7 +488,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (connection) for (const name of String(connection).toLowerCase().split(',')) if (name.trim() in fields) fields[name.trim()] = undefined;
     const hook = hooksOf(ctx, this.fe).upstreamResponse;
     if (!hook.taps.length) return void this.#writeHead(status, headers);
-    const response = (this.#head = new ServerHead(status, headers, this.report));
+    // A plugin's body observer that throws is contained there, and reported here.
+    const report = (error: unknown) => this.gen.report({ hook: 'http.upstreamResponse (a body observer)', frontend: this.fe.name, error });
+    const response = (this.#head = new ServerHead(status, headers, report));
     let done;
     try {
       done = runner<[HttpContext, UpstreamResponse], void>(hook, false)(ctx, response);

@@ -102,8 +102,8 @@ class H1Connection implements ResponseOwner {
   #onTimeout: (() => void) | undefined = undefined;
   /** An upgrade made the connection a byte pipe: never idle, ended by its tunnel or hard_stop_after. */
   #tunnel = false;
-  /** The first bytes of the head being read (five at most): a refusal of a `HEAD ` request goes without a body. */
-  #headPrefix = '';
+  /** How much of `HEAD ` the head being read begins with (5: all, -1: it does not): a refusal of a HEAD request goes without a body. */
+  #headMatch = 0;
 
   constructor(
     private readonly host: H1Host,
@@ -133,9 +133,9 @@ class H1Connection implements ResponseOwner {
       const starts = this.headStart === 0;
       if (starts) {
         this.headStart = performance.now();
-        this.#headPrefix = '';
+        this.#headMatch = 0;
       }
-      if (this.#headPrefix.length < 5) this.#headPrefix = headPrefix(this.#headPrefix, chunk);
+      if (this.#headMatch >= 0 && this.#headMatch < 5) this.#headMatch = headMatch(this.#headMatch, chunk);
       const problem = starts ? requestLineProblem(chunk) : undefined;
       if (problem) return this.refuse(400, problem);
     }
@@ -328,7 +328,7 @@ class H1Connection implements ResponseOwner {
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(status);
     // A HEAD request's answer has no body, even a refusal's (a client would read it as the next answer).
-    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headPrefix === 'HEAD ' ? '' : body}`, 'latin1');
+    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headMatch === 5 ? '' : body}`, 'latin1');
   }
 
   #stopReading(): void {
@@ -489,16 +489,23 @@ function requestLineProblem(chunk: Buffer): string | undefined {
   while (i < end && chunk[i]! > 32 && chunk[i] !== 127) i++;
   if (i === target) return 'spaces repeated in the request line';
   if (i === end) return 'no HTTP version (HTTP/0.9)';
-  if (chunk[i] !== 32 || end - i !== 9 || !versionTail.test(chunk.toString('latin1', i, end))) return 'malformed request line';
+  // " HTTP/d.d" to the end, byte by byte (this runs for every request).
+  if (end - i !== 9 || chunk[i + 1] !== 72 || chunk[i + 2] !== 84 || chunk[i + 3] !== 84 || chunk[i + 4] !== 80 || chunk[i + 5] !== 47 || !digit(chunk[i + 6]) || chunk[i + 7] !== 46 || !digit(chunk[i + 8])) return 'malformed request line';
   return undefined;
 }
-const versionTail = /^ HTTP\/\d\.\d$/;
+const digit = (b: number | undefined): boolean => b !== undefined && b >= 48 && b <= 57;
 
-/** `prefix`, the first bytes of a head so far, with those of `chunk` up to five (empty lines before a request skipped). */
-function headPrefix(prefix: string, chunk: Buffer): string {
+const headBytes = [72, 69, 65, 68, 32]; // "HEAD "
+/**
+ * How much of `HEAD ` a head's first bytes match, `matched` of them in earlier reads and
+ * then those of `chunk` (empty lines before a request skipped): 5 for a HEAD request,
+ * -1 for any other.
+ */
+function headMatch(matched: number, chunk: Buffer): number {
   let i = 0;
-  if (prefix === '') while (i < chunk.length && (chunk[i] === 13 || chunk[i] === 10)) i++;
-  return prefix + chunk.toString('latin1', i, Math.min(chunk.length, i + 5 - prefix.length));
+  if (matched === 0) while (i < chunk.length && (chunk[i] === 13 || chunk[i] === 10)) i++;
+  for (; matched < 5 && i < chunk.length; i++, matched++) if (chunk[i] !== headBytes[matched]) return -1;
+  return matched;
 }
 
 /** `http://authority/path?query` as its authority and origin form; undefined for any other target, or no authority, or userinfo. */
