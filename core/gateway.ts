@@ -138,7 +138,7 @@ export class Listener implements HttpEnv {
       this.server.once('error', reject);
       this.server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
         this.server.off('error', reject);
-        // From here an error is one accept that failed (EMFILE: out of file descriptors): said, and the listener goes on.
+        // From here an error is one accept that failed (libuv absorbs EMFILE itself; what is left is rare): said, and the listener goes on.
         this.server.on('error', (err: NodeJS.ErrnoException) => this.#acceptFailed(err));
         // Cleartext HTTP/1: connections are RawSockets, not net.Sockets (core/net/raw-socket.ts).
         if (this.fe.mode === 'http' && !this.fe.tls && !this.fe.h2c) acceptRaw(this.server, (socket) => this.#accepted(socket));
@@ -149,7 +149,7 @@ export class Listener implements HttpEnv {
 
   #acceptErrors = 0;
   #acceptErrorSaid = 0;
-  /** An accept failed (no file descriptor left, a connection reset in the backlog): logged at most once a second, with the count. */
+  /** An accept failed: logged at most once a second, with the count. */
   #acceptFailed(err: NodeJS.ErrnoException): void {
     this.#acceptErrors++;
     const now = Date.now();
