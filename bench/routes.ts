@@ -4,7 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { Router } from '../plugins/switch/router.ts';
 import { builtinMatchers } from '../plugins/switch/matchers.ts';
-import { compileCondition, type MatcherDefinition, type RouteView } from '../core/routes.ts';
+import { compileCondition } from '../core/routes.ts';
+import { type MatcherDefinition, type RouteView } from '../sdk/routes.ts';
 import { HttpContext } from '../core/http/context.ts';
 
 const matchers = new Map<string, MatcherDefinition>(Object.entries(builtinMatchers));

@@ -7,12 +7,13 @@ import http from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AdminEnv, AdminRequest, ServerChange } from './admin.ts';
-import type { GatewayConfig } from './config/schema.ts';
+import type { AdminEnv } from './admin.ts';
+import type { AdminRequest, ServerChange } from '../sdk/admin.ts';
+import type { GatewayConfig } from '../sdk/config.ts';
 import type { Generation } from './generation.ts';
-import type { HttpAnswer, HttpHeaders } from './http/context.ts';
+import type { HttpAnswer, HttpHeaders } from '../sdk/context.ts';
 import { isLoopback } from './config/check.ts';
-import { parseAddress } from './config/units.ts';
+import { parseAddress } from '../sdk/units.ts';
 import { PluginError } from './taps.ts';
 
 export type StatsConfig = NonNullable<GatewayConfig['stats']>;

@@ -2,11 +2,13 @@
 // with their results, in order, up to the one taken), and the plugin chain that would
 // run, hook by hook, in order, with stages. Runs the generation's real `route` taps on
 // a request built from the command line; nothing is sent anywhere.
-import { HttpContext, type HttpHeaders } from './http/context.ts';
+import { HttpContext } from './http/context.ts';
+import { type HttpHeaders } from '../sdk/context.ts';
 import type { FrontendRuntime, Generation } from './generation.ts';
-import { chosenRoute, traceCondition, type ConditionTrace } from './routes.ts';
-import { Stage } from './hooks.ts';
-import { formatAddress } from './config/units.ts';
+import { chosenRoute, traceCondition } from './routes.ts';
+import { type ConditionTrace } from '../sdk/routes.ts';
+import { Stage } from '../sdk/hooks.ts';
+import { formatAddress } from '../sdk/units.ts';
 
 export interface ExplainRequest {
   method: string;

@@ -10,10 +10,11 @@ import { H1Engine } from './http/h1/server.ts';
 import { RawSocket, acceptRaw } from './net/raw-socket.ts';
 import { H2Engine } from './http/h2/engine.ts';
 import { handleTcpConnection } from './tcp/proxy.ts';
-import { formatAddress, type BindAddress } from './config/units.ts';
+import { formatAddress, type BindAddress } from '../sdk/units.ts';
 import { AdminListener, applyServerChange } from './admin-listener.ts';
-import type { AdminEnv, ServerChange } from './admin.ts';
-import { mergeSnapshots, retained, withTotals, type MetricSample } from './metrics.ts';
+import type { AdminEnv } from './admin.ts';
+import type { ServerChange } from '../sdk/admin.ts';
+import { mergeSnapshots, retained, withTotals, type MetricSample } from '../sdk/metrics.ts';
 import type { AccessLog } from './log.ts';
 import { applyServerTls } from './tls/termination.ts';
 

@@ -4,19 +4,22 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
-import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
+import { createAppHooks, createHttpHooks, createTcpHooks } from './hooks.ts';
+import { type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from '../sdk/hooks.ts';
 import { copyTaps, type Meter, type TapMeter } from './taps.ts';
-import { WindowCounters, type TakeOptions, type TakeResult } from './shared.ts';
+import { WindowCounters } from './shared.ts';
+import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
 const localCounters = new WindowCounters();
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
-import type { BalancerFactory, Detector, GenerationInfo, Mode } from './types.ts';
-import { compileCondition, type MatcherDefinition, type RouteView } from './routes.ts';
-import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from './config/schema.ts';
+import type { BalancerFactory, Detector, GenerationInfo, Mode } from '../sdk/views.ts';
+import { compileCondition } from './routes.ts';
+import { type MatcherDefinition, type RouteView } from '../sdk/routes.ts';
+import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from '../sdk/config.ts';
 import { didYouMean, formatPath, type KeyPath, type Problem } from './config/problems.ts';
 import { validate } from './config/issues.ts';
-import { parseAddress, type BindAddress } from './config/units.ts';
+import { parseAddress, type BindAddress } from '../sdk/units.ts';
 import { MetricsError, MetricsRegistry } from './metrics.ts';
 import { buildFrontendTls, type FrontendTls } from './tls/termination.ts';
 import { buildServerTls } from './tls/origination.ts';

@@ -1,126 +1,50 @@
-// Every extension point of the kernel, in one place. A plugin meets a request or a
-// connection only here. Each hook names its tapable class, its arguments and what a
-// tap may do: observe, mutate, or bail with a result that stops the chain.
+// The kernel's hooks: created here once per generation and scope, as the SDK declares
+// them (sdk/hooks.ts: what each hook is for and what its taps may do).
 import { AsyncSeriesBailHook, AsyncSeriesHook, SyncBailHook, SyncHook } from 'tapable';
-import type { HttpAnswer, HttpContext, UpstreamResponse } from './http/context.ts';
-import type { TcpContext } from './tcp/context.ts';
-import type { BackendView, ServerView, GenerationInfo } from './types.ts';
-import type { RouteView } from './routes.ts';
-import type { AdminRequest } from './admin.ts';
+import type { AdminRequest } from '../sdk/admin.ts';
+import type { HttpAnswer, HttpContext, TcpContext, UpstreamResponse } from '../sdk/context.ts';
+import type { AppHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, HttpHooks, TcpHooks } from '../sdk/hooks.ts';
+import type { RouteView } from '../sdk/routes.ts';
+import type { BackendView, GenerationInfo, ServerView } from '../sdk/views.ts';
 
-/** Order taps with named stages, never magic numbers. Lower runs first. */
-export const Stage = Object.freeze({
-  FIRST: -1000,
-  /** Access control and authentication: decide before anything is spent on a request. */
-  AUTH: -200,
-  /** Rate limits, quotas. */
-  LIMIT: -100,
-  /** Rewrites and routing decisions. */
-  ROUTE: 0,
-  /** Caches answer after auth and routing. */
-  CACHE: 100,
-  /** Observers (stats, logs): see everything the other taps decided. */
-  OBSERVE: 1000,
-});
-export type StageName = keyof typeof Stage;
-
-/** A value now, or a promise of it. */
-export type Eventually<T> = T | Promise<T>;
-
-type TapAt = string | { name: string; stage?: number; before?: string };
-/**
- * An async hook on a request's path. A `tapPromise` tap may return its result itself
- * instead of a promise when it has it at once (a remembered token, a local counter): the
- * kernel then goes on in the same turn, with no promise to wait for. `async` functions
- * always return promises; write a plain function that returns a promise only when it must wait.
- */
-export type EagerBailHook<A extends unknown[], R> = AsyncSeriesBailHook<A, R> & { tapPromise(options: TapAt, fn: (...args: A) => Eventually<R>): void };
-/** See `EagerBailHook`: the same for hooks whose taps return nothing. */
-export type EagerSeriesHook<A extends unknown[]> = AsyncSeriesHook<A> & { tapPromise(options: TapAt, fn: (...args: A) => Eventually<void>): void };
-
-export function createAppHooks() {
+export function createAppHooks(): AppHooks {
   return Object.freeze({
-    /** A generation is being built, after every plugin's setup; await here to warm caches. May throw to fail the load. */
     boot: new AsyncSeriesHook<[GenerationInfo]>(['generation']),
-    /** The generation's listeners are bound and accepting. Observe. */
     listening: new SyncHook<[GenerationInfo]>(['generation']),
-    /** The generation is the current one: new connections are served by it. Observe. */
     ready: new SyncHook<[GenerationInfo]>(['generation']),
-    /** The generation stops taking new work and finishes what it has (reload, stop). Observe. */
     drain: new SyncHook<[GenerationInfo]>(['generation']),
-    /** The generation is gone: release timers and sockets here (dispose runs after). Observe. */
     close: new AsyncSeriesHook<[GenerationInfo]>(['generation']),
-    /** A contained error: a plugin threw, a request failed in the kernel. Observe. */
     error: new SyncHook<[ContainedError]>(['error']),
-    /**
-     * A plugin's message to every worker (`api.broadcast(topic, data)`), this one included:
-     * bail with an answer for your topic (a purge's count), or nothing for other topics.
-     */
     message: new AsyncSeriesBailHook<[string, unknown], unknown>(['topic', 'data']),
-    /** A new connection to a server of an HTTP backend is up after `ms` (TLS included); requests reuse pooled ones. Observe: connect latency. */
     upstreamConnected: new SyncHook<[ServerView, number]>(['server', 'ms']),
-    /** This process's metrics are about to be read (a stats request, a worker's exit): set gauges from live state here. Observe. */
     collect: new SyncHook<[]>([]),
-    /** A request to the stats listener (`stats:` section) outside the kernel's `/api/`: bail with an answer (a stats page, metrics, a purge). */
     admin: new AsyncSeriesBailHook<[AdminRequest], HttpAnswer | void>(['request']),
   });
 }
 
-export function createHttpHooks() {
+export function createHttpHooks(): HttpHooks {
   return Object.freeze({
-    /** A client connection arrives. Bail with `false` to close it at once. */
     accept: new SyncBailHook<[ConnectionInfo], false | void>(['connection']),
-    /**
-     * A request's head has been read, before routing (frontend chain only): authenticate
-     * when routes depend on who is asking (claims), or answer at once. Bail with an answer
-     * to skip everything after.
-     */
     received: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']) as EagerBailHook<[HttpContext], HttpAnswer | void>,
-    /**
-     * A request's head has been read: choose its route. Bail with one of the frontend's
-     * routes (its plugin chain then runs) or a backend name; no answer is the frontend's
-     * fallback (`default_backend`, frontend plugins). Runs on the frontend's chain only.
-     */
     route: new SyncBailHook<[HttpContext], RouteView | string | void>(['ctx']),
-    /** The route is chosen. Mutate the request, or bail with an answer (auth, cache hit, redirect): later taps and the upstream are skipped. */
     request: new AsyncSeriesBailHook<[HttpContext], HttpAnswer | void>(['ctx']) as EagerBailHook<[HttpContext], HttpAnswer | void>,
-    /** Choose the server in the chosen backend. Bail with one of `backend.servers` to override the backend's algorithm. */
     pickServer: new SyncBailHook<[HttpContext, BackendView], ServerView | void>(['ctx', 'backend']),
-    /** The request to the server is about to be sent. Mutate `ctx.upstream` (path, headers). */
     upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']) as EagerSeriesHook<[HttpContext]>,
-    /** The server's response head has arrived. Mutate status and headers, or observe the body with `res.onBody`. An upgrade's 101 comes here too: headers only, no body, status kept. */
     upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']) as EagerSeriesHook<[HttpContext, UpstreamResponse]>,
-    /** The gateway is about to answer an error of its own (`status`: 502, 503, 504...): bail with another answer (a custom error page, a stale copy from a cache). */
     errorResponse: new AsyncSeriesBailHook<[HttpContext, number], HttpAnswer | void>(['ctx', 'status']) as EagerBailHook<[HttpContext, number], HttpAnswer | void>,
-    /** The response has been sent (or the client went away); for an upgrade (status 101), the tunnel has closed, `bytesIn`/`bytesOut` final. Observe: stats, logs. */
     responseSent: new SyncHook<[HttpContext]>(['ctx']),
-    /** The request failed: plugin error, server error, timeout, client abort. Observe. */
     requestError: new SyncHook<[HttpContext, Error]>(['ctx', 'error']),
   });
 }
 
-export function createTcpHooks() {
+export function createTcpHooks(): TcpHooks {
   return Object.freeze({
-    /** A client connection arrives. Bail with `false` to close it at once. */
     accept: new SyncBailHook<[TcpContext], false | void>(['ctx']),
-    /** Choose the route (addresses, SNI, inspected protocol...) or a backend name; no answer means `default_backend`. Frontend chain only. */
     route: new SyncBailHook<[TcpContext], RouteView | string | void>(['ctx']),
-    /** Choose the server. Bail with one of `backend.servers` to override the backend's algorithm. */
     pickServer: new SyncBailHook<[TcpContext, BackendView], ServerView | void>(['ctx', 'backend']),
-    /** The server connection is up and bytes start to flow. Observe. */
     connected: new SyncHook<[TcpContext]>(['ctx']),
-    /** Both sides are closed; byte counts and durations are final. Observe. */
     closed: new SyncHook<[TcpContext]>(['ctx']),
   });
-}
-
-export type AppHooks = ReturnType<typeof createAppHooks>;
-export type HttpHooks = ReturnType<typeof createHttpHooks>;
-export type TcpHooks = ReturnType<typeof createTcpHooks>;
-export interface Hooks {
-  app: AppHooks;
-  http: HttpHooks;
-  tcp: TcpHooks;
 }
 
 /** Hooks whose taps only observe: a tap that throws is reported and the others still run. */
@@ -129,20 +53,5 @@ export const observeOnly: ReadonlySet<string> = new Set([
   'http.responseSent', 'http.requestError',
   'tcp.connected', 'tcp.closed',
 ]);
-
-export interface ConnectionInfo {
-  readonly frontend: string;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-}
-
-export interface ContainedError {
-  readonly plugin?: string;
-  readonly hook?: string;
-  readonly frontend?: string;
-  readonly error: unknown;
-}
 
 export const hookSetFactories = { app: createAppHooks, http: createHttpHooks, tcp: createTcpHooks } as const;

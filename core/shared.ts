@@ -4,24 +4,7 @@
 // (the previous window's count weighted by how much of it still overlaps), as
 // Cloudflare and nginx-style limiters do: O(1) memory per key.
 import { LRUCache } from 'lru-cache';
-
-export interface TakeOptions {
-  /** Units this request costs (default 1). */
-  cost?: number;
-  limit: number;
-  /** Window length in ms. */
-  window: number;
-}
-
-export interface TakeResult {
-  allowed: boolean;
-  /** Units left in the current window after this take (0 when refused). */
-  remaining: number;
-  /** ms until enough of the window has passed for `cost` to fit again (0 when allowed). */
-  retryAfter: number;
-  /** ms until the current fixed window ends (for RateLimit-Reset). */
-  reset: number;
-}
+import type { TakeOptions, TakeResult } from '../sdk/index.ts';
 
 interface Cell {
   windowStart: number;

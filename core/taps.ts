@@ -3,7 +3,7 @@
 // contained: a bail or series hook rethrows it as a PluginError (the kernel answers
 // 500 or closes that one connection); an observe-only hook reports it and goes on.
 import { performance } from 'node:perf_hooks';
-import type { ContainedError, Eventually } from './hooks.ts';
+import type { ContainedError, Eventually } from '../sdk/hooks.ts';
 import { observeOnly } from './hooks.ts';
 
 export class PluginError extends Error {
@@ -42,8 +42,8 @@ type Timed = { timings?: { plugins: number } } | undefined;
  * order, honouring `after: 'plugin'` (tapable itself knows only `before`).
  */
 export function copyTaps(
-  sources: readonly { plugin: string; hooks: Record<string, unknown> }[],
-  to: Record<string, unknown>,
+  sources: readonly { plugin: string; hooks: object }[],
+  to: object,
   set: string,
   report: Report,
   meter?: Meter,
@@ -53,7 +53,7 @@ export function copyTaps(
     // The wrappers and the runner pass two arguments: every hook of core/hooks.ts takes two at most.
     if (target._args.length > 2) throw new Error(`hook ${id} takes ${target._args.length} arguments; taps are called with two at most`);
     const observe = observeOnly.has(id);
-    const entries = sources.flatMap(({ plugin, hooks }) => (hooks[name] as AnyHook).taps.map((tap) => ({ plugin, tap })));
+    const entries = sources.flatMap(({ plugin, hooks }) => ((hooks as Record<string, unknown>)[name] as AnyHook).taps.map((tap) => ({ plugin, tap })));
     for (const { plugin, tap } of orderByAfter(entries)) {
       const options = { name: plugin, stage: tap.stage, before: tap.before };
       const m = meter?.(plugin, id);

@@ -1,36 +1,53 @@
-// The public surface of tapgate: what a plugin or config author imports.
-// Everything else (core/) is free to change.
+// The public surface of tapgate: what a plugin or config author imports. Every type and
+// value here is the SDK's own (sdk/*.ts): the kernel implements them and is free to change
+// behind them. Nothing here imports the kernel.
 import type { z } from 'zod';
-import type { Hooks } from '../core/hooks.ts';
-import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationInfo, Mode } from '../core/types.ts';
-import type { MatcherDefinition, RouteView } from '../core/routes.ts';
-import type { TakeOptions, TakeResult } from '../core/shared.ts';
-import type { GatewayConfigInput } from '../core/config/schema.ts';
-import type { Metrics } from '../core/metrics.ts';
+import type { Hooks } from './hooks.ts';
+import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationInfo, Mode } from './views.ts';
+import type { MatcherDefinition, RouteView } from './routes.ts';
+import type { GatewayConfigInput } from './config.ts';
+import type { Metrics } from './metrics.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share: a regular expression's source that `check` refuses when it does not compile. */
 export { RegexSource } from './options.ts';
-export { Stage } from '../core/hooks.ts';
+export { Stage } from './hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
-export { parseDuration, parseSize } from '../core/config/units.ts';
-export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from '../core/hooks.ts';
-export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate, FailedTry } from '../core/http/context.ts';
-export type { TcpContext } from '../core/tcp/context.ts';
-export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';
+export { parseDuration, parseSize } from './units.ts';
+export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from './hooks.ts';
+export type { HttpContext, TcpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate, FailedTry, Timings } from './context.ts';
+export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from './routes.ts';
 export type {
-  Balancer, BalancerFactory, BalancerInit, BackendView, FrontendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
+  Balancer, BalancerFactory, BalancerInit, BackendView, FrontendView, ServerView, ServerState, ServerHealth, PickContext, GenerationInfo, Mode, HostPort,
   Detected, Detector,
-} from '../core/types.ts';
-export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, Labels } from '../core/metrics.ts';
+} from './views.ts';
+export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, ScalarValue, HistogramValue, Labels } from './metrics.ts';
 /** Metrics as data: merge several snapshots, render Prometheus text; `latencyBuckets` in seconds. */
-export { mergeSnapshots, renderPrometheus, latencyBuckets } from '../core/metrics.ts';
+export { mergeSnapshots, renderPrometheus, latencyBuckets } from './metrics.ts';
 /** How a request or session ended, as the access log's `termination` says it: HAProxy-style two letters (who, in which phase). */
-export { httpTermination, tcpTermination, chargedTo } from '../core/termination.ts';
-export type { ServerHealth } from '../core/upstream/health.ts';
-export type { TakeOptions, TakeResult } from '../core/shared.ts';
-export type { AdminRequest, GatewayStatus, WorkerInfo, WorkerDeaths, ServerChange } from '../core/admin.ts';
-export type { GatewayConfigInput } from '../core/config/schema.ts';
+export { httpTermination, tcpTermination, chargedTo } from './termination.ts';
+export type { Who, Phase } from './termination.ts';
+export type { AdminRequest, GatewayStatus, WorkerInfo, WorkerDeaths, ServerChange } from './admin.ts';
+export type { GatewayConfigInput } from './config.ts';
+
+/** `api.take`'s budget: `cost` units (default 1) of `limit` per `window` ms. */
+export interface TakeOptions {
+  /** Units this request costs (default 1). */
+  cost?: number;
+  limit: number;
+  /** Window length in ms. */
+  window: number;
+}
+
+export interface TakeResult {
+  allowed: boolean;
+  /** Units left in the current window after this take (0 when refused). */
+  remaining: number;
+  /** ms until enough of the window has passed for `cost` to fit again (0 when allowed). */
+  retryAfter: number;
+  /** ms until the current fixed window ends (for RateLimit-Reset). */
+  reset: number;
+}
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */
 export type PluginScope =

@@ -12,7 +12,7 @@ import { checkConfig } from '../core/config/check.ts';
 import { formatProblem } from '../core/config/problems.ts';
 import { Gateway } from '../core/gateway.ts';
 import { createLogger, type AccessLog } from '../core/log.ts';
-import type { MetricSample } from '../core/metrics.ts';
+import type { MetricSample } from './metrics.ts';
 import { builtins } from '../plugins/index.ts';
 import type { PluginDefinition } from './index.ts';
 

@@ -2,7 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readConfig } from '../config/source.ts';
-import { GatewayConfig } from '../config/schema.ts';
+import { GatewayConfig } from '../../sdk/config.ts';
 import { controlRequest } from '../master/control.ts';
 import type { ReloadReply, StatusReply } from '../master/messages.ts';
 import { renderProblems } from './check.ts';

@@ -7,7 +7,7 @@ import { Gateway } from '../gateway.ts';
 import { Master } from '../master/master.ts';
 import { Coalesced } from '../master/coalesced.ts';
 import type { ReloadReply } from '../master/messages.ts';
-import type { GatewayConfig } from '../config/schema.ts';
+import type { GatewayConfig } from '../../sdk/config.ts';
 import type { Generation } from '../generation.ts';
 import { builtins } from '../../plugins/index.ts';
 import { renderProblems } from './check.ts';

@@ -2,7 +2,7 @@
 // says at /stats.txt (a terminal table) or /stats.json; the stats plugin renders both.
 import { parseArgs } from 'node:util';
 import { readConfig } from '../config/source.ts';
-import { parseAddress } from '../config/units.ts';
+import { parseAddress } from '../../sdk/units.ts';
 
 const options = {
   config: { type: 'string', short: 'c', default: 'tapgate.yaml' },

@@ -8,10 +8,10 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { readConfig, type ConfigSource } from './source.ts';
-import { GatewayConfig, type GatewayConfig as Config } from './schema.ts';
+import { GatewayConfig, type GatewayConfig as Config } from '../../sdk/config.ts';
 import { validate } from './issues.ts';
 import { describeValue, didYouMean, formatPath, type KeyPath, type Problem } from './problems.ts';
-import { formatAddress, parseAddress } from './units.ts';
+import { formatAddress, parseAddress } from '../../sdk/units.ts';
 import { buildGeneration, GenerationError, type Generation } from '../generation.ts';
 import type { AnyPluginDefinition } from '../loader.ts';
 

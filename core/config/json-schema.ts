@@ -4,7 +4,7 @@
 // later drafts only partly.
 import { z } from 'zod';
 import type { AnyPluginDefinition } from '../loader.ts';
-import { GatewayConfig, PluginRef } from './schema.ts';
+import { GatewayConfig, PluginRef } from '../../sdk/config.ts';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
 // (not by reloads: a program costs a second or two). Problems name file, line, column.
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { GatewayConfig } from './schema.ts';
+import type { GatewayConfig } from '../../sdk/config.ts';
 import type { Problem } from './problems.ts';
 import { installRoot } from '../version.ts';
 

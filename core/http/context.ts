@@ -1,104 +1,17 @@
-// The request as a plugin sees it. Deliberately not node:http's IncomingMessage: the
-// server side may run on raw sockets later without any plugin noticing.
-import type { Readable } from 'node:stream';
-import type { BackendView, ServerView } from '../types.ts';
-import type { RouteView } from '../routes.ts';
+// The kernel's record of one HTTP request: it implements the request as plugins see it
+// (sdk/context.ts), and keeps writable what the kernel records.
+import type { BackendView, ServerView } from '../../sdk/views.ts';
+import type { RouteView } from '../../sdk/routes.ts';
+import type { FailedTry, HttpContext as PluginHttpContext, HttpHeaders, Timings as PluginTimings, TlsInfo, UpstreamRequest } from '../../sdk/context.ts';
 
-/** Header names are lower case. Repeated headers are joined with ", " (set-cookie stays a list). */
-export type HttpHeaders = Record<string, string | string[] | undefined>;
-
-/** A response a plugin gives instead of the server's (auth refusal, cache hit, redirect). */
-export interface HttpAnswer {
-  status: number;
-  headers?: HttpHeaders;
-  body?: string | Uint8Array | Readable | null;
-}
-
-/** The request that will be sent to the server; mutate it in `upstreamRequest`. */
-export interface UpstreamRequest {
-  method: string;
-  /** Path and query, as sent on the request line. */
-  path: string;
-  headers: HttpHeaders;
-}
-
-export interface BodyObserver {
-  data(chunk: Uint8Array): void;
-  end(): void;
-  error?(err: Error): void;
-}
-
-/** The server's response head; mutate status and headers in `upstreamResponse`. */
-export interface UpstreamResponse {
-  status: number;
-  headers: HttpHeaders;
-  /** See every body chunk as it streams to the client (a cache stores it this way). */
-  onBody(observer: BodyObserver): void;
-  /**
-   * Send `body` to the client instead of the server's body, which is read and dropped
-   * (a cache answering a server's 304 with the response it stored). Content-Length is
-   * set to match, except on 204 and 304.
-   */
-  replaceBody(body: Uint8Array): void;
-}
-
-/**
- * The client's TLS connection. When the gateway terminates TLS, every fact of the
- * handshake; when a tcp frontend only inspects a ClientHello (TLS passing through),
- * `sni` and `alpn` alone.
- */
-export interface TlsInfo {
-  /** The host name the client asked for (SNI). */
-  readonly sni?: string;
-  /** The protocol agreed by ALPN, e.g. `http/1.1`. */
-  readonly alpn?: string;
-  /** `TLSv1.2` or `TLSv1.3`. */
-  readonly version?: string;
-  /** The cipher suite's IANA name, e.g. `TLS_AES_256_GCM_SHA384`. */
-  readonly cipher?: string;
-  /** The certificate the client presented (mutual TLS: `client_ca`). */
-  readonly clientCert?: ClientCertificate;
-}
-
-export interface ClientCertificate {
-  /** Its subject, e.g. `C=FR, O=Example, CN=alice`. */
-  readonly subject: string;
-  readonly issuer: string;
-  /** SHA-256 fingerprint, `AB:CD:...`. */
-  readonly fingerprint256: string;
-  readonly serialNumber: string;
-  /** It was verified against `client_ca` (always true with `client_verify: required`). */
-  readonly authorized: boolean;
-  /** Why it was not, e.g. `CERT_HAS_EXPIRED`. */
-  readonly error?: string;
-}
-
-export interface Timings {
-  /** performance.now() when the request head was parsed. */
-  readonly start: number;
-  /** ms from start until the server answered with a head (time to first byte), or -1. */
-  ttfb: number;
-  /** ms from start until the response was finished, or -1. */
-  total: number;
-  /** ms spent waiting in the backend's queue for a server slot (0 when there was no wait). */
-  queue: number;
-  /** ms spent in plugin taps for this request, summed (the kernel measures every tap). */
-  plugins: number;
-}
-
-/** A try at a server that failed before the server saw the request; the request went on to another. */
-export interface FailedTry {
-  readonly server: ServerView;
-  /** Two letters, as `termination` (`SC`, `sC`). */
-  readonly termination: string;
-  readonly error: string;
-}
+/** The timings as the kernel writes them. */
+export type Timings = { -readonly [K in keyof PluginTimings]: PluginTimings[K] };
 
 const noTries: readonly FailedTry[] = Object.freeze([]);
 
 let counter = 0;
 
-export class HttpContext {
+export class HttpContext implements PluginHttpContext {
   readonly kind = 'http' as const;
   /** This process's count of requests when this one came (its id, written when first asked for). */
   readonly #seq: number;

@@ -3,7 +3,7 @@
 // server side implements these two shapes; the lifecycle, the hooks and every plugin stay
 // the same whichever it is.
 import type { Readable } from 'node:stream';
-import type { HttpHeaders, TlsInfo } from './context.ts';
+import type { HttpHeaders, TlsInfo } from '../../sdk/context.ts';
 
 export interface Peer {
   readonly address: string;

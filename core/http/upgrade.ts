@@ -7,12 +7,12 @@
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HttpHeaders, UpstreamResponse } from './context.ts';
+import type { HttpHeaders, UpstreamResponse } from '../../sdk/context.ts';
 import type { HttpContext } from './context.ts';
 import { handleHttpRequest, hopByHop, type HttpEnv } from './proxy.ts';
 import type { ClientRequest, ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
-import type { HttpHooks } from '../hooks.ts';
+import type { HttpHooks } from '../../sdk/hooks.ts';
 import type { Backend } from '../upstream/backend.ts';
 import type { PluginError } from '../taps.ts';
 

@@ -1,8 +1,8 @@
 // Messages between the master and its workers (cluster IPC), and on the control socket.
 import type { Problem } from '../config/problems.ts';
-import type { MetricSample } from '../metrics.ts';
-import type { ServerChange, WorkerDeaths } from '../admin.ts';
-import type { TakeOptions } from '../shared.ts';
+import type { MetricSample } from '../../sdk/metrics.ts';
+import type { ServerChange, WorkerDeaths } from '../../sdk/admin.ts';
+import type { TakeOptions } from '../../sdk/index.ts';
 
 export type ToWorker =
   | { type: 'drain'; hardAfter: number }

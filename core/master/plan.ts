@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { GatewayConfig, PluginRefConfig } from '../config/schema.ts';
+import type { GatewayConfig, PluginRefConfig } from '../../sdk/config.ts';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

@@ -7,8 +7,8 @@ import { Gateway } from '../gateway.ts';
 import { builtins } from '../../plugins/index.ts';
 import type { AdminQuestion, FromWorker, ToWorker } from './messages.ts';
 import type { AdminEnv } from '../admin.ts';
-import { retained } from '../metrics.ts';
-import type { TakeOptions, TakeResult } from '../shared.ts';
+import { retained } from '../../sdk/metrics.ts';
+import type { TakeOptions, TakeResult } from '../../sdk/index.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 

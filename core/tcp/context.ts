@@ -1,11 +1,12 @@
-// A TCP session as a plugin sees it.
-import type { BackendView, Detected, ServerView } from '../types.ts';
-import type { RouteView } from '../routes.ts';
-import type { FailedTry, TlsInfo } from '../http/context.ts';
+// The kernel's record of one TCP session: it implements the session as plugins see it
+// (sdk/context.ts), and keeps writable what the kernel records.
+import type { BackendView, Detected, ServerView } from '../../sdk/views.ts';
+import type { RouteView } from '../../sdk/routes.ts';
+import type { FailedTry, TcpContext as PluginTcpContext, TlsInfo } from '../../sdk/context.ts';
 
 let counter = 0;
 
-export class TcpContext {
+export class TcpContext implements PluginTcpContext {
   readonly kind = 'tcp' as const;
   readonly id: string;
   /** The route taken, once chosen (the frontend's fallback when none matched). */

@@ -3,7 +3,7 @@
 // an SSH banner...), within a delay. A client that stays silent (the server speaks
 // first: SMTP, MySQL) is given up on at the delay and routed on what is known.
 import type { Socket } from 'node:net';
-import type { Detected, Detector } from '../types.ts';
+import type { Detected, Detector } from '../../sdk/views.ts';
 
 /** More than this and no detector has decided: not a protocol we know (a TLS ClientHello may reach 64 KiB plus record headers). */
 const maxInspected = 72 * 1024;

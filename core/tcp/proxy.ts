@@ -9,7 +9,7 @@ import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError } from '../taps.ts';
 import { chosenRoute } from '../routes.ts';
-import { tcpTermination } from '../termination.ts';
+import { tcpTermination } from '../../sdk/termination.ts';
 import { inspect } from './inspect.ts';
 import type { AccessLog } from '../log.ts';
 import { tlsInfoOf } from '../tls/facts.ts';

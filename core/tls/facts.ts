@@ -2,7 +2,7 @@
 // read once per connection, when its first request or session needs them.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { TlsInfo } from '../http/context.ts';
+import type { TlsInfo } from '../../sdk/context.ts';
 
 const known = new WeakMap<Socket, TlsInfo>();
 

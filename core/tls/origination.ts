@@ -2,7 +2,7 @@
 // HTTP pool, the TCP proxy and the health checks alike.
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import type { ServerConfig } from '../config/schema.ts';
+import type { ServerConfig } from '../../sdk/config.ts';
 import type { KeyPath } from '../config/problems.ts';
 import { loadCa, type TlsProblems } from './files.ts';
 

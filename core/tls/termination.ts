@@ -3,9 +3,9 @@
 // again) and applied to a listener when it starts and when a reload keeps it.
 import { createHash } from 'node:crypto';
 import tls, { type SecureContext, type SecureContextOptions } from 'node:tls';
-import type { FrontendTlsConfig } from '../config/schema.ts';
+import type { FrontendTlsConfig } from '../../sdk/config.ts';
 import type { KeyPath } from '../config/problems.ts';
-import type { Mode } from '../types.ts';
+import type { Mode } from '../../sdk/views.ts';
 import { certificateNames, isHostPattern, loadCa, loadCertificate, type TlsProblems } from './files.ts';
 
 export interface FrontendTls {

@@ -1,12 +1,13 @@
 // A backend: its servers, their state, and the balancing algorithm that picks among
 // them. Built once per generation from config; the request path only calls `pick`.
 import { performance } from 'node:perf_hooks';
-import type { BackendConfig, ServerConfig } from '../config/schema.ts';
-import { defaultTimeouts } from '../config/schema.ts';
-import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../types.ts';
-import type { BindAddress } from '../config/units.ts';
-import { parseAddress } from '../config/units.ts';
-import { BackendHealth, newServerHealth, type ServerHealth } from './health.ts';
+import type { BackendConfig, ServerConfig } from '../../sdk/config.ts';
+import { defaultTimeouts } from '../../sdk/config.ts';
+import type { Balancer, BackendView, Mode, PickContext, ServerState, ServerView } from '../../sdk/views.ts';
+import type { BindAddress } from '../../sdk/units.ts';
+import { parseAddress } from '../../sdk/units.ts';
+import { BackendHealth, newServerHealth } from './health.ts';
+import { type ServerHealth } from '../../sdk/views.ts';
 import type { ServerTls } from '../tls/origination.ts';
 import { H2Pool } from './h2-pool.ts';
 import { H1Pool, type UpstreamPool } from './h1-pool.ts';

@@ -11,9 +11,9 @@ import { RawSocket } from '../net/raw-socket.ts';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { HttpHeaders } from '../http/context.ts';
+import type { HttpHeaders } from '../../sdk/context.ts';
 import { HTTPParser, createParser, headersOf, type ParseError, type Parser } from '../http/h1/parser.ts';
-import type { BindAddress } from '../config/units.ts';
+import type { BindAddress } from '../../sdk/units.ts';
 import { checkName, checkRequestLine, checkValue, fieldLines } from '../http/fields.ts';
 import type { ServerTls } from '../tls/origination.ts';
 

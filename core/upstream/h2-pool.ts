@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { BindAddress } from '../config/units.ts';
+import type { BindAddress } from '../../sdk/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;

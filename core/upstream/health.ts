@@ -11,42 +11,13 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { BackendConfig } from '../config/schema.ts';
-import { formatAddress } from '../config/units.ts';
+import type { BackendConfig } from '../../sdk/config.ts';
+import type { ServerHealth } from '../../sdk/views.ts';
+import { formatAddress } from '../../sdk/units.ts';
 import type { Backend, Outcome, UpstreamServer } from './backend.ts';
 
 type ActiveConfig = NonNullable<BackendConfig['health']>;
 type PassiveConfig = Exclude<BackendConfig['passive'], false>;
-
-/** What health checking knows of one server, for the stats page. Read-only: this module keeps it. */
-export interface ServerHealth {
-  /** Active checks run on this server (the backend has `health`, and the server not `check: false`). */
-  readonly checked: boolean;
-  /** What the active checks say now; true while they do not run. */
-  readonly passing: boolean;
-  readonly checks: number;
-  readonly failedChecks: number;
-  /** Checks in a row with the same result as the last one. */
-  readonly streak: number;
-  readonly lastResult: 'passed' | 'failed' | undefined;
-  /** How long the last check took, in ms. */
-  readonly lastDuration: number | undefined;
-  /** Why the last check failed. */
-  readonly lastError: string | undefined;
-  /** When (ms since the epoch) the last check ended. */
-  readonly lastCheckAt: number | undefined;
-  /** When (ms since the epoch) health last took the server out or brought it back. */
-  readonly lastChange: number | undefined;
-  /** Failed requests in a row (passive); a good one resets it. */
-  readonly consecutiveErrors: number;
-  readonly ejections: number;
-  /** Until when (ms since the epoch) outlier detection keeps the server out; undefined when it does not. */
-  readonly ejectedUntil: number | undefined;
-  /** ms the server was down (checks or ejection) in this generation, periods that ended; add the time since `downSince` for the whole. */
-  readonly downtime: number;
-  /** When (ms since the epoch) health took the server out, while it is out. */
-  readonly downSince: number | undefined;
-}
 
 /** The record behind a server's `health`, as this module writes it. */
 type HealthRecord = { -readonly [K in keyof ServerHealth]: ServerHealth[K] };

@@ -3,7 +3,8 @@
 // of failing the scrape; totals of families no live worker registers are not shown.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeSnapshots, MetricsRegistry, renderPrometheus, withTotals, type MetricSample } from '../../core/metrics.ts';
+import { mergeSnapshots, renderPrometheus, withTotals, type MetricSample } from '../../sdk/metrics.ts';
+import { MetricsRegistry } from '../../core/metrics.ts';
 import { parseExposition } from '../helpers/prometheus.ts';
 
 const plugin = (name = 'hostile') => new MetricsRegistry().forPlugin(name);

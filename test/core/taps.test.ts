@@ -3,9 +3,11 @@
 // every style (sync, promise, callback) contained as PluginErrors.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stage, createHttpHooks } from '../../core/hooks.ts';
+import { Stage } from '../../sdk/hooks.ts';
+import { createHttpHooks } from '../../core/hooks.ts';
 import { PluginError, copyTaps, isThenable, runner } from '../../core/taps.ts';
-import type { HttpAnswer, HttpContext, UpstreamResponse } from '../../core/http/context.ts';
+import type { HttpAnswer, UpstreamResponse } from '../../sdk/context.ts';
+import type { HttpContext } from '../../core/http/context.ts';
 
 type Ctx = HttpContext & { seen: string[] };
 const ctx = () => ({ seen: [] as string[] }) as unknown as Ctx;

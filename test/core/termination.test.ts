@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { checkConfig } from '../../core/config/check.ts';
 import { Gateway } from '../../core/gateway.ts';
 import { createLogger, type AccessLog } from '../../core/log.ts';
-import type { MetricSample } from '../../core/metrics.ts';
+import type { MetricSample } from '../../sdk/metrics.ts';
 import { builtins } from '../../plugins/index.ts';
 import { deadPort, rawExchange, tempDir } from '../helpers/gateway.ts';
 

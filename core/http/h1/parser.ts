@@ -2,7 +2,7 @@
 // so test/core/http/h1-parser.test.ts pins every behaviour the gateway relies on (strict
 // parsing, CL+TE refused, callbacks' arguments, headers flushed early, upgrades).
 import { createRequire } from 'node:module';
-import type { HttpHeaders } from '../context.ts';
+import type { HttpHeaders } from '../../../sdk/context.ts';
 
 export interface Parser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import { RawSocket } from '../../net/raw-socket.ts';
 import { Readable } from 'node:stream';
-import type { HttpHeaders, TlsInfo } from '../context.ts';
+import type { HttpHeaders, TlsInfo } from '../../../sdk/context.ts';
 import type { ClientRequest, Peer } from '../exchange.ts';
 import { errorBody, statusText } from '../errors.ts';
 import { handleHttpRequest, type HttpEnv } from '../proxy.ts';

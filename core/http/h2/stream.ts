@@ -4,7 +4,7 @@
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { Readable } from 'node:stream';
-import type { HttpHeaders, TlsInfo } from '../context.ts';
+import type { HttpHeaders, TlsInfo } from '../../../sdk/context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../exchange.ts';
 import { ClientFault } from '../../termination.ts';
 

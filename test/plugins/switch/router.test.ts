@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Router } from '../../../plugins/switch/router.ts';
 import { builtinMatchers } from '../../../plugins/switch/matchers.ts';
-import { compileCondition, type MatchContext, type MatcherDefinition, type RouteView } from '../../../core/routes.ts';
+import { compileCondition } from '../../../core/routes.ts';
+import { type MatchContext, type MatcherDefinition, type RouteView } from '../../../sdk/routes.ts';
 import { HttpContext } from '../../../core/http/context.ts';
 
 const matchers = new Map<string, MatcherDefinition>(Object.entries(builtinMatchers));

@@ -1,8 +1,7 @@
-// Shapes shared by the kernel and the SDK: what a plugin may see of generations,
-// backends and servers. Read-only views; the kernel owns the state behind them.
-import type { HttpContext } from './http/context.ts';
-import type { TcpContext } from './tcp/context.ts';
-import type { ServerHealth } from './upstream/health.ts';
+// What a plugin may see of generations, frontends, backends and servers, and the
+// shapes of the balancers and protocol detectors it may register. Read-only views; the
+// kernel owns the state behind them.
+import type { HttpContext, TcpContext } from './context.ts';
 
 export type Mode = 'http' | 'tcp';
 export type ServerState = 'ready' | 'drain' | 'maint';
@@ -44,6 +43,36 @@ export interface ServerView {
   readonly usable: boolean;
   /** Health checks' view of it: last result, its duration and error, when it last changed. */
   readonly health: ServerHealth;
+}
+
+/** What health checking knows of one server, for the stats page. Read-only: the kernel keeps it. */
+export interface ServerHealth {
+  /** Active checks run on this server (the backend has `health`, and the server not `check: false`). */
+  readonly checked: boolean;
+  /** What the active checks say now; true while they do not run. */
+  readonly passing: boolean;
+  readonly checks: number;
+  readonly failedChecks: number;
+  /** Checks in a row with the same result as the last one. */
+  readonly streak: number;
+  readonly lastResult: 'passed' | 'failed' | undefined;
+  /** How long the last check took, in ms. */
+  readonly lastDuration: number | undefined;
+  /** Why the last check failed. */
+  readonly lastError: string | undefined;
+  /** When (ms since the epoch) the last check ended. */
+  readonly lastCheckAt: number | undefined;
+  /** When (ms since the epoch) health last took the server out or brought it back. */
+  readonly lastChange: number | undefined;
+  /** Failed requests in a row (passive); a good one resets it. */
+  readonly consecutiveErrors: number;
+  readonly ejections: number;
+  /** Until when (ms since the epoch) outlier detection keeps the server out; undefined when it does not. */
+  readonly ejectedUntil: number | undefined;
+  /** ms the server was down (checks or ejection) in this generation, periods that ended; add the time since `downSince` for the whole. */
+  readonly downtime: number;
+  /** When (ms since the epoch) health took the server out, while it is out. */
+  readonly downSince: number | undefined;
 }
 
 /** A frontend as plugins see it (`api.frontends()`). */
