@@ -9,8 +9,9 @@ import type { GatewayConfigInput } from './config.ts';
 import type { Metrics } from './metrics.ts';
 
 export { z } from 'zod';
-/** Schemas plugin options share: a regular expression's source that `check` refuses when it does not compile. */
-export { RegexSource } from './options.ts';
+/** Schemas plugin options share (durations, sizes, header names and values, address blocks, regexes), and helpers for what they give. */
+export { RegexSource, Duration, Size, HeaderName, HeaderValue, HeaderMap, Cidr, appendHeader, parseCidr, addressMatcher } from './options.ts';
+export type { CidrBlock } from './options.ts';
 export { Stage } from './hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from './units.ts';

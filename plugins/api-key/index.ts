@@ -7,8 +7,7 @@
 // on it) and may be sent to the server as a header. The key itself is removed from the
 // request sent to the server.
 import { createHash } from 'node:crypto';
-import { definePlugin, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
-import { HeaderName } from '../rewrite/headers.ts';
+import { definePlugin, HeaderName, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
 import { keyTable, readKeysFile, sha256Hex } from './keys.ts';
 
 const Options = z

@@ -10,17 +10,8 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { Pool } from 'undici';
-import { definePlugin, parseDuration, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
-import { HeaderName } from '../rewrite/headers.ts';
+import { definePlugin, Duration, HeaderName, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
 
-const parses = (v: string | number) => {
-  try {
-    return Number.isFinite(parseDuration(v)) && parseDuration(v) >= 0;
-  } catch {
-    return false;
-  }
-};
-const Duration = z.union([z.number().nonnegative(), z.string()]).refine(parses, 'expected a duration such as 2s, 500ms or milliseconds').transform(parseDuration);
 const Url = z.string().refine((v) => {
   try {
     const url = new URL(v);

@@ -6,18 +6,9 @@
 // Concurrent requests with the same credentials share one verification.
 import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { definePlugin, parseDuration, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
-import { HeaderName } from '../rewrite/headers.ts';
+import { definePlugin, Duration, HeaderName, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
 import { decoyHash, parseScryptHash, verifyScrypt, type ScryptHash } from './scrypt.ts';
 
-const parses = (v: string | number) => {
-  try {
-    return Number.isFinite(parseDuration(v)) && parseDuration(v) >= 0;
-  } catch {
-    return false;
-  }
-};
-const Duration = z.union([z.number().nonnegative(), z.string()]).refine(parses, 'expected a duration such as 30s, 5m or milliseconds').transform(parseDuration);
 
 /** RFC 7617: a user-id holds no colon and no control characters. */
 const UserName = z.string().regex(/^[^:\x00-\x1f\x7f]+$/, 'expected a user name without ":" or control characters');

@@ -6,8 +6,7 @@
 // The store sits behind a small interface (store.ts); the RFC rules are in policy.ts;
 // purges and listings reaching every instance in every worker are in admin.ts.
 import http from 'node:http';
-import { BlockList, isIP } from 'node:net';
-import { definePlugin, parseDuration, parseSize, Stage, z, type Eventually, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
+import { addressMatcher, Cidr, definePlugin, Duration, HeaderName, Size, Stage, z, type Eventually, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
 import { joinGeneration, purgeEverywhere, purgeOf, type CacheInstance, type EntryView, type PurgeRequest } from './admin.ts';
 import { keyFunction } from './key.ts';
 import {
@@ -17,21 +16,6 @@ import {
 import { MemoryStore } from './store.ts';
 import { VariantStore, type Stored } from './variants.ts';
 
-const parses = (parse: (v: string | number) => number) => (v: string | number) => {
-  try {
-    return Number.isFinite(parse(v)) && parse(v) >= 0;
-  } catch {
-    return false;
-  }
-};
-const Size = z.union([z.number().int().positive(), z.string()]).refine(parses(parseSize), 'expected a size such as 64m, 512k or a number of bytes').transform(parseSize);
-const Duration = z.union([z.number().nonnegative(), z.string()]).refine(parses(parseDuration), 'expected a duration such as 30s, 5m or milliseconds').transform(parseDuration);
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name').transform((s) => s.toLowerCase());
-const Cidr = z.string().refine((s) => {
-  const [ip, bits, ...rest] = s.split('/');
-  const family = isIP(ip ?? '');
-  return family !== 0 && rest.length === 0 && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)));
-}, 'expected an address or CIDR range, e.g. 127.0.0.1/32 or ::1');
 
 const Options = z.strictObject({
   /** Bytes held at most (bodies and headers); least recently used entries leave first. */
@@ -123,12 +107,7 @@ export default definePlugin({
     const inflight = new Map<string, Leader>();
     const revalidating = new Set<string>();
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    const purgers = new BlockList();
-    for (const range of o.purge.allow) {
-      const [ip, bits] = range.split('/') as [string, string | undefined];
-      const type = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-      purgers.addSubnet(ip, bits === undefined ? (type === 'ipv4' ? 32 : 128) : Number(bits), type);
-    }
+    const mayPurge = addressMatcher(o.purge.allow);
 
     // Each instance keeps its own request state: a frontend's cache and a route's may both see a request.
     const stateKey = `cache#${++instances}`;
@@ -216,8 +195,7 @@ export default definePlugin({
     };
 
     const purge = async (ctx: HttpContext): Promise<HttpAnswer> => {
-      const address = ctx.client.address.startsWith('::ffff:') ? ctx.client.address.slice(7) : ctx.client.address;
-      if (!purgers.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')) {
+      if (!mayPurge(ctx.client.address)) {
         return { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'purge not allowed from this address\n' };
       }
       const purged = await purgeEverywhere(api, purgeOf(hostOf(ctx), ctx.url));

@@ -11,21 +11,11 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { definePlugin, parseDuration, parseSize, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
+import { definePlugin, Duration, HeaderName, Size, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
 import { claimMatcher, ClaimRules, compileRules, readClaim } from './claims.ts';
 import { asymmetricAlgorithms, hmacAlgorithms, KeySet, loadLocalKeys, RemoteJwks, type KeySource } from './keys.ts';
 import { createVerifier, secretKey, type Outcome } from './verify.ts';
 
-const parses = (parse: (v: string | number) => number) => (v: string | number) => {
-  try {
-    return Number.isFinite(parse(v)) && parse(v) >= 0;
-  } catch {
-    return false;
-  }
-};
-const Size = z.union([z.number().int().positive(), z.string()]).refine(parses(parseSize), 'expected a size such as 8k or a number of bytes').transform(parseSize);
-const Duration = z.union([z.number().nonnegative(), z.string()]).refine(parses(parseDuration), 'expected a duration such as 30s, 10m or milliseconds').transform(parseDuration);
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name').transform((s) => s.toLowerCase());
 const OneOrMore = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const knownAlgorithms: readonly string[] = [...asymmetricAlgorithms, ...hmacAlgorithms];
 

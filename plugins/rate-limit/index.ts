@@ -3,7 +3,7 @@
 // master, for every worker; local: this process; redis: every gateway machine). Runs
 // on `request` at Stage.LIMIT, after authentication; refuses with 429, Retry-After and
 // the draft's RateLimit fields, which it also adds to the server's responses.
-import { definePlugin, parseDuration, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
+import { Duration as AnyDuration, definePlugin, parseDuration, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
 import type { Decision, Policy } from './algorithms.ts';
 import { appendItem, limitItem, policyItem, retryAfter } from './headers.ts';
 import { compileKey, describeKey, type KeyPart } from './key.ts';
@@ -11,15 +11,6 @@ import { localStore } from './stores/local.ts';
 import { redisStore } from './stores/redis.ts';
 import { sharedStore } from './stores/shared.ts';
 import { failOpen, type LimitStore } from './stores/store.ts';
-
-const parses = (v: string | number) => {
-  try {
-    return parseDuration(v) > 0;
-  } catch {
-    return false;
-  }
-};
-const Duration = z.union([z.number().positive(), z.string()]).refine(parses, 'expected a duration such as 1s, 1m or milliseconds').transform(parseDuration);
 
 const periods: Record<string, number> = { second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 /** `100 per 1m`, `100/1m`, `100 per minute` → [100, 60000]; undefined when it is not that. */
@@ -46,6 +37,8 @@ const KeyPartSchema = z.union([
   z.strictObject({ header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name') }),
   z.strictObject({ claim: z.string().min(1) }),
 ]);
+
+const Duration = AnyDuration.refine((ms) => ms > 0, 'expected a duration above 0');
 
 const Options = z
   .strictObject({

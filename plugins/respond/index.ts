@@ -1,8 +1,7 @@
 // A fixed response: answers on the `request` hook with a status, headers and a body from
 // the options, so the request never reaches a server (maintenance pages, robots.txt, a
 // health answer, a 404 for a path nobody should reach). The answer is built in setup.
-import { definePlugin, Stage, z, type HttpAnswer } from '../../sdk/index.ts';
-import { HeaderMap, HeaderValue } from '../rewrite/headers.ts';
+import { definePlugin, HeaderMap, HeaderValue, Stage, z, type HttpAnswer } from '../../sdk/index.ts';
 
 const Options = z
   .strictObject({

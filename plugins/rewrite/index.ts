@@ -3,8 +3,7 @@
 // response (`upstreamResponse`). Everything is compiled in setup; a request runs only the
 // steps its options asked for, and the response is tapped only when it has something to do
 // (a tap there makes the kernel hold the response head until it returns).
-import { definePlugin, RegexSource, Stage, z, type HttpHeaders } from '../../sdk/index.ts';
-import { appendHeader, HeaderMap, HeaderName } from './headers.ts';
+import { appendHeader, definePlugin, HeaderMap, HeaderName, RegexSource, Stage, z, type HttpHeaders } from '../../sdk/index.ts';
 
 /** `/api` or `/api/` (the same prefix); not `/` alone, which would strip or add nothing. */
 const Prefix = z

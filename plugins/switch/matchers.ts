@@ -1,8 +1,7 @@
 // The built-in matcher kinds for routes' `match:`. Each checks its config value with a
 // schema and compiles it once into a test: sets for exact names, suffix lists for
 // wildcards, a BlockList for addresses, regexes compiled here and never per request.
-import { BlockList, isIP } from 'node:net';
-import { RegexSource, z, type MatcherDefinition, type MatchContext, type MatchTest, type Mode } from '../../sdk/index.ts';
+import { addressMatcher, Cidr, RegexSource, z, type MatcherDefinition, type MatchContext, type MatchTest, type Mode } from '../../sdk/index.ts';
 
 const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t.transform((v) => [v]), z.array(t).min(1)]) as unknown as z.ZodType<z.output<T>[]>;
 
@@ -93,32 +92,6 @@ const readHeader = (ctx: MatchContext, name: string) => {
 const readQuery = (ctx: MatchContext, name: string) => (ctx.kind === 'http' ? ctx.query.get(name) ?? undefined : undefined);
 const readCookie = (ctx: MatchContext, name: string) => (ctx.kind === 'http' ? ctx.cookies[name] : undefined);
 
-const Cidr = z.string().refine((v) => parseCidr(v) !== undefined, 'expected an address or CIDR block, e.g. 10.0.0.0/8, 192.168.1.7 or fd00::/8');
-
-function parseCidr(v: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', bits] = v.split('/');
-  const version = isIP(address);
-  if (!version) return undefined;
-  const max = version === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) return undefined;
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
-
-function addressTest(blocks: string[]): (address: string) => boolean {
-  const list = new BlockList();
-  for (const b of blocks) {
-    const c = parseCidr(b)!;
-    list.addSubnet(c.address, c.prefix, c.family);
-  }
-  return (address) => {
-    // IPv4 clients on a dual-stack socket show as ::ffff:a.b.c.d.
-    const v4 = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-    const family = isIP(v4);
-    return family !== 0 && list.check(v4, family === 4 ? 'ipv4' : 'ipv6');
-  };
-}
-
 const PortRange = z.union([
   z.number().int().min(1).max(65535).transform((p) => [p, p] as const),
   z
@@ -163,7 +136,7 @@ export const builtinMatchers: Record<string, MatcherDefinition<any>> = {
     description: 'the client address, in CIDR blocks',
     options: oneOrMore(Cidr),
     compile: (blocks: string[]) => {
-      const test = addressTest(blocks);
+      const test = addressMatcher(blocks);
       return (ctx) => test(ctx.client.address);
     },
   },
