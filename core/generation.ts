@@ -11,6 +11,7 @@ import { WindowCounters, type TakeOptions, type TakeResult } from './shared.ts';
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
 const localCounters = new WindowCounters();
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
+import { originsIn, Subrequests } from './upstream/subrequest.ts';
 import type { BalancerFactory, Detector, GenerationInfo, Mode } from './types.ts';
 import { compileCondition, type MatcherDefinition, type RouteView } from './routes.ts';
 import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from './config/schema.ts';
@@ -88,6 +89,8 @@ export class Generation {
   readonly detectors = new Map<string, Detector>();
   /** What the build found questionable but usable (an expired certificate): `check` reports them. */
   readonly warnings: Problem[] = [];
+  /** Plugins' `api.fetch`: their URL pools, their subrequests through frontends. */
+  readonly subrequests = new Subrequests(this);
   #disposed = false;
 
   constructor(readonly id: number, readonly config: GatewayConfig, readonly file: string, readonly logger: Logger) {
@@ -136,6 +139,7 @@ export class Generation {
         this.report({ plugin: p.name, hook: 'dispose', error });
       }
     }
+    this.subrequests.close();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
   }
 }
@@ -195,6 +199,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
       const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
       const log = o.logger.child({ plugin: def.name, ...(scope.kind === 'frontend' ? { frontend: scope.frontend } : {}) });
+      // The URLs this instance's options name are the ones its `api.fetch` may reach by default.
+      const listed = originsIn(options);
       const api: PluginApi = {
         name: def.name,
         scope,
@@ -211,6 +217,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
         broadcast: (topic, data) => gen.broadcast(topic, data),
         take: (key, options) => gen.take(key, options),
+        fetch: (request) => gen.subrequests.fetch(request, listed),
         now,
       };
       try {

@@ -7,10 +7,13 @@ import type { MatcherDefinition, RouteView } from '../core/routes.ts';
 import type { TakeOptions, TakeResult } from '../core/shared.ts';
 import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { FetchRequest, FetchResponse } from './fetch.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share: a regular expression's source that `check` refuses when it does not compile. */
 export { RegexSource } from './options.ts';
+/** `api.fetch`: what a request says, where it goes, what comes back, why it failed. */
+export * from './fetch.ts';
 export { Stage } from '../core/hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from '../core/config/units.ts';
@@ -81,6 +84,13 @@ export interface PluginApi {
    * across workers. A sliding window (two fixed windows, the older one weighted).
    */
   take(key: string, options: TakeOptions): Promise<TakeResult>;
+  /**
+   * An HTTP request of the plugin's own, through the gateway's pools: to a backend by
+   * name (balanced, retried on another server), to a URL the configuration names, or
+   * through a frontend in this process (a subrequest). Resolves with the whole answer,
+   * whatever its status; rejects with a `FetchError`. See sdk/fetch.ts.
+   */
+  fetch(request: FetchRequest): Promise<FetchResponse>;
   /** Injected clock (ms); tests may replace it. */
   now(): number;
 }
