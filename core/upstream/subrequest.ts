@@ -20,7 +20,7 @@ import { connectErrors, handleHttpRequest, hopByHop, localErrors, type HttpEnv }
 import { formatAddress } from '../config/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
 import { resolveBackendTimeouts, type Backend, type UpstreamServer } from './backend.ts';
-import { bufferedRequest, type BufferedAnswer, type BufferLimits } from './buffered.ts';
+import { bufferedRequest, type BufferedAnswer, type BufferLimits, type Ending } from './buffered.ts';
 import { H1Pool, type DispatchOptions } from './h1-pool.ts';
 
 const defaultTimeout = 10_000;
@@ -51,9 +51,9 @@ export class Subrequests {
     if (targets.length !== 1) throw new FetchError('INVALID', `a fetch goes to one of url, backend or frontend; got ${targets.length ? targets.join(' and ') : 'none'}`);
     const deadline = new Deadline(request.timeout ?? defaultTimeout, request.signal);
     try {
-      if ('url' in request && request.url !== undefined) return await this.#url(request, listed, deadline.signal);
-      if ('backend' in request && request.backend !== undefined) return await this.#backend(request, deadline.signal);
-      return await this.#frontend(request as FrontendFetch, deadline.signal);
+      if ('url' in request && request.url !== undefined) return await this.#url(request, listed, deadline);
+      if ('backend' in request && request.backend !== undefined) return await this.#backend(request, deadline);
+      return await this.#frontend(request as FrontendFetch, deadline);
     } catch (err) {
       throw fetchError(err);
     } finally {
@@ -61,7 +61,7 @@ export class Subrequests {
     }
   }
 
-  async #url(r: UrlFetch, listed: ReadonlySet<string>, signal: AbortSignal): Promise<FetchResponse> {
+  async #url(r: UrlFetch, listed: ReadonlySet<string>, deadline: Deadline): Promise<FetchResponse> {
     let url: URL;
     try {
       url = new URL(r.url);
@@ -76,7 +76,7 @@ export class Subrequests {
     const path = `${url.pathname}${url.search}`;
     const options = dispatchOptions(r.method, path, r.headers, r.body);
     options.headers.host ??= url.host;
-    return answerOf(await bufferedRequest(this.#urlPool(url, r.ca), options, limitsOf(r, signal)), undefined);
+    return answerOf(await bufferedRequest(this.#urlPool(url, r.ca), options, limitsOf(r, deadline)), undefined);
   }
 
   /** The pool for a URL's origin (and CA), made on first use. */
@@ -109,7 +109,7 @@ export class Subrequests {
     return (this.#serverOrigins = origins);
   }
 
-  async #backend(r: BackendFetch, signal: AbortSignal): Promise<FetchResponse> {
+  async #backend(r: BackendFetch, deadline: Deadline): Promise<FetchResponse> {
     const backend = this.gen.backends.get(r.backend);
     if (!backend) throw new FetchError('UNKNOWN', `no backend "${r.backend}"`);
     if (backend.mode !== 'http') throw new FetchError('INVALID', `backend "${r.backend}" is in ${backend.mode} mode`);
@@ -117,10 +117,10 @@ export class Subrequests {
     const from = r.from;
     // What the balancing algorithm reads (client address, headers, path), as for a proxied request.
     const ctx = new HttpContext(from?.frontend ?? '', this.gen.id, method, r.path, '1.1', { ...r.headers } as HttpHeaders, from?.client ?? loopback, from?.local ?? loopback, from?.tls, performance.now());
-    const limits = limitsOf(r, signal);
+    const limits = limitsOf(r, deadline);
     let tried: Set<UpstreamServer> | undefined;
     for (let attempt = 0; ; attempt++) {
-      const server = await place(backend, ctx, tried, signal);
+      const server = await place(backend, ctx, tried, deadline);
       server.acquire();
       let answer: BufferedAnswer;
       try {
@@ -130,7 +130,7 @@ export class Subrequests {
         if (connectErrors.has(code)) {
           if (!localErrors.has(code)) backend.reportOutcome(server, 'connect-error');
           // Never reached: another server may be (redispatch), as for a proxied request.
-          if (attempt < backend.retries && !signal.aborted) {
+          if (attempt < backend.retries && !deadline.reason) {
             (tried ??= new Set()).add(server);
             continue;
           }
@@ -148,7 +148,7 @@ export class Subrequests {
     }
   }
 
-  async #frontend(r: FrontendFetch, signal: AbortSignal): Promise<FetchResponse> {
+  async #frontend(r: FrontendFetch, deadline: Deadline): Promise<FetchResponse> {
     const fe = this.gen.frontends.get(r.frontend);
     if (!fe) throw new FetchError('UNKNOWN', `no frontend "${r.frontend}"`);
     if (fe.mode !== 'http') throw new FetchError('INVALID', `frontend "${r.frontend}" is in ${fe.mode} mode`);
@@ -172,14 +172,13 @@ export class Subrequests {
       setTimeout: () => undefined,
     };
     const res = new SubrequestResponse(r.discardBody ? 0 : r.maxBody ?? defaultMaxBody, r.discardBody ? 'drop' : 'fail');
-    if (signal.aborted) throw signal.reason;
-    const onAbort = () => res.destroy(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (deadline.reason) throw deadline.reason;
+    const stopListening = deadline.listen((reason) => res.destroy(reason));
     try {
       handleHttpRequest(fe, this.gen, subrequestEnv, req, res);
       return answerOf(await res.answer, undefined);
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
     }
   }
 
@@ -211,7 +210,7 @@ export function originsIn(options: unknown): Set<string> {
 }
 
 /** A server for the next try: the algorithm's pick among usable servers not tried yet, or a slot waited for in the backend's queue. */
-async function place(backend: Backend, ctx: HttpContext, tried: ReadonlySet<UpstreamServer> | undefined, signal: AbortSignal): Promise<UpstreamServer> {
+async function place(backend: Backend, ctx: HttpContext, tried: ReadonlySet<UpstreamServer> | undefined, ending: Ending): Promise<UpstreamServer> {
   let waited = false;
   for (;;) {
     // While others wait in the queue, a newcomer waits behind them (as core/http/proxy.ts does).
@@ -220,13 +219,12 @@ async function place(backend: Backend, ctx: HttpContext, tried: ReadonlySet<Upst
     if (!backend.saturated && backend.queued === 0) throw new FetchError('NO_SERVER', `no server of backend "${backend.name}" is available`);
     waited = await new Promise<boolean>((resolve, reject) => {
       let left = false;
-      const onAbort = () => {
+      const stopListening = ending.listen((reason) => {
         left = true;
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
+        reject(reason);
+      });
       backend.waitForSlot(waited).then((slot) => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         // Gone meanwhile: the slot goes to the next in line.
         if (left) return void (slot && backend.passSlot());
         if (!slot) reject(new FetchError('NO_SERVER', `backend "${backend.name}": no server slot within the queue timeout`));
@@ -256,8 +254,8 @@ function dispatchOptions(method = 'GET', path: string, given: FetchRequest['head
   return { method, path, headers, body: bytes?.length ? Readable.from([bytes], { objectMode: false }) : null };
 }
 
-function limitsOf(r: FetchRequest, signal: AbortSignal): BufferLimits {
-  return r.discardBody ? { maxBody: 0, overflow: 'drop', signal } : { maxBody: r.maxBody ?? defaultMaxBody, overflow: 'fail', signal };
+function limitsOf(r: FetchRequest, ending: Ending): BufferLimits {
+  return r.discardBody ? { maxBody: 0, overflow: 'drop', ending } : { maxBody: r.maxBody ?? defaultMaxBody, overflow: 'fail', ending };
 }
 
 function answerOf(a: BufferedAnswer, server: string | undefined): FetchResponse {
@@ -282,27 +280,42 @@ function fetchError(err: unknown): FetchError {
   return new FetchError(as, code && !e.message.includes(code) ? `${code}: ${e.message}` : e.message, { cause: err });
 }
 
-/** The exchange's end by time or by the caller, as one signal whose reason is the FetchError to reject with. */
-class Deadline {
-  readonly #controller = new AbortController();
+/** The exchange's end by time or by the caller; its reason is the FetchError to reject with. */
+class Deadline implements Ending {
+  reason: FetchError | undefined = undefined;
+  #listeners: ((reason: Error) => void)[] = [];
   readonly #timer: NodeJS.Timeout;
   readonly #caller: AbortSignal | undefined;
-  readonly #onAbort = () => this.#controller.abort(new FetchError('ABORTED', 'the fetch was aborted', { cause: this.#caller?.reason }));
+  readonly #onCaller = () => this.#end(new FetchError('ABORTED', 'the fetch was aborted', { cause: this.#caller?.reason }));
 
   constructor(timeout: number, caller: AbortSignal | undefined) {
-    this.#timer = setTimeout(() => this.#controller.abort(new FetchError('TIMEOUT', `no whole answer within ${timeout} ms`)), timeout).unref();
+    this.#timer = setTimeout(() => this.#end(new FetchError('TIMEOUT', `no whole answer within ${timeout} ms`)), timeout).unref();
     this.#caller = caller;
-    if (caller?.aborted) this.#onAbort();
-    else caller?.addEventListener('abort', this.#onAbort, { once: true });
+    if (caller?.aborted) this.#onCaller();
+    else caller?.addEventListener('abort', this.#onCaller, { once: true });
   }
 
-  get signal(): AbortSignal {
-    return this.#controller.signal;
+  #end(reason: FetchError): void {
+    if (this.reason) return;
+    this.reason = reason;
+    for (const fn of this.#listeners.splice(0)) fn(reason);
+  }
+
+  listen(fn: (reason: Error) => void): () => void {
+    if (this.reason) {
+      fn(this.reason);
+      return () => undefined;
+    }
+    this.#listeners.push(fn);
+    return () => {
+      const i = this.#listeners.indexOf(fn);
+      if (i !== -1) this.#listeners.splice(i, 1);
+    };
   }
 
   clear(): void {
     clearTimeout(this.#timer);
-    this.#caller?.removeEventListener('abort', this.#onAbort);
+    this.#caller?.removeEventListener('abort', this.#onCaller);
   }
 }
 
