@@ -15,7 +15,7 @@ import { FetchError, type BackendFetch, type FetchErrorCode, type FetchRequest, 
 import type { Generation } from '../generation.ts';
 import { HttpContext, type HttpHeaders } from '../http/context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../http/exchange.ts';
-import { checkRequestLine } from '../http/fields.ts';
+import { checkName, checkRequestLine, checkValue } from '../http/fields.ts';
 import { connectErrors, handleHttpRequest, hopByHop, localErrors, type HttpEnv } from '../http/proxy.ts';
 import { formatAddress } from '../config/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
@@ -36,7 +36,7 @@ const loopback: Peer = Object.freeze({ address: '127.0.0.1', port: 0 });
 /** One generation's `api.fetch`: its URL pools, and how deep each subrequest through a frontend is. */
 export class Subrequests {
   readonly #urlPools = new Map<string, H1Pool>();
-  /** The origins of the configuration's servers, made on first use (backends are built after gateway-wide plugins' setup). */
+  /** The origins of the configuration's servers, made on first use once the backends are built. */
   #serverOrigins: Set<string> | undefined;
   /** A subrequest's depth, by the client peer its context carries (the context is made from the request inside the lifecycle). */
   readonly #depth = new WeakMap<object, number>();
@@ -47,6 +47,7 @@ export class Subrequests {
   /** `api.fetch` for a plugin instance whose options name the `listed` origins. Never throws: rejects with a FetchError. */
   async fetch(request: FetchRequest, listed: ReadonlySet<string>): Promise<FetchResponse> {
     if (this.#closed) throw new FetchError('CLOSED', 'this generation is gone: its plugins were disposed');
+    if (typeof request !== 'object' || request === null) throw new FetchError('INVALID', 'expected a request object: { url }, { backend, path } or { frontend, path }');
     const targets = (['url', 'backend', 'frontend'] as const).filter((k) => (request as unknown as Record<string, unknown>)[k] !== undefined);
     if (targets.length !== 1) throw new FetchError('INVALID', `a fetch goes to one of url, backend or frontend; got ${targets.length ? targets.join(' and ') : 'none'}`);
     const deadline = new Deadline(request.timeout ?? defaultTimeout, request.signal);
@@ -106,25 +107,29 @@ export class Subrequests {
     for (const b of this.gen.backends.values()) {
       for (const s of b.servers) for (const scheme of ['http', 'https']) origins.add(new URL(`${scheme}://${formatAddress(s.address)}`).origin);
     }
-    return (this.#serverOrigins = origins);
+    // Kept once there are backends: a fetch from a gateway-wide plugin's setup comes before they are built.
+    if (this.gen.backends.size) this.#serverOrigins = origins;
+    return origins;
   }
 
   async #backend(r: BackendFetch, deadline: Deadline): Promise<FetchResponse> {
     const backend = this.gen.backends.get(r.backend);
     if (!backend) throw new FetchError('UNKNOWN', `no backend "${r.backend}"`);
     if (backend.mode !== 'http') throw new FetchError('INVALID', `backend "${r.backend}" is in ${backend.mode} mode`);
-    const method = r.method ?? 'GET';
+    // Made again for each try: a retry sends the body anew.
+    const request = () => dispatchOptions(r.method, r.path, r.headers, r.body);
+    let options = request();
     const from = r.from;
     // What the balancing algorithm reads (client address, headers, path), as for a proxied request.
-    const ctx = new HttpContext(from?.frontend ?? '', this.gen.id, method, r.path, '1.1', { ...r.headers } as HttpHeaders, from?.client ?? loopback, from?.local ?? loopback, from?.tls, performance.now());
+    const ctx = new HttpContext(from?.frontend ?? '', this.gen.id, options.method, r.path, '1.1', options.headers, from?.client ?? loopback, from?.local ?? loopback, from?.tls, performance.now());
     const limits = limitsOf(r, deadline);
     let tried: Set<UpstreamServer> | undefined;
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ; attempt++, options = request()) {
       const server = await place(backend, ctx, tried, deadline);
       server.acquire();
       let answer: BufferedAnswer;
       try {
-        answer = await bufferedRequest(server.pool, dispatchOptions(method, r.path, r.headers, r.body), limits);
+        answer = await bufferedRequest(server.pool, options, limits);
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
         if (connectErrors.has(code)) {
@@ -236,21 +241,25 @@ async function place(backend: Backend, ctx: HttpContext, tried: ReadonlySet<Upst
 
 /** The request as the pools take it: checked, fields lower-cased without those of the connection, the body with its length. */
 function dispatchOptions(method = 'GET', path: string, given: FetchRequest['headers'], body: string | Uint8Array | undefined): DispatchOptions & { headers: Record<string, string | string[]> } {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new FetchError('INVALID', `a path starts with /: ${JSON.stringify(path)}`);
+  const headers: Record<string, string | string[]> = {};
   try {
     checkRequestLine(method, path);
+    for (const [name, value] of Object.entries(given ?? {})) {
+      const lower = name.toLowerCase();
+      if (hopByHop.has(lower) || lower === 'content-length' || value === undefined) continue;
+      checkName(lower);
+      const values = typeof value === 'string' ? value : [...value];
+      for (const v of [values].flat()) checkValue(lower, v);
+      headers[lower] = values;
+    }
   } catch (err) {
+    // A field or target no HTTP message may carry (a CR or LF in it would split the request).
     throw new FetchError('INVALID', (err as Error).message);
-  }
-  if (!path.startsWith('/')) throw new FetchError('INVALID', `a path starts with /: ${JSON.stringify(path)}`);
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(given ?? {})) {
-    const lower = name.toLowerCase();
-    if (hopByHop.has(lower) || lower === 'content-length' || value === undefined) continue;
-    headers[lower] = typeof value === 'string' ? value : [...value];
   }
   const bytes = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (bytes) headers['content-length'] = String(bytes.length);
-  // A stream per try (a retry sends it again); none for an empty body.
+  // None for an empty body.
   return { method, path, headers, body: bytes?.length ? Readable.from([bytes], { objectMode: false }) : null };
 }
 
