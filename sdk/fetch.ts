@@ -55,7 +55,7 @@ export interface BackendFetch extends FetchOptions {
   backend: string;
   /** Path and query. */
   path: string;
-  /** The request this one is made for: the algorithm sees its client and headers (`source`, `hdr(...)`). */
+  /** The request this one is made for: the algorithm sees its client address (`source`); `hdr()` and `uri` read this request's own. */
   from?: HttpContext;
 }
 
