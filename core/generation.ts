@@ -13,6 +13,7 @@ import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
 const localCounters = new WindowCounters();
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
+import { originsIn, Subrequests } from './upstream/subrequest.ts';
 import type { BalancerFactory, Detector, GenerationInfo, Mode } from '../sdk/views.ts';
 import { compileCondition } from './routes.ts';
 import { type MatcherDefinition, type RouteView } from '../sdk/routes.ts';
@@ -91,6 +92,8 @@ export class Generation {
   readonly detectors = new Map<string, Detector>();
   /** What the build found questionable but usable (an expired certificate): `check` reports them. */
   readonly warnings: Problem[] = [];
+  /** Plugins' `api.fetch`: their URL pools, their subrequests through frontends. */
+  readonly subrequests = new Subrequests(this);
   #disposed = false;
 
   constructor(readonly id: number, readonly config: GatewayConfig, readonly file: string, readonly logger: Logger) {
@@ -139,6 +142,7 @@ export class Generation {
         this.report({ plugin: p.name, hook: 'dispose', error });
       }
     }
+    this.subrequests.close();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
   }
 }
@@ -198,6 +202,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
       const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
       const log = o.logger.child({ plugin: def.name, ...(scope.kind === 'frontend' ? { frontend: scope.frontend } : {}) });
+      // The URLs this instance's options name are the ones its `api.fetch` may reach by default.
+      const listed = originsIn(options);
       const api: PluginApi = {
         name: def.name,
         scope,
@@ -214,6 +220,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
         broadcast: (topic, data) => gen.broadcast(topic, data),
         take: (key, options) => gen.take(key, options),
+        fetch: (request) => gen.subrequests.fetch(request, listed),
         now,
       };
       try {

@@ -7,11 +7,14 @@ import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationIn
 import type { MatcherDefinition, RouteView } from './routes.ts';
 import type { GatewayConfigInput } from './config.ts';
 import type { Metrics } from './metrics.ts';
+import type { FetchRequest, FetchResponse } from './fetch.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share (durations, sizes, header names and values, address blocks, regexes), and helpers for what they give. */
 export { RegexSource, Duration, Size, HeaderName, HeaderValue, HeaderMap, Cidr, appendHeader, parseCidr, addressMatcher } from './options.ts';
 export type { CidrBlock } from './options.ts';
+/** `api.fetch`: what a request says, where it goes, what comes back, why it failed. */
+export * from './fetch.ts';
 export { Stage } from './hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from './units.ts';
@@ -99,6 +102,13 @@ export interface PluginApi {
    * across workers. A sliding window (two fixed windows, the older one weighted).
    */
   take(key: string, options: TakeOptions): Promise<TakeResult>;
+  /**
+   * An HTTP request of the plugin's own, through the gateway's pools: to a backend by
+   * name (balanced, retried on another server), to a URL the configuration names, or
+   * through a frontend in this process (a subrequest). Resolves with the whole answer,
+   * whatever its status; rejects with a `FetchError`. See sdk/fetch.ts.
+   */
+  fetch(request: FetchRequest): Promise<FetchResponse>;
   /** Injected clock (ms); tests may replace it. */
   now(): number;
 }

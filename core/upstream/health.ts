@@ -4,17 +4,20 @@
 // outlier detection (`consecutive_errors` failed requests in a row eject it for
 // `eject_for`). A server is up when its checks pass and it is not ejected; neither
 // source overrides the other. Only a serving generation runs them (`start`), and
-// `stop` leaves no timer or socket behind.
+// `stop` leaves no timer or socket behind. An HTTP check is sent with the code traffic
+// uses (the server's pool kind: HTTP/1.1, or HTTP/2 for `protocol: h2`; its TLS), on
+// a pool of its own made for the one check, so it always opens a connection.
 import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { BackendConfig } from '../../sdk/config.ts';
 import type { ServerHealth } from '../../sdk/views.ts';
-import { formatAddress } from '../../sdk/units.ts';
+import { formatAddress, type BindAddress } from '../../sdk/units.ts';
 import type { Backend, Outcome, UpstreamServer } from './backend.ts';
+import { bufferedRequest, endingOf } from './buffered.ts';
+import { H1Pool, type UpstreamPool } from './h1-pool.ts';
+import { H2Pool } from './h2-pool.ts';
 
 type ActiveConfig = NonNullable<BackendConfig['health']>;
 type PassiveConfig = Exclude<BackendConfig['passive'], false>;
@@ -202,52 +205,37 @@ function tcpProbe(server: UpstreamServer, timeout: number, signal: AbortSignal):
   });
 }
 
-/** Passes when a request on its own connection (TLS for an `ssl` server) gets an expected status (and body) within `timeout`. */
+/** Passes when a request on its own connection (TLS for an `ssl` server, HTTP/2 for an h2 one) gets an expected status (and body) within `timeout`. */
 function httpProbe(c: ActiveConfig): (server: UpstreamServer, signal: AbortSignal) => Promise<string | undefined> {
   const spec = c.http!;
   const statuses = spec.expect_status.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',');
   const body = spec.expect_body === undefined ? undefined : bodyMatcher(spec.expect_body);
-  return (server, signal) =>
-    new Promise((resolve) => {
-      const { host, port } = target(server);
-      // A server spoken to over TLS is checked over TLS, with the same verification.
-      const req = (server.tls ? https : http).request({
-        ...server.tls?.connect,
-        host,
-        port,
-        method: spec.method,
-        path: spec.path,
-        agent: false,
-        signal,
-        headers: { host: spec.host ?? formatAddress(server.address), 'user-agent': 'tapgate-health-check', connection: 'close' },
-      });
-      let done = false;
-      const timer = setTimeout(() => finish(`no answer within ${c.timeout}ms`), c.timeout);
-      function finish(error?: string) {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        req.destroy();
-        resolve(error);
-      }
-      req.on('error', (err) => finish(reasonOf(err)));
-      req.on('response', (res) => {
-        res.on('error', (err) => finish(reasonOf(err)));
-        res.on('close', () => finish('connection closed before the body ended'));
-        const status = res.statusCode!;
-        if (!spec.expect_status.some(([lo, hi]) => status >= lo && status <= hi)) return finish(`status ${status}, expected ${statuses}`);
-        if (!body) return finish();
-        let text = '';
-        const judge = () => finish(body.test(text) ? undefined : `body does not ${body.describe}`);
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          if (text.length >= maxBodyRead) judge();
-        });
-        res.on('end', judge);
-      });
-      req.end();
-    });
+  // The check's own timer decides (one reason, whatever the phase); the pool's, later, only back it up.
+  const backstop = c.timeout + 1000;
+  const timeouts = { connect: backstop, server: backstop, server_body: backstop, server_keepalive: backstop };
+  return async (server, signal) => {
+    const address = target(server);
+    const pool: UpstreamPool = server.http2 ? new H2Pool({ address, tls: server.tls, timeouts }) : new H1Pool(address, timeouts, server.tls, undefined);
+    const ended = new AbortController();
+    const timer = setTimeout(() => ended.abort(new Error(`no answer within ${c.timeout}ms`)), c.timeout);
+    const onStop = () => ended.abort(new Error('checks stopped'));
+    signal.addEventListener('abort', onStop, { once: true });
+    const headers = { host: spec.host ?? formatAddress(server.address), 'user-agent': 'tapgate-health-check', connection: 'close' };
+    try {
+      // Without expect_body the status decides: the body is not waited for.
+      const answer = await bufferedRequest(pool, { method: spec.method, path: spec.path, headers }, { maxBody: body ? maxBodyRead : 0, overflow: 'truncate', ending: endingOf(ended.signal) });
+      const status = answer.status;
+      if (!spec.expect_status.some(([lo, hi]) => status >= lo && status <= hi)) return `status ${status}, expected ${statuses}`;
+      if (body && !body.test(answer.body.toString('utf8'))) return `body does not ${body.describe}`;
+      return undefined;
+    } catch (err) {
+      return reasonOf(err as Error);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onStop);
+      pool.destroy();
+    }
+  };
 }
 
 /** `/regex/flags`, or text the body must contain. */
@@ -261,7 +249,7 @@ function bodyMatcher(pattern: string): { test: (text: string) => boolean; descri
 }
 
 /** Where to connect: a server bound to every address is checked on loopback. */
-function target(server: UpstreamServer): { host: string; port: number } {
+function target(server: UpstreamServer): BindAddress {
   const host = server.address.host === '0.0.0.0' ? '127.0.0.1' : server.address.host === '::' ? '::1' : server.address.host;
   return { host, port: server.address.port };
 }

@@ -8,9 +8,9 @@
 // (503, 500) unless `on_error: allow`. Answers may be cached per credentials for a while.
 import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
-import { Pool } from 'undici';
-import { definePlugin, Duration, HeaderName, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
+import { definePlugin, Duration, HeaderName, Stage, z, type FetchResponse, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
 
 const Url = z.string().refine((v) => {
   try {
@@ -46,7 +46,7 @@ const Options = z
     /** Headers of the request to the service that make up the cache key (add x-forwarded-uri when the service decides per path). */
     cache_key: z.array(HeaderName).min(1).default(['authorization', 'cookie']),
     cache_max: z.number().int().positive().default(10_000),
-    /** Keep-alive connections to the service. */
+    /** Questions to the service at once, per worker (so keep-alive connections to it); more wait their turn within `timeout`. */
     connections: z.number().int().positive().max(256).default(8),
   })
   .superRefine((o, ctx) => {
@@ -78,9 +78,9 @@ export default definePlugin({
   options: Options,
   setup(api, o) {
     if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`auth-request works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
-    const target = new URL(o.url);
-    const path = `${target.pathname}${target.search}`;
-    const pool = new Pool(target.origin, { connections: o.connections, keepAliveTimeout: 4_000, headersTimeout: o.timeout, bodyTimeout: o.timeout });
+    // The service is asked through api.fetch: the gateway's HTTP/1.1 pool for its origin (named by `url`, so allowed).
+    let asking = 0;
+    const waiting: (() => void)[] = [];
     const cache = o.cache_ttl > 0
       ? new LRUCache<string, Decision>({ max: o.cache_max, ttl: o.cache_ttl, ttlResolution: 0, perf: { now: api.now } })
       : undefined;
@@ -112,16 +112,43 @@ export default definePlugin({
       return out;
     };
 
+    /** A turn to ask, at most `connections` at once (a turn ending is handed to the next in line): false when none came within `ms`. */
+    const turn = (ms: number): Promise<boolean> | boolean => {
+      if (asking < o.connections) {
+        asking++;
+        return true;
+      }
+      return new Promise((resolve) => {
+        const go = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          waiting.splice(waiting.indexOf(go), 1);
+          resolve(false);
+        }, ms);
+        waiting.push(go);
+      });
+    };
+
     /** Asks the service; an Error when it could not answer in time or answered something unexpected. */
     const ask = async (headers: Record<string, string>): Promise<Decision | Error> => {
-      let res;
+      const noAnswer = (why: string) => Object.assign(new Error(`no answer from ${o.url}: ${why}`), { status: 503 });
+      const started = performance.now();
+      if (!(await turn(o.timeout))) return noAnswer(`all ${o.connections} connections to it were busy for ${o.timeout} ms`);
+      let res: FetchResponse;
       try {
-        res = await pool.request({ path, method: o.method, headers, signal: AbortSignal.timeout(o.timeout) });
-        await res.body.dump({ limit: 64 * 1024 });
+        // The time spent waiting for a turn counts against the timeout.
+        const timeout = Math.max(1, o.timeout - (performance.now() - started));
+        res = await api.fetch({ url: o.url, method: o.method, headers, timeout, discardBody: true });
       } catch (err) {
-        return Object.assign(new Error(`no answer from ${o.url}: ${(err as Error).message}`), { status: 503 });
+        return noAnswer((err as Error).message);
+      } finally {
+        const next = waiting.shift();
+        if (next) next();
+        else asking--;
       }
-      const status = res.statusCode;
+      const status = res.status;
       if (status >= 200 && status < 300) {
         const copied: (readonly [string, string])[] = [];
         for (const name of o.upstream_headers) {
@@ -170,6 +197,5 @@ export default definePlugin({
         for (const [name, value] of granted.get(ctx) ?? []) up.headers[name] = value;
       });
     }
-    return () => pool.close();
   },
 });

@@ -5,7 +5,6 @@
 // `errorResponse` puts a stale entry in place of the gateway's own 502/503/504.
 // The store sits behind a small interface (store.ts); the RFC rules are in policy.ts;
 // purges and listings reaching every instance in every worker are in admin.ts.
-import http from 'node:http';
 import { addressMatcher, Cidr, definePlugin, Duration, HeaderName, Size, Stage, z, type Eventually, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
 import { joinGeneration, purgeEverywhere, purgeOf, type CacheInstance, type EntryView, type PurgeRequest } from './admin.ts';
 import { keyFunction } from './key.ts';
@@ -70,6 +69,10 @@ interface RequestState {
 }
 
 const conditionalHeaders = ['if-none-match', 'if-modified-since'];
+/** A client's fields a background revalidation does not send again: its conditionals and directives are the cache's to set. */
+const notResent: ReadonlySet<string> = new Set(['cache-control', 'pragma', ...conditionalHeaders]);
+/** How long a background revalidation may take before it is given up (the next stale hit tries again). */
+const revalidationTimeout = 60_000;
 let instances = 0;
 /** The gateway's own errors a stale response may hide (RFC 5861 4): no server reachable, a broken exchange, a timeout. */
 const gatewayErrors: ReadonlySet<number> = new Set([502, 503, 504]);
@@ -106,7 +109,6 @@ export default definePlugin({
     const hdr = o.status_header;
     const inflight = new Map<string, Leader>();
     const revalidating = new Set<string>();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const mayPurge = addressMatcher(o.purge.allow);
 
     // Each instance keeps its own request state: a frontend's cache and a route's may both see a request.
@@ -172,26 +174,23 @@ export default definePlugin({
       res.replaceBody(answer.body instanceof Uint8Array ? answer.body : new Uint8Array(0));
     };
 
-    /** stale-while-revalidate: the same request again, through the gateway, asking for validation (RFC 5861 3). */
+    /**
+     * stale-while-revalidate (RFC 5861 3): the same request again, asking for validation,
+     * through the same frontend in this process (`api.fetch`), with the client's TLS facts:
+     * the routes and plugins that shaped the stored response (rewrites, identity headers,
+     * the backend chosen) shape its revalidation, and this cache's own taps make it
+     * conditional and store the answer. `max-age=0` keeps it from being answered from here.
+     */
     const revalidateInBackground = (ctx: HttpContext, key: string) => {
       if (revalidating.has(key)) return;
       revalidating.add(key);
       const headers: HttpHeaders = {};
-      for (const name in ctx.headers) {
-        if (!['connection', 'keep-alive', 'content-length', 'transfer-encoding', 'cache-control', 'pragma', ...conditionalHeaders].includes(name)) headers[name] = ctx.headers[name];
-      }
+      for (const name in ctx.headers) if (!notResent.has(name)) headers[name] = ctx.headers[name];
       headers['cache-control'] = 'max-age=0';
-      const done = () => revalidating.delete(key);
-      const req = http.request({ host: ctx.local.address, port: ctx.local.port, method: 'GET', path: ctx.url, headers: headers as http.OutgoingHttpHeaders, agent }, (res) => {
-        res.resume();
-        res.once('end', done);
-        res.once('error', done);
-      });
-      req.once('error', (error) => {
-        done();
-        api.log.warn({ error: error.message, key }, 'background revalidation failed');
-      });
-      req.end();
+      api
+        .fetch({ frontend: ctx.frontend, path: ctx.url, headers, from: ctx, discardBody: true, timeout: revalidationTimeout })
+        .catch((error: Error) => api.log.warn({ error: error.message, key }, 'background revalidation failed'))
+        .finally(() => revalidating.delete(key));
     };
 
     const purge = async (ctx: HttpContext): Promise<HttpAnswer> => {
@@ -373,7 +372,6 @@ export default definePlugin({
 
     return () => {
       leave();
-      agent.destroy();
       memory.clear();
       for (const key of [...inflight.keys()]) inflight.delete(key);
     };

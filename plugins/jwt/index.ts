@@ -155,7 +155,7 @@ export default definePlugin({
     if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`jwt works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const local = loadLocalKeys(o.keys as KeySource[], api.dir);
     const remote = o.jwks_url === undefined ? undefined : new RemoteJwks({
-      url: o.jwks_url, maxAge: o.jwks_cache.max_age, cooldown: o.jwks_cache.cooldown, timeout: o.jwks_cache.timeout, now: api.now, log: api.log,
+      url: o.jwks_url, maxAge: o.jwks_cache.max_age, cooldown: o.jwks_cache.cooldown, timeout: o.jwks_cache.timeout, now: api.now, log: api.log, fetch: api.fetch,
     });
     let secret = o.secret === undefined ? undefined : Buffer.from(o.secret, 'utf8');
     if (o.secret_file !== undefined) {

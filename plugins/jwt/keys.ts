@@ -1,5 +1,5 @@
 // The keys a token may be verified with: local ones (PEM files, JWK, JWKS files or
-// inline JWKs) read once in setup, and a remote JWKS fetched over HTTP, kept, refreshed
+// inline JWKs) read once in setup, and a remote JWKS fetched (api.fetch), kept, refreshed
 // when old, and fetched again (at most once per cooldown) when a token names a key it
 // does not hold: a new signing key is picked up without a reload, and one removed from
 // the document stops verifying after the next fetch. A key is found by its `kid` in a
@@ -8,7 +8,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Logger } from '../../sdk/index.ts';
+import type { Logger, PluginApi } from '../../sdk/index.ts';
 
 export const rsaAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
 export const asymmetricAlgorithms = [...rsaAlgorithms, 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
@@ -128,6 +128,8 @@ export interface RemoteOptions {
   timeout: number;
   now: () => number;
   log: Logger;
+  /** The plugin's `api.fetch`: `url` is named in its options, so it may be fetched. */
+  fetch: PluginApi['fetch'];
 }
 
 /** Bytes of a JWKS document read at most. */
@@ -163,11 +165,12 @@ export class RemoteJwks {
 
   async #fetch(): Promise<void> {
     try {
-      const signal = AbortSignal.any([this.#closed.signal, AbortSignal.timeout(this.o.timeout)]);
-      const res = await fetch(this.o.url, { signal, headers: { accept: 'application/jwk-set+json, application/json' }, redirect: 'error' });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const text = await readLimited(res, maxDocument);
-      const keys = fromJwks(JSON.parse(text));
+      const res = await this.o.fetch({
+        url: this.o.url, headers: { accept: 'application/jwk-set+json, application/json' }, timeout: this.o.timeout, signal: this.#closed.signal, maxBody: maxDocument,
+      });
+      // A redirect is not followed: an answer like any other that is not the document.
+      if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
+      const keys = fromJwks(res.json());
       this.#keys = keys;
       this.#fetchedAt = this.o.now();
       this.o.log.debug({ url: this.o.url, keys: keys.length }, 'JWKS fetched');
@@ -177,18 +180,6 @@ export class RemoteJwks {
       this.o.log.warn({ url: this.o.url, reason: (err as Error).message }, 'JWKS fetch failed');
     }
   }
-}
-
-async function readLimited(res: Response, limit: number): Promise<string> {
-  if (Number(res.headers.get('content-length') ?? 0) > limit) throw new Error(`document larger than ${limit} bytes`);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length;
-    if (size > limit) throw new Error(`document larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Candidates for a token's `kid` and `alg`: local keys, then remote ones, a refetch when the kid is unknown. */

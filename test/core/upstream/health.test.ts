@@ -5,6 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -191,6 +193,33 @@ describe('active health checks', () => {
     } finally {
       await gw.close();
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('an HTTP check of an h2 server speaks HTTP/2, as its traffic does', { timeout: 10_000 }, async () => {
+    const seen: string[] = [];
+    const h2 = http2.createServer((req, res) => {
+      seen.push(`${req.httpVersion} ${req.url} ${req.headers[':authority']}`);
+      res.writeHead(req.url === '/health' ? 200 : 404).end('ready');
+    });
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const gw = await startGateway({
+      frontends,
+      backends: {
+        app: {
+          protocol: 'h2',
+          health: { interval: '50ms', timeout: '1s', http: { path: '/health', expect_body: 'ready', host: 'app.internal' } },
+          servers: [{ name: 'a', address: `127.0.0.1:${(h2.address() as AddressInfo).port}` }],
+        },
+      },
+    });
+    try {
+      const [check] = await nextChecks(gw.gateway.generation.backends.get('app')!, 'a');
+      assert.equal(check!.passed, true, check!.error);
+      assert.equal(seen[0], '2.0 /health app.internal');
+    } finally {
+      await gw.close();
+      h2.close();
     }
   });
 

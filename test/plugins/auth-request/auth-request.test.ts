@@ -13,12 +13,21 @@ import { optionProblems } from '../route-actions/fixture.ts';
 
 /** The authentication service: decides by the bearer token or the session cookie, and keeps what it was asked. */
 const asked: { method: string; url: string; headers: http.IncomingHttpHeaders }[] = [];
+/** `hold` questions being answered now, and the most at once. */
+const holding = { now: 0, most: 0 };
 const auth = http.createServer((req, res) => {
   asked.push({ method: req.method!, url: req.url!, headers: req.headers });
   req.resume();
   const token = req.headers.authorization?.replace(/^Bearer /, '');
   const session = /session=(\w+)/.exec(req.headers.cookie ?? '')?.[1];
   if (token === 'slow') return void setTimeout(() => res.writeHead(200).end(), 1_500).unref();
+  if (token === 'hold') {
+    holding.most = Math.max(holding.most, ++holding.now);
+    return void setTimeout(() => {
+      holding.now--;
+      res.writeHead(200, { 'x-user': 'held' }).end();
+    }, 50);
+  }
   if (token === 'good') return void res.writeHead(200, { 'x-user': 'alice', 'x-roles': 'admin' }).end('ok');
   if (session === 'bob') return void res.writeHead(204, { 'x-user': 'bob' }).end();
   if (session === 'anonymous') return void res.writeHead(200).end();
@@ -54,6 +63,7 @@ before(async () => {
             { name: 'login', match: { path: '/login' }, plugins: [{ use: 'auth-request', options: { ...common, refusal_statuses: [401, 403, 302] } }] },
             { name: 'down', match: { path: '/down' }, plugins: [{ use: 'auth-request', options: { ...common, url: nobody } }] },
             { name: 'lenient', match: { path: '/lenient' }, plugins: [{ use: 'auth-request', options: { ...common, url: nobody, on_error: 'allow' } }] },
+            { name: 'narrow', match: { path: '/narrow' }, plugins: [{ use: 'auth-request', options: { ...common, timeout: '5s', connections: 1 } }] },
             { name: 'public', match: { path: '/public' } },
           ],
         },
@@ -147,6 +157,12 @@ describe('auth-request', () => {
     const lenient = await get(gw.url('/lenient'), { authorization: 'Bearer good', 'x-user': 'root' });
     assert.equal(lenient.status, 200);
     assert.equal(seen(lenient).headers['x-user'], undefined, 'no identity when the service said nothing');
+  });
+
+  it('connections bounds the questions asked at once; the others wait their turn', async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => get(gw.url('/narrow'), { authorization: 'Bearer hold' })));
+    assert.deepEqual(answers.map((r) => seen(r).headers['x-user']), ['held', 'held', 'held']);
+    assert.equal(holding.most, 1);
   });
 
   it('cache_ttl reuses an answer for the same credentials until it is older than the TTL, refusals too', async () => {

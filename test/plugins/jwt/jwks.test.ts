@@ -123,6 +123,48 @@ describe('jwt with a remote JWKS', () => {
   });
 });
 
+describe('jwt with a remote JWKS it must not take', () => {
+  let key: TestKey;
+  const served: string[] = [];
+  let server: http.Server;
+  let origin: TestOrigin;
+  let gw: TestGateway;
+
+  before(async () => {
+    key = await makeKey('ES256', 'k');
+    const doc = { keys: [key.jwk] };
+    server = http.createServer((req, res) => {
+      served.push(req.url!);
+      if (req.url === '/big.json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...doc, padding: 'x'.repeat(600 * 1024) }));
+      if (req.url === '/moved.json') return void res.writeHead(302, { location: '/elsewhere.json' }).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    origin = await startOrigin('app');
+    const guarded = (path: string, file: string) => ({ name: file, match: { path }, plugins: [{ use: 'jwt', options: { jwks_url: `${base}/${file}` } }] });
+    gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', routes: [guarded('/big', 'big.json'), guarded('/moved', 'moved.json'), guarded('/good', 'good.json')] } },
+      backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await origin?.close();
+    server?.close();
+  });
+
+  it('a document over 512 KiB, or a redirect (never followed), gives no keys; the document itself does', async () => {
+    const token = bearer(await sign(key));
+    assert.equal((await get(gw.url('/big'), token)).status, 401);
+    assert.equal((await get(gw.url('/moved'), token)).status, 401);
+    assert.ok(served.includes('/big.json') && served.includes('/moved.json'), served.join(' '));
+    assert.equal(served.includes('/elsewhere.json'), false, 'the redirect was not followed');
+    assert.equal((await get(gw.url('/good'), token)).status, 200);
+  });
+});
+
 describe('routing on claims', () => {
   let key: TestKey;
   const origins: Record<string, TestOrigin> = {};
