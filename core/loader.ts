@@ -4,12 +4,12 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import semver from 'semver';
 import type { PluginDefinition } from '../sdk/index.ts';
 import { CompileError, canCompile, compileModule } from './compile.ts';
 import { binary } from './binary.ts';
 import { cacheDir } from './config/source.ts';
 import { didYouMean } from './config/problems.ts';
-import { satisfies } from './semver.ts';
 import { gatewayVersion } from './version.ts';
 
 export type AnyPluginDefinition = PluginDefinition<any>;
@@ -75,8 +75,22 @@ export function checkDefinition(def: AnyPluginDefinition | undefined, use: strin
   if (!def || typeof def !== 'object') throw new PluginLoadError(`plugin "${use}" has no default export (export default definePlugin({...}))`);
   if (typeof def.name !== 'string' || !def.name) throw new PluginLoadError(`plugin "${use}" has no name`);
   if (typeof def.setup !== 'function') throw new PluginLoadError(`plugin "${def.name}" has no setup(api, options) function`);
-  if (def.gateway && !satisfies(gatewayVersion, def.gateway)) {
-    throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, but this is tapgate ${gatewayVersion}`);
+  if (def.gateway !== undefined) {
+    if (typeof def.gateway !== 'string' || semver.validRange(def.gateway) === null) {
+      throw new PluginLoadError(`plugin "${def.name}" has gateway ${JSON.stringify(def.gateway)}, which is not a semver range`, 'for example "^0.1" or ">=0.1 <2"');
+    }
+    if (!supportsGateway(def.gateway, gatewayVersion)) {
+      throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, but this is tapgate ${gatewayVersion}`);
+    }
   }
   return def;
+}
+
+/**
+ * Whether a plugin's `gateway` range admits this gateway `version`, by npm's semver rules.
+ * A prerelease counts as the release it leads to: 0.2.0-rc.1 runs `^0.2` plugins.
+ */
+export function supportsGateway(range: string, version: string): boolean {
+  const release = semver.parse(version);
+  return release !== null && semver.satisfies(`${release.major}.${release.minor}.${release.patch}`, range);
 }
