@@ -1,8 +1,11 @@
 // Resolve a plugin reference from a config (`use:`) to its definition: a built-in by
-// name, a file (compiled with esbuild when TypeScript), or an installed package.
+// name, a file or an installed package. Files and packages, TypeScript or JavaScript, ESM
+// or CommonJS, are compiled with esbuild (see compile.ts), so all load the same way and
+// their `tapgate/sdk` is this gateway's; only the binary without esbuild imports
+// JavaScript as it is.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import semver from 'semver';
 import type { PluginDefinition } from '../sdk/index.ts';
@@ -33,10 +36,6 @@ export async function loadPluginDefinition(
   if (isPath) {
     file = resolve(configDir, use);
     if (!existsSync(file)) throw new PluginLoadError(`plugin file ${file} does not exist`);
-    const ext = extname(file);
-    // Inside the binary a plugin's `tapgate/sdk` import exists only through esbuild:
-    // JavaScript goes through it too when it can (see compile.ts).
-    if (ext === '.ts' || ext === '.mts' || ext === '.tsx' || (binary && canCompile())) file = await compileOrExplain(file, configDir);
   } else {
     try {
       file = createRequire(join(configDir, 'noop.js')).resolve(use);
@@ -47,6 +46,7 @@ export async function loadPluginDefinition(
       );
     }
   }
+  if (canCompile() || /\.[cm]?tsx?$/.test(file)) file = await compileOrExplain(file, configDir);
   let mod: Record<string, unknown>;
   try {
     mod = await import(pathToFileURL(file).href);
@@ -58,8 +58,9 @@ export async function loadPluginDefinition(
       sdkMissing ? 'without esbuild, the gateway binary loads .js/.mjs plugins as they are: import only types from tapgate/sdk, or put esbuild beside the binary' : undefined,
     );
   }
-  const def = (mod.default ?? mod.plugin) as AnyPluginDefinition | undefined;
-  return checkDefinition(def, use);
+  const exported = (mod.default ?? mod.plugin) as (AnyPluginDefinition & { __esModule?: boolean; default?: AnyPluginDefinition }) | undefined;
+  // CommonJS compiled from TypeScript sets `exports.default`, under module.exports.
+  return checkDefinition(exported?.__esModule ? exported.default : exported, use);
 }
 
 async function compileOrExplain(file: string, configDir: string): Promise<string> {
