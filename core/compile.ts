@@ -1,33 +1,46 @@
-// Compile a TypeScript (or modern JS) plugin or config with esbuild into the project's
-// cache folder, so `import()` can load it. `tapgate` and `tapgate/sdk` resolve to the
-// running gateway's own SDK: a plugin shares its types and helpers with the kernel.
+// Compile a plugin or config (TypeScript or JavaScript, ESM or CommonJS) with esbuild into
+// the project's cache folder, so `import()` can load it: one ES module holding the file
+// and the files it imports. `tapgate` and `tapgate/sdk` resolve to the running gateway's
+// own SDK, wherever the file is: a plugin shares its types and helpers with the kernel.
 import type { Message, Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { binary, findEsbuild } from './binary.ts';
 import * as sdk from '../sdk/index.ts';
 
-// Inside the binary there is no SDK file to import: a plugin's `tapgate/sdk` becomes a
-// module reading the kernel's own SDK object from this global.
+// A compiled file's `tapgate/sdk` is a module reading the kernel's own SDK object from
+// this global: there is no SDK file to import inside the binary, and a file outside the
+// installation could not find one (nor could CommonJS require it).
 const sdkGlobal = Symbol.for('tapgate.sdk');
-if (binary) (globalThis as Record<symbol, unknown>)[sdkGlobal] = sdk;
+(globalThis as Record<symbol, unknown>)[sdkGlobal] = sdk;
 
 const sdkResolver: Plugin = {
   name: 'tapgate-sdk',
   setup(b) {
-    if (binary) {
-      b.onResolve({ filter: /^tapgate(\/sdk)?$/ }, () => ({ path: 'tapgate/sdk', namespace: 'tapgate-sdk' }));
-      b.onLoad({ filter: /.*/, namespace: 'tapgate-sdk' }, () => ({
-        contents: `const sdk = globalThis[Symbol.for('tapgate.sdk')];\nexport const { ${Object.keys(sdk).join(', ')} } = sdk;\n`,
-        loader: 'js',
-      }));
-      return;
-    }
-    // Prebundled workers get the SDK as JavaScript (they run without a TypeScript loader).
-    const sdkEntry = process.env.TAPGATE_SDK_FILE ?? fileURLToPath(new URL('../sdk/index.ts', import.meta.url));
-    b.onResolve({ filter: /^tapgate(\/sdk)?$/ }, () => ({ path: pathToFileURL(sdkEntry).href, external: true }));
+    b.onResolve({ filter: /^tapgate(\/sdk)?$/ }, () => ({ path: 'tapgate/sdk', namespace: 'tapgate-sdk' }));
+    b.onLoad({ filter: /.*/, namespace: 'tapgate-sdk' }, () => ({
+      contents: `const sdk = globalThis[Symbol.for('tapgate.sdk')];\nexport const { ${Object.keys(sdk).join(', ')} } = sdk;\n`,
+      loader: 'js',
+    }));
+  },
+};
+
+// Packages stay outside the bundle, which runs from the cache folder: each is resolved
+// from the folder of the file importing it, as Node would there, and imported by path.
+const resolving = Symbol('resolving');
+const packageResolver: Plugin = {
+  name: 'packages',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData === resolving) return undefined;
+      const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: resolving });
+      // Node builtins; and what esbuild cannot find is left for Node to report when it runs.
+      if (found.external || found.errors.length > 0) return { path: found.external ? found.path : args.path, external: true };
+      const required = args.kind === 'require-call' || args.kind === 'require-resolve';
+      return { path: required ? found.path : pathToFileURL(found.path).href, external: true };
+    });
   },
 };
 
@@ -87,8 +100,20 @@ async function bundle(file: string): Promise<string> {
       format: 'esm',
       platform: 'node',
       target: 'node20',
-      packages: 'external',
-      plugins: [sdkResolver],
+      // Node's conditions only: esbuild adds `module` unless told otherwise.
+      conditions: [],
+      plugins: [sdkResolver, packageResolver],
+      // Where the bundle came from, for code that finds files beside itself: the file
+      // compiled (also in the files it imports, which share the bundle).
+      define: {
+        'import.meta.url': JSON.stringify(pathToFileURL(file).href),
+        'import.meta.filename': JSON.stringify(file),
+        'import.meta.dirname': JSON.stringify(dirname(file)),
+        __filename: JSON.stringify(file),
+        __dirname: JSON.stringify(dirname(file)),
+      },
+      // CommonJS code keeps its require() (for packages and builtins) inside an ES module.
+      banner: { js: "import { createRequire as __tapgateCreateRequire } from 'node:module';\nconst require = __tapgateCreateRequire(import.meta.url);" },
       logLevel: 'silent',
       sourcemap: 'inline',
       outfile: 'out.mjs',

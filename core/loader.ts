@@ -1,15 +1,18 @@
 // Resolve a plugin reference from a config (`use:`) to its definition: a built-in by
-// name, a file (compiled with esbuild when TypeScript), or an installed package.
+// name, a file or an installed package. Files and packages, TypeScript or JavaScript, ESM
+// or CommonJS, are compiled with esbuild (see compile.ts), so all load the same way and
+// their `tapgate/sdk` is this gateway's; only the binary without esbuild imports
+// JavaScript as it is.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import semver from 'semver';
 import type { PluginDefinition } from '../sdk/index.ts';
 import { CompileError, canCompile, compileModule } from './compile.ts';
 import { binary } from './binary.ts';
 import { cacheDir } from './config/source.ts';
 import { didYouMean } from './config/problems.ts';
-import { satisfies } from './semver.ts';
 import { gatewayVersion } from './version.ts';
 
 export type AnyPluginDefinition = PluginDefinition<any>;
@@ -33,10 +36,6 @@ export async function loadPluginDefinition(
   if (isPath) {
     file = resolve(configDir, use);
     if (!existsSync(file)) throw new PluginLoadError(`plugin file ${file} does not exist`);
-    const ext = extname(file);
-    // Inside the binary a plugin's `tapgate/sdk` import exists only through esbuild:
-    // JavaScript goes through it too when it can (see compile.ts).
-    if (ext === '.ts' || ext === '.mts' || ext === '.tsx' || (binary && canCompile())) file = await compileOrExplain(file, configDir);
   } else {
     try {
       file = createRequire(join(configDir, 'noop.js')).resolve(use);
@@ -47,6 +46,7 @@ export async function loadPluginDefinition(
       );
     }
   }
+  if (canCompile() || /\.[cm]?tsx?$/.test(file)) file = await compileOrExplain(file, configDir);
   let mod: Record<string, unknown>;
   try {
     mod = await import(pathToFileURL(file).href);
@@ -58,8 +58,9 @@ export async function loadPluginDefinition(
       sdkMissing ? 'without esbuild, the gateway binary loads .js/.mjs plugins as they are: import only types from tapgate/sdk, or put esbuild beside the binary' : undefined,
     );
   }
-  const def = (mod.default ?? mod.plugin) as AnyPluginDefinition | undefined;
-  return checkDefinition(def, use);
+  const exported = (mod.default ?? mod.plugin) as (AnyPluginDefinition & { __esModule?: boolean; default?: AnyPluginDefinition }) | undefined;
+  // CommonJS compiled from TypeScript sets `exports.default`, under module.exports.
+  return checkDefinition(exported?.__esModule ? exported.default : exported, use);
 }
 
 async function compileOrExplain(file: string, configDir: string): Promise<string> {
@@ -75,8 +76,22 @@ export function checkDefinition(def: AnyPluginDefinition | undefined, use: strin
   if (!def || typeof def !== 'object') throw new PluginLoadError(`plugin "${use}" has no default export (export default definePlugin({...}))`);
   if (typeof def.name !== 'string' || !def.name) throw new PluginLoadError(`plugin "${use}" has no name`);
   if (typeof def.setup !== 'function') throw new PluginLoadError(`plugin "${def.name}" has no setup(api, options) function`);
-  if (def.gateway && !satisfies(gatewayVersion, def.gateway)) {
-    throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, but this is tapgate ${gatewayVersion}`);
+  if (def.gateway !== undefined) {
+    if (typeof def.gateway !== 'string' || semver.validRange(def.gateway) === null) {
+      throw new PluginLoadError(`plugin "${def.name}" has gateway ${JSON.stringify(def.gateway)}, which is not a semver range`, 'for example "^0.1" or ">=0.1 <2"');
+    }
+    if (!supportsGateway(def.gateway, gatewayVersion)) {
+      throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, but this is tapgate ${gatewayVersion}`);
+    }
   }
   return def;
+}
+
+/**
+ * Whether a plugin's `gateway` range admits this gateway `version`, by npm's semver rules.
+ * A prerelease counts as the release it leads to: 0.2.0-rc.1 runs `^0.2` plugins.
+ */
+export function supportsGateway(range: string, version: string): boolean {
+  const release = semver.parse(version);
+  return release !== null && semver.satisfies(`${release.major}.${release.minor}.${release.patch}`, range);
 }

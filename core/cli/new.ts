@@ -40,7 +40,8 @@ export async function newCommand(argv: string[]): Promise<number> {
   process.stdout.write(
     `created ${shown}/ with ${Object.keys(files).join(', ')}\n\n` +
       `validate the plugin and its options:  tapgate check -c ${join(shown, 'tapgate.yaml')}\n` +
-      `run its test:                         node --import tsx --test ${join(shown, `${name}.test.ts`)}\n`,
+      `run its test:                         node --import tapgate/register --test ${join(shown, `${name}.test.ts`)}\n` +
+      `(the test imports the tapgate package: install it first, as ${join(shown, 'README.md')} says under "Testing")\n`,
   );
   return 0;
 }
@@ -94,7 +95,7 @@ export default definePlugin({
 function pluginTest(name: string): string {
   return `// ${name}'s test: a whole gateway in this process (createTestGateway) with the plugin
 // in front of a fake origin, on port 0; asserts on what a client and the origin see.
-// Run it with \`node --import tsx --test ${name}.test.ts\`.
+// Run it with \`node --import tapgate/register --test ${name}.test.ts\`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
@@ -172,12 +173,24 @@ frontends:
 \`\`\`sh
 tapgate check -c tapgate.yaml          # the plugin compiles and its options validate
 tapgate run --single -c tapgate.yaml   # then: curl http://127.0.0.1:8080/${name}
-node --import tsx --test ${name}.test.ts
 \`\`\`
 
-The test starts a whole gateway in its own process (\`createTestGateway\` from
+## Testing
+
+\`${name}.test.ts\` starts a whole gateway in the test's process (\`createTestGateway\` from
 \`tapgate/sdk/testing\`) with this plugin in front of a fake origin, and asserts on what
-a client and the origin see.
+a client and the origin see. It imports the \`tapgate\` package, so install that once in
+the project holding this folder (it needs a \`package.json\`: \`npm init -y\` makes one):
+
+\`\`\`sh
+npm install --save-dev /path/to/tapgate   # a source checkout, after \`npm install\` in it
+node --import tapgate/register --test ${name}.test.ts
+\`\`\`
+
+\`npm install\` of a folder links it (nothing is downloaded). \`tapgate/register\` loads
+TypeScript with the loader tapgate itself runs on. The installed package also gives the
+project \`npx tapgate\` (\`check\`, \`run\`). The gateway binary runs and checks plugins,
+but carries no \`tapgate/sdk/testing\`: tests need the package.
 `;
 }
 

@@ -49,7 +49,7 @@ describe('examples/custom-plugin/README.md, followed from nothing', () => {
     assert.deepEqual(readdirSync(join(root, folder)).sort(), ['README.md', 'index.ts', 'my-plugin.test.ts', 'tapgate.yaml']);
     const checked = await sh([cli, 'check', '-c', join(folder, 'tapgate.yaml'), '--no-probe']);
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
-    const tested = await sh(['--import', 'tsx', '--test', join(folder, 'my-plugin.test.ts')]);
+    const tested = await sh(['--import', 'tapgate/register', '--test', join(folder, 'my-plugin.test.ts')]);
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
     assert.match(tested.stdout, /# pass 2\n# fail 0/);
   });

@@ -1,7 +1,8 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { root, tempDir } from '../../helpers/gateway.ts';
 
@@ -14,6 +15,10 @@ after(() => {
 function tapgate(args: string[], cwd = root) {
   return spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
 }
+
+// Without NODE_TEST_CONTEXT, which would make an inner test run report to this one instead of printing.
+const env = { ...process.env };
+delete env.NODE_TEST_CONTEXT;
 
 function scratch(): string {
   const dir = tempDir();
@@ -39,13 +44,38 @@ describe('tapgate new plugin', () => {
     assert.equal(checked.status, 0, checked.stdout + checked.stderr);
     assert.match(checked.stdout, /valid/);
 
-    // Without NODE_TEST_CONTEXT, which would make the inner run report to this one instead of printing.
-    const env = { ...process.env };
-    delete env.NODE_TEST_CONTEXT;
-    const tested = spawnSync(process.execPath, ['--import', 'tsx', '--test', relative(root, join(folder, 'add-header.test.ts'))], { cwd: root, env, encoding: 'utf8' });
+    const tested = spawnSync(process.execPath, ['--import', 'tapgate/register', '--test', relative(root, join(folder, 'add-header.test.ts'))], { cwd: root, env, encoding: 'utf8' });
     assert.equal(tested.status, 0, tested.stdout + tested.stderr);
     assert.match(tested.stdout, /# pass 2\n/);
     assert.match(tested.stdout, /# fail 0\n/);
+  });
+
+  it('scaffolds a plugin whose test passes outside this repository, after the install step its README gives', () => {
+    // A user's project: outside the repository, where only what npm installs resolves.
+    const project = mkdtempSync(join(tmpdir(), 'tapgate-new-'));
+    dirs.push(project);
+    // No network: a folder is linked, and npm exec finds the linked bin.
+    const offline = { ...env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+    const npm = (args: string[], cwd = project) => {
+      const run = spawnSync('npm', args, { cwd, env: offline, encoding: 'utf8', timeout: 120_000 });
+      assert.equal(run.status, 0, `npm ${args.join(' ')}:\n${run.stdout}${run.stderr}`);
+      return run;
+    };
+    npm(['init', '-y']);
+    assert.equal(tapgate(['new', 'plugin', 'add-header'], project).status, 0);
+    const folder = join(project, 'plugins', 'add-header');
+    const readme = readFileSync(join(folder, 'README.md'), 'utf8');
+    assert.ok(readme.includes('npm install --save-dev /path/to/tapgate'), readme);
+    assert.ok(readme.includes('node --import tapgate/register --test add-header.test.ts'), readme);
+
+    npm(['install', '--save-dev', root]);
+    const tested = spawnSync(process.execPath, ['--import', 'tapgate/register', '--test', 'add-header.test.ts'], { cwd: folder, env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(tested.status, 0, tested.stdout + tested.stderr);
+    assert.match(tested.stdout, /# pass 2\n/);
+    assert.match(tested.stdout, /# fail 0\n/);
+
+    const checked = npm(['exec', '--', 'tapgate', 'check', '-c', 'tapgate.yaml', '--no-probe'], folder);
+    assert.match(checked.stdout, /tapgate\.yaml: valid/);
   });
 
   it('creates ./plugins/NAME relative to the working directory by default', () => {
