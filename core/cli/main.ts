@@ -1,5 +1,15 @@
-// `tapgate <command>`: one file per command; this one only dispatches.
+// `tapgate <command>`: one file per command; this one only dispatches. The entry point
+// (entry/cli.ts) hands in the built-ins and how workers start.
+import type { AnyPluginDefinition } from '../loader.ts';
+import type { WorkerEntry } from '../master/master.ts';
 import { gatewayVersion } from '../version.ts';
+
+export interface CliWiring {
+  /** The built-in plugins, loaded when a command needs them (`--version` and the control commands do not). */
+  builtins(): Promise<ReadonlyMap<string, AnyPluginDefinition>>;
+  /** How `run`'s master starts its workers. */
+  worker: WorkerEntry;
+}
 
 const usage = `tapgate ${gatewayVersion}: a plugin-based programmable gateway
 
@@ -30,17 +40,17 @@ Signals to the master: SIGHUP or SIGUSR2 reload, SIGTERM stops gracefully, SIGIN
 gracefully and a second SIGINT stops at once.
 `;
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], wiring: CliWiring): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
-      return (await import('./run.ts')).run(rest);
+      return (await import('./run.ts')).run(rest, wiring);
     case 'check':
-      return (await import('./check.ts')).check(rest);
+      return (await import('./check.ts')).check(rest, await wiring.builtins());
     case 'explain':
-      return (await import('./explain.ts')).explainCommand(rest);
+      return (await import('./explain.ts')).explainCommand(rest, await wiring.builtins());
     case 'schema':
-      return (await import('./schema.ts')).schemaCommand(rest);
+      return (await import('./schema.ts')).schemaCommand(rest, await wiring.builtins());
     case 'reload':
     case 'stop':
     case 'status':
@@ -49,11 +59,6 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./stats.ts')).statsCommand(rest);
     case 'new':
       return (await import('./new.ts')).newCommand(rest);
-    case '__worker': {
-      // A worker's IPC channel would keep it alive: leave explicitly once stopped.
-      const code = await (await import('../master/worker.ts')).runWorker();
-      process.exit(code);
-    }
     case '--version':
     case '-v':
     case 'version':

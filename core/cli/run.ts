@@ -4,15 +4,16 @@ import { parseArgs } from 'node:util';
 import { checkConfig } from '../config/check.ts';
 import { createAccessLog, createLogger, type Logger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
-import { Master } from '../master/master.ts';
+import { Master, type MasterOptions } from '../master/master.ts';
 import { Coalesced } from '../master/coalesced.ts';
 import type { ReloadReply } from '../master/messages.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Generation } from '../generation.ts';
-import { builtins } from '../../plugins/index.ts';
+import type { AnyPluginDefinition } from '../loader.ts';
 import { renderProblems } from './check.ts';
+import type { CliWiring } from './main.ts';
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], wiring: CliWiring): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, single: { type: 'boolean', default: false } } });
   if (!values.config) {
     process.stderr.write('tapgate run: -c FILE is required\n');
@@ -20,6 +21,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const file = values.config;
   const serving = catchSignals();
+  const builtins = await wiring.builtins();
   const result = await checkConfig(file, { builtins, logger: createLogger('info'), keep: true });
   if (!result.ok || !result.generation || !result.config) {
     process.stderr.write(renderProblems(result.problems, result.source.file, false));
@@ -27,10 +29,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const config = result.config;
   const logger = createLogger(config.log.level);
-  if (values.single || config.workers === 0) return runSingle(file, config, result.generation, logger, serving);
+  if (values.single || config.workers === 0) return runSingle(file, config, result.generation, builtins, logger, serving);
   // The master only checks; each worker builds its own generation.
   await result.generation.dispose();
-  return runMaster(file, config, logger, serving);
+  return runMaster(file, config, { plugins: builtins, worker: wiring.worker }, logger, serving);
 }
 
 /** What the signals act on once the gateway serves. */
@@ -69,8 +71,8 @@ function catchSignals(): (served: Served) => void {
   };
 }
 
-async function runMaster(file: string, config: GatewayConfig, logger: Logger, serving: (served: Served) => void): Promise<number> {
-  const master = new Master(file, logger);
+async function runMaster(file: string, config: GatewayConfig, options: MasterOptions, logger: Logger, serving: (served: Served) => void): Promise<number> {
+  const master = new Master(file, logger, options);
   try {
     await master.start(config);
   } catch (err) {
@@ -93,7 +95,14 @@ async function runMaster(file: string, config: GatewayConfig, logger: Logger, se
   return 0;
 }
 
-async function runSingle(file: string, config: GatewayConfig, generation: Generation, logger: Logger, serving: (served: Served) => void): Promise<number> {
+async function runSingle(
+  file: string,
+  config: GatewayConfig,
+  generation: Generation,
+  builtins: ReadonlyMap<string, AnyPluginDefinition>,
+  logger: Logger,
+  serving: (served: Served) => void,
+): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = await Gateway.start(generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), reload: () => reloads.request() });

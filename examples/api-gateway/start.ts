@@ -6,7 +6,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { importJWK, SignJWT, type JWK } from 'jose';
-import { main } from '../../core/cli/main.ts';
+import { main } from '../../entry/cli.ts';
 
 function startOrigin(name: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {

@@ -1,7 +1,7 @@
 // The custom-plugin example with its own demo origins: "stable" on 9011, "next" on 9012,
 // the gateway on 8081.
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { main } from '../../entry/cli.ts';
 import { startOrigin } from '../quickstart/origins.ts';
 
 const origins = await Promise.all([startOrigin('stable', 9011), startOrigin('next', 9012)]);

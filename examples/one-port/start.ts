@@ -3,7 +3,7 @@
 import net from 'node:net';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { main } from '../../entry/cli.ts';
 
 const listen = (server: net.Server, port: number) =>
   new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
 // `npm start`: the quickstart gateway with its own demo origins, nothing else needed.
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { main } from '../../entry/cli.ts';
 import { startOrigin } from './origins.ts';
 
 const origins = await Promise.all([startOrigin('a', 9001), startOrigin('b', 9002)]);

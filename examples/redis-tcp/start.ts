@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { main } from '../../entry/cli.ts';
 
 const ports = [16379, 16380, 16381];
 

@@ -1,6 +1,6 @@
 // The typescript-config example with the quickstart's demo origins, on their own ports.
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { main } from '../../entry/cli.ts';
 import { startOrigin } from '../quickstart/origins.ts';
 
 const origins = await Promise.all([startOrigin('a', 9021), startOrigin('b', 9022)]);
