@@ -7,6 +7,7 @@ import type { MatcherDefinition, RouteView } from '../core/routes.ts';
 import type { TakeOptions, TakeResult } from '../core/shared.ts';
 import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { PluginCommand } from './commands.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share: a regular expression's source that `check` refuses when it does not compile. */
@@ -31,6 +32,7 @@ export type { ServerHealth } from '../core/upstream/health.ts';
 export type { TakeOptions, TakeResult } from '../core/shared.ts';
 export type { AdminRequest, GatewayStatus, WorkerInfo, WorkerDeaths, ServerChange } from '../core/admin.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
+export type { PluginCommand, CommandIo, CommandOutput, StatsListener } from './commands.ts';
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */
 export type PluginScope =
@@ -100,6 +102,8 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   autoload?: boolean;
   /** Runs once per generation at load time; build everything derivable from options here. */
   setup(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
+  /** `tapgate` commands it adds, by name (a built-in's only: see sdk/commands.ts). */
+  commands?: Record<string, PluginCommand>;
 }
 
 /**

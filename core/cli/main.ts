@@ -1,8 +1,11 @@
-// `tapgate <command>`: one file per command; this one only dispatches. The entry point
+// `tapgate <command>`: one file per command; this one only dispatches, to its own
+// commands and then to those the built-in plugins add (commands.ts). The entry point
 // (entry/cli.ts) hands in the built-ins and how workers start.
+import type { PluginCommand } from '../../sdk/index.ts';
 import type { AnyPluginDefinition } from '../loader.ts';
 import type { WorkerEntry } from '../master/master.ts';
 import { gatewayVersion } from '../version.ts';
+import { commandIo, pluginCommands } from './commands.ts';
 
 export interface CliWiring {
   /** The built-in plugins, loaded when a command needs them (`--version` and the control commands do not). */
@@ -11,7 +14,10 @@ export interface CliWiring {
   worker: WorkerEntry;
 }
 
-const usage = `tapgate ${gatewayVersion}: a plugin-based programmable gateway
+/** A plugin's command as the usage lists it: its arguments, and below them what it does. */
+const describeCommand = ([name, c]: [string, PluginCommand]) => `  tapgate ${name.padEnd(6)} ${c.usage ?? ''}\n${' '.repeat(37)}${c.describe}\n`;
+
+const usage = (commands: ReadonlyMap<string, PluginCommand>) => `tapgate ${gatewayVersion}: a plugin-based programmable gateway
 
 Usage:
   tapgate run    -c FILE [--single]  serve the configuration (YAML or tapgate.config.ts): a master and
@@ -27,9 +33,7 @@ Usage:
                                      --plan prints what would change without applying it
   tapgate stop   -c FILE [--hard]    graceful stop (finish in-flight work), or --hard: end everything now
   tapgate status -c FILE             master, generation and workers
-  tapgate stats  -c FILE [--token T] [--watch [--interval S]] [--format text|json]
-                                     frontends, backends and servers from the stats listener (stats.bind)
-  tapgate new plugin NAME [--dir DIR]
+${[...commands].map(describeCommand).join('')}  tapgate new plugin NAME [--dir DIR]
                                      scaffold a plugin in DIR/NAME (default ./plugins/NAME): source,
                                      options schema, a test, a README and an example tapgate.yaml
   tapgate --version | --help
@@ -55,8 +59,6 @@ export async function main(argv: string[], wiring: CliWiring): Promise<number> {
     case 'stop':
     case 'status':
       return (await import('./control.ts')).control(command, rest);
-    case 'stats':
-      return (await import('./stats.ts')).statsCommand(rest);
     case 'new':
       return (await import('./new.ts')).newCommand(rest);
     case '--version':
@@ -64,14 +66,19 @@ export async function main(argv: string[], wiring: CliWiring): Promise<number> {
     case 'version':
       process.stdout.write(`${gatewayVersion}\n`);
       return 0;
+  }
+  const commands = pluginCommands(await wiring.builtins());
+  const contributed = command === undefined ? undefined : commands.get(command);
+  if (contributed) return contributed.run(rest, commandIo);
+  switch (command) {
     case undefined:
     case '--help':
     case '-h':
     case 'help':
-      process.stdout.write(usage);
+      process.stdout.write(usage(commands));
       return command === undefined ? 1 : 0;
     default:
-      process.stderr.write(`tapgate: unknown command "${command}"\n\n${usage}`);
+      process.stderr.write(`tapgate: unknown command "${command}"\n\n${usage(commands)}`);
       return 2;
   }
 }
