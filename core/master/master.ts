@@ -54,6 +54,14 @@ interface WorkerRecord {
   drainWhenReady?: number;
   /** Its final metrics are in the totals: its live ones no longer count. */
   final: boolean;
+  /** What it said when ready. */
+  ports?: WorkerPorts;
+}
+
+/** Where a ready worker listens: each frontend's ports in `bind` order (what port 0 binds got), and the stats listener's. */
+export interface WorkerPorts {
+  frontends: Record<string, number[]>;
+  stats: number | undefined;
 }
 
 export class Master {
@@ -188,6 +196,7 @@ export class Master {
       const onMessage = (m: FromWorker) => {
         if (m.type === 'ready') {
           record.state = 'ready';
+          record.ports = { frontends: m.ports, stats: m.statsPort };
           record.since = new Date();
           if (record.drainWhenReady !== undefined) this.#drain(record, record.drainWhenReady);
           else for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
@@ -409,6 +418,12 @@ export class Master {
     this.#overrides.set(key, { ...this.#overrides.get(key), ...change });
     this.logger.info({ change }, 'server changed at run time');
     return { ok: true };
+  }
+
+  /** The serving generation's ports (port 0 binds: those its workers got), as one of its ready workers says; undefined while none is. */
+  ports(): WorkerPorts | undefined {
+    for (const r of this.#workers.values()) if (r.generation === this.#serving && r.state === 'ready' && r.ports) return r.ports;
+    return undefined;
   }
 
   status(): StatusReply {

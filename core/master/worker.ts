@@ -82,7 +82,8 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
     send({ type: 'failed', generation: generationId, problems: [{ severity: 'error', file, path: '', message: `cannot listen: ${(err as Error).message}` }] });
     return 1;
   }
-  send({ type: 'ready', generation: generationId });
+  const ports = Object.fromEntries([...result.generation.frontends.values()].map((fe) => [fe.name, fe.binds.map((_, n) => gateway.port(fe.name, n))]));
+  send({ type: 'ready', generation: generationId, ports, statsPort: gateway.statsPort });
   process.off('disconnect', orphaned);
 
   return new Promise<number>((resolve) => {
