@@ -41,7 +41,7 @@ const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const bundle = join(work, 'tapgate.cjs');
 await build({
   stdin: {
-    contents: "import { main } from './core/cli/main.ts';\nmain(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n",
+    contents: "import { main } from './entry/cli.ts';\nmain(process.argv.slice(2)).then((code) => { process.exitCode = code; });\n",
     resolveDir: root,
     sourcefile: 'binary-main.ts',
     loader: 'ts',

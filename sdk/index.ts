@@ -8,6 +8,7 @@ import type { MatcherDefinition, RouteView } from './routes.ts';
 import type { GatewayConfigInput } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import type { FetchRequest, FetchResponse } from './fetch.ts';
+import type { PluginCommand } from './commands.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share (durations, sizes, header names and values, address blocks, regexes), and helpers for what they give. */
@@ -33,6 +34,7 @@ export { httpTermination, tcpTermination, chargedTo } from './termination.ts';
 export type { Who, Phase } from './termination.ts';
 export type { AdminRequest, GatewayStatus, WorkerInfo, WorkerDeaths, ServerChange } from './admin.ts';
 export type { GatewayConfigInput } from './config.ts';
+export type { PluginCommand, CommandIo, CommandOutput, StatsListener } from './commands.ts';
 
 /** `api.take`'s budget: `cost` units (default 1) of `limit` per `window` ms. */
 export interface TakeOptions {
@@ -128,6 +130,8 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   autoload?: boolean;
   /** Runs once per generation at load time; build everything derivable from options here. */
   setup(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
+  /** `tapgate` commands it adds, by name (a built-in's only: see sdk/commands.ts). */
+  commands?: Record<string, PluginCommand>;
 }
 
 /**

@@ -4,9 +4,9 @@ import { checkConfig } from '../config/check.ts';
 import { formatProblem, type Problem } from '../config/problems.ts';
 import { createLogger } from '../log.ts';
 import { typecheck, typescriptFiles } from '../config/typecheck.ts';
-import { builtins } from '../../plugins/index.ts';
+import type { AnyPluginDefinition } from '../loader.ts';
 
-export async function check(argv: string[]): Promise<number> {
+export async function check(argv: string[], builtins: ReadonlyMap<string, AnyPluginDefinition>): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {

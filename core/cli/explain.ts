@@ -4,10 +4,10 @@ import { parseArgs } from 'node:util';
 import { checkConfig } from '../config/check.ts';
 import { explain, ExplainError, renderExplanation } from '../explain.ts';
 import { createLogger } from '../log.ts';
-import { builtins } from '../../plugins/index.ts';
+import type { AnyPluginDefinition } from '../loader.ts';
 import { renderProblems } from './check.ts';
 
-export async function explainCommand(argv: string[]): Promise<number> {
+export async function explainCommand(argv: string[], builtins: ReadonlyMap<string, AnyPluginDefinition>): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -6,9 +6,8 @@ import { configJsonSchema } from '../config/json-schema.ts';
 import { readConfig } from '../config/source.ts';
 import { formatProblem } from '../config/problems.ts';
 import { loadPluginDefinition, type AnyPluginDefinition } from '../loader.ts';
-import { builtins } from '../../plugins/index.ts';
 
-export async function schemaCommand(argv: string[]): Promise<number> {
+export async function schemaCommand(argv: string[], builtins: ReadonlyMap<string, AnyPluginDefinition>): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
   const plugins = new Map<string, AnyPluginDefinition>(builtins);
   if (values.config) {

@@ -39,8 +39,9 @@ export interface CheckResult {
 type Locate = ConfigSource['locate'];
 type ReportError = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => void;
 
-export async function checkConfig(file: string, o: CheckOptions): Promise<CheckResult> {
-  const source = await readConfig(file);
+/** Checks a configuration file, or a configuration already read (`objectSource`). */
+export async function checkConfig(config: string | ConfigSource, o: CheckOptions): Promise<CheckResult> {
+  const source = typeof config === 'string' ? await readConfig(config) : config;
   const problems: Problem[] = [...source.problems];
   const at = (path: KeyPath, where: 'key' | 'value' = 'value') => ({ ...source.locate(path, where), path: formatPath(path) });
   const error: ReportError = (path, message, hint, where = 'value') =>

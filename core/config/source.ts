@@ -31,6 +31,14 @@ export async function readConfig(file: string): Promise<ConfigSource> {
   return readYamlConfig(abs, dir, text);
 }
 
+/** What problems name for the file of a configuration given as an object. */
+export const objectLabel = '(config object)';
+
+/** A configuration given as an object (from code): its relative paths resolve against `dir`; its problems have no lines. */
+export function objectSource(data: unknown, dir: string): ConfigSource {
+  return { file: objectLabel, dir: resolve(dir), data, locate: () => undefined, problems: [] };
+}
+
 function failed(file: string, message: string, where: Pick<Problem, 'file' | 'line' | 'column'> = { file }): ConfigSource {
   return { file, dir: dirname(file), data: undefined, locate: () => undefined, problems: [{ severity: 'error', ...where, path: '', message }] };
 }

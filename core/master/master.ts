@@ -11,13 +11,12 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { checkConfig } from '../config/check.ts';
 import type { GatewayConfig } from '../../sdk/config.ts';
 import type { Problem } from '../config/problems.ts';
 import { formatAddress, parseAddress } from '../../sdk/units.ts';
-import { builtins } from '../../plugins/index.ts';
+import type { AnyPluginDefinition } from '../loader.ts';
 import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, WorkerStatus } from './messages.ts';
 import type { ServerChange, WorkerDeaths } from '../../sdk/admin.ts';
 import { MetricsRegistry } from '../metrics.ts';
@@ -26,13 +25,24 @@ import { WindowCounters } from '../shared.ts';
 import { Coalesced } from './coalesced.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
-import { binary } from '../binary.ts';
 
-// cluster runs `execPath exec ...args`. The gateway binary forks itself, and a single
-// executable's own arguments start after its argv[1], so there `exec` is the command.
-const worker = binary
-  ? { exec: '__worker', args: [] }
-  : { exec: fileURLToPath(new URL('../../bin/tapgate.mjs', import.meta.url)), args: ['__worker'] };
+/**
+ * How the master starts a worker process, given by the entry point (entry/wiring.ts):
+ * cluster runs `execPath exec ...args`, a process that serves with the same plugins as
+ * the master checks with.
+ */
+export interface WorkerEntry {
+  exec: string;
+  args: string[];
+  /** A module that is a worker process by itself (entry/worker.ts): prebundled into one JavaScript file and run in place of `exec`, which starts faster. */
+  bundle?: string;
+}
+
+export interface MasterOptions {
+  /** The plugins configs are checked with: those the workers have (the built-ins). */
+  plugins: ReadonlyMap<string, AnyPluginDefinition>;
+  worker: WorkerEntry;
+}
 
 interface WorkerRecord {
   worker: Worker;
@@ -45,6 +55,14 @@ interface WorkerRecord {
   drainWhenReady?: number;
   /** Its final metrics are in the totals: its live ones no longer count. */
   final: boolean;
+  /** What it said when ready. */
+  ports?: WorkerPorts;
+}
+
+/** Where a ready worker listens: each frontend's ports in `bind` order (what port 0 binds got), and the stats listener's. */
+export interface WorkerPorts {
+  frontends: Record<string, number[]>;
+  stats: number | undefined;
 }
 
 export class Master {
@@ -79,12 +97,12 @@ export class Master {
   #stopped!: () => void;
   readonly stopped = new Promise<void>((r) => (this.#stopped = r));
 
-  constructor(readonly file: string, private readonly logger: Logger) {
+  constructor(readonly file: string, private readonly logger: Logger, private readonly options: MasterOptions) {
     // Workers accept on the shared listening socket themselves (the master does not
     // accept and hand connections over IPC, which costs a round trip per connection).
     // The master keeps its handle, so the socket stays open across generations.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary(worker);
+    cluster.setupPrimary({ exec: options.worker.exec, args: options.worker.args });
     this.#restarts.inc(undefined, 0);
   }
 
@@ -99,15 +117,15 @@ export class Master {
     // Until the first generation serves, stopping (it failed to start) reads this one.
     this.#config = config;
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
-    // The binary is its own bundle and forks itself: nothing to prebundle there.
-    if (!binary) {
+    // The binary is its own bundle and forks itself: its entry gives nothing to prebundle.
+    if (this.options.worker.bundle) {
       try {
         const { bundleWorker } = await import('./worker-bundle.ts');
-        const bundle = await bundleWorker();
+        const bundle = await bundleWorker(this.options.worker.bundle);
         cluster.setupPrimary({ exec: bundle.exec, args: [] });
         this.#workerEnv = bundle.env;
       } catch (err) {
-        // A read-only installation: workers load the sources through tsx, only slower to start.
+        // A read-only installation: workers start as the entry says (from the sources, through tsx), only slower.
         this.logger.warn({ err: (err as Error).message }, 'cannot prebundle the worker; workers start from the sources');
       }
     }
@@ -179,6 +197,7 @@ export class Master {
       const onMessage = (m: FromWorker) => {
         if (m.type === 'ready') {
           record.state = 'ready';
+          record.ports = { frontends: m.ports, stats: m.statsPort };
           record.since = new Date();
           if (record.drainWhenReady !== undefined) this.#drain(record, record.drainWhenReady);
           else for (const change of this.#overrides.values()) this.#send(record, { type: 'set-server', id: 0, change });
@@ -255,7 +274,7 @@ export class Master {
   async #reload(plan: boolean): Promise<ReloadReply> {
     if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
     // The same check as `tapgate check`, plus: new ports must be bindable.
-    const result = await checkConfig(this.file, { builtins, logger: this.logger, generationId: this.#lastGeneration + 1, probeServers: true });
+    const result = await checkConfig(this.file, { builtins: this.options.plugins, logger: this.logger, generationId: this.#lastGeneration + 1, probeServers: true });
     const problems = result.problems;
     if (result.ok && result.config) problems.push(...(await this.#checkNewPorts(result.config)));
     if (!result.config || problems.some((p) => p.severity === 'error')) {
@@ -400,6 +419,12 @@ export class Master {
     this.#overrides.set(key, { ...this.#overrides.get(key), ...change });
     this.logger.info({ change }, 'server changed at run time');
     return { ok: true };
+  }
+
+  /** The serving generation's ports (port 0 binds: those its workers got), as one of its ready workers says; undefined while none is. */
+  ports(): WorkerPorts | undefined {
+    for (const r of this.#workers.values()) if (r.generation === this.#serving && r.state === 'ready' && r.ports) return r.ports;
+    return undefined;
   }
 
   status(): StatusReply {

@@ -20,7 +20,8 @@ export type ToWorker =
 export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange } | { op: 'broadcast'; topic: string; data: unknown } | { op: 'take'; key: string; options: TakeOptions };
 
 export type FromWorker =
-  | { type: 'ready'; generation: number }
+  /** Serving: each frontend's ports, in `bind` order (port 0 binds say which port they got), and the stats listener's. */
+  | { type: 'ready'; generation: number; ports: Record<string, number[]>; statsPort: number | undefined }
   /** The worker has stopped accepting connections and is finishing what it has. */
   | { type: 'draining'; generation: number }
   | { type: 'failed'; generation: number; problems: Problem[] }

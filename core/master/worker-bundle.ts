@@ -15,12 +15,17 @@ export interface WorkerBundle {
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Written inside the installation, so the bundle's package imports resolve from its node_modules. */
-export async function bundleWorker(): Promise<WorkerBundle> {
+/**
+ * Bundles `entry`, a module that is a worker process by itself (entry/worker.ts), with
+ * everything it imports from the installation. Written inside the installation, so the
+ * bundle's package imports resolve from its node_modules.
+ */
+export async function bundleWorker(entry: string): Promise<WorkerBundle> {
   const outdir = join(root, '.tapgate', 'worker');
   mkdirSync(outdir, { recursive: true });
+  const sdk = join(root, 'sdk/index.ts');
   const result = await build({
-    entryPoints: { worker: join(root, 'core/master/worker-main.ts'), sdk: join(root, 'sdk/index.ts') },
+    entryPoints: { worker: entry, sdk },
     outdir,
     entryNames: '[name]-[hash]',
     outExtension: { '.js': '.mjs' },
@@ -32,10 +37,11 @@ export async function bundleWorker(): Promise<WorkerBundle> {
     metafile: true,
     logLevel: 'silent',
   });
+  // The metafile names entry points relative to the working folder.
   const outputs = Object.entries(result.metafile.outputs);
-  const find = (name: string) => outputs.find(([, o]) => o.entryPoint?.endsWith(`${name}.ts`))![0];
+  const find = (file: string) => outputs.find(([, o]) => o.entryPoint !== undefined && resolve(o.entryPoint) === resolve(file))![0];
   return {
-    exec: resolve(find('worker-main')),
-    env: { TAPGATE_ROOT: root, TAPGATE_SDK_FILE: resolve(find('index')) },
+    exec: resolve(find(entry)),
+    env: { TAPGATE_ROOT: root, TAPGATE_SDK_FILE: resolve(find(sdk)) },
   };
 }

@@ -4,7 +4,7 @@ import cluster from 'node:cluster';
 import { checkConfig } from '../config/check.ts';
 import { createAccessLog, createLogger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
-import { builtins } from '../../plugins/index.ts';
+import type { AnyPluginDefinition } from '../loader.ts';
 import type { AdminQuestion, FromWorker, ToWorker } from './messages.ts';
 import type { AdminEnv } from '../admin.ts';
 import { retained } from '../../sdk/metrics.ts';
@@ -43,7 +43,12 @@ function masterAdmin(): {
   };
 }
 
-export async function runWorker(): Promise<number> {
+/**
+ * Serves the generation the master asked for (TAPGATE_CONFIG, TAPGATE_GENERATION) with
+ * `plugins` (the built-ins) until told to stop; resolves with the exit code. The entry
+ * (entry/worker.ts) hands the plugins in and ends the process.
+ */
+export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition>): Promise<number> {
   const file = process.env.TAPGATE_CONFIG!;
   const generationId = Number(process.env.TAPGATE_GENERATION);
   // A terminal's Ctrl-C and SIGHUP reach the whole process group: only the master decides.
@@ -58,7 +63,7 @@ export async function runWorker(): Promise<number> {
   process.once('disconnect', orphaned);
 
   let logger = createLogger('info');
-  const result = await checkConfig(file, { builtins, logger, keep: true, generationId });
+  const result = await checkConfig(file, { builtins: plugins, logger, keep: true, generationId });
   if (!result.ok || !result.generation || !result.config) {
     send({ type: 'failed', generation: generationId, problems: result.problems });
     return 1;
@@ -77,7 +82,8 @@ export async function runWorker(): Promise<number> {
     send({ type: 'failed', generation: generationId, problems: [{ severity: 'error', file, path: '', message: `cannot listen: ${(err as Error).message}` }] });
     return 1;
   }
-  send({ type: 'ready', generation: generationId });
+  const ports = Object.fromEntries([...result.generation.frontends.values()].map((fe) => [fe.name, fe.binds.map((_, n) => gateway.port(fe.name, n))]));
+  send({ type: 'ready', generation: generationId, ports, statsPort: gateway.statsPort });
   process.off('disconnect', orphaned);
 
   return new Promise<number>((resolve) => {

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { importJWK, SignJWT, type JWK } from 'jose';
-import { main } from '../../core/cli/main.ts';
+import { startGateway } from 'tapgate';
 
 function startOrigin(name: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -46,6 +46,9 @@ process.stderr.write(
     `export TOKEN=${token}\n` +
     'then: curl -s -H "Authorization: Bearer $TOKEN" 127.0.0.1:8090/api/orders\n',
 );
-const code = await main(['run', '-c', fileURLToPath(new URL('./tapgate.yaml', import.meta.url))]);
+// As `tapgate run -c` runs it: with the workers the file asks for (workers: 0, in this
+// process), reloading on SIGHUP, stopping on SIGTERM or Ctrl-C.
+const gateway = await startGateway({ config: fileURLToPath(new URL('./tapgate.yaml', import.meta.url)), master: true, signals: true });
+await gateway.closed;
 for (const o of origins) o.close();
-process.exit(code);
+process.exit();

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { startGateway } from 'tapgate';
 
 const listen = (server: net.Server, port: number) =>
   new Promise<void>((resolve, reject) => {
@@ -22,7 +22,10 @@ const sshDouble = net.createServer((socket) => {
 });
 await Promise.all([listen(site, 19101), listen(sshDouble, 12222)]);
 process.stderr.write('demo origins: web on 127.0.0.1:19101, SSH double on :12222; the gateway listens on 127.0.0.1:8000\n');
-const code = await main(['run', '-c', fileURLToPath(new URL('./tapgate.yaml', import.meta.url))]);
+// As `tapgate run -c` runs it: with the workers the file asks for (workers: 0, in this
+// process), reloading on SIGHUP, stopping on SIGTERM or Ctrl-C.
+const gateway = await startGateway({ config: fileURLToPath(new URL('./tapgate.yaml', import.meta.url)), master: true, signals: true });
+await gateway.closed;
 site.close();
 sshDouble.close();
-process.exit(code);
+process.exit();

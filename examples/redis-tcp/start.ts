@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../core/cli/main.ts';
+import { startGateway } from 'tapgate';
 
 const ports = [16379, 16380, 16381];
 
@@ -51,5 +51,8 @@ try {
 servers.forEach((s, i) => process.stderr.write(`redis-server r${i + 1} on 127.0.0.1:${ports[i]} (pid ${s.pid})\n`));
 process.stderr.write('the gateway listens on 127.0.0.1:6380; try: redis-cli -p 6380 ping\n');
 process.off('SIGTERM', stopEarly);
-const code = await main(['run', '-c', fileURLToPath(new URL('./tapgate.yaml', import.meta.url))]);
-process.exit(code);
+// As `tapgate run -c` runs it: with the workers the file asks for (workers: 0, in this
+// process), reloading on SIGHUP, stopping on SIGTERM or Ctrl-C.
+const gateway = await startGateway({ config: fileURLToPath(new URL('./tapgate.yaml', import.meta.url)), master: true, signals: true });
+await gateway.closed;
+process.exit();

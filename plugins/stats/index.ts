@@ -3,12 +3,14 @@
 // stats listener (`stats:` in the config): the page, /stats.json, /stats.txt, /stats.csv and
 // Prometheus text on /metrics. Totals come from every worker and survive reloads: the
 // kernel merges the metrics (`req.metrics()`); state comes from this worker's views.
+// `tapgate stats` (command.ts) reads /stats.txt or /stats.json from a terminal.
 import { definePlugin, renderPrometheus, Stage, type AdminRequest, type HttpAnswer, type PluginApi } from '../../sdk/index.ts';
 import { Counting } from './counting.ts';
 import { renderCsv } from './csv.ts';
 import { renderPage } from './page.ts';
 import { renderTerminal } from './terminal.ts';
 import { buildReport, type StatsReport } from './report.ts';
+import { statsCommand } from './command.ts';
 
 export default definePlugin({
   name: 'stats',
@@ -16,6 +18,7 @@ export default definePlugin({
   gateway: '^0.1',
   description: 'Counters, latency histograms and plugin costs; a stats page, /stats.json, /stats.csv and /metrics on the stats listener.',
   autoload: true,
+  commands: { stats: statsCommand },
   setup(api) {
     const counting = new Counting(api.metrics);
     const tap = { name: api.name, stage: Stage.OBSERVE };

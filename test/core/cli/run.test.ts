@@ -29,6 +29,8 @@ describe('tapgate CLI', () => {
     assert.equal(help.status, 0);
     assert.match(help.stdout, /tapgate run\s+-c FILE/);
     assert.match(help.stdout, /tapgate check\s+-c FILE/);
+    // A command the stats plugin adds (sdk/commands.ts).
+    assert.match(help.stdout, /tapgate stats\s+-c FILE \[--token T\].*\n\s+frontends, backends and servers from the stats listener/);
   });
 
   it('runs a config, logs one JSON access line per request, and stops cleanly on SIGTERM', async () => {
