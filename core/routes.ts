@@ -6,8 +6,7 @@ import type { z } from 'zod';
 import type { HttpContext } from './http/context.ts';
 import type { TcpContext } from './tcp/context.ts';
 import type { Mode } from './types.ts';
-import { validate, type IssueReport } from './config/issues.ts';
-import { didYouMean, type KeyPath } from './config/problems.ts';
+import { didYouMean, validate, type IssueReport, type KeyPath } from './config/problems.ts';
 
 /** What a matcher tests: an HTTP request, or a TCP connection (with what inspection found). */
 export type MatchContext = HttpContext | TcpContext;
