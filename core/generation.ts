@@ -11,16 +11,17 @@ import { WindowCounters, type TakeOptions, type TakeResult } from './shared.ts';
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
 const localCounters = new WindowCounters();
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
-import type { BalancerFactory, Detector, GenerationInfo, Mode } from './types.ts';
-import { compileCondition, type MatcherDefinition, type RouteView } from './routes.ts';
+import type { GenerationInfo, Mode } from './types.ts';
+import { compileCondition, type RouteView } from './routes.ts';
+import { ExtensionRegistry } from './extensions/registry.ts';
 import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from './config/schema.ts';
-import { didYouMean, formatPath, validate, type KeyPath, type Problem } from './config/problems.ts';
+import { formatPath, validate, type KeyPath, type Problem } from './config/problems.ts';
 import { parseAddress, type BindAddress } from './config/units.ts';
 import { MetricsError, MetricsRegistry } from './metrics.ts';
 import { buildFrontendTls, type FrontendTls } from './tls/termination.ts';
 import { buildServerTls } from './tls/origination.ts';
 import type { TlsProblems } from './tls/files.ts';
-import type { Dispose, PluginApi, PluginScope } from '../sdk/index.ts';
+import type { Dispose, MatcherExtension, PluginApi, PluginScope } from '../sdk/index.ts';
 
 /** A route with its compiled hook chains: the frontend's taps and the route's own, merged once. */
 export interface RouteRuntime extends RouteView {
@@ -81,10 +82,8 @@ export class Generation {
   readonly backends = new Map<string, Backend>();
   readonly metrics = new MetricsRegistry();
   readonly plugins: PluginInstance[] = [];
-  readonly balancers = new Map<string, BalancerFactory>();
-  readonly matchers = new Map<string, MatcherDefinition>();
-  /** Protocol detectors for TCP inspection, in registration order. */
-  readonly detectors = new Map<string, Detector>();
+  /** The algorithms, matchers and detectors its plugins brought. */
+  readonly extensions = new ExtensionRegistry();
   /** What the build found questionable but usable (an expired certificate): `check` reports them. */
   readonly warnings: Problem[] = [];
   #disposed = false;
@@ -166,6 +165,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       fe.routes.forEach((r, i) => addRefs(r.plugins, ['frontends', name, 'routes', i, 'plugins'], { kind: 'route', frontend: name, route: routeName(r.name, i), mode: fe.mode }));
     }
 
+    const brought = new Set<AnyPluginDefinition>();
     for (const ref of refs) {
       if (!ref.def) {
         try {
@@ -173,6 +173,18 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         } catch (err) {
           problem(ref.path, (err as Error).message, err instanceof PluginLoadError ? err.hint : undefined);
           continue;
+        }
+      }
+      // A plugin's extensions, once however often it is used, and whatever its options: a
+      // mistake there must not also make its algorithms unknown to the backends.
+      if (!brought.has(ref.def)) {
+        brought.add(ref.def);
+        for (const extension of ref.def.extensions ?? []) {
+          try {
+            gen.extensions.add(extension, ref.def.name);
+          } catch (err) {
+            problem(ref.path, `plugin "${ref.def.name}": ${(err as Error).message}`);
+          }
         }
       }
       if (ref.def.options) {
@@ -189,7 +201,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     // The kernel's metrics are registered before any plugin's: a plugin taking one of their names is refused, naming it.
     const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
 
-    // 2. Set up gateway-wide plugins: they register algorithms and matchers the rest needs.
+    // 2. Set up gateway-wide plugins: their taps come first, and `app` hooks are theirs alone.
     const captured: { name: string; scope: PluginScope; hooks: Hooks }[] = [];
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
       const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
@@ -202,9 +214,6 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         dir: o.dir,
         log,
         metrics: gen.metrics.forPlugin(def.name),
-        registerBalancer: (name, factory) => register(gen.balancers, 'balancing algorithm', name, factory),
-        registerMatcher: (kind, definition) => register(gen.matchers, 'matcher', kind, definition as MatcherDefinition),
-        registerDetector: (name, detector) => register(gen.detectors, 'protocol detector', name, detector),
         frontends: () => gen.frontends,
         backends: () => gen.backends,
         routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
@@ -213,7 +222,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         now,
       };
       try {
-        const dispose = await def.setup(api, options);
+        const dispose = await def.setup?.(api, options);
         gen.plugins.push({ name: def.name, scope, dispose: typeof dispose === 'function' ? dispose : undefined });
         captured.push({ name: def.name, scope, hooks });
       } catch (err) {
@@ -230,22 +239,9 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       const mode = be.mode ?? modeOf.get(name) ?? 'http';
       const serverTls = be.servers.map((s, i) => buildServerTls(s, parseAddress(s.address)!.host, o.dir, ['backends', name, 'servers', i], tlsProblems));
       const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts), serverTls);
-      // `hdr(x-user)`: the algorithm `hdr` with the argument `x-user`.
-      const [, algorithm, argument] = /^([^()]+?)(?:\((.*)\))?$/.exec(be.balance.trim()) ?? [, be.balance, undefined];
-      const factory = gen.balancers.get(algorithm!);
-      if (!factory) {
-        const registered = [...gen.balancers.keys()];
-        problem(['backends', name, 'balance'], `unknown balancing algorithm "${algorithm}"`, didYouMean(algorithm!, registered) ?? `registered: ${registered.join(', ') || 'none'}`);
-        continue;
-      }
-      try {
-        backend.balancer = factory({ backend: name, servers: backend.servers, options: be.balance_options, argument: argument?.trim() || undefined, random, now });
-      } catch (err) {
-        // The argument (hdr(x)) is written in `balance`; options in `balance_options`.
-        const where = Object.keys(be.balance_options).length ? 'balance_options' : 'balance';
-        problem(['backends', name, where], `algorithm "${be.balance}" refused its ${where === 'balance' ? 'argument' : 'options'}: ${(err as Error).message}`);
-        continue;
-      }
+      const balancer = gen.extensions.createBalancer(be, { backend: name, servers: backend.servers, random, now }, ['backends', name], problem);
+      if (!balancer) continue;
+      backend.balancer = balancer;
       gen.backends.set(name, backend);
     }
 
@@ -254,14 +250,14 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       const t = { ...defaultTimeouts, ...stripUndefined(o.config.defaults.timeouts), ...stripUndefined(fe.timeouts) };
       const http = createHttpHooks();
       const tcp = createTcpHooks();
-      const inspecting = new Set<MatcherDefinition>();
+      const inspecting = new Set<MatcherExtension>();
       const seen = new Map<string, number>();
       const routes = fe.routes.map((r, i): RouteRuntime => {
         const path: KeyPath = ['frontends', name, 'routes', i];
         const routeNameText = routeName(r.name, i);
         if (seen.has(routeNameText)) problem([...path, 'name'], `route name "${routeNameText}" is already used by routes[${seen.get(routeNameText)}] of this frontend`);
         seen.set(routeNameText, i);
-        const condition = r.match ? compileCondition(r.match, fe.mode, gen.matchers, [...path, 'match'], problem, inspecting) : undefined;
+        const condition = r.match ? compileCondition(r.match, fe.mode, gen.extensions.matchers, [...path, 'match'], problem, inspecting) : undefined;
         const plugins = r.plugins.map((p) => (typeof p === 'string' ? p : p.use));
         // A route without plugins of its own shares the frontend's chains.
         const own = plugins.length > 0;
@@ -360,11 +356,6 @@ function tapMeter(metrics: MetricsRegistry, budget: { slow: number; timeout: num
 
 /** A route's name: as written, or its position. */
 export const routeName = (name: string | undefined, index: number): string => name ?? `#${index}`;
-
-function register<T>(registry: Map<string, T>, what: string, name: string, value: T): void {
-  if (registry.has(name)) throw new Error(`${what} "${name}" is already registered`);
-  registry.set(name, value);
-}
 
 export class GenerationError extends Error {
   constructor(readonly problems: Problem[]) {

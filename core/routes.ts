@@ -1,35 +1,21 @@
 // Routes: a frontend's content-switching table. The kernel owns their shape (a
 // condition, a backend, a plugin chain) and compiles each condition once per generation
-// from the matcher kinds plugins registered; which route a request takes is decided by
+// from the matcher kinds plugins brought; which route a request takes is decided by
 // the `route` hook's taps (the built-in `switch` plugin: first match, indexed by host).
-import type { z } from 'zod';
 import type { HttpContext } from './http/context.ts';
 import type { TcpContext } from './tcp/context.ts';
 import type { Mode } from './types.ts';
 import { didYouMean, validate, type IssueReport, type KeyPath } from './config/problems.ts';
+import type { MatcherExtension } from '../sdk/index.ts';
 
 /** What a matcher tests: an HTTP request, or a TCP connection (with what inspection found). */
 export type MatchContext = HttpContext | TcpContext;
 export type MatchTest = (ctx: MatchContext) => boolean;
 
-/** A kind of condition usable under `match:` in routes, e.g. `host`, `path`, `header`. */
-export interface MatcherDefinition<Arg = unknown> {
-  /** One line shown by `tapgate explain`. */
-  description?: string;
-  /** Checks the value written under the matcher's key; compile receives its output. */
-  options?: z.ZodType<Arg>;
-  /** Modes it applies to (both when absent); using it in a route of another mode is a check error. */
-  modes?: readonly Mode[];
-  /** TCP mode: it needs the client's first bytes (SNI, protocol...), so the frontend inspects them before routing. */
-  inspect?: boolean;
-  /** Builds the test once per generation: no parsing per request. */
-  compile(arg: Arg, mode: Mode): MatchTest;
-}
-
 /** A compiled condition: `all`, `any`, `not`, or one matcher with its argument. */
 export interface Condition {
   readonly kind: string;
-  /** A matcher's value as written in the config, and as its options schema gave it to compile. */
+  /** A matcher's value as written in the config, and as its options schema gave it to `create`. */
   readonly written?: unknown;
   readonly arg?: unknown;
   readonly children?: readonly Condition[];
@@ -73,15 +59,15 @@ const combinators = new Set(['all', 'any', 'not']);
 
 /**
  * Compiles a route's `match` (a mapping: every key must hold) against the registered
- * matchers. Problems are reported with their key path below `base`; undefined when any.
+ * matchers, each value checked by its matcher's options schema. Problems are reported with their key path below `base`; undefined when any.
  */
 export function compileCondition(
   match: Readonly<Record<string, unknown>>,
   mode: Mode,
-  matchers: ReadonlyMap<string, MatcherDefinition>,
+  matchers: ReadonlyMap<string, MatcherExtension>,
   base: KeyPath,
   problem: (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => void,
-  uses: Set<MatcherDefinition> = new Set(),
+  uses: Set<MatcherExtension> = new Set(),
 ): Condition | undefined {
   let ok = true;
   const fail = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => {
@@ -119,18 +105,15 @@ export function compileCondition(
       fail(path, `matcher "${kind}" works in ${def.modes.join(' and ')} mode, not in ${mode === 'http' ? 'an' : 'a'} ${mode} frontend`, undefined, 'key');
       return undefined;
     }
-    let arg: unknown = value;
-    if (def.options) {
-      const checked = validate(def.options, value);
-      if (!checked.success) {
-        checked.reports.forEach((r: IssueReport) => fail([...path, ...r.path], `matcher "${kind}": ${r.message}`, r.hint, r.at));
-        return undefined;
-      }
-      arg = checked.data;
+    const checked = validate(def.options, value);
+    if (!checked.success) {
+      checked.reports.forEach((r: IssueReport) => fail([...path, ...r.path], `matcher "${kind}": ${r.message}`, r.hint, r.at));
+      return undefined;
     }
+    const arg = checked.data;
     try {
       uses.add(def);
-      return { kind, written: value, arg, test: def.compile(arg, mode) };
+      return { kind, written: value, arg, test: def.create(arg, { mode }) };
     } catch (err) {
       fail(path, `matcher "${kind}": ${(err as Error).message}`);
       return undefined;

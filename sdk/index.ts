@@ -2,11 +2,12 @@
 // Everything else (core/) is free to change.
 import type { z } from 'zod';
 import type { Hooks } from '../core/hooks.ts';
-import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationInfo, Mode } from '../core/types.ts';
-import type { MatcherDefinition, RouteView } from '../core/routes.ts';
+import type { BackendView, FrontendView, GenerationInfo, Mode } from '../core/types.ts';
+import type { RouteView } from '../core/routes.ts';
 import type { TakeOptions, TakeResult } from '../core/shared.ts';
 import type { GatewayConfigInput } from '../core/config/schema.ts';
 import type { Metrics } from '../core/metrics.ts';
+import type { AnyExtension } from './extensions.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share: a regular expression's source that `check` refuses when it does not compile. */
@@ -17,9 +18,9 @@ export { parseDuration, parseSize } from '../core/config/units.ts';
 export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from '../core/hooks.ts';
 export type { HttpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate, FailedTry } from '../core/http/context.ts';
 export type { TcpContext } from '../core/tcp/context.ts';
-export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';
+export type { MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from '../core/routes.ts';
 export type {
-  Balancer, BalancerFactory, BalancerInit, BackendView, FrontendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
+  Balancer, BalancerInit, BackendView, FrontendView, ServerView, ServerState, PickContext, GenerationInfo, Mode, HostPort,
   Detected, Detector,
 } from '../core/types.ts';
 export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, Labels } from '../core/metrics.ts';
@@ -31,6 +32,8 @@ export type { ServerHealth } from '../core/upstream/health.ts';
 export type { TakeOptions, TakeResult } from '../core/shared.ts';
 export type { AdminRequest, GatewayStatus, WorkerInfo, WorkerDeaths, ServerChange } from '../core/admin.ts';
 export type { GatewayConfigInput } from '../core/config/schema.ts';
+/** Balancing algorithms, route matchers, protocol detectors: one shape, `{ name, options, create }`. */
+export * from './extensions.ts';
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */
 export type PluginScope =
@@ -57,12 +60,6 @@ export interface PluginApi {
   readonly dir: string;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Make a balancing algorithm available to `balance:` in backends. */
-  registerBalancer(name: string, factory: BalancerFactory): void;
-  /** Make a condition kind available under `match:` in routes (e.g. `geo`, `claim`). Register from a gateway-wide plugin. */
-  registerMatcher<Arg>(kind: string, definition: MatcherDefinition<Arg>): void;
-  /** Make a protocol detector available to TCP inspection (`match: { protocol: name }`). */
-  registerDetector(name: string, detector: Detector): void;
   /** The generation's frontends: mode, binds, default backend; available once the generation is built (inside hooks, or in `app.boot`). */
   frontends(): ReadonlyMap<string, FrontendView>;
   /** The generation's backends; available once the generation is built (inside hooks, or in `app.boot`). */
@@ -98,8 +95,13 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   options?: z.ZodType<Options>;
   /** Set up in every generation without being named in a config (algorithms, matchers). */
   autoload?: boolean;
-  /** Runs once per generation at load time; build everything derivable from options here. */
-  setup(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
+  /**
+   * Algorithms, matchers and detectors it brings (`defineBalancer`, `defineMatcher`,
+   * `defineDetector`): usable in the whole configuration wherever the plugin is used.
+   */
+  extensions?: readonly AnyExtension[];
+  /** Runs once per generation at load time; build everything derivable from options here. A plugin that only brings extensions needs none. */
+  setup?(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
 }
 
 /**

@@ -1,7 +1,7 @@
 // A problem found in a configuration: where, what was found, what was expected.
 // `tapgate check` prints them all; `--format json` prints the same objects. Zod's issues
 // become problems here too, in the words of someone editing a config: the gateway's
-// schema and every plugin's options schema are checked through
+// schema, every plugin's options schema and every extension's are checked through
 // `validate`, so their problems read the same.
 import type { z } from 'zod';
 

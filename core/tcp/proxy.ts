@@ -190,8 +190,8 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   } catch (err) {
     return contain(err);
   }
-  if (fe.inspectDelay > 0 && gen.detectors.size > 0) {
-    inspect(client, gen.detectors, fe.inspectDelay, (bytes, detected) => {
+  if (fe.inspectDelay > 0 && gen.extensions.detectors.size > 0) {
+    inspect(client, gen.extensions.detectors, fe.inspectDelay, (bytes, detected) => {
       if (client.destroyed) return;
       head = bytes;
       ctx.detected = detected;

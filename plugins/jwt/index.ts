@@ -262,7 +262,5 @@ export const jwtClaims = definePlugin({
   gateway: '^0.1',
   description: 'The `claim` route matcher: match: { claim: { role: admin } } on the claims the jwt plugin verified before routing.',
   autoload: true,
-  setup(api) {
-    api.registerMatcher('claim', claimMatcher);
-  },
+  extensions: [claimMatcher],
 });
