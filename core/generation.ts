@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks, type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from './hooks.ts';
-import { copyTaps, type Meter, type TapMeter } from './taps.ts';
+import { afterOverruled, copyTaps, type Meter, type TapMeter } from './taps.ts';
 import { WindowCounters, type TakeOptions, type TakeResult } from './shared.ts';
 
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
@@ -155,7 +155,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
 
   try {
     // 1. Load every plugin definition and check its options, collecting all problems.
-    const refs: { path: KeyPath; scope: PluginScope; use?: string; def?: AnyPluginDefinition; options?: unknown }[] = [];
+    // `name`: the plugin's own, once loaded (kept when its options are refused: it is still used there).
+    const refs: { path: KeyPath; scope: PluginScope; use?: string; def?: AnyPluginDefinition; name?: string; options?: unknown }[] = [];
     for (const def of o.builtins.values()) if (def.autoload) refs.push({ path: ['plugins'], scope: { kind: 'gateway' }, def });
     const addRefs = (list: PluginRefConfig[], base: KeyPath, scope: PluginScope) =>
       list.forEach((ref, i) => refs.push(typeof ref === 'string' ? { path: [...base, i], scope, use: ref } : { path: [...base, i], scope, use: ref.use, options: ref.options }));
@@ -175,6 +176,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
           continue;
         }
       }
+      ref.name = ref.def.name;
       // A plugin's extensions, once however often it is used, and whatever its options: a
       // mistake there must not also make its algorithms unknown to the backends.
       if (!brought.has(ref.def)) {
@@ -198,11 +200,19 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       } else ref.options ??= {};
     }
 
+    // Each use of a plugin needs each plugin it requires applying wherever it does.
+    for (const ref of refs) {
+      for (const needed of ref.def?.requires ?? []) {
+        if (refs.some((other) => (other.name ?? other.use) === needed && covers(other.scope, ref.scope))) continue;
+        problem(ref.path, `plugin "${ref.name}" requires plugin "${needed}", which does not apply here`, `add ${needed} to ${placesFor(ref.scope)}`);
+      }
+    }
+
     // The kernel's metrics are registered before any plugin's: a plugin taking one of their names is refused, naming it.
     const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
 
     // 2. Set up gateway-wide plugins: their taps come first, and `app` hooks are theirs alone.
-    const captured: { name: string; scope: PluginScope; hooks: Hooks }[] = [];
+    const captured: { name: string; scope: PluginScope; hooks: Hooks; after?: readonly string[] }[] = [];
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
       const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
       const log = o.logger.child({ plugin: def.name, ...(scope.kind === 'frontend' ? { frontend: scope.frontend } : {}) });
@@ -224,7 +234,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       try {
         const dispose = await def.setup?.(api, options);
         gen.plugins.push({ name: def.name, scope, dispose: typeof dispose === 'function' ? dispose : undefined });
-        captured.push({ name: def.name, scope, hooks });
+        captured.push({ name: def.name, scope, hooks, after: def.after });
       } catch (err) {
         // A refusal of api.metrics names the plugin for when it happens elsewhere; here the problem does.
         const message = err instanceof MetricsError && err.plugin === def.name ? err.detail : (err as Error).message;
@@ -288,17 +298,28 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
-    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report, meter);
+    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app, after: c.after })), gen.app, 'app', gen.report, meter);
     for (const fe of gen.frontends.values()) {
       const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));
       const report = (e: ContainedError) => gen.report({ ...e, frontend: fe.name });
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), fe.http, 'http', report, meter);
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report, meter);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })), fe.http, 'http', report, meter);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), fe.tcp, 'tcp', report, meter);
       for (const route of fe.routes) {
         if (route.http === fe.http) continue;
         const chain = [...scoped, ...captured.filter((c) => c.scope.kind === 'route' && c.scope.frontend === fe.name && c.scope.route === route.name)];
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), route.http, 'http', report, meter);
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), route.tcp, 'tcp', report, meter);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })), route.http, 'http', report, meter);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), route.tcp, 'tcp', report, meter);
+      }
+    }
+    const chains: [string, Record<string, unknown>][] = [['app', gen.app]];
+    for (const fe of gen.frontends.values()) chains.push(['http', fe.http], ['tcp', fe.tcp], ...fe.routes.flatMap((r): [string, Record<string, unknown>][] => [['http', r.http], ['tcp', r.tcp]]));
+    const overruled = new Set<string>();
+    for (const [set, hooks] of chains) {
+      for (const { plugin, message } of afterOverruled(set, hooks)) {
+        if (overruled.has(message)) continue;
+        overruled.add(message);
+        const at = refs.find((r) => r.name === plugin && r.def?.after)?.path ?? ['plugins'];
+        problems.push({ severity: 'warning', file: o.file, ...where(at), message });
       }
     }
 
@@ -352,6 +373,20 @@ function tapMeter(metrics: MetricsRegistry, budget: { slow: number; timeout: num
     }
     return m;
   };
+}
+
+/** A plugin used at scope `a` applies wherever one used at `b` does: the top level covers all, a frontend its routes. */
+function covers(a: PluginScope, b: PluginScope): boolean {
+  if (a.kind === 'gateway') return true;
+  if (b.kind === 'gateway' || a.frontend !== b.frontend) return false;
+  return a.kind === 'frontend' || (b.kind === 'route' && a.route === b.route);
+}
+
+/** Where a plugin that a use at `scope` requires may go. */
+function placesFor(scope: PluginScope): string {
+  if (scope.kind === 'gateway') return 'the top-level plugins';
+  if (scope.kind === 'frontend') return `frontend "${scope.frontend}"'s plugins or the top-level ones`;
+  return `this route's plugins, frontend "${scope.frontend}"'s or the top-level ones`;
 }
 
 /** A route's name: as written, or its position. */

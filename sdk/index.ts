@@ -96,6 +96,17 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   /** Set up in every generation without being named in a config (algorithms, matchers). */
   autoload?: boolean;
   /**
+   * Plugins it cannot work without, by name. Each use of it needs each of them applying
+   * wherever it does: at the top level (every frontend), on its frontend, or on its
+   * route. `check` reports a use without. Says nothing of order: see `after`.
+   */
+  requires?: readonly string[];
+  /**
+   * Plugins whose taps run before its own, by name: `after` for every tap it makes (within
+   * a stage, as a tap's own `after`). `check` warns when a stage puts a tap first anyway.
+   */
+  after?: readonly string[];
+  /**
    * Algorithms, matchers and detectors it brings (`defineBalancer`, `defineMatcher`,
    * `defineDetector`): usable in the whole configuration wherever the plugin is used.
    */
