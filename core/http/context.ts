@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { BackendView, ServerView } from '../types.ts';
 import type { RouteView } from '../routes.ts';
+import { withLogField, type LogFields } from '../log.ts';
 
 /** Header names are lower case. Repeated headers are joined with ", " (set-cookie stays a list). */
 export type HttpHeaders = Record<string, string | string[] | undefined>;
@@ -127,6 +128,7 @@ export class HttpContext {
   readonly timings: Timings;
   /** A bag for plugins to share facts about this request (claims, cache keys...). */
   readonly state: Record<string, unknown> = {};
+  #logFields: LogFields | undefined = undefined;
   #query: URLSearchParams | undefined;
   #cookies: Record<string, string> | undefined;
   #path: string | undefined;
@@ -204,5 +206,20 @@ export class HttpContext {
   header(name: string): string {
     const v = this.headers[name.toLowerCase()];
     return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  /**
+   * Adds `name: value` to this request's access-log line, after the gateway's own fields
+   * (`cache: "HIT"`); the same name again replaces it. A name the gateway writes itself
+   * (`status`, `route`...) is refused with a TypeError. Nothing is allocated until a
+   * plugin calls it.
+   */
+  setLogField(name: string, value: string | number | boolean): void {
+    this.#logFields = withLogField(this.#logFields, name, value);
+  }
+
+  /** What plugins added to the access-log line, if anything. */
+  get logFields(): Readonly<LogFields> | undefined {
+    return this.#logFields;
   }
 }

@@ -2,6 +2,7 @@
 import type { BackendView, Detected, ServerView } from '../types.ts';
 import type { RouteView } from '../routes.ts';
 import type { FailedTry, TlsInfo } from '../http/context.ts';
+import { withLogField, type LogFields } from '../log.ts';
 
 let counter = 0;
 
@@ -30,6 +31,7 @@ export class TcpContext {
   /** Tries that failed before the last one (a connection refused, then another server): each server, and why. */
   failedTries: readonly FailedTry[] = [];
   readonly state: Record<string, unknown> = {};
+  #logFields: LogFields | undefined = undefined;
 
   constructor(
     readonly frontend: string,
@@ -41,5 +43,15 @@ export class TcpContext {
     readonly start: number,
   ) {
     this.id = (++counter).toString(36);
+  }
+
+  /** Adds `name: value` to this session's access-log line, as `HttpContext.setLogField` does for a request. */
+  setLogField(name: string, value: string | number | boolean): void {
+    this.#logFields = withLogField(this.#logFields, name, value);
+  }
+
+  /** What plugins added to the access-log line, if anything. */
+  get logFields(): Readonly<LogFields> | undefined {
+    return this.#logFields;
   }
 }

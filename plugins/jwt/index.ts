@@ -214,6 +214,7 @@ export default definePlugin({
       if (outcome.ok) {
         counted.accepted.inc();
         ctx.state.claims = outcome.claims;
+        if (typeof outcome.claims.sub === 'string') ctx.setLogField('jwt_sub', outcome.claims.sub);
         return undefined;
       }
       (outcome.status === 403 ? counted.forbidden : counted.invalid).inc();
