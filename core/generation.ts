@@ -211,7 +211,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     // The kernel's metrics are registered before any plugin's: a plugin taking one of their names is refused, naming it.
     const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
 
-    // 2. Set up gateway-wide plugins: their taps come first, and `app` hooks are theirs alone.
+    // 2. Set up gateway-wide plugins.
     const captured: { name: string; scope: PluginScope; hooks: Hooks; after?: readonly string[] }[] = [];
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
       const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
@@ -311,6 +311,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), route.tcp, 'tcp', report, meter);
       }
     }
+    // A plugin's `after` orders its taps within a stage only: warn where a stage overrules it.
     const chains: [string, Record<string, unknown>][] = [['app', gen.app]];
     for (const fe of gen.frontends.values()) chains.push(['http', fe.http], ['tcp', fe.tcp], ...fe.routes.flatMap((r): [string, Record<string, unknown>][] => [['http', r.http], ['tcp', r.tcp]]));
     const overruled = new Set<string>();

@@ -14,7 +14,7 @@ export interface Extension<Options, Product, Context = undefined> {
   readonly kind: ExtensionKind;
   /** What a configuration calls it: `balance: name`, `match: { name: ... }`, `protocol: name`. */
   readonly name: string;
-  /** One line, shown in the JSON Schema. */
+  /** One line on what it does; the JSON Schema shows it to editors. */
   readonly description?: string;
   /** Checks and fills in what the configuration writes for it; `create` receives its output. */
   readonly options: z.ZodType<Options>;

@@ -96,7 +96,7 @@ function withBalancers(backend: JsonSchema, balancers: ReadonlyMap<string, Balan
       then: {
         properties: {
           balance: { pattern: `^\\s*${name}${argument}\\s*$`, ...(b.argument?.description ? { description: `${b.name}(argument): ${b.argument.description}` } : {}) },
-          balance_options: embed(toJson(b.options), `${b.name} balance_options`, definitions),
+          balance_options: embed(toJson(described(b)), `${b.name} balance_options`, definitions),
         },
       },
     };
@@ -112,10 +112,7 @@ function withBalancers(backend: JsonSchema, balancers: ReadonlyMap<string, Balan
 function withMatchers(route: JsonSchema, matchers: ReadonlyMap<string, MatcherExtension>, definitions: Record<string, JsonSchema>): JsonSchema {
   const condition = { $ref: pointer('Condition') };
   const properties: Record<string, JsonSchema> = {};
-  for (const m of matchers.values()) {
-    const value = embed(toJson(m.options), `${m.name} matcher`, definitions);
-    properties[m.name] = m.description ? { description: m.description, allOf: [value] } : value;
-  }
+  for (const m of matchers.values()) properties[m.name] = embed(toJson(described(m)), `${m.name} matcher`, definitions);
   definitions.Condition = {
     description: 'Conditions: matcher kinds as keys (all must hold), or all, any, not.',
     type: 'object',
@@ -129,6 +126,9 @@ function withMatchers(route: JsonSchema, matchers: ReadonlyMap<string, MatcherEx
   };
   return { ...route, properties: { ...(route.properties as Record<string, JsonSchema>), match: condition } };
 }
+
+/** An extension's options schema carrying its description, for editors (beside a `$ref`, draft-07 ignores one). */
+const described = (e: { options: z.ZodType; description?: string }): z.ZodType => (e.description ? e.options.describe(e.description) : e.options);
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
