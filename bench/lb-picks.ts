@@ -2,8 +2,8 @@
 //
 //   node --import tsx bench/lb-picks.ts > bench/results/lb-picks.md
 //
-// The algorithms are found as the kernel finds them: each built-in `lb-*` plugin's setup
-// runs against a fake api that only records registerBalancer. A pick is timed as the
+// The algorithms are found as the kernel finds them: the balancers among the built-in
+// plugins' extensions, each made with its options schema's output. A pick is timed as the
 // kernel makes it, with the same eligible array between picks, followed by the release
 // of the request placed `IN_FLIGHT` picks earlier, so servers have work in flight and
 // `release` (where ewma learns) is counted too. Requests are real HttpContexts with
@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { builtinPlugins } from '../plugins/index.ts';
 import { HttpContext } from '../core/http/context.ts';
-import type { Balancer, BalancerFactory, PluginApi, ServerState, ServerView } from '../sdk/index.ts';
+import type { Balancer, BalancerExtension, ServerState, ServerView } from '../sdk/index.ts';
 import { newServerHealth } from '../core/upstream/health.ts';
 
 const SIZES = [10, 1000];
@@ -48,12 +48,9 @@ class BenchServer implements ServerView {
   }
 }
 
-async function registeredBalancers(): Promise<Map<string, BalancerFactory>> {
-  const found = new Map<string, BalancerFactory>();
-  for (const plugin of builtinPlugins.filter((p) => p.name.startsWith('lb-'))) {
-    const api = { name: plugin.name, registerBalancer: (name: string, factory: BalancerFactory) => found.set(name, factory) };
-    await plugin.setup(api as unknown as PluginApi, plugin.options ? plugin.options.parse({}) : {});
-  }
+function registeredBalancers(): Map<string, BalancerExtension> {
+  const found = new Map<string, BalancerExtension>();
+  for (const plugin of builtinPlugins) for (const e of plugin.extensions ?? []) if (e.kind === 'balancer') found.set(e.name, e);
   return found;
 }
 
@@ -68,13 +65,9 @@ function contexts(): HttpContext[] {
   });
 }
 
-function make(factory: BalancerFactory, servers: BenchServer[], options: Record<string, unknown>): Balancer {
-  const init = { backend: 'bench', servers, options, random: Math.random, now: Date.now };
-  try {
-    return factory(init);
-  } catch {
-    return factory({ ...init, argument: ARGUMENT });
-  }
+function make(algorithm: BalancerExtension, servers: BenchServer[], options: Record<string, unknown>): Balancer {
+  const init = { backend: 'bench', servers, argument: algorithm.argument ? ARGUMENT : undefined, random: Math.random, now: Date.now };
+  return algorithm.create(algorithm.options.parse(options), init);
 }
 
 /** ns of this process's CPU time per pick (and release) over `picks` picks: wall time would count other processes' turns on a shared machine. */
@@ -108,11 +101,11 @@ interface Case {
   ns: number[];
 }
 
-function prepare(label: string, factory: BalancerFactory, options: Record<string, unknown>, n: number, ctxs: HttpContext[]): Case {
+function prepare(label: string, algorithm: BalancerExtension, options: Record<string, unknown>, n: number, ctxs: HttpContext[]): Case {
   // Weights 1, 2, 3 in turn: the weighted paths, not only the equal-weight shortcuts.
   const servers = Array.from({ length: n }, (_, i) => new BenchServer(`s${i}`, 1 + (i % 3)));
   const eligible = servers.slice();
-  const balancer = make(factory, servers, options);
+  const balancer = make(algorithm, servers, options);
   // Warm up, and size a round to take about ROUND_MS.
   let picks = 1000;
   while (round(balancer, eligible, ctxs, picks) * picks < ROUND_MS * 1e6 / 4) picks *= 4;
@@ -120,14 +113,14 @@ function prepare(label: string, factory: BalancerFactory, options: Record<string
   return { label, n, balancer, eligible, picks: Math.max(1000, Math.round((ROUND_MS * 1e6) / ns)), ns: [] };
 }
 
-const balancers = await registeredBalancers();
+const balancers = registeredBalancers();
 const ctxs = contexts();
 const load = os.loadavg()[0]!;
 const cases: Case[] = [];
-for (const [name, factory] of balancers) {
+for (const [name, algorithm] of balancers) {
   for (const options of [{}, ...(VARIANTS[name] ?? [])]) {
     const label = Object.keys(options).length ? `${name} (${Object.entries(options).map(([k, v]) => `${k}: ${v}`).join(', ')})` : name;
-    for (const n of SIZES) cases.push(prepare(label, factory, options, n, ctxs));
+    for (const n of SIZES) cases.push(prepare(label, algorithm, options, n, ctxs));
   }
 }
 // Rounds go through every case in turn, so a burst of noise from elsewhere on the

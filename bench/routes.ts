@@ -5,10 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { Router } from '../plugins/switch/router.ts';
 import { builtinMatchers } from '../plugins/switch/matchers.ts';
 import { compileCondition } from '../core/routes.ts';
-import { type MatcherDefinition, type RouteView } from '../sdk/routes.ts';
+import { type RouteView } from '../sdk/routes.ts';
 import { HttpContext } from '../core/http/context.ts';
 
-const matchers = new Map<string, MatcherDefinition>(Object.entries(builtinMatchers));
+const matchers = new Map(builtinMatchers.map((m) => [m.name, m]));
 
 function table(n: number): RouteView[] {
   return Array.from({ length: n }, (_, i) => ({

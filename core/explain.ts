@@ -34,12 +34,19 @@ export interface Explanation {
   /** How the route was decided: by the route taps, or the fallback. */
   decidedBy: string;
   backend?: { name: string; balance: string; servers: string[] };
-  /** Hook by hook, the taps that would run, in order. */
-  chain: { hook: string; taps: { plugin: string; stage: number; stageName?: string }[] }[];
+  /** Hook by hook, the taps that would run, in order; `after`: the plugins before it there that it asked to follow (its own `after` or its plugin's). */
+  chain: { hook: string; taps: TapInfo[] }[];
 }
 
 /** Hooks in the order a request meets them. */
 const requestHooks = ['request', 'pickServer', 'upstreamRequest', 'upstreamResponse', 'responseSent', 'requestError'] as const;
+
+export interface TapInfo {
+  plugin: string;
+  stage: number;
+  stageName?: string;
+  after?: string[];
+}
 
 export class ExplainError extends Error {}
 
@@ -71,9 +78,9 @@ export function explain(gen: Generation, r: ExplainRequest): Explanation {
     decidedBy: typeof chosen === 'string' ? `a route tap chose backend "${chosen}"` : route.index >= 0 ? `route taps: ${taps.map((t) => t.name).join(', ')}` : 'no route matched: the frontend default',
     ...(backend ? { backend: { name: backend.name, balance: backend.balance, servers: backend.servers.map((s) => `${s.name} ${formatAddress(s.address)}${s.backup ? ' backup' : ''}${s.state !== 'ready' ? ` ${s.state}` : ''}`) } } : {}),
     chain: [
-      { hook: 'received', taps: fe.http.received.taps.map(tapInfo) },
-      { hook: 'route', taps: taps.map(tapInfo) },
-      ...requestHooks.map((hook) => ({ hook, taps: route.http[hook].taps.map(tapInfo) })),
+      { hook: 'received', taps: tapsOf(fe.http.received.taps) },
+      { hook: 'route', taps: tapsOf(taps) },
+      ...requestHooks.map((hook) => ({ hook, taps: tapsOf(route.http[hook].taps) })),
     ],
   };
 }
@@ -94,10 +101,13 @@ function pickFrontend(gen: Generation, name: string | undefined, port: number | 
 
 const stageNames = new Map<number, string>(Object.entries(Stage).map(([k, v]) => [v, k]));
 
-function tapInfo(t: { name: string; stage?: number }): { plugin: string; stage: number; stageName?: string } {
-  const stage = t.stage ?? 0;
-  const stageName = stageNames.get(stage);
-  return { plugin: t.name, stage, ...(stageName ? { stageName } : {}) };
+function tapsOf(taps: readonly { name: string; stage?: number; after?: readonly string[] }[]): TapInfo[] {
+  return taps.map((t, i) => {
+    const stage = t.stage ?? 0;
+    const stageName = stageNames.get(stage);
+    const after = t.after?.filter((a) => a !== t.name && taps.slice(0, i).some((o) => o.name === a));
+    return { plugin: t.name, stage, ...(stageName ? { stageName } : {}), ...(after?.length ? { after } : {}) };
+  });
 }
 
 /** The explanation as a person reads it. */
@@ -119,7 +129,7 @@ export function renderExplanation(e: Explanation): string {
   out.push('plugin chain, in order:');
   const width = Math.max(...e.chain.map((c) => c.hook.length));
   for (const c of e.chain) {
-    const taps = c.taps.map((t) => `${t.plugin} (${t.stageName ? `${t.stageName} ${t.stage}` : `stage ${t.stage}`})`).join(' → ');
+    const taps = c.taps.map((t) => `${t.plugin} (${t.stageName ? `${t.stageName} ${t.stage}` : `stage ${t.stage}`}${t.after ? `, after ${t.after.join(', ')}` : ''})`).join(' → ');
     out.push(`  ${c.hook.padEnd(width)}  ${taps || '-'}`);
   }
   return out.join('\n') + '\n';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks } from './hooks.ts';
 import { type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from '../sdk/hooks.ts';
-import { copyTaps, type Meter, type TapMeter } from './taps.ts';
+import { afterOverruled, copyTaps, type Meter, type TapMeter } from './taps.ts';
 import { WindowCounters } from './shared.ts';
 import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 
@@ -14,18 +14,18 @@ import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 const localCounters = new WindowCounters();
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
 import { originsIn, Subrequests } from './upstream/subrequest.ts';
-import type { BalancerFactory, Detector, GenerationInfo, Mode } from '../sdk/views.ts';
+import type { GenerationInfo, Mode } from '../sdk/views.ts';
 import { compileCondition } from './routes.ts';
-import { type MatcherDefinition, type RouteView } from '../sdk/routes.ts';
+import { type RouteView } from '../sdk/routes.ts';
+import { ExtensionRegistry } from './extensions/registry.ts';
 import { defaultTimeouts, type FrontendConfig, type GatewayConfig, type PluginRefConfig } from '../sdk/config.ts';
-import { didYouMean, formatPath, type KeyPath, type Problem } from './config/problems.ts';
-import { validate } from './config/issues.ts';
+import { formatPath, validate, type KeyPath, type Problem } from './config/problems.ts';
 import { parseAddress, type BindAddress } from '../sdk/units.ts';
 import { MetricsError, MetricsRegistry } from './metrics.ts';
 import { buildFrontendTls, type FrontendTls } from './tls/termination.ts';
 import { buildServerTls } from './tls/origination.ts';
 import type { TlsProblems } from './tls/files.ts';
-import type { Dispose, PluginApi, PluginScope } from '../sdk/index.ts';
+import type { Dispose, MatcherExtension, PluginApi, PluginScope } from '../sdk/index.ts';
 
 /** A route with its compiled hook chains: the frontend's taps and the route's own, merged once. */
 export interface RouteRuntime extends RouteView {
@@ -86,10 +86,8 @@ export class Generation {
   readonly backends = new Map<string, Backend>();
   readonly metrics = new MetricsRegistry();
   readonly plugins: PluginInstance[] = [];
-  readonly balancers = new Map<string, BalancerFactory>();
-  readonly matchers = new Map<string, MatcherDefinition>();
-  /** Protocol detectors for TCP inspection, in registration order. */
-  readonly detectors = new Map<string, Detector>();
+  /** The algorithms, matchers and detectors its plugins brought. */
+  readonly extensions = new ExtensionRegistry();
   /** What the build found questionable but usable (an expired certificate): `check` reports them. */
   readonly warnings: Problem[] = [];
   /** Plugins' `api.fetch`: their URL pools, their subrequests through frontends. */
@@ -164,7 +162,8 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
 
   try {
     // 1. Load every plugin definition and check its options, collecting all problems.
-    const refs: { path: KeyPath; scope: PluginScope; use?: string; def?: AnyPluginDefinition; options?: unknown }[] = [];
+    // `name`: the plugin's own, once loaded (kept when its options are refused: it is still used there).
+    const refs: { path: KeyPath; scope: PluginScope; use?: string; def?: AnyPluginDefinition; name?: string; options?: unknown }[] = [];
     for (const def of o.builtins.values()) if (def.autoload) refs.push({ path: ['plugins'], scope: { kind: 'gateway' }, def });
     const addRefs = (list: PluginRefConfig[], base: KeyPath, scope: PluginScope) =>
       list.forEach((ref, i) => refs.push(typeof ref === 'string' ? { path: [...base, i], scope, use: ref } : { path: [...base, i], scope, use: ref.use, options: ref.options }));
@@ -174,6 +173,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       fe.routes.forEach((r, i) => addRefs(r.plugins, ['frontends', name, 'routes', i, 'plugins'], { kind: 'route', frontend: name, route: routeName(r.name, i), mode: fe.mode }));
     }
 
+    const brought = new Set<AnyPluginDefinition>();
     for (const ref of refs) {
       if (!ref.def) {
         try {
@@ -181,6 +181,19 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         } catch (err) {
           problem(ref.path, (err as Error).message, err instanceof PluginLoadError ? err.hint : undefined);
           continue;
+        }
+      }
+      ref.name = ref.def.name;
+      // A plugin's extensions, once however often it is used, and whatever its options: a
+      // mistake there must not also make its algorithms unknown to the backends.
+      if (!brought.has(ref.def)) {
+        brought.add(ref.def);
+        for (const extension of ref.def.extensions ?? []) {
+          try {
+            gen.extensions.add(extension, ref.def.name);
+          } catch (err) {
+            problem(ref.path, `plugin "${ref.def.name}": ${(err as Error).message}`);
+          }
         }
       }
       if (ref.def.options) {
@@ -194,11 +207,19 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       } else ref.options ??= {};
     }
 
+    // Each use of a plugin needs each plugin it requires applying wherever it does.
+    for (const ref of refs) {
+      for (const needed of ref.def?.requires ?? []) {
+        if (refs.some((other) => (other.name ?? other.use) === needed && covers(other.scope, ref.scope))) continue;
+        problem(ref.path, `plugin "${ref.name}" requires plugin "${needed}", which does not apply here`, `add ${needed} to ${placesFor(ref.scope)}`);
+      }
+    }
+
     // The kernel's metrics are registered before any plugin's: a plugin taking one of their names is refused, naming it.
     const meter = tapMeter(gen.metrics, o.config.plugin_budget ?? { slow: 50, timeout: 30_000 }, o.logger);
 
-    // 2. Set up gateway-wide plugins: they register algorithms and matchers the rest needs.
-    const captured: { name: string; scope: PluginScope; hooks: Hooks }[] = [];
+    // 2. Set up gateway-wide plugins.
+    const captured: { name: string; scope: PluginScope; hooks: Hooks; after?: readonly string[] }[] = [];
     const setup = async (def: AnyPluginDefinition, options: unknown, scope: PluginScope, path: KeyPath) => {
       const hooks: Hooks = { app: createAppHooks(), http: createHttpHooks(), tcp: createTcpHooks() };
       const log = o.logger.child({ plugin: def.name, ...(scope.kind === 'frontend' ? { frontend: scope.frontend } : {}) });
@@ -212,9 +233,6 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         dir: o.dir,
         log,
         metrics: gen.metrics.forPlugin(def.name),
-        registerBalancer: (name, factory) => register(gen.balancers, 'balancing algorithm', name, factory),
-        registerMatcher: (kind, definition) => register(gen.matchers, 'matcher', kind, definition as MatcherDefinition),
-        registerDetector: (name, detector) => register(gen.detectors, 'protocol detector', name, detector),
         frontends: () => gen.frontends,
         backends: () => gen.backends,
         routes: (frontend) => gen.frontends.get(frontend)?.routes ?? [],
@@ -224,9 +242,9 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         now,
       };
       try {
-        const dispose = await def.setup(api, options);
+        const dispose = await def.setup?.(api, options);
         gen.plugins.push({ name: def.name, scope, dispose: typeof dispose === 'function' ? dispose : undefined });
-        captured.push({ name: def.name, scope, hooks });
+        captured.push({ name: def.name, scope, hooks, after: def.after });
       } catch (err) {
         // A refusal of api.metrics names the plugin for when it happens elsewhere; here the problem does.
         const message = err instanceof MetricsError && err.plugin === def.name ? err.detail : (err as Error).message;
@@ -241,22 +259,9 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       const mode = be.mode ?? modeOf.get(name) ?? 'http';
       const serverTls = be.servers.map((s, i) => buildServerTls(s, parseAddress(s.address)!.host, o.dir, ['backends', name, 'servers', i], tlsProblems));
       const backend = new Backend(name, mode, be, resolveBackendTimeouts(o.config.defaults.timeouts, be.timeouts), serverTls);
-      // `hdr(x-user)`: the algorithm `hdr` with the argument `x-user`.
-      const [, algorithm, argument] = /^([^()]+?)(?:\((.*)\))?$/.exec(be.balance.trim()) ?? [, be.balance, undefined];
-      const factory = gen.balancers.get(algorithm!);
-      if (!factory) {
-        const registered = [...gen.balancers.keys()];
-        problem(['backends', name, 'balance'], `unknown balancing algorithm "${algorithm}"`, didYouMean(algorithm!, registered) ?? `registered: ${registered.join(', ') || 'none'}`);
-        continue;
-      }
-      try {
-        backend.balancer = factory({ backend: name, servers: backend.servers, options: be.balance_options, argument: argument?.trim() || undefined, random, now });
-      } catch (err) {
-        // The argument (hdr(x)) is written in `balance`; options in `balance_options`.
-        const where = Object.keys(be.balance_options).length ? 'balance_options' : 'balance';
-        problem(['backends', name, where], `algorithm "${be.balance}" refused its ${where === 'balance' ? 'argument' : 'options'}: ${(err as Error).message}`);
-        continue;
-      }
+      const balancer = gen.extensions.createBalancer(be, { backend: name, servers: backend.servers, random, now }, ['backends', name], problem);
+      if (!balancer) continue;
+      backend.balancer = balancer;
       gen.backends.set(name, backend);
     }
 
@@ -265,14 +270,14 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       const t = { ...defaultTimeouts, ...stripUndefined(o.config.defaults.timeouts), ...stripUndefined(fe.timeouts) };
       const http = createHttpHooks();
       const tcp = createTcpHooks();
-      const inspecting = new Set<MatcherDefinition>();
+      const inspecting = new Set<MatcherExtension>();
       const seen = new Map<string, number>();
       const routes = fe.routes.map((r, i): RouteRuntime => {
         const path: KeyPath = ['frontends', name, 'routes', i];
         const routeNameText = routeName(r.name, i);
         if (seen.has(routeNameText)) problem([...path, 'name'], `route name "${routeNameText}" is already used by routes[${seen.get(routeNameText)}] of this frontend`);
         seen.set(routeNameText, i);
-        const condition = r.match ? compileCondition(r.match, fe.mode, gen.matchers, [...path, 'match'], problem, inspecting) : undefined;
+        const condition = r.match ? compileCondition(r.match, fe.mode, gen.extensions.matchers, [...path, 'match'], problem, inspecting) : undefined;
         const plugins = r.plugins.map((p) => (typeof p === 'string' ? p : p.use));
         // A route without plugins of its own shares the frontend's chains.
         const own = plugins.length > 0;
@@ -303,17 +308,29 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
-    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app })), gen.app, 'app', gen.report, meter);
+    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app, after: c.after })), gen.app, 'app', gen.report, meter);
     for (const fe of gen.frontends.values()) {
       const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));
       const report = (e: ContainedError) => gen.report({ ...e, frontend: fe.name });
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), fe.http, 'http', report, meter);
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), fe.tcp, 'tcp', report, meter);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })), fe.http, 'http', report, meter);
+      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), fe.tcp, 'tcp', report, meter);
       for (const route of fe.routes) {
         if (route.http === fe.http) continue;
         const chain = [...scoped, ...captured.filter((c) => c.scope.kind === 'route' && c.scope.frontend === fe.name && c.scope.route === route.name)];
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http })), route.http, 'http', report, meter);
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp })), route.tcp, 'tcp', report, meter);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })), route.http, 'http', report, meter);
+        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), route.tcp, 'tcp', report, meter);
+      }
+    }
+    // A plugin's `after` orders its taps within a stage only: warn where a stage overrules it.
+    const chains: [string, object][] = [['app', gen.app]];
+    for (const fe of gen.frontends.values()) chains.push(['http', fe.http], ['tcp', fe.tcp], ...fe.routes.flatMap((r): [string, object][] => [['http', r.http], ['tcp', r.tcp]]));
+    const overruled = new Set<string>();
+    for (const [set, hooks] of chains) {
+      for (const { plugin, message } of afterOverruled(set, hooks)) {
+        if (overruled.has(message)) continue;
+        overruled.add(message);
+        const at = refs.find((r) => r.name === plugin && r.def?.after)?.path ?? ['plugins'];
+        problems.push({ severity: 'warning', file: o.file, ...where(at), message });
       }
     }
 
@@ -369,13 +386,22 @@ function tapMeter(metrics: MetricsRegistry, budget: { slow: number; timeout: num
   };
 }
 
+/** A plugin used at scope `a` applies wherever one used at `b` does: the top level covers all, a frontend its routes. */
+function covers(a: PluginScope, b: PluginScope): boolean {
+  if (a.kind === 'gateway') return true;
+  if (b.kind === 'gateway' || a.frontend !== b.frontend) return false;
+  return a.kind === 'frontend' || (b.kind === 'route' && a.route === b.route);
+}
+
+/** Where a plugin that a use at `scope` requires may go. */
+function placesFor(scope: PluginScope): string {
+  if (scope.kind === 'gateway') return 'the top-level plugins';
+  if (scope.kind === 'frontend') return `frontend "${scope.frontend}"'s plugins or the top-level ones`;
+  return `this route's plugins, frontend "${scope.frontend}"'s or the top-level ones`;
+}
+
 /** A route's name: as written, or its position. */
 export const routeName = (name: string | undefined, index: number): string => name ?? `#${index}`;
-
-function register<T>(registry: Map<string, T>, what: string, name: string, value: T): void {
-  if (registry.has(name)) throw new Error(`${what} "${name}" is already registered`);
-  registry.set(name, value);
-}
 
 export class GenerationError extends Error {
   constructor(readonly problems: Problem[]) {

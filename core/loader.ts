@@ -75,7 +75,9 @@ async function compileOrExplain(file: string, configDir: string): Promise<string
 export function checkDefinition(def: AnyPluginDefinition | undefined, use: string): AnyPluginDefinition {
   if (!def || typeof def !== 'object') throw new PluginLoadError(`plugin "${use}" has no default export (export default definePlugin({...}))`);
   if (typeof def.name !== 'string' || !def.name) throw new PluginLoadError(`plugin "${use}" has no name`);
-  if (typeof def.setup !== 'function') throw new PluginLoadError(`plugin "${def.name}" has no setup(api, options) function`);
+  if (def.setup !== undefined && typeof def.setup !== 'function') throw new PluginLoadError(`plugin "${def.name}": setup is not a function`);
+  if (def.extensions !== undefined && !Array.isArray(def.extensions)) throw new PluginLoadError(`plugin "${def.name}": extensions is not a list`);
+  if (!def.setup && !def.extensions?.length) throw new PluginLoadError(`plugin "${def.name}" has neither a setup(api, options) function nor extensions`);
   if (def.gateway !== undefined) {
     if (typeof def.gateway !== 'string' || semver.validRange(def.gateway) === null) {
       throw new PluginLoadError(`plugin "${def.name}" has gateway ${JSON.stringify(def.gateway)}, which is not a semver range`, 'for example "^0.1" or ">=0.1 <2"');

@@ -1,11 +1,11 @@
 // Routes: a frontend's content-switching table. The kernel owns their shape (a
 // condition, a backend, a plugin chain) and compiles each condition once per generation
-// from the matcher kinds plugins registered; which route a request takes is decided by
+// from the matcher kinds plugins brought; which route a request takes is decided by
 // the `route` hook's taps (the built-in `switch` plugin: first match, indexed by host).
 import type { Mode } from '../sdk/views.ts';
-import type { Condition, ConditionTrace, MatchContext, MatcherDefinition, MatchTest, RouteView } from '../sdk/routes.ts';
-import { validate, type IssueReport } from './config/issues.ts';
-import { didYouMean, type KeyPath } from './config/problems.ts';
+import type { Condition, ConditionTrace, MatchContext, MatchTest, RouteView } from '../sdk/routes.ts';
+import type { MatcherExtension } from '../sdk/index.ts';
+import { didYouMean, validate, type IssueReport, type KeyPath } from './config/problems.ts';
 
 /** The route a `route` tap chose: one of the frontend's routes, or the fallback (no answer, or a backend name). */
 export function chosenRoute<R extends RouteView>(fe: { name: string; routes: readonly R[]; fallback: R }, chosen: RouteView | string | void | undefined): R {
@@ -19,15 +19,15 @@ const combinators = new Set(['all', 'any', 'not']);
 
 /**
  * Compiles a route's `match` (a mapping: every key must hold) against the registered
- * matchers. Problems are reported with their key path below `base`; undefined when any.
+ * matchers, each value checked by its matcher's options schema. Problems are reported with their key path below `base`; undefined when any.
  */
 export function compileCondition(
   match: Readonly<Record<string, unknown>>,
   mode: Mode,
-  matchers: ReadonlyMap<string, MatcherDefinition>,
+  matchers: ReadonlyMap<string, MatcherExtension>,
   base: KeyPath,
   problem: (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => void,
-  uses: Set<MatcherDefinition> = new Set(),
+  uses: Set<MatcherExtension> = new Set(),
 ): Condition | undefined {
   let ok = true;
   const fail = (path: KeyPath, message: string, hint?: string, at?: 'key' | 'value') => {
@@ -65,18 +65,15 @@ export function compileCondition(
       fail(path, `matcher "${kind}" works in ${def.modes.join(' and ')} mode, not in ${mode === 'http' ? 'an' : 'a'} ${mode} frontend`, undefined, 'key');
       return undefined;
     }
-    let arg: unknown = value;
-    if (def.options) {
-      const checked = validate(def.options, value);
-      if (!checked.success) {
-        checked.reports.forEach((r: IssueReport) => fail([...path, ...r.path], `matcher "${kind}": ${r.message}`, r.hint, r.at));
-        return undefined;
-      }
-      arg = checked.data;
+    const checked = validate(def.options, value);
+    if (!checked.success) {
+      checked.reports.forEach((r: IssueReport) => fail([...path, ...r.path], `matcher "${kind}": ${r.message}`, r.hint, r.at));
+      return undefined;
     }
+    const arg = checked.data;
     try {
       uses.add(def);
-      return { kind, written: value, arg, test: def.compile(arg, mode) };
+      return { kind, written: value, arg, test: def.create(arg, { mode }) };
     } catch (err) {
       fail(path, `matcher "${kind}": ${(err as Error).message}`);
       return undefined;

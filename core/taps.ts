@@ -39,10 +39,12 @@ type Timed = { timings?: { plugins: number } } | undefined;
 
 /**
  * Copies the taps plugins made on their own hooks onto `to`, hook by hook, in plugin
- * order, honouring `after: 'plugin'` (tapable itself knows only `before`).
+ * order, honouring `after: 'plugin'` (tapable itself knows only `before`): a tap's own,
+ * and its plugin's (`after` in the definition), which applies to every tap it makes.
+ * Copied taps keep their `after`, so `explain` can say why they come where they do.
  */
 export function copyTaps(
-  sources: readonly { plugin: string; hooks: object }[],
+  sources: readonly { plugin: string; hooks: object; after?: readonly string[] }[],
   to: object,
   set: string,
   report: Report,
@@ -53,9 +55,11 @@ export function copyTaps(
     // The wrappers and the runner pass two arguments: every hook of core/hooks.ts takes two at most.
     if (target._args.length > 2) throw new Error(`hook ${id} takes ${target._args.length} arguments; taps are called with two at most`);
     const observe = observeOnly.has(id);
-    const entries = sources.flatMap(({ plugin, hooks }) => ((hooks as Record<string, unknown>)[name] as AnyHook).taps.map((tap) => ({ plugin, tap })));
-    for (const { plugin, tap } of orderByAfter(entries)) {
-      const options = { name: plugin, stage: tap.stage, before: tap.before };
+    const entries = sources.flatMap(({ plugin, hooks, after: pluginAfter }) =>
+      ((hooks as Record<string, unknown>)[name] as AnyHook).taps.map((tap) => ({ plugin, tap, after: [...[tap.after ?? []].flat(), ...(pluginAfter ?? [])] })),
+    );
+    for (const { plugin, tap, after } of orderByAfter(entries)) {
+      const options = { name: plugin, stage: tap.stage, before: tap.before, ...(after.length ? { after } : {}) };
       const m = meter?.(plugin, id);
       // A generation's own hooks (boot, close) may take their time; a request's path may not.
       const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
@@ -69,15 +73,36 @@ export function copyTaps(
 }
 
 /** Stable order in which every tap comes after the plugins its `after` names (when they tap the same hook). */
-function orderByAfter<E extends { plugin: string; tap: FullTap }>(entries: E[]): E[] {
-  if (!entries.some((e) => e.tap.after)) return entries;
+function orderByAfter<E extends { plugin: string; after: readonly string[] }>(entries: E[]): E[] {
+  if (!entries.some((e) => e.after.length)) return entries;
   const out: E[] = [];
   const left = [...entries];
   while (left.length) {
-    const i = left.findIndex((e) => [e.tap.after ?? []].flat().every((a) => !left.some((o) => o !== e && o.plugin === a)));
+    const i = left.findIndex((e) => e.after.every((a) => !left.some((o) => o !== e && o.plugin === a)));
     out.push(...left.splice(i === -1 ? 0 : i, 1)); // a cycle: keep plugin order
   }
   return out;
+}
+
+/**
+ * Where a stage overrules a plugin's `after`: on each hook of `hooks` (one set, `set`),
+ * a tap that comes before a tap of a plugin it should follow. `after` orders taps only
+ * within a stage, so a plugin declaring it and tapping earlier is told.
+ */
+export function afterOverruled(set: string, hooks: object): { plugin: string; message: string }[] {
+  const found: { plugin: string; message: string }[] = [];
+  for (const [name, hook] of Object.entries(hooks) as [string, { taps: { name: string; stage?: number; after?: readonly string[] }[] }][]) {
+    hook.taps.forEach((tap, i) => {
+      for (const later of hook.taps.slice(i + 1)) {
+        if (later.name === tap.name || !tap.after?.includes(later.name)) continue;
+        found.push({
+          plugin: tap.name,
+          message: `plugin "${tap.name}" runs after "${later.name}", but on ${set}.${name} its tap (stage ${tap.stage ?? 0}) comes before "${later.name}"'s (stage ${later.stage ?? 0}): stages order taps before "after" does`,
+        });
+      }
+    });
+  }
+  return found;
 }
 
 /** Records a call's cost: on the tap's meter, and on the request it served. */

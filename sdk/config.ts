@@ -140,7 +140,7 @@ const PassiveHealth = z.strictObject({
 /**
  * One route of a frontend: when its `match` holds, its backend serves and its own
  * plugins run after the frontend's. Routes are tried in order; `match` is checked
- * against the registered matcher kinds once plugins are set up.
+ * against the matcher kinds the plugins bring.
  */
 export const Route = z.strictObject({
   /** Shown in logs, stats and `tapgate explain`; default `#<index>`. */
@@ -232,9 +232,9 @@ export const Backend = z.strictObject({
   mode: z.enum(['http', 'tcp']).optional(),
   /** HTTP mode: what the gateway speaks to the servers: h1 (HTTP/1.1), or h2 (HTTP/2: h2c, or h2 by ALPN with ssl); grpc is h2. */
   protocol: z.enum(['h1', 'h2', 'grpc']).default('h1'),
-  /** A registered balancing algorithm. */
+  /** A balancing algorithm a plugin brings: `name` or `name(argument)`. */
   balance: z.string().min(1).default('roundrobin'),
-  /** Options for the balancing algorithm. */
+  /** Options for the balancing algorithm, checked by its own schema. */
   balance_options: z.record(z.string(), z.unknown()).default({}),
   servers: z.array(Server).min(1, 'expected at least one server'),
   timeouts: BackendTimeouts.default({}),

@@ -147,6 +147,14 @@ export interface HttpContext {
   readonly timings: Timings;
   /** A bag for plugins to share facts about this request (claims, cache keys...). */
   readonly state: Record<string, unknown>;
+  /**
+   * Adds a field to this request's access-log line (`cache: 'HIT'`, `jwt_sub`), after the
+   * gateway's own. A name the gateway writes itself (`status`, `route`...) is refused with
+   * a TypeError. Nothing is allocated until a plugin calls it.
+   */
+  setLogField(name: string, value: string | number | boolean): void;
+  /** What plugins added to the access-log line, if anything. */
+  readonly logFields: Readonly<Record<string, string | number | boolean>> | undefined;
 }
 
 /** A TCP session (a tcp frontend's connection) on its way through the gateway. */
@@ -184,4 +192,12 @@ export interface TcpContext {
   readonly failedTries: readonly FailedTry[];
   /** A bag for plugins to share facts about this session. */
   readonly state: Record<string, unknown>;
+  /**
+   * Adds a field to this session's access-log line (`cache: 'HIT'`, `jwt_sub`), after the
+   * gateway's own. A name the gateway writes itself (`status`, `route`...) is refused with
+   * a TypeError. Nothing is allocated until a plugin calls it.
+   */
+  setLogField(name: string, value: string | number | boolean): void;
+  /** What plugins added to the access-log line, if anything. */
+  readonly logFields: Readonly<Record<string, string | number | boolean>> | undefined;
 }

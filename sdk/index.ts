@@ -3,12 +3,13 @@
 // behind them. Nothing here imports the kernel.
 import type { z } from 'zod';
 import type { Hooks } from './hooks.ts';
-import type { BackendView, BalancerFactory, Detector, FrontendView, GenerationInfo, Mode } from './views.ts';
-import type { MatcherDefinition, RouteView } from './routes.ts';
+import type { BackendView, FrontendView, GenerationInfo, Mode } from './views.ts';
+import type { RouteView } from './routes.ts';
 import type { GatewayConfigInput } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import type { FetchRequest, FetchResponse } from './fetch.ts';
 import type { PluginCommand } from './commands.ts';
+import type { AnyExtension } from './extensions.ts';
 
 export { z } from 'zod';
 /** Schemas plugin options share (durations, sizes, header names and values, address blocks, regexes), and helpers for what they give. */
@@ -21,9 +22,9 @@ export { Stage } from './hooks.ts';
 export { parseDuration, parseSize } from './units.ts';
 export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from './hooks.ts';
 export type { HttpContext, TcpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate, FailedTry, Timings } from './context.ts';
-export type { MatcherDefinition, MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from './routes.ts';
+export type { MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from './routes.ts';
 export type {
-  Balancer, BalancerFactory, BalancerInit, BackendView, FrontendView, ServerView, ServerState, ServerHealth, PickContext, GenerationInfo, Mode, HostPort,
+  Balancer, BalancerInit, BackendView, FrontendView, ServerView, ServerState, ServerHealth, PickContext, GenerationInfo, Mode, HostPort,
   Detected, Detector,
 } from './views.ts';
 export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, ScalarValue, HistogramValue, Labels } from './metrics.ts';
@@ -54,6 +55,8 @@ export interface TakeResult {
   /** ms until the current fixed window ends (for RateLimit-Reset). */
   reset: number;
 }
+/** Balancing algorithms, route matchers, protocol detectors: one shape, `{ name, options, create }`. */
+export * from './extensions.ts';
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */
 export type PluginScope =
@@ -80,12 +83,6 @@ export interface PluginApi {
   readonly dir: string;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Make a balancing algorithm available to `balance:` in backends. */
-  registerBalancer(name: string, factory: BalancerFactory): void;
-  /** Make a condition kind available under `match:` in routes (e.g. `geo`, `claim`). Register from a gateway-wide plugin. */
-  registerMatcher<Arg>(kind: string, definition: MatcherDefinition<Arg>): void;
-  /** Make a protocol detector available to TCP inspection (`match: { protocol: name }`). */
-  registerDetector(name: string, detector: Detector): void;
   /** The generation's frontends: mode, binds, default backend; available once the generation is built (inside hooks, or in `app.boot`). */
   frontends(): ReadonlyMap<string, FrontendView>;
   /** The generation's backends; available once the generation is built (inside hooks, or in `app.boot`). */
@@ -128,8 +125,24 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   options?: z.ZodType<Options>;
   /** Set up in every generation without being named in a config (algorithms, matchers). */
   autoload?: boolean;
-  /** Runs once per generation at load time; build everything derivable from options here. */
-  setup(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
+  /**
+   * Plugins it cannot work without, by name. Each use of it needs each of them applying
+   * wherever it does: at the top level (every frontend), on its frontend, or on its
+   * route. `check` reports a use without. Says nothing of order: see `after`.
+   */
+  requires?: readonly string[];
+  /**
+   * Plugins whose taps run before its own, by name: `after` for every tap it makes (within
+   * a stage, as a tap's own `after`). `check` warns when a stage puts a tap first anyway.
+   */
+  after?: readonly string[];
+  /**
+   * Algorithms, matchers and detectors it brings (`defineBalancer`, `defineMatcher`,
+   * `defineDetector`): usable in the whole configuration wherever the plugin is used.
+   */
+  extensions?: readonly AnyExtension[];
+  /** Runs once per generation at load time; build everything derivable from options here. A plugin that only brings extensions needs none. */
+  setup?(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
   /** `tapgate` commands it adds, by name (a built-in's only: see sdk/commands.ts). */
   commands?: Record<string, PluginCommand>;
 }

@@ -118,21 +118,18 @@ export interface Balancer {
   release?(server: ServerView, ctx: PickContext): void;
 }
 
+/** What a balancing algorithm's `create` is told besides its options (the backend's `balance_options`). */
 export interface BalancerInit {
   readonly backend: string;
   /** Every server of the backend, eligible or not (to build rings and tables once). */
   readonly servers: readonly ServerView[];
-  /** The argument in `balance: name(argument)`, e.g. the header of `hdr(x-user)`. */
+  /** The argument in `balance: name(argument)`, e.g. the header of `hdr(x-user)`, as its schema gave it. */
   readonly argument?: string;
-  /** The backend's `balance_options`, as written in the config. */
-  readonly options: Readonly<Record<string, unknown>>;
   /** Injected so tests are deterministic: a number in [0, 1). */
   readonly random: () => number;
   /** Injected clock in milliseconds. */
   readonly now: () => number;
 }
-
-export type BalancerFactory = (init: BalancerInit) => Balancer;
 
 /** What a detector learned from a connection's first bytes. */
 export interface Detected {

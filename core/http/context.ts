@@ -3,6 +3,7 @@
 import type { BackendView, ServerView } from '../../sdk/views.ts';
 import type { RouteView } from '../../sdk/routes.ts';
 import type { FailedTry, HttpContext as PluginHttpContext, HttpHeaders, Timings as PluginTimings, TlsInfo, UpstreamRequest } from '../../sdk/context.ts';
+import { withLogField, type LogFields } from '../log.ts';
 
 /** The timings as the kernel writes them. */
 export type Timings = { -readonly [K in keyof PluginTimings]: PluginTimings[K] };
@@ -40,6 +41,7 @@ export class HttpContext implements PluginHttpContext {
   readonly timings: Timings;
   /** A bag for plugins to share facts about this request (claims, cache keys...). */
   readonly state: Record<string, unknown> = {};
+  #logFields: LogFields | undefined = undefined;
   #query: URLSearchParams | undefined;
   #cookies: Record<string, string> | undefined;
   #path: string | undefined;
@@ -117,5 +119,20 @@ export class HttpContext implements PluginHttpContext {
   header(name: string): string {
     const v = this.headers[name.toLowerCase()];
     return v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  /**
+   * Adds `name: value` to this request's access-log line, after the gateway's own fields
+   * (`cache: "HIT"`); the same name again replaces it. A name the gateway writes itself
+   * (`status`, `route`...) is refused with a TypeError. Nothing is allocated until a
+   * plugin calls it.
+   */
+  setLogField(name: string, value: string | number | boolean): void {
+    this.#logFields = withLogField(this.#logFields, name, value);
+  }
+
+  /** What plugins added to the access-log line, if anything. */
+  get logFields(): Readonly<LogFields> | undefined {
+    return this.#logFields;
   }
 }

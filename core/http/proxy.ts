@@ -699,7 +699,9 @@ function writeGrpcError(res: ClientResponse, ctx: HttpContext, status: number): 
 function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv): void {
   const hooks = hooksOf(ctx, fe);
   if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);
-  env.accessLog?.write({
+  const log = env.accessLog;
+  if (!log) return;
+  const entry = {
     gen: gen.id,
     frontend: ctx.frontend,
     route: ctx.route?.name,
@@ -720,7 +722,10 @@ function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: Htt
     retries: ctx.retries || undefined,
     termination: httpTermination(ctx),
     error: ctx.error,
-  });
+  };
+  // Plugins' fields after the gateway's own (their names never clash: see setLogField).
+  const fields = ctx.logFields;
+  log.write(fields === undefined ? entry : Object.assign(entry, fields));
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -3,6 +3,7 @@
 import type { BackendView, Detected, ServerView } from '../../sdk/views.ts';
 import type { RouteView } from '../../sdk/routes.ts';
 import type { FailedTry, TcpContext as PluginTcpContext, TlsInfo } from '../../sdk/context.ts';
+import { withLogField, type LogFields } from '../log.ts';
 
 let counter = 0;
 
@@ -31,6 +32,7 @@ export class TcpContext implements PluginTcpContext {
   /** Tries that failed before the last one (a connection refused, then another server): each server, and why. */
   failedTries: readonly FailedTry[] = [];
   readonly state: Record<string, unknown> = {};
+  #logFields: LogFields | undefined = undefined;
 
   constructor(
     readonly frontend: string,
@@ -42,5 +44,15 @@ export class TcpContext implements PluginTcpContext {
     readonly start: number,
   ) {
     this.id = (++counter).toString(36);
+  }
+
+  /** Adds `name: value` to this session's access-log line, as `HttpContext.setLogField` does for a request. */
+  setLogField(name: string, value: string | number | boolean): void {
+    this.#logFields = withLogField(this.#logFields, name, value);
+  }
+
+  /** What plugins added to the access-log line, if anything. */
+  get logFields(): Readonly<LogFields> | undefined {
+    return this.#logFields;
   }
 }

@@ -77,7 +77,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       mode: 'tcp', bytes_in: ctx.bytesIn, bytes_out: ctx.bytesOut,
       connect_ms: ctx.connectTime < 0 ? undefined : round(ctx.connectTime), total_ms: round(ctx.duration),
       queue_ms: ctx.queueTime > 0 ? round(ctx.queueTime) : undefined, retries: ctx.retries || undefined, protocol: ctx.detected?.protocol,
-      termination: tcpTermination(ctx), error: ctx.error,
+      termination: tcpTermination(ctx), error: ctx.error, ...ctx.logFields,
     });
   };
 
@@ -182,7 +182,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       return abort(`no listener for frontend ${target}`);
     }
     finished = true;
-    env.accessLog?.write({ gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, client: ctx.client.address, mode: 'tcp', handoff: target, protocol: ctx.detected?.protocol });
+    env.accessLog?.write({ gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, client: ctx.client.address, mode: 'tcp', handoff: target, protocol: ctx.detected?.protocol, ...ctx.logFields });
   };
 
   try {
@@ -190,8 +190,8 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   } catch (err) {
     return contain(err);
   }
-  if (fe.inspectDelay > 0 && gen.detectors.size > 0) {
-    inspect(client, gen.detectors, fe.inspectDelay, (bytes, detected) => {
+  if (fe.inspectDelay > 0 && gen.extensions.detectors.size > 0) {
+    inspect(client, gen.extensions.detectors, fe.inspectDelay, (bytes, detected) => {
       if (client.destroyed) return;
       head = bytes;
       ctx.detected = detected;

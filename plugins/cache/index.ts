@@ -159,6 +159,7 @@ export default definePlugin({
     const coalescible = (ctx: HttpContext, req: Directives) => ctx.method === 'GET' && req.size === 0 && ctx.headers.authorization === undefined;
 
     const answerFromStore = (ctx: HttpContext, entry: CachedResponse, age: number, result: string): HttpAnswer => {
+      ctx.setLogField('cache', result);
       if (notModified(ctx.headers, entry)) return { status: 304, headers: { ...notModifiedHeaders(entry), age: ageSeconds(age), [hdr]: result } };
       const body = entry.status === 204 || entry.status === 304 ? undefined : entry.body;
       return { status: entry.status, headers: { ...entry.headers, age: ageSeconds(age), [hdr]: result }, body };
@@ -226,6 +227,7 @@ export default definePlugin({
       state.entry = entry;
       if (state.req.has('only-if-cached')) {
         state.lead?.();
+        ctx.setLogField('cache', 'MISS');
         return { status: 504, headers: { 'content-type': 'text/plain; charset=utf-8', [hdr]: 'MISS' }, body: 'not in cache\n' };
       }
       misses.inc();
@@ -302,6 +304,7 @@ export default definePlugin({
       // Stored as the server sent them, before taps after ours change them for this client.
       const headers = storable ? { ...res.headers } : undefined;
       res.headers[hdr] = 'MISS';
+      ctx.setLogField('cache', 'MISS');
       if (!headers) return state.lead?.();
       collect(ctx, state, res, headers, tags, now, length === undefined ? undefined : Number(length));
       return undefined;

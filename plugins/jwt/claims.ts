@@ -1,7 +1,7 @@
 // Claim rules, shared by the jwt plugin's `claims:` (a failing rule is a 403) and the
 // `claim` route matcher (a failing rule means the route does not match). A rule is
 // checked by a schema and compiled once into a test of a claims object.
-import { RegexSource, z, type MatcherDefinition } from '../../sdk/index.ts';
+import { defineMatcher, RegexSource, z } from '../../sdk/index.ts';
 
 export type Claims = Readonly<Record<string, unknown>>;
 export type ClaimTest = (claims: Claims) => boolean;
@@ -80,11 +80,12 @@ export function compileRules(rules: Record<string, ClaimRule>): { test: ClaimTes
 export const claimsOf = (state: Record<string, unknown>): Claims | undefined => state.claims as Claims | undefined;
 
 /** `match: { claim: { role: admin } }`: the claims a jwt plugin verified before routing (a jwt plugin on the frontend). */
-export const claimMatcher: MatcherDefinition<Record<string, ClaimRule>> = {
+export const claimMatcher = defineMatcher({
+  name: 'claim',
   description: "a claim of the request's verified JWT (the jwt plugin on the frontend verifies before routing)",
   options: ClaimRules,
   modes: ['http'],
-  compile: (rules) => {
+  create: (rules) => {
     const { test } = compileRules(rules);
     return (ctx) => {
       if (ctx.kind !== 'http') return false;
@@ -92,4 +93,4 @@ export const claimMatcher: MatcherDefinition<Record<string, ClaimRule>> = {
       return claims !== undefined && test(claims);
     };
   },
-};
+});

@@ -204,6 +204,7 @@ export default definePlugin({
       if (outcome.ok) {
         counted.accepted.inc();
         ctx.state.claims = outcome.claims;
+        if (typeof outcome.claims.sub === 'string') ctx.setLogField('jwt_sub', outcome.claims.sub);
         return undefined;
       }
       (outcome.status === 403 ? counted.forbidden : counted.invalid).inc();
@@ -252,7 +253,5 @@ export const jwtClaims = definePlugin({
   gateway: '^0.1',
   description: 'The `claim` route matcher: match: { claim: { role: admin } } on the claims the jwt plugin verified before routing.',
   autoload: true,
-  setup(api) {
-    api.registerMatcher('claim', claimMatcher);
-  },
+  extensions: [claimMatcher],
 });

@@ -5,7 +5,7 @@
 // a uniformly drawn server is kept with probability weight / heaviest weight, so a draw
 // costs O(1) when weights are close; when they are far apart and the draws keep missing,
 // one exact pass over the servers decides.
-import type { BalancerInit, ServerView } from '../../sdk/index.ts';
+import { z, type BalancerInit, type ServerView } from '../../sdk/index.ts';
 
 export type ChooseBest = (eligible: readonly ServerView[], cost: (s: ServerView) => number) => ServerView;
 
@@ -65,11 +65,5 @@ export function choicesOf(init: BalancerInit, choices: number): ChooseBest {
   };
 }
 
-/** `balance_options.choices`: a whole number of at least 1 (default 2). */
-export function readChoices(options: Readonly<Record<string, unknown>>): number {
-  const choices = options.choices ?? 2;
-  if (typeof choices !== 'number' || !Number.isInteger(choices) || choices < 1) {
-    throw new Error(`choices must be a whole number of at least 1 (2 is the power of two choices); found ${JSON.stringify(choices)}`);
-  }
-  return choices;
-}
+/** `balance_options.choices`: servers drawn per pick, 2 by default (the power of two choices); 1 is plain weighted random. */
+export const Choices = z.number().int().min(1).default(2);

@@ -15,8 +15,19 @@
 //
 // balance_options: decay (default 10s), default_latency (30ms), choices (2); durations
 // as `10s`, `250ms` or a number of ms.
-import { definePlugin, parseDuration, type Balancer, type BalancerInit, type PickContext, type ServerView } from '../../sdk/index.ts';
-import { choicesOf, readChoices } from './choices.ts';
+import { defineBalancer, definePlugin, Duration, z, type Balancer, type BalancerInit, type PickContext, type ServerView } from '../../sdk/index.ts';
+import { Choices, choicesOf } from './choices.ts';
+
+/** A duration above zero, as in the config (`250ms`, `10s`, or ms). */
+const Latency = Duration.refine((ms) => ms > 0, 'expected a duration above zero such as 10s or 250ms');
+
+const Options = z.strictObject({
+  /** How fast old samples fade, and an idle server's estimate with them. */
+  decay: Latency.default(10_000),
+  /** The estimate of a server not yet measured. */
+  default_latency: Latency.default(30),
+  choices: Choices,
+});
 
 interface Estimate {
   /** ms */
@@ -25,8 +36,7 @@ interface Estimate {
   at: number;
 }
 
-export function peakEwma(init: BalancerInit): Balancer {
-  const { decay, defaultLatency, choices } = readOptions(init.options);
+function ewmaBalancer({ decay, default_latency: defaultLatency, choices }: z.output<typeof Options>, init: BalancerInit): Balancer {
   const { now } = init;
   const estimates = new Map<ServerView, Estimate>();
 
@@ -78,27 +88,12 @@ function latencyOf(ctx: PickContext): number | undefined {
   return ctx.connectTime >= 0 ? ctx.connectTime : undefined;
 }
 
-function readOptions(options: Readonly<Record<string, unknown>>) {
-  const known = ['decay', 'default_latency', 'choices'];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new Error(`unknown option "${key}" (expected ${known.join(', ')})`);
-  }
-  return {
-    decay: duration('decay', options.decay ?? 10_000),
-    defaultLatency: duration('default_latency', options.default_latency ?? 30),
-    choices: readChoices(options),
-  };
-}
-
-/** A duration above zero, as in the config (`250ms`, `10s`, or ms). */
-function duration(key: string, value: unknown): number {
-  let ms = NaN;
-  try {
-    ms = typeof value === 'number' || typeof value === 'string' ? parseDuration(value) : NaN;
-  } catch {}
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new Error(`${key} must be a duration above zero such as 10s or 250ms; found ${JSON.stringify(value)}`);
-  return ms;
-}
+export const peakEwma = defineBalancer({
+  name: 'ewma',
+  description: 'Peak-EWMA: latency × (in flight + 1) per unit of weight, the cheaper of two drawn by weight.',
+  options: Options,
+  create: ewmaBalancer,
+});
 
 export default definePlugin({
   name: 'lb-ewma',
@@ -106,7 +101,5 @@ export default definePlugin({
   gateway: '^0.1',
   description: 'Peak-EWMA latency-aware power of two choices (balance: ewma).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('ewma', peakEwma);
-  },
+  extensions: [peakEwma],
 });

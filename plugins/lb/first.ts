@@ -6,11 +6,13 @@
 //
 // The kernel keeps the eligible list in config order, so the first eligible server is
 // the answer; nothing to compute.
-import { definePlugin, type Balancer } from '../../sdk/index.ts';
+import { defineBalancer, definePlugin } from '../../sdk/index.ts';
 
-export function firstAvailable(): Balancer {
-  return { pick: (_ctx, eligible) => eligible[0] };
-}
+export const firstAvailable = defineBalancer({
+  name: 'first',
+  description: 'The first server in config order below its maxconn.',
+  create: () => ({ pick: (_ctx, eligible) => eligible[0] }),
+});
 
 export default definePlugin({
   name: 'lb-first',
@@ -18,7 +20,5 @@ export default definePlugin({
   gateway: '^0.1',
   description: 'The first server in config order below its maxconn (balance: first).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('first', firstAvailable);
-  },
+  extensions: [firstAvailable],
 });

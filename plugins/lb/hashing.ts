@@ -2,8 +2,8 @@
 // ways HAProxy turns a hash into a server (`hash-type map-based | consistent`), bounded
 // loads on the consistent ring, and the round-robin fallback for requests without a key.
 // Each algorithm file only says which key to hash.
-import type { Balancer, BalancerInit, PickContext, ServerView } from '../../sdk/index.ts';
-import { roundRobin } from './roundrobin.ts';
+import { z, type Balancer, type BalancerInit, type PickContext, type ServerView } from '../../sdk/index.ts';
+import { smoothRoundRobin } from './roundrobin.ts';
 
 const encoder = new TextEncoder();
 let bytes = new Uint8Array(256);
@@ -36,47 +36,43 @@ export function murmur3(key: string, seed = 0): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-export type HashType = 'map-based' | 'consistent';
-
 export interface HashOptions {
-  readonly hashType: HashType;
+  readonly hash_type: 'map-based' | 'consistent';
   /** 0: off; otherwise 1 + ε of bounded loads (1.25 lets a server take 25% more than its share). */
-  readonly balanceFactor: number;
+  readonly balance_factor: number;
 }
 
-/** Reads `hash_type` and `balance_factor`, refusing anything else but `extra` (the algorithm's own options). */
-export function hashOptions(options: Readonly<Record<string, unknown>>, extra: readonly string[] = []): HashOptions {
-  const known = ['hash_type', 'balance_factor', ...extra];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new Error(`unknown option "${key}" (expected ${known.join(', ')})`);
+/**
+ * `hash_type` and `balance_factor`, the `balance_options` every hash algorithm takes.
+ * An algorithm with options of its own adds them: `z.strictObject({ ...hashShape, whole }).superRefine(onTheRing)`.
+ */
+export const hashShape = {
+  /** map-based: the hash modulo the sum of weights; consistent: a hash ring, so a server leaving moves only its keys. */
+  hash_type: z.enum(['map-based', 'consistent']).default('map-based'),
+  /** Bounded loads on the consistent ring: 0 (off) or 1 + ε, such as 1.25. */
+  balance_factor: z.number().refine((f) => f === 0 || f >= 1, 'expected 0 (off) or a number of at least 1, such as 1.25').default(0),
+};
+
+/** `balance_factor` bounds loads on the ring: without one, it means nothing. */
+export function onTheRing(o: HashOptions, ctx: z.RefinementCtx): void {
+  if (o.balance_factor > 0 && o.hash_type !== 'consistent') {
+    ctx.addIssue({ code: 'custom', path: ['balance_factor'], input: o.balance_factor, message: 'balance_factor bounds loads on the consistent ring: add hash_type: consistent' });
   }
-  const hashType = options.hash_type ?? 'map-based';
-  if (hashType !== 'map-based' && hashType !== 'consistent') {
-    throw new Error(`hash_type must be "map-based" or "consistent", not ${JSON.stringify(hashType)}`);
-  }
-  const balanceFactor = options.balance_factor ?? 0;
-  if (typeof balanceFactor !== 'number' || !(balanceFactor === 0 || balanceFactor >= 1) || !Number.isFinite(balanceFactor)) {
-    throw new Error(`balance_factor must be 0 (off) or a number of at least 1, such as 1.25; found ${JSON.stringify(balanceFactor)}`);
-  }
-  if (balanceFactor > 0 && hashType !== 'consistent') {
-    throw new Error('balance_factor bounds loads on the consistent ring: add hash_type: consistent');
-  }
-  return { hashType, balanceFactor };
 }
+
+export const HashOptions = z.strictObject(hashShape).superRefine(onTheRing);
 
 export interface HashKey {
-  /** `balance_options` keys the algorithm reads besides `hash_type` and `balance_factor`. */
-  readonly options?: readonly string[];
   /** What to hash for this request or connection; undefined or "" to place it by round robin. */
   key(ctx: PickContext): string | undefined;
 }
 
 /** A balancer that sends equal keys to the same server, and keyless requests round robin (as HAProxy does). */
-export function hashBalancer(init: BalancerInit, spec: HashKey): Balancer {
-  const { hashType, balanceFactor } = hashOptions(init.options, spec.options);
-  const fallback = roundRobin(init);
+export function hashBalancer(init: BalancerInit, options: HashOptions, spec: HashKey): Balancer {
+  const balanceFactor = options.balance_factor;
+  const fallback = smoothRoundRobin(init);
   let table: (eligible: readonly ServerView[]) => ServerTable;
-  if (hashType === 'consistent') {
+  if (options.hash_type === 'consistent') {
     // The ring holds every server of the backend and is built here, at load time; a
     // change in the eligible set or in weights only changes which points count.
     let ring = new Ring(init.servers);

@@ -1,14 +1,19 @@
 // balance: hdr(<name>) — HAProxy's header hashing: the value of one request header
 // (a user id, a tenant, a host) picks the server. Requests without the header, and TCP
 // sessions, go round robin, as in HAProxy.
-import { definePlugin, type Balancer, type BalancerInit } from '../../sdk/index.ts';
-import { hashBalancer } from './hashing.ts';
+import { defineBalancer, definePlugin, z } from '../../sdk/index.ts';
+import { HashOptions, hashBalancer } from './hashing.ts';
 
-export function headerHash(init: BalancerInit): Balancer {
-  const name = init.argument;
-  if (name === undefined) throw new Error('hdr needs the header to hash, as in balance: hdr(x-user)');
-  return hashBalancer(init, { key: (ctx) => ('header' in ctx ? ctx.header(name) : undefined) });
-}
+export const headerHash = defineBalancer({
+  name: 'hdr',
+  description: 'Hashes the value of one request header: balance: hdr(name).',
+  argument: z.string().describe('the header to hash, as in balance: hdr(x-user)'),
+  options: HashOptions,
+  create: (options, init) => {
+    const name = init.argument!;
+    return hashBalancer(init, options, { key: (ctx) => ('header' in ctx ? ctx.header(name) : undefined) });
+  },
+});
 
 export default definePlugin({
   name: 'lb-hdr',
@@ -16,7 +21,5 @@ export default definePlugin({
   gateway: '^0.1',
   description: 'Request header hashing (balance: hdr(name)).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('hdr', headerHash);
-  },
+  extensions: [headerHash],
 });

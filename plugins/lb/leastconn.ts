@@ -7,9 +7,9 @@
 // A pick reads every eligible server (HAProxy keeps a tree instead, which needs to hear
 // of every change in load; the kernel only reports releases). The round-robin scores sit
 // in an array, with an index per eligible list built when the list changes.
-import { definePlugin, type Balancer, type BalancerInit, type ServerView } from '../../sdk/index.ts';
+import { defineBalancer, definePlugin, type Balancer, type BalancerInit, type ServerView } from '../../sdk/index.ts';
 
-export function leastConnections({ servers }: BalancerInit): Balancer {
+function leastLoaded({ servers }: BalancerInit): Balancer {
   const indexOf = new Map<ServerView, number>(servers.map((s, i) => [s, i]));
   let score = new Float64Array(servers.length);
   /** For eligible[k], its index in `score`; built when the eligible list changes. */
@@ -74,13 +74,17 @@ export function leastConnections({ servers }: BalancerInit): Balancer {
   };
 }
 
+export const leastConnections = defineBalancer({
+  name: 'leastconn',
+  description: 'Fewest in flight relative to weight; ties by smooth weighted round robin.',
+  create: (_options, init) => leastLoaded(init),
+});
+
 export default definePlugin({
   name: 'lb-leastconn',
   version: '1.0.0',
   gateway: '^0.1',
   description: 'Fewest in flight relative to weight, ties by round robin (balance: leastconn).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('leastconn', leastConnections);
-  },
+  extensions: [leastConnections],
 });

@@ -4,17 +4,20 @@
 // lands on a busy server: the most loaded one can only win against an equally loaded one.
 // `balance_options: { choices: N }` draws N instead (1 is plain weighted random).
 
-import { definePlugin, type Balancer, type BalancerInit } from '../../sdk/index.ts';
-import { choicesOf, readChoices } from './choices.ts';
+import { defineBalancer, definePlugin, z } from '../../sdk/index.ts';
+import { Choices, choicesOf } from './choices.ts';
 
-export function powerOfChoices(init: BalancerInit): Balancer {
-  for (const key of Object.keys(init.options)) {
-    if (key !== 'choices') throw new Error(`unknown option "${key}" (random takes only choices)`);
-  }
-  const choose = choicesOf(init, readChoices(init.options));
-  const inFlight = (s: { active: number }) => s.active;
-  return { pick: (_ctx, eligible) => choose(eligible, inFlight) };
-}
+const inFlight = (s: { active: number }) => s.active;
+
+export const powerOfChoices = defineBalancer({
+  name: 'random',
+  description: 'Power of two random choices, drawn by weight: the one with fewer in flight per unit of weight.',
+  options: z.strictObject({ choices: Choices }),
+  create: (options, init) => {
+    const choose = choicesOf(init, options.choices);
+    return { pick: (_ctx, eligible) => choose(eligible, inFlight) };
+  },
+});
 
 export default definePlugin({
   name: 'lb-random',
@@ -22,7 +25,5 @@ export default definePlugin({
   gateway: '^0.1',
   description: 'Power of two random choices, weighted (balance: random).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('random', powerOfChoices);
-  },
+  extensions: [powerOfChoices],
 });

@@ -2,9 +2,10 @@
 // weight to its running score, takes the highest, and takes the total back from it.
 // Over one cycle of sum(weights) picks each server gets exactly its weight, spread out
 // rather than in bursts (weights 5,1,1 give a a b a c a a, not a a a a a b c).
-import { definePlugin, type Balancer, type BalancerInit, type ServerView } from '../../sdk/index.ts';
+import { defineBalancer, definePlugin, type Balancer, type BalancerInit, type ServerView } from '../../sdk/index.ts';
 
-export function roundRobin({ servers }: BalancerInit): Balancer {
+/** Also the hash algorithms' way to place requests without a key. */
+export function smoothRoundRobin({ servers }: BalancerInit): Balancer {
   const score = new Map<ServerView, number>(servers.map((s) => [s, 0]));
   return {
     pick(_ctx, eligible) {
@@ -28,13 +29,17 @@ export function roundRobin({ servers }: BalancerInit): Balancer {
   };
 }
 
+export const roundRobin = defineBalancer({
+  name: 'roundrobin',
+  description: 'Smooth weighted round robin, exact weights over every cycle.',
+  create: (_options, init) => smoothRoundRobin(init),
+});
+
 export default definePlugin({
   name: 'lb-roundrobin',
   version: '1.0.0',
   gateway: '^0.1',
   description: 'Smooth weighted round robin (balance: roundrobin).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('roundrobin', roundRobin);
-  },
+  extensions: [roundRobin],
 });

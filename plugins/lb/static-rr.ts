@@ -9,9 +9,9 @@
 // eligible servers are all in it and own at least half of its slots, the pick just steps
 // over the others (HAProxy skips full servers the same way). Otherwise the schedule is
 // rebuilt for the eligible servers only, so a pick never walks far.
-import { definePlugin, type Balancer, type BalancerInit, type ServerView } from '../../sdk/index.ts';
+import { defineBalancer, definePlugin, type Balancer, type BalancerInit, type ServerView } from '../../sdk/index.ts';
 
-export function staticRoundRobin({ servers }: BalancerInit): Balancer {
+function staticSchedule({ servers }: BalancerInit): Balancer {
   const known: ServerView[] = [];
   const indexOf = new Map<ServerView, number>();
   /** Weights as they were at load. */
@@ -89,13 +89,17 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+export const staticRoundRobin = defineBalancer({
+  name: 'static-rr',
+  description: 'Static weighted round robin: a schedule built once, weights read at load.',
+  create: (_options, init) => staticSchedule(init),
+});
+
 export default definePlugin({
   name: 'lb-static-rr',
   version: '1.0.0',
   gateway: '^0.1',
   description: 'Static weighted round robin, weights fixed at load (balance: static-rr).',
   autoload: true,
-  setup(api) {
-    api.registerBalancer('static-rr', staticRoundRobin);
-  },
+  extensions: [staticRoundRobin],
 });

@@ -131,8 +131,10 @@ export default definePlugin({
     };
     // What `upstreamResponse` adds, decided in `request`: kept in the request's state under this instance's key.
     const granted = `rate-limit.granted.${++instances}`;
+    // The access log says what was decided: allowed, limited, unkeyed (no key: not counted) or unavailable (the store failed: passed).
     const decided = (ctx: HttpContext, d: Decision | undefined): HttpAnswer | undefined => {
-      if (d === undefined) return undefined; // the store failed: pass
+      ctx.setLogField('rate_limit', d === undefined ? 'unavailable' : d.allowed ? 'allowed' : 'limited');
+      if (d === undefined) return undefined;
       if (!d.allowed) return refuse(d);
       if (o.headers) ctx.state[granted] = d;
       return undefined;
@@ -148,16 +150,18 @@ export default definePlugin({
       return lastKey;
     };
 
+    const unkeyed = (ctx: HttpContext): undefined => void ctx.setLogField('rate_limit', 'unkeyed');
+
     const tap = { name: api.name, stage: Stage.LIMIT };
     if (store.sync) {
       api.hooks.http.request.tap(tap, (ctx) => {
         const k = storeKey(ctx);
-        return k === undefined ? undefined : decided(ctx, take(k) as Decision | undefined);
+        return k === undefined ? unkeyed(ctx) : decided(ctx, take(k) as Decision | undefined);
       });
     } else {
       api.hooks.http.request.tapPromise(tap, async (ctx) => {
         const k = storeKey(ctx);
-        return k === undefined ? undefined : decided(ctx, await take(k));
+        return k === undefined ? unkeyed(ctx) : decided(ctx, await take(k));
       });
     }
     if (o.headers) {

@@ -11,8 +11,8 @@ export default definePlugin({
   gateway: '^0.1',
   description: 'Routes requests and connections by host, path, headers, addresses, SNI and protocol.',
   autoload: true,
+  extensions: builtinMatchers,
   setup(api) {
-    for (const [kind, definition] of Object.entries(builtinMatchers)) api.registerMatcher(kind, definition);
     const routers = new Map<string, Router>();
     api.hooks.app.boot.tap('switch', (generation) => {
       for (const frontend of generation.frontends) {

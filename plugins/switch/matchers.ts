@@ -1,7 +1,7 @@
 // The built-in matcher kinds for routes' `match:`. Each checks its config value with a
 // schema and compiles it once into a test: sets for exact names, suffix lists for
 // wildcards, a BlockList for addresses, regexes compiled here and never per request.
-import { addressMatcher, Cidr, RegexSource, z, type MatcherDefinition, type MatchContext, type MatchTest, type Mode } from '../../sdk/index.ts';
+import { addressMatcher, Cidr, defineMatcher, RegexSource, z, type MatcherExtension, type MatchContext, type MatchTest } from '../../sdk/index.ts';
 
 const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t.transform((v) => [v]), z.array(t).min(1)]) as unknown as z.ZodType<z.output<T>[]>;
 
@@ -103,75 +103,83 @@ const PortRange = z.union([
 
 const Names = oneOrMore(z.string().min(1));
 
-/** Every built-in matcher, registered by the `switch` plugin. */
-export const builtinMatchers: Record<string, MatcherDefinition<any>> = {
-  host: {
+/** Every built-in matcher, brought by the `switch` plugin. */
+export const builtinMatchers: readonly MatcherExtension[] = [
+  defineMatcher({
+    name: 'host',
     description: 'the Host header (tcp: of an inspected HTTP request), exact or *.wildcard',
     options: HostList,
     inspect: true,
-    compile: (patterns: HostPatterns) => {
+    create: (patterns) => {
       const test = hostTest(patterns);
       return (ctx) => test(hostOf(ctx));
     },
-  },
-  path: {
+  }),
+  defineMatcher({
+    name: 'path',
     description: 'the path: a prefix, { exact }, { prefix } or { regex }',
     options: oneOrMore(PathRule),
     modes: ['http'],
-    compile: pathTest,
-  },
-  method: {
+    create: pathTest,
+  }),
+  defineMatcher({
+    name: 'method',
     description: 'the request method (tcp: of an inspected HTTP request)',
     options: oneOrMore(z.string().regex(/^[A-Z]+$/, 'expected a method in capitals, e.g. GET')),
     inspect: true,
-    compile: (methods: string[]) => {
+    create: (methods) => {
       const set = new Set(methods);
       return (ctx) => set.has((ctx.kind === 'http' ? ctx.method : ctx.detected?.method) ?? '');
     },
-  },
-  query: { description: 'query parameters by name', options: NamedRules, modes: ['http'], compile: (rules) => namedTest(rules, readQuery, false) },
-  header: { description: 'request headers by name', options: NamedRules, modes: ['http'], compile: (rules) => namedTest(rules, readHeader, true) },
-  cookie: { description: 'cookies by name', options: NamedRules, modes: ['http'], compile: (rules) => namedTest(rules, readCookie, false) },
-  src: {
+  }),
+  defineMatcher({ name: 'query', description: 'query parameters by name', options: NamedRules, modes: ['http'], create: (rules) => namedTest(rules, readQuery, false) }),
+  defineMatcher({ name: 'header', description: 'request headers by name', options: NamedRules, modes: ['http'], create: (rules) => namedTest(rules, readHeader, true) }),
+  defineMatcher({ name: 'cookie', description: 'cookies by name', options: NamedRules, modes: ['http'], create: (rules) => namedTest(rules, readCookie, false) }),
+  defineMatcher({
+    name: 'src',
     description: 'the client address, in CIDR blocks',
     options: oneOrMore(Cidr),
-    compile: (blocks: string[]) => {
+    create: (blocks) => {
       const test = addressMatcher(blocks);
       return (ctx) => test(ctx.client.address);
     },
-  },
-  dst_port: {
+  }),
+  defineMatcher({
+    name: 'dst_port',
     description: 'the local port the client connected to',
     options: oneOrMore(PortRange),
-    compile: (ranges: (readonly [number, number])[]) => (ctx) => ranges.some(([lo, hi]) => ctx.local.port >= lo && ctx.local.port <= hi),
-  },
-  sni: {
+    create: (ranges) => (ctx) => ranges.some(([lo, hi]) => ctx.local.port >= lo && ctx.local.port <= hi),
+  }),
+  defineMatcher({
+    name: 'sni',
     description: 'the TLS server name (tcp: read from the ClientHello, passed through)',
     options: HostList,
     inspect: true,
-    compile: (patterns: HostPatterns) => {
+    create: (patterns) => {
       const test = hostTest(patterns);
       return (ctx) => test(ctx.tls?.sni?.toLowerCase());
     },
-  },
-  alpn: {
+  }),
+  defineMatcher({
+    name: 'alpn',
     description: 'the TLS application protocol: negotiated (http), or offered by the client (tcp)',
     options: Names,
     inspect: true,
-    compile: (names: string[], mode: Mode) => {
+    create: (names, { mode }) => {
       const set = new Set(names);
       if (mode === 'http') return (ctx) => set.has(ctx.tls?.alpn ?? '');
       return (ctx) => ctx.kind === 'tcp' && (ctx.detected?.alpn ?? []).some((p) => set.has(p));
     },
-  },
-  protocol: {
+  }),
+  defineMatcher({
+    name: 'protocol',
     description: 'what inspection recognised: tls, http, ssh, or a plugin detector',
     options: Names,
     modes: ['tcp'],
     inspect: true,
-    compile: (names: string[]) => {
+    create: (names) => {
       const set = new Set(names);
       return (ctx) => ctx.kind === 'tcp' && set.has(ctx.detected?.protocol ?? '');
     },
-  },
-};
+  }),
+];

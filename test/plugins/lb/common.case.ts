@@ -1,9 +1,11 @@
 // One conformance suite for every balancing algorithm (as Hono does for its routers):
-// each algorithm file's test calls `balancerConformance(name, factory)`.
+// each algorithm file's test calls `balancerConformance(name, algorithm)`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Balancer, BalancerFactory, PickContext, ServerState, ServerView } from '../../../sdk/index.ts';
+import type { Balancer, BalancerExtension, PickContext, ServerState, ServerView } from '../../../sdk/index.ts';
 import { eligibleOf } from '../../../core/upstream/backend.ts';
+import { ExtensionRegistry } from '../../../core/extensions/registry.ts';
+import { formatPath } from '../../../core/config/problems.ts';
 import { newServerHealth } from '../../../core/upstream/health.ts';
 
 export class FakeServer implements ServerView {
@@ -53,6 +55,27 @@ export function seeded(seed = 42): () => number {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
+/**
+ * A balancer made as the kernel makes one for backend `b` (`balance: name(argument)`,
+ * `balance_options: options`, both checked by the algorithm's schemas); throws what
+ * `check` would report, one problem a line.
+ */
+export function makeBalancer(
+  algorithm: BalancerExtension,
+  o: { servers: readonly ServerView[]; argument?: string; options?: Record<string, unknown>; random?: () => number; now?: () => number },
+): Balancer {
+  const registry = new ExtensionRegistry();
+  registry.add(algorithm, 'test');
+  const problems: string[] = [];
+  const balance = o.argument === undefined ? algorithm.name : `${algorithm.name}(${o.argument})`;
+  const init = { backend: 'b', servers: o.servers, random: o.random ?? seeded(), now: o.now ?? (() => 0) };
+  const made = registry.createBalancer({ balance, balance_options: o.options ?? {} }, init, ['backends', 'b'], (path, message, hint) =>
+    problems.push(`${formatPath(path)}: ${message}${hint ? ` (${hint})` : ''}`),
+  );
+  if (!made) throw new Error(problems.join('\n'));
+  return made;
+}
+
 /** Picks as the kernel does: among the eligible servers only, nothing when none is. */
 export function pickAs(b: Balancer, servers: readonly ServerView[], ctx: PickContext): ServerView | undefined {
   const eligible = eligibleOf(servers);
@@ -68,12 +91,12 @@ export function pickAs(b: Balancer, servers: readonly ServerView[], ctx: PickCon
  */
 export function balancerConformance(
   name: string,
-  factory: BalancerFactory,
+  algorithm: BalancerExtension,
   o: { exactWeights?: boolean; tolerance?: number; argument?: string; options?: Record<string, unknown>; skip?: { fairness?: string; weights?: string } } = {},
 ): void {
   const within = (found: number, expected: number, otherwise: number) =>
     Math.abs(found - expected) <= (o.exactWeights ? 0 : o.tolerance !== undefined ? expected * o.tolerance : otherwise);
-  const make = (servers: FakeServer[]) => factory({ backend: 'b', servers, argument: o.argument, options: o.options ?? {}, random: seeded(), now: () => 0 });
+  const make = (servers: FakeServer[]) => makeBalancer(algorithm, { servers, argument: o.argument, options: o.options });
   const count = (servers: FakeServer[], picks: number, mutate?: (i: number) => void) => {
     const b = make(servers);
     const seen = new Map<string, number>();

@@ -1,14 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cookieHash } from '../../../plugins/lb/cookie.ts';
-import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, makeBalancer, pickAs } from './common.case.ts';
 
 balancerConformance('cookie (map-based)', cookieHash, { argument: 'session' });
 balancerConformance('cookie (consistent)', cookieHash, { argument: 'session', options: { hash_type: 'consistent' }, tolerance: 0.2 });
 
 describe('cookie', () => {
   const servers = () => [new FakeServer('a'), new FakeServer('b'), new FakeServer('c')];
-  const make = (s: FakeServer[], options = {}) => cookieHash({ backend: 'b', servers: s, argument: 'session', options, random: seeded(), now: () => 0 });
+  const make = (s: FakeServer[], options = {}) => makeBalancer(cookieHash, { servers: s, argument: 'session', options });
 
   for (const hash_type of ['map-based', 'consistent']) {
     it(`${hash_type}: a session goes to the same server from any client, whatever its other cookies`, () => {
@@ -29,6 +29,6 @@ describe('cookie', () => {
   });
 
   it('refuses to start without a cookie name', () => {
-    assert.throws(() => cookieHash({ backend: 'b', servers: servers(), options: {}, random: seeded(), now: () => 0 }), /cookie needs the cookie to hash, as in balance: cookie\(session\)/);
+    assert.throws(() => makeBalancer(cookieHash, { servers: servers() }), /backends\.b\.balance: algorithm "cookie" needs an argument: the cookie to hash, as in balance: cookie\(session\)$/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PickContext } from '../../../sdk/index.ts';
 import { peakEwma } from '../../../plugins/lb/ewma.ts';
-import { balancerConformance, FakeServer, fakeContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, makeBalancer, pickAs, seeded } from './common.case.ts';
 
 balancerConformance('ewma', peakEwma, {
   skip: {
@@ -20,7 +20,7 @@ const connected = (ms: number) => ({ connectTime: ms }) as unknown as PickContex
 describe('ewma (peak-EWMA)', () => {
   const setup = (servers: FakeServer[], options: Record<string, unknown> = {}) => {
     const clock = { t: 1_000_000 };
-    const b = peakEwma({ backend: 'b', servers, options, random: seeded(3), now: () => clock.t });
+    const b = makeBalancer(peakEwma, { servers, options, random: seeded(3), now: () => clock.t });
     return { b, clock };
   };
 
@@ -158,9 +158,9 @@ describe('ewma (peak-EWMA)', () => {
 
   it('refuses options it does not know or cannot use', () => {
     const servers = [new FakeServer('a')];
-    assert.throws(() => setup(servers, { decay: 'soon' }), /decay must be a duration above zero such as 10s or 250ms; found "soon"/);
-    assert.throws(() => setup(servers, { default_latency: 0 }), /default_latency must be a duration above zero/);
-    assert.throws(() => setup(servers, { choices: 1.5 }), /choices must be a whole number/);
-    assert.throws(() => setup(servers, { decay_ms: 10 }), /unknown option "decay_ms" \(expected decay, default_latency, choices\)/);
+    assert.throws(() => setup(servers, { decay: 'soon' }), /backends\.b\.balance_options\.decay: algorithm "ewma": expected a duration above zero such as 10s or 250ms, found "soon"$/);
+    assert.throws(() => setup(servers, { default_latency: 0 }), /backends\.b\.balance_options\.default_latency: algorithm "ewma": expected a duration above zero such as 10s or 250ms, found 0$/);
+    assert.throws(() => setup(servers, { choices: 1.5 }), /backends\.b\.balance_options\.choices: algorithm "ewma": expected a whole number, found 1\.5$/);
+    assert.throws(() => setup(servers, { decay_ms: 10 }), /backends\.b\.balance_options\.decay_ms: algorithm "ewma": unknown key "decay_ms" \(expected one of: decay, default_latency, choices\)$/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstAvailable } from '../../../plugins/lb/first.ts';
-import { balancerConformance, FakeServer, fakeContext, pickAs } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, makeBalancer, pickAs } from './common.case.ts';
 
 const fillsInOrder = 'first fills one server up to its maxconn before it sends anything to the next, by design';
 balancerConformance('first', firstAvailable, { skip: { fairness: fillsInOrder, weights: fillsInOrder } });
@@ -19,7 +19,7 @@ class LimitedServer extends FakeServer {
 describe('first', () => {
   it('fills servers in config order, each up to its maxconn', () => {
     const servers = [new LimitedServer('a', 2), new LimitedServer('b', 2), new LimitedServer('c', 1)];
-    const b = firstAvailable();
+    const b = makeBalancer(firstAvailable, { servers });
     const seq = Array.from({ length: 6 }, (_, i) => {
       const s = pickAs(b, servers, fakeContext(i));
       if (s) (s as LimitedServer).active++;
@@ -30,7 +30,7 @@ describe('first', () => {
 
   it('goes back to the first server as soon as it has room', () => {
     const servers = [new LimitedServer('a', 1), new LimitedServer('b', 1)];
-    const b = firstAvailable();
+    const b = makeBalancer(firstAvailable, { servers });
     (pickAs(b, servers, fakeContext(0)) as LimitedServer).active++;
     assert.equal(pickAs(b, servers, fakeContext(1))?.name, 'b');
     servers[0]!.active--;
@@ -39,6 +39,6 @@ describe('first', () => {
 
   it('ignores weights', () => {
     const servers = [new FakeServer('a', 1), new FakeServer('b', 10)];
-    assert.equal(pickAs(firstAvailable(), servers, fakeContext(0))?.name, 'a');
+    assert.equal(pickAs(makeBalancer(firstAvailable, { servers }), servers, fakeContext(0))?.name, 'a');
   });
 });

@@ -3,12 +3,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Balancer, PickContext, ServerView } from '../../../sdk/index.ts';
-import { cachedPerSet, hashBalancer, hashOptions, murmur3, Ring } from '../../../plugins/lb/hashing.ts';
-import { FakeServer, fakeContext, seeded } from './common.case.ts';
+import { cachedPerSet, hashBalancer, HashOptions, murmur3, Ring } from '../../../plugins/lb/hashing.ts';
+import { sourceHash } from '../../../plugins/lb/source.ts';
+import { uriHash } from '../../../plugins/lb/uri.ts';
+import { FakeServer, fakeContext, makeBalancer, seeded } from './common.case.ts';
 
 /** A balancer hashing the client address, as `source` does. */
 function byAddress(servers: ServerView[], options: Record<string, unknown> = {}): Balancer {
-  return hashBalancer({ backend: 'b', servers, options, random: seeded(), now: () => 0 }, { key: (ctx) => ctx.client.address });
+  return hashBalancer({ backend: 'b', servers, random: seeded(), now: () => 0 }, HashOptions.parse(options), { key: (ctx) => ctx.client.address });
 }
 
 /** Weights change under the kernel's feet while a server slow-starts. */
@@ -40,16 +42,18 @@ describe('murmur3', () => {
 
 describe('hash options', () => {
   it('defaults to map-based without bounded loads, as HAProxy does', () => {
-    assert.deepEqual(hashOptions({}), { hashType: 'map-based', balanceFactor: 0 });
-    assert.deepEqual(hashOptions({ hash_type: 'consistent', balance_factor: 1.25 }), { hashType: 'consistent', balanceFactor: 1.25 });
+    assert.deepEqual(HashOptions.parse({}), { hash_type: 'map-based', balance_factor: 0 });
+    assert.deepEqual(HashOptions.parse({ hash_type: 'consistent', balance_factor: 1.25 }), { hash_type: 'consistent', balance_factor: 1.25 });
   });
 
-  it('refuses what it cannot honour, saying what it expected', () => {
-    assert.throws(() => hashOptions({ hash_type: 'ring' }), /hash_type must be "map-based" or "consistent", not "ring"/);
-    assert.throws(() => hashOptions({ hash_type: 'consistent', balance_factor: 0.5 }), /balance_factor must be 0 \(off\) or a number of at least 1/);
-    assert.throws(() => hashOptions({ balance_factor: 1.25 }), /add hash_type: consistent/);
-    assert.throws(() => hashOptions({ hash_typ: 'consistent' }), /unknown option "hash_typ" \(expected hash_type, balance_factor\)/);
-    assert.doesNotThrow(() => hashOptions({ whole: true }, ['whole']));
+  it('refuses what it cannot honour, saying where and what it expected', () => {
+    const refused = (options: Record<string, unknown>) => () => makeBalancer(sourceHash, { servers: tenServers(), options });
+    assert.throws(refused({ hash_type: 'ring' }), /backends\.b\.balance_options\.hash_type: algorithm "source": expected one of "map-based", "consistent", found "ring"$/);
+    assert.throws(refused({ hash_type: 'consistent', balance_factor: 0.5 }), /backends\.b\.balance_options\.balance_factor: algorithm "source": expected 0 \(off\) or a number of at least 1, such as 1\.25, found 0\.5$/);
+    assert.throws(refused({ balance_factor: 1.25 }), /backends\.b\.balance_options\.balance_factor: algorithm "source": balance_factor bounds loads on the consistent ring: add hash_type: consistent, found 1\.25$/);
+    assert.throws(refused({ hash_typ: 'consistent' }), /backends\.b\.balance_options\.hash_typ: algorithm "source": unknown key "hash_typ" \(did you mean "hash_type"\?\)$/);
+    assert.throws(refused({ whole: true }), /unknown key "whole"/);
+    assert.doesNotThrow(() => makeBalancer(uriHash, { servers: tenServers(), options: { whole: true, hash_type: 'consistent', balance_factor: 1.5 } }));
   });
 });
 

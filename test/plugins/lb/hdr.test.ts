@@ -8,14 +8,14 @@ import { formatProblem } from '../../../core/config/problems.ts';
 import { createLogger } from '../../../core/log.ts';
 import { builtins } from '../../../plugins/index.ts';
 import { startGateway, startOrigin, tempDir, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
-import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, makeBalancer, pickAs } from './common.case.ts';
 
 balancerConformance('hdr (map-based)', headerHash, { argument: 'x-user' });
 balancerConformance('hdr (consistent)', headerHash, { argument: 'x-user', options: { hash_type: 'consistent' }, tolerance: 0.2 });
 
 describe('hdr', () => {
   const servers = () => [new FakeServer('a'), new FakeServer('b'), new FakeServer('c')];
-  const make = (s: FakeServer[], argument = 'x-user', options = {}) => headerHash({ backend: 'b', servers: s, argument, options, random: seeded(), now: () => 0 });
+  const make = (s: FakeServer[], argument = 'x-user', options = {}) => makeBalancer(headerHash, { servers: s, argument, options });
 
   for (const hash_type of ['map-based', 'consistent']) {
     it(`${hash_type}: a header value goes to the same server from any client`, () => {
@@ -37,7 +37,7 @@ describe('hdr', () => {
   });
 
   it('refuses to start without a header name', () => {
-    assert.throws(() => headerHash({ backend: 'b', servers: servers(), options: {}, random: seeded(), now: () => 0 }), /hdr needs the header to hash, as in balance: hdr\(x-user\)/);
+    assert.throws(() => makeBalancer(headerHash, { servers: servers() }), /backends\.b\.balance: algorithm "hdr" needs an argument: the header to hash, as in balance: hdr\(x-user\)$/);
   });
 });
 
@@ -75,7 +75,7 @@ describe('hdr in a gateway', () => {
     try {
       const result = await checkConfig(file, { builtins, logger: createLogger('silent') });
       assert.equal(result.ok, false);
-      assert.match(result.problems.map(formatProblem).join('\n'), /hdr needs the header to hash, as in balance: hdr\(x-user\)/);
+      assert.match(result.problems.map(formatProblem).join('\n'), /tapgate\.yaml:5:14: error: backends\.app\.balance: algorithm "hdr" needs an argument: the header to hash, as in balance: hdr\(x-user\)$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

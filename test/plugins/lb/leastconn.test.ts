@@ -1,13 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { leastConnections } from '../../../plugins/lb/leastconn.ts';
-import { balancerConformance, FakeServer, fakeContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, makeBalancer, pickAs } from './common.case.ts';
 
 // Nothing is in flight at pick time in the suite: every pick is a tie, broken by smooth weighted round robin.
 balancerConformance('leastconn', leastConnections, { exactWeights: true });
 
 describe('leastconn', () => {
-  const make = (servers: FakeServer[]) => leastConnections({ backend: 'b', servers, options: {}, random: seeded(), now: () => 0 });
+  const make = (servers: FakeServer[]) => makeBalancer(leastConnections, { servers });
 
   it('prefers the idle server', () => {
     const servers = [new FakeServer('a'), new FakeServer('b'), new FakeServer('c')];

@@ -1,14 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { powerOfChoices } from '../../../plugins/lb/random.ts';
-import { balancerConformance, FakeServer, fakeContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, makeBalancer, pickAs, seeded } from './common.case.ts';
 
 balancerConformance('random', powerOfChoices);
-balancerConformance('random, choices: 1', (init) => powerOfChoices({ ...init, options: { choices: 1 } }));
+balancerConformance('random, choices: 1', powerOfChoices, { options: { choices: 1 } });
 
 describe('random (power of two choices)', () => {
   const make = (servers: FakeServer[], options: Record<string, unknown> = {}, seed = 7) =>
-    powerOfChoices({ backend: 'b', servers, options, random: seeded(seed), now: () => 0 });
+    makeBalancer(powerOfChoices, { servers, options, random: seeded(seed) });
   const shares = (servers: FakeServer[], picks: number, options: Record<string, unknown> = {}) => {
     const b = make(servers, options);
     const seen = new Map<string, number>();
@@ -55,8 +55,8 @@ describe('random (power of two choices)', () => {
 
   it('refuses options it does not know or cannot use', () => {
     const servers = [new FakeServer('a')];
-    assert.throws(() => make(servers, { choices: 0 }), /choices must be a whole number of at least 1.*found 0/);
-    assert.throws(() => make(servers, { choices: 'two' }), /found "two"/);
-    assert.throws(() => make(servers, { choice: 2 }), /unknown option "choice"/);
+    assert.throws(() => make(servers, { choices: 0 }), /backends\.b\.balance_options\.choices: algorithm "random": expected a number >= 1, found 0$/);
+    assert.throws(() => make(servers, { choices: 'two' }), /backends\.b\.balance_options\.choices: algorithm "random": expected a number, found "two"$/);
+    assert.throws(() => make(servers, { choice: 2 }), /backends\.b\.balance_options\.choice: algorithm "random": unknown key "choice" \(did you mean "choices"\?\)$/);
   });
 });

@@ -1,13 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { roundRobin } from '../../../plugins/lb/roundrobin.ts';
-import { balancerConformance, FakeServer, fakeContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, makeBalancer, pickAs } from './common.case.ts';
 
 balancerConformance('roundrobin', roundRobin, { exactWeights: true });
 
 describe('roundrobin', () => {
   const picks = (servers: FakeServer[], n: number) => {
-    const b = roundRobin({ backend: 'b', servers, options: {}, random: seeded(), now: () => 0 });
+    const b = makeBalancer(roundRobin, { servers });
     return Array.from({ length: n }, (_, i) => pickAs(b, servers, fakeContext(i))?.name).join('');
   };
 

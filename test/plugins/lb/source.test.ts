@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sourceHash } from '../../../plugins/lb/source.ts';
-import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, makeBalancer, pickAs } from './common.case.ts';
 
 balancerConformance('source (map-based)', sourceHash);
 // A ring of 100 points per unit of weight gives shares within about 10% (one σ) of the weights.
@@ -9,7 +9,7 @@ balancerConformance('source (consistent)', sourceHash, { options: { hash_type: '
 
 describe('source', () => {
   const servers = () => [new FakeServer('a'), new FakeServer('b'), new FakeServer('c')];
-  const make = (s: FakeServer[], options = {}) => sourceHash({ backend: 'b', servers: s, options, random: seeded(), now: () => 0 });
+  const make = (s: FakeServer[], options = {}) => makeBalancer(sourceHash, { servers: s, options });
 
   for (const hash_type of ['map-based', 'consistent']) {
     it(`${hash_type}: a client reaches the same server whatever its port, path or headers`, () => {
@@ -45,6 +45,6 @@ describe('source', () => {
   });
 
   it('refuses an argument', () => {
-    assert.throws(() => sourceHash({ backend: 'b', servers: servers(), argument: 'x', options: {}, random: seeded(), now: () => 0 }), /source takes no argument/);
+    assert.throws(() => makeBalancer(sourceHash, { servers: servers(), argument: 'x' }), /backends\.b\.balance: algorithm "source" takes no argument, found source\(x\) \(write balance: source\)$/);
   });
 });

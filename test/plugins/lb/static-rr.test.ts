@@ -2,12 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerView } from '../../../sdk/index.ts';
 import { staticRoundRobin } from '../../../plugins/lb/static-rr.ts';
-import { balancerConformance, FakeServer, fakeContext, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, makeBalancer } from './common.case.ts';
 
 balancerConformance('static-rr', staticRoundRobin, { exactWeights: true });
 
 describe('static-rr', () => {
-  const make = (servers: FakeServer[]) => staticRoundRobin({ backend: 'b', servers, options: {}, random: seeded(), now: () => 0 });
+  const make = (servers: FakeServer[]) => makeBalancer(staticRoundRobin, { servers });
   const picks = (b: ReturnType<typeof make>, eligible: readonly ServerView[], n: number) =>
     Array.from({ length: n }, (_, i) => b.pick(fakeContext(i), eligible)?.name).join('');
 

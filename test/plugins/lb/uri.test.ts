@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { uriHash } from '../../../plugins/lb/uri.ts';
-import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, pickAs, seeded } from './common.case.ts';
+import { balancerConformance, FakeServer, fakeContext, fakeTcpContext, makeBalancer, pickAs } from './common.case.ts';
 
 balancerConformance('uri (map-based)', uriHash);
 balancerConformance('uri (consistent)', uriHash, { options: { hash_type: 'consistent' }, tolerance: 0.2 });
@@ -9,8 +9,8 @@ balancerConformance('uri (whole)', uriHash, { options: { whole: true } });
 
 describe('uri', () => {
   const servers = () => [new FakeServer('a'), new FakeServer('b'), new FakeServer('c')];
-  const make = (s: FakeServer[], options = {}) => uriHash({ backend: 'b', servers: s, options, random: seeded(), now: () => 0 });
-  const names = (b: ReturnType<typeof uriHash>, s: FakeServer[], urls: string[]) => urls.map((url, i) => pickAs(b, s, fakeContext(i, { url }))!.name);
+  const make = (s: FakeServer[], options = {}) => makeBalancer(uriHash, { servers: s, options });
+  const names = (b: ReturnType<typeof makeBalancer>, s: FakeServer[], urls: string[]) => urls.map((url, i) => pickAs(b, s, fakeContext(i, { url }))!.name);
 
   for (const hash_type of ['map-based', 'consistent']) {
     it(`${hash_type}: a path goes to the same server from any client, whatever its query`, () => {
@@ -38,8 +38,7 @@ describe('uri', () => {
   });
 
   it('refuses an argument, and a whole that is not a boolean', () => {
-    const init = { backend: 'b', servers: servers(), random: seeded(), now: () => 0 };
-    assert.throws(() => uriHash({ ...init, argument: 'x', options: {} }), /uri takes no argument/);
-    assert.throws(() => uriHash({ ...init, options: { whole: 'yes' } }), /whole must be true or false, not "yes"/);
+    assert.throws(() => makeBalancer(uriHash, { servers: servers(), argument: 'x' }), /backends\.b\.balance: algorithm "uri" takes no argument, found uri\(x\)/);
+    assert.throws(() => makeBalancer(uriHash, { servers: servers(), options: { whole: 'yes' } }), /backends\.b\.balance_options\.whole: algorithm "uri": expected true or false, found "yes"$/);
   });
 });

@@ -4,7 +4,8 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import protocols, { detectHttp, detectSsh, detectTls } from '../../../plugins/protocols/index.ts';
 import { builtins } from '../../../plugins/index.ts';
-import type { Detector, PluginApi } from '../../../sdk/index.ts';
+import type { Detector } from '../../../sdk/index.ts';
+import { ExtensionRegistry } from '../../../core/extensions/registry.ts';
 import { buildClientHello, bytes, captureClientHello, guarded, inRecords, seeded } from './fixtures.ts';
 
 const detectors: Record<string, Detector> = { tls: detectTls, http: detectHttp, ssh: detectSsh };
@@ -20,12 +21,11 @@ describe('protocol detectors', () => {
     samples.ssh = bytes('SSH-2.0-OpenSSH_9.6p1 Ubuntu-3\r\n');
   });
 
-  it('are registered by the autoloaded protocols plugin as tls, http and ssh', async () => {
-    const registered = new Map<string, Detector>();
-    const api = { name: 'protocols', registerDetector: (name: string, d: Detector) => registered.set(name, d) };
-    await protocols.setup(api as unknown as PluginApi, {});
-    assert.deepEqual([...registered.keys()], ['tls', 'http', 'ssh']);
-    assert.equal(registered.get('tls'), detectTls);
+  it('are brought by the autoloaded protocols plugin as tls, http and ssh', () => {
+    const registry = new ExtensionRegistry();
+    for (const e of protocols.extensions ?? []) registry.add(e, protocols.name);
+    assert.deepEqual([...registry.detectors.keys()], ['tls', 'http', 'ssh']);
+    assert.equal(registry.detectors.get('tls'), detectTls);
     assert.equal(builtins.get('protocols'), protocols);
     assert.equal(protocols.autoload, true);
   });

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { Router } from '../../../plugins/switch/router.ts';
 import { builtinMatchers } from '../../../plugins/switch/matchers.ts';
 import { compileCondition } from '../../../core/routes.ts';
-import { type MatchContext, type MatcherDefinition, type RouteView } from '../../../sdk/routes.ts';
+import { type MatchContext, type RouteView } from '../../../sdk/routes.ts';
 import { HttpContext } from '../../../core/http/context.ts';
 
-const matchers = new Map<string, MatcherDefinition>(Object.entries(builtinMatchers));
+const matchers = new Map(builtinMatchers.map((m) => [m.name, m]));
 
 export function route(index: number, match: Record<string, unknown> | undefined): RouteView {
   const problems: string[] = [];

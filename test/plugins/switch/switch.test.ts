@@ -283,20 +283,21 @@ backends:
 });
 
 describe('matchers from plugins, and tcp routes on addresses', () => {
-  it('a top-level plugin registers a matcher kind that configs use like a built-in one, checked by its schema', async () => {
+  it('a plugin brings a matcher kind that configs use like a built-in one, checked by its schema', async () => {
     const plugin = `
-      import { definePlugin, z } from 'tapgate/sdk';
+      import { defineMatcher, definePlugin, z } from 'tapgate/sdk';
       export default definePlugin({
         name: 'path-depth',
         version: '1.0.0',
-        setup(api) {
-          api.registerMatcher('path_depth', {
+        extensions: [
+          defineMatcher({
+            name: 'path_depth',
             description: 'number of path segments, at least',
             options: z.number().int().min(1),
             modes: ['http'],
-            compile: (min) => (ctx) => ctx.kind === 'http' && ctx.path.split('/').filter(Boolean).length >= min,
-          });
-        },
+            create: (min) => (ctx) => ctx.kind === 'http' && ctx.path.split('/').filter(Boolean).length >= min,
+          }),
+        ],
       });`;
     const gw = await startGateway(
       {
