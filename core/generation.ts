@@ -7,7 +7,7 @@ import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from 
 import { createAppHooks, createHttpHooks, createTcpHooks } from './hooks.ts';
 import { type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from '../sdk/hooks.ts';
 import { afterOverruled, copyTaps, type Meter, type TapMeter } from './taps.ts';
-import { WindowCounters } from './shared.ts';
+import { WindowCounters } from './rate-windows.ts';
 import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */

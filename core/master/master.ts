@@ -21,7 +21,7 @@ import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, Wor
 import type { ServerChange, WorkerDeaths } from '../../sdk/admin.ts';
 import { MetricsRegistry } from '../metrics.ts';
 import { mergeSnapshots, withTotals, type MetricSample } from '../../sdk/metrics.ts';
-import { WindowCounters } from '../shared.ts';
+import { WindowCounters } from '../rate-windows.ts';
 import { Coalesced } from './coalesced.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';

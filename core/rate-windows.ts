@@ -1,4 +1,4 @@
-// Shared window counters: "take `cost` from a budget of `limit` per `window` under this
+// Rate-limit windows behind `api.take`: "take `cost` from a budget of `limit` per `window` under this
 // key", decided in one place for every worker (the master; alone, this process), so N
 // workers do not allow N times a limit. A sliding window estimated from two fixed ones
 // (the previous window's count weighted by how much of it still overlaps), as

@@ -1,7 +1,7 @@
 // Shared window counters: a sliding window from two fixed ones, on a fake clock.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WindowCounters } from '../../core/shared.ts';
+import { WindowCounters } from '../../core/rate-windows.ts';
 
 describe('WindowCounters', () => {
   it('allows `limit` per window, then refuses with a retry time, and slides', () => {
