@@ -2,9 +2,9 @@
 // other's protocols, and never throwing or reading out of bounds, whatever the bytes.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Detector, PluginApi } from 'tapgate/sdk';
+import { checkTestConfig } from 'tapgate/sdk/testing';
 import protocols, { detectHttp, detectSsh, detectTls } from '../../../plugins/protocols/index.ts';
-import { builtins } from '../../../plugins/index.ts';
-import type { Detector, PluginApi } from '../../../sdk/index.ts';
 import { buildClientHello, bytes, captureClientHello, guarded, inRecords, seeded } from './fixtures.ts';
 
 const detectors: Record<string, Detector> = { tls: detectTls, http: detectHttp, ssh: detectSsh };
@@ -26,8 +26,13 @@ describe('protocol detectors', () => {
     await protocols.setup(api as unknown as PluginApi, {});
     assert.deepEqual([...registered.keys()], ['tls', 'http', 'ssh']);
     assert.equal(registered.get('tls'), detectTls);
-    assert.equal(builtins.get('protocols'), protocols);
     assert.equal(protocols.autoload, true);
+    // A built-in: a config routes on the three without naming the plugin.
+    const routes = ['tls', 'http', 'ssh'].map((protocol) => ({ match: { protocol }, backend: 'app' }));
+    const checked = await checkTestConfig({
+      config: { frontends: { edge: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'app', routes } }, backends: { app: { servers: [{ name: 's', address: '127.0.0.1:9' }] } } },
+    });
+    assert.deepEqual(checked.problems.map((p) => p.text), []);
   });
 
   it("each recognise their own protocol and say undefined to the others'", () => {
