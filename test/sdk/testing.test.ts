@@ -219,6 +219,19 @@ describe('createTestGateway: what a test reads and sends', () => {
     assert.match(await readUntil(socket, '"url":"/over-tls"'), /^HTTP\/1\.1 200 OK/);
   });
 
+  it('presents a client certificate to a frontend that requires one', async () => {
+    const ca = new TestCa();
+    const server = ca.issue({ cn: 'shop.test', dns: ['shop.test'] });
+    const alice = ca.issue({ cn: 'alice', client: true });
+    const t = await start({
+      config: web({ tls: { certificates: [{ cert: 'shop.pem', key: 'shop.key' }], client_ca: 'ca.pem' } }),
+      origins: { app: 'echo' },
+      files: { 'shop.pem': server.cert, 'shop.key': server.key, 'ca.pem': ca.cert },
+    });
+    assert.equal((await t.request({ path: '/', cert: alice.cert, key: alice.key, fresh: true })).status, 200);
+    await assert.rejects(t.request({ path: '/', fresh: true }), /certificate required/);
+  });
+
   it('serves TCP origins, counting their connections, and writes origin addresses into URLs', async () => {
     const t = await start({
       config: {
