@@ -1,26 +1,38 @@
+// The test harness plugin authors use, and the built-ins' own tests with it.
 // `createTestGateway`: a whole gateway in the test's own process, serving a config
-// against fake origins, all on port 0. A test sends real requests and TCP streams and
-// reads what a client, the stats page and the access log see; the plugins' clock is a
-// fake one the test moves.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
-import { dirname, join } from 'node:path';
+// against fake origins, all on port 0. A test sends real requests, raw bytes and TCP or
+// TLS streams and reads what a client, the origins, the stats listener and the access
+// log see; the plugins' clock is a fake one the test moves. `createTestMaster` runs the
+// real CLI's master with its workers; `checkTestConfig` runs `check`; the rest
+// (testing/unit.ts) tests a plugin's parts without a gateway.
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { checkConfig } from '../core/config/check.ts';
-import { formatProblem } from '../core/config/problems.ts';
+import { formatProblem, type Problem } from '../core/config/problems.ts';
+import { explain } from '../core/explain.ts';
 import { Gateway } from '../core/gateway.ts';
 import { createLogger, type AccessLog } from '../core/log.ts';
-import type { MetricSample } from './metrics.ts';
 import { builtins } from '../plugins/index.ts';
-import type { PluginDefinition } from './index.ts';
+import type { MetricSample, PluginDefinition, TakeOptions, TakeResult } from './index.ts';
+import { frontDoor, type FrontDoor } from './testing/client.ts';
+import { harnessDir, writeFiles } from './testing/folder.ts';
+import { startOrigins, withOrigins, type OriginHandler, type TestOrigin } from './testing/origins.ts';
 
-/** An origin's behaviour: a node:http handler, or `'echo'` (JSON: origin, method, url, headers, body). */
-export type OriginHandler = http.RequestListener | 'echo';
+export type { FrontDoor, TestRequest, TestResponse, TestHeaders, RawOptions, TlsConnectOptions } from './testing/client.ts';
+export { echoed, get, readUntil, type Echoed } from './testing/client.ts';
+export type { OriginHandler, HttpOriginHandler, TestOrigin, TlsIdentity } from './testing/origins.ts';
+export { unusedPort } from './testing/origins.ts';
+export { createTestMaster, runTapgate, type TestMaster, type TestMasterOptions, type TestMasterStatus, type CliResult } from './testing/master.ts';
+export { TestCa, type Issued, type CertificateSpec } from './testing/certificates.ts';
+export { parsePrometheus, type ParsedFamily, type ParsedSample } from './testing/prometheus.ts';
+export {
+  httpContext, tcpContext, TestServer, eligibleServers, pickFrom, seededRandom, compileMatch, createBalancer, extensionsOf, testMetrics,
+  type HttpContextInit, type TcpContextInit, type TestServerInit, type Peer,
+} from './testing/unit.ts';
 
 export interface TestGatewayOptions {
-  /** The configuration as YAML would write it. A string `origin:<name>` anywhere in it becomes that origin's address. */
+  /** The configuration as YAML would write it. A string `origin:<name>` anywhere in it (or `http://origin:<name>/...`) becomes that origin's address. */
   config: Record<string, unknown>;
   /** Plugins by what `use:` says: a definition (kept in memory) or a module's source (written beside the config). */
   plugins?: Record<string, PluginDefinition<any> | string>;
@@ -28,32 +40,14 @@ export interface TestGatewayOptions {
   origins?: Record<string, OriginHandler>;
   /** Other files beside the config (certificates, key lists), by path. */
   files?: Record<string, string>;
-}
-
-export interface TestOrigin {
-  readonly name: string;
-  /** `127.0.0.1:<port>`, as a server's `address`. */
-  readonly address: string;
-  readonly port: number;
-  /** Requests it has seen, in order. */
-  readonly requests: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
-}
-
-export interface TestRequest {
-  path: string;
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string | Buffer;
-  /** Default: the config's first frontend. TLS frontends are spoken to over https (any certificate). */
-  frontend?: string;
-  /** `true`: a connection of its own, closed after; default: a kept-alive one, reused. */
-  fresh?: boolean;
-}
-
-export interface TestResponse {
-  status: number;
-  headers: Headers;
-  body: string;
+  /**
+   * The plugins' clock (`api.now()`): where it starts (default: now) and how far it moves
+   * at each reading (default 0 ms); or `'real'`, the real time (for plugins that wait on
+   * real timers, sockets or other processes). `t.clock.advance(ms)` moves either.
+   */
+  clock?: { start?: number; step?: number } | 'real';
+  /** Answers `api.take` instead of this process's own counters: a shared store that is slow, or gone. */
+  take?: (key: string, options: TakeOptions) => Promise<TakeResult>;
 }
 
 export interface TestClock {
@@ -61,149 +55,216 @@ export interface TestClock {
   advance(ms: number): void;
 }
 
-export interface TestGateway {
-  readonly gateway: Gateway;
+/** A config problem as `check` reports it, its file relative to the harness's folder. */
+export interface TestProblem {
+  severity: 'error' | 'warning';
+  file: string;
+  line?: number;
+  column?: number;
+  /** Key path such as `frontends.web.plugins[0].options.status`; empty for the whole file. */
+  path: string;
+  message: string;
+  /** A fix when one is obvious ("did you mean ..."). */
+  hint?: string;
+  /** The problem as `tapgate check` prints it: `tapgate.yaml:4:22: error: <path>: <message>`. */
+  text: string;
+}
+
+/** What a request would meet (`tapgate explain`): its route, backend, and the plugins tapped on each hook, in order. */
+export interface TestExplanation {
+  frontend: string;
+  route: string;
+  backend?: string;
+  /** `received`, `route`, `request`, `pickServer`, `upstreamRequest`, `upstreamResponse`, `responseSent`, `requestError`: the plugins tapped, in order. */
+  chain: Record<string, string[]>;
+}
+
+/** A reload's outcome; `retired()` resolves once the generation it replaced is gone (its metrics families with it). */
+export type TestReload = { ok: true; generation: number; retired(): Promise<void> } | { ok: false; problems: TestProblem[] };
+
+export interface TestGateway extends FrontDoor {
   /** The folder holding the config and files. */
   readonly dir: string;
+  /** The config file in it. */
+  readonly file: string;
   readonly origins: Readonly<Record<string, TestOrigin>>;
   /** Access log entries, as objects, in the order written. */
   readonly logs: Record<string, unknown>[];
-  /** The plugins' clock (`api.now()`): starts at the real time and moves only when told. */
+  /** The plugins' clock (`api.now()`): by default it starts at the real time and moves only when told. */
   readonly clock: TestClock;
-  port(frontend?: string): number;
-  request(request: string | TestRequest): Promise<TestResponse>;
-  /** A socket connected to a frontend (default: the first). */
-  tcp(frontend?: string): Promise<net.Socket>;
+  /** The serving generation: 1, and one more at each reload. */
+  readonly generation: number;
+  /** The stats listener's port, with a `stats:` section. */
+  readonly statsPort: number | undefined;
   /** `/stats.json` from the stats listener when the config has `stats:`; else this process's metrics. */
   stats(): Promise<unknown>;
+  /** This process's metrics now. */
+  metrics(): MetricSample[];
+  /** What a request would meet, without sending it. */
+  explain(request: { url: string; method?: string; headers?: Record<string, string>; frontend?: string }): TestExplanation;
+  /** Writes the config and files given (else keeps them), checks them and serves the new generation; a refused one leaves the old serving. */
+  reload(change?: { config?: Record<string, unknown>; files?: Record<string, string> }): Promise<TestReload>;
   close(): Promise<void>;
 }
 
 export async function createTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
-  const origins: Record<string, TestOrigin & { close(): Promise<void> }> = {};
-  // Inside the project, so plugin sources resolve its packages.
-  const base = join(process.cwd(), '.tapgate', 'test');
-  mkdirSync(base, { recursive: true });
-  const dir = mkdtempSync(join(base, 't-'));
-  const sockets = new Set<net.Socket>();
-  const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true, rejectUnauthorized: false }) };
-  let gateway: Gateway | undefined;
+  let origins: Record<string, TestOrigin> = {};
+  const dir = harnessDir();
+  let served: Served | undefined;
+  let door: ReturnType<typeof frontDoor> | undefined;
   const close = async () => {
-    agents.http.destroy();
-    agents.https.destroy();
-    for (const s of sockets) s.destroy();
-    await gateway?.kill();
+    door?.close();
+    await served?.close();
     await Promise.all(Object.values(origins).map((o) => o.close()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const [name, handler] of Object.entries(options.origins ?? {})) origins[name] = await startOrigin(name, handler);
-    const definitions = new Map(builtins);
+    origins = await startOrigins(options.origins);
+    const plugins = new Map<string, PluginDefinition<any>>();
     const files: Record<string, string> = { ...options.files };
     for (const [use, plugin] of Object.entries(options.plugins ?? {})) {
       if (typeof plugin === 'string') files[use] = plugin;
-      else definitions.set(use, plugin);
+      else plugins.set(use, plugin);
     }
-    for (const [path, text] of Object.entries(files)) {
-      mkdirSync(dirname(join(dir, path)), { recursive: true });
-      writeFileSync(join(dir, path), text);
-    }
-    const config = withOrigins({ log: { level: 'silent', access: false }, ...options.config }, origins);
     const file = join(dir, 'tapgate.yaml');
-    writeFileSync(file, stringify(config));
-    let time = Date.now();
-    const clock: TestClock = { now: () => time, advance: (ms) => void (time += ms) };
-    const logger = createLogger(process.env.TAPGATE_TEST_LOG ?? 'silent');
-    const result = await checkConfig(file, { builtins: definitions, logger, keep: true, now: clock.now });
-    if (!result.ok || !result.generation) throw new Error(`config invalid:\n${result.problems.map(formatProblem).join('\n')}`);
+    const write = (config: Record<string, unknown>) => writeFileSync(file, stringify(withOrigins({ log: { level: 'silent', access: false }, ...config }, origins)));
+    writeFiles(dir, files);
+    write(options.config);
+    const clock = testClock(options.clock);
     const logs: Record<string, unknown>[] = [];
-    const accessLog: AccessLog = { write: (entry) => void logs.push(entry as Record<string, unknown>), flush: () => {}, close: async () => {} };
-    const gw = (gateway = await Gateway.start(result.generation, { logger, accessLog }));
-    const frontends = result.generation.config.frontends;
-    const first = Object.keys(frontends)[0]!;
-    const port = (frontend = first) => gw.port(frontend);
-
-    const request = (r: string | TestRequest): Promise<TestResponse> => {
-      const { path, method = 'GET', headers, body, frontend = first, fresh = false } = typeof r === 'string' ? { path: r } : r;
-      const tls = frontends[frontend]?.tls !== undefined;
-      const agent = fresh ? false : tls ? agents.https : agents.http;
-      return new Promise((resolve, reject) => {
-        // node:http rather than fetch, which would not send a Host header of the test's choosing.
-        const req = (tls ? https : http).request({ host: '127.0.0.1', port: port(frontend), path, method, headers, agent, rejectUnauthorized: false }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const h = new Headers();
-            for (let i = 0; i < res.rawHeaders.length; i += 2) h.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
-            resolve({ status: res.statusCode!, headers: h, body: Buffer.concat(chunks).toString() });
-          });
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+    const s = (served = await serve(file, { plugins, now: clock.now, log: (entry) => logs.push(entry), take: options.take }));
+    const d = (door = frontDoor({ port: s.port, frontends: s.frontends, origins }));
+    return {
+      ...d,
+      dir,
+      file,
+      origins,
+      logs,
+      clock,
+      get generation() {
+        return s.generation();
+      },
+      get statsPort() {
+        return s.stats()?.port;
+      },
+      stats: async () => {
+        const listener = s.stats();
+        if (!listener) return s.metrics();
+        const res = await fetch(`http://127.0.0.1:${listener.port}/stats.json`, { headers: listener.authorization ? { authorization: listener.authorization } : {} });
+        if (!res.ok) throw new Error(`GET /stats.json: ${res.status} ${await res.text()}`);
+        return res.json();
+      },
+      metrics: () => s.metrics(),
+      explain: (r) => s.explain(r),
+      reload: async (change = {}) => {
+        writeFiles(dir, change.files ?? {});
+        if (change.config) write(change.config);
+        return s.reload();
+      },
+      close,
     };
-
-    const tcp = (frontend = first) =>
-      new Promise<net.Socket>((resolve, reject) => {
-        const socket = net.connect(port(frontend), '127.0.0.1', () => resolve(socket));
-        sockets.add(socket);
-        socket.once('close', () => sockets.delete(socket));
-        socket.once('error', reject);
-      });
-
-    const stats = async (): Promise<unknown> => {
-      const section = result.generation!.config.stats;
-      if (!section) return gw.metrics() satisfies MetricSample[];
-      const headers: Record<string, string> = {};
-      if (section.token) headers.authorization = `Bearer ${section.token}`;
-      if (section.basic_auth) headers.authorization = `Basic ${Buffer.from(`${section.basic_auth.user}:${section.basic_auth.password}`).toString('base64')}`;
-      const res = await fetch(`http://127.0.0.1:${gw.statsPort}/stats.json`, { headers });
-      if (!res.ok) throw new Error(`GET /stats.json: ${res.status} ${await res.text()}`);
-      return res.json();
-    };
-
-    return { gateway: gw, dir, origins, logs, clock, port, request, tcp, stats, close };
   } catch (err) {
     await close();
     throw err;
   }
 }
 
-/** Replaces every string `origin:<name>` with that origin's address. */
-function withOrigins(value: unknown, origins: Record<string, TestOrigin>): unknown {
-  if (typeof value === 'string' && value.startsWith('origin:')) {
-    const origin = origins[value.slice('origin:'.length)];
-    if (!origin) throw new Error(`${value}: no such origin (origins: ${Object.keys(origins).join(', ') || 'none'})`);
-    return origin.address;
-  }
-  if (Array.isArray(value)) return value.map((v) => withOrigins(v, origins));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withOrigins(v, origins)]));
-  return value;
+function testClock(o: TestGatewayOptions['clock'] = {}): TestClock {
+  let moved = 0;
+  if (o === 'real') return { now: () => Date.now() + moved, advance: (ms) => void (moved += ms) };
+  const step = o.step ?? 0;
+  let time = o.start ?? Date.now();
+  return { now: () => (time += step) - step, advance: (ms) => void (time += ms) };
 }
 
-async function startOrigin(name: string, handler: OriginHandler): Promise<TestOrigin & { close(): Promise<void> }> {
-  const requests: TestOrigin['requests'] = [];
-  const server = http.createServer((req, res) => {
-    requests.push({ method: req.method!, url: req.url!, headers: req.headers });
-    if (handler !== 'echo') return handler(req, res);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ origin: name, method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    name,
-    port,
-    address: `127.0.0.1:${port}`,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
+export interface CheckTestConfigOptions {
+  /** The configuration: an object (written as YAML), or YAML text as is (for problems on the lines you wrote). */
+  config: Record<string, unknown> | string;
+  /** Plugins by what `use:` says, as for `createTestGateway`. */
+  plugins?: Record<string, PluginDefinition<any> | string>;
+  files?: Record<string, string>;
+}
+
+/** Runs `tapgate check` on a config: every problem it reports, in the order of the file. */
+export async function checkTestConfig(options: CheckTestConfigOptions): Promise<{ ok: boolean; problems: TestProblem[] }> {
+  const dir = harnessDir();
+  try {
+    const definitions = new Map(builtins);
+    const files: Record<string, string> = { ...options.files };
+    for (const [use, plugin] of Object.entries(options.plugins ?? {})) {
+      if (typeof plugin === 'string') files[use] = plugin;
+      else definitions.set(use, plugin);
+    }
+    writeFiles(dir, { ...files, 'tapgate.yaml': typeof options.config === 'string' ? options.config : stringify(options.config) });
+    const result = await checkConfig(join(dir, 'tapgate.yaml'), { builtins: definitions, logger: createLogger('silent') });
+    return { ok: result.ok, problems: result.problems.map((p) => located(p, dir)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function located(p: Problem, dir: string): TestProblem {
+  const problem = { ...p, file: relative(dir, p.file) || p.file };
+  return { ...problem, text: formatProblem(problem) };
+}
+
+/** A gateway serving in this process, as the harness drives it. */
+interface Served {
+  frontends(): { name: string; tls: boolean }[];
+  generation(): number;
+  port(frontend: string, n: number): number;
+  stats(): { port: number; authorization?: string } | undefined;
+  metrics(): MetricSample[];
+  explain(request: { url: string; method?: string; headers?: Record<string, string>; frontend?: string }): TestExplanation;
+  reload(): Promise<TestReload>;
+  close(): Promise<void>;
+}
+
+/**
+ * Checks `file` and serves it here, with the built-ins and `plugins`: the harness's one
+ * meeting point with the kernel's gateway. A reload checks the file again and swaps.
+ */
+async function serve(file: string, o: { plugins: ReadonlyMap<string, PluginDefinition<any>>; now: () => number; log: (entry: Record<string, unknown>) => void; take?: TestGatewayOptions['take'] }): Promise<Served> {
+  const definitions = new Map([...builtins, ...o.plugins]);
+  const logger = createLogger(process.env.TAPGATE_TEST_LOG ?? 'silent');
+  const check = async (generationId: number) => {
+    const result = await checkConfig(file, { builtins: definitions, logger, keep: true, now: o.now, generationId });
+    if (result.generation && o.take) result.generation.take = o.take;
+    return result;
   };
+  const first = await check(1);
+  if (!first.ok || !first.generation) throw new Error(`config invalid:\n${first.problems.map((p) => located(p, dirname(file)).text).join('\n')}`);
+  const accessLog: AccessLog = { write: (entry) => o.log(entry as Record<string, unknown>), flush: () => {}, close: async () => {} };
+  const gateway = await Gateway.start(first.generation, { logger, accessLog });
+  return {
+    frontends: () => Object.entries(gateway.generation.config.frontends).map(([name, fe]) => ({ name, tls: fe.tls !== undefined })),
+    generation: () => gateway.generation.id,
+    port: (frontend, n) => gateway.port(frontend, n),
+    stats: () => {
+      const section = gateway.generation.config.stats;
+      if (!section || gateway.statsPort === undefined) return undefined;
+      const basic = section.basic_auth && `Basic ${Buffer.from(`${section.basic_auth.user}:${section.basic_auth.password}`).toString('base64')}`;
+      return { port: gateway.statsPort, authorization: basic || (section.token ? `Bearer ${section.token}` : undefined) };
+    },
+    metrics: () => gateway.metrics(),
+    explain: (r) => {
+      const e = explain(gateway.generation, { method: r.method ?? 'GET', url: r.url, headers: r.headers, frontend: r.frontend });
+      return { frontend: e.frontend, route: e.route, backend: e.backend?.name, chain: Object.fromEntries(e.chain.map((c) => [c.hook, c.taps.map((t) => t.plugin)])) };
+    },
+    reload: async () => {
+      const next = await check(gateway.generation.id + 1);
+      if (!next.ok || !next.generation) return { ok: false, problems: next.problems.map((p) => located(p, dirname(file))) };
+      await gateway.swap(next.generation, 50);
+      return { ok: true, generation: next.generation.id, retired: () => retired(() => gateway.retiring === 0) };
+    },
+    close: () => gateway.kill(),
+  };
+}
+
+/** Resolves once `gone()` holds: the generation a swap replaced is disposed a little after its last request (polled; the gateway has no event for it). */
+async function retired(gone: () => boolean): Promise<void> {
+  for (let i = 0; !gone(); i++) {
+    if (i >= 500) throw new Error('the old generation was not disposed within 5 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

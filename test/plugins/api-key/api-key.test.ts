@@ -6,10 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkConfig } from '../../../core/config/check.ts';
-import { createLogger } from '../../../core/log.ts';
-import { builtins } from '../../../plugins/index.ts';
-import { startGateway, startOrigin, get, seen, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, echoed as seen, get, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 import { optionProblems } from '../route-actions/fixture.ts';
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -28,12 +25,8 @@ let origin: TestOrigin;
 let gw: TestGateway;
 
 before(async () => {
-  origin = await startOrigin('app', (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url, headers: req.headers }));
-  });
-  gw = await startGateway(
-    {
+  gw = await createTestGateway({
+    config: {
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -55,18 +48,17 @@ before(async () => {
           ],
         },
       },
-      backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+      backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
     },
-    {
+    origins: { app: 'echo' },
+    files: {
       'keys.txt': `# name:sha256 of the key\nbob:${sha256('bob-secret-1')}\n\ncarol : ${sha256('carol-secret-1').toUpperCase()}\n`,
       'probe.ts': probe,
     },
-  );
+  });
+  origin = gw.origins.app!;
 });
-after(async () => {
-  await gw?.close();
-  await origin?.close();
-});
+after(() => gw?.close());
 
 describe('api-key', () => {
   it('a known key in the header passes: its name goes to the server and to ctx.state, the key does not', async () => {
@@ -75,7 +67,7 @@ describe('api-key', () => {
     const { headers } = seen(r);
     assert.equal(headers['x-api-key-name'], 'alice');
     assert.equal(headers['x-api-key'], undefined);
-    assert.deepEqual(JSON.parse(headers['x-state']!), { name: 'alice' });
+    assert.deepEqual(JSON.parse(String(headers['x-state'])), { name: 'alice' });
   });
 
   it('keys from the keys file pass, with names and upper-case digests as written there', async () => {
@@ -138,24 +130,22 @@ describe('api-key', () => {
   it('a reload reads the keys file again: a removed key stops working, an added one starts', async () => {
     writeFileSync(join(gw.dir, 'keys.txt'), JSON.stringify([{ name: 'dave', key_sha256: sha256('dave-secret-1') }]));
     assert.equal((await get(gw.url('/keys'), { 'x-api-key': 'dave-secret-1' })).status, 401, 'not before the reload');
-    const next = await checkConfig(gw.file, { builtins, logger: createLogger('silent'), keep: true, generationId: 2 });
-    assert.ok(next.generation, next.problems.map((p) => p.message).join('\n'));
-    await gw.gateway.swap(next.generation, 50);
+    const next = await gw.reload();
+    assert.ok(next.ok, next.ok ? '' : next.problems.map((p) => p.message).join('\n'));
     assert.equal(seen(await get(gw.url('/keys'), { 'x-api-key': 'dave-secret-1' })).headers['x-api-key-name'], 'dave');
     assert.equal((await get(gw.url('/keys'), { 'x-api-key': 'bob-secret-1' })).status, 401);
     assert.equal((await get(gw.url('/keys'), { 'x-api-key': 'alice-secret-1' })).status, 200, 'keys from the options stay');
     // The JSON object form too.
     writeFileSync(join(gw.dir, 'keys.txt'), JSON.stringify({ erin: sha256('erin-secret-1') }));
-    const third = await checkConfig(gw.file, { builtins, logger: createLogger('silent'), keep: true, generationId: 3 });
-    await gw.gateway.swap(third.generation!, 50);
+    assert.equal((await gw.reload()).ok, true);
     assert.equal(seen(await get(gw.url('/keys'), { 'x-api-key': 'erin-secret-1' })).headers['x-api-key-name'], 'erin');
   });
 
   it('a malformed keys file fails the reload, saying where, and the running keys stay', async () => {
     writeFileSync(join(gw.dir, 'keys.txt'), `frank:${sha256('frank-secret-1')}\ngrace ${sha256('grace-secret-1')}\n`);
-    const broken = await checkConfig(gw.file, { builtins, logger: createLogger('silent'), keep: true, generationId: 4 });
-    assert.equal(broken.generation, undefined);
-    assert.deepEqual(broken.problems.map((p) => [p.path, p.message]), [
+    const broken = await gw.reload();
+    assert.equal(broken.ok, false);
+    assert.deepEqual(broken.ok ? [] : broken.problems.map((p) => [p.path, p.message]), [
       ['frontends.web.routes[0].plugins[0]', 'plugin "api-key" failed to set up: keys_file (keys.txt, line 2): expected name:sha256hex (64 hex digits after the colon)'],
     ]);
     assert.equal((await get(gw.url('/keys'), { 'x-api-key': 'erin-secret-1' })).status, 200);

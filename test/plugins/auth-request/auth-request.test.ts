@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { deadPort, startGateway, startOrigin, get, seen, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, echoed as seen, get, unusedPort, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 import { optionProblems } from '../route-actions/fixture.ts';
 
 
@@ -40,19 +40,14 @@ const askedSince = (n: number) => asked.length - n;
 
 let origin: TestOrigin;
 let gw: TestGateway;
-let clock = 1_000_000;
 
 before(async () => {
   await new Promise<void>((r) => auth.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(auth.address() as AddressInfo).port}/verify?app=shop`;
-  const nobody = `http://127.0.0.1:${await deadPort()}/verify`;
-  origin = await startOrigin('app', (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url, headers: req.headers }));
-  });
+  const nobody = `http://127.0.0.1:${await unusedPort()}/verify`;
   const common = { url, upstream_headers: ['x-user'], timeout: '300ms' };
-  gw = await startGateway(
-    {
+  gw = await createTestGateway({
+    config: {
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -69,15 +64,15 @@ before(async () => {
         },
         edge: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'auth-request', options: common }] },
       },
-      backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+      backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
     },
-    {},
-    { now: () => clock },
-  );
+    origins: { app: 'echo' },
+    clock: { start: 1_000_000 },
+  });
+  origin = gw.origins.app!;
 });
 after(async () => {
   await gw?.close();
-  await origin?.close();
   auth.closeAllConnections();
   await new Promise((r) => auth.close(r));
 });
@@ -166,7 +161,7 @@ describe('auth-request', () => {
   });
 
   it('cache_ttl reuses an answer for the same credentials until it is older than the TTL, refusals too', async () => {
-    clock += 60_000;
+    gw.clock.advance(60_000);
     const n = asked.length;
     const good = { authorization: 'Bearer good' };
     assert.equal(seen(await get(gw.url('/cached'), good)).headers['x-user'], 'alice');
@@ -179,10 +174,10 @@ describe('auth-request', () => {
     assert.equal((await get(gw.url('/cached'), { authorization: 'Bearer nope' })).status, 401);
     assert.equal((await get(gw.url('/cached'), { authorization: 'Bearer nope' })).headers['www-authenticate'], 'Bearer realm="auth"');
     assert.equal(askedSince(n), 3, 'a refusal is cached too');
-    clock += 9_000;
+    gw.clock.advance(9_000);
     await get(gw.url('/cached'), good);
     assert.equal(askedSince(n), 3, 'still within 10 s');
-    clock += 2_000;
+    gw.clock.advance(2_000);
     await get(gw.url('/cached'), good);
     assert.equal(askedSince(n), 4, 'asked again after 10 s');
     // Without cache_ttl, every request asks.

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
-import { startGateway, startOrigin, get, seen, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, echoed as seen, get, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 import { optionProblems } from '../route-actions/fixture.ts';
 
 /** As the README's one-liner makes them (N lowered for the tests' speed). */
@@ -17,20 +17,15 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 let origin: TestOrigin;
 let gw: TestGateway;
-let clock = 1_000_000;
 
 /** scrypt runs so far, as the plugin counts them. */
 const verifications = () =>
-  gw.gateway.generation.metrics.snapshot().find((m) => m.name === 'basic_auth_verifications_total')?.values.reduce((sum, v) => sum + ('value' in v ? v.value : 0), 0) ?? 0;
+  gw.metrics().find((m) => m.name === 'basic_auth_verifications_total')?.values.reduce((sum, v) => sum + ('value' in v ? v.value : 0), 0) ?? 0;
 
 before(async () => {
-  origin = await startOrigin('app', (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url, headers: req.headers }));
-  });
   const users = { alice: scryptHash('wonderland'), 'zoë': scryptHash('pässwörd') };
-  gw = await startGateway(
-    {
+  gw = await createTestGateway({
+    config: {
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -42,16 +37,14 @@ before(async () => {
           ],
         },
       },
-      backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+      backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
     },
-    {},
-    { now: () => clock },
-  );
+    origins: { app: 'echo' },
+    clock: { start: 1_000_000 },
+  });
+  origin = gw.origins.app!;
 });
-after(async () => {
-  await gw?.close();
-  await origin?.close();
-});
+after(() => gw?.close());
 
 describe('basic-auth', () => {
   it('a right password passes: the user goes to the server, Authorization does not', async () => {
@@ -93,17 +86,17 @@ describe('basic-auth', () => {
 
   it('a verified password is remembered: the next request does not compute the hash again, until the TTL passes', async () => {
     const auth = { authorization: basic('alice', 'wonderland') };
-    clock += 60_000; // past anything earlier tests left
+    gw.clock.advance(60_000); // past anything earlier tests left
     const start = verifications();
     assert.equal((await get(gw.url('/private'), auth)).status, 200);
     assert.equal(verifications(), start + 1);
     assert.equal((await get(gw.url('/private'), auth)).status, 200);
     assert.equal((await get(gw.url('/private'), auth)).status, 200);
     assert.equal(verifications(), start + 1, 'cached');
-    clock += 29_000;
+    gw.clock.advance(29_000);
     assert.equal((await get(gw.url('/private'), auth)).status, 200);
     assert.equal(verifications(), start + 1, 'still within 30 s');
-    clock += 2_000;
+    gw.clock.advance(2_000);
     assert.equal((await get(gw.url('/private'), auth)).status, 200);
     assert.equal(verifications(), start + 2, 'verified again after 30 s');
     // A wrong password is never remembered as right, nor does it evict the right one.
@@ -115,7 +108,7 @@ describe('basic-auth', () => {
   });
 
   it('concurrent requests with the same credentials share one verification', async () => {
-    clock += 60_000;
+    gw.clock.advance(60_000);
     const start = verifications();
     const replies = await Promise.all(Array.from({ length: 8 }, () => get(gw.url('/private'), { authorization: basic('zoë', 'pässwörd') })));
     assert.deepEqual(replies.map((r) => r.status), Array(8).fill(200));

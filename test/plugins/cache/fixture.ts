@@ -1,16 +1,13 @@
 // A gateway with the cache plugin in front of one origin whose answers each test sets,
 // and a clock the test moves (the origin's Date header follows it too).
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createTestGateway, type TestGateway, type TestOrigin, type TestResponse } from 'tapgate/sdk/testing';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-export interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+export type Reply = TestResponse;
 
 export interface CacheFixture {
   gw: TestGateway;
@@ -41,6 +38,8 @@ export interface FixtureSetup {
   backend?: object;
   /** Opens the stats listener on a port of its own (`stats.admin` and others may be given). */
   stats?: boolean | object;
+  /** What the origin does with an upgrade request (it is counted in `seen` like the others). */
+  upgrade?: (req: http.IncomingMessage, socket: Duplex) => void;
 }
 
 let fixtures = 0;
@@ -60,24 +59,21 @@ export async function startCache(options: object = {}, setup: FixtureSetup = {})
   events.setMaxListeners(0);
   const global = `cacheTestEvents${++fixtures}`;
   (globalThis as Record<string, unknown>)[global] = events;
-  let skew = 0;
   // The gateway's and the origin's clock: from a whole second, a microsecond further at
   // each reading (time passes, but only a few ms over a whole file) and advance(). With
   // the real clock a stored response started with an apparent age of up to a second
   // (Date has whole seconds), which made exact Age assertions fail now and then.
   const start = Math.floor(Date.now() / 1000) * 1000;
-  let ticks = 0;
-  const now = () => start + skew + (ticks += 0.001);
   const routes = new Map<string, Handler>();
-  const origin = await startOrigin('origin', (req, res) => {
-    res.setHeader('date', new Date(now()).toUTCString());
+  const handler: Handler = (req, res) => {
+    res.setHeader('date', new Date(gw.clock.now()).toUTCString());
     const handler = routes.get(req.url!.split('?')[0]!);
     if (handler) return handler(req, res);
     req.resume();
     res.writeHead(404, { 'cache-control': 'no-store' }).end('not found');
-  });
-  const gw = await startGateway(
-    {
+  };
+  const gw = await createTestGateway({
+    config: {
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -86,39 +82,30 @@ export async function startCache(options: object = {}, setup: FixtureSetup = {})
           ...(setup.routes ? { routes: setup.routes } : {}),
         },
       },
-      backends: { app: { servers: [{ name: 'o', address: origin.address }], ...setup.backend } },
+      backends: { app: { servers: [{ name: 'o', address: 'origin:origin' }], ...setup.backend } },
       ...(setup.stats ? { stats: { bind: '127.0.0.1:0', ...(typeof setup.stats === 'object' ? setup.stats : {}) } } : {}),
     },
-    { 'events.ts': eventsPlugin(global) },
-    { now },
-  );
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+    origins: { origin: setup.upgrade ? { http: handler, upgrade: setup.upgrade } : handler },
+    files: { 'events.ts': eventsPlugin(global) },
+    clock: { start, step: 0.001 },
+  });
+  const origin = gw.origins.origin!;
   return {
     gw,
     origin,
     routes,
     events,
-    advance: (ms) => void (skew += ms),
-    now,
+    advance: (ms) => gw.clock.advance(ms),
+    now: () => gw.clock.now(),
     seen: (path) => origin.requests.filter((r) => r.url.split('?')[0] === path),
-    request: (path, init = {}) =>
-      new Promise((resolve, reject) => {
-        const req = http.request(gw.url(path), { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-        });
-        req.on('error', reject);
-        req.end(init.body);
-      }),
+    request: (path, init = {}) => gw.request({ path, ...init }),
     counter: (name) =>
-      gw.gateway.generation.metrics
-        .snapshot()
+      gw
+        .metrics()
         .find((m) => m.name === name)
         ?.values.reduce((n, v) => n + ('value' in v ? v.value : v.count), 0) ?? 0,
     admin: async (path, init = {}) => {
-      const res = await fetch(`http://127.0.0.1:${gw.gateway.statsPort}${path}`, {
+      const res = await fetch(`http://127.0.0.1:${gw.statsPort}${path}`, {
         method: init.method ?? 'GET',
         body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
       });
@@ -130,9 +117,7 @@ export async function startCache(options: object = {}, setup: FixtureSetup = {})
       return { status: res.status, body };
     },
     close: async () => {
-      agent.destroy();
       await gw.close();
-      await origin.close();
       delete (globalThis as Record<string, unknown>)[global];
     },
   };

@@ -71,7 +71,7 @@ describe('cache: options', () => {
     assert.equal((await c.request('/long/page')).headers['x-cache'], 'MISS', 'the long route\'s 60 s are over');
     assert.equal((await c.request('/other')).body, 'v2', 'the frontend\'s other requests are not cached');
     // Each route's cache has its own metrics label, frontend/route.
-    const labels = c.gw.gateway.generation.metrics.snapshot().find((m) => m.name === 'cache_hits_total')!.values.map((v) => v.labels.cache).sort();
+    const labels = c.gw.metrics().find((m) => m.name === 'cache_hits_total')!.values.map((v) => v.labels.cache).sort();
     assert.deepEqual(labels, ['web/long', 'web/short']);
   });
 

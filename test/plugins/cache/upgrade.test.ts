@@ -17,10 +17,8 @@ describe('cache: upgrade requests bypass the cache', () => {
   let c: CacheFixture;
   const tunnels: Duplex[] = [];
   before(async () => {
-    c = await startCache();
     // The origin switches protocols on every path but /declined, where it answers an ordinary, cacheable 200.
-    c.origin.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
-      c.origin.requests.push({ method: req.method!, url: req.url!, headers: req.headers });
+    c = await startCache({}, { upgrade: (req: http.IncomingMessage, socket: Duplex) => {
       if (req.url === '/declined') {
         socket.end('HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndeclined');
         return;
@@ -28,7 +26,7 @@ describe('cache: upgrade requests bypass the cache', () => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
       socket.pipe(socket);
       tunnels.push(socket);
-    });
+    } });
   });
   after(async () => {
     for (const s of tunnels) s.destroy();

@@ -4,9 +4,7 @@
 // max-age, so a worker never asks twice), and /cache/stats confirms what each holds.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { freePort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
-import { startMaster, type TestMaster } from '../../helpers/master.ts';
+import { createTestMaster, type TestMaster, type TestOrigin } from 'tapgate/sdk/testing';
 
 /** Paths the origin serves, and the tags it gives them. */
 const paths: Record<string, string> = {
@@ -26,45 +24,35 @@ describe('cache: purges across two workers', () => {
   let web: number;
   let stats: number;
   before(async () => {
-    origin = await startOrigin('origin', (req, res) => {
-      req.resume();
-      const tags = paths[req.url!];
-      if (!tags) return void res.writeHead(404, { 'cache-control': 'no-store' }).end();
-      res.writeHead(200, { 'cache-control': 'max-age=600', 'cache-tag': tags }).end(req.url);
+    master = await createTestMaster({
+      config: {
+        workers: 2,
+        log: { level: 'warn', access: false },
+        hard_stop_after: '5s',
+        stats: { bind: '127.0.0.1:0' },
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'cache', options: { purge: { enabled: true } } }] } },
+        backends: { app: { servers: [{ name: 'o', address: 'origin:origin' }] } },
+      },
+      origins: {
+        origin: (req, res) => {
+          req.resume();
+          const tags = paths[req.url!];
+          if (!tags) return void res.writeHead(404, { 'cache-control': 'no-store' }).end();
+          res.writeHead(200, { 'cache-control': 'max-age=600', 'cache-tag': tags }).end(req.url);
+        },
+      },
     });
-    web = await freePort();
-    stats = await freePort();
-    master = await startMaster(`
-workers: 2
-log: { level: warn, access: false }
-hard_stop_after: 5s
-stats: { bind: 127.0.0.1:${stats} }
-frontends:
-  web:
-    bind: 127.0.0.1:${web}
-    default_backend: app
-    plugins: [{ use: cache, options: { purge: { enabled: true } } }]
-backends:
-  app: { servers: [{ name: o, address: ${origin.address} }] }
-`);
+    origin = master.origins.origin!;
+    web = master.port();
+    stats = master.statsPort!;
   });
-  after(async () => {
-    await master.stop(true);
-    await origin.close();
-  });
+  after(() => master?.close());
 
   /** One request on a connection of its own (so either worker may take it). */
-  const get = (path: string, method = 'GET') =>
-    new Promise<{ status: number; body: string; cache?: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: web, path, method, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body, cache: res.headers['x-cache'] as string | undefined }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const get = async (path: string, method = 'GET') => {
+    const res = await master.request({ path, method, fresh: true });
+    return { status: res.status, body: res.body, cache: res.headers['x-cache'] as string | undefined };
+  };
   const admin = async (path: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${stats}${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
     return { status: res.status, body: await res.json() };

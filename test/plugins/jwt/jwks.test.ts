@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
 import { bearer, get, makeKey, sign, type TestKey } from './tokens.ts';
 
 describe('jwt with a remote JWKS', () => {
@@ -13,10 +13,9 @@ describe('jwt with a remote JWKS', () => {
   let jwks: { keys: object[] } = { keys: [] };
   let fetches = 0;
   let server: http.Server;
-  let origin: TestOrigin;
   let gw: TestGateway;
   /** The plugins' clock: tests move it past the cooldown. */
-  let clock = Date.now();
+  const clock = () => gw.clock.now();
 
   before(async () => {
     [k1, k2, ec] = await Promise.all([makeKey('RS256', 'k1'), makeKey('RS256', 'k2'), makeKey('ES256', 'k3')]);
@@ -27,20 +26,17 @@ describe('jwt with a remote JWKS', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/.well-known/jwks.json`;
-    origin = await startOrigin('app');
-    gw = await startGateway(
-      {
+    gw = await createTestGateway({
+      config: {
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options: { jwks_url: url, jwks_cache: { cooldown: '30s', max_age: '10m' } } }] } },
-        backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+        backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
       },
-      {},
-      { now: () => clock },
-    );
+      origins: { app: 'name' },
+    });
   });
 
   after(async () => {
     await gw?.close();
-    await origin?.close();
     server?.close();
   });
 
@@ -51,37 +47,37 @@ describe('jwt with a remote JWKS', () => {
   });
 
   it('picks up a new key after an unknown kid, and retires the one removed, without a reload', async () => {
-    const generation = gw.gateway.generation.id;
+    const generation = gw.generation;
     jwks = { keys: [k2.jwk] };
     // Within the cooldown of the first fetch, an unknown kid does not fetch again.
     assert.equal((await get(gw.url('/'), bearer(await sign(k2)))).status, 401);
     assert.equal(fetches, 1);
-    clock += 31_000;
+    gw.clock.advance(31_000);
     const r = await get(gw.url('/'), bearer(await sign(k2)));
     assert.equal(r.status, 200, r.body);
     assert.equal(fetches, 2);
     const old = await get(gw.url('/'), bearer(await sign(k1)));
     assert.equal(old.status, 401);
     assert.match(String(old.headers['www-authenticate']), /error_description="unknown key"/);
-    assert.equal(gw.gateway.generation.id, generation);
+    assert.equal(gw.generation, generation);
   });
 
   it('remembers a verified token, yet refuses it once expired or once its key leaves the document', async () => {
     jwks = { keys: [k1.jwk, k2.jwk] };
-    clock += 31_000;
-    const token = await sign(k2, { exp: Math.floor(clock / 1000) + 60 });
+    gw.clock.advance(31_000);
+    const token = await sign(k2, { exp: Math.floor(clock() / 1000) + 60 });
     assert.equal((await get(gw.url('/'), bearer(token))).status, 200);
     assert.equal((await get(gw.url('/'), bearer(token))).status, 200, 'again, from memory');
-    clock += 120_000; // past exp and the 30 s skew
+    gw.clock.advance(120_000); // past exp and the 30 s skew
     const expired = await get(gw.url('/'), bearer(token));
     assert.equal(expired.status, 401);
     assert.match(String(expired.headers['www-authenticate']), /error_description="token expired"/);
 
-    const fresh = await sign(k2, { exp: Math.floor(clock / 1000) + 3600 });
+    const fresh = await sign(k2, { exp: Math.floor(clock() / 1000) + 3600 });
     assert.equal((await get(gw.url('/'), bearer(fresh))).status, 200);
     // k2 leaves the document; once the gateway has fetched it again, the remembered token no longer passes.
     jwks = { keys: [k1.jwk] };
-    clock += 11 * 60_000; // past max_age: the next use of the keys fetches in the background
+    gw.clock.advance(11 * 60_000); // past max_age: the next use of the keys fetches in the background
     const before = fetches;
     await get(gw.url('/'), bearer(fresh));
     for (let i = 0; fetches === before; i++) {
@@ -94,12 +90,12 @@ describe('jwt with a remote JWKS', () => {
     assert.match(String(gone.headers['www-authenticate']), /error_description="unknown key"/);
     // Back to the document the next tests expect: k2 only, fetched again for its unknown kid.
     jwks = { keys: [k2.jwk] };
-    clock += 31_000;
-    assert.equal((await get(gw.url('/'), bearer(await sign(k2, { exp: Math.floor(clock / 1000) + 600 })))).status, 200);
+    gw.clock.advance(31_000);
+    assert.equal((await get(gw.url('/'), bearer(await sign(k2, { exp: Math.floor(clock() / 1000) + 600 })))).status, 200);
   });
 
   it('fetches at most once per cooldown however many unknown kids arrive', async () => {
-    clock += 31_000;
+    gw.clock.advance(31_000);
     const before = fetches;
     const stranger = await makeKey('RS256', 'x');
     const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await get(gw.url('/'), bearer(await sign(stranger, {}, { kid: `random-${i}` })))).status));
@@ -108,13 +104,13 @@ describe('jwt with a remote JWKS', () => {
   });
 
   it('keeps the keys it has when the JWKS server fails', async () => {
-    clock += 11 * 60_000; // older than max_age: a background refresh, which fails
+    gw.clock.advance(11 * 60_000); // older than max_age: a background refresh, which fails
     server.removeAllListeners('request');
     server.on('request', (_req, res) => {
       fetches++;
       res.writeHead(500).end();
     });
-    const fresh = () => sign(k2, { iat: Math.floor(clock / 1000), exp: Math.floor(clock / 1000) + 600 });
+    const fresh = () => sign(k2, { iat: Math.floor(clock() / 1000), exp: Math.floor(clock() / 1000) + 600 });
     const before = fetches;
     assert.equal((await get(gw.url('/'), bearer(await fresh()))).status, 200);
     await new Promise((r) => setTimeout(r, 50));
@@ -127,7 +123,6 @@ describe('jwt with a remote JWKS it must not take', () => {
   let key: TestKey;
   const served: string[] = [];
   let server: http.Server;
-  let origin: TestOrigin;
   let gw: TestGateway;
 
   before(async () => {
@@ -141,17 +136,18 @@ describe('jwt with a remote JWKS it must not take', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-    origin = await startOrigin('app');
     const guarded = (path: string, file: string) => ({ name: file, match: { path }, plugins: [{ use: 'jwt', options: { jwks_url: `${base}/${file}` } }] });
-    gw = await startGateway({
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', routes: [guarded('/big', 'big.json'), guarded('/moved', 'moved.json'), guarded('/good', 'good.json')] } },
-      backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+    gw = await createTestGateway({
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', routes: [guarded('/big', 'big.json'), guarded('/moved', 'moved.json'), guarded('/good', 'good.json')] } },
+        backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
+      },
+      origins: { app: 'name' },
     });
   });
 
   after(async () => {
     await gw?.close();
-    await origin?.close();
     server?.close();
   });
 
@@ -167,14 +163,13 @@ describe('jwt with a remote JWKS it must not take', () => {
 
 describe('routing on claims', () => {
   let key: TestKey;
-  const origins: Record<string, TestOrigin> = {};
   let gw: TestGateway;
+  const origins = () => Object.values(gw.origins);
 
   before(async () => {
     key = await makeKey('EdDSA', 'ed');
-    for (const name of ['www', 'admin', 'reader', 'public']) origins[name] = await startOrigin(name);
-    gw = await startGateway(
-      {
+    gw = await createTestGateway({
+      config: {
         frontends: {
           web: {
             bind: '127.0.0.1:0',
@@ -192,15 +187,13 @@ describe('routing on claims', () => {
             routes: [{ name: 'guarded', match: { path: '/private' }, plugins: [{ use: 'jwt', options: { keys: [{ jwk: key.jwk }] } }] }],
           },
         },
-        backends: Object.fromEntries(Object.entries(origins).map(([name, o]) => [name, { servers: [{ name: 's1', address: o.address }] }])),
+        backends: Object.fromEntries(['www', 'admin', 'reader', 'public'].map((name) => [name, { servers: [{ name: 's1', address: `origin:${name}` }] }])),
       },
-    );
+      origins: { www: 'name', admin: 'name', reader: 'name', public: 'name' },
+    });
   });
 
-  after(async () => {
-    await gw?.close();
-    await Promise.all(Object.values(origins).map((o) => o.close()));
-  });
+  after(() => gw?.close());
 
   it('sends each request to the route its claims match', async () => {
     const to = async (claims: Record<string, unknown>, path = '/') => (await get(gw.url(path), bearer(await sign(key, claims)))).headers['x-origin'];
@@ -213,12 +206,12 @@ describe('routing on claims', () => {
   });
 
   it('verifies before routing on a frontend: no token, no route', async () => {
-    const seen = Object.values(origins).reduce((n, o) => n + o.requests.length, 0);
+    const seen = origins().reduce((n, o) => n + o.requests.length, 0);
     const r = await get(gw.url('/'), { 'x-role': 'admin' });
     assert.equal(r.status, 401);
     const forged = await get(gw.url('/'), bearer(await sign(await makeKey('EdDSA', 'ed'), { role: 'admin' })));
     assert.equal(forged.status, 401);
-    assert.equal(Object.values(origins).reduce((n, o) => n + o.requests.length, 0), seen);
+    assert.equal(origins().reduce((n, o) => n + o.requests.length, 0), seen);
   });
 
   it('on a route, guards that route only', async () => {
@@ -229,7 +222,7 @@ describe('routing on claims', () => {
 
   it('refuses a claim rule that is not one in the config check', async () => {
     await assert.rejects(
-      startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'www', routes: [{ match: { claim: { scope: { contain: 'read' } } } }] } }, backends: { www: { servers: [{ name: 's1', address: origins.www!.address }] } } }),
+      createTestGateway({ config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'www', routes: [{ match: { claim: { scope: { contain: 'read' } } } }] } }, backends: { www: { servers: [{ name: 's1', address: gw.origins.www!.address }] } } } }),
       /routes\[0\]\.match\.claim/,
     );
   });

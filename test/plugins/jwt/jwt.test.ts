@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 import { b64, bearer, get, makeKey, nowSeconds, sign, type Reply, type TestKey } from './tokens.ts';
 
 let rsa: TestKey, ec: TestKey, ed: TestKey, stranger: TestKey;
@@ -24,10 +24,6 @@ const good = (key: TestKey, claims: Record<string, unknown> = {}, header: Record
 
 before(async () => {
   [rsa, ec, ed, stranger] = await Promise.all([makeKey('RS256', 'rsa-1'), makeKey('ES256', 'ec-1'), makeKey('EdDSA', 'ed-1'), makeKey('RS256', 'rsa-1')]);
-  origin = await startOrigin('app', (req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url, headers: req.headers }));
-  });
   // Where jku / x5u headers point: the gateway must never ask.
   attacker = http.createServer((req, res) => {
     attackerHits++;
@@ -35,8 +31,8 @@ before(async () => {
   });
   await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
   attackerUrl = `http://127.0.0.1:${(attacker.address() as net.AddressInfo).port}/jwks.json`;
-  gw = await startGateway(
-    {
+  gw = await createTestGateway({
+    config: {
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -77,19 +73,20 @@ before(async () => {
           ],
         },
       },
-      backends: { app: { servers: [{ name: 's1', address: origin.address }] } },
+      backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
     },
-    {
+    origins: { app: 'echo' },
+    files: {
       'rsa.pem': rsa.pem,
       'ec.jwk.json': JSON.stringify(ec.jwk),
       'ed.jwks.json': JSON.stringify({ keys: [ed.jwk] }),
     },
-  );
+  });
+  origin = gw.origins.app!;
 });
 
 after(async () => {
   await gw?.close();
-  await origin?.close();
   attacker?.close();
 });
 
@@ -265,7 +262,7 @@ describe('jwt with local keys', () => {
 describe('jwt configuration checks', () => {
   const attempt = async (options: object, files: Record<string, string> = {}) => {
     try {
-      const g = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options }] } }, backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } } }, files);
+      const g = await createTestGateway({ config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options }] } }, backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } } }, files });
       await g.close();
       return '';
     } catch (err) {

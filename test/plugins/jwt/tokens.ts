@@ -1,4 +1,4 @@
-// Keys and tokens made at test time with jose; requests go through the shared helpers' get().
+// Keys and tokens made at test time with jose; requests go through the harness's get().
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 
 export interface TestKey {
@@ -27,6 +27,6 @@ export function sign(key: TestKey, claims: JWTPayload = {}, header: Record<strin
 
 export const b64 = (v: string | object) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-export { get, type Reply } from '../../helpers/gateway.ts';
+export { get, type TestResponse as Reply } from 'tapgate/sdk/testing';
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

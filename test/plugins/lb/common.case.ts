@@ -2,27 +2,13 @@
 // each algorithm file's test calls `balancerConformance(name, algorithm)`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Balancer, BalancerExtension, PickContext, ServerState, ServerView } from '../../../sdk/index.ts';
-import { eligibleOf } from '../../../core/upstream/backend.ts';
-import { ExtensionRegistry } from '../../../core/extensions/registry.ts';
-import { formatPath } from '../../../core/config/problems.ts';
-import { newServerHealth } from '../../../core/upstream/health.ts';
+import type { BalancerExtension, PickContext } from 'tapgate/sdk';
+import { createBalancer, eligibleServers as eligibleOf, httpContext, pickFrom, seededRandom, tcpContext, TestServer } from 'tapgate/sdk/testing';
 
-export class FakeServer implements ServerView {
-  state: ServerState = 'ready';
-  up = true;
-  active = 0;
-  peakActive = 0;
-  readonly changedAt = 0;
-  readonly id: string;
-  readonly address = { host: '127.0.0.1', port: 0 };
-  readonly maxconn = 0;
-  readonly health = newServerHealth();
-  constructor(readonly name: string, readonly weight = 1, readonly backup = false, readonly backend = 'b') {
-    this.id = `${backend}/${name}`;
-  }
-  get usable() {
-    return this.up && this.state === 'ready' && this.weight > 0;
+/** A server of backend `b` whose state a test sets: `new FakeServer(name, weight, backup)`. */
+export class FakeServer extends TestServer {
+  constructor(name: string, weight = 1, backup = false, backend = 'b') {
+    super(name, { weight, backup, backend });
   }
 }
 
@@ -31,56 +17,25 @@ export class FakeServer implements ServerView {
  * with i; `over` replaces the address, the target (path and query) or all the headers.
  */
 export function fakeContext(i: number, over: { address?: string; url?: string; headers?: Record<string, string> } = {}): PickContext {
-  const url = over.url ?? `/item/${i}`;
-  const headers = over.headers ?? { 'x-user': `user-${i}`, cookie: `session=s${i}; theme=dark` };
-  const cookies = Object.fromEntries((headers.cookie ?? '').split(';').filter((c) => c.includes('=')).map((c) => c.trim().split('=') as [string, string]));
-  return {
+  return httpContext({
     client: { address: over.address ?? `10.0.${i >> 8 & 255}.${i & 255}`, port: 1000 + i },
-    url,
-    path: url.split('?')[0],
-    headers,
-    header: (name: string) => headers[name.toLowerCase()] ?? '',
-    cookies,
-    state: {},
-  } as unknown as PickContext;
+    url: over.url ?? `/item/${i}`,
+    headers: over.headers ?? { 'x-user': `user-${i}`, cookie: `session=s${i}; theme=dark` },
+  });
 }
 
 /** A TCP session: a client address, no path, headers or cookies. */
 export function fakeTcpContext(i: number): PickContext {
-  return { client: { address: `10.1.${i >> 8 & 255}.${i & 255}`, port: 1000 + i }, state: {} } as unknown as PickContext;
+  return tcpContext({ client: { address: `10.1.${i >> 8 & 255}.${i & 255}`, port: 1000 + i } });
 }
 
-export function seeded(seed = 42): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-
-/**
- * A balancer made as the kernel makes one for backend `b` (`balance: name(argument)`,
- * `balance_options: options`, both checked by the algorithm's schemas); throws what
- * `check` would report, one problem a line.
- */
-export function makeBalancer(
-  algorithm: BalancerExtension,
-  o: { servers: readonly ServerView[]; argument?: string; options?: Record<string, unknown>; random?: () => number; now?: () => number },
-): Balancer {
-  const registry = new ExtensionRegistry();
-  registry.add(algorithm, 'test');
-  const problems: string[] = [];
-  const balance = o.argument === undefined ? algorithm.name : `${algorithm.name}(${o.argument})`;
-  const init = { backend: 'b', servers: o.servers, random: o.random ?? seeded(), now: o.now ?? (() => 0) };
-  const made = registry.createBalancer({ balance, balance_options: o.options ?? {} }, init, ['backends', 'b'], (path, message, hint) =>
-    problems.push(`${formatPath(path)}: ${message}${hint ? ` (${hint})` : ''}`),
-  );
-  if (!made) throw new Error(problems.join('\n'));
-  return made;
-}
+export const seeded = seededRandom;
 
 /** Picks as the kernel does: among the eligible servers only, nothing when none is. */
-export function pickAs(b: Balancer, servers: readonly ServerView[], ctx: PickContext): ServerView | undefined {
-  const eligible = eligibleOf(servers);
-  return eligible.length ? b.pick(ctx, eligible) : undefined;
-}
+export const pickAs = pickFrom;
+
+/** A balancer made as the kernel makes one (`balance_options` checked by the algorithm's schema); throws what `check` would report. */
+export const makeBalancer = createBalancer;
 
 /**
  * `exactWeights`: shares must be exact (round robin). `tolerance`: the allowed distance

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PickContext } from '../../../sdk/index.ts';
+import type { PickContext } from 'tapgate/sdk';
 import { peakEwma } from '../../../plugins/lb/ewma.ts';
 import { balancerConformance, FakeServer, fakeContext, makeBalancer, pickAs, seeded } from './common.case.ts';
 

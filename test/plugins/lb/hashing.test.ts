@@ -2,7 +2,7 @@
 // placement, key movement when a server leaves or joins, bounded loads.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Balancer, PickContext, ServerView } from '../../../sdk/index.ts';
+import type { Balancer, PickContext, ServerView } from 'tapgate/sdk';
 import { cachedPerSet, hashBalancer, HashOptions, murmur3, Ring } from '../../../plugins/lb/hashing.ts';
 import { sourceHash } from '../../../plugins/lb/source.ts';
 import { uriHash } from '../../../plugins/lb/uri.ts';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ServerView } from '../../../sdk/index.ts';
+import type { ServerView } from 'tapgate/sdk';
 import { staticRoundRobin } from '../../../plugins/lb/static-rr.ts';
 import { balancerConformance, FakeServer, fakeContext, makeBalancer } from './common.case.ts';
 

@@ -2,10 +2,9 @@
 // other's protocols, and never throwing or reading out of bounds, whatever the bytes.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Detector } from 'tapgate/sdk';
+import { checkTestConfig, extensionsOf } from 'tapgate/sdk/testing';
 import protocols, { detectHttp, detectSsh, detectTls } from '../../../plugins/protocols/index.ts';
-import { builtins } from '../../../plugins/index.ts';
-import type { Detector } from '../../../sdk/index.ts';
-import { ExtensionRegistry } from '../../../core/extensions/registry.ts';
 import { buildClientHello, bytes, captureClientHello, guarded, inRecords, seeded } from './fixtures.ts';
 
 const detectors: Record<string, Detector> = { tls: detectTls, http: detectHttp, ssh: detectSsh };
@@ -21,13 +20,17 @@ describe('protocol detectors', () => {
     samples.ssh = bytes('SSH-2.0-OpenSSH_9.6p1 Ubuntu-3\r\n');
   });
 
-  it('are brought by the autoloaded protocols plugin as tls, http and ssh', () => {
-    const registry = new ExtensionRegistry();
-    for (const e of protocols.extensions ?? []) registry.add(e, protocols.name);
-    assert.deepEqual([...registry.detectors.keys()], ['tls', 'http', 'ssh']);
-    assert.equal(registry.detectors.get('tls'), detectTls);
-    assert.equal(builtins.get('protocols'), protocols);
+  it('are brought by the autoloaded protocols plugin as tls, http and ssh', async () => {
+    const { detectors } = extensionsOf(protocols);
+    assert.deepEqual([...detectors.keys()], ['tls', 'http', 'ssh']);
+    assert.equal(detectors.get('tls'), detectTls);
     assert.equal(protocols.autoload, true);
+    // A built-in: a config routes on the three without naming the plugin.
+    const routes = ['tls', 'http', 'ssh'].map((protocol) => ({ match: { protocol }, backend: 'app' }));
+    const checked = await checkTestConfig({
+      config: { frontends: { edge: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'app', routes } }, backends: { app: { servers: [{ name: 's', address: '127.0.0.1:9' }] } } },
+    });
+    assert.deepEqual(checked.problems.map((p) => p.text), []);
   });
 
   it("each recognise their own protocol and say undefined to the others'", () => {

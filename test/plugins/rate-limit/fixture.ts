@@ -1,6 +1,6 @@
 // Shared pieces of the rate-limit tests: a config around one origin, and a tiny plugin
 // that plays the authentication plugins' part (claims, API key) from request headers.
-import type { TestOrigin } from '../../helpers/gateway.ts';
+import { get as fetchOnce } from 'tapgate/sdk/testing';
 
 /** Sets `ctx.state.claims` from `x-sub`/`x-org` and `ctx.state.apiKey` from `x-key` (`name:k` sets the bare name), at Stage.AUTH. */
 export const whoPlugin = `
@@ -19,11 +19,11 @@ export default definePlugin({
 });
 `;
 
-/** One frontend `web` on port 0 in front of `origin`, with `plugins`. */
-export function webConfig(origin: TestOrigin, plugins: unknown[], more: Record<string, unknown> = {}): object {
+/** One frontend `web` on port 0 in front of origin `a`, with `plugins`. */
+export function webConfig(plugins: unknown[], more: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins, ...more } },
-    backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
+    backends: { app: { servers: [{ name: 'a', address: 'origin:a' }] } },
   };
 }
 
@@ -36,17 +36,14 @@ export interface Seen {
 }
 
 export async function get(url: string, headers: Record<string, string> = {}): Promise<Seen> {
-  const res = await fetch(url, { headers });
-  return { status: res.status, policy: res.headers.get('ratelimit-policy'), limit: res.headers.get('ratelimit'), retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  const res = await fetchOnce(url, headers);
+  const field = (name: string) => (res.headers[name] as string | undefined) ?? null;
+  return { status: res.status, policy: field('ratelimit-policy'), limit: field('ratelimit'), retryAfter: field('retry-after'), body: res.body };
 }
 
 /** `n` requests in turn; their statuses. */
 export async function statuses(n: number, url: string | ((i: number) => string), headers: Record<string, string> | ((i: number) => Record<string, string>) = {}): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const res = await fetch(typeof url === 'string' ? url : url(i), { headers: typeof headers === 'function' ? headers(i) : headers });
-    await res.arrayBuffer();
-    out.push(res.status);
-  }
+  for (let i = 0; i < n; i++) out.push((await fetchOnce(typeof url === 'string' ? url : url(i), typeof headers === 'function' ? headers(i) : headers)).status);
   return out;
 }

@@ -1,33 +1,26 @@
 // The rate-limit plugin in one process: the local store on a fake clock (exact windows,
 // slides and refills), the shared store (api.take), keys by address, header, claim and
 // API key, route scope, headers on and off, a store that stops answering, bad options.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, type TestGatewayOptions, type TestGateway } from 'tapgate/sdk/testing';
 import { get, statuses, webConfig, whoPlugin } from './fixture.ts';
 
-/** A fake clock at the start of a 10 s window (and of every shorter one). */
-const clock = { now: 1_800_000_000_000 };
-const now = () => clock.now;
-
 describe('rate-limit in one process', () => {
-  let origin: TestOrigin;
   const open: TestGateway[] = [];
-  const start = async (plugins: unknown[], more: Record<string, unknown> = {}) => {
-    clock.now = 1_800_000_000_000;
-    const g = await startGateway(webConfig(origin, plugins, more), { 'who.ts': whoPlugin }, { now });
+  /** A gateway in front of origin `a`, its clock at the start of a 10 s window (and of every shorter one). */
+  const start = async (plugins: unknown[], more: Record<string, unknown> = {}, take?: TestGatewayOptions['take']) => {
+    const g = await createTestGateway({ config: webConfig(plugins, more), origins: { a: 'name' }, files: { 'who.ts': whoPlugin }, clock: { start: 1_800_000_000_000 }, take });
     open.push(g);
     return g;
   };
-  before(async () => (origin = await startOrigin('a')));
   after(async () => {
     for (const g of open) await g.close();
-    await origin.close();
   });
 
   it('lets `limit` requests through in a window, then answers 429 with Retry-After and the RateLimit fields', async () => {
     const g = await start([{ use: 'rate-limit', options: { limit: 3, window: '10s', store: 'local' } }]);
-    const seen = origin.requests.length;
+    const seen = g.origins.a!.requests.length;
     for (const r of [2, 1, 0]) {
       const res = await get(g.url());
       assert.equal(res.status, 200);
@@ -37,22 +30,22 @@ describe('rate-limit in one process', () => {
     }
     const refused = await get(g.url());
     assert.deepEqual(refused, { status: 429, policy: '"default";q=3;w=10', limit: '"default";r=0;t=10', retryAfter: '10', body: 'Too Many Requests\n' });
-    assert.equal(origin.requests.length, seen + 3, 'the refused request never reached the server');
+    assert.equal(g.origins.a!.requests.length, seen + 3, 'the refused request never reached the server');
   });
 
   it('slides: half a window on, the previous window still counts for half', async () => {
     const g = await start([{ use: 'rate-limit', options: { limit: '3 per 10s', store: 'local' } }]);
     assert.deepEqual(await statuses(4, g.url()), [200, 200, 200, 429]);
-    clock.now += 15_000; // 3 × (1 - 0.5) = 1.5 used
+    g.clock.advance(15_000); // 3 × (1 - 0.5) = 1.5 used
     const one = await get(g.url());
     assert.equal(one.status, 200);
     assert.equal(one.limit, '"default";r=0;t=5');
     const refused = await get(g.url()); // 1.5 + 1 + 1 > 3; fits again once the old window weighs 1.5 less... 1/6 of it: 1.67 s
     assert.equal(refused.status, 429);
     assert.equal(refused.retryAfter, '2');
-    clock.now += 1_700;
+    g.clock.advance(1_700);
     assert.equal((await get(g.url())).status, 200);
-    clock.now += 30_000; // two windows on: nothing counts
+    g.clock.advance(30_000); // two windows on: nothing counts
     assert.deepEqual(await statuses(4, g.url()), [200, 200, 200, 429]);
   });
 
@@ -65,9 +58,9 @@ describe('rate-limit in one process', () => {
     const refused = await get(g.url());
     assert.equal(refused.status, 429);
     assert.equal(refused.retryAfter, '1');
-    clock.now += 1_000;
+    g.clock.advance(1_000);
     assert.deepEqual(await statuses(2, g.url()), [200, 429]);
-    clock.now += 10_000; // full again, never more than the burst
+    g.clock.advance(10_000); // full again, never more than the burst
     assert.deepEqual(await statuses(3, g.url()), [200, 200, 429]);
   });
 
@@ -148,8 +141,8 @@ describe('rate-limit in one process', () => {
   });
 
   it('when the shared store does not answer, requests pass (after `timeout`, then at once for a second)', async () => {
-    const g = await start([{ use: 'rate-limit', options: { limit: '1 per 1h', policy: 'silent-master', timeout: '100ms' } }]);
-    g.gateway.generation.take = () => new Promise(() => undefined); // the master is gone
+    // The master is gone: the shared store never answers.
+    const g = await start([{ use: 'rate-limit', options: { limit: '1 per 1h', policy: 'silent-master', timeout: '100ms' } }], {}, () => new Promise(() => undefined));
     const t0 = performance.now();
     const first = await get(g.url());
     const waited = performance.now() - t0;
@@ -162,7 +155,7 @@ describe('rate-limit in one process', () => {
 
   it('refuses options that do not make a limit, saying what to write', async () => {
     const refused = async (options: object, pattern: RegExp) => {
-      await assert.rejects(() => startGateway(webConfig(origin, [{ use: 'rate-limit', options }])), pattern);
+      await assert.rejects(() => createTestGateway({ config: webConfig([{ use: 'rate-limit', options }]), origins: { a: 'name' } }), pattern);
     };
     await refused({}, /options: plugin "rate-limit" options: expected a limit: `limit: "100 per 1m"`/);
     await refused({ limit: 10 }, /options: plugin "rate-limit" options: expected a window with a numeric limit/);

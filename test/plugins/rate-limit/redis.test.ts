@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { freePort, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, unusedPort, type TestGateway } from 'tapgate/sdk/testing';
 import { get, webConfig } from './fixture.ts';
 
 /** redis-server on 127.0.0.1:`port`, nothing saved to disk; resolves once it accepts connections. */
@@ -32,25 +32,23 @@ async function stopRedis(child: ChildProcess): Promise<void> {
 }
 
 describe('rate-limit with store: redis, across two gateways', () => {
-  let origin: TestOrigin;
   let port: number;
   let redis: ChildProcess;
   const open: TestGateway[] = [];
   /** Two gateways with the same config, as on two machines. */
   const pair = async (options: object) => {
-    const config = webConfig(origin, [{ use: 'rate-limit', options: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` }, ...options } }]);
-    const two = [await startGateway(config), await startGateway(config)];
+    const config = webConfig([{ use: 'rate-limit', options: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` }, ...options } }]);
+    // The real clock: a store that failed is asked again a second later.
+    const two = [await createTestGateway({ config, origins: { a: 'name' }, clock: 'real' }), await createTestGateway({ config, origins: { a: 'name' }, clock: 'real' })];
     open.push(...two);
     return two;
   };
   before(async () => {
-    origin = await startOrigin('a');
-    port = await freePort();
+    port = await unusedPort();
     redis = await startRedis(port);
   });
   after(async () => {
     for (const g of open) await g.close();
-    await origin.close();
     await stopRedis(redis);
   });
 

@@ -3,39 +3,26 @@
 // connections over workers is not even enough to test that exactly.)
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { freePort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
-import { startMaster, type TestMaster } from '../../helpers/master.ts';
+import { createTestMaster, type TestMaster } from 'tapgate/sdk/testing';
 
 describe('rate-limit across two workers', () => {
-  let origin: TestOrigin;
   let master: TestMaster;
   let plain: number;
   let reloaded: number;
   before(async () => {
-    origin = await startOrigin('a');
-    [plain, reloaded] = [await freePort(), await freePort()];
-    master = await startMaster(`
-workers: 2
-log: { level: warn, access: false }
-hard_stop_after: 5s
-frontends:
-  plain:
-    bind: 127.0.0.1:${plain}
-    default_backend: app
-    plugins: [{ use: rate-limit, options: { limit: 10, window: 1h } }]
-  reloaded:
-    bind: 127.0.0.1:${reloaded}
-    default_backend: app
-    plugins: [{ use: rate-limit, options: { limit: 10, window: 1h } }]
-backends:
-  app:
-    servers: [{ name: a, address: ${origin.address} }]
-`);
+    const limited = { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'rate-limit', options: { limit: 10, window: '1h' } }] };
+    master = await createTestMaster({
+      config: {
+        workers: 2,
+        hard_stop_after: '5s',
+        frontends: { plain: limited, reloaded: limited },
+        backends: { app: { servers: [{ name: 'a', address: 'origin:a' }] } },
+      },
+      origins: { a: 'name' },
+    });
+    [plain, reloaded] = [master.port('plain'), master.port('reloaded')];
   });
-  after(async () => {
-    await master.stop(true);
-    await origin.close();
-  });
+  after(() => master?.close());
 
   /** `n` requests, each on a new connection (so both workers take some). */
   const hit = async (port: number, n: number) => {

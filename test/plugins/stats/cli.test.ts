@@ -1,37 +1,30 @@
 // `tapgate stats -c FILE` through the real CLI against a running gateway.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { deadPort, startGateway, startOrigin, tempDir, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
-import { bin } from '../../helpers/master.ts';
+import { createTestGateway, runTapgate, unusedPort, type TestGateway } from 'tapgate/sdk/testing';
 
-const run = (...args: string[]) =>
-  promisify(execFile)(process.execPath, [bin, 'stats', ...args], { env: { ...process.env, NO_COLOR: '1' } }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+const run = (...args: string[]) => runTapgate(['stats', ...args], { env: { NO_COLOR: '1' } });
 
 describe('tapgate stats', () => {
-  let a: TestOrigin;
   let gw: TestGateway;
   const token = 'a-token-of-sixteen-chars';
   before(async () => {
-    a = await startOrigin('a');
-    const port = await deadPort();
-    gw = await startGateway({
-      stats: { bind: `127.0.0.1:${port}`, token },
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-      backends: { app: { servers: [{ name: 'a', address: a.address }, { name: 'b', address: `127.0.0.1:${await deadPort()}`, state: 'maint' }] } },
+    // A fixed port: the CLI finds the stats listener in the config file.
+    const port = await unusedPort();
+    gw = await createTestGateway({
+      config: {
+        stats: { bind: `127.0.0.1:${port}`, token },
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+        backends: { app: { servers: [{ name: 'a', address: 'origin:a' }, { name: 'b', address: `127.0.0.1:${await unusedPort()}`, state: 'maint' }] } },
+      },
+      origins: { a: 'name' },
+      clock: 'real',
     });
     for (let i = 0; i < 7; i++) await (await fetch(gw.url('/'))).text();
   });
-  after(async () => {
-    await gw.close();
-    await a.close();
-  });
+  after(() => gw?.close());
 
   it('prints frontends, backends and servers with status and counts, using the token from the config', async () => {
     const { code, stdout, stderr } = await run('-c', gw.file);
@@ -61,11 +54,10 @@ describe('tapgate stats', () => {
   });
 
   it('says so when the configuration has no stats section', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'tapgate.yaml');
+    const file = join(gw.dir, 'plain.yaml');
     writeFileSync(file, 'frontends: {}\nbackends: {}\n');
     const { code, stderr } = await run('-c', file);
     assert.equal(code, 1);
-    assert.match(stderr, /^tapgate stats: no stats section in .*tapgate\.yaml: add one, e\.g\. stats: \{ bind: 127\.0\.0\.1:8404 \}\n$/);
+    assert.match(stderr, /^tapgate stats: no stats section in .*plain\.yaml: add one, e\.g\. stats: \{ bind: 127\.0\.0\.1:8404 \}\n$/);
   });
 });

@@ -1,6 +1,6 @@
 // A gateway with a stats listener and known traffic, and helpers to read what the stats
 // plugin answers there.
-import { deadPort, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { createTestGateway, unusedPort, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 import type { StatsReport } from '../../../plugins/stats/report.ts';
 
 export interface StatsFixture {
@@ -19,42 +19,41 @@ export interface StatsFixture {
  * default, backend `app`: servers a (weight 2) and b (weight 1), answering their name.
  */
 export async function startStats(extra: { health?: object } = {}): Promise<StatsFixture> {
-  const a = await startOrigin('a');
-  const b = await startOrigin('b');
-  const dead = await deadPort();
-  const gw = await startGateway({
-    stats: { bind: '127.0.0.1:0' },
-    frontends: {
-      web: {
-        bind: '127.0.0.1:0',
-        default_backend: 'app',
-        routes: [
-          { name: 'missing', match: { path: '/missing' }, plugins: [{ use: 'respond', options: { status: 404, body: 'not here\n' } }] },
-          { name: 'admin', match: { path: '/admin' }, plugins: [{ use: 'respond', options: { status: 403, body: 'forbidden\n' } }] },
-          { name: 'broken', match: { path: '/broken' }, backend: 'dead' },
-        ],
+  const dead = await unusedPort();
+  const gw = await createTestGateway({
+    config: {
+      stats: { bind: '127.0.0.1:0' },
+      frontends: {
+        web: {
+          bind: '127.0.0.1:0',
+          default_backend: 'app',
+          routes: [
+            { name: 'missing', match: { path: '/missing' }, plugins: [{ use: 'respond', options: { status: 404, body: 'not here\n' } }] },
+            { name: 'admin', match: { path: '/admin' }, plugins: [{ use: 'respond', options: { status: 403, body: 'forbidden\n' } }] },
+            { name: 'broken', match: { path: '/broken' }, backend: 'dead' },
+          ],
+        },
+      },
+      backends: {
+        app: {
+          ...(extra.health ? { health: extra.health } : {}),
+          servers: [
+            { name: 'a', address: 'origin:a', weight: 2 },
+            { name: 'b', address: 'origin:b', weight: 1 },
+          ],
+        },
+        dead: { servers: [{ name: 'x', address: `127.0.0.1:${dead}` }] },
       },
     },
-    backends: {
-      app: {
-        ...(extra.health ? { health: extra.health } : {}),
-        servers: [
-          { name: 'a', address: a.address, weight: 2 },
-          { name: 'b', address: b.address, weight: 1 },
-        ],
-      },
-      dead: { servers: [{ name: 'x', address: `127.0.0.1:${dead}` }] },
-    },
+    origins: { a: 'name', b: 'name' },
+    // The page and the report read the time the stats plugin reads.
+    clock: 'real',
   });
-  const stats = (path: string) => fetch(`http://127.0.0.1:${gw.gateway.statsPort}${path}`);
+  const stats = (path: string) => fetch(`http://127.0.0.1:${gw.statsPort}${path}`);
   return {
-    gw, a, b, stats,
+    gw, a: gw.origins.a!, b: gw.origins.b!, stats,
     report: async () => (await (await stats('/stats.json')).json()) as StatsReport,
-    close: async () => {
-      await gw.close();
-      await a.close();
-      await b.close();
-    },
+    close: () => gw.close(),
   };
 }
 

@@ -3,13 +3,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { root } from '../../helpers/gateway.ts';
+import { fileURLToPath } from 'node:url';
 import { csvColumns } from '../../../plugins/stats/csv.ts';
 import type { StatsReport } from '../../../plugins/stats/report.ts';
 import { knownTraffic, normalise, startStats, type StatsFixture } from './fixture.ts';
 
-const golden = join(root, 'test', 'plugins', 'stats', 'golden', 'stats.json');
+const golden = fileURLToPath(new URL('golden/stats.json', import.meta.url));
 const zero = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 };
 
 describe('stats plugin: HTTP counts', () => {
@@ -145,7 +144,7 @@ describe('stats plugin: HTTP counts', () => {
 
   it('leaves other paths and methods to the kernel', async () => {
     assert.equal((await f.stats('/nothing')).status, 404);
-    assert.equal((await fetch(`http://127.0.0.1:${f.gw.gateway.statsPort}/stats.json`, { method: 'POST' })).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${f.gw.statsPort}/stats.json`, { method: 'POST' })).status, 404);
     assert.equal((await f.stats('/api/status')).status, 200);
   });
 });

@@ -5,12 +5,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { root } from '../../helpers/gateway.ts';
-import { launchChromium } from '../../helpers/browser.ts';
+import { launchChromium } from './browser.ts';
 import { knownTraffic, startStats, until, type StatsFixture } from './fixture.ts';
 
-const artifacts = join(root, 'test', '.artifacts');
+const artifacts = fileURLToPath(new URL('../../.artifacts/', import.meta.url));
 const colour = { UP: 'rgb(184, 240, 184)', DOWN: 'rgb(255, 154, 154)' };
 
 describe('stats page in Chromium', () => {
@@ -29,7 +29,7 @@ describe('stats page in Chromium', () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`http://127.0.0.1:${f.gw.gateway.statsPort}/`);
+    await page.goto(`http://127.0.0.1:${f.gw.statsPort}/`);
   });
   after(async () => {
     await browser?.close();

@@ -4,14 +4,7 @@
 // a new generation no longer registers goes away.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
-import { checkConfig } from '../../../core/config/check.ts';
-import { createLogger } from '../../../core/log.ts';
-import { builtins } from '../../../plugins/index.ts';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
-import { parseExposition } from '../../helpers/prometheus.ts';
-import { until } from './fixture.ts';
+import { createTestGateway, parsePrometheus, type TestGateway } from 'tapgate/sdk/testing';
 
 const hostileValue = 'say "hi" \\ and\nbye';
 
@@ -32,29 +25,25 @@ const setupCalls = (name: string, body: string) => `
   export default definePlugin({ name: '${name}', version: '1.0.0', setup(api) { const metrics = api.metrics; ${body} } });`;
 
 describe('/metrics with plugins that misuse api.metrics', () => {
-  let origin: TestOrigin;
   let gw: TestGateway;
   before(async () => {
-    origin = await startOrigin('app');
-    gw = await startGateway(
-      {
+    gw = await createTestGateway({
+      config: {
         stats: { bind: '127.0.0.1:0' },
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './labelling.ts' }] } },
-        backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
+        backends: { app: { servers: [{ name: 'a', address: 'origin:app' }] } },
       },
-      { 'labelling.ts': labelling },
-    );
+      plugins: { './labelling.ts': labelling },
+      origins: { app: 'name' },
+    });
   });
-  after(async () => {
-    await gw.close();
-    await origin.close();
-  });
+  after(() => gw?.close());
 
   const scrape = async () => {
-    const res = await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${gw.statsPort}/metrics`);
     const text = await res.text();
     assert.equal(res.status, 200, text);
-    return parseExposition(text);
+    return parsePrometheus(text);
   };
 
   it('fails only its own request when a request tap uses an invalid label name, and every scrape still parses', async () => {
@@ -68,10 +57,10 @@ describe('/metrics with plugins that misuse api.metrics', () => {
 
   it('writes label values with quotes, backslashes and newlines escaped, and they read back unchanged', async () => {
     assert.equal((await fetch(gw.url('/?label=said'))).status, 200);
-    const res = await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${gw.statsPort}/metrics`);
     const text = await res.text();
     assert.ok(text.includes(`tapgate_labelled_requests_total{said="say \\"hi\\" \\\\ and\\nbye"} 1\n`), text);
-    const families = parseExposition(text);
+    const families = parsePrometheus(text);
     assert.deepEqual(families.get('tapgate_labelled_requests_total')!.samples, [{ name: 'tapgate_labelled_requests_total', labels: { said: hostileValue }, value: 1 }]);
   });
 
@@ -81,8 +70,8 @@ describe('/metrics with plugins that misuse api.metrics', () => {
     ['a label name with a dash', `metrics.gauge('queued', 'Queued').bind({ 'queue-name': 'x' });`, /plugin "wrong-call" failed to set up: .*gauge "queued": label name "queue-name" is not valid/],
   ] as const) {
     it(`refuses a plugin whose setup calls ${what}, naming the plugin where the config uses it`, async () => {
-      const config = { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './wrong-call.ts' }] } }, backends: { app: { servers: [{ name: 'a', address: origin.address }] } } };
-      await assert.rejects(startGateway(config, { 'wrong-call.ts': setupCalls('wrong-call', body) }), (err: Error) => {
+      const config = { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './wrong-call.ts' }] } }, backends: { app: { servers: [{ name: 'a', address: 'origin:app' }] } } };
+      await assert.rejects(createTestGateway({ config, plugins: { './wrong-call.ts': setupCalls('wrong-call', body) }, origins: { app: 'name' } }), (err: Error) => {
         assert.match(err.message, message);
         assert.match(err.message, /frontends\.web\.plugins\[0\]/);
         return true;
@@ -100,43 +89,39 @@ const counting = (name: string, metric: string) => `
   }});`;
 
 describe('/metrics across a generation swap in one process', () => {
-  let origin: TestOrigin;
   let gw: TestGateway;
   const config = (plugins: string[]) => ({
-    log: { level: 'silent', access: false },
     stats: { bind: '127.0.0.1:0' },
     frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: plugins.map((p) => ({ use: `./${p}.ts` })) } },
-    backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
+    backends: { app: { servers: [{ name: 'a', address: 'origin:app' }] } },
   });
   before(async () => {
-    origin = await startOrigin('app');
-    gw = await startGateway(config(['kept', 'dropped']), { 'kept.ts': counting('kept', 'kept_requests_total'), 'dropped.ts': counting('dropped', 'dropped_requests_total') });
+    gw = await createTestGateway({
+      config: config(['kept', 'dropped']),
+      plugins: { './kept.ts': counting('kept', 'kept_requests_total'), './dropped.ts': counting('dropped', 'dropped_requests_total') },
+      origins: { app: 'name' },
+    });
   });
-  after(async () => {
-    await gw.close();
-    await origin.close();
-  });
+  after(() => gw?.close());
 
   const hit = async (n: number) => {
     for (let i = 0; i < n; i++) assert.equal((await fetch(gw.url('/'))).status, 200);
   };
   const scrape = async () => {
-    const res = await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/metrics`);
+    const res = await fetch(`http://127.0.0.1:${gw.statsPort}/metrics`);
     const text = await res.text();
     assert.equal(res.status, 200, text);
-    const families = parseExposition(text);
+    const families = parsePrometheus(text);
     return (name: string) => families.get(`tapgate_${name}`)?.samples[0]?.value;
   };
 
   it('drops a family the new generation does not register once the old one is gone, and keeps the totals of one it does', async () => {
     await hit(3);
     assert.equal((await scrape())('dropped_requests_total'), 3);
-    writeFileSync(gw.file, stringify(config(['kept'])));
-    const next = await checkConfig(gw.file, { builtins, logger: createLogger('silent'), keep: true, generationId: 2 });
-    assert.ok(next.generation, JSON.stringify(next.problems));
-    await gw.gateway.swap(next.generation, 50);
+    const next = await gw.reload({ config: config(['kept']) });
+    assert.ok(next.ok, JSON.stringify(next));
     // While the old generation drains, it still registers the family.
-    await until(async () => gw.gateway.retiring === 0, 5000, 'the old generation gone');
+    await next.retired();
     await hit(2);
     const value = await scrape();
     assert.equal(value('dropped_requests_total'), undefined, 'the dropped family is still rendered');

@@ -3,21 +3,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { root } from '../../helpers/gateway.ts';
-import { MetricsRegistry } from '../../../core/metrics.ts';
-import { newServerHealth } from '../../../core/upstream/health.ts';
-import type { ServerView } from '../../../sdk/index.ts';
+import type { ServerView } from 'tapgate/sdk';
+import { TestServer, testMetrics, type TestServerInit } from 'tapgate/sdk/testing';
 import { M } from '../../../plugins/stats/metrics.ts';
 import { buildReport, quantile } from '../../../plugins/stats/report.ts';
 import { renderPage, renderTables } from '../../../plugins/stats/page.ts';
 import { downtimeMs, serverStatus } from '../../../plugins/stats/status.ts';
 import { Counting } from '../../../plugins/stats/counting.ts';
 
-const server = (over: Partial<ServerView> = {}): ServerView => ({
-  name: 's', id: 'b/s', backend: 'b', address: { host: '::1', port: 80 }, weight: 1, maxconn: 0, backup: false, state: 'ready',
-  active: 0, peakActive: 0, changedAt: 0, up: true, usable: true, health: newServerHealth(), ...over,
-});
+const server = (over: TestServerInit & { name?: string } = {}): ServerView => new TestServer(over.name ?? 's', { address: { host: '::1', port: 80 }, ...over });
+/** A server's health before any check. */
+const unchecked = () => new TestServer('s').health;
 
 describe('stats report', () => {
   it('estimates quantiles inside the bucket that holds them, as histogram_quantile does', () => {
@@ -40,15 +36,15 @@ describe('stats report', () => {
   });
 
   it('adds the current down period to the downtime of ended ones', () => {
-    const health = { ...newServerHealth(), downtime: 5000, downSince: 1000 };
+    const health = { ...unchecked(), downtime: 5000, downSince: 1000 };
     assert.equal(downtimeMs(server({ health }), 4000), 8000);
     assert.equal(downtimeMs(server({ health: { ...health, downSince: undefined } }), 4000), 5000);
   });
 
   it('builds a report from a registry with zeros before any traffic, and escapes every text on the page', () => {
-    const registry = new MetricsRegistry();
+    const registry = testMetrics();
     const hostile = '<img src=x onerror=alert(1)>';
-    const s = server({ name: 'a', backend: 'b', up: false, health: { ...newServerHealth(), checked: true, lastResult: 'failed', lastError: `body does not contain "${hostile}"`, lastDuration: 2, checks: 3, failedChecks: 3 } });
+    const s = server({ name: 'a', backend: 'b', up: false, health: { ...unchecked(), checked: true, lastResult: 'failed', lastError: `body does not contain "${hostile}"`, lastDuration: 2, checks: 3, failedChecks: 3 } });
     const backend = { name: 'b', mode: 'http' as const, balance: 'roundrobin', servers: [s], active: 0, peakActive: 0, queued: 0, peakQueued: 0 };
     const counting = new Counting(registry);
     counting.bindAll(['web'], [backend]);
@@ -74,7 +70,7 @@ describe('stats report', () => {
   });
 
   it('documents every metric in the README table', () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Stats'), readme.indexOf('\n## ', readme.indexOf('## Stats') + 1));
     const listed = new Set<string>();
     for (const row of section.split('\n').filter((l) => l.startsWith('| `tapgate_'))) {

@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { deadPort, startGateway, type TestGateway } from '../../helpers/gateway.ts';
+import { createTestGateway, unusedPort, type TestGateway } from 'tapgate/sdk/testing';
 import type { StatsReport } from '../../../plugins/stats/report.ts';
 import { until } from './fixture.ts';
 
@@ -23,30 +23,26 @@ function echoSession(port: number, text: string): Promise<string> {
 }
 
 describe('stats plugin: TCP sessions', () => {
-  let echo: net.Server;
   let gw: TestGateway;
-  const report = async () => (await (await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/stats.json`)).json()) as StatsReport;
+  const report = async () => (await (await fetch(`http://127.0.0.1:${gw.statsPort}/stats.json`)).json()) as StatsReport;
 
   before(async () => {
-    echo = net.createServer((s) => s.pipe(s));
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    const port = (echo.address() as net.AddressInfo).port;
-    gw = await startGateway({
-      stats: { bind: '127.0.0.1:0' },
-      frontends: {
-        echo: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'echo' },
-        nowhere: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'nowhere' },
+    gw = await createTestGateway({
+      config: {
+        stats: { bind: '127.0.0.1:0' },
+        frontends: {
+          echo: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'echo' },
+          nowhere: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'nowhere' },
+        },
+        backends: {
+          echo: { servers: [{ name: 'e1', address: 'origin:echo' }] },
+          nowhere: { retries: 1, servers: [{ name: 'n1', address: `127.0.0.1:${await unusedPort()}` }] },
+        },
       },
-      backends: {
-        echo: { servers: [{ name: 'e1', address: `127.0.0.1:${port}` }] },
-        nowhere: { retries: 1, servers: [{ name: 'n1', address: `127.0.0.1:${await deadPort()}` }] },
-      },
+      origins: { echo: { tcp: (s) => s.pipe(s) } },
     });
   });
-  after(async () => {
-    await gw.close();
-    echo.close();
-  });
+  after(() => gw?.close());
 
   it('counts sessions, bytes both ways and connect times once both sides closed', async () => {
     for (const text of ['hello', 'tapgate', 'stats!']) assert.equal(await echoSession(gw.port('echo'), text), text);

@@ -2,8 +2,7 @@
 // what both workers served, and keep counting across a reload (generation 2).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadPort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
-import { startMaster, type TestMaster } from '../../helpers/master.ts';
+import { createTestMaster, type TestMaster, type TestOrigin } from 'tapgate/sdk/testing';
 import type { StatsReport } from '../../../plugins/stats/report.ts';
 import { until } from './fixture.ts';
 
@@ -13,31 +12,21 @@ describe('stats plugin across two workers and a reload', () => {
   let master: TestMaster;
   let web: number;
   let stats: number;
-  const config = (weightB: number) => `
-workers: 2
-log: { level: warn, access: false }
-hard_stop_after: 5s
-stats: { bind: 127.0.0.1:${stats} }
-frontends:
-  web: { bind: 127.0.0.1:${web}, default_backend: app }
-backends:
-  app:
-    servers:
-      - { name: a, address: ${a.address} }
-      - { name: b, address: ${b.address}, weight: ${weightB} }
-`;
   before(async () => {
-    a = await startOrigin('a');
-    b = await startOrigin('b');
-    web = await deadPort();
-    stats = await deadPort();
-    master = await startMaster(config(1));
+    master = await createTestMaster({
+      config: {
+        workers: 2,
+        hard_stop_after: '5s',
+        stats: { bind: '127.0.0.1:0' },
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+        backends: { app: { servers: [{ name: 'a', address: 'origin:a' }, { name: 'b', address: 'origin:b', weight: 1 }] } },
+      },
+      origins: { a: 'name', b: 'name' },
+    });
+    [a, b] = [master.origins.a!, master.origins.b!];
+    [web, stats] = [master.port(), master.statsPort!];
   });
-  after(async () => {
-    await master.stop(true);
-    await a.close();
-    await b.close();
-  });
+  after(() => master?.close());
 
   const report = async () => (await (await fetch(`http://127.0.0.1:${stats}/stats.json`)).json()) as StatsReport;
   const metric = async (line: string) => (await (await fetch(`http://127.0.0.1:${stats}/metrics`)).text()).split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1);

@@ -5,68 +5,20 @@
 // to the default backend once the inspect delay is over. All at the same time.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import tls from 'node:tls';
-import http from 'node:http';
-import https from 'node:https';
-import { once } from 'node:events';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
-import { testPki } from '../../core/tls/pki.ts';
+import type tls from 'node:tls';
+import { createTestGateway, readUntil, TestCa, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 
-const pki = testPki();
-const db = pki.ca.issue({ cn: 'db.test', dns: ['db.test'] });
-
-/** A TCP server on 127.0.0.1:0. */
-async function tcpServer(onConnection: (s: net.Socket) => void, secure?: tls.TlsOptions): Promise<net.Server & { address(): net.AddressInfo }> {
-  const server = secure ? tls.createServer(secure, onConnection) : net.createServer(onConnection);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return server as net.Server & { address(): net.AddressInfo };
-}
-const at = (s: net.Server) => `127.0.0.1:${(s.address() as net.AddressInfo).port}`;
-
-/** Reads from `socket` until `text` has arrived (or it closes); returns everything read. */
-function readUntil(socket: net.Socket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (d: Buffer) => {
-      seen += d.toString('latin1');
-      if (seen.includes(text)) done();
-    };
-    const done = () => {
-      socket.off('data', onData);
-      resolve(seen);
-    };
-    socket.on('data', onData);
-    socket.once('close', done);
-    socket.once('error', reject);
-  });
-}
+const ca = new TestCa();
+const ab = ca.issue({ cn: 'a.test', dns: ['a.test', '*.b.test'] });
+const db = ca.issue({ cn: 'db.test', dns: ['db.test'] });
 
 describe('one port, several protocols (tcp inspection)', () => {
   let gw: TestGateway;
-  let sshd: net.Server;
-  let dbServer: net.Server;
-  let smtp: net.Server;
   let web: TestOrigin;
-  let secureWeb: TestOrigin;
 
   before(async () => {
-    // An SSH double: identifies itself, then echoes.
-    sshd = await tcpServer((s) => {
-      s.write('SSH-2.0-TestSSH_1.0\r\n');
-      s.on('data', (d) => s.write(`echo:${d}`));
-    });
-    dbServer = await tcpServer((s) => s.on('data', (d) => s.write(`db:${d}`)), { cert: db.cert, key: db.key });
-    // A server that speaks first, as SMTP does.
-    smtp = await tcpServer((s) => {
-      s.write('220 smtp.test ESMTP\r\n');
-      s.on('data', () => s.end('221 bye\r\n'));
-    });
-    web = await startOrigin('plain-web');
-    secureWeb = await startOrigin('secure-web', (req, res) => res.end(`secure-web ${req.headers['x-forwarded-proto']}`));
-    gw = await startGateway(
-      {
+    gw = await createTestGateway({
+      config: {
         frontends: {
           edge: {
             bind: '127.0.0.1:0',
@@ -84,70 +36,66 @@ describe('one port, several protocols (tcp inspection)', () => {
           secure: { default_backend: 'secure', tls: { certificates: [{ cert: 'ab.pem', key: 'ab.key' }] } },
         },
         backends: {
-          ssh: { servers: [{ name: 's', address: at(sshd) }] },
-          db: { servers: [{ name: 's', address: at(dbServer) }] },
-          smtp: { servers: [{ name: 's', address: at(smtp) }] },
-          web: { servers: [{ name: 's', address: web.address }] },
-          secure: { servers: [{ name: 's', address: secureWeb.address }] },
+          ssh: { servers: [{ name: 's', address: 'origin:sshd' }] },
+          db: { servers: [{ name: 's', address: 'origin:db' }] },
+          smtp: { servers: [{ name: 's', address: 'origin:smtp' }] },
+          web: { servers: [{ name: 's', address: 'origin:plain-web' }] },
+          secure: { servers: [{ name: 's', address: 'origin:secure-web' }] },
         },
       },
-      { 'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key },
-    );
+      origins: {
+        // An SSH double: identifies itself, then echoes.
+        sshd: {
+          tcp: (s) => {
+            s.write('SSH-2.0-TestSSH_1.0\r\n');
+            s.on('data', (d) => s.write(`echo:${d}`));
+          },
+        },
+        db: { tcp: (s) => s.on('data', (d) => s.write(`db:${d}`)), tls: db },
+        // A server that speaks first, as SMTP does.
+        smtp: {
+          tcp: (s) => {
+            s.write('220 smtp.test ESMTP\r\n');
+            s.on('data', () => s.end('221 bye\r\n'));
+          },
+        },
+        'plain-web': 'name',
+        'secure-web': (req, res) => res.end(`secure-web ${req.headers['x-forwarded-proto']}`),
+      },
+      files: { 'ab.pem': ab.cert, 'ab.key': ab.key },
+    });
+    web = gw.origins['plain-web']!;
   });
-  after(async () => {
-    await gw.close();
-    for (const s of [sshd, dbServer, smtp]) s.close();
-    await web.close();
-    await secureWeb.close();
-  });
+  after(() => gw?.close());
 
   const ssh = async () => {
-    const s = net.connect(gw.port(), '127.0.0.1');
+    const s = await gw.tcp();
     s.write('SSH-2.0-OpenSSH_9.6p1 Ubuntu-3\r\n');
     const got = await readUntil(s, 'echo:SSH-2.0-OpenSSH');
     s.destroy();
     return got;
   };
   const passThrough = async () => {
-    const s = tls.connect({ port: gw.port(), host: '127.0.0.1', servername: 'db.test', ca: pki.ca.cert });
-    await once(s, 'secureConnect');
+    const s: tls.TLSSocket = await gw.tcp(undefined, { servername: 'db.test', ca: ca.cert });
     const cn = s.getPeerCertificate().subject.CN;
     s.write('ping');
     const got = await readUntil(s, 'db:ping');
     s.destroy();
     return { cn, got };
   };
-  const terminated = () =>
-    new Promise<string>((resolve, reject) => {
-      https
-        .get({ host: '127.0.0.1', port: gw.port(), servername: 'a.test', ca: pki.ca.cert, path: '/', agent: false, headers: { host: 'a.test' } }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve(`${(res.socket as tls.TLSSocket).getPeerCertificate?.().subject?.CN ?? ''} ${body}`));
-        })
-        .on('error', reject);
-    });
-  const plain = () =>
-    new Promise<string[]>((resolve, reject) => {
-      // Two requests on one keep-alive connection: the hand-off keeps the connection.
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      const get = () =>
-        new Promise<string>((ok, fail) => {
-          http.get({ host: '127.0.0.1', port: gw.port(), path: '/', agent }, (res) => {
-            let body = '';
-            res.on('data', (d) => (body += d));
-            res.on('end', () => ok(body));
-          }).on('error', fail);
-        });
-      get().then(async (a) => {
-        const b = await get();
-        agent.destroy();
-        resolve([a, b, String(web.connections)]);
-      }, reject);
-    });
+  const terminated = async () => {
+    const res = await gw.request({ path: '/', tls: true, servername: 'a.test', ca: ca.cert, headers: { host: 'a.test' }, fresh: true });
+    return `${res.certificate?.subject?.CN ?? ''} ${res.body}`;
+  };
+  // Two requests on one keep-alive connection: the hand-off keeps the connection.
+  const plain = async () => {
+    const a = (await gw.request('/')).body;
+    const b = (await gw.request('/')).body;
+    return [a, b, String(web.connections)];
+  };
   const silent = async () => {
     const started = performance.now();
-    const s = net.connect(gw.port(), '127.0.0.1');
+    const s = await gw.tcp();
     const got = await readUntil(s, '220 ');
     s.destroy();
     return { got, waited: performance.now() - started };

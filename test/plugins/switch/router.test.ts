@@ -2,23 +2,18 @@
 // requests, it agrees with trying every route in order.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { HttpContext, RouteView } from 'tapgate/sdk';
+import { compileMatch, httpContext } from 'tapgate/sdk/testing';
 import { Router } from '../../../plugins/switch/router.ts';
 import { builtinMatchers } from '../../../plugins/switch/matchers.ts';
-import { compileCondition } from '../../../core/routes.ts';
-import { type MatchContext, type RouteView } from '../../../sdk/routes.ts';
-import { HttpContext } from '../../../core/http/context.ts';
-
-const matchers = new Map(builtinMatchers.map((m) => [m.name, m]));
 
 export function route(index: number, match: Record<string, unknown> | undefined): RouteView {
-  const problems: string[] = [];
-  const condition = match ? compileCondition(match, 'http', matchers, ['routes', index, 'match'], (_p, m) => problems.push(m)) : undefined;
-  assert.deepEqual(problems, []);
+  const condition = match ? compileMatch(match, builtinMatchers) : undefined;
   return { name: `r${index}`, frontend: 'web', index, backend: undefined, handoff: undefined, condition, plugins: [] };
 }
 
-export function request(host: string, path: string, headers: Record<string, string> = {}): MatchContext {
-  return new HttpContext('web', 1, 'GET', path, '1.1', { host, ...headers }, { address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 80 }, undefined, 0);
+export function request(host: string, path: string, headers: Record<string, string> = {}): HttpContext {
+  return httpContext({ url: path, headers: { host, ...headers }, client: { address: '127.0.0.1', port: 1 } });
 }
 
 /** A seeded PRNG, so a failure reproduces. */

@@ -2,48 +2,26 @@
 // first-match order, and route-level plugin chains that run only on their route.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import { join } from 'node:path';
-import { checkConfig } from '../../../core/config/check.ts';
-import { createLogger } from '../../../core/log.ts';
-import { builtins } from '../../../plugins/index.ts';
-import { formatProblem } from '../../../core/config/problems.ts';
-import { startGateway, startOrigin, tempDir, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { checkTestConfig, createTestGateway, type TestGateway, type TestGatewayOptions } from 'tapgate/sdk/testing';
 
 const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'fallback'] as const;
-type Name = (typeof names)[number];
-const origins = {} as Record<Name, TestOrigin>;
 
-before(async () => {
-  for (const n of names) origins[n] = await startOrigin(n);
-});
-after(async () => {
-  for (const n of names) await origins[n].close();
-});
+const backends = () => Object.fromEntries(names.map((n) => [n, { servers: [{ name: 's', address: `origin:${n}` }] }]));
 
-const backends = () => Object.fromEntries(names.map((n) => [n, { servers: [{ name: 's', address: origins[n].address }] }]));
+/** A gateway serving `config`, an origin for each backend that answers its own name. */
+const start = (config: Record<string, unknown>, more: Omit<TestGatewayOptions, 'config'> = {}) =>
+  createTestGateway({ config, origins: Object.fromEntries(names.map((n) => [n, 'name'])), ...more });
 
 /** Which origin answered a request (the origin's name is its body). */
-function who(gw: TestGateway, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<string> {
-  // node:http, not fetch: fetch does not let a caller set Host.
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: gw.port(), path, method, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(res.statusCode === 200 ? body : `${res.statusCode}`));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function who(gw: TestGateway, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<string> {
+  const res = await gw.request({ path, headers, method, fresh: true });
+  return res.status === 200 ? res.body : `${res.status}`;
 }
 
 describe('http routes: every matcher kind', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({
+    gw = await start({
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -106,7 +84,7 @@ describe('http routes: every matcher kind', () => {
 describe('http routes: combinations and addresses', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({
+    gw = await start({
       frontends: {
         web: {
           bind: '127.0.0.1:0',
@@ -166,7 +144,7 @@ describe('route-level plugin chains', () => {
       },
     });`;
   before(async () => {
-    gw = await startGateway(
+    gw = await start(
       {
         frontends: {
           web: {
@@ -182,43 +160,32 @@ describe('route-level plugin chains', () => {
         },
         backends: backends(),
       },
-      { 'frontend.ts': tagger('frontend'), 'api.ts': tagger('api'), 'private.ts': tagger('private') },
+      { plugins: { './frontend.ts': tagger('frontend'), './api.ts': tagger('api'), './private.ts': tagger('private') } },
     );
   });
   after(() => gw.close());
 
   it("a route's plugins run after the frontend's, only on that route", async () => {
-    const seen = () => origins.a.requests.at(-1)!.headers['x-tags'];
+    const seen = () => gw.origins.a!.requests.at(-1)!.headers['x-tags'];
     assert.equal(await who(gw, '/api/x'), 'a');
     assert.equal(seen(), 'frontend,api');
     assert.equal(await who(gw, '/plain'), 'c');
-    assert.equal(origins.c.requests.at(-1)!.headers['x-tags'], 'frontend');
+    assert.equal(gw.origins.c!.requests.at(-1)!.headers['x-tags'], 'frontend');
     assert.equal(await who(gw, '/else'), 'fallback');
-    assert.equal(origins.fallback.requests.at(-1)!.headers['x-tags'], 'frontend');
+    assert.equal(gw.origins.fallback!.requests.at(-1)!.headers['x-tags'], 'frontend');
   });
   it("a route's plugin may answer for it alone", async () => {
-    const before = origins.b.requests.length;
+    const before = gw.origins.b!.requests.length;
     const res = await fetch(gw.url('/private/1'));
     assert.equal(res.status, 401);
     assert.equal(await res.text(), 'no private');
-    assert.equal(origins.b.requests.length, before, 'the backend never saw it');
+    assert.equal(gw.origins.b!.requests.length, before, 'the backend never saw it');
     assert.equal(await who(gw, '/api'), 'a');
   });
 });
 
 describe('route checks', () => {
-  const logger = createLogger('silent');
-  const check = async (yaml: string) => {
-    const dir = tempDir();
-    const file = join(dir, 'tapgate.yaml');
-    writeFileSync(file, yaml);
-    try {
-      const r = await checkConfig(file, { builtins, logger });
-      return r.problems.map((p) => formatProblem({ ...p, file: 'tapgate.yaml' }));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
+  const check = async (yaml: string) => (await checkTestConfig({ config: yaml })).problems.map((p) => p.text);
 
   it('unknown matchers, bad values and modes are reported at their key paths, all at once', async () => {
     const problems = await check(`
@@ -299,13 +266,13 @@ describe('matchers from plugins, and tcp routes on addresses', () => {
           }),
         ],
       });`;
-    const gw = await startGateway(
+    const gw = await start(
       {
         plugins: ['./path-depth.ts'],
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'fallback', routes: [{ match: { path_depth: 3 }, backend: 'a' }] } },
         backends: backends(),
       },
-      { 'path-depth.ts': plugin },
+      { plugins: { './path-depth.ts': plugin } },
     );
     try {
       assert.equal(await who(gw, '/x/y/z'), 'a');
@@ -313,46 +280,40 @@ describe('matchers from plugins, and tcp routes on addresses', () => {
     } finally {
       await gw.close();
     }
-    const dir = tempDir();
-    writeFileSync(join(dir, 'path-depth.ts'), plugin);
-    writeFileSync(join(dir, 'tapgate.yaml'), `plugins: [./path-depth.ts]\nfrontends:\n  web:\n    bind: 127.0.0.1:0\n    default_backend: app\n    routes:\n      - match: { path_depth: zero }\n        backend: app\nbackends:\n  app: { servers: [{ name: s, address: 127.0.0.1:1 }] }\n`);
-    const r = await checkConfig(join(dir, 'tapgate.yaml'), { builtins, logger: createLogger('silent') });
-    rmSync(dir, { recursive: true, force: true });
+    const r = await checkTestConfig({
+      config: `plugins: [./path-depth.ts]\nfrontends:\n  web:\n    bind: 127.0.0.1:0\n    default_backend: app\n    routes:\n      - match: { path_depth: zero }\n        backend: app\nbackends:\n  app: { servers: [{ name: s, address: 127.0.0.1:1 }] }\n`,
+      plugins: { './path-depth.ts': plugin },
+    });
     assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`), ['frontends.web.routes[0].match.path_depth: matcher "path_depth": expected a number, found "zero"']);
   });
 
   it('a tcp frontend routing only on addresses and ports does not wait for bytes', async () => {
     // Servers that speak first: the client says nothing and must hear them at once.
-    const banner = (text: string) =>
-      new Promise<net.Server>((resolve) => {
-        const s = net.createServer((c) => c.end(text));
-        s.listen(0, '127.0.0.1', () => resolve(s));
-      });
-    const [one, two] = await Promise.all([banner('one'), banner('two')]);
-    const gw = await startGateway({
-      frontends: {
-        edge: {
-          bind: ['127.0.0.1:0', '127.0.0.1:0'],
-          mode: 'tcp',
-          inspect_delay: '30s',
-          default_backend: 'one',
-          routes: [{ match: { src: '127.0.0.0/8', not: { dst_port: 1 } }, backend: 'two' }],
+    const gw = await createTestGateway({
+      config: {
+        frontends: {
+          edge: {
+            bind: ['127.0.0.1:0', '127.0.0.1:0'],
+            mode: 'tcp',
+            inspect_delay: '30s',
+            default_backend: 'one',
+            routes: [{ match: { src: '127.0.0.0/8', not: { dst_port: 1 } }, backend: 'two' }],
+          },
+        },
+        backends: {
+          one: { servers: [{ name: 's', address: 'origin:one' }] },
+          two: { servers: [{ name: 's', address: 'origin:two' }] },
         },
       },
-      backends: {
-        one: { servers: [{ name: 's', address: `127.0.0.1:${(one.address() as net.AddressInfo).port}` }] },
-        two: { servers: [{ name: 's', address: `127.0.0.1:${(two.address() as net.AddressInfo).port}` }] },
-      },
+      origins: { one: { tcp: (c) => c.end('one') }, two: { tcp: (c) => c.end('two') } },
     });
     try {
-      const socket = net.connect(gw.port(), '127.0.0.1');
+      const socket = await gw.tcp();
       let got = '';
       for await (const chunk of socket) got += chunk;
       assert.equal(got, 'two', 'answered without waiting for the 30 s inspect delay');
     } finally {
       await gw.close();
-      one.close();
-      two.close();
     }
   });
 });
