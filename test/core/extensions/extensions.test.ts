@@ -95,7 +95,7 @@ describe('tapgate check on algorithms and their balance_options', () => {
       const line = `${file}:${pos(config, needle)}: error: ${path}: ${message}`;
       assert.ok(text.stdout.includes(line), `missing:\n  ${line}\nin:\n${text.stdout}`);
     };
-    expect('soon', 'backends.ewma.balance_options.decay', 'algorithm "ewma": expected a duration above zero such as 10s or 250ms, found "soon"');
+    expect('soon', 'backends.ewma.balance_options.decay', 'algorithm "ewma": expected a duration such as 30s, 500ms, 5m or a number of milliseconds, found "soon"');
     expect('choice:', 'backends.random.balance_options.choice', 'algorithm "random": unknown key "choice" (did you mean "choices"?)');
     expect('consistnt', 'backends.hashed.balance_options.hash_type', 'algorithm "uri": expected one of "map-based", "consistent", found "consistnt" (did you mean "consistent"?)');
     expect('hdr\n', 'backends.header.balance', 'algorithm "hdr" needs an argument: the header to hash, as in balance: hdr(x-user)');
