@@ -8,6 +8,7 @@ import { HttpContext } from './context.ts';
 import { type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from '../../sdk/context.ts';
 import { errorBody, statusText } from './errors.ts';
 import { validHost } from './fields.ts';
+import { hopByHop } from '../../sdk/http.ts';
 import type { UpgradeRequest } from './upgrade.ts';
 import { pump, type ClientRequest, type ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
@@ -19,9 +20,6 @@ import { chargedTo, httpTermination, type Phase, type Who } from '../../sdk/term
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
 import { PluginError, isThenable, runner } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
-
-/** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
-export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
 
 /** Errors that happen before a server has seen the request: safe to try another server. */
 export const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
