@@ -324,11 +324,11 @@ const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRu
 
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
 function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
+  // The server sides count Host fields and leave the verdict here, the one place for every request (RFC 9112 3.2).
   const hosts = req.hosts;
   if (hosts > 1) return { status: 400, reason: 'several Host headers' };
-  // node:http checks these for ordinary requests only, not for those it hands over as upgrades.
   if (hosts === 0 && req.httpVersion === '1.1') return { status: 400, reason: 'no Host header' };
-  // node:http reads no body on an upgrade: what follows the head is taken as the new protocol's bytes.
+  // The HTTP/1 side reads no body on an upgrade (core/http/h1/server.ts): what follows the head is the new protocol's bytes.
   if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return { status: 400, reason: 'upgrade request with a body' };
   const host = req.headers.host;
   if (typeof host === 'string' && !validHost(host)) return { status: 400, reason: 'invalid Host' };
