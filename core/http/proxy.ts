@@ -92,7 +92,7 @@ class Proxying {
   received(): void {
     try {
       const hook = this.fe.http.received;
-      if (hook.taps.length && this.#answered(runner<[HttpContext], HttpAnswer | void>(hook, true)(this.ctx), this.#route)) return;
+      if (hook.taps.length && this.#answered(runner(hook)(this.ctx), this.#route)) return;
       this.#route();
     } catch (err) {
       this.#fail(err);
@@ -102,12 +102,12 @@ class Proxying {
   /** Routed, then the route's `request` taps may answer. */
   #route(): void {
     const { ctx, fe } = this;
-    const chosen = (this.#chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined);
+    const chosen = (this.#chosen = fe.http.route.taps.length ? runner(fe.http.route)(ctx) : undefined);
     const route = chosenRoute(fe, chosen);
     ctx.route = route;
     // From here on, the route's chain: the frontend's taps and the route's own.
     const hook = route.http.request;
-    if (hook.taps.length && this.#answered(runner<[HttpContext], HttpAnswer | void>(hook, true)(ctx), this.#toBackend)) return;
+    if (hook.taps.length && this.#answered(runner(hook)(ctx), this.#toBackend)) return;
     this.#toBackend();
   }
 
@@ -145,7 +145,7 @@ class Proxying {
     ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
     const hook = hooksOf(ctx, fe).upstreamRequest;
     if (hook.taps.length) {
-      const done = runner<[HttpContext], void>(hook, false)(ctx);
+      const done = runner(hook)(ctx);
       if (isThenable(done)) {
         done.then(
           () => this.#step(() => this.#try()),
@@ -261,7 +261,7 @@ class Proxying {
     // A plugin's failure, or the kernel's own: contained to this request.
     this.#end('I', err instanceof PluginError ? `plugin ${err.plugin}` : error.message);
     const hooks = hooksOf(ctx, fe);
-    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, error);
+    if (hooks.requestError.taps.length) runner(hooks.requestError)(ctx, error);
     if (!res.headersSent) sendError(res, ctx, 500, env);
     else res.destroy();
   }
@@ -280,7 +280,7 @@ class Proxying {
     const fault = isClientFault(err) ? err : new ClientFault(err.message, 'C', 0);
     this.#end(fault.who, fault.message, fault.phase);
     const hooks = hooksOf(ctx, this.fe);
-    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, fault);
+    if (hooks.requestError.taps.length) runner(hooks.requestError)(ctx, fault);
     if (fault.status && !res.headersSent && !res.destroyed) {
       res.shouldKeepAlive = false;
       sendError(res, ctx, fault.status, this.env);
@@ -346,7 +346,7 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
 
 /** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
 function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
-  const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
+  const picked = (hooks.pickServer.taps.length ? runner(hooks.pickServer)(ctx, backend) : undefined) ?? backend.pick(ctx);
   return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
 }
 
@@ -494,7 +494,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const response = (this.#head = new ServerHead(status, headers, report));
     let done;
     try {
-      done = runner<[HttpContext, UpstreamResponse], void>(hook, false)(ctx, response);
+      done = runner(hook)(ctx, response);
     } catch (err) {
       return this.#fail(err as Error);
     }
@@ -620,7 +620,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (!res.headersSent && !res.destroyed) sendError(res, ctx, code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
     else res.destroy();
     const hooks = hooksOf(ctx, this.fe);
-    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, err);
+    if (hooks.requestError.taps.length) runner(hooks.requestError)(ctx, err);
     this.settle('done');
   }
 }
@@ -651,7 +651,7 @@ export function sendError(res: ClientResponse, ctx: HttpContext, status: number,
   };
   let answer;
   try {
-    answer = runner<[HttpContext, number], HttpAnswer | void>(hook, true)(ctx, status);
+    answer = runner(hook)(ctx, status);
   } catch {
     return writeError(res, ctx, status, env);
   }
@@ -696,7 +696,7 @@ function writeGrpcError(res: ClientResponse, ctx: HttpContext, status: number): 
 
 function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv): void {
   const hooks = hooksOf(ctx, fe);
-  if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);
+  if (hooks.responseSent.taps.length) runner(hooks.responseSent)(ctx);
   env.accessLog?.write({
     gen: gen.id,
     frontend: ctx.frontend,

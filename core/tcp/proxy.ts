@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { TcpContext } from './context.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
-import { PluginError } from '../taps.ts';
+import { PluginError, runner } from '../taps.ts';
 import { chosenRoute } from '../routes.ts';
 import { tcpTermination } from '../../sdk/termination.ts';
 import { inspect } from './inspect.ts';
@@ -71,7 +71,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     ctx.duration = performance.now() - ctx.start;
     ctx.bytesIn = client.bytesRead;
     ctx.bytesOut = client.bytesWritten;
-    if (hooks.closed.taps.length) hooks.closed.call(ctx);
+    if (hooks.closed.taps.length) runner(hooks.closed)(ctx);
     env.accessLog?.write({
       gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, backend: ctx.backend?.name, server: ctx.server?.name, client: ctx.client.address,
       mode: 'tcp', bytes_in: ctx.bytesIn, bytes_out: ctx.bytesOut,
@@ -98,7 +98,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   // Runs again from the error handler when a connection fails, so it contains its own throws.
   const connect = (backend: Backend) => {
     try {
-      const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
+      const picked = (hooks.pickServer.taps.length ? runner(hooks.pickServer)(ctx, backend) : undefined) ?? backend.pick(ctx);
       server = backend.untried(ctx, picked as UpstreamServer | undefined, tried);
       if (!server) {
         // Every server at its maxconn: wait in the backend's queue for a slot.
@@ -144,7 +144,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
         if (client.readableEnded) sock.end();
         else client.pipe(sock);
         sock.pipe(client);
-        if (hooks.connected.taps.length) hooks.connected.call(ctx);
+        if (hooks.connected.taps.length) runner(hooks.connected)(ctx);
       });
     } catch (err) {
       contain(err);
@@ -154,7 +154,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   // Route (on what inspection found), then hand the connection over or connect it.
   const route = () => {
     try {
-      const chosen = fe.tcp.route.taps.length ? fe.tcp.route.call(ctx) : undefined;
+      const chosen = fe.tcp.route.taps.length ? runner(fe.tcp.route)(ctx) : undefined;
       const r = chosenRoute(fe, chosen);
       ctx.route = r;
       hooks = r.tcp;
@@ -186,7 +186,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
   };
 
   try {
-    if (fe.tcp.accept.taps.length && fe.tcp.accept.call(ctx) === false) return abort('refused by accept');
+    if (fe.tcp.accept.taps.length && runner(fe.tcp.accept)(ctx) === false) return abort('refused by accept');
   } catch (err) {
     return contain(err);
   }
