@@ -16,8 +16,9 @@ import { chosenRoute } from '../routes.ts';
 import { type RouteView } from '../../sdk/routes.ts';
 import type { Eventually } from '../../sdk/hooks.ts';
 import { ClientFault, isClientFault } from '../termination.ts';
-import { chargedTo, httpTermination, type Phase, type Who } from '../../sdk/termination.ts';
-import type { Backend, UpstreamServer } from '../upstream/backend.ts';
+import { httpTermination, type Phase, type Who } from '../../sdk/termination.ts';
+import type { UpstreamServer } from '../upstream/backend.ts';
+import { Dispatch, type PickServerHook } from '../upstream/dispatch.ts';
 import { PluginError, isThenable, runner } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
 
@@ -41,38 +42,42 @@ export function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: Htt
 }
 
 /**
- * One request's way from its hooks to a server and back. Each step runs in the turn of
- * the one before and waits only when a tap's promise or the server makes it: no promise
- * or microtask of the kernel's own per request. Whatever a step throws ends the request
- * through `#fail` (a 500 for a plugin's failure, a 502 otherwise); a fault of the
- * client's (its body broken or cut, the client gone) ends it through `#clientFault`,
- * charged to nobody. Once ended, steps still pending (a tap's promise, the queue) do nothing.
+ * One request's way from its hooks to a server and back; placing it on a server, the
+ * queue and retries are `Dispatch`'s (core/upstream/dispatch.ts). Each step runs in the
+ * turn of the one before and waits only when a tap's promise, the queue or the server
+ * makes it: no promise or microtask of the kernel's own otherwise. Whatever a step throws
+ * ends the request through `fail` (a 500); a fault of the client's (its body broken or
+ * cut, the client gone) ends it through `#clientFault`, charged to nobody. Once ended,
+ * steps still pending (a tap's promise, the queue) do nothing.
  */
-class Proxying {
+class Proxying extends Dispatch<HttpContext> {
   #chosen: string | RouteView | void | undefined = undefined;
-  #backend: Backend | undefined = undefined;
   #body: Readable | null = null;
-  #attempt = 0;
-  /** Servers whose connection failed before they saw the request (not tried again). */
-  #tried: Set<UpstreamServer> | undefined = undefined;
-  /** A slot came from the backend's queue: this request goes ahead of newcomers. */
-  #waited = false;
-  /** Waiting in the backend's queue now. */
-  #queued = false;
   /** The try in flight at a server. */
   #exchange: ProxyHandler | undefined = undefined;
   /** The request has ended (failed, or the client is gone): pending steps stop. */
   #over = false;
 
   constructor(
-    readonly ctx: HttpContext,
-    readonly fe: FrontendRuntime,
-    readonly gen: Generation,
+    ctx: HttpContext,
+    fe: FrontendRuntime,
+    gen: Generation,
     readonly env: HttpEnv,
     readonly req: ClientRequest,
     readonly res: ClientResponse,
     readonly upgrade: UpgradeRequest | undefined,
-  ) {}
+  ) {
+    super(ctx, fe, gen);
+  }
+
+  protected get over(): boolean {
+    return this.#over;
+  }
+
+  /** Sent again only while nothing of it is consumed: its body unread, no answer begun. */
+  protected override get retryable(): boolean {
+    return !this.#body?.readableDidRead && !this.res.headersSent && !this.res.destroyed;
+  }
 
   start(): void {
     const body = this.req.body;
@@ -95,7 +100,7 @@ class Proxying {
       if (hook.taps.length && this.#answered(runner(hook)(this.ctx), this.#route)) return;
       this.#route();
     } catch (err) {
-      this.#fail(err);
+      this.fail(err);
     }
   }
 
@@ -119,7 +124,7 @@ class Proxying {
     if (isThenable(answer)) {
       answer.then(
         (known: HttpAnswer | void | undefined) => this.#step(() => (known ? sendAnswer(this.res, this.ctx, known, this.env) : next.call(this))),
-        (err) => this.#step(() => this.#fail(err)),
+        (err) => this.#step(() => this.fail(err)),
       );
       return true;
     }
@@ -139,99 +144,54 @@ class Proxying {
       return sendError(this.res, ctx, 503, this.env);
     }
     ctx.backend = backend;
-    this.#backend = backend;
     const req = this.req;
     this.#body = req.body ? requestBody(req, req.body, fe, ctx) : null;
     ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
-    const hook = hooksOf(ctx, fe).upstreamRequest;
+    const hooks = hooksOf(ctx, fe);
+    const hook = hooks.upstreamRequest;
     if (hook.taps.length) {
       const done = runner(hook)(ctx);
       if (isThenable(done)) {
         done.then(
-          () => this.#step(() => this.#try()),
-          (err) => this.#step(() => this.#fail(err)),
+          () => this.#step(() => this.dispatch(backend, hooks.pickServer as PickServerHook)),
+          (err) => this.#step(() => this.fail(err)),
         );
         return;
       }
     }
-    this.#try();
+    this.dispatch(backend, hooks.pickServer as PickServerHook);
   }
 
-  /** One try at a server: the one placed, or a slot waited for in the backend's queue. */
-  #try(): void {
-    try {
-      const { ctx, res, env } = this;
-      const backend = this.#backend!;
-      // While others wait in the queue, a newcomer waits behind them.
-      const server = backend.queued > 0 && !this.#waited ? undefined : placeRequest(ctx, hooksOf(ctx, this.fe), backend, this.#tried);
-      if (server) {
-        ctx.server = server;
-        this.#exchange = exchange(ctx, this.fe, this.gen, server, env, this.#body, res, this.upgrade, (outcome) => this.#exchanged(server, outcome));
-        return;
-      }
-      // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
-      if (!backend.saturated && backend.queued === 0) {
-        this.#over = true;
-        this.#end('R', 'no server available', 'C');
-        return sendError(res, ctx, 503, env);
-      }
-      const queuedAt = performance.now();
-      this.#queued = true;
-      backend.waitForSlot(this.#waited).then(
-        (slot) => {
-          this.#queued = false;
-          ctx.timings.queue += performance.now() - queuedAt;
-          if (this.#over) {
-            // The client left while waiting: the slot goes to the next in line.
-            if (slot) backend.passSlot();
-            return;
-          }
-          if (slot) {
-            this.#waited = true;
-            return this.#try();
-          }
-          this.#step(() => {
-            this.#over = true;
-            this.#end('s', 'queue timeout', 'Q');
-            sendError(res, ctx, 503, env);
-          });
-        },
-        (err) => this.#step(() => this.#fail(err)),
-      );
-    } catch (err) {
-      this.#fail(err);
-    }
+  /** One try at `server`: the request goes out, the answer comes back through a ProxyHandler. */
+  protected attempt(server: UpstreamServer): void {
+    const { ctx, res, env } = this;
+    const handler = new ProxyHandler(ctx, this.fe, this.gen, env, res, (outcome) => this.#exchanged(server, outcome), this.upgrade);
+    this.#exchange = handler;
+    const up = ctx.upstream!;
+    // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
+    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body: this.#body, upgrade: this.upgrade?.protocol }, handler);
+  }
+
+  /** No server took the request (none available, no slot in time, every try refused): a 503. */
+  protected unplaced(termination: string, error: string): void {
+    this.#over = true;
+    this.#end(termination[0] as Who, error, termination[1] as Phase);
+    sendError(this.res, this.ctx, 503, this.env);
   }
 
   /** A try ended: done, failed, or (the server never saw the request) one more, on another server. */
   #exchanged(server: UpstreamServer, outcome: Outcome): void {
     this.#exchange = undefined;
     try {
-      const { ctx, res } = this;
-      const backend = this.#backend!;
-      backend.balancer.release?.(server, ctx);
-      if (outcome instanceof Error) return this.#fail(outcome);
-      const charged = chargedTo(ctx.termination);
-      if (charged) backend.reportOutcome(server, charged === 'connect' ? 'connect-error' : 'server-error');
-      else if (ctx.termination === '') backend.reportOutcome(server, ctx.status >= 500 ? 'server-error' : 'ok');
-      // Anything else (the client's fault, a plugin's, the gateway's) says nothing about the server.
-      if (outcome === 'done') return;
+      this.release(server);
+      if (outcome instanceof Error) return this.fail(outcome);
+      const ctx = this.ctx;
+      if (outcome === 'done') return this.charge(server, ctx.termination, ctx.status >= 500);
       // A connection to the server failed before it saw anything: another server may do (redispatch).
-      const retry = !this.#over && this.#attempt < backend.retries && !this.#body?.readableDidRead && !res.headersSent && !res.destroyed;
-      if (!retry) {
-        this.#over = true;
-        return sendError(res, ctx, 503, this.env);
-      }
-      // This try is told apart from the request's own end: charged to its server, the request goes on clean.
-      ctx.failedTries = [...ctx.failedTries, { server, termination: ctx.termination, error: ctx.error ?? '' }];
-      ctx.termination = '';
-      ctx.error = undefined;
-      (this.#tried ??= new Set()).add(server);
-      ctx.retries++;
-      this.#attempt++;
-      this.#try();
+      this.charge(server, outcome.termination);
+      this.redispatch(server, outcome.termination, outcome.error);
     } catch (err) {
-      this.#fail(err);
+      this.fail(err);
     }
   }
 
@@ -241,11 +201,11 @@ class Proxying {
     try {
       run();
     } catch (err) {
-      this.#fail(err);
+      this.fail(err);
     }
   }
 
-  #fail(err: unknown): void {
+  protected fail(err: unknown): void {
     if (isClientFault(err)) {
       if (this.#over) return;
       this.#over = true;
@@ -300,7 +260,7 @@ class Proxying {
     if (ctx.status === 101) return 'T';
     // The server's head arrived: taps on it (H), then the answer under way to the client (D).
     if (ctx.timings.ttfb >= 0) return this.res.headersSent ? 'D' : 'H';
-    if (this.#queued) return 'Q';
+    if (this.queued) return 'Q';
     return ctx.server ? 'H' : 'R';
   }
 
@@ -344,29 +304,16 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
   return undefined;
 }
 
-/** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
-function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
-  const picked = (hooks.pickServer.taps.length ? runner(hooks.pickServer)(ctx, backend) : undefined) ?? backend.pick(ctx);
-  return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
-}
-
 /**
- * One try at one server, `then` told how it ended: 'done' (answered, or failed and
- * answered for), 'connect-failed' when the server could not be reached at all, or the
- * error that ends the request (a plugin's, the client's).
+ * How one try at one server ended, as its ProxyHandler tells it: 'done' (answered, or
+ * failed and answered for), a connection that failed before the server saw anything
+ * (`SC` refused, `sC` timed out, `RC` no local port or file), or the error that ends the
+ * request (a plugin's, the client's).
  */
-type Outcome = 'done' | 'connect-failed' | PluginError | ClientFault;
-
-function exchange(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined, then: (outcome: Outcome) => void): ProxyHandler {
-  server.acquire();
-  const handler = new ProxyHandler(ctx, fe, gen, env, res, (outcome) => {
-    server.release();
-    then(outcome);
-  }, upgrade);
-  const up = ctx.upstream!;
-  // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
-  server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
-  return handler;
+type Outcome = 'done' | ConnectFailure | PluginError | ClientFault;
+interface ConnectFailure {
+  readonly termination: 'SC' | 'sC' | 'RC';
+  readonly error: string;
 }
 
 /** Builds the request head for the server: hop-by-hop headers out, X-Forwarded-* in. */
@@ -609,9 +556,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const code = (err as { code?: string }).code ?? '';
     if (!res.headersSent && connectErrors.has(code)) {
       // Not connected: another server may take it. Out of local resources (ports, files): no server's fault.
-      ctx.error = `connect: ${code}`;
-      ctx.termination = (localErrors.has(code) ? 'R' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 's' : 'S') + 'C';
-      return this.settle('connect-failed');
+      return this.settle({ termination: localErrors.has(code) ? 'RC' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'sC' : 'SC', error: `connect: ${code}` });
     }
     // The server's fault: it broke the exchange (closed, reset, garbage) or went silent.
     ctx.error ??= code || err.message;
