@@ -60,14 +60,14 @@ class Proxying extends Dispatch<HttpContext> {
 
   constructor(
     ctx: HttpContext,
-    fe: FrontendRuntime,
+    readonly fe: FrontendRuntime,
     gen: Generation,
     readonly env: HttpEnv,
     readonly req: ClientRequest,
     readonly res: ClientResponse,
     readonly upgrade: UpgradeRequest | undefined,
   ) {
-    super(ctx, fe, gen);
+    super(ctx, gen);
   }
 
   protected get over(): boolean {

@@ -53,12 +53,12 @@ class TcpSession extends Dispatch<TcpContext> {
 
   constructor(
     ctx: TcpContext,
-    fe: FrontendRuntime,
+    readonly fe: FrontendRuntime,
     gen: Generation,
     readonly env: TcpEnv,
     readonly client: Socket,
   ) {
-    super(ctx, fe, gen);
+    super(ctx, gen);
     this.#hooks = fe.tcp;
   }
 

@@ -1,5 +1,6 @@
 // Placing a request (HTTP) or a session (TCP) on a server, written once for both
-// lifecycles: the server a `pickServer` tap or the backend's algorithm picks, a wait in
+// lifecycles and for plugins' subrequests to a backend (core/upstream/subrequest.ts):
+// the server a `pickServer` tap or the backend's algorithm picks, a wait in
 // the backend's queue while every server is at its maxconn, and, when a connection
 // failed before its server saw anything, another server (`retries`, redispatch). What
 // a try's end says about its server goes to the server's health only when the end is
@@ -9,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { SyncBailHook } from 'tapable';
 import type { HttpContext } from '../http/context.ts';
 import type { TcpContext } from '../tcp/context.ts';
-import type { FrontendRuntime, Generation } from '../generation.ts';
+import type { Generation } from '../generation.ts';
 import type { BackendView, PickContext, ServerView } from '../../sdk/views.ts';
 import { chargedTo } from '../../sdk/termination.ts';
 import { runner } from '../taps.ts';
@@ -28,6 +29,7 @@ export type PickServerHook = SyncBailHook<[PickContext, BackendView], ServerView
  */
 export abstract class Dispatch<C extends HttpContext | TcpContext> {
   #backend: Backend | undefined = undefined;
+  /** The chain's `pickServer` hook; none for a plugin's own subrequest. */
   #pickServer: PickServerHook | undefined = undefined;
   /** Servers whose connection failed before they saw the request (not tried again). */
   #tried: Set<UpstreamServer> | undefined = undefined;
@@ -39,7 +41,6 @@ export abstract class Dispatch<C extends HttpContext | TcpContext> {
 
   constructor(
     readonly ctx: C,
-    readonly fe: FrontendRuntime,
     readonly gen: Generation,
   ) {}
 
@@ -47,9 +48,10 @@ export abstract class Dispatch<C extends HttpContext | TcpContext> {
   protected abstract attempt(server: UpstreamServer): void;
   /**
    * No server takes the request: none is available (`RC`), no slot freed in time (`sQ`),
-   * or the last try's connection failed (`SC`, `sC`, `RC`), `error` saying why.
+   * or the connection to `failed`, the last server tried, failed (`SC`, `sC`, `RC`);
+   * `error` says why.
    */
-  protected abstract unplaced(termination: string, error: string): void;
+  protected abstract unplaced(termination: string, error: string, failed?: UpstreamServer): void;
   /** Ends the request for what a step threw (a `pickServer` tap's PluginError, the kernel's own error). */
   protected abstract fail(err: unknown): void;
   /** True once the request has ended (failed, its client gone): a slot that comes is passed on, no other server is tried. */
@@ -61,7 +63,7 @@ export abstract class Dispatch<C extends HttpContext | TcpContext> {
   }
 
   /** Places the request on `backend`: on a server now, after a wait in its queue, or nowhere (`unplaced`). */
-  protected dispatch(backend: Backend, pickServer: PickServerHook): void {
+  protected dispatch(backend: Backend, pickServer: PickServerHook | undefined): void {
     this.#backend = backend;
     this.#pickServer = pickServer;
     this.#place();
@@ -90,8 +92,8 @@ export abstract class Dispatch<C extends HttpContext | TcpContext> {
   /** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
   #pick(backend: Backend): UpstreamServer | undefined {
     const ctx = this.ctx;
-    const hook = this.#pickServer!;
-    const picked = (hook.taps.length ? runner(hook)(ctx, backend) : undefined) ?? backend.pick(ctx);
+    const hook = this.#pickServer;
+    const picked = (hook?.taps.length ? runner(hook)(ctx, backend) : undefined) ?? backend.pick(ctx);
     return backend.untried(ctx, picked as UpstreamServer | undefined, this.#tried);
   }
 
@@ -124,7 +126,7 @@ export abstract class Dispatch<C extends HttpContext | TcpContext> {
       this.#backend!.balancer.release?.(server, this.ctx);
     } catch (error) {
       // An algorithm's (a plugin's) failure, on a try's way out: reported; the request is not its to fail.
-      this.gen.report({ hook: `${this.ctx.kind} balancer.release`, frontend: this.fe.name, error });
+      this.gen.report({ hook: `${this.ctx.kind} balancer.release`, frontend: this.ctx.frontend, error });
     }
   }
 
@@ -145,7 +147,7 @@ export abstract class Dispatch<C extends HttpContext | TcpContext> {
    * the request can be sent again; otherwise it ends (`unplaced`).
    */
   protected redispatch(server: UpstreamServer, termination: string, error: string): void {
-    if (this.over || this.#attempt >= this.#backend!.retries || !this.retryable) return this.unplaced(termination, error);
+    if (this.over || this.#attempt >= this.#backend!.retries || !this.retryable) return this.unplaced(termination, error, server);
     // This try is told apart from the request's own end: charged to its server, the request goes on clean.
     const ctx = this.ctx;
     ctx.failedTries = [...ctx.failedTries, { server, termination, error }];
