@@ -18,14 +18,9 @@ import type { Eventually } from '../../sdk/hooks.ts';
 import { ClientFault, isClientFault } from '../termination.ts';
 import { httpTermination, type Phase, type Who } from '../../sdk/termination.ts';
 import type { UpstreamServer } from '../upstream/backend.ts';
-import { Dispatch, type PickServerHook } from '../upstream/dispatch.ts';
+import { Dispatch, connectFailure, type ConnectFailure, type PickServerHook } from '../upstream/dispatch.ts';
 import { PluginError, isThenable, runner } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
-
-/** Errors that happen before a server has seen the request: safe to try another server. */
-export const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-/** Of those, the gateway's own shortage (no local port, no file descriptor): no server is to blame. */
-export const localErrors = new Set(['EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS']);
 
 export interface HttpEnv {
   readonly accessLog: AccessLog | undefined;
@@ -310,11 +305,7 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
  * (`SC` refused, `sC` timed out, `RC` no local port or file), or the error that ends the
  * request (a plugin's, the client's).
  */
-type Outcome = 'done' | ConnectFailure | PluginError | ClientFault;
-interface ConnectFailure {
-  readonly termination: 'SC' | 'sC' | 'RC';
-  readonly error: string;
-}
+type Outcome = 'done' | { readonly termination: ConnectFailure; readonly error: string } | PluginError | ClientFault;
 
 /** Builds the request head for the server: hop-by-hop headers out, X-Forwarded-* in. */
 function upstreamHeaders(ctx: HttpContext, fe: FrontendRuntime): HttpHeaders {
@@ -554,10 +545,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (isClientFault(err)) return this.settle(err);
     if (err instanceof PluginError) return this.settle(err);
     const code = (err as { code?: string }).code ?? '';
-    if (!res.headersSent && connectErrors.has(code)) {
-      // Not connected: another server may take it. Out of local resources (ports, files): no server's fault.
-      return this.settle({ termination: localErrors.has(code) ? 'RC' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'sC' : 'SC', error: `connect: ${code}` });
-    }
+    const failure = res.headersSent ? undefined : connectFailure(code);
+    // Not connected: another server may take it.
+    if (failure) return this.settle({ termination: failure, error: `connect: ${code}` });
     // The server's fault: it broke the exchange (closed, reset, garbage) or went silent.
     ctx.error ??= code || err.message;
     const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';

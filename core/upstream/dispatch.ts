@@ -1,11 +1,11 @@
 // Placing a request (HTTP) or a session (TCP) on a server, written once for both
-// lifecycles and for plugins' subrequests to a backend (core/upstream/subrequest.ts):
-// the server a `pickServer` tap or the backend's algorithm picks, a wait in
-// the backend's queue while every server is at its maxconn, and, when a connection
-// failed before its server saw anything, another server (`retries`, redispatch). What
-// a try's end says about its server goes to the server's health only when the end is
-// charged to it (sdk/termination.ts `chargedTo`): a fault of the client's, a plugin's
-// or the gateway's own says nothing about the server.
+// lifecycles and for plugins' subrequests to a backend (core/upstream/subrequest.ts): the
+// server a `pickServer` tap or the backend's algorithm picks, a wait in the backend's
+// queue while every server is at its maxconn, and, when a connection failed before its
+// server saw anything, another server (`retries`, redispatch). What a try's end says
+// about its server goes to the server's health only when the end is charged to it
+// (sdk/termination.ts `chargedTo`): a fault of the client's, a plugin's or the gateway's
+// own says nothing about the server.
 import { performance } from 'node:perf_hooks';
 import type { SyncBailHook } from 'tapable';
 import type { HttpContext } from '../http/context.ts';
@@ -15,6 +15,20 @@ import type { BackendView, PickContext, ServerView } from '../../sdk/views.ts';
 import { chargedTo } from '../../sdk/termination.ts';
 import { runner } from '../taps.ts';
 import type { Backend, UpstreamServer } from './backend.ts';
+
+/** Errors that happen before a server has seen the request: safe to try another server. */
+export const connectErrors: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Of those, the gateway's own shortage (no local port, no file descriptor): no server is to blame. */
+const localErrors: ReadonlySet<string> = new Set(['EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS']);
+
+/** How a connection that failed before its server saw anything ends a try. */
+export type ConnectFailure = 'SC' | 'sC' | 'RC';
+
+/** An upstream pool's error `code` as a failed connection (refused, timed out, or the gateway's own shortage), or undefined for any other error. */
+export function connectFailure(code: string): ConnectFailure | undefined {
+  if (!connectErrors.has(code)) return undefined;
+  return localErrors.has(code) ? 'RC' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'sC' : 'SC';
+}
 
 /** The `pickServer` hook of the request's chain (HTTP or TCP). */
 export type PickServerHook = SyncBailHook<[PickContext, BackendView], ServerView | void>;

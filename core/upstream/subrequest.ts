@@ -17,14 +17,14 @@ import { HttpContext } from '../http/context.ts';
 import { type HttpHeaders } from '../../sdk/context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../http/exchange.ts';
 import { checkName, checkRequestLine, checkValue } from '../http/fields.ts';
-import { connectErrors, handleHttpRequest, localErrors, type HttpEnv } from '../http/proxy.ts';
+import { handleHttpRequest, type HttpEnv } from '../http/proxy.ts';
 import { hopByHop } from '../../sdk/http.ts';
 import { formatAddress } from '../../sdk/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
 import { resolveBackendTimeouts, type Backend, type UpstreamServer } from './backend.ts';
 import { bufferedRequest, type BufferedAnswer, type BufferLimits, type Ending } from './buffered.ts';
 import { H1Pool, type DispatchOptions } from './h1-pool.ts';
-import { Dispatch } from './dispatch.ts';
+import { Dispatch, connectErrors, connectFailure } from './dispatch.ts';
 
 const defaultTimeout = 10_000;
 const defaultMaxBody = 1024 * 1024;
@@ -246,9 +246,9 @@ class BackendSubrequest extends Dispatch<HttpContext> {
   #failed(server: UpstreamServer, err: unknown): void {
     this.release(server);
     const code = (err as { code?: string }).code ?? '';
-    if (connectErrors.has(code)) {
-      // Never reached: another server may be (redispatch). Out of local resources (ports, files): no server's fault.
-      const termination = localErrors.has(code) ? 'RC' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 'sC' : 'SC';
+    const termination = connectFailure(code);
+    if (termination) {
+      // Never reached: another server may be (redispatch).
       this.charge(server, termination);
       this.#connectError = err;
       return this.redispatch(server, termination, code);
