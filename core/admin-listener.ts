@@ -14,7 +14,7 @@ import type { Generation } from './generation.ts';
 import type { HttpAnswer, HttpHeaders } from '../sdk/context.ts';
 import { isLoopback } from './config/check.ts';
 import { parseAddress } from '../sdk/units.ts';
-import { PluginError } from './taps.ts';
+import { PluginError, runner } from './taps.ts';
 
 export type StatsConfig = NonNullable<GatewayConfig['stats']>;
 
@@ -96,7 +96,7 @@ export class AdminListener {
     const hook = this.gen.app.admin;
     let result: HttpAnswer | void = undefined;
     try {
-      if (hook.taps.length) result = await hook.promise(request);
+      if (hook.taps.length) result = await runner(hook)(request);
     } catch (err) {
       const e = err instanceof PluginError ? err : undefined;
       this.gen.report({ plugin: e?.plugin, hook: 'app.admin', error: e ? e.cause : err });

@@ -8,6 +8,7 @@ import type { FrontendRuntime, Generation } from './generation.ts';
 import { chosenRoute, traceCondition } from './routes.ts';
 import { type ConditionTrace } from '../sdk/routes.ts';
 import { Stage } from '../sdk/hooks.ts';
+import { runner } from './taps.ts';
 import { formatAddress } from '../sdk/units.ts';
 
 export interface ExplainRequest {
@@ -64,7 +65,7 @@ export function explain(gen: Generation, r: ExplainRequest): Explanation {
   const ctx = new HttpContext(fe.name, gen.id, r.method.toUpperCase(), url.pathname + url.search, '1.1', headers, { address: r.src ?? '127.0.0.1', port: 50000 }, { address: local.host, port: port ?? local.port }, tls, 0);
 
   const taps = fe.http.route.taps;
-  const chosen = taps.length ? fe.http.route.call(ctx) : undefined;
+  const chosen = taps.length ? runner(fe.http.route)(ctx) : undefined;
   const route = chosenRoute(fe, chosen);
   const tried = route.index >= 0 ? fe.routes.slice(0, route.index + 1) : fe.routes;
   const backendName = typeof chosen === 'string' ? chosen : route.backend;

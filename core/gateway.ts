@@ -17,6 +17,7 @@ import type { ServerChange } from '../sdk/admin.ts';
 import { mergeSnapshots, retained, withTotals, type MetricSample } from '../sdk/metrics.ts';
 import type { AccessLog } from './log.ts';
 import { applyServerTls } from './tls/termination.ts';
+import { runner } from './taps.ts';
 
 /** During a drain, a keep-alive connection idle this long is closed (shorter would race a client's next request more often). */
 const drainIdleClose = 1000;
@@ -70,7 +71,7 @@ export class Listener implements HttpEnv {
     if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
       const info = { frontend: this.fe.name, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
       try {
-        if (this.fe.http.accept.call(info) === false) return void socket.destroy();
+        if (runner(this.fe.http.accept)(info) === false) return void socket.destroy();
       } catch (error) {
         this.gen.report({ hook: 'http.accept', frontend: this.fe.name, error });
         return void socket.destroy();
@@ -218,7 +219,7 @@ export class Gateway {
   /** This process's metrics: those still draining and the serving generation's, with the totals of those gone added to the families they still register. */
   metrics(): MetricSample[] {
     const live = [...this.#retired, this.#generation].map((g) => {
-      if (g.app.collect.taps.length) g.app.collect.call();
+      if (g.app.collect.taps.length) runner(g.app.collect)();
       return g.metrics.snapshot();
     });
     return withTotals(this.#retiredMetrics, live);
@@ -294,8 +295,8 @@ export class Gateway {
       throw err;
     }
     generation.startHealthChecks();
-    if (generation.app.listening.taps.length) generation.app.listening.call(generation.info);
-    if (generation.app.ready.taps.length) generation.app.ready.call(generation.info);
+    if (generation.app.listening.taps.length) runner(generation.app.listening)(generation.info);
+    if (generation.app.ready.taps.length) runner(generation.app.ready)(generation.info);
     return gateway;
   }
 
@@ -366,14 +367,14 @@ export class Gateway {
     for (const l of added) this.#listeners.set(l.key, l);
     this.#generation = next;
     next.startHealthChecks();
-    if (next.app.listening.taps.length) next.app.listening.call(next.info);
-    if (next.app.ready.taps.length) next.app.ready.call(next.info);
+    if (next.app.listening.taps.length) runner(next.app.listening)(next.info);
+    if (next.app.ready.taps.length) runner(next.app.ready)(next.info);
     void this.#retire(old, removed, hardAfter);
   }
 
   async #retire(old: Generation, listeners: Listener[], hardAfter: number): Promise<void> {
     this.#retired.add(old);
-    if (old.app.drain.taps.length) old.app.drain.call(old.info);
+    if (old.app.drain.taps.length) runner(old.app.drain)(old.info);
     const hard = setTimeout(() => listeners.forEach((l) => l.kill()), hardAfter);
     // Upgraded connections on kept listeners live on with the old generation: they end at the same bound.
     setTimeout(() => this.#listeners.forEach((l) => l.cutTunnels(old)), hardAfter).unref();
@@ -395,7 +396,7 @@ export class Gateway {
     this.#listeners.clear();
     const stats = this.#stats;
     const gen = this.#generation;
-    if (gen.app.drain.taps.length) gen.app.drain.call(gen.info);
+    if (gen.app.drain.taps.length) runner(gen.app.drain)(gen.info);
     const hard = setTimeout(() => {
       listeners.forEach((l) => l.kill());
       stats?.close();

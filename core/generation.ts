@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadPluginDefinition, PluginLoadError, type AnyPluginDefinition } from './loader.ts';
 import { createAppHooks, createHttpHooks, createTcpHooks } from './hooks.ts';
 import { type AppHooks, type ContainedError, type Hooks, type HttpHooks, type TcpHooks } from '../sdk/hooks.ts';
-import { afterOverruled, copyTaps, type Meter, type TapMeter } from './taps.ts';
+import { afterOverruled, copyTaps, runner, type Meter, type TapMeter } from './taps.ts';
 import { WindowCounters } from './rate-windows.ts';
 import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 
@@ -114,13 +114,13 @@ export class Generation {
 
   /** A broadcast message arrives here: the `app.message` taps answer it. */
   async deliver(topic: string, data: unknown): Promise<unknown> {
-    return this.app.message.taps.length ? this.app.message.promise(topic, data) : undefined;
+    return this.app.message.taps.length ? runner(this.app.message)(topic, data) : undefined;
   }
 
   /** Report a contained error: logged with who failed, and given to `app.error` taps. */
   report = (e: ContainedError): void => {
     this.logger.error({ plugin: e.plugin, hook: e.hook, frontend: e.frontend, err: e.error }, 'contained error');
-    if (this.app.error.taps.length) this.app.error.call(e);
+    if (this.app.error.taps.length) runner(this.app.error)(e);
   };
 
   /** Starts health checks: only a generation that serves runs them (`tapgate check` builds one and discards it). Dispose stops them. */
@@ -132,7 +132,13 @@ export class Generation {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (this.app.close.taps.length) await this.app.close.promise(this.info).catch((error) => this.report({ hook: 'app.close', error }));
+    if (this.app.close.taps.length) {
+      try {
+        await runner(this.app.close)(this.info);
+      } catch (error) {
+        this.report({ hook: 'app.close', error });
+      }
+    }
     for (const p of [...this.plugins].reverse()) {
       try {
         await p.dispose?.();
@@ -336,12 +342,12 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
 
     if (gen.app.upstreamConnected.taps.length) {
       const connected = gen.app.upstreamConnected;
-      for (const b of gen.backends.values()) for (const server of b.servers) server.onConnect = (sv, ms) => connected.call(sv, ms);
+      for (const b of gen.backends.values()) for (const server of b.servers) server.onConnect = (sv, ms) => runner(connected)(sv, ms);
     }
 
     if (problems.some((p) => p.severity === 'error')) throw new GenerationError(problems);
     gen.warnings.push(...problems);
-    if (gen.app.boot.taps.length) await gen.app.boot.promise(gen.info);
+    if (gen.app.boot.taps.length) await runner(gen.app.boot)(gen.info);
     return gen;
   } catch (err) {
     await gen.dispose().catch(() => undefined);

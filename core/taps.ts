@@ -1,8 +1,11 @@
 // Taps made by a plugin are captured on hooks of its own, then copied onto the
-// generation's hooks, named after the plugin and wrapped so that a throwing tap is
-// contained: a bail or series hook rethrows it as a PluginError (the kernel answers
-// 500 or closes that one connection); an observe-only hook reports it and goes on.
+// generation's hooks, named after the plugin. tapable keeps them in order (stage,
+// `before`); the kernel runs every chain with `runner`, never with tapable's own `call`
+// or `promise` (which would run the taps bare). The runner times each tap and contains
+// one that throws: a bail or series hook fails with a PluginError (the kernel answers 500
+// or closes that one connection); an observe-only hook reports it and goes on.
 import { performance } from 'node:perf_hooks';
+import { AsyncSeriesBailHook, SyncBailHook, SyncHook } from 'tapable';
 import type { ContainedError, Eventually } from '../sdk/hooks.ts';
 import { observeOnly } from './hooks.ts';
 
@@ -15,8 +18,17 @@ export class PluginError extends Error {
 
 type AnyFn = (...args: any[]) => any;
 interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[]; step?: Step }
-/** A plugin's own tap as the kernel's runner calls it: unwrapped, timed and contained by the runner itself. */
-interface Step { fn: AnyFn; plugin: string; hook: string; meter: TapMeter | undefined; timeout: number }
+/** A plugin's tap as `runner` calls it: its own function (a callback-style one made to return a promise), and whom to charge and tell. */
+interface Step {
+  fn: AnyFn;
+  plugin: string;
+  hook: string;
+  meter: TapMeter | undefined;
+  /** ms after which an async call fails (0: never). */
+  timeout: number;
+  /** On an observe-only hook, where a failure is reported while the chain goes on; otherwise the failure ends the chain. */
+  report: Report | undefined;
+}
 interface AnyHook { taps: FullTap[]; _args: string[]; tap(o: object, fn: AnyFn): void; tapAsync(o: object, fn: AnyFn): void; tapPromise(o: object, fn: AnyFn): void }
 
 export type Report = (e: ContainedError) => void;
@@ -52,22 +64,23 @@ export function copyTaps(
 ): void {
   for (const [name, target] of Object.entries(to) as [string, AnyHook][]) {
     const id = `${set}.${name}`;
-    // The wrappers and the runner pass two arguments: every hook of core/hooks.ts takes two at most.
-    if (target._args.length > 2) throw new Error(`hook ${id} takes ${target._args.length} arguments; taps are called with two at most`);
+    // The runner passes two arguments: every hook of core/hooks.ts takes two at most.
+    const arity = target._args.length;
+    if (arity > 2) throw new Error(`hook ${id} takes ${arity} arguments; taps are called with two at most`);
     const observe = observeOnly.has(id);
     const entries = sources.flatMap(({ plugin, hooks, after: pluginAfter }) =>
       ((hooks as Record<string, unknown>)[name] as AnyHook).taps.map((tap) => ({ plugin, tap, after: [...[tap.after ?? []].flat(), ...(pluginAfter ?? [])] })),
     );
     for (const { plugin, tap, after } of orderByAfter(entries)) {
-      const options = { name: plugin, stage: tap.stage, before: tap.before, ...(after.length ? { after } : {}) };
       const m = meter?.(plugin, id);
       // A generation's own hooks (boot, close) may take their time; a request's path may not.
       const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
-      // The kernel's runner calls `step` (the plugin's function); tapable's own callers get it wrapped.
-      const step: Step = { fn: tap.fn, plugin, hook: id, meter: m, timeout };
-      if (tap.type === 'sync') target.tap({ ...options, step }, wrapSync(tap.fn, plugin, id, observe, report, m));
-      else if (tap.type === 'promise') target.tapPromise({ ...options, step }, promising(wrapPromise(step)));
-      else target.tapAsync(options, wrapCallback(tap.fn, plugin, id, m));
+      const step: Step = { fn: tap.type === 'async' ? callbackTap(tap.fn, arity) : tap.fn, plugin, hook: id, meter: m, timeout, report: observe ? report : undefined };
+      // tapable places the tap (stage, `before`) and lists it; the runner calls its `step`.
+      const options = { name: plugin, stage: tap.stage, before: tap.before, ...(after.length ? { after } : {}), step };
+      if (tap.type === 'sync') target.tap(options, tap.fn);
+      else if (tap.type === 'promise') target.tapPromise(options, tap.fn);
+      else target.tapAsync(options, tap.fn);
     }
   }
 }
@@ -106,10 +119,6 @@ export function afterOverruled(set: string, hooks: object): { plugin: string; me
 }
 
 /** Records a call's cost: on the tap's meter, and on the request it served. */
-function charge(meter: TapMeter | undefined, first: unknown, start: number, failed: boolean): void {
-  account(meter, first, performance.now() - start, failed);
-}
-
 function account(meter: TapMeter | undefined, first: unknown, ms: number, failed: boolean): void {
   if (meter) {
     meter.record(ms, failed);
@@ -119,66 +128,18 @@ function account(meter: TapMeter | undefined, first: unknown, ms: number, failed
   if (timings) timings.plugins += ms;
 }
 
-/** A sync tap, contained and timed; fixed arity (no rest array, no apply) on each call. */
-function wrapSync(fn: AnyFn, plugin: string, hook: string, observe: boolean, report: Report, meter: TapMeter | undefined): AnyFn {
-  return function (this: unknown, a: unknown, b: unknown) {
-    const start = performance.now();
-    try {
-      const result = fn.call(this, a, b);
-      charge(meter, a, start, false);
-      return result;
-    } catch (error) {
-      charge(meter, a, start, true);
-      if (!observe) throw new PluginError(plugin, hook, error);
-      report({ plugin, hook, error });
-      return undefined;
-    }
-  };
-}
-
-/** A `tapPromise` tap, contained and timed; what it answers at once (not a promise) is returned as it is. */
-function wrapPromise(step: Step): AnyFn {
-  return function (this: unknown, ...args: unknown[]) {
-    const start = performance.now();
-    let result;
-    try {
-      result = step.fn.apply(this, args);
-    } catch (error) {
-      charge(step.meter, args[0], start, true);
-      throw new PluginError(step.plugin, step.hook, error);
-    }
-    if (!isThenable(result)) {
-      charge(step.meter, args[0], start, false);
-      return result;
-    }
-    return settle(result, step, args[0], start);
-  };
-}
-
 /** A tap's promise, timed from `start`, failing past the budget, its rejection a PluginError. */
 function settle(result: PromiseLike<unknown>, step: Step, first: unknown, start: number): PromiseLike<unknown> {
   return (step.timeout > 0 ? withTimeout(result, step.timeout) : result).then(
     (value: unknown) => {
-      charge(step.meter, first, start, false);
+      account(step.meter, first, performance.now() - start, false);
       return value;
     },
     (error: unknown) => {
-      charge(step.meter, first, start, true);
+      account(step.meter, first, performance.now() - start, true);
       throw new PluginError(step.plugin, step.hook, error);
     },
   );
-}
-
-/** `fn` keeping tapable's promise contract: always a promise, never a throw. */
-function promising(fn: AnyFn): AnyFn {
-  return function (this: unknown, ...args: unknown[]) {
-    try {
-      const result = fn.apply(this, args);
-      return isThenable(result) ? result : Promise.resolve(result);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
 }
 
 export const isThenable = (v: unknown): v is PromiseLike<unknown> => v != null && typeof (v as PromiseLike<unknown>).then === 'function';
@@ -233,44 +194,57 @@ export class TapTimeout extends Error {
   }
 }
 
-function wrapCallback(fn: AnyFn, plugin: string, hook: string, meter: TapMeter | undefined): AnyFn {
-  return function (this: unknown, ...args: unknown[]) {
-    const callback = args.pop() as AnyFn;
-    const start = performance.now();
-    try {
-      fn.apply(this, [
-        ...args,
-        (err: unknown, result: unknown) => {
-          charge(meter, args[0], start, !!err);
-          callback(err ? new PluginError(plugin, hook, err) : null, result);
-        },
-      ]);
-    } catch (error) {
-      charge(meter, args[0], start, true);
-      callback(new PluginError(plugin, hook, error));
-    }
-  };
-}
-
 const compiled = Symbol('tapgate.run');
 interface Compiled { taps: number; run: AnyFn }
 
 /**
- * The kernel's way to call an async series hook on a request's path: its taps in order,
- * in the calling turn, going asynchronous only from the first tap that returns a promise.
- * tapable's `promise()` costs a promise and a turn per call even when every tap answers
- * at once (a sync tap, a remembered token). Built once per hook and set of taps.
- * With `bail`, the first tap to return something other than `undefined` ends the run with it.
+ * A hook's chain as the kernel calls it: a sync hook's result, or an async hook's, which
+ * is a promise only when a tap returned one. `undefined` when no tap bailed.
  */
-export function runner<A extends unknown[], R>(hook: { taps: readonly unknown[] }, bail: boolean): (...args: A) => Eventually<R | undefined> {
-  const h = hook as AnyHook & { [compiled]?: Compiled };
+export type Run<H> = H extends { call(...args: infer A): infer R }
+  ? (...args: A) => R | undefined
+  : H extends { promise(...args: infer A): Promise<infer R> }
+    ? (...args: A) => Eventually<R | undefined>
+    : never;
+
+/**
+ * The kernel's one way to run a hook's chain, sync or async: its taps in order, timed,
+ * each one that throws contained (see above). An async chain runs in the calling turn
+ * and goes asynchronous only from the first tap that returns a promise: tapable's
+ * `promise()` costs a promise and a turn per call even when every tap answers at once (a
+ * sync tap, a remembered token). A bail hook's first tap to return something other than
+ * `undefined` ends the run with it. Built once per hook and set of taps.
+ */
+export function runner<H extends { taps: readonly unknown[] }>(hook: H): Run<H> {
+  const h = hook as unknown as AnyHook & { [compiled]?: Compiled };
   const known = h[compiled];
-  if (known !== undefined && known.taps === h.taps.length) return known.run;
+  if (known !== undefined && known.taps === h.taps.length) return known.run as Run<H>;
+  const kind = (hook as { constructor: unknown }).constructor;
+  const bail = kind === SyncBailHook || kind === AsyncSeriesBailHook;
   const arity = h._args.length;
-  // Taps copied from plugins run as the plugins wrote them, timed here; others (tapAsync, taps made on the generation's hooks directly) as tapped.
-  const steps = h.taps.map((t): Step => t.step ?? { fn: t.type === 'async' ? callbackTap(t.fn, arity) : t.fn, plugin: '', hook: '', meter: undefined, timeout: 0 });
+  // Taps copied from plugins carry their step; others (made on the generation's hooks directly) run as tapped, uncontained.
+  const steps = h.taps.map((t): Step => t.step ?? { fn: t.type === 'async' ? callbackTap(t.fn, arity) : t.fn, plugin: '', hook: '', meter: undefined, timeout: 0, report: undefined });
   const n = steps.length;
-  // Hooks on a request's path take one or two arguments. One clock read between taps: one's end is the next one's start.
+  // Hooks take two arguments at most. One clock read between taps: one's end is the next one's start.
+  const sync = (a: unknown, b: unknown): unknown => {
+    let start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const step = steps[i]!;
+      let result;
+      try {
+        result = step.fn(a, b);
+      } catch (error) {
+        contain(step, a, start, error);
+        start = performance.now();
+        continue;
+      }
+      const end = performance.now();
+      if (step.plugin) account(step.meter, a, end - start, false);
+      start = end;
+      if (bail && result !== undefined) return result;
+    }
+    return undefined;
+  };
   const from = (i: number, a: unknown, b: unknown): unknown => {
     let start = performance.now();
     for (; i < n; i++) {
@@ -279,9 +253,9 @@ export function runner<A extends unknown[], R>(hook: { taps: readonly unknown[] 
       try {
         result = step.fn(a, b);
       } catch (error) {
-        if (!step.plugin) throw error;
-        charge(step.meter, a, start, true);
-        throw new PluginError(step.plugin, step.hook, error);
+        contain(step, a, start, error);
+        start = performance.now();
+        continue;
       }
       if (isThenable(result)) {
         const next = i + 1;
@@ -294,9 +268,17 @@ export function runner<A extends unknown[], R>(hook: { taps: readonly unknown[] 
     }
     return undefined;
   };
-  const run = (a: unknown, b: unknown) => from(0, a, b);
+  const run = kind === SyncHook || kind === SyncBailHook ? sync : (a: unknown, b: unknown) => from(0, a, b);
   h[compiled] = { taps: n, run };
-  return run as unknown as (...args: A) => Eventually<R | undefined>;
+  return run as Run<H>;
+}
+
+/** A tap threw: its call is charged as failed, then the chain fails with a PluginError, or (observe-only hooks) it is reported and the chain goes on. */
+function contain(step: Step, first: unknown, start: number, error: unknown): void {
+  if (!step.plugin) throw error;
+  account(step.meter, first, performance.now() - start, true);
+  if (!step.report) throw new PluginError(step.plugin, step.hook, error);
+  step.report({ plugin: step.plugin, hook: step.hook, error });
 }
 
 /** A `tapAsync` tap called as one that returns a promise. */

@@ -17,6 +17,7 @@ export { RegexSource, Duration, Size, HeaderName, HeaderValue, HeaderMap, Cidr, 
 export type { CidrBlock } from './options.ts';
 /** `api.fetch`: what a request says, where it goes, what comes back, why it failed. */
 export * from './fetch.ts';
+export { hopByHop } from './http.ts';
 export { Stage } from './hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from './units.ts';

@@ -4,6 +4,7 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import type { HttpHeaders } from './context.ts';
 import { parseDuration, parseSize } from './units.ts';
+import { hopByHop } from './http.ts';
 
 const compiles = (source: string): boolean => {
   try {
@@ -42,14 +43,14 @@ export const Size = z
  * The gateway frames messages itself: a config changing these would let it desynchronise
  * the body from its head (request smuggling) or break keep-alive.
  */
-const framing = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection']);
+const framing: ReadonlySet<string> = new Set(['content-length', ...hopByHop]);
 
 /** A header name (an RFC 9110 token), lower-cased like every name the kernel hands out; not one the gateway frames messages with. */
 export const HeaderName = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected a header name (letters, digits and !#$%&'*+.^_`|~-)")
   .transform((name) => name.toLowerCase())
-  .refine((name) => !framing.has(name), 'expected a header other than the ones the gateway frames messages with (content-length, transfer-encoding, connection, keep-alive, upgrade, te, trailer)');
+  .refine((name) => !framing.has(name), `expected a header other than the ones the gateway frames messages with (${[...framing].join(', ')})`);
 
 /** Text without control characters (no CR or LF: no header injection); YAML numbers are taken as text. */
 export const HeaderValue = z

@@ -1,5 +1,5 @@
 // What the request lifecycle (core/http/proxy.ts) needs from whatever carried a request to
-// the gateway: an HTTP/1.1 connection (raw sockets, or node:http) or an HTTP/2 stream. A
+// the gateway: an HTTP/1.x connection on raw sockets (core/http/h1/) or an HTTP/2 stream. A
 // server side implements these two shapes; the lifecycle, the hooks and every plugin stay
 // the same whichever it is.
 import type { Readable } from 'node:stream';
@@ -31,8 +31,8 @@ export interface ClientRequest {
 }
 
 /**
- * The answer to one request. A subset of node:http's ServerResponse, so that one fits as
- * it is; the raw HTTP/1.1 and HTTP/2 server sides implement the same.
+ * The answer to one request, in the words of node:http's ServerResponse (the subset the
+ * lifecycle uses), as the HTTP/1.x (core/http/h1/response.ts) and HTTP/2 server sides implement it.
  */
 export interface ClientResponse {
   readonly headersSent: boolean;

@@ -8,6 +8,7 @@ import { HttpContext } from './context.ts';
 import { type BodyObserver, type HttpAnswer, type HttpHeaders, type UpstreamResponse } from '../../sdk/context.ts';
 import { errorBody, statusText } from './errors.ts';
 import { validHost } from './fields.ts';
+import { hopByHop } from '../../sdk/http.ts';
 import type { UpgradeRequest } from './upgrade.ts';
 import { pump, type ClientRequest, type ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation, RouteRuntime } from '../generation.ts';
@@ -15,18 +16,11 @@ import { chosenRoute } from '../routes.ts';
 import { type RouteView } from '../../sdk/routes.ts';
 import type { Eventually } from '../../sdk/hooks.ts';
 import { ClientFault, isClientFault } from '../termination.ts';
-import { chargedTo, httpTermination, type Phase, type Who } from '../../sdk/termination.ts';
-import type { Backend, UpstreamServer } from '../upstream/backend.ts';
+import { httpTermination, type Phase, type Who } from '../../sdk/termination.ts';
+import type { UpstreamServer } from '../upstream/backend.ts';
+import { Dispatch, connectFailure, type ConnectFailure, type PickServerHook } from '../upstream/dispatch.ts';
 import { PluginError, isThenable, runner } from '../taps.ts';
 import type { AccessLog } from '../log.ts';
-
-/** Headers that describe one connection, never forwarded (RFC 9110 7.6.1). */
-export const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings']);
-
-/** Errors that happen before a server has seen the request: safe to try another server. */
-export const connectErrors = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-/** Of those, the gateway's own shortage (no local port, no file descriptor): no server is to blame. */
-export const localErrors = new Set(['EADDRNOTAVAIL', 'EMFILE', 'ENFILE', 'ENOBUFS']);
 
 export interface HttpEnv {
   readonly accessLog: AccessLog | undefined;
@@ -43,38 +37,42 @@ export function handleHttpRequest(fe: FrontendRuntime, gen: Generation, env: Htt
 }
 
 /**
- * One request's way from its hooks to a server and back. Each step runs in the turn of
- * the one before and waits only when a tap's promise or the server makes it: no promise
- * or microtask of the kernel's own per request. Whatever a step throws ends the request
- * through `#fail` (a 500 for a plugin's failure, a 502 otherwise); a fault of the
- * client's (its body broken or cut, the client gone) ends it through `#clientFault`,
- * charged to nobody. Once ended, steps still pending (a tap's promise, the queue) do nothing.
+ * One request's way from its hooks to a server and back; placing it on a server, the
+ * queue and retries are `Dispatch`'s (core/upstream/dispatch.ts). Each step runs in the
+ * turn of the one before and waits only when a tap's promise, the queue or the server
+ * makes it: no promise or microtask of the kernel's own otherwise. Whatever a step throws
+ * ends the request through `fail` (a 500); a fault of the client's (its body broken or
+ * cut, the client gone) ends it through `#clientFault`, charged to nobody. Once ended,
+ * steps still pending (a tap's promise, the queue) do nothing.
  */
-class Proxying {
+class Proxying extends Dispatch<HttpContext> {
   #chosen: string | RouteView | void | undefined = undefined;
-  #backend: Backend | undefined = undefined;
   #body: Readable | null = null;
-  #attempt = 0;
-  /** Servers whose connection failed before they saw the request (not tried again). */
-  #tried: Set<UpstreamServer> | undefined = undefined;
-  /** A slot came from the backend's queue: this request goes ahead of newcomers. */
-  #waited = false;
-  /** Waiting in the backend's queue now. */
-  #queued = false;
   /** The try in flight at a server. */
   #exchange: ProxyHandler | undefined = undefined;
   /** The request has ended (failed, or the client is gone): pending steps stop. */
   #over = false;
 
   constructor(
-    readonly ctx: HttpContext,
+    ctx: HttpContext,
     readonly fe: FrontendRuntime,
-    readonly gen: Generation,
+    gen: Generation,
     readonly env: HttpEnv,
     readonly req: ClientRequest,
     readonly res: ClientResponse,
     readonly upgrade: UpgradeRequest | undefined,
-  ) {}
+  ) {
+    super(ctx, gen);
+  }
+
+  protected get over(): boolean {
+    return this.#over;
+  }
+
+  /** Sent again only while nothing of it is consumed: its body unread, no answer begun. */
+  protected override get retryable(): boolean {
+    return !this.#body?.readableDidRead && !this.res.headersSent && !this.res.destroyed;
+  }
 
   start(): void {
     const body = this.req.body;
@@ -94,22 +92,22 @@ class Proxying {
   received(): void {
     try {
       const hook = this.fe.http.received;
-      if (hook.taps.length && this.#answered(runner<[HttpContext], HttpAnswer | void>(hook, true)(this.ctx), this.#route)) return;
+      if (hook.taps.length && this.#answered(runner(hook)(this.ctx), this.#route)) return;
       this.#route();
     } catch (err) {
-      this.#fail(err);
+      this.fail(err);
     }
   }
 
   /** Routed, then the route's `request` taps may answer. */
   #route(): void {
     const { ctx, fe } = this;
-    const chosen = (this.#chosen = fe.http.route.taps.length ? fe.http.route.call(ctx) : undefined);
+    const chosen = (this.#chosen = fe.http.route.taps.length ? runner(fe.http.route)(ctx) : undefined);
     const route = chosenRoute(fe, chosen);
     ctx.route = route;
     // From here on, the route's chain: the frontend's taps and the route's own.
     const hook = route.http.request;
-    if (hook.taps.length && this.#answered(runner<[HttpContext], HttpAnswer | void>(hook, true)(ctx), this.#toBackend)) return;
+    if (hook.taps.length && this.#answered(runner(hook)(ctx), this.#toBackend)) return;
     this.#toBackend();
   }
 
@@ -121,7 +119,7 @@ class Proxying {
     if (isThenable(answer)) {
       answer.then(
         (known: HttpAnswer | void | undefined) => this.#step(() => (known ? sendAnswer(this.res, this.ctx, known, this.env) : next.call(this))),
-        (err) => this.#step(() => this.#fail(err)),
+        (err) => this.#step(() => this.fail(err)),
       );
       return true;
     }
@@ -141,99 +139,54 @@ class Proxying {
       return sendError(this.res, ctx, 503, this.env);
     }
     ctx.backend = backend;
-    this.#backend = backend;
     const req = this.req;
     this.#body = req.body ? requestBody(req, req.body, fe, ctx) : null;
     ctx.upstream = { method: ctx.method, path: ctx.url, headers: upstreamHeaders(ctx, fe) };
-    const hook = hooksOf(ctx, fe).upstreamRequest;
+    const hooks = hooksOf(ctx, fe);
+    const hook = hooks.upstreamRequest;
     if (hook.taps.length) {
-      const done = runner<[HttpContext], void>(hook, false)(ctx);
+      const done = runner(hook)(ctx);
       if (isThenable(done)) {
         done.then(
-          () => this.#step(() => this.#try()),
-          (err) => this.#step(() => this.#fail(err)),
+          () => this.#step(() => this.dispatch(backend, hooks.pickServer as PickServerHook)),
+          (err) => this.#step(() => this.fail(err)),
         );
         return;
       }
     }
-    this.#try();
+    this.dispatch(backend, hooks.pickServer as PickServerHook);
   }
 
-  /** One try at a server: the one placed, or a slot waited for in the backend's queue. */
-  #try(): void {
-    try {
-      const { ctx, res, env } = this;
-      const backend = this.#backend!;
-      // While others wait in the queue, a newcomer waits behind them.
-      const server = backend.queued > 0 && !this.#waited ? undefined : placeRequest(ctx, hooksOf(ctx, this.fe), backend, this.#tried);
-      if (server) {
-        ctx.server = server;
-        this.#exchange = exchange(ctx, this.fe, this.gen, server, env, this.#body, res, this.upgrade, (outcome) => this.#exchanged(server, outcome));
-        return;
-      }
-      // Every server at its maxconn: wait in the backend's queue, in order, for a slot.
-      if (!backend.saturated && backend.queued === 0) {
-        this.#over = true;
-        this.#end('R', 'no server available', 'C');
-        return sendError(res, ctx, 503, env);
-      }
-      const queuedAt = performance.now();
-      this.#queued = true;
-      backend.waitForSlot(this.#waited).then(
-        (slot) => {
-          this.#queued = false;
-          ctx.timings.queue += performance.now() - queuedAt;
-          if (this.#over) {
-            // The client left while waiting: the slot goes to the next in line.
-            if (slot) backend.passSlot();
-            return;
-          }
-          if (slot) {
-            this.#waited = true;
-            return this.#try();
-          }
-          this.#step(() => {
-            this.#over = true;
-            this.#end('s', 'queue timeout', 'Q');
-            sendError(res, ctx, 503, env);
-          });
-        },
-        (err) => this.#step(() => this.#fail(err)),
-      );
-    } catch (err) {
-      this.#fail(err);
-    }
+  /** One try at `server`: the request goes out, the answer comes back through a ProxyHandler. */
+  protected attempt(server: UpstreamServer): void {
+    const { ctx, res, env } = this;
+    const handler = new ProxyHandler(ctx, this.fe, this.gen, env, res, (outcome) => this.#exchanged(server, outcome), this.upgrade);
+    this.#exchange = handler;
+    const up = ctx.upstream!;
+    // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
+    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body: this.#body, upgrade: this.upgrade?.protocol }, handler);
+  }
+
+  /** No server took the request (none available, no slot in time, every try refused): a 503. */
+  protected unplaced(termination: string, error: string): void {
+    this.#over = true;
+    this.#end(termination[0] as Who, error, termination[1] as Phase);
+    sendError(this.res, this.ctx, 503, this.env);
   }
 
   /** A try ended: done, failed, or (the server never saw the request) one more, on another server. */
   #exchanged(server: UpstreamServer, outcome: Outcome): void {
     this.#exchange = undefined;
     try {
-      const { ctx, res } = this;
-      const backend = this.#backend!;
-      backend.balancer.release?.(server, ctx);
-      if (outcome instanceof Error) return this.#fail(outcome);
-      const charged = chargedTo(ctx.termination);
-      if (charged) backend.reportOutcome(server, charged === 'connect' ? 'connect-error' : 'server-error');
-      else if (ctx.termination === '') backend.reportOutcome(server, ctx.status >= 500 ? 'server-error' : 'ok');
-      // Anything else (the client's fault, a plugin's, the gateway's) says nothing about the server.
-      if (outcome === 'done') return;
+      this.release(server);
+      if (outcome instanceof Error) return this.fail(outcome);
+      const ctx = this.ctx;
+      if (outcome === 'done') return this.charge(server, ctx.termination, ctx.status >= 500);
       // A connection to the server failed before it saw anything: another server may do (redispatch).
-      const retry = !this.#over && this.#attempt < backend.retries && !this.#body?.readableDidRead && !res.headersSent && !res.destroyed;
-      if (!retry) {
-        this.#over = true;
-        return sendError(res, ctx, 503, this.env);
-      }
-      // This try is told apart from the request's own end: charged to its server, the request goes on clean.
-      ctx.failedTries = [...ctx.failedTries, { server, termination: ctx.termination, error: ctx.error ?? '' }];
-      ctx.termination = '';
-      ctx.error = undefined;
-      (this.#tried ??= new Set()).add(server);
-      ctx.retries++;
-      this.#attempt++;
-      this.#try();
+      this.charge(server, outcome.termination);
+      this.redispatch(server, outcome.termination, outcome.error);
     } catch (err) {
-      this.#fail(err);
+      this.fail(err);
     }
   }
 
@@ -243,11 +196,11 @@ class Proxying {
     try {
       run();
     } catch (err) {
-      this.#fail(err);
+      this.fail(err);
     }
   }
 
-  #fail(err: unknown): void {
+  protected fail(err: unknown): void {
     if (isClientFault(err)) {
       if (this.#over) return;
       this.#over = true;
@@ -263,7 +216,7 @@ class Proxying {
     // A plugin's failure, or the kernel's own: contained to this request.
     this.#end('I', err instanceof PluginError ? `plugin ${err.plugin}` : error.message);
     const hooks = hooksOf(ctx, fe);
-    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, error);
+    if (hooks.requestError.taps.length) runner(hooks.requestError)(ctx, error);
     if (!res.headersSent) sendError(res, ctx, 500, env);
     else res.destroy();
   }
@@ -282,7 +235,7 @@ class Proxying {
     const fault = isClientFault(err) ? err : new ClientFault(err.message, 'C', 0);
     this.#end(fault.who, fault.message, fault.phase);
     const hooks = hooksOf(ctx, this.fe);
-    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, fault);
+    if (hooks.requestError.taps.length) runner(hooks.requestError)(ctx, fault);
     if (fault.status && !res.headersSent && !res.destroyed) {
       res.shouldKeepAlive = false;
       sendError(res, ctx, fault.status, this.env);
@@ -302,7 +255,7 @@ class Proxying {
     if (ctx.status === 101) return 'T';
     // The server's head arrived: taps on it (H), then the answer under way to the client (D).
     if (ctx.timings.ttfb >= 0) return this.res.headersSent ? 'D' : 'H';
-    if (this.#queued) return 'Q';
+    if (this.queued) return 'Q';
     return ctx.server ? 'H' : 'R';
   }
 
@@ -326,11 +279,11 @@ const hooksOf = (ctx: HttpContext, fe: FrontendRuntime) => (ctx.route as RouteRu
 
 /** What llhttp lets through but a gateway must not: smuggling shapes and ambiguous heads. */
 function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boolean): { status: number; reason: string } | undefined {
+  // The server sides count Host fields and leave the verdict here, the one place for every request (RFC 9112 3.2).
   const hosts = req.hosts;
   if (hosts > 1) return { status: 400, reason: 'several Host headers' };
-  // node:http checks these for ordinary requests only, not for those it hands over as upgrades.
   if (hosts === 0 && req.httpVersion === '1.1') return { status: 400, reason: 'no Host header' };
-  // node:http reads no body on an upgrade: what follows the head is taken as the new protocol's bytes.
+  // The HTTP/1 side reads no body on an upgrade (core/http/h1/server.ts): what follows the head is the new protocol's bytes.
   if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return { status: 400, reason: 'upgrade request with a body' };
   const host = req.headers.host;
   if (typeof host === 'string' && !validHost(host)) return { status: 400, reason: 'invalid Host' };
@@ -346,30 +299,13 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
   return undefined;
 }
 
-/** The server for this try: a `pickServer` tap's, or the algorithm's; on a retry, one not tried yet. */
-function placeRequest(ctx: HttpContext, hooks: RouteRuntime['http'], backend: Backend, tried: Set<UpstreamServer> | undefined): UpstreamServer | undefined {
-  const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
-  return backend.untried(ctx, picked as UpstreamServer | undefined, tried);
-}
-
 /**
- * One try at one server, `then` told how it ended: 'done' (answered, or failed and
- * answered for), 'connect-failed' when the server could not be reached at all, or the
- * error that ends the request (a plugin's, the client's).
+ * How one try at one server ended, as its ProxyHandler tells it: 'done' (answered, or
+ * failed and answered for), a connection that failed before the server saw anything
+ * (`SC` refused, `sC` timed out, `RC` no local port or file), or the error that ends the
+ * request (a plugin's, the client's).
  */
-type Outcome = 'done' | 'connect-failed' | PluginError | ClientFault;
-
-function exchange(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, server: UpstreamServer, env: HttpEnv, body: Readable | null, res: ClientResponse, upgrade: UpgradeRequest | undefined, then: (outcome: Outcome) => void): ProxyHandler {
-  server.acquire();
-  const handler = new ProxyHandler(ctx, fe, gen, env, res, (outcome) => {
-    server.release();
-    then(outcome);
-  }, upgrade);
-  const up = ctx.upstream!;
-  // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
-  server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body, upgrade: upgrade?.protocol }, handler);
-  return handler;
-}
+type Outcome = 'done' | { readonly termination: ConnectFailure; readonly error: string } | PluginError | ClientFault;
 
 /** Builds the request head for the server: hop-by-hop headers out, X-Forwarded-* in. */
 function upstreamHeaders(ctx: HttpContext, fe: FrontendRuntime): HttpHeaders {
@@ -496,7 +432,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const response = (this.#head = new ServerHead(status, headers, report));
     let done;
     try {
-      done = runner<[HttpContext, UpstreamResponse], void>(hook, false)(ctx, response);
+      done = runner(hook)(ctx, response);
     } catch (err) {
       return this.#fail(err as Error);
     }
@@ -609,12 +545,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (isClientFault(err)) return this.settle(err);
     if (err instanceof PluginError) return this.settle(err);
     const code = (err as { code?: string }).code ?? '';
-    if (!res.headersSent && connectErrors.has(code)) {
-      // Not connected: another server may take it. Out of local resources (ports, files): no server's fault.
-      ctx.error = `connect: ${code}`;
-      ctx.termination = (localErrors.has(code) ? 'R' : code === 'UND_ERR_CONNECT_TIMEOUT' ? 's' : 'S') + 'C';
-      return this.settle('connect-failed');
-    }
+    const failure = res.headersSent ? undefined : connectFailure(code);
+    // Not connected: another server may take it.
+    if (failure) return this.settle({ termination: failure, error: `connect: ${code}` });
     // The server's fault: it broke the exchange (closed, reset, garbage) or went silent.
     ctx.error ??= code || err.message;
     const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
@@ -622,7 +555,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (!res.headersSent && !res.destroyed) sendError(res, ctx, code === 'UND_ERR_HEADERS_TIMEOUT' ? 504 : 502, this.env);
     else res.destroy();
     const hooks = hooksOf(ctx, this.fe);
-    if (hooks.requestError.taps.length) hooks.requestError.call(ctx, err);
+    if (hooks.requestError.taps.length) runner(hooks.requestError)(ctx, err);
     this.settle('done');
   }
 }
@@ -653,7 +586,7 @@ export function sendError(res: ClientResponse, ctx: HttpContext, status: number,
   };
   let answer;
   try {
-    answer = runner<[HttpContext, number], HttpAnswer | void>(hook, true)(ctx, status);
+    answer = runner(hook)(ctx, status);
   } catch {
     return writeError(res, ctx, status, env);
   }
@@ -698,7 +631,7 @@ function writeGrpcError(res: ClientResponse, ctx: HttpContext, status: number): 
 
 function finish(ctx: HttpContext, fe: FrontendRuntime, gen: Generation, env: HttpEnv): void {
   const hooks = hooksOf(ctx, fe);
-  if (hooks.responseSent.taps.length) hooks.responseSent.call(ctx);
+  if (hooks.responseSent.taps.length) runner(hooks.responseSent)(ctx);
   const log = env.accessLog;
   if (!log) return;
   const entry = {

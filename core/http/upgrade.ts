@@ -9,12 +9,13 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HttpHeaders, UpstreamResponse } from '../../sdk/context.ts';
 import type { HttpContext } from './context.ts';
-import { handleHttpRequest, hopByHop, type HttpEnv } from './proxy.ts';
+import { handleHttpRequest, type HttpEnv } from './proxy.ts';
+import { hopByHop } from '../../sdk/http.ts';
 import type { ClientRequest, ClientResponse } from './exchange.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
 import type { HttpHooks } from '../../sdk/hooks.ts';
 import type { Backend } from '../upstream/backend.ts';
-import type { PluginError } from '../taps.ts';
+import { isThenable, runner, type PluginError } from '../taps.ts';
 
 /** What proxy.ts needs to carry an upgrade: the protocol to ask the server for, and what to do once it switched. */
 export interface UpgradeRequest {
@@ -66,28 +67,34 @@ class Tunnel implements UpgradeRequest {
     // Taps see the 101 like any answer (a persistence cookie may be set on it); it has no body, and its status stays 101.
     const observers: { end(): void }[] = [];
     const response: UpstreamResponse = { status: 101, headers, onBody: (o) => void observers.push(o), replaceBody: () => undefined };
-    hook.promise(ctx, response).then(
-      () => {
-        for (const o of observers) {
-          try {
-            o.end();
-          } catch {
-            // A plugin's observer: the tunnel is not its to break.
-          }
+    const decided = () => {
+      for (const o of observers) {
+        try {
+          o.end();
+        } catch {
+          // A plugin's observer: the tunnel is not its to break.
         }
-        if (this.client.destroyed || server.destroyed) {
-          ended(ctx, this.client.destroyed ? 'C' : 'S', this.client.destroyed ? 'client aborted' : 'server closed');
-          server.destroy();
-          return done('done');
-        }
-        this.#relay(ctx, res, response.headers, server, early, done);
-      },
-      (err: PluginError) => {
-        // Taps' errors come wrapped with the plugin's name (core/taps.ts): the request gets a 500.
+      }
+      if (this.client.destroyed || server.destroyed) {
+        ended(ctx, this.client.destroyed ? 'C' : 'S', this.client.destroyed ? 'client aborted' : 'server closed');
         server.destroy();
-        done(err);
-      },
-    );
+        return done('done');
+      }
+      this.#relay(ctx, res, response.headers, server, early, done);
+    };
+    // Taps' errors come wrapped with the plugin's name (core/taps.ts): the request gets a 500.
+    const failed = (err: PluginError) => {
+      server.destroy();
+      done(err);
+    };
+    let taps;
+    try {
+      taps = runner(hook)(ctx, response);
+    } catch (err) {
+      return failed(err as PluginError);
+    }
+    if (isThenable(taps)) taps.then(decided, failed);
+    else decided();
   }
 
   /** The 101 to the client, then bytes both ways with back-pressure; each side's end is a half-close of the other. */

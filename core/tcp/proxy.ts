@@ -1,13 +1,16 @@
 // The TCP lifecycle: accept, route, pick a server, connect (trying others when a
 // connection fails), then pipe bytes both ways with back-pressure. Each side's end is
-// passed on as a half-close; the session ends when both sides have ended.
+// passed on as a half-close; the session ends when both sides have ended. Placing the
+// session on a server, the queue and retries are `Dispatch`'s (core/upstream/dispatch.ts).
 import { performance } from 'node:perf_hooks';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { TcpContext } from './context.ts';
 import type { FrontendRuntime, Generation } from '../generation.ts';
+import type { TcpHooks } from '../../sdk/hooks.ts';
 import type { Backend, UpstreamServer } from '../upstream/backend.ts';
-import { PluginError } from '../taps.ts';
+import { Dispatch, type PickServerHook } from '../upstream/dispatch.ts';
+import { PluginError, runner } from '../taps.ts';
 import { chosenRoute } from '../routes.ts';
 import { tcpTermination } from '../../sdk/termination.ts';
 import { inspect } from './inspect.ts';
@@ -29,49 +32,185 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
     { address: client.localAddress ?? '', port: client.localPort ?? 0 },
     tlsInfoOf(client), performance.now(),
   );
-  // The frontend's chain until a route is chosen, then the route's.
-  let hooks = fe.tcp;
-  let backend: Backend | undefined;
-  // What inspection read before routing: sent to the server first.
-  let head: Buffer = noBytes;
-  let server: UpstreamServer | undefined;
-  let upstream: Socket | undefined;
-  let finished = false;
+  new TcpSession(ctx, fe, gen, env, client).start();
+}
 
-  // Ends the session at once (errors, timeouts, refusals): both sides are destroyed.
-  const abort = (error: string) => {
-    ctx.error ??= error;
-    client.destroy();
-    upstream?.destroy();
-  };
-  // A plugin (or the kernel) that throws ends only this session, and is reported by name.
-  const contain = (err: unknown) => {
-    const plugin = err instanceof PluginError ? err : undefined;
-    gen.report({ plugin: plugin?.plugin, hook: plugin?.hook ?? 'tcp', frontend: fe.name, error: plugin ? plugin.cause : err });
-    abort(plugin ? `plugin ${plugin.plugin}` : String(err));
-  };
-  // Gives the server back: called once per pick, whether the connection failed or the session ended.
-  const release = () => {
-    if (!server) return;
-    const s = server;
-    server = undefined;
-    s.release();
+/**
+ * One client connection from accept to close: refused by `accept` taps, inspected,
+ * routed, handed to another frontend or placed on a server, then piped. Whatever ends
+ * it early (an error, a timeout, a refusal, a plugin that throws) destroys both sides
+ * through `#abort`, once, with the first reason kept for the log.
+ */
+class TcpSession extends Dispatch<TcpContext> {
+  /** The frontend's chain until a route is chosen, then the route's. */
+  #hooks: TcpHooks;
+  /** What inspection read before routing: sent to the server first. */
+  #head: Buffer = noBytes;
+  /** The server this session holds a slot on: given back once per pick, whether its connection failed or the session ended. */
+  #server: UpstreamServer | undefined = undefined;
+  #upstream: Socket | undefined = undefined;
+  #finished = false;
+
+  constructor(
+    ctx: TcpContext,
+    readonly fe: FrontendRuntime,
+    gen: Generation,
+    readonly env: TcpEnv,
+    readonly client: Socket,
+  ) {
+    super(ctx, gen);
+    this.#hooks = fe.tcp;
+  }
+
+  protected get over(): boolean {
+    return this.client.destroyed;
+  }
+
+  start(): void {
+    const { ctx, fe, gen, client } = this;
+    client.pause();
+    client.on('error', this.#onError);
+    client.on('close', this.#onClose);
+    client.setTimeout(fe.timeouts.client, this.#onTimeout);
     try {
-      backend?.balancer.release?.(s, ctx);
+      if (fe.tcp.accept.taps.length && runner(fe.tcp.accept)(ctx) === false) return this.#abort('refused by accept');
     } catch (err) {
-      // An algorithm's (a plugin's) failure, on a session's way out: reported, never the process's end.
-      gen.report({ hook: 'tcp balancer.release', frontend: fe.name, error: err });
+      return this.fail(err);
     }
+    if (fe.inspectDelay > 0 && gen.extensions.detectors.size > 0) {
+      inspect(client, gen.extensions.detectors, fe.inspectDelay, (bytes, detected) => {
+        if (client.destroyed) return;
+        this.#head = bytes;
+        ctx.detected = detected;
+        if (detected?.protocol === 'tls') ctx.tls = { sni: detected.sni };
+        this.#route();
+      });
+    } else this.#route();
+  }
+
+  #onError = (err: Error) => this.#abort(`client: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+  #onClose = () => {
+    // Closed before both directions were done (destroyed, killed): the server side goes too.
+    if (!doneBothWays(this.client)) this.#abort('client closed');
+    this.#maybeFinish();
   };
-  // The session is over when both sockets have closed (or the server was never reached).
-  const maybeFinish = () => {
-    if (finished || !client.destroyed || (upstream && !upstream.destroyed)) return;
-    finished = true;
-    release();
+  #onTimeout = () => this.#abort('client timeout');
+
+  /** Route (on what inspection found), then hand the connection over or place it on a server. */
+  #route(): void {
+    const { ctx, fe, gen } = this;
+    let backend;
+    try {
+      const chosen = fe.tcp.route.taps.length ? runner(fe.tcp.route)(ctx) : undefined;
+      const r = chosenRoute(fe, chosen);
+      ctx.route = r;
+      this.#hooks = r.tcp;
+      if (r.handoff) return this.#handoff(r.handoff);
+      const name = typeof chosen === 'string' ? chosen : r.backend;
+      backend = name === undefined ? undefined : gen.backends.get(name);
+      if (!backend) return this.#abort(name === undefined ? 'no route' : `no backend "${name}"`);
+      ctx.backend = backend;
+    } catch (err) {
+      return this.fail(err);
+    }
+    this.dispatch(backend, this.#hooks.pickServer as PickServerHook);
+  }
+
+  /** Another frontend serves it from here, bytes read so far included: this session only logs that it did. */
+  #handoff(target: string): void {
+    const { ctx, gen, env, client } = this;
+    if (client.readableEnded) return this.#abort(`client ended before hand-off to ${target}`);
+    client.off('error', this.#onError);
+    client.off('close', this.#onClose);
+    client.setTimeout(0);
+    client.off('timeout', this.#onTimeout);
+    if (this.#head.length) client.unshift(this.#head);
+    if (!env.handoff(target, client)) {
+      client.on('error', this.#onError);
+      client.on('close', this.#onClose);
+      return this.#abort(`no listener for frontend ${target}`);
+    }
+    this.#finished = true;
+    env.accessLog?.write({ gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, client: ctx.client.address, mode: 'tcp', handoff: target, protocol: ctx.detected?.protocol, ...ctx.logFields });
+  }
+
+  /** Connects to `server`; once up, bytes flow both ways. A connection that fails first goes back to `redispatch`. */
+  protected attempt(server: UpstreamServer): void {
+    const { ctx, client } = this;
+    this.#server = server;
+    const t = (ctx.backend as Backend).timeouts;
+    const options = { host: server.address.host, port: server.address.port, allowHalfOpen: true, noDelay: true };
+    // ssl: true re-encrypts: the session starts once the handshake (and the server's certificate) passed.
+    const sock = server.tls ? tls.connect({ ...options, ...server.tls.connect }) : net.connect(options);
+    this.#upstream = sock;
+    // setTimeout's callback is a 'timeout' listener: removed on connect, or it would also fire as the idle timeout.
+    const connectTimeout = () => sock.destroy(new Error('connect timeout'));
+    sock.setTimeout(t.connect, connectTimeout);
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      const error = `server: ${err.code ?? err.message}`;
+      if (ctx.connectTime >= 0) return this.#abort(error);
+      // Not connected: charged to the server, given back, and another server may take the session.
+      const termination = err.message === 'connect timeout' ? 'sC' : 'SC';
+      this.charge(server, termination);
+      this.#giveBack();
+      this.redispatch(server, termination, error);
+    });
+    sock.once(server.tls ? 'secureConnect' : 'connect', () => {
+      ctx.connectTime = performance.now() - ctx.start;
+      this.charge(server, '');
+      sock.off('timeout', connectTimeout);
+      sock.setTimeout(t.server, () => this.#abort('server timeout'));
+      sock.on('close', () => {
+        if (!doneBothWays(sock)) this.#abort('server closed');
+        this.#maybeFinish();
+      });
+      // Each side's end becomes a half-close of the other; sockets close themselves once both directions are done.
+      if (this.#head.length) sock.write(this.#head);
+      if (client.readableEnded) sock.end();
+      else client.pipe(sock);
+      sock.pipe(client);
+      if (this.#hooks.connected.taps.length) runner(this.#hooks.connected)(ctx);
+    });
+  }
+
+  /** No server takes the session: it is closed, the reason kept for the log. */
+  protected unplaced(_termination: string, error: string): void {
+    this.#abort(error);
+  }
+
+  /** A plugin (or the kernel) that throws ends only this session, and is reported by name. */
+  protected fail(err: unknown): void {
+    const plugin = err instanceof PluginError ? err : undefined;
+    this.gen.report({ plugin: plugin?.plugin, hook: plugin?.hook ?? 'tcp', frontend: this.fe.name, error: plugin ? plugin.cause : err });
+    this.#abort(plugin ? `plugin ${plugin.plugin}` : String(err));
+  }
+
+  /** Ends the session at once (errors, timeouts, refusals): both sides are destroyed. */
+  #abort(error: string): void {
+    this.ctx.error ??= error;
+    this.client.destroy();
+    this.#upstream?.destroy();
+  }
+
+  /** Gives the server's slot back, once per pick. */
+  #giveBack(): void {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    this.release(server);
+  }
+
+  /** The session is over when both sockets have closed (or the server was never reached). */
+  #maybeFinish(): void {
+    const { ctx, gen, env, client } = this;
+    if (this.#finished || !client.destroyed || (this.#upstream && !this.#upstream.destroyed)) return;
+    this.#finished = true;
+    this.#giveBack();
     ctx.duration = performance.now() - ctx.start;
     ctx.bytesIn = client.bytesRead;
     ctx.bytesOut = client.bytesWritten;
-    if (hooks.closed.taps.length) hooks.closed.call(ctx);
+    const hooks = this.#hooks;
+    if (hooks.closed.taps.length) runner(hooks.closed)(ctx);
     env.accessLog?.write({
       gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, backend: ctx.backend?.name, server: ctx.server?.name, client: ctx.client.address,
       mode: 'tcp', bytes_in: ctx.bytesIn, bytes_out: ctx.bytesOut,
@@ -79,126 +218,7 @@ export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: T
       queue_ms: ctx.queueTime > 0 ? round(ctx.queueTime) : undefined, retries: ctx.retries || undefined, protocol: ctx.detected?.protocol,
       termination: tcpTermination(ctx), error: ctx.error, ...ctx.logFields,
     });
-  };
-
-  client.pause();
-  const onError = (err: Error) => abort(`client: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
-  const onClose = () => {
-    // Closed before both directions were done (destroyed, killed): the server side goes too.
-    if (!doneBothWays(client)) abort('client closed');
-    maybeFinish();
-  };
-  const onTimeout = () => abort('client timeout');
-  client.on('error', onError);
-  client.on('close', onClose);
-  client.setTimeout(fe.timeouts.client, onTimeout);
-
-  let attempts = 0;
-  let tried: Set<UpstreamServer> | undefined;
-  // Runs again from the error handler when a connection fails, so it contains its own throws.
-  const connect = (backend: Backend) => {
-    try {
-      const picked = (hooks.pickServer.taps.length ? hooks.pickServer.call(ctx, backend) : undefined) ?? backend.pick(ctx);
-      server = backend.untried(ctx, picked as UpstreamServer | undefined, tried);
-      if (!server) {
-        // Every server at its maxconn: wait in the backend's queue for a slot.
-        if (backend.saturated || backend.queued > 0) {
-          const queuedAt = performance.now();
-          void backend.waitForSlot().then((slot) => (ctx.queueTime += performance.now() - queuedAt, slot)).then((slot) => (client.destroyed ? undefined : slot ? connect(backend) : abort('queue timeout')));
-          return;
-        }
-        return abort('no server available');
-      }
-      ctx.server = server;
-      server.acquire();
-      const t = backend.timeouts;
-      const options = { host: server.address.host, port: server.address.port, allowHalfOpen: true, noDelay: true };
-      // ssl: true re-encrypts: the session starts once the handshake (and the server's certificate) passed.
-      const sock = server.tls ? tls.connect({ ...options, ...server.tls.connect }) : net.connect(options);
-      upstream = sock;
-      // setTimeout's callback is a 'timeout' listener: removed on connect, or it would also fire as the idle timeout.
-      const connectTimeout = () => sock.destroy(new Error('connect timeout'));
-      sock.setTimeout(t.connect, connectTimeout);
-      sock.on('error', (err: NodeJS.ErrnoException) => {
-        if (ctx.connectTime < 0) backend.reportOutcome(server!, 'connect-error');
-        if (ctx.connectTime < 0 && !client.destroyed && attempts++ < backend.retries) {
-          ctx.failedTries = [...ctx.failedTries, { server: server!, termination: err.message === 'connect timeout' ? 'sC' : 'SC', error: `server: ${err.code ?? err.message}` }];
-          (tried ??= new Set()).add(server!);
-          ctx.retries++;
-          release();
-          return connect(backend);
-        }
-        abort(`server: ${err.code ?? err.message}`);
-      });
-      sock.once(server.tls ? 'secureConnect' : 'connect', () => {
-        ctx.connectTime = performance.now() - ctx.start;
-        backend.reportOutcome(server!, 'ok');
-        sock.off('timeout', connectTimeout);
-        sock.setTimeout(t.server, () => abort('server timeout'));
-        sock.on('close', () => {
-          if (!doneBothWays(sock)) abort('server closed');
-          maybeFinish();
-        });
-        // Each side's end becomes a half-close of the other; sockets close themselves once both directions are done.
-        if (head.length) sock.write(head);
-        if (client.readableEnded) sock.end();
-        else client.pipe(sock);
-        sock.pipe(client);
-        if (hooks.connected.taps.length) hooks.connected.call(ctx);
-      });
-    } catch (err) {
-      contain(err);
-    }
-  };
-
-  // Route (on what inspection found), then hand the connection over or connect it.
-  const route = () => {
-    try {
-      const chosen = fe.tcp.route.taps.length ? fe.tcp.route.call(ctx) : undefined;
-      const r = chosenRoute(fe, chosen);
-      ctx.route = r;
-      hooks = r.tcp;
-      if (r.handoff) return handoff(r.handoff);
-      const name = typeof chosen === 'string' ? chosen : r.backend;
-      backend = name === undefined ? undefined : gen.backends.get(name);
-      if (!backend) return abort(name === undefined ? 'no route' : `no backend "${name}"`);
-      ctx.backend = backend;
-    } catch (err) {
-      return contain(err);
-    }
-    connect(backend);
-  };
-  // Another frontend serves it from here, bytes read so far included: this session only logs that it did.
-  const handoff = (target: string) => {
-    if (client.readableEnded) return abort(`client ended before hand-off to ${target}`);
-    client.off('error', onError);
-    client.off('close', onClose);
-    client.setTimeout(0);
-    client.off('timeout', onTimeout);
-    if (head.length) client.unshift(head);
-    if (!env.handoff(target, client)) {
-      client.on('error', onError);
-      client.on('close', onClose);
-      return abort(`no listener for frontend ${target}`);
-    }
-    finished = true;
-    env.accessLog?.write({ gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, client: ctx.client.address, mode: 'tcp', handoff: target, protocol: ctx.detected?.protocol, ...ctx.logFields });
-  };
-
-  try {
-    if (fe.tcp.accept.taps.length && fe.tcp.accept.call(ctx) === false) return abort('refused by accept');
-  } catch (err) {
-    return contain(err);
   }
-  if (fe.inspectDelay > 0 && gen.extensions.detectors.size > 0) {
-    inspect(client, gen.extensions.detectors, fe.inspectDelay, (bytes, detected) => {
-      if (client.destroyed) return;
-      head = bytes;
-      ctx.detected = detected;
-      if (detected?.protocol === 'tls') ctx.tls = { sni: detected.sni };
-      route();
-    });
-  } else route();
 }
 
 /** A socket that has both read its peer's end and finished its own: it closed cleanly. */

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BindAddress } from '../../sdk/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
+import { hopByHop } from '../../sdk/http.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -23,9 +24,6 @@ export interface H2PoolOptions {
 
 /** What proxy.ts hands to `dispatch`: undici's options, of which these are read. */
 type DispatchOptions = Pick<Dispatcher.DispatchOptions, 'method' | 'path' | 'headers' | 'body' | 'upgrade'>;
-
-/** Headers that describe a connection: never sent on a stream (RFC 9113 8.2.2). */
-const connectionSpecific = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host', 'te']);
 
 /** An error with the code proxy.ts reads to tell a failed connection (retry elsewhere) from a broken exchange. */
 const coded = (message: string, code: string): Error => Object.assign(new Error(message), { code });
@@ -202,7 +200,7 @@ class H2Call implements Dispatcher.DispatchController {
     const body = (opts.body ?? null) as Readable | null;
     const head: OutgoingHttpHeaders = { ':method': opts.method, ':path': opts.path, ':scheme': this.secure ? 'https' : 'http' };
     const headers = (opts.headers ?? {}) as Record<string, string | string[] | undefined>;
-    for (const name in headers) if (headers[name] !== undefined && !connectionSpecific.has(name)) head[name] = headers[name];
+    for (const name in headers) if (headers[name] !== undefined && !hopByHop.has(name) && name !== 'host') head[name] = headers[name];
     if (headers.host !== undefined) head[':authority'] = headers.host;
     const type = headers['content-type'];
     // gRPC servers expect it; it is the one TE value HTTP/2 allows.

@@ -17,12 +17,14 @@ import { HttpContext } from '../http/context.ts';
 import { type HttpHeaders } from '../../sdk/context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../http/exchange.ts';
 import { checkName, checkRequestLine, checkValue } from '../http/fields.ts';
-import { connectErrors, handleHttpRequest, hopByHop, localErrors, type HttpEnv } from '../http/proxy.ts';
+import { handleHttpRequest, type HttpEnv } from '../http/proxy.ts';
+import { hopByHop } from '../../sdk/http.ts';
 import { formatAddress } from '../../sdk/units.ts';
 import type { ServerTls } from '../tls/origination.ts';
 import { resolveBackendTimeouts, type Backend, type UpstreamServer } from './backend.ts';
 import { bufferedRequest, type BufferedAnswer, type BufferLimits, type Ending } from './buffered.ts';
 import { H1Pool, type DispatchOptions } from './h1-pool.ts';
+import { Dispatch, connectErrors, connectFailure } from './dispatch.ts';
 
 const defaultTimeout = 10_000;
 const defaultMaxBody = 1024 * 1024;
@@ -113,45 +115,16 @@ export class Subrequests {
     return origins;
   }
 
-  async #backend(r: BackendFetch, deadline: Deadline): Promise<FetchResponse> {
+  #backend(r: BackendFetch, deadline: Deadline): Promise<FetchResponse> {
     const backend = this.gen.backends.get(r.backend);
     if (!backend) throw new FetchError('UNKNOWN', `no backend "${r.backend}"`);
     if (backend.mode !== 'http') throw new FetchError('INVALID', `backend "${r.backend}" is in ${backend.mode} mode`);
-    // Made again for each try: a retry sends the body anew.
-    const request = () => dispatchOptions(r.method, r.path, r.headers, r.body);
-    let options = request();
+    // Checked before any try; made again for each further one, which sends the body anew.
+    const options = dispatchOptions(r.method, r.path, r.headers, r.body);
     const from = r.from;
     // What the balancing algorithm reads (client address, headers, path), as for a proxied request.
     const ctx = new HttpContext(from?.frontend ?? '', this.gen.id, options.method, r.path, '1.1', options.headers, from?.client ?? loopback, from?.local ?? loopback, from?.tls, performance.now());
-    const limits = limitsOf(r, deadline);
-    let tried: Set<UpstreamServer> | undefined;
-    for (let attempt = 0; ; attempt++, options = request()) {
-      const server = await place(backend, ctx, tried, deadline);
-      server.acquire();
-      let answer: BufferedAnswer;
-      try {
-        answer = await bufferedRequest(server.pool, options, limits);
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? '';
-        if (connectErrors.has(code)) {
-          if (!localErrors.has(code)) backend.reportOutcome(server, 'connect-error');
-          // Never reached: another server may be (redispatch), as for a proxied request.
-          if (attempt < backend.retries && !deadline.reason) {
-            (tried ??= new Set()).add(server);
-            continue;
-          }
-          throw new FetchError('CONNECT', `no server of backend "${backend.name}" could be reached (last: ${server.id}, ${code})`, { cause: err });
-        }
-        // Our own ending (timeout, abort, too large a body) says nothing of the server.
-        if (!(err instanceof FetchError) && code !== 'BODY_TOO_LARGE') backend.reportOutcome(server, 'server-error');
-        throw err;
-      } finally {
-        server.release();
-        backend.balancer.release?.(server, ctx);
-      }
-      backend.reportOutcome(server, answer.status >= 500 ? 'server-error' : 'ok');
-      return answerOf(answer, server.id);
-    }
+    return new BackendSubrequest(ctx, this.gen, backend, r, options, deadline).answer;
   }
 
   async #frontend(r: FrontendFetch, deadline: Deadline): Promise<FetchResponse> {
@@ -215,28 +188,86 @@ export function originsIn(options: unknown): Set<string> {
   return out;
 }
 
-/** A server for the next try: the algorithm's pick among usable servers not tried yet, or a slot waited for in the backend's queue. */
-async function place(backend: Backend, ctx: HttpContext, tried: ReadonlySet<UpstreamServer> | undefined, ending: Ending): Promise<UpstreamServer> {
-  let waited = false;
-  for (;;) {
-    // While others wait in the queue, a newcomer waits behind them (as core/http/proxy.ts does).
-    const server = backend.queued > 0 && !waited ? undefined : backend.untried(ctx, backend.pick(ctx), tried);
-    if (server) return server;
-    if (!backend.saturated && backend.queued === 0) throw new FetchError('NO_SERVER', `no server of backend "${backend.name}" is available`);
-    waited = await new Promise<boolean>((resolve, reject) => {
-      let left = false;
-      const stopListening = ending.listen((reason) => {
-        left = true;
-        reject(reason);
-      });
-      backend.waitForSlot(waited).then((slot) => {
-        stopListening();
-        // Gone meanwhile: the slot goes to the next in line.
-        if (left) return void (slot && backend.passSlot());
-        if (!slot) reject(new FetchError('NO_SERVER', `backend "${backend.name}": no server slot within the queue timeout`));
-        else resolve(true);
-      });
+/**
+ * A subrequest to a backend by name, placed, queued and retried as a proxied request is
+ * (core/upstream/dispatch.ts), without `pickServer` taps: the backend's algorithm picks.
+ * Its answer is read whole into memory. Its end by time or by the caller rejects at once,
+ * also while it waits in the queue; a try under way ends with it too (its limits).
+ */
+class BackendSubrequest extends Dispatch<HttpContext> {
+  readonly answer: Promise<FetchResponse>;
+  #resolve!: (r: FetchResponse) => void;
+  #reject!: (err: unknown) => void;
+  readonly #limits: BufferLimits;
+  readonly #stopListening: () => void;
+  /** The first try's request, checked already; further tries make theirs anew. */
+  #next: DispatchOptions | undefined;
+  /** Why the last try could not connect, for the error when no server could be. */
+  #connectError: unknown = undefined;
+
+  constructor(
+    ctx: HttpContext,
+    gen: Generation,
+    backend: Backend,
+    private readonly r: BackendFetch,
+    first: DispatchOptions,
+    private readonly deadline: Deadline,
+  ) {
+    super(ctx, gen);
+    this.answer = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
     });
+    this.#limits = limitsOf(r, deadline);
+    this.#next = first;
+    this.#stopListening = deadline.listen((reason) => this.#reject(reason));
+    this.dispatch(backend, undefined);
+  }
+
+  protected get over(): boolean {
+    return this.deadline.reason !== undefined;
+  }
+
+  protected attempt(server: UpstreamServer): void {
+    const r = this.r;
+    const options = this.#next ?? dispatchOptions(r.method, r.path, r.headers, r.body);
+    this.#next = undefined;
+    bufferedRequest(server.pool, options, this.#limits).then(
+      (answer) => {
+        this.release(server);
+        this.charge(server, '', answer.status >= 500);
+        this.#stopListening();
+        this.#resolve(answerOf(answer, server.id));
+      },
+      (err) => this.#failed(server, err),
+    );
+  }
+
+  #failed(server: UpstreamServer, err: unknown): void {
+    this.release(server);
+    const code = (err as { code?: string }).code ?? '';
+    const termination = connectFailure(code);
+    if (termination) {
+      // Never reached: another server may be (redispatch).
+      this.charge(server, termination);
+      this.#connectError = err;
+      return this.redispatch(server, termination, code);
+    }
+    // Our own ending (timeout, abort, too large a body) says nothing of the server.
+    if (!(err instanceof FetchError) && code !== 'BODY_TOO_LARGE') this.charge(server, 'SH');
+    this.fail(err);
+  }
+
+  protected unplaced(termination: string, error: string, failed?: UpstreamServer): void {
+    const name = this.ctx.backend?.name ?? this.r.backend;
+    if (failed) this.fail(new FetchError('CONNECT', `no server of backend "${name}" could be reached (last: ${failed.id}, ${error})`, { cause: this.#connectError }));
+    else if (termination === 'sQ') this.fail(new FetchError('NO_SERVER', `backend "${name}": no server slot within the queue timeout`));
+    else this.fail(new FetchError('NO_SERVER', `no server of backend "${name}" is available`));
+  }
+
+  protected fail(err: unknown): void {
+    this.#stopListening();
+    this.#reject(err);
   }
 }
 

@@ -1,6 +1,7 @@
-// The kernel's runner for async hooks on a request's path: taps in tapable's order, in
-// the calling turn until one returns a promise; bail semantics as tapable's; taps of
-// every style (sync, promise, callback) contained as PluginErrors.
+// The kernel's one way to run a hook chain: taps in tapable's order; an async chain in the
+// calling turn until a tap returns a promise; bail semantics as tapable's; taps of every
+// style (sync, promise, callback) timed and contained as PluginErrors, or reported on an
+// observe-only hook.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stage } from '../../sdk/hooks.ts';
@@ -34,7 +35,7 @@ describe('runner', () => {
       ['limit', (h) => h.request.tapPromise({ name: 'limit', stage: Stage.LIMIT }, (c) => ((c as Ctx).seen.push('limit'), answer(429)))],
     );
     const c = ctx();
-    const result = runner<[HttpContext], HttpAnswer | void>(hooks.request, true)(c);
+    const result = runner(hooks.request)(c);
     assert.equal(isThenable(result), false, 'no promise when no tap returned one');
     assert.deepEqual(result, { status: 429 });
     assert.deepEqual(c.seen, ['eager', 'limit'], 'the CACHE tap never ran after the LIMIT answer');
@@ -48,7 +49,7 @@ describe('runner', () => {
       ['d', (h) => h.request.tap('d', (c) => void (c as Ctx).seen.push('d'))],
     );
     const c = ctx();
-    const result = runner<[HttpContext], HttpAnswer | void>(hooks.request, true)(c);
+    const result = runner(hooks.request)(c);
     assert.ok(isThenable(result));
     assert.deepEqual(c.seen, ['a', 'b'], 'b ran in the calling turn; c waits for its promise');
     assert.deepEqual(await result, { status: 200 });
@@ -63,24 +64,80 @@ describe('runner', () => {
     );
     const c = ctx();
     const res = { status: 201 } as UpstreamResponse;
-    const done = runner<[HttpContext, UpstreamResponse], void>(hooks.upstreamResponse, false)(c, res);
+    const done = runner(hooks.upstreamResponse)(c, res);
     assert.equal(await done, undefined);
     assert.deepEqual(c.seen, ['a201', 'b201', 'c201']);
   });
 
   it('contains failures: a sync throw is a PluginError at once, a rejection a rejected PluginError', async () => {
     const thrower = chain(['bad', (h) => h.request.tapPromise('bad', () => { throw new Error('boom'); })]).hooks;
-    assert.throws(() => runner(thrower.request, true)(ctx()), (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.request');
+    assert.throws(() => runner(thrower.request)(ctx()), (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.request');
     const rejecter = chain(['worse', (h) => h.request.tapPromise('worse', async () => { throw new Error('late boom'); })]).hooks;
-    await assert.rejects(Promise.resolve(runner(rejecter.request, true)(ctx())), (e: unknown) => e instanceof PluginError && e.plugin === 'worse');
+    await assert.rejects(Promise.resolve(runner(rejecter.request)(ctx())), (e: unknown) => e instanceof PluginError && e.plugin === 'worse');
   });
 
-  it("keeps tapable's own promise() working on the same taps, and sees taps added later", async () => {
+  it('is built once per hook and set of taps, and sees taps added later', () => {
     const { hooks } = chain(['eager', (h) => h.request.tapPromise('eager', () => answer(204))]);
-    assert.deepEqual(await hooks.request.promise(ctx()), { status: 204 });
-    const run = runner<[HttpContext], HttpAnswer | void>(hooks.request, true);
-    assert.equal(runner(hooks.request, true), run, 'built once per hook and set of taps');
+    const run = runner(hooks.request);
+    assert.deepEqual(run(ctx()), { status: 204 });
+    assert.equal(runner(hooks.request), run, 'the same function while the taps stay');
     hooks.request.tap({ name: 'first', stage: Stage.FIRST }, () => answer(418));
-    assert.deepEqual(runner<[HttpContext], HttpAnswer | void>(hooks.request, true)(ctx()), { status: 418 });
+    assert.deepEqual(runner(hooks.request)(ctx()), { status: 418 });
+  });
+
+  it('contains a callback-style tap: its error, and its throw, are PluginErrors', async () => {
+    const { hooks } = chain(['cb', (h) => h.request.tapAsync('cb', (c, done) => ((c as Ctx).seen.length ? done(new Error('said no')) : (() => { throw new Error('threw'); })()))]);
+    await assert.rejects(Promise.resolve(runner(hooks.request)(ctx())), (e: unknown) => e instanceof PluginError && e.plugin === 'cb' && (e.cause as Error).message === 'threw');
+    const c = ctx();
+    c.seen.push('x');
+    await assert.rejects(Promise.resolve(runner(hooks.request)(c)), (e: unknown) => e instanceof PluginError && (e.cause as Error).message === 'said no');
+  });
+
+  it('runs a sync bail hook to its first answer, a promise being an answer like any other', () => {
+    const promised = Promise.resolve();
+    const { hooks } = chain(
+      ['none', (h) => h.pickServer.tap('none', (c) => void (c as Ctx).seen.push('none'))],
+      ['odd', (h) => h.pickServer.tap('odd', (c) => ((c as Ctx).seen.push('odd'), promised as never))],
+      ['never', (h) => h.pickServer.tap('never', (c) => void (c as Ctx).seen.push('never'))],
+    );
+    const c = ctx();
+    assert.equal(runner(hooks.pickServer)(c, {} as never), promised);
+    assert.deepEqual(c.seen, ['none', 'odd']);
+  });
+
+  it('fails a bail hook with the PluginError of a tap that throws; reports one on an observe-only hook and runs the rest', () => {
+    const { hooks, errors } = chain(
+      ['bad', (h) => {
+        h.route.tap('bad', () => { throw new Error('no route for you'); });
+        h.responseSent.tap('bad', () => { throw new Error('observer broke'); });
+      }],
+      ['good', (h) => h.responseSent.tap('good', (c) => void (c as Ctx).seen.push('good'))],
+    );
+    assert.throws(() => runner(hooks.route)(ctx()), (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.route');
+    assert.equal(errors.length, 0, 'a bail hook leaves the reporting to its caller');
+    const c = ctx();
+    assert.equal(runner(hooks.responseSent)(c), undefined);
+    assert.deepEqual(c.seen, ['good']);
+    assert.equal(errors.length, 1);
+    assert.deepEqual({ ...(errors[0] as object), error: undefined }, { plugin: 'bad', hook: 'http.responseSent', error: undefined });
+  });
+
+  it("times every tap into the request's timings.plugins and the plugin's meter", async () => {
+    const calls: { plugin: string; hook: string; failed: boolean }[] = [];
+    const to = createHttpHooks();
+    const own = createHttpHooks();
+    own.request.tapPromise('slow', () => new Promise((r) => setTimeout(r, 20)));
+    own.responseSent.tap('slow', () => undefined);
+    copyTaps([{ plugin: 'slow', hooks: own }], to, 'http', () => undefined, (plugin, hook) => ({
+      record: (_ms, failed) => void calls.push({ plugin, hook, failed }),
+      slowAfter: 0,
+      slow: () => undefined,
+      timeoutAfter: 0,
+    }));
+    const c = { timings: { plugins: 0 } } as unknown as HttpContext;
+    await runner(to.request)(c);
+    runner(to.responseSent)(c);
+    assert.ok(c.timings.plugins >= 15, `the async tap's time counted (${c.timings.plugins} ms)`);
+    assert.deepEqual(calls, [{ plugin: 'slow', hook: 'http.request', failed: false }, { plugin: 'slow', hook: 'http.responseSent', failed: false }]);
   });
 });

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { HttpHeaders, TlsInfo } from '../../../sdk/context.ts';
 import type { ClientRequest, ClientResponse, Peer } from '../exchange.ts';
 import { ClientFault } from '../../termination.ts';
+import { hopByHop } from '../../../sdk/http.ts';
 
 const noop = (): void => undefined;
 
@@ -21,9 +22,6 @@ export interface SessionFacts {
   readonly local: Peer;
   readonly tls: TlsInfo | undefined;
 }
-
-/** Headers HTTP/2 forbids (RFC 9113 8.2.2): node refuses to send them, and they say nothing about a stream. */
-const connectionSpecific = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
 
 /** The request a stream carries; undefined when it has no `:path` (CONNECT), which the gateway does not serve. */
 export function h2Request(stream: ServerHttp2Stream, raw: IncomingHttpHeaders, flags: number, facts: SessionFacts, idle: (ms: number, onTimeout?: () => void) => void): ClientRequest | undefined {
@@ -114,7 +112,8 @@ export class H2Response implements ClientResponse {
     for (const name in headers) {
       if (headers[name] === undefined) continue;
       const key = name.toLowerCase();
-      if (connectionSpecific.has(key) || (key === 'te' && headers[name] !== 'trailers')) continue;
+      // Fields HTTP/2 forbids (RFC 9113 8.2.2: node refuses to send them), and `host`, which no answer carries.
+      if (hopByHop.has(key) || key === 'host') continue;
       // Thrown here, to the caller (a 502), rather than when the head leaves.
       validateHeaderName(key);
       validateHeaderValue(key, headers[name] as string);
@@ -199,7 +198,7 @@ function trailerFields(trailers: OutgoingHttpHeaders | undefined): OutgoingHttpH
   const out: OutgoingHttpHeaders = {};
   for (const name in trailers) {
     const key = name.toLowerCase();
-    if (key.charCodeAt(0) === 58 || connectionSpecific.has(key) || key === 'te' || key === 'content-length') continue;
+    if (key.charCodeAt(0) === 58 || hopByHop.has(key) || key === 'host' || key === 'content-length') continue;
     out[key] = trailers[name];
   }
   return out;

@@ -4,6 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { deadPort, rawExchange, startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { hopByHop } from '../../../sdk/index.ts';
 
 function httpBackend(...origins: { address: string; name: string; weight?: number }[]) {
   return { balance: 'roundrobin', servers: origins.map((o) => ({ name: o.name, address: o.address, weight: o.weight ?? 1 })) };
@@ -96,6 +97,29 @@ describe('http proxy', () => {
       assert.equal((await get(gw.url('/after'))).status, 200);
     });
   }
+});
+
+describe('http proxy: hop-by-hop headers', () => {
+  it("keeps every field of the SDK's hopByHop list, and those the server's Connection names, from the client", async () => {
+    const origin = await startOrigin('hops', (req, res) => {
+      req.resume();
+      const head: Record<string, string> = { 'content-type': 'text/plain', connection: 'keep-alive, x-private', 'x-private': 'secret', 'x-kept': 'yes' };
+      // Every listed field but the two that frame this very answer (its Connection, above, and Transfer-Encoding).
+      for (const name of hopByHop) if (name !== 'connection' && name !== 'transfer-encoding') head[name] = name === 'keep-alive' ? 'timeout=30' : 'x';
+      res.writeHead(200, head).end('hops');
+    });
+    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: httpBackend({ name: 'hops', address: origin.address }) } });
+    try {
+      const res = await get(gw.url('/'));
+      assert.equal(res.body, 'hops');
+      assert.equal(res.headers['x-kept'], 'yes');
+      assert.equal(res.headers['x-private'], undefined, "named by the server's Connection");
+      for (const name of hopByHop) if (name !== 'connection' && name !== 'transfer-encoding') assert.equal(res.headers[name], undefined, name);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
 });
 
 describe('http proxy: failures', () => {

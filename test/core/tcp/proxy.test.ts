@@ -18,6 +18,7 @@ interface Session {
   bytesIn: number;
   bytesOut: number;
   error: string | undefined;
+  queueTime: number;
 }
 
 /** Shared with the plugins below through globalThis: they run in this process. */
@@ -67,7 +68,7 @@ const plugins = {
       setup(api) {
         api.hooks.tcp.closed.tap('session-probe', (ctx) => probe().closed({
           frontend: ctx.frontend, gatewayPort: ctx.local.port, clientPort: ctx.client.port, server: ctx.server?.name,
-          bytesIn: ctx.bytesIn, bytesOut: ctx.bytesOut, error: ctx.error,
+          bytesIn: ctx.bytesIn, bytesOut: ctx.bytesOut, error: ctx.error, queueTime: ctx.queueTime,
         }));
         api.hooks.app.error.tap('session-probe', (e) => probe().error({ plugin: e.plugin, hook: e.hook }));
       },
@@ -340,7 +341,7 @@ const elapsedSince = (start: number) => performance.now() - start;
 
 // ---- The gateway under test ----------------------------------------------------------
 
-function tcpBackend(servers: { name: string; address: string; weight?: number }[], extra: object = {}) {
+function tcpBackend(servers: { name: string; address: string; weight?: number; maxconn?: number }[], extra: object = {}) {
   return { mode: 'tcp', balance: 'roundrobin', servers: servers.map((s) => ({ weight: 1, ...s })), ...extra };
 }
 
@@ -396,6 +397,8 @@ describe('tcp proxy', () => {
         plugins: [{ use: './pick-fails-on-retry.ts' }],
       }),
       guarded: relay(tcpBackend([{ name: 'a', address: a.address }]), { plugins: [{ use: './refuse.ts' }] }),
+      queued: relay(tcpBackend([{ name: 'stream', address: stream.address, maxconn: 1 }], { timeouts: { queue: '10s' } }), { timeouts: { client: '600ms' } }),
+      'queue-timeout': relay(tcpBackend([{ name: 'stream', address: stream.address, maxconn: 1 }], { timeouts: { queue: '200ms' } })),
     };
     const started = await Promise.allSettled(Object.values(scenarios));
     Object.keys(scenarios).forEach((name, i) => {
@@ -414,6 +417,13 @@ describe('tcp proxy', () => {
   const port = (scenario: string) => gateways.get(scenario)!.port();
   const serversOf = (scenario: string) => gateways.get(scenario)!.gateway.generation.backends.get('relay')!.servers;
 
+  /** Waits (bounded) until `n` sessions wait in the scenario's queue: nothing tells when the gateway has queued one. */
+  const queuedIn = async (scenario: string, n: number) => {
+    const backend = gateways.get(scenario)!.gateway.generation.backends.get('relay')!;
+    for (let i = 0; i < 400 && backend.queued !== n; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(backend.queued, n, `${n} sessions waiting in the queue`);
+  };
+
   /** Every session seen so far has given its server back: `active` is back to zero everywhere. */
   const assertNoActiveSessions = () => {
     for (const scenario of gateways.keys()) {
@@ -431,7 +441,7 @@ describe('tcp proxy', () => {
     await closed(client);
     const session = await probe.session(key);
     const { gatewayPort, clientPort, ...rest } = session;
-    assert.deepEqual(rest, { frontend: 'relay', server: 'echo', bytesIn: payload.length, bytesOut: payload.length, error: undefined });
+    assert.deepEqual(rest, { frontend: 'relay', server: 'echo', bytesIn: payload.length, bytesOut: payload.length, error: undefined, queueTime: 0 });
     assertNoActiveSessions();
   });
 
@@ -653,6 +663,60 @@ describe('tcp proxy', () => {
     // The next connection goes to the live server on its first pick.
     const { answer } = await answerOf(port('pick-fails-on-retry'));
     assert.equal(answer, 'b');
+    assertNoActiveSessions();
+  });
+
+  it('queues a session while its server is at maxconn, and passes the slot of one whose client left while waiting to the next in line', bounded, async () => {
+    const holder = await connect(port('queued'));
+    const holderKey = sessionKey(holder);
+    assert.equal(await roundTrip(holder, 'first'), 'first');
+    // A queued client is not read from (its socket is paused): it leaves by going idle past timeouts.client.
+    const leaving = await connect(port('queued'));
+    const leavingKey = sessionKey(leaving);
+    await queuedIn('queued', 1);
+    const left = probe.session(leavingKey);
+    let gone = false;
+    void left.then(() => (gone = true));
+    // The holder keeps talking meanwhile, so its own idle timeout never fires.
+    for (let i = 0; i < 100 && !gone; i++) {
+      assert.equal(await roundTrip(holder, `ping ${i}\n`), `ping ${i}\n`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal((await left).error, 'client timeout');
+    assert.equal((await left).server, undefined, 'it never reached a server');
+    // Its place in the queue stays until a slot comes; the next session waits behind it.
+    const waiting = await connect(port('queued'));
+    const waitingKey = sessionKey(waiting);
+    await queuedIn('queued', 2);
+    // The holder's end frees the slot: it goes to the first in line, who left, and from it to the next.
+    const start = performance.now();
+    holder.end();
+    assert.equal(await roundTrip(waiting, 'second'), 'second');
+    assert.ok(elapsedSince(start) < 5000, `served after ${elapsedSince(start).toFixed(0)} ms, not at the queue timeout`);
+    waiting.end();
+    const served = await probe.session(waitingKey);
+    assert.equal(served.error, undefined);
+    assert.equal(served.server, 'stream');
+    assert.ok(served.queueTime > 0, 'its wait in the queue is counted');
+    assert.equal((await probe.session(holderKey)).error, undefined);
+    assertNoActiveSessions();
+  });
+
+  it('closes a session that waited in the queue longer than timeouts.queue', bounded, async () => {
+    const holder = await connect(port('queue-timeout'));
+    assert.equal(await roundTrip(holder, 'held'), 'held');
+    const start = performance.now();
+    const late = await connect(port('queue-timeout'));
+    const key = sessionKey(late);
+    const { data } = await closed(late);
+    const elapsed = elapsedSince(start);
+    assert.ok(elapsed >= 190 && elapsed < 2000, `closed after ${elapsed.toFixed(0)} ms, the queue timeout is 200 ms`);
+    assert.equal(data.length, 0);
+    const session = await probe.session(key);
+    assert.equal(session.error, 'queue timeout');
+    assert.ok(session.queueTime >= 190, `waited ${session.queueTime.toFixed(0)} ms in the queue`);
+    holder.end();
+    await probe.session(sessionKey(holder));
     assertNoActiveSessions();
   });
 
