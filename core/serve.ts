@@ -37,6 +37,8 @@ export interface ServeOptions {
   workers?: WorkerEntry;
   /** Act on signals as `tapgate run` does: SIGHUP and SIGUSR2 reload, SIGTERM and SIGINT stop gracefully, a second SIGINT at once. */
   signals?: boolean;
+  /** Answers `api.take` in every generation, in place of this process's own counters: the test harness's shared store. Alone only. */
+  take?: Generation['take'];
 }
 
 /** A gateway serving: its ports, metrics, reloads and stop. */
@@ -75,6 +77,18 @@ export class ConfigError extends Error {
   }
 }
 
+/** The kernel's gateway behind each handle served alone, for `gatewayOf`. */
+const gateways = new WeakMap<RunningGateway, Gateway>();
+
+/**
+ * The kernel's gateway serving behind `running` in this process; undefined for a master.
+ * For the test harness (sdk/testing.ts), which reads what the handle does not tell: the
+ * configuration served, `explain`, the generations retiring. Not part of the package's exports.
+ */
+export function gatewayOf(running: RunningGateway): Gateway | undefined {
+  return gateways.get(running);
+}
+
 export async function serve(o: ServeOptions): Promise<RunningGateway> {
   const signals = o.signals ? catchSignals() : undefined;
   try {
@@ -94,6 +108,7 @@ async function start(o: ServeOptions, signals: Signals | undefined): Promise<Run
   if (!o.workers || config.workers === 0) return serveAlone(o, first.generation, config, logger, signals, sourceOf);
   // The master only checks; each worker builds its own generation, from the file.
   await first.generation.dispose();
+  if (o.take) throw new Error('take cannot reach a master\'s workers, which are processes of their own');
   if (typeof o.config !== 'string') throw new Error('a master needs a configuration file, which its workers read: give one, or set workers: 0');
   return serveMaster(first.source.file, o, o.workers, config, logger, signals);
 }
@@ -106,6 +121,7 @@ async function serveAlone(
   signals: Signals | undefined,
   sourceOf: (config: string | object) => string | ConfigSource,
 ): Promise<RunningGateway> {
+  if (o.take) generation.take = o.take;
   let gateway: Gateway;
   try {
     gateway = await Gateway.start(generation, { logger, accessLog: o.accessLog ?? createAccessLog(config.log.access, config.log.sample), reload: () => reloads.request() });
@@ -138,6 +154,7 @@ async function serveAlone(
       logger.error({ problems: next.problems }, 'reload refused: the configuration has errors; the current generation keeps serving');
       return { ok: false, problems: next.problems };
     }
+    if (o.take) next.generation.take = o.take;
     try {
       await gateway.swap(next.generation, config.hard_stop_after);
       config = next.config;
@@ -158,7 +175,7 @@ async function serveAlone(
   };
   signals?.serve({ reload: () => void reloads.request(), stop: (hard) => void stop(hard) });
   logger.info({ generation: generation.id, workers: 0, frontends: describeBinds(config) }, 'tapgate serving');
-  return {
+  const running: RunningGateway = {
     port: (frontend = firstFrontend(gateway.generation.config), n = 0) => gateway.port(frontend, n),
     get statsPort() {
       return gateway.statsPort;
@@ -172,6 +189,8 @@ async function serveAlone(
     kill: () => stop(true),
     closed,
   };
+  gateways.set(running, gateway);
+  return running;
 }
 
 async function serveMaster(file: string, o: ServeOptions, worker: WorkerEntry, config: GatewayConfig, logger: Logger, signals: Signals | undefined): Promise<RunningGateway> {

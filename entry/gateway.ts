@@ -2,7 +2,7 @@
 // kernel's serve (core/serve.ts) given the built-in plugins, any more kept in memory, and
 // where the access log and the clock come from.
 import { checkDefinition, type AnyPluginDefinition } from '../core/loader.ts';
-import { serve, type RunningGateway } from '../core/serve.ts';
+import { serve, type RunningGateway, type ServeOptions } from '../core/serve.ts';
 import type { GatewayConfigInput, PluginDefinition } from '../sdk/index.ts';
 import { loadBuiltins, workerEntry } from './wiring.ts';
 
@@ -38,6 +38,14 @@ export interface StartGatewayOptions {
  * problem when it has errors, or an error saying why it cannot listen.
  */
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  return startGatewayWith(options, {});
+}
+
+/**
+ * `startGateway`, given as well what only the test harness (sdk/testing.ts) gives the
+ * kernel. Not part of the package's exports.
+ */
+export async function startGatewayWith(options: StartGatewayOptions, internal: Pick<ServeOptions, 'take'>): Promise<RunningGateway> {
   if (options.master) {
     const refused = [options.plugins && 'plugins', options.builtins === false && 'builtins: false', options.accessLog && 'accessLog', options.now && 'now'].filter(Boolean);
     if (refused.length) throw new Error(`startGateway: ${refused.join(', ')} cannot reach a master's workers, which are processes of their own; leave out master to serve in this process`);
@@ -54,5 +62,6 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     now: options.now,
     workers: options.master ? workerEntry : undefined,
     signals: options.signals,
+    take: internal.take,
   });
 }

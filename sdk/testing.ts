@@ -11,8 +11,9 @@ import { stringify } from 'yaml';
 import { checkConfig } from '../core/config/check.ts';
 import { formatProblem, type Problem } from '../core/config/problems.ts';
 import { explain } from '../core/explain.ts';
-import { Gateway } from '../core/gateway.ts';
-import { createLogger, type AccessLog } from '../core/log.ts';
+import { createLogger } from '../core/log.ts';
+import { ConfigError, gatewayOf, type RunningGateway } from '../core/serve.ts';
+import { startGatewayWith, type StartGatewayOptions } from '../entry/gateway.ts';
 import { builtins } from '../plugins/index.ts';
 import type { MetricSample, PluginDefinition, TakeOptions, TakeResult } from './index.ts';
 import { frontDoor, type FrontDoor } from './testing/client.ts';
@@ -127,7 +128,8 @@ export async function createTestGateway(options: TestGatewayOptions): Promise<Te
       else plugins.set(use, plugin);
     }
     const file = join(dir, 'tapgate.yaml');
-    const write = (config: Record<string, unknown>) => writeFileSync(file, stringify(withOrigins({ log: { level: 'silent', access: false }, ...config }, origins)));
+    // A reload drains the generation it replaces for up to hard_stop_after: briefly, unless the test says otherwise.
+    const write = (config: Record<string, unknown>) => writeFileSync(file, stringify(withOrigins({ log: { level: 'silent', access: false }, hard_stop_after: '50ms', ...config }, origins)));
     writeFiles(dir, files);
     write(options.config);
     const clock = testClock(options.clock);
@@ -221,30 +223,32 @@ interface Served {
 }
 
 /**
- * Checks `file` and serves it here, with the built-ins and `plugins`: the harness's one
- * meeting point with the kernel's gateway. A reload checks the file again and swaps.
+ * Serves `file` here as `startGateway` does, with the built-ins and `plugins`. What its
+ * handle does not tell (the configuration served, `explain`, the generation a reload
+ * replaced) the harness reads from the kernel's gateway behind it.
  */
 async function serve(file: string, o: { plugins: ReadonlyMap<string, PluginDefinition<any>>; now: () => number; log: (entry: Record<string, unknown>) => void; take?: TestGatewayOptions['take'] }): Promise<Served> {
-  const definitions = new Map([...builtins, ...o.plugins]);
-  const logger = createLogger(process.env.TAPGATE_TEST_LOG ?? 'silent');
-  const check = async (generationId: number) => {
-    const result = await checkConfig(file, { builtins: definitions, logger, keep: true, now: o.now, generationId });
-    if (result.generation && o.take) result.generation.take = o.take;
-    return result;
-  };
-  const first = await check(1);
-  if (!first.ok || !first.generation) throw new Error(`config invalid:\n${first.problems.map((p) => located(p, dirname(file)).text).join('\n')}`);
-  const accessLog: AccessLog = { write: (entry) => o.log(entry as Record<string, unknown>), flush: () => {}, close: async () => {} };
-  const gateway = await Gateway.start(first.generation, { logger, accessLog });
+  const problems = (err: ConfigError) => err.problems.map((p) => located(p, dirname(file)));
+  let running: RunningGateway;
+  try {
+    running = await startGatewayWith(
+      { config: file, plugins: Object.fromEntries(o.plugins), now: o.now, accessLog: o.log, logLevel: (process.env.TAPGATE_TEST_LOG ?? 'silent') as StartGatewayOptions['logLevel'] },
+      { take: o.take },
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Error(`config invalid:\n${problems(err).map((p) => p.text).join('\n')}`);
+    throw err;
+  }
+  const gateway = gatewayOf(running)!;
   return {
     frontends: () => Object.entries(gateway.generation.config.frontends).map(([name, fe]) => ({ name, tls: fe.tls !== undefined })),
-    generation: () => gateway.generation.id,
-    port: (frontend, n) => gateway.port(frontend, n),
+    generation: () => running.generation,
+    port: (frontend, n) => running.port(frontend, n),
     stats: () => {
       const section = gateway.generation.config.stats;
-      if (!section || gateway.statsPort === undefined) return undefined;
+      if (!section || running.statsPort === undefined) return undefined;
       const basic = section.basic_auth && `Basic ${Buffer.from(`${section.basic_auth.user}:${section.basic_auth.password}`).toString('base64')}`;
-      return { port: gateway.statsPort, authorization: basic || (section.token ? `Bearer ${section.token}` : undefined) };
+      return { port: running.statsPort, authorization: basic || (section.token ? `Bearer ${section.token}` : undefined) };
     },
     metrics: () => gateway.metrics(),
     explain: (r) => {
@@ -252,12 +256,15 @@ async function serve(file: string, o: { plugins: ReadonlyMap<string, PluginDefin
       return { frontend: e.frontend, route: e.route, backend: e.backend?.name, chain: Object.fromEntries(e.chain.map((c) => [c.hook, c.taps.map((t) => t.plugin)])) };
     },
     reload: async () => {
-      const next = await check(gateway.generation.id + 1);
-      if (!next.ok || !next.generation) return { ok: false, problems: next.problems.map((p) => located(p, dirname(file))) };
-      await gateway.swap(next.generation, 50);
-      return { ok: true, generation: next.generation.id, retired: () => retired(() => gateway.retiring === 0) };
+      try {
+        await running.reload();
+      } catch (err) {
+        if (err instanceof ConfigError) return { ok: false, problems: problems(err) };
+        throw err;
+      }
+      return { ok: true, generation: running.generation, retired: () => retired(() => gateway.retiring === 0) };
     },
-    close: () => gateway.kill(),
+    close: () => running.kill(),
   };
 }
 
