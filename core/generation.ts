@@ -117,10 +117,20 @@ export class Generation {
     return this.app.message.taps.length ? runner(this.app.message)(topic, data) : undefined;
   }
 
+  /** `app.error` taps are running. */
+  #reporting = false;
+
   /** Report a contained error: logged with who failed, and given to `app.error` taps. */
   report = (e: ContainedError): void => {
     this.logger.error({ plugin: e.plugin, hook: e.hook, frontend: e.frontend, err: e.error }, 'contained error');
-    if (this.app.error.taps.length) runner(this.app.error)(e);
+    // An `app.error` tap's own failure is only logged: given back to it, it would fail again, and again.
+    if (!this.app.error.taps.length || this.#reporting) return;
+    this.#reporting = true;
+    try {
+      runner(this.app.error)(e);
+    } finally {
+      this.#reporting = false;
+    }
   };
 
   /** Starts health checks: only a generation that serves runs them (`tapgate check` builds one and discards it). Dispose stops them. */

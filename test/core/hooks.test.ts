@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import pino from 'pino';
 import { startGateway, startOrigin } from '../helpers/gateway.ts';
 
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -88,6 +89,35 @@ describe('hook contract', () => {
       const e = await reported;
       assert.equal(e.plugin, 'clumsy');
       assert.equal(e.hook, 'http.responseSent');
+      assert.equal((await get(gw.url())).status, 200);
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('contains an app.error tap that throws: its failure is logged, not given back to it, and requests go on', { timeout: 15_000 }, async () => {
+    const origin = await startOrigin('o');
+    const plugin = `
+      import { definePlugin } from 'tapgate/sdk';
+      export default definePlugin({ name: 'fragile', version: '1.0.0', setup(api) {
+        api.hooks.http.responseSent.tap(api.name, () => { throw new Error('observer broke'); });
+        api.hooks.app.error.tap(api.name, () => { throw new Error('error tap broke too'); });
+      }});`;
+    const logged: { hook?: string; plugin?: string }[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const gw = await startGateway(
+      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './fragile.ts' }] } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } },
+      { 'fragile.ts': plugin },
+      { logger },
+    );
+    try {
+      const seen: string[] = [];
+      const reported = new Promise<void>((resolve) => gw.gateway.generation.app.error.tap('test', (e) => void (seen.push(`${e.plugin} ${e.hook}`), resolve())));
+      assert.equal((await get(gw.url())).status, 200);
+      await reported;
+      assert.deepEqual(seen, ['fragile http.responseSent'], 'the error tap failing is not an error for the error taps');
+      assert.deepEqual(logged.map((l) => `${l.plugin} ${l.hook}`), ['fragile http.responseSent', 'fragile app.error']);
       assert.equal((await get(gw.url())).status, 200);
     } finally {
       await gw.close();
