@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestGateway, type TestGateway } from '../../../sdk/testing.ts';
+import { createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
 
 /** The access log is written once the response has finished on the gateway's side: a little after the client has it. */
 async function lines(t: TestGateway, n: number): Promise<Record<string, unknown>[]> {

@@ -5,11 +5,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
-import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
-import { testPki } from '../../core/tls/pki.ts';
-import { httpsGet } from '../../core/tls/client.ts';
+import { createTestGateway, TestCa, type TestGateway } from 'tapgate/sdk/testing';
 
-const pki = testPki();
+const ca = new TestCa();
+const gwCert = ca.issue({ cn: 'shop.test', dns: ['shop.test'] });
 const events = new EventEmitter();
 (globalThis as { __cacheTlsEvents?: EventEmitter }).__cacheTlsEvents = events;
 
@@ -22,21 +21,13 @@ const observer = `export default {
 };`;
 
 describe('cache on a TLS frontend', () => {
-  let origin: TestOrigin;
   let gw: TestGateway;
   let version = 1;
-  let clock = Math.floor(Date.now() / 1000) * 1000;
+  const origin = () => gw.origins.origin!;
 
   before(async () => {
-    origin = await startOrigin('origin', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      req.resume();
-      const etag = `"${version}"`;
-      const headers = { etag, date: new Date(clock).toUTCString(), 'cache-control': 'max-age=10, stale-while-revalidate=30' };
-      if (req.headers['if-none-match'] === etag) res.writeHead(304, headers).end();
-      else res.writeHead(200, headers).end(`v${version}`);
-    });
-    gw = await startGateway(
-      {
+    gw = await createTestGateway({
+      config: {
         frontends: {
           web: {
             bind: '127.0.0.1:0',
@@ -45,18 +36,26 @@ describe('cache on a TLS frontend', () => {
             plugins: ['./observer.ts', 'cache'],
           },
         },
-        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+        backends: { app: { servers: [{ name: 'o', address: 'origin:origin' }] } },
       },
-      { 'gw.pem': pki.origin.cert, 'gw.key': pki.origin.key, 'observer.ts': observer },
-      { now: () => clock },
-    );
+      origins: {
+        origin: (req: http.IncomingMessage, res: http.ServerResponse) => {
+          req.resume();
+          const etag = `"${version}"`;
+          const headers = { etag, date: new Date(gw.clock.now()).toUTCString(), 'cache-control': 'max-age=10, stale-while-revalidate=30' };
+          if (req.headers['if-none-match'] === etag) res.writeHead(304, headers).end();
+          else res.writeHead(200, headers).end(`v${version}`);
+        },
+      },
+      files: { 'gw.pem': gwCert.cert, 'gw.key': gwCert.key, 'observer.ts': observer },
+      clock: { start: Math.floor(Date.now() / 1000) * 1000 },
+    });
   });
   after(async () => {
     await gw?.close();
-    await origin?.close();
   });
 
-  const get = (path: string) => httpsGet(gw.port(), path, { ca: pki.ca.cert, headers: { host: 'shop.test' } });
+  const get = (path: string) => gw.request({ path, servername: 'shop.test', ca: ca.cert, headers: { host: 'shop.test' } });
 
   /** The background request asking for validation, once the gateway answered it; fails after 5 s. */
   const revalidation = (path: string) =>
@@ -78,7 +77,7 @@ describe('cache on a TLS frontend', () => {
     const first = await get('/swr');
     assert.equal(first.body, 'v1');
     assert.equal(first.headers['x-cache'], 'MISS');
-    clock += 15_000;
+    gw.clock.advance(15_000);
     version = 2;
     const background = revalidation('/swr');
     const stale = await get('/swr');
@@ -86,19 +85,19 @@ describe('cache on a TLS frontend', () => {
     assert.equal(stale.body, 'v1');
     const done = await background;
     assert.equal(done.status, 200);
-    const sent = origin.requests.at(-1)!;
+    const sent = origin().requests.at(-1)!;
     assert.equal(sent.headers['if-none-match'], '"1"', 'the background request is conditional');
     assert.equal(sent.headers['x-forwarded-proto'], 'https', 'it carries the client request\'s TLS facts');
     assert.equal(sent.headers['x-forwarded-host'], 'shop.test');
     const fresh = await get('/swr');
     assert.equal(fresh.body, 'v2');
     assert.equal(fresh.headers['x-cache'], 'HIT');
-    assert.equal(origin.requests.length, 2);
+    assert.equal(origin().requests.length, 2);
   });
 
   it('a 304 to the background request freshens the stored response (REVALIDATED in its answer, HIT afterwards)', async () => {
     await get('/same');
-    clock += 15_000;
+    gw.clock.advance(15_000);
     const background = revalidation('/same');
     assert.equal((await get('/same')).headers['x-cache'], 'STALE');
     await background;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
-import { createTestGateway, type TestGateway } from '../../../sdk/testing.ts';
+import { createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
 
 const secret = 'a-secret-of-thirty-two-bytes-at-least';
 

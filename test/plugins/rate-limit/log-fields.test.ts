@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestGateway, type TestGateway } from '../../../sdk/testing.ts';
+import { createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
 
 async function lines(t: TestGateway, n: number): Promise<Record<string, unknown>[]> {
   for (let i = 0; i < 200 && t.logs.length < n; i++) await sleep(5);
