@@ -9,8 +9,24 @@ import os from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import {
-  connections, formatRps, freePort, gatewayConfig, machine, measure, median, onCore, pinning, rounds, seconds,
-  serveOrigin, startGateway, startOrigin, stop, timestamp, writeResultsFile, type Results,
+  connections,
+  formatRps,
+  freePort,
+  gatewayConfig,
+  machine,
+  measure,
+  median,
+  onCore,
+  pinning,
+  rounds,
+  seconds,
+  serveOrigin,
+  startGateway,
+  startOrigin,
+  stop,
+  timestamp,
+  writeResultsFile,
+  type Results,
 } from './harness.ts';
 
 if (process.argv[2] === 'origin') {

@@ -18,8 +18,16 @@ const hello = await captureClientHello({ servername: 'api.example.com', ALPNProt
 const inputs: [label: string, own: Detector, bytes: Uint8Array][] = [
   [`TLS ClientHello from Node (${hello.length} B, one record)`, detectTls, hello],
   [`the same hello in records of 100 B (reassembled)`, detectTls, inRecords(handshakeOf(hello), 100)],
-  ['TLS ClientHello of 40 KiB (three records)', detectTls, inRecords(buildClientHello({ sni: 'pq.example.com', alpn: ['h2'], versions: [0x0304], padding: 40_000 }), 16_384)],
-  ['HTTP/1.1 GET head (4 headers)', detectHttp, Buffer.from('GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n')],
+  [
+    'TLS ClientHello of 40 KiB (three records)',
+    detectTls,
+    inRecords(buildClientHello({ sni: 'pq.example.com', alpn: ['h2'], versions: [0x0304], padding: 40_000 }), 16_384),
+  ],
+  [
+    'HTTP/1.1 GET head (4 headers)',
+    detectHttp,
+    Buffer.from('GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n'),
+  ],
   ['SSH banner', detectSsh, Buffer.from('SSH-2.0-OpenSSH_9.6p1 Ubuntu-3\r\n')],
 ];
 const all: Detector = (b) => detectTls(b) ?? detectHttp(b) ?? detectSsh(b);

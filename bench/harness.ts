@@ -149,7 +149,13 @@ export function runWrk(url: string, duration: number, headers: string[] = []): P
       const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
       if (!m) return reject(new Error(`wrk said:\n${out}`));
       // A refused request (a 401, a 429) would be fast, and wrong. Say so loudly.
-      if (/Non-2xx/.test(out) || /Socket errors/.test(out)) console.warn(out.split('\n').filter((l) => /Non-2xx|Socket errors/.test(l)).join('\n'));
+      if (/Non-2xx/.test(out) || /Socket errors/.test(out))
+        console.warn(
+          out
+            .split('\n')
+            .filter((l) => /Non-2xx|Socket errors/.test(l))
+            .join('\n'),
+        );
       resolve(Number(m[1]));
     });
   });

@@ -10,8 +10,25 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import {
-  addedPerRequest, connections, formatRps, freePort, gatewayConfig, machine, measure, median, onCore, pinning, rounds,
-  seconds, serveOrigin, startGateway, startOrigin, stop, timestamp, writeResultsFile, type Results,
+  addedPerRequest,
+  connections,
+  formatRps,
+  freePort,
+  gatewayConfig,
+  machine,
+  measure,
+  median,
+  onCore,
+  pinning,
+  rounds,
+  seconds,
+  serveOrigin,
+  startGateway,
+  startOrigin,
+  stop,
+  timestamp,
+  writeResultsFile,
+  type Results,
 } from './harness.ts';
 
 const algorithms = ['RS256', 'ES256', 'EdDSA'] as const;

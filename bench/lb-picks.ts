@@ -43,7 +43,10 @@ class BenchServer implements ServerView {
   active = 0;
   peakActive = 0;
   readonly changedAt = 0;
-  constructor(readonly name: string, readonly weight: number) {
+  constructor(
+    readonly name: string,
+    readonly weight: number,
+  ) {
     this.id = `bench/${name}`;
   }
 }
@@ -108,7 +111,7 @@ function prepare(label: string, algorithm: BalancerExtension, options: Record<st
   const balancer = make(algorithm, servers, options);
   // Warm up, and size a round to take about ROUND_MS.
   let picks = 1000;
-  while (round(balancer, eligible, ctxs, picks) * picks < ROUND_MS * 1e6 / 4) picks *= 4;
+  while (round(balancer, eligible, ctxs, picks) * picks < (ROUND_MS * 1e6) / 4) picks *= 4;
   const ns = round(balancer, eligible, ctxs, picks);
   return { label, n, balancer, eligible, picks: Math.max(1000, Math.round((ROUND_MS * 1e6) / ns)), ns: [] };
 }
@@ -119,7 +122,11 @@ const load = os.loadavg()[0]!;
 const cases: Case[] = [];
 for (const [name, algorithm] of balancers) {
   for (const options of [{}, ...(VARIANTS[name] ?? [])]) {
-    const label = Object.keys(options).length ? `${name} (${Object.entries(options).map(([k, v]) => `${k}: ${v}`).join(', ')})` : name;
+    const label = Object.keys(options).length
+      ? `${name} (${Object.entries(options)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')})`
+      : name;
     for (const n of SIZES) cases.push(prepare(label, algorithm, options, n, ctxs));
   }
 }

@@ -12,8 +12,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import {
-  addedPerRequest, connections, formatRps, freePort, gatewayConfig, machine, measure, median, onCore, pinning, rounds,
-  seconds, serveOrigin, startGateway, startOrigin, startProcess, stop, timestamp, writeResultsFile, type Results,
+  addedPerRequest,
+  connections,
+  formatRps,
+  freePort,
+  gatewayConfig,
+  machine,
+  measure,
+  median,
+  onCore,
+  pinning,
+  rounds,
+  seconds,
+  serveOrigin,
+  startGateway,
+  startOrigin,
+  startProcess,
+  stop,
+  timestamp,
+  writeResultsFile,
+  type Results,
 } from './harness.ts';
 
 if (process.argv[2] === 'origin') {
@@ -29,7 +47,12 @@ async function main(): Promise<void> {
   let redisPort = 0;
   if (!spawnSync('redis-server', ['--version']).error) {
     redisPort = await freePort();
-    redis = startProcess('redis', onCore(pin, 0), ['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], false);
+    redis = startProcess(
+      'redis',
+      onCore(pin, 0),
+      ['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      false,
+    );
     await new Promise((r) => setTimeout(r, 300));
   } else console.warn('redis-server not installed: the redis store is left out');
   const dir = mkdtempSync(join(os.tmpdir(), 'tapgate-rate-limit-bench-'));
@@ -39,7 +62,14 @@ async function main(): Promise<void> {
     ['no rate-limit plugin', undefined],
     ['rate-limit, store: local', `{ use: rate-limit, options: ${limit.replace('}', ', store: local }')} }`],
     ['rate-limit, store: shared (the master)', `{ use: rate-limit, options: ${limit} }`],
-    ...(redis ? [['rate-limit, store: redis', `{ use: rate-limit, options: ${limit.replace('}', `, store: redis, redis: { url: "redis://127.0.0.1:${redisPort}" } }`)} }`] as [string, string]] : []),
+    ...(redis
+      ? [
+          [
+            'rate-limit, store: redis',
+            `{ use: rate-limit, options: ${limit.replace('}', `, store: redis, redis: { url: "redis://127.0.0.1:${redisPort}" } }`)} }`,
+          ] as [string, string],
+        ]
+      : []),
   ];
   try {
     for (let round = 0; round < rounds; round++) {
@@ -64,7 +94,10 @@ async function main(): Promise<void> {
 
 /** The master's children (its worker) onto core 1. */
 function pinWorkers(master: number): void {
-  const children = execFileSync('pgrep', ['-P', String(master)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  const children = execFileSync('pgrep', ['-P', String(master)], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   for (const pid of children) execFileSync('taskset', ['-pc', '1', pid], { stdio: 'ignore' });
 }
 

@@ -52,11 +52,21 @@ function wrkLines(name: string): { rps: number | null; lines: string[] } {
   if (!existsSync(file)) return { rps: null, lines: [] };
   const text = readFileSync(file, 'utf8');
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => /^(Socket errors|Non-2xx|\d+ requests in)/.test(l));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^(Socket errors|Non-2xx|\d+ requests in)/.test(l));
   return { rps: rps ? Number(rps[1]) : null, lines };
 }
 
-interface LogLine { level: number; time: number; pid?: number; msg?: string; generation?: number; [k: string]: unknown }
+interface LogLine {
+  level: number;
+  time: number;
+  pid?: number;
+  msg?: string;
+  generation?: number;
+  [k: string]: unknown;
+}
 
 function tapgateDetails() {
   const logFile = `${runDir}/logs/tapgate.log`;
@@ -82,15 +92,23 @@ function tapgateDetails() {
   const interrupted = ended.filter((l) => JSON.stringify(l.problems ?? '').includes('exited while starting (SIGTERM)') && stoppedAt - l.time < 2000);
   const refused = ended.filter((l) => !interrupted.includes(l));
   const died = lines.filter((l) => typeof l.msg === 'string' && /died unexpectedly/.test(l.msg));
-  const errors = lines.filter((l) => l.level >= 50);  // counted below without the interrupted reload
-  const hups = a['hups-log'] && existsSync(a['hups-log'])
-    ? readFileSync(a['hups-log'], 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').map(Number))
-      .filter(([pid]) => pid === master).map(([, t]) => t)
-    : [];
+  const errors = lines.filter((l) => l.level >= 50); // counted below without the interrupted reload
+  const hups =
+    a['hups-log'] && existsSync(a['hups-log'])
+      ? readFileSync(a['hups-log'], 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' ').map(Number))
+          .filter(([pid]) => pid === master)
+          .map(([, t]) => t)
+      : [];
   // tapgate-reload.sh sends a SIGHUP only once the previous reload has ended, so
   // the n-th end (reloaded, refused or failed) belongs to the n-th SIGHUP.
   const ends = [...reloaded, ...ended].map((l) => l.time).sort((x, y) => x - y);
-  const durations = hups.slice(0, ends.length).map((t, i) => ends[i] - t).slice(0, reloaded.length + refused.length);
+  const durations = hups
+    .slice(0, ends.length)
+    .map((t, i) => ends[i] - t)
+    .slice(0, reloaded.length + refused.length);
   const sorted = [...durations].sort((x, y) => x - y);
   const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null);
   const skipped = other.filter((l) => l.includes('[tapgate-reload] skipped')).length;
@@ -167,31 +185,46 @@ const pctStr = (x: number) => `${(100 * x).toFixed(4)}%`;
 const md: string[] = [];
 md.push(`# Reload loss: tapgate vs HAProxy`, '');
 md.push(`Generated ${raw.generated} at commit ${a.commit} by \`bash bench/reload-loss.sh\` (measured by the shared reload-loss.sh).`, '');
-md.push(`HAProxy ${raw.haproxy}, nbthread 1; tapgate with \`workers: ${a.workers}\`; each proxy pinned to one core, wrk and the origins on the other(s). ` +
-  `wrk -t1 -c${raw.connections} -d${raw.duration_s}s, every request on a new connection ("Connection: close"); a reload tick every ${raw.interval_s} s. ` +
-  `Failed: socket errors, timeouts and non-2xx/3xx responses; total: responses + connect, read and write errors.`, '');
-md.push('| variant | what | reload ticks | reloads confirmed | failed / total | failure rate | connect | read | write | timeout | non-2xx/3xx | req/s | p99 ms |');
+md.push(
+  `HAProxy ${raw.haproxy}, nbthread 1; tapgate with \`workers: ${a.workers}\`; each proxy pinned to one core, wrk and the origins on the other(s). ` +
+    `wrk -t1 -c${raw.connections} -d${raw.duration_s}s, every request on a new connection ("Connection: close"); a reload tick every ${raw.interval_s} s. ` +
+    `Failed: socket errors, timeouts and non-2xx/3xx responses; total: responses + connect, read and write errors.`,
+  '',
+);
+md.push(
+  '| variant | what | reload ticks | reloads confirmed | failed / total | failure rate | connect | read | write | timeout | non-2xx/3xx | req/s | p99 ms |',
+);
 md.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, v] of Object.entries(variants)) {
   const e = v.errors;
-  md.push(`| ${name} | ${v.what} | ${v.reloads} | ${v.reloads_confirmed} | ${v.failed} / ${v.total} | ${pctStr(v.failure_rate)} | ${e.connect} | ${e.read} | ${e.write} | ${e.timeout} | ${e.non_2xx_3xx} | ${v.rps?.toFixed(0) ?? '-'} | ${(v.p99_us / 1000).toFixed(1)} |`);
+  md.push(
+    `| ${name} | ${v.what} | ${v.reloads} | ${v.reloads_confirmed} | ${v.failed} / ${v.total} | ${pctStr(v.failure_rate)} | ${e.connect} | ${e.read} | ${e.write} | ${e.timeout} | ${e.non_2xx_3xx} | ${v.rps?.toFixed(0) ?? '-'} | ${(v.p99_us / 1000).toFixed(1)} |`,
+  );
 }
 md.push('');
 md.push('Reloads confirmed: HAProxy -W, "Loading success" in its log; -sf, the new process kept running; tapgate, "reloaded" lines in the master\'s log.');
 if (tapgate) {
   md.push('', '## tapgate reloads', '');
-  md.push(`Each tick, bench/tapgate-reload.sh alternates origin2's weight (1 <-> 2) and sends SIGHUP to the master (pid ${tapgate.master_pid}), ` +
-    `unless the previous reload has not ended yet; then it skips the tick.`, '');
+  md.push(
+    `Each tick, bench/tapgate-reload.sh alternates origin2's weight (1 <-> 2) and sends SIGHUP to the master (pid ${tapgate.master_pid}), ` +
+      `unless the previous reload has not ended yet; then it skips the tick.`,
+    '',
+  );
   md.push(`- SIGHUPs sent: ${tapgate.sighups_sent}; ticks skipped (previous reload still running): ${tapgate.ticks_skipped_reload_in_progress}`);
-  md.push(`- reloads completed ("reloaded"): ${tapgate.reloads_completed} (last generation ${tapgate.last_generation}); refused or failed: ${tapgate.reloads_refused_or_failed}` +
-    (tapgate.reload_interrupted_by_final_stop ? `; cut short by the SIGTERM that ends the run: ${tapgate.reload_interrupted_by_final_stop}` : ''));
+  md.push(
+    `- reloads completed ("reloaded"): ${tapgate.reloads_completed} (last generation ${tapgate.last_generation}); refused or failed: ${tapgate.reloads_refused_or_failed}` +
+      (tapgate.reload_interrupted_by_final_stop ? `; cut short by the SIGTERM that ends the run: ${tapgate.reload_interrupted_by_final_stop}` : ''),
+  );
   md.push(`- SIGHUP to "reloaded": median ${tapgate.reload_ms.median ?? '-'} ms, max ${tapgate.reload_ms.max ?? '-'} ms`);
   md.push(`- workers that died unexpectedly: ${tapgate.workers_died_unexpectedly}; error lines in the log: ${tapgate.error_log_lines}`);
 }
 if (runWarnings.length) {
   md.push('', '## Warnings from the run', '');
-  md.push('The shared script waits (at most 60 s) for every core to be under 10% busy before each variant; when it gives up it says so. ' +
-    'Such variants ran next to other load on the same machine: their req/s and latency are low, and fewer requests met the reloads.', '');
+  md.push(
+    'The shared script waits (at most 60 s) for every core to be under 10% busy before each variant; when it gives up it says so. ' +
+      'Such variants ran next to other load on the same machine: their req/s and latency are low, and fewer requests met the reloads.',
+    '',
+  );
   for (const w of runWarnings) md.push(`- ${w}`);
 }
 md.push('', '## wrk error lines', '');

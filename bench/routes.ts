@@ -12,8 +12,15 @@ const matchers = new Map(builtinMatchers.map((m) => [m.name, m]));
 
 function table(n: number): RouteView[] {
   return Array.from({ length: n }, (_, i) => ({
-    name: `r${i}`, frontend: 'web', index: i, backend: `b${i}`, handoff: undefined, plugins: [],
-    condition: compileCondition({ host: `host${i}.example.com`, path: '/' }, 'http', matchers, [], () => { throw new Error('bad'); }),
+    name: `r${i}`,
+    frontend: 'web',
+    index: i,
+    backend: `b${i}`,
+    handoff: undefined,
+    plugins: [],
+    condition: compileCondition({ host: `host${i}.example.com`, path: '/' }, 'http', matchers, [], () => {
+      throw new Error('bad');
+    }),
   }));
 }
 
@@ -21,7 +28,18 @@ function measure(n: number): { indexed: number; linear: number } {
   const routes = table(n);
   const router = new Router(routes);
   const requests = Array.from({ length: 1000 }, (_, i) => {
-    const ctx = new HttpContext('web', 1, 'GET', '/x', '1.1', { host: `host${(i * 7919) % n}.example.com` }, { address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 80 }, undefined, 0);
+    const ctx = new HttpContext(
+      'web',
+      1,
+      'GET',
+      '/x',
+      '1.1',
+      { host: `host${(i * 7919) % n}.example.com` },
+      { address: '127.0.0.1', port: 1 },
+      { address: '127.0.0.1', port: 80 },
+      undefined,
+      0,
+    );
     void ctx.host;
     return ctx;
   });

@@ -24,8 +24,18 @@ import { ensureWrk2, runEcho, runLoad, type LoadResult, type Request } from './s
 import { busyPct, coreTicks, killAll, rssOf, sleep, stopTree, taskTicks, tickDelta, ticksOf, tree, type Proc } from './suite/procs.ts';
 import { writeReport, type Measurement, type SuiteResult } from './suite/report.ts';
 import {
-  httpTargets, pluginTargets, portOf, ports, prepare, startOrigins, startTarget, tcpTargets, tlsTargets,
-  type Context, type Mode, type Target,
+  httpTargets,
+  pluginTargets,
+  portOf,
+  ports,
+  prepare,
+  startOrigins,
+  startTarget,
+  tcpTargets,
+  tlsTargets,
+  type Context,
+  type Mode,
+  type Target,
 } from './suite/targets.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -92,8 +102,8 @@ const settings = {
   slices: opt('--slices', quick ? 2 : 5),
   slice_s: quick ? 1 : 2,
   big_connections: 10,
-  rate: args.includes('--rate') ? opt('--rate', 0) : undefined as number | undefined,
-  plugin_rate: args.includes('--plugin-rate') ? opt('--plugin-rate', 0) : undefined as number | undefined,
+  rate: args.includes('--rate') ? opt('--rate', 0) : (undefined as number | undefined),
+  plugin_rate: args.includes('--plugin-rate') ? opt('--plugin-rate', 0) : (undefined as number | undefined),
   groups: str('--groups', 'http,paired,tls,tcp,plugins').split(','),
   only: args.includes('--targets') ? str('--targets', '').split(',') : undefined,
   workers: opt('--workers', os.availableParallelism()),
@@ -105,8 +115,10 @@ const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 // ---------------------------------------------------------------- cores and context
 
-const allowed = readFileSync('/proc/self/status', 'utf8').match(/Cpus_allowed_list:\s+(\S+)/)![1]!
-  .split(',').flatMap((part) => {
+const allowed = readFileSync('/proc/self/status', 'utf8')
+  .match(/Cpus_allowed_list:\s+(\S+)/)![1]!
+  .split(',')
+  .flatMap((part) => {
     const [a, b] = part.split('-').map(Number);
     return Array.from({ length: (b ?? a!) - a! + 1 }, (_, i) => a! + i);
   });
@@ -122,15 +134,30 @@ const base = Number(process.env.BENCH_PORT_BASE ?? 18300);
 // The driver itself stays off the proxy core.
 execFileSync('taskset', ['-a', '-p', '-c', loadCores.join(','), String(process.pid)], { stdio: 'ignore' });
 process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { log(`${sig}: stopping`); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.on(sig, () => {
+    log(`${sig}: stopping`);
+    process.exit(130);
+  });
 
 const ctx0 = {
-  root, run, ports: ports(base), proxyCpus: String(proxyCore), allCpus: allowed.join(','), loadCpus: loadCores.join(','), n: settings.workers,
+  root,
+  run,
+  ports: ports(base),
+  proxyCpus: String(proxyCore),
+  allCpus: allowed.join(','),
+  loadCpus: loadCores.join(','),
+  n: settings.workers,
 };
 
 // ---------------------------------------------------------------- scenarios
 
-interface Scenario { id: string; title: string; req: Request; connections?: number }
+interface Scenario {
+  id: string;
+  title: string;
+  req: Request;
+  connections?: number;
+}
 const HTTP: Scenario[] = [
   { id: 'ka', title: 'keep-alive, 6 B response', req: { path: '/' } },
   { id: 'close', title: 'Connection: close (new connection per request)', req: { path: '/', headers: ['Connection: close'] } },
@@ -167,40 +194,66 @@ function foreignPct(c0: ReturnType<typeof coreTicks>, c1: ReturnType<typeof core
 type Load = (onStart: (pid: number) => void) => Promise<{ result: LoadResult | undefined; mb_s?: number }>;
 
 /** One run against the target already started: load, CPU, RSS and what else ran meanwhile. */
-async function measure(c: Context, group: string, t: Target, proc: Proc | undefined, scenario: string, round: number,
-  load: Load, extra: Partial<Measurement> = {}): Promise<Measurement> {
+async function measure(
+  c: Context,
+  group: string,
+  t: Target,
+  proc: Proc | undefined,
+  scenario: string,
+  round: number,
+  load: Load,
+  extra: Partial<Measurement> = {},
+): Promise<Measurement> {
   const cores = t.kind === 'direct' ? loadCores : t.cores === 'all' ? allowed : [proxyCore];
   const pids = proc ? tree(proc.pid) : origins.flatMap((o) => tree(o.pid));
   let m: Measurement | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     const known = ours(proc);
     await waitQuiet(known);
-    const own0 = ticksOf(known), t0 = ticksOf(pids), c0 = coreTicks(), wall0 = performance.now();
+    const own0 = ticksOf(known),
+      t0 = ticksOf(pids),
+      c0 = coreTicks(),
+      wall0 = performance.now();
     let peak = rssOf(pids);
     // The generator's CPU, sampled while it runs (it is gone at the end).
-    let gen: number[] = [], genTicks = new Map<number, number>();
+    let gen: number[] = [],
+      genTicks = new Map<number, number>();
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssOf(pids));
       if (gen.length) for (const [p, x] of ticksOf(gen)) genTicks.set(p, x);
     }, 250);
     let out;
     try {
-      out = await load((pid) => { setTimeout(() => { gen = tree(pid); }, 100); });
+      out = await load((pid) => {
+        setTimeout(() => {
+          gen = tree(pid);
+        }, 100);
+      });
     } finally {
       clearInterval(sampler);
     }
     const seconds = (performance.now() - wall0) / 1000;
-    const own1 = ticksOf(known), t1 = ticksOf(pids), c1 = coreTicks();
+    const own1 = ticksOf(known),
+      t1 = ticksOf(pids),
+      c1 = coreTicks();
     const cpuMs = tickDelta(t0, t1) * 10;
     const foreign = foreignPct(c0, c1, tickDelta(own0, own1) + [...genTicks.values()].reduce((a, b) => a + b, 0), seconds);
     const r = out.result;
     m = {
-      group, target: t.id, label: t.label, scenario, round, attempt,
-      rps: r ? Math.round(r.rps) : undefined, mb_s: out.mb_s !== undefined ? Number(out.mb_s.toFixed(1)) : undefined,
-      p50_ms: r?.p50_ms, p99_ms: r?.p99_ms, p999_ms: r?.p999_ms,
+      group,
+      target: t.id,
+      label: t.label,
+      scenario,
+      round,
+      attempt,
+      rps: r ? Math.round(r.rps) : undefined,
+      mb_s: out.mb_s !== undefined ? Number(out.mb_s.toFixed(1)) : undefined,
+      p50_ms: r?.p50_ms,
+      p99_ms: r?.p99_ms,
+      p999_ms: r?.p999_ms,
       errors: r ? Object.values(r.errors).reduce((a, b) => a + b, 0) : 0,
       cpu_us_per_request: r && t.kind !== 'direct' && r.requests ? Number(((cpuMs * 1000) / r.requests).toFixed(1)) : undefined,
-      target_cpu_pct: Math.round((cpuMs / 10) / seconds),
+      target_cpu_pct: Math.round(cpuMs / 10 / seconds),
       cores_busy_pct: busyPct(c0, c1, cores),
       load_busy_pct: t.cores === 'all' ? undefined : busyPct(c0, c1, loadCores),
       peak_rss_mb: Number((peak / 2 ** 20).toFixed(1)),
@@ -212,8 +265,11 @@ async function measure(c: Context, group: string, t: Target, proc: Proc | undefi
     log(`  ${t.id} ${scenario}: other processes used ${foreign}% of a core meanwhile; measuring again`);
   }
   measurements.push(m!);
-  const show = m!.mb_s !== undefined ? `${m!.mb_s} MB/s` : `${m!.rps} req/s, p50 ${m!.p50_ms?.toFixed(2)} p99 ${m!.p99_ms?.toFixed(2)} p99.9 ${m!.p999_ms?.toFixed(2)} ms`;
-  log(`  ${t.id} ${scenario} #${round}: ${show}; ${m!.cpu_us_per_request ?? '-'} µs CPU/req, target ${m!.target_cpu_pct}% CPU, cores ${m!.cores_busy_pct}% busy, load core ${m!.load_busy_pct ?? '-'}%, peak RSS ${m!.peak_rss_mb} MB, others ${m!.other_cpu_pct}%${m!.errors ? `, ${m!.errors} ERRORS` : ''}`);
+  const show =
+    m!.mb_s !== undefined ? `${m!.mb_s} MB/s` : `${m!.rps} req/s, p50 ${m!.p50_ms?.toFixed(2)} p99 ${m!.p99_ms?.toFixed(2)} p99.9 ${m!.p999_ms?.toFixed(2)} ms`;
+  log(
+    `  ${t.id} ${scenario} #${round}: ${show}; ${m!.cpu_us_per_request ?? '-'} µs CPU/req, target ${m!.target_cpu_pct}% CPU, cores ${m!.cores_busy_pct}% busy, load core ${m!.load_busy_pct ?? '-'}%, peak RSS ${m!.peak_rss_mb} MB, others ${m!.other_cpu_pct}%${m!.errors ? `, ${m!.errors} ERRORS` : ''}`,
+  );
   return m!;
 }
 
@@ -238,7 +294,8 @@ async function waitQuiet(known: number[]): Promise<void> {
 async function waitQuietUntil(known: number[], deadline: number): Promise<void> {
   let foreign = 0;
   while (Date.now() < deadline) {
-    const own0 = ticksOf(known), c0 = coreTicks();
+    const own0 = ticksOf(known),
+      c0 = coreTicks();
     await sleep(500);
     foreign = foreignPct(c0, coreTicks(), tickDelta(own0, ticksOf(known)), 0.5);
     if (foreign < 10) return;
@@ -248,8 +305,15 @@ async function waitQuietUntil(known: number[], deadline: number): Promise<void> 
 
 function wrk(c: Context, t: Target, mode: Mode, s: Scenario, seconds: number, rate?: number, onStart?: (pid: number) => void): Promise<LoadResult> {
   return runLoad({
-    cpus: c.loadCpus, port: portOf(c, t, mode), req: s.req, seconds, connections: s.connections ?? settings.connections,
-    dir: join(run, 'lua'), rate, wrk2: WRK2, onStart,
+    cpus: c.loadCpus,
+    port: portOf(c, t, mode),
+    req: s.req,
+    seconds,
+    connections: s.connections ?? settings.connections,
+    dir: join(run, 'lua'),
+    rate,
+    wrk2: WRK2,
+    onStart,
   });
 }
 
@@ -273,7 +337,13 @@ async function check(c: Context, t: Target, mode: Mode, req: Request, expect: st
 async function idleRss(proc: Proc | undefined): Promise<{ idle_rss_mb?: number; idle_rss_max_process_mb?: number; processes?: number }> {
   if (!proc) return {};
   await sleep(1000);
-  const pids = tree(proc.pid).filter((p) => { try { return !readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('taskset'); } catch { return false; } });
+  const pids = tree(proc.pid).filter((p) => {
+    try {
+      return !readFileSync(`/proc/${p}/comm`, 'utf8').startsWith('taskset');
+    } catch {
+      return false;
+    }
+  });
   const each = pids.map((p) => rssOf([p]));
   return {
     idle_rss_mb: Number((each.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(1)),
@@ -293,10 +363,27 @@ async function httpGroup(c: Context, round: number, rate: number): Promise<void>
       await check(c, t, 'http', { path: '/' }, 'hello\n');
       for (const s of HTTP) {
         if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
-        await measure(c, 'http', t, proc, s.id, round, async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }), s.id === 'ka' ? idle : {});
+        await measure(
+          c,
+          'http',
+          t,
+          proc,
+          s.id,
+          round,
+          async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }),
+          s.id === 'ka' ? idle : {},
+        );
       }
-      await measure(c, 'http', t, proc, 'latency', round,
-        async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
+      await measure(
+        c,
+        'http',
+        t,
+        proc,
+        'latency',
+        round,
+        async (on) => ({ result: await wrk(c, t, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }),
+        { rate },
+      );
     } finally {
       if (proc) await stopTree(proc);
     }
@@ -312,7 +399,8 @@ async function httpGroup(c: Context, round: number, rate: number): Promise<void>
  * shared host the machine drifts more than that between two targets' runs.
  */
 async function pairedGroup(c: Context, round: number, rate: number): Promise<void> {
-  const hap = httpTargets(c.n).find((t) => t.id === 'haproxy-1'), tg = httpTargets(c.n).find((t) => t.id === 'tapgate-1');
+  const hap = httpTargets(c.n).find((t) => t.id === 'haproxy-1'),
+    tg = httpTargets(c.n).find((t) => t.id === 'tapgate-1');
   if (!hap || !tg || !chosen(hap) || !chosen(tg)) return;
   const two: Target[] = [{ ...hap, port: c.ports.twin }, tg];
   log(`round ${round}: ${two.map((t) => t.label).join(' and ')}, interleaved`);
@@ -323,10 +411,30 @@ async function pairedGroup(c: Context, round: number, rate: number): Promise<voi
       await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
       await wrk(c, t, 'http', HTTP[0]!, 2);
     }
-    await alternating(settings.slices, [0, 1], (i, k) => measure(c, 'paired', two[i]!, procs[i], 'ka', round,
-      async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, settings.slice_s, undefined, on) }), { pair: k }));
-    await alternating(settings.pairs, [0, 1], (i, k) => measure(c, 'paired', two[i]!, procs[i], 'latency', round,
-      async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k }));
+    await alternating(settings.slices, [0, 1], (i, k) =>
+      measure(
+        c,
+        'paired',
+        two[i]!,
+        procs[i],
+        'ka',
+        round,
+        async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, settings.slice_s, undefined, on) }),
+        { pair: k },
+      ),
+    );
+    await alternating(settings.pairs, [0, 1], (i, k) =>
+      measure(
+        c,
+        'paired',
+        two[i]!,
+        procs[i],
+        'latency',
+        round,
+        async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }),
+        { rate, pair: k },
+      ),
+    );
   } finally {
     for (const p of procs) if (p) await stopTree(p);
   }
@@ -409,8 +517,16 @@ async function pluginRun(c: Context, round: number, rate: number, t: Target): Pr
     await check(c, t, 'http', s.req, 'hello\n'); // also stores the response in the cache
     if (settings.warmup_s) await wrk(c, t, 'http', s, settings.warmup_s);
     await measure(c, 'plugins', t, proc, 'ka', round, async (on) => ({ result: await wrk(c, t, 'http', s, settings.duration_s, undefined, on) }));
-    await measure(c, 'plugins', t, proc, 'latency', round,
-      async (on) => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate });
+    await measure(
+      c,
+      'plugins',
+      t,
+      proc,
+      'latency',
+      round,
+      async (on) => ({ result: await wrk(c, t, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }),
+      { rate },
+    );
   } finally {
     clearInterval(poller);
     if (proc) await stopTree(proc);
@@ -435,10 +551,24 @@ async function interleaved(c: Context, round: number, rate: number, twin: Target
     ];
     await check(c, t, 'http', runs[1]![2].req, 'hello\n');
     for (const [x, , s] of runs) await wrk(c, x, 'http', s, 2);
-    await alternating(settings.slices, runs, ([x, p, s], k) => measure(c, 'plugins', x, p, 'ka-slice', round,
-      async (on) => ({ result: await wrk(c, x, 'http', s, settings.slice_s, undefined, on) }), { pair: k, against: t.id }));
-    await alternating(settings.pairs, runs, ([x, p, s], k) => measure(c, 'plugins', x, p, 'latency-pair', round,
-      async (on) => ({ result: await wrk(c, x, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }), { rate, pair: k, against: t.id }));
+    await alternating(settings.slices, runs, ([x, p, s], k) =>
+      measure(c, 'plugins', x, p, 'ka-slice', round, async (on) => ({ result: await wrk(c, x, 'http', s, settings.slice_s, undefined, on) }), {
+        pair: k,
+        against: t.id,
+      }),
+    );
+    await alternating(settings.pairs, runs, ([x, p, s], k) =>
+      measure(
+        c,
+        'plugins',
+        x,
+        p,
+        'latency-pair',
+        round,
+        async (on) => ({ result: await wrk(c, x, 'http', s, CALIBRATION_S + settings.latency_duration_s, rate, on) }),
+        { rate, pair: k, against: t.id },
+      ),
+    );
   } finally {
     clearInterval(poller);
     if (proc) await stopTree(proc);
@@ -465,7 +595,8 @@ async function calibrate(c: Context): Promise<{ rate: number; pluginRate: number
       if (proc) await stopTree(proc);
     }
   };
-  let rate = settings.rate, pluginRate = settings.plugin_rate;
+  let rate = settings.rate,
+    pluginRate = settings.plugin_rate;
   if (!rate && (settings.groups.includes('http') || settings.groups.includes('paired'))) {
     const one = httpTargets(c.n).filter((t) => t.cores === 'one' && t.kind !== 'direct');
     const slowest = [];
@@ -524,7 +655,11 @@ const result: SuiteResult = {
   commit,
   minutes: Number(((Date.now() - started) / 60_000).toFixed(1)),
   host: {
-    cpu: os.cpus()[0]?.model ?? 'unknown', cores: allowed.length, kernel: os.release(), proxy_core: proxyCore, load_cores: loadCores,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: allowed.length,
+    kernel: os.release(),
+    proxy_core: proxyCore,
+    load_cores: loadCores,
   },
   settings: { ...settings, rate, plugin_rate: pluginRate, plugin_rate_share: PLUGIN_RATE_SHARE, calibration_s: CALIBRATION_S },
   versions: {

@@ -30,26 +30,27 @@ const tapgate = results('tapgate');
 const direct = results('direct');
 const haproxy = results('haproxy');
 
-const ratio = (a: number | null | undefined, b: number | null | undefined) =>
-  a != null && b ? Number((a / b).toFixed(3)) : null;
+const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? Number((a / b).toFixed(3)) : null);
 
 const summary = Object.keys(report.scenarios).flatMap((scenario) => {
   const t = tapgate[scenario];
   if (!t) return [];
   const d = direct[scenario];
   const h = haproxy[scenario];
-  return [{
-    scenario,
-    tapgate: { rps: t.rps, p99_ms: t.p99_ms, cpu_us_per_request: t.cpu_us_per_request, proxy_core_busy_pct: t.proxy_cpu_pct, errors: t.errors },
-    direct: d ? { rps: d.rps, p99_ms: d.p99_ms } : null,
-    haproxy: h ? { rps: h.rps, p99_ms: h.p99_ms, cpu_us_per_request: h.cpu_us_per_request } : null,
-    /** tapgate req/s ÷ direct req/s. */
-    vs_direct: ratio(t.rps, d?.rps),
-    /** tapgate req/s ÷ HAProxy req/s. */
-    vs_haproxy: t.vs_haproxy,
-    /** HAProxy µs/request ÷ tapgate µs/request: throughput per core relative to HAProxy. */
-    vs_haproxy_per_core: t.vs_haproxy_per_core,
-  }];
+  return [
+    {
+      scenario,
+      tapgate: { rps: t.rps, p99_ms: t.p99_ms, cpu_us_per_request: t.cpu_us_per_request, proxy_core_busy_pct: t.proxy_cpu_pct, errors: t.errors },
+      direct: d ? { rps: d.rps, p99_ms: d.p99_ms } : null,
+      haproxy: h ? { rps: h.rps, p99_ms: h.p99_ms, cpu_us_per_request: h.cpu_us_per_request } : null,
+      /** tapgate req/s ÷ direct req/s. */
+      vs_direct: ratio(t.rps, d?.rps),
+      /** tapgate req/s ÷ HAProxy req/s. */
+      vs_haproxy: t.vs_haproxy,
+      /** HAProxy µs/request ÷ tapgate µs/request: throughput per core relative to HAProxy. */
+      vs_haproxy_per_core: t.vs_haproxy_per_core,
+    },
+  ];
 });
 if (!summary.length) throw new Error(`no tapgate results in ${jsonFile}`);
 
@@ -66,14 +67,37 @@ const md = [
     'p99 in ms; µs/req is proxy-core time per request; "× HAProxy per core" is HAProxy\'s µs/req ÷ tapgate\'s. ' +
     'Regenerate with `npm run bench:anchors`.',
   '',
-  row(['scenario', 'tapgate req/s', 'p99', 'µs/req', 'core busy', 'direct req/s', 'direct p99', '× direct', 'HAProxy req/s', 'HAProxy p99', '× HAProxy', '× HAProxy per core']),
+  row([
+    'scenario',
+    'tapgate req/s',
+    'p99',
+    'µs/req',
+    'core busy',
+    'direct req/s',
+    'direct p99',
+    '× direct',
+    'HAProxy req/s',
+    'HAProxy p99',
+    '× HAProxy',
+    '× HAProxy per core',
+  ]),
   row(['---', ...Array<string>(11).fill('---:')]),
-  ...summary.map((s) => row([
-    s.scenario,
-    fmt(s.tapgate.rps), fmt(s.tapgate.p99_ms, 2), fmt(s.tapgate.cpu_us_per_request, 1), `${s.tapgate.proxy_core_busy_pct}%`,
-    fmt(s.direct?.rps), fmt(s.direct?.p99_ms, 2), fmt(s.vs_direct, 2),
-    fmt(s.haproxy?.rps), fmt(s.haproxy?.p99_ms, 2), fmt(s.vs_haproxy, 2), fmt(s.vs_haproxy_per_core, 2),
-  ])),
+  ...summary.map((s) =>
+    row([
+      s.scenario,
+      fmt(s.tapgate.rps),
+      fmt(s.tapgate.p99_ms, 2),
+      fmt(s.tapgate.cpu_us_per_request, 1),
+      `${s.tapgate.proxy_core_busy_pct}%`,
+      fmt(s.direct?.rps),
+      fmt(s.direct?.p99_ms, 2),
+      fmt(s.vs_direct, 2),
+      fmt(s.haproxy?.rps),
+      fmt(s.haproxy?.p99_ms, 2),
+      fmt(s.vs_haproxy, 2),
+      fmt(s.vs_haproxy_per_core, 2),
+    ]),
+  ),
   '',
   // anchors.sh's own report, one heading level down
   anchorsMd.trim().replace(/^(#+) /gm, '#$1 '),

@@ -112,9 +112,14 @@ export class AdminListener {
       const given = req.headers.authorization ?? '';
       if (token && same(given, `Bearer ${token}`)) return undefined;
       if (basic_auth && same(given, `Basic ${Buffer.from(`${basic_auth.user}:${basic_auth.password}`).toString('base64')}`)) return undefined;
-      return { ...json(401, { error: token ? 'expected Authorization: Bearer <stats.token>' : 'expected basic credentials' }), ...(basic_auth ? { headers: { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="tapgate stats"' } } : {}) };
+      return {
+        ...json(401, { error: token ? 'expected Authorization: Bearer <stats.token>' : 'expected basic credentials' }),
+        ...(basic_auth ? { headers: { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="tapgate stats"' } } : {}),
+      };
     }
-    return isLoopback(req.socket.remoteAddress ?? '') ? undefined : json(403, { error: 'the stats listener answers loopback clients only; set stats.token or stats.basic_auth' });
+    return isLoopback(req.socket.remoteAddress ?? '')
+      ? undefined
+      : json(403, { error: 'the stats listener answers loopback clients only; set stats.token or stats.basic_auth' });
   }
 
   /** The kernel's runtime API: HAProxy's runtime API as JSON over HTTP. */
@@ -135,7 +140,10 @@ export class AdminListener {
       const r = await this.env.reload();
       return json(r.ok ? 200 : 409, r);
     }
-    return json(404, { error: `no ${method} ${path}`, api: ['GET /api/status', 'GET /api/servers', 'POST /api/servers/<backend>/<server> {"state": "ready|drain|maint", "weight": 0-256}', 'POST /api/reload'] });
+    return json(404, {
+      error: `no ${method} ${path}`,
+      api: ['GET /api/status', 'GET /api/servers', 'POST /api/servers/<backend>/<server> {"state": "ready|drain|maint", "weight": 0-256}', 'POST /api/reload'],
+    });
   }
 }
 
@@ -151,7 +159,8 @@ function parseChange(backend: string, server: string, body: Buffer): ServerChang
   const unknown = Object.keys(rest);
   if (unknown.length) return { error: `unknown key "${unknown[0]}": expected state and/or weight` };
   if (state !== undefined && state !== 'ready' && state !== 'drain' && state !== 'maint') return { error: 'expected state "ready", "drain" or "maint"' };
-  if (weight !== undefined && !(Number.isInteger(weight) && (weight as number) >= 0 && (weight as number) <= 256)) return { error: 'expected weight an integer from 0 to 256' };
+  if (weight !== undefined && !(Number.isInteger(weight) && (weight as number) >= 0 && (weight as number) <= 256))
+    return { error: 'expected weight an integer from 0 to 256' };
   if (state === undefined && weight === undefined) return { error: 'expected state and/or weight' };
   return { backend, server, ...(state !== undefined ? { state } : {}), ...(weight !== undefined ? { weight: weight as number } : {}) };
 }

@@ -62,7 +62,18 @@ export function explain(gen: Generation, r: ExplainRequest): Explanation {
   const https = url.protocol === 'https:';
   const tls = r.sni || r.alpn || https ? { sni: r.sni ?? (https ? url.hostname : undefined), alpn: r.alpn ?? (https ? 'http/1.1' : undefined) } : undefined;
   const local = fe.binds[0] ?? { host: '127.0.0.1', port: port ?? 0 };
-  const ctx = new HttpContext(fe.name, gen.id, r.method.toUpperCase(), url.pathname + url.search, '1.1', headers, { address: r.src ?? '127.0.0.1', port: 50000 }, { address: local.host, port: port ?? local.port }, tls, 0);
+  const ctx = new HttpContext(
+    fe.name,
+    gen.id,
+    r.method.toUpperCase(),
+    url.pathname + url.search,
+    '1.1',
+    headers,
+    { address: r.src ?? '127.0.0.1', port: 50000 },
+    { address: local.host, port: port ?? local.port },
+    tls,
+    0,
+  );
 
   const taps = fe.http.route.taps;
   const chosen = taps.length ? runner(fe.http.route)(ctx) : undefined;
@@ -74,10 +85,28 @@ export function explain(gen: Generation, r: ExplainRequest): Explanation {
     frontend: fe.name,
     binds: fe.binds.map(formatAddress),
     request: { method: ctx.method, path: ctx.url, host: ctx.host, client: ctx.client.address, ...(tls ? { tls } : {}) },
-    routes: tried.map((x) => ({ name: x.name, index: x.index, held: !x.condition || x.condition.test(ctx), ...(x.condition ? { condition: traceCondition(x.condition, ctx) } : {}) })),
+    routes: tried.map((x) => ({
+      name: x.name,
+      index: x.index,
+      held: !x.condition || x.condition.test(ctx),
+      ...(x.condition ? { condition: traceCondition(x.condition, ctx) } : {}),
+    })),
     route: route.name,
-    decidedBy: typeof chosen === 'string' ? `a route tap chose backend "${chosen}"` : route.index >= 0 ? `route taps: ${taps.map((t) => t.name).join(', ')}` : 'no route matched: the frontend default',
-    ...(backend ? { backend: { name: backend.name, balance: backend.balance, servers: backend.servers.map((s) => `${s.name} ${formatAddress(s.address)}${s.backup ? ' backup' : ''}${s.state !== 'ready' ? ` ${s.state}` : ''}`) } } : {}),
+    decidedBy:
+      typeof chosen === 'string'
+        ? `a route tap chose backend "${chosen}"`
+        : route.index >= 0
+          ? `route taps: ${taps.map((t) => t.name).join(', ')}`
+          : 'no route matched: the frontend default',
+    ...(backend
+      ? {
+          backend: {
+            name: backend.name,
+            balance: backend.balance,
+            servers: backend.servers.map((s) => `${s.name} ${formatAddress(s.address)}${s.backup ? ' backup' : ''}${s.state !== 'ready' ? ` ${s.state}` : ''}`),
+          },
+        }
+      : {}),
     chain: [
       { hook: 'received', taps: tapsOf(fe.http.received.taps) },
       { hook: 'route', taps: tapsOf(taps) },
@@ -97,7 +126,9 @@ function pickFrontend(gen: Generation, name: string | undefined, port: number | 
   const onPort = port === undefined ? [] : http.filter((f) => f.binds.some((b) => b.port === port));
   if (onPort.length === 1) return onPort[0]!;
   if (http.length === 1) return http[0]!;
-  throw new ExplainError(`${onPort.length > 1 ? `several http frontends listen on port ${port}` : 'which frontend?'}: say --frontend NAME (http frontends: ${http.map((f) => f.name).join(', ')})`);
+  throw new ExplainError(
+    `${onPort.length > 1 ? `several http frontends listen on port ${port}` : 'which frontend?'}: say --frontend NAME (http frontends: ${http.map((f) => f.name).join(', ')})`,
+  );
 }
 
 const stageNames = new Map<number, string>(Object.entries(Stage).map(([k, v]) => [v, k]));
@@ -125,12 +156,16 @@ export function renderExplanation(e: Explanation): string {
   }
   out.push('');
   out.push(`route    ${e.route}  (${e.decidedBy})`);
-  out.push(e.backend ? `backend  ${e.backend.name}  balance ${e.backend.balance}: ${e.backend.servers.join(', ')}` : 'backend  none: 503 unless a plugin answers');
+  out.push(
+    e.backend ? `backend  ${e.backend.name}  balance ${e.backend.balance}: ${e.backend.servers.join(', ')}` : 'backend  none: 503 unless a plugin answers',
+  );
   out.push('');
   out.push('plugin chain, in order:');
   const width = Math.max(...e.chain.map((c) => c.hook.length));
   for (const c of e.chain) {
-    const taps = c.taps.map((t) => `${t.plugin} (${t.stageName ? `${t.stageName} ${t.stage}` : `stage ${t.stage}`}${t.after ? `, after ${t.after.join(', ')}` : ''})`).join(' → ');
+    const taps = c.taps
+      .map((t) => `${t.plugin} (${t.stageName ? `${t.stageName} ${t.stage}` : `stage ${t.stage}`}${t.after ? `, after ${t.after.join(', ')}` : ''})`)
+      .join(' → ');
     out.push(`  ${c.hook.padEnd(width)}  ${taps || '-'}`);
   }
   return out.join('\n') + '\n';
@@ -150,6 +185,9 @@ const mark = (held: boolean) => (held ? '✓' : '✗');
 /** A config value on one line: `a`, `[a, b]`, `{k: v}`. */
 function flow(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(flow).join(', ')}]`;
-  if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}: ${flow(x)}`).join(', ')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k}: ${flow(x)}`)
+      .join(', ')}}`;
   return String(v);
 }

@@ -69,7 +69,13 @@ export class Listener implements HttpEnv {
     // (A RawSocket's engine, core/http/h1/server.ts, listens at once.)
     if (!(socket instanceof RawSocket)) socket.on('error', noop);
     if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
-      const info = { frontend: this.fe.name, remoteAddress: socket.remoteAddress ?? '', remotePort: socket.remotePort ?? 0, localAddress: socket.localAddress ?? '', localPort: socket.localPort ?? 0 };
+      const info = {
+        frontend: this.fe.name,
+        remoteAddress: socket.remoteAddress ?? '',
+        remotePort: socket.remotePort ?? 0,
+        localAddress: socket.localAddress ?? '',
+        localPort: socket.localPort ?? 0,
+      };
       try {
         if (runner(this.fe.http.accept)(info) === false) return void socket.destroy();
       } catch (error) {
@@ -188,7 +194,7 @@ export class Listener implements HttpEnv {
 
   get port(): number {
     const a = this.server.address();
-    return typeof a === 'object' && a ? a.port : this.address?.port ?? 0;
+    return typeof a === 'object' && a ? a.port : (this.address?.port ?? 0);
   }
 }
 
@@ -212,7 +218,10 @@ export class Gateway {
   readonly #overrides = new Map<string, ServerChange>();
   readonly #started = Date.now();
 
-  private constructor(generation: Generation, private readonly options: GatewayOptions) {
+  private constructor(
+    generation: Generation,
+    private readonly options: GatewayOptions,
+  ) {
     this.#generation = generation;
   }
 

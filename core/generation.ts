@@ -94,7 +94,12 @@ export class Generation {
   readonly subrequests = new Subrequests(this);
   #disposed = false;
 
-  constructor(readonly id: number, readonly config: GatewayConfig, readonly file: string, readonly logger: Logger) {
+  constructor(
+    readonly id: number,
+    readonly config: GatewayConfig,
+    readonly file: string,
+    readonly logger: Logger,
+  ) {
     this.info = Object.freeze({
       id,
       configFile: file,
@@ -182,11 +187,15 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     const refs: { path: KeyPath; scope: PluginScope; use?: string; def?: AnyPluginDefinition; name?: string; options?: unknown }[] = [];
     for (const def of o.builtins.values()) if (def.autoload) refs.push({ path: ['plugins'], scope: { kind: 'gateway' }, def });
     const addRefs = (list: PluginRefConfig[], base: KeyPath, scope: PluginScope) =>
-      list.forEach((ref, i) => refs.push(typeof ref === 'string' ? { path: [...base, i], scope, use: ref } : { path: [...base, i], scope, use: ref.use, options: ref.options }));
+      list.forEach((ref, i) =>
+        refs.push(typeof ref === 'string' ? { path: [...base, i], scope, use: ref } : { path: [...base, i], scope, use: ref.use, options: ref.options }),
+      );
     addRefs(o.config.plugins, ['plugins'], { kind: 'gateway' });
     for (const [name, fe] of Object.entries(o.config.frontends)) {
       addRefs(fe.plugins, ['frontends', name, 'plugins'], { kind: 'frontend', frontend: name, mode: fe.mode });
-      fe.routes.forEach((r, i) => addRefs(r.plugins, ['frontends', name, 'routes', i, 'plugins'], { kind: 'route', frontend: name, route: routeName(r.name, i), mode: fe.mode }));
+      fe.routes.forEach((r, i) =>
+        addRefs(r.plugins, ['frontends', name, 'routes', i, 'plugins'], { kind: 'route', frontend: name, route: routeName(r.name, i), mode: fe.mode }),
+      );
     }
 
     const brought = new Set<AnyPluginDefinition>();
@@ -291,15 +300,23 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
       const routes = fe.routes.map((r, i): RouteRuntime => {
         const path: KeyPath = ['frontends', name, 'routes', i];
         const routeNameText = routeName(r.name, i);
-        if (seen.has(routeNameText)) problem([...path, 'name'], `route name "${routeNameText}" is already used by routes[${seen.get(routeNameText)}] of this frontend`);
+        if (seen.has(routeNameText))
+          problem([...path, 'name'], `route name "${routeNameText}" is already used by routes[${seen.get(routeNameText)}] of this frontend`);
         seen.set(routeNameText, i);
         const condition = r.match ? compileCondition(r.match, fe.mode, gen.extensions.matchers, [...path, 'match'], problem, inspecting) : undefined;
         const plugins = r.plugins.map((p) => (typeof p === 'string' ? p : p.use));
         // A route without plugins of its own shares the frontend's chains.
         const own = plugins.length > 0;
         return Object.freeze({
-          name: routeNameText, frontend: name, index: i, backend: r.backend ?? fe.default_backend, handoff: r.frontend, condition, plugins,
-          http: own ? createHttpHooks() : http, tcp: own ? createTcpHooks() : tcp,
+          name: routeNameText,
+          frontend: name,
+          index: i,
+          backend: r.backend ?? fe.default_backend,
+          handoff: r.frontend,
+          condition,
+          plugins,
+          http: own ? createHttpHooks() : http,
+          tcp: own ? createTcpHooks() : tcp,
         });
       });
       gen.frontends.set(name, {
@@ -310,7 +327,17 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         http,
         tcp,
         routes,
-        fallback: Object.freeze({ name: 'default', frontend: name, index: -1, backend: fe.default_backend, handoff: undefined, condition: undefined, plugins: [], http, tcp }),
+        fallback: Object.freeze({
+          name: 'default',
+          frontend: name,
+          index: -1,
+          backend: fe.default_backend,
+          handoff: undefined,
+          condition: undefined,
+          plugins: [],
+          http,
+          tcp,
+        }),
         inspectDelay: fe.mode === 'tcp' && [...inspecting].some((m) => m.inspect) ? fe.inspect_delay : 0,
         maxconn: fe.maxconn,
         timeouts: { client_headers: t.client_headers, client: t.client, keepalive: t.keepalive },
@@ -324,22 +351,60 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
     for (const ref of refs) if (ref.def && ref.scope.kind === 'route') await setup(ref.def, ref.options, ref.scope, ref.path);
 
     // 5. Copy each plugin's taps onto the hooks of its scope, in plugin order: a route's chain is its frontend's, then its own.
-    copyTaps(captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app, after: c.after })), gen.app, 'app', gen.report, meter);
+    copyTaps(
+      captured.map((c) => ({ plugin: c.name, hooks: c.hooks.app, after: c.after })),
+      gen.app,
+      'app',
+      gen.report,
+      meter,
+    );
     for (const fe of gen.frontends.values()) {
       const scoped = captured.filter((c) => c.scope.kind === 'gateway' || (c.scope.kind === 'frontend' && c.scope.frontend === fe.name));
       const report = (e: ContainedError) => gen.report({ ...e, frontend: fe.name });
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })), fe.http, 'http', report, meter);
-      copyTaps(scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), fe.tcp, 'tcp', report, meter);
+      copyTaps(
+        scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })),
+        fe.http,
+        'http',
+        report,
+        meter,
+      );
+      copyTaps(
+        scoped.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })),
+        fe.tcp,
+        'tcp',
+        report,
+        meter,
+      );
       for (const route of fe.routes) {
         if (route.http === fe.http) continue;
         const chain = [...scoped, ...captured.filter((c) => c.scope.kind === 'route' && c.scope.frontend === fe.name && c.scope.route === route.name)];
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })), route.http, 'http', report, meter);
-        copyTaps(chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })), route.tcp, 'tcp', report, meter);
+        copyTaps(
+          chain.map((c) => ({ plugin: c.name, hooks: c.hooks.http, after: c.after })),
+          route.http,
+          'http',
+          report,
+          meter,
+        );
+        copyTaps(
+          chain.map((c) => ({ plugin: c.name, hooks: c.hooks.tcp, after: c.after })),
+          route.tcp,
+          'tcp',
+          report,
+          meter,
+        );
       }
     }
     // A plugin's `after` orders its taps within a stage only: warn where a stage overrules it.
     const chains: [string, object][] = [['app', gen.app]];
-    for (const fe of gen.frontends.values()) chains.push(['http', fe.http], ['tcp', fe.tcp], ...fe.routes.flatMap((r): [string, object][] => [['http', r.http], ['tcp', r.tcp]]));
+    for (const fe of gen.frontends.values())
+      chains.push(
+        ['http', fe.http],
+        ['tcp', fe.tcp],
+        ...fe.routes.flatMap((r): [string, object][] => [
+          ['http', r.http],
+          ['tcp', r.tcp],
+        ]),
+      );
     const overruled = new Set<string>();
     for (const [set, hooks] of chains) {
       for (const { plugin, message } of afterOverruled(set, hooks)) {
@@ -371,7 +436,11 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
  * calls) and an error counter, in the generation's metrics.
  */
 function tapMeter(metrics: MetricsRegistry, budget: { slow: number; timeout: number }, logger: Logger): Meter {
-  const seconds = metrics.histogram('plugin_tap_seconds', 'Time spent in a plugin tap, by plugin and hook', [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1]);
+  const seconds = metrics.histogram(
+    'plugin_tap_seconds',
+    'Time spent in a plugin tap, by plugin and hook',
+    [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1],
+  );
   const errors = metrics.counter('plugin_tap_errors_total', 'Plugin tap calls that threw, rejected or timed out, by plugin and hook');
   const slowCalls = metrics.counter('plugin_tap_slow_total', 'Plugin tap calls over plugin_budget.slow, by plugin and hook');
   const meters = new Map<string, TapMeter>();
@@ -427,7 +496,9 @@ export class GenerationError extends Error {
 }
 
 /** A backend's mode follows the frontends that send to it (as their default or from a route). */
-export function backendModes(config: { frontends: Record<string, { mode?: Mode; default_backend?: string; routes?: readonly { backend?: string }[] }> }): Map<string, Mode> {
+export function backendModes(config: {
+  frontends: Record<string, { mode?: Mode; default_backend?: string; routes?: readonly { backend?: string }[] }>;
+}): Map<string, Mode> {
   const modes = new Map<string, Mode>();
   for (const fe of Object.values(config.frontends)) {
     for (const name of [fe.default_backend, ...(fe.routes ?? []).map((r) => r.backend)]) if (name) modes.set(name, fe.mode ?? 'http');

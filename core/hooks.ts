@@ -31,7 +31,10 @@ export function createHttpHooks(): HttpHooks {
     pickServer: new SyncBailHook<[HttpContext, BackendView], ServerView | void>(['ctx', 'backend']),
     upstreamRequest: new AsyncSeriesHook<[HttpContext]>(['ctx']) as EagerSeriesHook<[HttpContext]>,
     upstreamResponse: new AsyncSeriesHook<[HttpContext, UpstreamResponse]>(['ctx', 'res']) as EagerSeriesHook<[HttpContext, UpstreamResponse]>,
-    errorResponse: new AsyncSeriesBailHook<[HttpContext, number], HttpAnswer | void>(['ctx', 'status']) as EagerBailHook<[HttpContext, number], HttpAnswer | void>,
+    errorResponse: new AsyncSeriesBailHook<[HttpContext, number], HttpAnswer | void>(['ctx', 'status']) as EagerBailHook<
+      [HttpContext, number],
+      HttpAnswer | void
+    >,
     responseSent: new SyncHook<[HttpContext]>(['ctx']),
     requestError: new SyncHook<[HttpContext, Error]>(['ctx', 'error']),
   });
@@ -49,9 +52,16 @@ export function createTcpHooks(): TcpHooks {
 
 /** Hooks whose taps only observe: a tap that throws is reported and the others still run. */
 export const observeOnly: ReadonlySet<string> = new Set([
-  'app.listening', 'app.ready', 'app.drain', 'app.error', 'app.collect', 'app.upstreamConnected',
-  'http.responseSent', 'http.requestError',
-  'tcp.connected', 'tcp.closed',
+  'app.listening',
+  'app.ready',
+  'app.drain',
+  'app.error',
+  'app.collect',
+  'app.upstreamConnected',
+  'http.responseSent',
+  'http.requestError',
+  'tcp.connected',
+  'tcp.closed',
 ]);
 
 export const hookSetFactories = { app: createAppHooks, http: createHttpHooks, tcp: createTcpHooks } as const;

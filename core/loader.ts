@@ -18,17 +18,16 @@ import { gatewayVersion } from './version.ts';
 export type AnyPluginDefinition = PluginDefinition<any>;
 
 export class PluginLoadError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'PluginLoadError';
   }
 }
 
-export async function loadPluginDefinition(
-  use: string,
-  configDir: string,
-  builtins: ReadonlyMap<string, AnyPluginDefinition>,
-): Promise<AnyPluginDefinition> {
+export async function loadPluginDefinition(use: string, configDir: string, builtins: ReadonlyMap<string, AnyPluginDefinition>): Promise<AnyPluginDefinition> {
   const builtin = builtins.get(use);
   if (builtin) return builtin;
   const isPath = use.startsWith('.') || isAbsolute(use);
@@ -55,7 +54,9 @@ export async function loadPluginDefinition(
     const sdkMissing = binary && /Cannot find package 'tapgate'/.test(message);
     throw new PluginLoadError(
       `plugin "${use}" failed to load: ${message}`,
-      sdkMissing ? 'without esbuild, the gateway binary loads .js/.mjs plugins as they are: import only types from tapgate/sdk, or put esbuild beside the binary' : undefined,
+      sdkMissing
+        ? 'without esbuild, the gateway binary loads .js/.mjs plugins as they are: import only types from tapgate/sdk, or put esbuild beside the binary'
+        : undefined,
     );
   }
   const exported = (mod.default ?? mod.plugin) as (AnyPluginDefinition & { __esModule?: boolean; default?: AnyPluginDefinition }) | undefined;
@@ -80,7 +81,10 @@ export function checkDefinition(def: AnyPluginDefinition | undefined, use: strin
   if (!def.setup && !def.extensions?.length) throw new PluginLoadError(`plugin "${def.name}" has neither a setup(api, options) function nor extensions`);
   if (def.gateway !== undefined) {
     if (typeof def.gateway !== 'string' || semver.validRange(def.gateway) === null) {
-      throw new PluginLoadError(`plugin "${def.name}" has gateway ${JSON.stringify(def.gateway)}, which is not a semver range`, 'for example "^0.1" or ">=0.1 <2"');
+      throw new PluginLoadError(
+        `plugin "${def.name}" has gateway ${JSON.stringify(def.gateway)}, which is not a semver range`,
+        'for example "^0.1" or ">=0.1 <2"',
+      );
     }
     if (!supportsGateway(def.gateway, gatewayVersion)) {
       throw new PluginLoadError(`plugin "${def.name}" needs gateway ${def.gateway}, but this is tapgate ${gatewayVersion}`);

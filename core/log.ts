@@ -24,13 +24,39 @@ export type LogFields = Record<string, string | number | boolean>;
  * field may not take one, so it can neither hide nor forge what the gateway says.
  */
 const reservedNames: ReadonlySet<string> = new Set([
-  'level', 'time', 'msg', 'gen', 'frontend', 'route', 'backend', 'server', 'client', 'method', 'path', 'http_version', 'status', 'bytes_in', 'bytes_out',
-  'ttfb_ms', 'total_ms', 'queue_ms', 'plugins_ms', 'connect_ms', 'retries', 'termination', 'error', 'mode', 'protocol', 'handoff', '__proto__',
+  'level',
+  'time',
+  'msg',
+  'gen',
+  'frontend',
+  'route',
+  'backend',
+  'server',
+  'client',
+  'method',
+  'path',
+  'http_version',
+  'status',
+  'bytes_in',
+  'bytes_out',
+  'ttfb_ms',
+  'total_ms',
+  'queue_ms',
+  'plugins_ms',
+  'connect_ms',
+  'retries',
+  'termination',
+  'error',
+  'mode',
+  'protocol',
+  'handoff',
+  '__proto__',
 ]);
 
 /** `fields` with `name: value` added; made on the first field, so a line no plugin adds to costs nothing. */
 export function withLogField(fields: LogFields | undefined, name: string, value: string | number | boolean): LogFields {
-  if (reservedNames.has(name)) throw new TypeError(`access-log field "${name}" is written by the gateway itself: choose another name (e.g. prefixed with the plugin's)`);
+  if (reservedNames.has(name))
+    throw new TypeError(`access-log field "${name}" is written by the gateway itself: choose another name (e.g. prefixed with the plugin's)`);
   (fields ??= {})[name] = value;
   return fields;
 }

@@ -4,18 +4,36 @@
 // Prometheus would refuse gets in. A worker's registry is snapshotted as plain data
 // (sdk/metrics.ts: the shape, the rules, merging and rendering).
 import {
-  bucketsProblem, describe, labelsKey, latencyBuckets, metricNameProblem, readLabels, seriesNames, spelling,
-  type Cell, type Counter, type Gauge, type GaugeMerge, type Histogram, type HistogramValue, type Metrics, type MetricSample, type MetricType, type ScalarValue,
+  bucketsProblem,
+  describe,
+  labelsKey,
+  latencyBuckets,
+  metricNameProblem,
+  readLabels,
+  seriesNames,
+  spelling,
+  type Cell,
+  type Counter,
+  type Gauge,
+  type GaugeMerge,
+  type Histogram,
+  type HistogramValue,
+  type Metrics,
+  type MetricSample,
+  type MetricType,
+  type ScalarValue,
 } from '../sdk/metrics.ts';
 
 /** A misuse of `api.metrics`, refused: `detail` says what, and the message who (`plugin`, or the kernel when undefined). */
 export class MetricsError extends Error {
-  constructor(readonly plugin: string | undefined, readonly detail: string) {
+  constructor(
+    readonly plugin: string | undefined,
+    readonly detail: string,
+  ) {
     super(plugin === undefined ? detail : `plugin "${plugin}": ${detail}`);
     this.name = 'MetricsError';
   }
 }
-
 
 class Family {
   /** Cells by their labels' spelling: the first use of a spelling checks it, later ones only look it up. */
@@ -94,15 +112,19 @@ export class MetricsRegistry implements Metrics {
     const fail = (detail: string): never => {
       throw new MetricsError(plugin, detail);
     };
-    const family = (type: MetricType, name: unknown, help: unknown, merge: unknown, buckets: unknown) => this.#family(owner, fail, type, name, help, merge, buckets);
+    const family = (type: MetricType, name: unknown, help: unknown, merge: unknown, buckets: unknown) =>
+      this.#family(owner, fail, type, name, help, merge, buckets);
     // Values are checked on every call (a typeof and a comparison); labels on their first use only.
     const what = (f: Family) => `${f.type} ${JSON.stringify(f.name)}`;
     const increment = (f: Family, by: unknown): number =>
       Number.isFinite(by) && (by as number) >= 0 ? (by as number) : fail(`${what(f)}: inc takes a finite number >= 0, got ${describe(by)}`);
-    const finite = (f: Family, method: string, value: unknown): number => (Number.isFinite(value) ? (value as number) : fail(`${what(f)}: ${method} takes a finite number, got ${describe(value)}`));
+    const finite = (f: Family, method: string, value: unknown): number =>
+      Number.isFinite(value) ? (value as number) : fail(`${what(f)}: ${method} takes a finite number, got ${describe(value)}`);
     // `inc(5)`, as other clients spell it: say where the 5 goes.
     const incCell = (f: Family, labels: unknown) =>
-      typeof labels === 'number' ? fail(`${what(f)}: labels must be an object of strings, got ${labels} (the labels come first: inc(undefined, ${labels}))`) : f.cell(labels, fail);
+      typeof labels === 'number'
+        ? fail(`${what(f)}: labels must be an object of strings, got ${labels} (the labels come first: inc(undefined, ${labels}))`)
+        : f.cell(labels, fail);
     return {
       counter: (name, help) => {
         const f = family('counter', name, help, 'sum', []);

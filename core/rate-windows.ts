@@ -15,7 +15,10 @@ interface Cell {
 export class WindowCounters {
   readonly #cells: LRUCache<string, Cell>;
 
-  constructor(maxKeys = 100_000, private readonly now: () => number = Date.now) {
+  constructor(
+    maxKeys = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {
     this.#cells = new LRUCache({ max: maxKeys });
   }
 

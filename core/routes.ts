@@ -95,7 +95,10 @@ function any(children: Condition[]): Condition {
   return { kind: 'any', children, test: (ctx) => tests.some((t) => t(ctx)) };
 }
 
-const negate = (t: MatchTest): MatchTest => (ctx) => !t(ctx);
+const negate =
+  (t: MatchTest): MatchTest =>
+  (ctx) =>
+    !t(ctx);
 
 /** Evaluates every node (no short cut), so an explanation shows each part's result. */
 export function traceCondition(c: Condition, ctx: MatchContext): ConditionTrace {

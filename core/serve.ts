@@ -72,7 +72,12 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: Problem[],
   ) {
-    super(`${file} has errors:\n${problems.filter((p) => p.severity === 'error').map(formatProblem).join('\n')}`);
+    super(
+      `${file} has errors:\n${problems
+        .filter((p) => p.severity === 'error')
+        .map(formatProblem)
+        .join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -108,7 +113,7 @@ async function start(o: ServeOptions, signals: Signals | undefined): Promise<Run
   if (!o.workers || config.workers === 0) return serveAlone(o, first.generation, config, logger, signals, sourceOf);
   // The master only checks; each worker builds its own generation, from the file.
   await first.generation.dispose();
-  if (o.take) throw new Error('take cannot reach a master\'s workers, which are processes of their own');
+  if (o.take) throw new Error("take cannot reach a master's workers, which are processes of their own");
   if (typeof o.config !== 'string') throw new Error('a master needs a configuration file, which its workers read: give one, or set workers: 0');
   return serveMaster(first.source.file, o, o.workers, config, logger, signals);
 }
@@ -124,7 +129,11 @@ async function serveAlone(
   if (o.take) generation.take = o.take;
   let gateway: Gateway;
   try {
-    gateway = await Gateway.start(generation, { logger, accessLog: o.accessLog ?? createAccessLog(config.log.access, config.log.sample), reload: () => reloads.request() });
+    gateway = await Gateway.start(generation, {
+      logger,
+      accessLog: o.accessLog ?? createAccessLog(config.log.access, config.log.sample),
+      reload: () => reloads.request(),
+    });
   } catch (err) {
     await generation.dispose();
     throw new Error(`cannot listen: ${(err as Error).message}`);
@@ -193,7 +202,14 @@ async function serveAlone(
   return running;
 }
 
-async function serveMaster(file: string, o: ServeOptions, worker: WorkerEntry, config: GatewayConfig, logger: Logger, signals: Signals | undefined): Promise<RunningGateway> {
+async function serveMaster(
+  file: string,
+  o: ServeOptions,
+  worker: WorkerEntry,
+  config: GatewayConfig,
+  logger: Logger,
+  signals: Signals | undefined,
+): Promise<RunningGateway> {
   const master = new Master(file, logger, { plugins: o.plugins, worker });
   try {
     await master.start(config);
@@ -257,7 +273,9 @@ function firstFrontend(config: GatewayConfig): string {
 }
 
 function describeBinds(config: GatewayConfig): string[] {
-  return Object.entries(config.frontends).map(([name, fe]) => `${name} (${fe.mode}) ${fe.bind ? `on ${[fe.bind].flat().join(', ')}` : 'without a port (handed connections)'}`);
+  return Object.entries(config.frontends).map(
+    ([name, fe]) => `${name} (${fe.mode}) ${fe.bind ? `on ${[fe.bind].flat().join(', ')}` : 'without a port (handed connections)'}`,
+  );
 }
 
 /** What the signals act on once the gateway serves. */

@@ -10,14 +10,26 @@ import type { ContainedError, Eventually } from '../sdk/hooks.ts';
 import { observeOnly } from './hooks.ts';
 
 export class PluginError extends Error {
-  constructor(readonly plugin: string, readonly hook: string, override readonly cause: unknown) {
+  constructor(
+    readonly plugin: string,
+    readonly hook: string,
+    override readonly cause: unknown,
+  ) {
     super(`plugin "${plugin}" failed in ${hook}: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'PluginError';
   }
 }
 
 type AnyFn = (...args: any[]) => any;
-interface FullTap { type: 'sync' | 'async' | 'promise'; fn: AnyFn; name: string; stage?: number; before?: string | string[]; after?: string | string[]; step?: Step }
+interface FullTap {
+  type: 'sync' | 'async' | 'promise';
+  fn: AnyFn;
+  name: string;
+  stage?: number;
+  before?: string | string[];
+  after?: string | string[];
+  step?: Step;
+}
 /** A plugin's tap as `runner` calls it: its own function (a callback-style one made to return a promise), and whom to charge and tell. */
 interface Step {
   fn: AnyFn;
@@ -29,7 +41,13 @@ interface Step {
   /** On an observe-only hook, where a failure is reported while the chain goes on; otherwise the failure ends the chain. */
   report: Report | undefined;
 }
-interface AnyHook { taps: FullTap[]; _args: string[]; tap(o: object, fn: AnyFn): void; tapAsync(o: object, fn: AnyFn): void; tapPromise(o: object, fn: AnyFn): void }
+interface AnyHook {
+  taps: FullTap[];
+  _args: string[];
+  tap(o: object, fn: AnyFn): void;
+  tapAsync(o: object, fn: AnyFn): void;
+  tapPromise(o: object, fn: AnyFn): void;
+}
 
 export type Report = (e: ContainedError) => void;
 
@@ -74,8 +92,15 @@ export function copyTaps(
     for (const { plugin, tap, after } of orderByAfter(entries)) {
       const m = meter?.(plugin, id);
       // A generation's own hooks (boot, close) may take their time; a request's path may not.
-      const timeout = set === 'app' ? 0 : m?.timeoutAfter ?? 0;
-      const step: Step = { fn: tap.type === 'async' ? callbackTap(tap.fn, arity) : tap.fn, plugin, hook: id, meter: m, timeout, report: observe ? report : undefined };
+      const timeout = set === 'app' ? 0 : (m?.timeoutAfter ?? 0);
+      const step: Step = {
+        fn: tap.type === 'async' ? callbackTap(tap.fn, arity) : tap.fn,
+        plugin,
+        hook: id,
+        meter: m,
+        timeout,
+        report: observe ? report : undefined,
+      };
       // tapable places the tap (stage, `before`) and lists it; the runner calls its `step`.
       const options = { name: plugin, stage: tap.stage, before: tap.before, ...(after.length ? { after } : {}), step };
       if (tap.type === 'sync') target.tap(options, tap.fn);
@@ -162,7 +187,11 @@ function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
   });
 }
 
-interface Watched { deadline: number; ms: number; reject: (e: Error) => void }
+interface Watched {
+  deadline: number;
+  ms: number;
+  reject: (e: Error) => void;
+}
 const watched = new Set<Watched>();
 let sweeper: NodeJS.Timeout | undefined;
 let sweepEvery = Infinity;
@@ -195,7 +224,10 @@ export class TapTimeout extends Error {
 }
 
 const compiled = Symbol('tapgate.run');
-interface Compiled { taps: number; run: AnyFn }
+interface Compiled {
+  taps: number;
+  run: AnyFn;
+}
 
 /**
  * A hook's chain as the kernel calls it: a sync hook's result, or an async hook's, which
@@ -223,7 +255,9 @@ export function runner<H extends { taps: readonly unknown[] }>(hook: H): Run<H> 
   const bail = kind === SyncBailHook || kind === AsyncSeriesBailHook;
   const arity = h._args.length;
   // Taps copied from plugins carry their step; others (made on the generation's hooks directly) run as tapped, uncontained.
-  const steps = h.taps.map((t): Step => t.step ?? { fn: t.type === 'async' ? callbackTap(t.fn, arity) : t.fn, plugin: '', hook: '', meter: undefined, timeout: 0, report: undefined });
+  const steps = h.taps.map(
+    (t): Step => t.step ?? { fn: t.type === 'async' ? callbackTap(t.fn, arity) : t.fn, plugin: '', hook: '', meter: undefined, timeout: 0, report: undefined },
+  );
   const n = steps.length;
   // Hooks take two arguments at most. One clock read between taps: one's end is the next one's start.
   const sync = (a: unknown, b: unknown): unknown => {

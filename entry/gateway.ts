@@ -47,8 +47,16 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
  */
 export async function startGatewayWith(options: StartGatewayOptions, internal: Pick<ServeOptions, 'take'>): Promise<RunningGateway> {
   if (options.master) {
-    const refused = [options.plugins && 'plugins', options.builtins === false && 'builtins: false', options.accessLog && 'accessLog', options.now && 'now'].filter(Boolean);
-    if (refused.length) throw new Error(`startGateway: ${refused.join(', ')} cannot reach a master's workers, which are processes of their own; leave out master to serve in this process`);
+    const refused = [
+      options.plugins && 'plugins',
+      options.builtins === false && 'builtins: false',
+      options.accessLog && 'accessLog',
+      options.now && 'now',
+    ].filter(Boolean);
+    if (refused.length)
+      throw new Error(
+        `startGateway: ${refused.join(', ')} cannot reach a master's workers, which are processes of their own; leave out master to serve in this process`,
+      );
   }
   const plugins = new Map<string, AnyPluginDefinition>(options.builtins === false ? [] : await loadBuiltins());
   for (const [use, definition] of Object.entries(options.plugins ?? {})) plugins.set(use, checkDefinition(definition, use));

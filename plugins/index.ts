@@ -25,6 +25,31 @@ import basicAuth from './basic-auth/index.ts';
 import authRequest from './auth-request/index.ts';
 import rateLimit from './rate-limit/index.ts';
 
-export const builtinPlugins: readonly PluginDefinition<any>[] = [roundrobin, stickyCookie, source, uri, hdr, cookie, staticRr, leastconn, first, random, ewma, cache, rewrite, redirect, respond, protocols, contentSwitch, jwt, jwtClaims, stats, apiKey, basicAuth, authRequest, rateLimit];
+export const builtinPlugins: readonly PluginDefinition<any>[] = [
+  roundrobin,
+  stickyCookie,
+  source,
+  uri,
+  hdr,
+  cookie,
+  staticRr,
+  leastconn,
+  first,
+  random,
+  ewma,
+  cache,
+  rewrite,
+  redirect,
+  respond,
+  protocols,
+  contentSwitch,
+  jwt,
+  jwtClaims,
+  stats,
+  apiKey,
+  basicAuth,
+  authRequest,
+  rateLimit,
+];
 
 export const builtins: ReadonlyMap<string, PluginDefinition<any>> = new Map(builtinPlugins.map((p) => [p.name, p]));

@@ -29,12 +29,22 @@ export function generateReports(): Map<string, string> {
   try {
     const dts = join(work, 'dts');
     const declarationOf = (source: string) => join(dts, relative(root, source)).replace(/\.ts$/, '.d.ts');
-    emitDeclarations(entries.map((e) => e.source), dts);
+    emitDeclarations(
+      entries.map((e) => e.source),
+      dts,
+    );
     const reports = new Map<string, string>();
     let compilerState: CompilerState | undefined;
     for (const { name, source } of entries) {
       const reportFileName = `${name.replaceAll('/', '-')}.api.md`;
-      const config = extractorConfig(name, declarationOf(source), entries.map((e) => declarationOf(e.source)), dts, join(work, 'report'), reportFileName);
+      const config = extractorConfig(
+        name,
+        declarationOf(source),
+        entries.map((e) => declarationOf(e.source)),
+        dts,
+        join(work, 'report'),
+        reportFileName,
+      );
       // One program for every entry.
       compilerState ??= CompilerState.create(config);
       const problems: string[] = [];
@@ -167,7 +177,9 @@ function unifiedDiff(file: string, shown: string, now: string): string {
   const work = mkdtempSync(join(tmpdir(), 'tapgate-api-diff-'));
   try {
     writeFileSync(join(work, 'now'), now);
-    const diff = spawnSync('diff', ['-u', '--label', `${shown} (checked in)`, '--label', `${shown} (the sources now)`, file, join(work, 'now')], { encoding: 'utf8' });
+    const diff = spawnSync('diff', ['-u', '--label', `${shown} (checked in)`, '--label', `${shown} (the sources now)`, file, join(work, 'now')], {
+      encoding: 'utf8',
+    });
     return diff.status === 1 ? diff.stdout : `${shown} differs (diff, to show how, did not run: ${diff.error?.message ?? diff.stderr})`;
   } finally {
     rmSync(work, { recursive: true, force: true });

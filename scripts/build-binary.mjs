@@ -33,7 +33,9 @@ const withoutTypescript = {
   name: 'without-typescript',
   setup(b) {
     b.onResolve({ filter: /^typescript$/ }, () => ({ path: 'typescript', namespace: 'without-typescript' }));
-    b.onLoad({ filter: /.*/, namespace: 'without-typescript' }, () => ({ contents: "throw new Error('the gateway binary does not carry the TypeScript compiler');" }));
+    b.onLoad({ filter: /.*/, namespace: 'without-typescript' }, () => ({
+      contents: "throw new Error('the gateway binary does not carry the TypeScript compiler');",
+    }));
   },
 };
 
@@ -84,4 +86,6 @@ chmodSync(esbuildExe, 0o755);
 rmSync(work, { recursive: true, force: true });
 
 const mb = (file) => `${(statSync(file).size / 1024 / 1024).toFixed(1)} MB`;
-console.log(`${relative(process.cwd(), output) || output} (${mb(output)}, tapgate ${version}, node ${process.version}) and ${relative(process.cwd(), esbuildExe)} (${mb(esbuildExe)}, esbuild ${esbuildVersion}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `${relative(process.cwd(), output) || output} (${mb(output)}, tapgate ${version}, node ${process.version}) and ${relative(process.cwd(), esbuildExe)} (${mb(esbuildExe)}, esbuild ${esbuildVersion}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+);

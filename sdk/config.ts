@@ -3,12 +3,8 @@
 import { z } from 'zod';
 import { durationPattern, parseAddress, parseDuration, parseSize, sizePattern } from './units.ts';
 
-const Duration = z
-  .union([z.number().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 250ms, 5s, 2m')])
-  .transform(parseDuration);
-const Size = z
-  .union([z.number().int().nonnegative(), z.string().regex(sizePattern, 'expected a size such as 512, 64k, 1m')])
-  .transform(parseSize);
+const Duration = z.union([z.number().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 250ms, 5s, 2m')]).transform(parseDuration);
+const Size = z.union([z.number().int().nonnegative(), z.string().regex(sizePattern, 'expected a size such as 512, 64k, 1m')]).transform(parseSize);
 const Address = z.string().refine((v) => parseAddress(v) !== undefined, {
   message: 'expected host:port, e.g. 127.0.0.1:8080, [::1]:8080 or *:8080',
 });
@@ -91,15 +87,24 @@ const StatusRanges = z
     z
       .string()
       .regex(statusPattern, 'expected statuses such as 200, "200-399" or "200,204,300-399"')
-      .refine((v) => !statusPattern.test(v) || statusRanges(v).every(([lo, hi]) => lo >= 100 && hi <= 599 && lo <= hi), 'expected statuses from 100 to 599, each range low-high'),
+      .refine(
+        (v) => !statusPattern.test(v) || statusRanges(v).every(([lo, hi]) => lo >= 100 && hi <= 599 && lo <= hi),
+        'expected statuses from 100 to 599, each range low-high',
+      ),
   ])
   .transform((v) => statusRanges(String(v)));
 
 const HttpCheck = z.strictObject({
   /** Request method of the check. */
-  method: z.string().regex(/^[A-Z]+$/, 'expected a method in capitals, e.g. GET or HEAD').default('GET'),
+  method: z
+    .string()
+    .regex(/^[A-Z]+$/, 'expected a method in capitals, e.g. GET or HEAD')
+    .default('GET'),
   /** Path (and query) requested. */
-  path: z.string().regex(/^\/\S*$/, 'expected a path starting with "/", without spaces').default('/health'),
+  path: z
+    .string()
+    .regex(/^\/\S*$/, 'expected a path starting with "/", without spaces')
+    .default('/health'),
   /** Statuses that pass. */
   expect_status: StatusRanges.default([[200, 399]]),
   /** Text the body must contain, or a /regex/flags it must match; the body is not read without it. */
@@ -180,52 +185,61 @@ const FrontendTls = z.strictObject({
   client_verify: z.enum(['none', 'optional', 'required']).optional(),
 });
 
-export const Frontend = z.strictObject({
-  /** Address(es) to listen on. Absent: the frontend only serves connections handed to it by a tcp frontend's route. */
-  bind: z.union([Address, z.array(Address).min(1)]).optional(),
-  mode: z.enum(['http', 'tcp']).default('http'),
-  /** The backend used when no route chooses one. */
-  default_backend: Name.optional(),
-  /** Content switching: tried in order, the first route whose `match` holds is taken. */
-  routes: z.array(Route).default([]),
-  /** TCP mode: how long to wait for a client's first bytes when a route needs them (sni, protocol...); silent clients then take the default. */
-  inspect_delay: Duration.default(5_000),
-  /** The plugin chain for this frontend, after the gateway-wide one. */
-  plugins: z.array(PluginRef).default([]),
-  /** Connections at once on this frontend (per worker); 0 is no limit. */
-  maxconn: z.number().int().nonnegative().default(0),
-  timeouts: FrontendTimeouts.default({}),
-  limits: z
-    .strictObject({
-      /** Largest request head accepted (431 above). */
-      max_header_size: Size.default(16 * 1024),
-      /** Largest request body accepted (413 above); 0 is no limit. */
-      max_body_size: Size.default(0),
-      /** HTTP/2: streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
-      h2_max_concurrent_streams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
-      /** HTTP/2: streams a client may reset in one second before its connection is closed (rapid reset, CVE-2023-44487). */
-      h2_max_resets_per_second: z.number().int().min(1).default(100),
-    })
-    .default({ max_header_size: 16 * 1024, max_body_size: 0, h2_max_concurrent_streams: 100, h2_max_resets_per_second: 100 }),
-  forwarded: z
-    .strictObject({
-      /** Append the client address to X-Forwarded-For. */
-      xff: z.boolean().default(true),
-      /** Set X-Forwarded-Proto and X-Forwarded-Host. */
-      proto_host: z.boolean().default(true),
-      /** Add a Via header with this pseudonym (RFC 9110 7.6.3); off when absent. */
-      via: z.string().optional(),
-    })
-    .default({ xff: true, proto_host: true }),
-  /** Terminate TLS on this frontend's binds. */
-  tls: FrontendTls.optional(),
-  /** Cleartext HTTP/2 with prior knowledge (h2c) besides HTTP/1.x, for internal traffic; with `tls`, ALPN chooses h2 instead. */
-  h2c: z.boolean().default(false),
-}).superRefine((fe, ctx) => {
-  if (!fe.h2c) return;
-  if (fe.mode === 'tcp') ctx.addIssue({ code: 'custom', path: ['h2c'], input: fe.h2c, message: 'h2c applies to http frontends; a tcp frontend passes HTTP/2 through as bytes' });
-  else if (fe.tls) ctx.addIssue({ code: 'custom', path: ['h2c'], input: fe.h2c, message: 'h2c is cleartext HTTP/2; with tls, clients choose h2 by ALPN (tls.alpn)' });
-});
+export const Frontend = z
+  .strictObject({
+    /** Address(es) to listen on. Absent: the frontend only serves connections handed to it by a tcp frontend's route. */
+    bind: z.union([Address, z.array(Address).min(1)]).optional(),
+    mode: z.enum(['http', 'tcp']).default('http'),
+    /** The backend used when no route chooses one. */
+    default_backend: Name.optional(),
+    /** Content switching: tried in order, the first route whose `match` holds is taken. */
+    routes: z.array(Route).default([]),
+    /** TCP mode: how long to wait for a client's first bytes when a route needs them (sni, protocol...); silent clients then take the default. */
+    inspect_delay: Duration.default(5_000),
+    /** The plugin chain for this frontend, after the gateway-wide one. */
+    plugins: z.array(PluginRef).default([]),
+    /** Connections at once on this frontend (per worker); 0 is no limit. */
+    maxconn: z.number().int().nonnegative().default(0),
+    timeouts: FrontendTimeouts.default({}),
+    limits: z
+      .strictObject({
+        /** Largest request head accepted (431 above). */
+        max_header_size: Size.default(16 * 1024),
+        /** Largest request body accepted (413 above); 0 is no limit. */
+        max_body_size: Size.default(0),
+        /** HTTP/2: streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+        h2_max_concurrent_streams: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 31 - 1)
+          .default(100),
+        /** HTTP/2: streams a client may reset in one second before its connection is closed (rapid reset, CVE-2023-44487). */
+        h2_max_resets_per_second: z.number().int().min(1).default(100),
+      })
+      .default({ max_header_size: 16 * 1024, max_body_size: 0, h2_max_concurrent_streams: 100, h2_max_resets_per_second: 100 }),
+    forwarded: z
+      .strictObject({
+        /** Append the client address to X-Forwarded-For. */
+        xff: z.boolean().default(true),
+        /** Set X-Forwarded-Proto and X-Forwarded-Host. */
+        proto_host: z.boolean().default(true),
+        /** Add a Via header with this pseudonym (RFC 9110 7.6.3); off when absent. */
+        via: z.string().optional(),
+      })
+      .default({ xff: true, proto_host: true }),
+    /** Terminate TLS on this frontend's binds. */
+    tls: FrontendTls.optional(),
+    /** Cleartext HTTP/2 with prior knowledge (h2c) besides HTTP/1.x, for internal traffic; with `tls`, ALPN chooses h2 instead. */
+    h2c: z.boolean().default(false),
+  })
+  .superRefine((fe, ctx) => {
+    if (!fe.h2c) return;
+    if (fe.mode === 'tcp')
+      ctx.addIssue({ code: 'custom', path: ['h2c'], input: fe.h2c, message: 'h2c applies to http frontends; a tcp frontend passes HTTP/2 through as bytes' });
+    else if (fe.tls)
+      ctx.addIssue({ code: 'custom', path: ['h2c'], input: fe.h2c, message: 'h2c is cleartext HTTP/2; with tls, clients choose h2 by ALPN (tls.alpn)' });
+  });
 
 export const Backend = z.strictObject({
   /** Follows the frontends that use it; set it to check that they agree. */

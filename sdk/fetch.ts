@@ -99,7 +99,8 @@ export interface FetchResponse {
  * `BODY_TOO_LARGE`: see `FetchOptions`. `LOOP`: subrequests nested too deep. `CLOSED`:
  * the generation is gone (its plugins were disposed).
  */
-export type FetchErrorCode = 'NOT_ALLOWED' | 'INVALID' | 'UNKNOWN' | 'NO_SERVER' | 'CONNECT' | 'BROKEN' | 'TIMEOUT' | 'ABORTED' | 'BODY_TOO_LARGE' | 'LOOP' | 'CLOSED';
+export type FetchErrorCode =
+  'NOT_ALLOWED' | 'INVALID' | 'UNKNOWN' | 'NO_SERVER' | 'CONNECT' | 'BROKEN' | 'TIMEOUT' | 'ABORTED' | 'BODY_TOO_LARGE' | 'LOOP' | 'CLOSED';
 
 /** What `api.fetch` rejects with; an answer of any status (404, 500) is not an error. */
 export class FetchError extends Error {

@@ -22,13 +22,49 @@ export { Stage } from './hooks.ts';
 /** Durations and sizes as configs write them: `parseDuration('5s')` is 5000, `parseSize('64k')` is 65536. */
 export { parseDuration, parseSize } from './units.ts';
 export type { StageName, Hooks, AppHooks, HttpHooks, TcpHooks, ConnectionInfo, ContainedError, EagerBailHook, EagerSeriesHook, Eventually } from './hooks.ts';
-export type { HttpContext, TcpContext, HttpHeaders, HttpAnswer, UpstreamRequest, UpstreamResponse, BodyObserver, TlsInfo, ClientCertificate, FailedTry, Timings } from './context.ts';
+export type {
+  HttpContext,
+  TcpContext,
+  HttpHeaders,
+  HttpAnswer,
+  UpstreamRequest,
+  UpstreamResponse,
+  BodyObserver,
+  TlsInfo,
+  ClientCertificate,
+  FailedTry,
+  Timings,
+} from './context.ts';
 export type { MatchContext, MatchTest, RouteView, Condition, ConditionTrace } from './routes.ts';
 export type {
-  Balancer, BalancerInit, BackendView, FrontendView, ServerView, ServerState, ServerHealth, PickContext, GenerationInfo, Mode, HostPort,
-  Detected, Detector,
+  Balancer,
+  BalancerInit,
+  BackendView,
+  FrontendView,
+  ServerView,
+  ServerState,
+  ServerHealth,
+  PickContext,
+  GenerationInfo,
+  Mode,
+  HostPort,
+  Detected,
+  Detector,
 } from './views.ts';
-export type { Metrics, Counter, Gauge, Histogram, BoundCounter, BoundGauge, BoundHistogram, GaugeMerge, MetricSample, ScalarValue, HistogramValue, Labels } from './metrics.ts';
+export type {
+  Metrics,
+  Counter,
+  Gauge,
+  Histogram,
+  BoundCounter,
+  BoundGauge,
+  BoundHistogram,
+  GaugeMerge,
+  MetricSample,
+  ScalarValue,
+  HistogramValue,
+  Labels,
+} from './metrics.ts';
 /** Metrics as data: merge several snapshots, render Prometheus text; `latencyBuckets` in seconds. */
 export { mergeSnapshots, renderPrometheus, latencyBuckets } from './metrics.ts';
 /** How a request or session ended, as the access log's `termination` says it: HAProxy-style two letters (who, in which phase). */
@@ -61,9 +97,7 @@ export * from './extensions.ts';
 
 /** Where a plugin instance applies: every frontend, one, or one route of one. */
 export type PluginScope =
-  | { kind: 'gateway' }
-  | { kind: 'frontend'; frontend: string; mode: Mode }
-  | { kind: 'route'; frontend: string; route: string; mode: Mode };
+  { kind: 'gateway' } | { kind: 'frontend'; frontend: string; mode: Mode } | { kind: 'route'; frontend: string; route: string; mode: Mode };
 
 export interface Logger {
   debug(obj: object | string, msg?: string): void;
@@ -152,7 +186,11 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
  * Tap options with ordering: `stage` (see `Stage`), `before` and `after` other plugins
  * by name. tapable's own types know only `before`; this carries `after` through.
  */
-export function tapOptions(options: { name: string; stage?: number; before?: string | string[]; after?: string | string[] }): { name: string; stage?: number; before?: string } {
+export function tapOptions(options: { name: string; stage?: number; before?: string | string[]; after?: string | string[] }): {
+  name: string;
+  stage?: number;
+  before?: string;
+} {
   return options as { name: string; stage?: number; before?: string };
 }
 

@@ -60,7 +60,6 @@ export type MetricSample =
   | { name: string; help: string; type: 'gauge'; merge: GaugeMerge; values: ScalarValue[] }
   | { name: string; help: string; type: 'histogram'; buckets: number[]; values: HistogramValue[] };
 
-
 const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const labelNamePattern = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -74,7 +73,10 @@ export function metricNameProblem(name: string): string | undefined {
 /** Why `name` is no Prometheus label name (letters, digits and `_`, no digit first, no `__` first), or undefined. */
 export function labelNameProblem(name: string): string | undefined {
   if (labelNamePattern.test(name) && !name.startsWith('__')) return undefined;
-  const fixed = name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^_+/, '').replace(/^(?=[0-9])/, 'l');
+  const fixed = name
+    .replace(/[^a-zA-Z0-9_]/g, '_')
+    .replace(/^_+/, '')
+    .replace(/^(?=[0-9])/, 'l');
   return `label name ${JSON.stringify(name)} is not valid: label names are letters, digits and _, not starting with a digit, and a leading __ is Prometheus' own${fixed && fixed !== name ? ` (try ${JSON.stringify(fixed)})` : ''}`;
 }
 
@@ -84,7 +86,8 @@ export function labelNameProblem(name: string): string | undefined {
  */
 export function readLabels(labels: unknown, histogram: boolean): { labels: Labels } | { problem: string } {
   if (labels === undefined) return { labels: {} };
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) return { problem: `labels must be an object of strings, got ${describe(labels)}` };
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+    return { problem: `labels must be an object of strings, got ${describe(labels)}` };
   const copy: Record<string, string> = {};
   for (const [name, value] of Object.entries(labels)) {
     const problem = labelNameProblem(name);
@@ -98,7 +101,9 @@ export function readLabels(labels: unknown, histogram: boolean): { labels: Label
 
 export function bucketsProblem(buckets: unknown): string | undefined {
   const ok = Array.isArray(buckets) && buckets.every((b, i) => Number.isFinite(b) && (i === 0 || b > buckets[i - 1]));
-  return ok ? undefined : `buckets must be finite numbers in increasing order, got ${Array.isArray(buckets) ? `[${buckets.map(describe).join(', ')}]` : describe(buckets)}`;
+  return ok
+    ? undefined
+    : `buckets must be finite numbers in increasing order, got ${Array.isArray(buckets) ? `[${buckets.map(describe).join(', ')}]` : describe(buckets)}`;
 }
 
 /** A JavaScript value, as a message shows what was found. */
@@ -231,7 +236,8 @@ function familyLines(s: MetricSample, name: string): string[] {
     if (problem) throw new Error(`${JSON.stringify(n)}: ${problem}`);
   }
   if (typeof s.help !== 'string') throw new Error(`help is ${describe(s.help)}, not a string`);
-  if (s.type !== 'counter' && s.type !== 'gauge' && s.type !== 'histogram') throw new Error(`type ${describe((s as { type: unknown }).type)} is none of counter, gauge, histogram`);
+  if (s.type !== 'counter' && s.type !== 'gauge' && s.type !== 'histogram')
+    throw new Error(`type ${describe((s as { type: unknown }).type)} is none of counter, gauge, histogram`);
   if (!Array.isArray(s.values)) throw new Error(`values are ${describe(s.values)}, not an array`);
   const histogram = s.type === 'histogram';
   if (histogram) {

@@ -28,8 +28,20 @@ export { createTestMaster, runTapgate, type TestMaster, type TestMasterOptions, 
 export { TestCa, type Issued, type CertificateSpec } from './testing/certificates.ts';
 export { parsePrometheus, type ParsedFamily, type ParsedSample } from './testing/prometheus.ts';
 export {
-  httpContext, tcpContext, TestServer, eligibleServers, pickFrom, seededRandom, compileMatch, createBalancer, extensionsOf, testMetrics,
-  type HttpContextInit, type TcpContextInit, type TestServerInit, type Peer,
+  httpContext,
+  tcpContext,
+  TestServer,
+  eligibleServers,
+  pickFrom,
+  seededRandom,
+  compileMatch,
+  createBalancer,
+  extensionsOf,
+  testMetrics,
+  type HttpContextInit,
+  type TcpContextInit,
+  type TestServerInit,
+  type Peer,
 } from './testing/unit.ts';
 
 export interface TestGatewayOptions {
@@ -129,7 +141,8 @@ export async function createTestGateway(options: TestGatewayOptions): Promise<Te
     }
     const file = join(dir, 'tapgate.yaml');
     // A reload drains the generation it replaces for up to hard_stop_after: briefly, unless the test says otherwise.
-    const write = (config: Record<string, unknown>) => writeFileSync(file, stringify(withOrigins({ log: { level: 'silent', access: false }, hard_stop_after: '50ms', ...config }, origins)));
+    const write = (config: Record<string, unknown>) =>
+      writeFileSync(file, stringify(withOrigins({ log: { level: 'silent', access: false }, hard_stop_after: '50ms', ...config }, origins)));
     writeFiles(dir, files);
     write(options.config);
     const clock = testClock(options.clock);
@@ -152,7 +165,9 @@ export async function createTestGateway(options: TestGatewayOptions): Promise<Te
       stats: async () => {
         const listener = s.stats();
         if (!listener) return s.metrics();
-        const res = await fetch(`http://127.0.0.1:${listener.port}/stats.json`, { headers: listener.authorization ? { authorization: listener.authorization } : {} });
+        const res = await fetch(`http://127.0.0.1:${listener.port}/stats.json`, {
+          headers: listener.authorization ? { authorization: listener.authorization } : {},
+        });
         if (!res.ok) throw new Error(`GET /stats.json: ${res.status} ${await res.text()}`);
         return res.json();
       },
@@ -227,16 +242,35 @@ interface Served {
  * handle does not tell (the configuration served, `explain`, the generation a reload
  * replaced) the harness reads from the kernel's gateway behind it.
  */
-async function serve(file: string, o: { plugins: ReadonlyMap<string, PluginDefinition<any>>; now: () => number; log: (entry: Record<string, unknown>) => void; take?: TestGatewayOptions['take'] }): Promise<Served> {
+async function serve(
+  file: string,
+  o: {
+    plugins: ReadonlyMap<string, PluginDefinition<any>>;
+    now: () => number;
+    log: (entry: Record<string, unknown>) => void;
+    take?: TestGatewayOptions['take'];
+  },
+): Promise<Served> {
   const problems = (err: ConfigError) => err.problems.map((p) => located(p, dirname(file)));
   let running: RunningGateway;
   try {
     running = await startGatewayWith(
-      { config: file, plugins: Object.fromEntries(o.plugins), now: o.now, accessLog: o.log, logLevel: (process.env.TAPGATE_TEST_LOG ?? 'silent') as StartGatewayOptions['logLevel'] },
+      {
+        config: file,
+        plugins: Object.fromEntries(o.plugins),
+        now: o.now,
+        accessLog: o.log,
+        logLevel: (process.env.TAPGATE_TEST_LOG ?? 'silent') as StartGatewayOptions['logLevel'],
+      },
       { take: o.take },
     );
   } catch (err) {
-    if (err instanceof ConfigError) throw new Error(`config invalid:\n${problems(err).map((p) => p.text).join('\n')}`);
+    if (err instanceof ConfigError)
+      throw new Error(
+        `config invalid:\n${problems(err)
+          .map((p) => p.text)
+          .join('\n')}`,
+      );
     throw err;
   }
   const gateway = gatewayOf(running)!;
@@ -253,7 +287,12 @@ async function serve(file: string, o: { plugins: ReadonlyMap<string, PluginDefin
     metrics: () => gateway.metrics(),
     explain: (r) => {
       const e = explain(gateway.generation, { method: r.method ?? 'GET', url: r.url, headers: r.headers, frontend: r.frontend });
-      return { frontend: e.frontend, route: e.route, backend: e.backend?.name, chain: Object.fromEntries(e.chain.map((c) => [c.hook, c.taps.map((t) => t.plugin)])) };
+      return {
+        frontend: e.frontend,
+        route: e.route,
+        backend: e.backend?.name,
+        chain: Object.fromEntries(e.chain.map((c) => [c.hook, c.taps.map((t) => t.plugin)])),
+      };
     },
     reload: async () => {
       try {

@@ -24,7 +24,8 @@ if (mode === 'server') {
   const sockets = [];
   for (let i = 0; i < Number(connectionsText); i++) {
     const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    let sent = 0, back = 0;
+    let sent = 0,
+      back = 0;
     const fill = () => {
       while (sent - back < window) {
         sent += chunk.length;

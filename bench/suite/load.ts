@@ -78,8 +78,13 @@ function parse(out: string, wallSeconds: number): LoadResult {
   // latencies recorded after calibration; its "Requests/sec" line is the whole-run rate.
   const duration = durationUs! / 1e6 || wallSeconds;
   return {
-    requests: requests!, duration_s: duration, rps: requests! / duration, bytes: bytes!,
-    p50_ms: p50! / 1000, p99_ms: p99! / 1000, p999_ms: p999! / 1000,
+    requests: requests!,
+    duration_s: duration,
+    rps: requests! / duration,
+    bytes: bytes!,
+    p50_ms: p50! / 1000,
+    p99_ms: p99! / 1000,
+    p999_ms: p999! / 1000,
     errors: { connect: connect!, read: read!, write: write!, timeout: timeout!, status: status! },
   };
 }
@@ -101,8 +106,7 @@ export interface LoadOptions {
 /** One wrk (or, with `rate`, wrk2) run. */
 export function runLoad(o: LoadOptions): Promise<LoadResult> {
   const url = `${o.req.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${o.req.path}`;
-  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '-s', script(o.dir, o.req),
-    ...(o.req.headers ?? []).flatMap((h) => ['-H', h])];
+  const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '-s', script(o.dir, o.req), ...(o.req.headers ?? []).flatMap((h) => ['-H', h])];
   const bin = o.rate ? o.wrk2! : 'wrk';
   if (o.rate) args.push(`-R${Math.round(o.rate)}`);
   return new Promise((resolve, reject) => {
@@ -123,10 +127,20 @@ export function runLoad(o: LoadOptions): Promise<LoadResult> {
 }
 
 /** TCP echo throughput: the echo client (bench/suite/echo.mjs) for `seconds`, MB/s received back. */
-export function runEcho(cpus: string, port: number, seconds: number, connections: number, onStart?: (pid: number) => void): Promise<{ mb_s: number; bytes: number }> {
+export function runEcho(
+  cpus: string,
+  port: number,
+  seconds: number,
+  connections: number,
+  onStart?: (pid: number) => void,
+): Promise<{ mb_s: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const client = join(import.meta.dirname, 'echo.mjs');
-    const child = spawn('timeout', ['-k', '5', String(seconds + 30), 'taskset', '-c', cpus, process.execPath, client, 'client', String(port), String(seconds), String(connections)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'timeout',
+      ['-k', '5', String(seconds + 30), 'taskset', '-c', cpus, process.execPath, client, 'client', String(port), String(seconds), String(connections)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     onStart?.(child.pid!);
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -76,7 +76,11 @@ export function ticksOf(pids: number[]): Map<number, number> {
 
 /** Ticks of every process on the machine, by PID. */
 export function allTicks(): Map<number, number> {
-  return ticksOf(readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number));
+  return ticksOf(
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map(Number),
+  );
 }
 
 /** Σ ticks in `after` − `before` over the PIDs present in both (and kept by `keep`). */
@@ -93,7 +97,9 @@ export function rssOf(pids: number[]): number {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       if (m) sum += Number(m[1]) * 1024;
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return sum;
 }
@@ -121,7 +127,8 @@ export function taskTicks(before: ReturnType<typeof coreTicks>, after: ReturnTyp
 
 /** Busy share (%) of `cores` between two coreTicks snapshots. */
 export function busyPct(before: ReturnType<typeof coreTicks>, after: ReturnType<typeof coreTicks>, cores: number[]): number {
-  let busy = 0, total = 0;
+  let busy = 0,
+    total = 0;
   for (const c of cores) {
     busy += after.get(c)!.busy - before.get(c)!.busy;
     total += after.get(c)!.total - before.get(c)!.total;
@@ -139,17 +146,37 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** SIGTERM to the process and its descendants, SIGKILL to what is left after 5 s. */
 export async function stopTree(proc: Proc): Promise<void> {
   const pids = tree(proc.pid);
-  for (const p of pids) try { process.kill(p, 'SIGTERM'); } catch { /* gone */ }
+  for (const p of pids)
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
   for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
-  for (const p of pids) if (alive(p)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-  if (proc.child.exitCode === null && proc.child.signalCode === null) await new Promise((r) => { proc.child.once('exit', r); setTimeout(r, 1000); });
+  for (const p of pids)
+    if (alive(p))
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  if (proc.child.exitCode === null && proc.child.signalCode === null)
+    await new Promise((r) => {
+      proc.child.once('exit', r);
+      setTimeout(r, 1000);
+    });
 }
 
 /** Stops every process still running (synchronously, for exit handlers): trees, SIGKILL. */
 export function killAll(): void {
   for (const child of started) {
     if (!child.pid) continue;
-    for (const p of tree(child.pid).reverse()) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    for (const p of tree(child.pid).reverse())
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   }
 }
 
@@ -157,7 +184,10 @@ export function killAll(): void {
 export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }

@@ -44,7 +44,16 @@ export interface SuiteResult {
   commit: string;
   minutes: number;
   host: { cpu: string; cores: number; kernel: string; proxy_core: number; load_cores: number[] };
-  settings: Record<string, unknown> & { reps: number; duration_s: number; latency_duration_s: number; connections: number; rate: number; plugin_rate: number; workers: number; quick: boolean };
+  settings: Record<string, unknown> & {
+    reps: number;
+    duration_s: number;
+    latency_duration_s: number;
+    connections: number;
+    rate: number;
+    plugin_rate: number;
+    workers: number;
+    quick: boolean;
+  };
   versions: Record<string, string>;
   scenarios: Record<string, string>;
   targets: Record<string, string>;
@@ -53,16 +62,34 @@ export interface SuiteResult {
 
 type Cell = Omit<Measurement, 'round' | 'attempt'> & { rounds: number; rps_each: number[] };
 
-const NUMERIC = ['rps', 'mb_s', 'rate', 'p50_ms', 'p99_ms', 'p999_ms', 'cpu_us_per_request', 'target_cpu_pct', 'cores_busy_pct',
-  'load_busy_pct', 'peak_rss_mb', 'idle_rss_mb', 'idle_rss_max_process_mb', 'processes', 'other_cpu_pct'] as const;
+const NUMERIC = [
+  'rps',
+  'mb_s',
+  'rate',
+  'p50_ms',
+  'p99_ms',
+  'p999_ms',
+  'cpu_us_per_request',
+  'target_cpu_pct',
+  'cores_busy_pct',
+  'load_busy_pct',
+  'peak_rss_mb',
+  'idle_rss_mb',
+  'idle_rss_max_process_mb',
+  'processes',
+  'other_cpu_pct',
+] as const;
 
 /** tapgate's runs in the paired group with HAProxy's run of the same round, pair and scenario. */
 function pairsOf(ms: Measurement[], scenario: string): [tapgate: Measurement, haproxy: Measurement][] {
-  const of = (m: Measurement) => ms.find((x) => x.group === 'paired' && x.target === 'haproxy-1' && x.scenario === scenario && x.round === m.round && x.pair === m.pair);
-  return ms.filter((m) => m.group === 'paired' && m.target === 'tapgate-1' && m.scenario === scenario).flatMap((m) => {
-    const h = of(m);
-    return h ? [[m, h] as [Measurement, Measurement]] : [];
-  });
+  const of = (m: Measurement) =>
+    ms.find((x) => x.group === 'paired' && x.target === 'haproxy-1' && x.scenario === scenario && x.round === m.round && x.pair === m.pair);
+  return ms
+    .filter((m) => m.group === 'paired' && m.target === 'tapgate-1' && m.scenario === scenario)
+    .flatMap((m) => {
+      const h = of(m);
+      return h ? [[m, h] as [Measurement, Measurement]] : [];
+    });
 }
 
 /** Ratios tapgate ÷ HAProxy within each interleaved pair (keep-alive req/s, p99 at the fixed rate). */
@@ -82,7 +109,9 @@ function slicedCosts(ms: Measurement[], target: string): { rps: number[]; cpu: n
   const out = { rps: [] as number[], cpu: [] as number[], p99: [] as number[] };
   for (const m of ms) {
     if (m.group !== 'plugins' || (m.scenario !== 'ka-slice' && m.scenario !== 'latency-pair') || m.target !== target) continue;
-    const b = ms.find((x) => x.group === 'plugins' && x.scenario === m.scenario && x.target === 'base' && x.against === target && x.round === m.round && x.pair === m.pair);
+    const b = ms.find(
+      (x) => x.group === 'plugins' && x.scenario === m.scenario && x.target === 'base' && x.against === target && x.round === m.round && x.pair === m.pair,
+    );
     if (m.scenario === 'latency-pair') {
       if (b?.p99_ms !== undefined && m.p99_ms !== undefined) out.p99.push(m.p99_ms - b.p99_ms);
       continue;
@@ -118,7 +147,12 @@ function cells(ms: Measurement[]): Map<string, Cell> {
   }
   const out = new Map<string, Cell>();
   for (const [k, rs] of by) {
-    const c: Record<string, unknown> = { ...rs[0], rounds: rs.length, errors: rs.reduce((a, r) => a + r.errors, 0), rps_each: rs.map((r) => r.rps ?? r.mb_s ?? 0) };
+    const c: Record<string, unknown> = {
+      ...rs[0],
+      rounds: rs.length,
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      rps_each: rs.map((r) => r.rps ?? r.mb_s ?? 0),
+    };
     delete c.round;
     delete c.attempt;
     for (const f of NUMERIC) {
@@ -151,16 +185,22 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const when = r.generated.slice(0, 16).replace('T', ' ');
 
   out.push(`# tapgate benchmark suite (commit ${r.commit}, ${when} UTC)`, '');
-  out.push(`${r.host.cpu}, ${r.host.cores} cores, Linux ${r.host.kernel}, Node ${r.versions.node}; HAProxy ${r.versions.haproxy}, ` +
-    `nginx ${r.versions.nginx}, fastify ${r.versions.fastify} + @fastify/http-proxy ${r.versions['@fastify/http-proxy']} ` +
-    `(reply-from ${r.versions['@fastify/reply-from']}), wrk ${r.versions.wrk}, wrk2 ${r.versions.wrk2}. ` +
-    `${r.settings.quick ? '**Quick run (--quick): one round of short runs; to try the suite, not to quote.** ' : ''}` +
-    `Median of ${r.settings.reps} round(s); each round starts every target afresh. Took ${r.minutes} min. Regenerate with \`npm run bench\`.`, '');
-  out.push(`**What this machine allowed.** One-core targets run alone on core ${r.host.proxy_core}; wrk, wrk2 and the origins ` +
-    `(one nginx process for both origins, a Node echo server for TCP) share core(s) ${r.host.load_cores.join(',')}. ` +
-    `The N-core targets (N = ${n}) are pinned to all ${r.host.cores} cores, which they share with the load generator and the ` +
-    `origins: there are no ${n} free cores here, so their scaling is a lower bound, and it is shown next to HAProxy's and ` +
-    'nginx\'s on the same cores, which meet the same limit.', '');
+  out.push(
+    `${r.host.cpu}, ${r.host.cores} cores, Linux ${r.host.kernel}, Node ${r.versions.node}; HAProxy ${r.versions.haproxy}, ` +
+      `nginx ${r.versions.nginx}, fastify ${r.versions.fastify} + @fastify/http-proxy ${r.versions['@fastify/http-proxy']} ` +
+      `(reply-from ${r.versions['@fastify/reply-from']}), wrk ${r.versions.wrk}, wrk2 ${r.versions.wrk2}. ` +
+      `${r.settings.quick ? '**Quick run (--quick): one round of short runs; to try the suite, not to quote.** ' : ''}` +
+      `Median of ${r.settings.reps} round(s); each round starts every target afresh. Took ${r.minutes} min. Regenerate with \`npm run bench\`.`,
+    '',
+  );
+  out.push(
+    `**What this machine allowed.** One-core targets run alone on core ${r.host.proxy_core}; wrk, wrk2 and the origins ` +
+      `(one nginx process for both origins, a Node echo server for TCP) share core(s) ${r.host.load_cores.join(',')}. ` +
+      `The N-core targets (N = ${n}) are pinned to all ${r.host.cores} cores, which they share with the load generator and the ` +
+      `origins: there are no ${n} free cores here, so their scaling is a lower bound, and it is shown next to HAProxy's and ` +
+      "nginx's on the same cores, which meet the same limit.",
+    '',
+  );
 
   // ---- targets of the issue
   const tg = (s: string) => get('http', 'tapgate-1', s);
@@ -168,23 +208,34 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const ff = (s: string) => get('http', 'fastify', s);
   const pl = (t: string, s = 'ka') => get('plugins', t, s);
   const checks: [string, string, boolean | undefined][] = [];
-  const ka = ratio(tg('ka')?.rps, hp('ka')?.rps), close = ratio(tg('close')?.rps, hp('close')?.rps);
+  const ka = ratio(tg('ka')?.rps, hp('ka')?.rps),
+    close = ratio(tg('close')?.rps, hp('close')?.rps);
   // Where interleaved pairs were measured, their median ratio decides: it compares the two on the same machine state.
   const P = pairedRatios(r.measurements);
-  const pairedKa = P.ka.length ? median(P.ka) : undefined, pairedP99 = P.p99.length ? median(P.p99) : undefined;
+  const pairedKa = P.ka.length ? median(P.ka) : undefined,
+    pairedP99 = P.p99.length ? median(P.p99) : undefined;
   const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}`;
-  checks.push(['one worker ≥ 0.6× HAProxy nbthread 1, small keep-alive',
+  checks.push([
+    'one worker ≥ 0.6× HAProxy nbthread 1, small keep-alive',
     pairedKa === undefined ? x2(ka) : `${x2(pairedKa)} interleaved (median of ${P.ka.length} pairs: ${spread(P.ka)}); ${x2(ka)} by the side-by-side medians`,
-    (pairedKa ?? ka) === undefined ? undefined : (pairedKa ?? ka)! >= 0.6]);
+    (pairedKa ?? ka) === undefined ? undefined : (pairedKa ?? ka)! >= 0.6,
+  ]);
   checks.push(['one worker ≥ 0.5× HAProxy nbthread 1, Connection: close', x2(close), close === undefined ? undefined : close >= 0.5]);
   const vsF = ratio(tg('ka')?.rps, ff('ka')?.rps);
-  checks.push(['one worker ≥ 1.5× @fastify/http-proxy (keep-alive)', `${x2(vsF)} (close: ${x2(ratio(tg('close')?.rps, ff('close')?.rps))})`, vsF === undefined ? undefined : vsF >= 1.5]);
+  checks.push([
+    'one worker ≥ 1.5× @fastify/http-proxy (keep-alive)',
+    `${x2(vsF)} (close: ${x2(ratio(tg('close')?.rps, ff('close')?.rps))})`,
+    vsF === undefined ? undefined : vsF >= 1.5,
+  ]);
   const p99 = ratio(tg('latency')?.p99_ms, hp('latency')?.p99_ms);
   const sideP99 = `${ms(tg('latency')?.p99_ms)} vs ${ms(hp('latency')?.p99_ms)} ms: ${x2(p99)}`;
-  checks.push([`p99 ≤ 2× HAProxy's at the same load (${num(r.settings.rate)} req/s)`,
+  checks.push([
+    `p99 ≤ 2× HAProxy's at the same load (${num(r.settings.rate)} req/s)`,
     pairedP99 === undefined ? sideP99 : `${x2(pairedP99)} interleaved (median of ${P.p99.length} pairs: ${spread(P.p99)}); side by side ${sideP99}`,
-    (pairedP99 ?? p99) === undefined ? undefined : (pairedP99 ?? p99)! <= 2]);
-  const baseP = pl('base'), baseL = pl('base', 'latency');
+    (pairedP99 ?? p99) === undefined ? undefined : (pairedP99 ?? p99)! <= 2,
+  ]);
+  const baseP = pl('base'),
+    baseL = pl('base', 'latency');
   /**
    * A configuration's cost: against the baseline interleaved with it where measured so
    * (median over every pair), else against the baseline's median; `pairs` says which.
@@ -197,7 +248,12 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
     if (b.rps.length) return { rps: median(b.rps), cpu: b.cpu.length ? median(b.cpu) : undefined, dp99, p99Pairs };
     const a = pl(t);
     if (!baseP || !a) return { dp99, p99Pairs };
-    return { rps: 1 - a.rps! / baseP.rps!, cpu: baseP.cpu_us_per_request && a.cpu_us_per_request ? a.cpu_us_per_request / baseP.cpu_us_per_request - 1 : undefined, dp99, p99Pairs };
+    return {
+      rps: 1 - a.rps! / baseP.rps!,
+      cpu: baseP.cpu_us_per_request && a.cpu_us_per_request ? a.cpu_us_per_request / baseP.cpu_us_per_request - 1 : undefined,
+      dp99,
+      p99Pairs,
+    };
   };
   const plus = (d: number) => `${d >= 0 ? '+' : ''}${d.toFixed(2)}`;
   for (const p of ['cache', 'jwt', 'rate-limit', 'stats']) {
@@ -205,76 +261,138 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
     // The pairs' middle half wider than twice the target: the host's own p99 noise is larger than what is judged.
     const q = p99Pairs && quartiles(p99Pairs);
     const tooSpread = q !== undefined && q[1] - q[0] > 0.5;
-    const p99 = dp99 === undefined ? 'n/a'
-      : `${plus(dp99)} ms${p99Pairs ? ` (median of ${p99Pairs.length} interleaved pairs at ${num(r.settings.plugin_rate)} req/s, middle half ${plus(q![0])} to ${plus(q![1])} ms${tooSpread ? ': too spread to judge 0.25 ms' : ''})` : ''}`;
+    const p99 =
+      dp99 === undefined
+        ? 'n/a'
+        : `${plus(dp99)} ms${p99Pairs ? ` (median of ${p99Pairs.length} interleaved pairs at ${num(r.settings.plugin_rate)} req/s, middle half ${plus(q![0])} to ${plus(q![1])} ms${tooSpread ? ': too spread to judge 0.25 ms' : ''})` : ''}`;
     const rpsMet = cost === undefined ? undefined : cost <= 0.05;
-    checks.push([`${p} alone costs ≤ 5% req/s and ≤ 0.25 ms p99`, `${pct(cost)} req/s (CPU/req ${pct(cpu, true)}), p99 ${p99}`,
-      rpsMet === false ? false : cost === undefined || dp99 === undefined || tooSpread ? undefined : rpsMet! && dp99 <= 0.25]);
+    checks.push([
+      `${p} alone costs ≤ 5% req/s and ≤ 0.25 ms p99`,
+      `${pct(cost)} req/s (CPU/req ${pct(cpu, true)}), p99 ${p99}`,
+      rpsMet === false ? false : cost === undefined || dp99 === undefined || tooSpread ? undefined : rpsMet! && dp99 <= 0.25,
+    ]);
   }
-  for (const [t, what] of [['chain5', 'cache HITs'], ['chain5-miss', 'nothing cacheable: every request proxied']] as const) {
+  for (const [t, what] of [
+    ['chain5', 'cache HITs'],
+    ['chain5-miss', 'nothing cacheable: every request proxied'],
+  ] as const) {
     const { rps: cost, cpu } = pluginCost(t);
-    checks.push([`a chain of five costs ≤ 20% req/s (${what})`, `${pct(cost)} req/s (CPU/req ${pct(cpu, true)})`, cost === undefined ? undefined : cost <= 0.2]);
+    checks.push([
+      `a chain of five costs ≤ 20% req/s (${what})`,
+      `${pct(cost)} req/s (CPU/req ${pct(cpu, true)})`,
+      cost === undefined ? undefined : cost <= 0.2,
+    ]);
   }
   const scale = (k: string) => ratio(get('http', `${k}-${n}`, 'ka')?.rps, get('http', `${k}-1`, 'ka')?.rps);
-  checks.push([`throughput ≥ 1.7× at ${n} workers (here: sharing the cores with the load, see above)`,
-    `${x2(scale('tapgate'))} (HAProxy ${x2(scale('haproxy'))}, nginx ${x2(scale('nginx'))} on the same cores)`, scale('tapgate') === undefined ? undefined : scale('tapgate')! >= 1.7]);
-  const idle1 = tg('ka')?.idle_rss_max_process_mb, idleN = get('http', `tapgate-${n}`, 'ka')?.idle_rss_max_process_mb;
-  checks.push(['idle RSS per worker ≤ 80 MB', `${num(idle1, 1)} MB (workers: 0); largest of ${n} workers + master: ${num(idleN, 1)} MB`,
-    idle1 === undefined ? undefined : idle1 <= 80 && (idleN === undefined || idleN <= 80)]);
+  checks.push([
+    `throughput ≥ 1.7× at ${n} workers (here: sharing the cores with the load, see above)`,
+    `${x2(scale('tapgate'))} (HAProxy ${x2(scale('haproxy'))}, nginx ${x2(scale('nginx'))} on the same cores)`,
+    scale('tapgate') === undefined ? undefined : scale('tapgate')! >= 1.7,
+  ]);
+  const idle1 = tg('ka')?.idle_rss_max_process_mb,
+    idleN = get('http', `tapgate-${n}`, 'ka')?.idle_rss_max_process_mb;
+  checks.push([
+    'idle RSS per worker ≤ 80 MB',
+    `${num(idle1, 1)} MB (workers: 0); largest of ${n} workers + master: ${num(idleN, 1)} MB`,
+    idle1 === undefined ? undefined : idle1 <= 80 && (idleN === undefined || idleN <= 80),
+  ]);
   checks.push(['memory flat over a 10-minute soak', 'see soak.md (`npm run bench:soak`, not part of this suite)', undefined]);
   out.push('## The targets of issue 10', '', row(['target', 'measured', 'verdict']), row(['---', '---', '---']));
   for (const [what, m, ok] of checks) out.push(row([what, m, yes(ok)]));
   out.push('');
 
   // ---- interleaved pairs
-  const kaPairs = pairsOf(r.measurements, 'ka'), latPairs = pairsOf(r.measurements, 'latency');
+  const kaPairs = pairsOf(r.measurements, 'ka'),
+    latPairs = pairsOf(r.measurements, 'latency');
   if (kaPairs.length || latPairs.length) {
     out.push('## Interleaved: HAProxy nbthread 1 and tapgate workers: 0', '');
-    out.push(`Both run side by side on the proxy core (HAProxy on a second port) and the load goes to one, then the other, the order ` +
-      `alternating: ${num(Number(r.settings.slices))} pairs of ${num(Number(r.settings.slice_s))} s keep-alive wrk runs a round, then ` +
-      `${num(Number(r.settings.pairs))} pairs of wrk2 runs at ${num(r.settings.rate)} req/s. The issue's keep-alive and p99 ratios are the ` +
-      'medians over these pairs: on a shared host the machine drifts between the side-by-side runs of two targets, minutes apart.', '');
+    out.push(
+      `Both run side by side on the proxy core (HAProxy on a second port) and the load goes to one, then the other, the order ` +
+        `alternating: ${num(Number(r.settings.slices))} pairs of ${num(Number(r.settings.slice_s))} s keep-alive wrk runs a round, then ` +
+        `${num(Number(r.settings.pairs))} pairs of wrk2 runs at ${num(r.settings.rate)} req/s. The issue's keep-alive and p99 ratios are the ` +
+        'medians over these pairs: on a shared host the machine drifts between the side-by-side runs of two targets, minutes apart.',
+      '',
+    );
     out.push(row(['round', 'pair', 'HAProxy req/s', 'tapgate req/s', 'ratio', 'HAProxy µs CPU/req', 'tapgate µs CPU/req']), rule(7));
-    for (const [t, h] of kaPairs) out.push(row([t.round, t.pair ?? '', num(h.rps), num(t.rps), x2(ratio(t.rps, h.rps)), num(h.cpu_us_per_request, 1), num(t.cpu_us_per_request, 1)]));
+    for (const [t, h] of kaPairs)
+      out.push(row([t.round, t.pair ?? '', num(h.rps), num(t.rps), x2(ratio(t.rps, h.rps)), num(h.cpu_us_per_request, 1), num(t.cpu_us_per_request, 1)]));
     out.push('', row(['round', 'pair', 'HAProxy p50 / p99 ms', 'tapgate p50 / p99 ms', 'p99 ratio']), rule(5));
-    for (const [t, h] of latPairs) out.push(row([t.round, t.pair ?? '', `${ms(h.p50_ms)} / ${ms(h.p99_ms)}`, `${ms(t.p50_ms)} / ${ms(t.p99_ms)}`, x2(ratio(t.p99_ms, h.p99_ms))]));
+    for (const [t, h] of latPairs)
+      out.push(row([t.round, t.pair ?? '', `${ms(h.p50_ms)} / ${ms(h.p99_ms)}`, `${ms(t.p50_ms)} / ${ms(t.p99_ms)}`, x2(ratio(t.p99_ms, h.p99_ms))]));
     out.push('');
   }
 
   // ---- side by side
   if (httpIds.length) {
     out.push('## Side by side: most req/s (wrk, closed loop)', '');
-    out.push(`wrk -t1 -c${r.settings.connections} (10 for the 1 MiB scenarios), ${r.settings.duration_s} s after a ${r.settings.warmup_s} s warm-up. ` +
-      '"× HAProxy" compares with HAProxy on the same cores (nbthread 1 for one-core targets, N for N-core ones); "× fastify" with fastify + ' +
-      '@fastify/http-proxy, the best (and only) Node peer measured, on one core. Scenarios: ' +
-      httpScenarios.map((s) => `**${s}** ${r.scenarios[s]}`).join('; ') + '.', '');
+    out.push(
+      `wrk -t1 -c${r.settings.connections} (10 for the 1 MiB scenarios), ${r.settings.duration_s} s after a ${r.settings.warmup_s} s warm-up. ` +
+        '"× HAProxy" compares with HAProxy on the same cores (nbthread 1 for one-core targets, N for N-core ones); "× fastify" with fastify + ' +
+        '@fastify/http-proxy, the best (and only) Node peer measured, on one core. Scenarios: ' +
+        httpScenarios.map((s) => `**${s}** ${r.scenarios[s]}`).join('; ') +
+        '.',
+      '',
+    );
     out.push(row(['target', ...httpScenarios.map((s) => `${s} req/s`)]), rule(httpScenarios.length + 1));
     for (const t of httpIds) out.push(row([r.targets[t]!, ...httpScenarios.map((s) => num(get('http', t, s)?.rps))]));
     out.push('', row(['target', ...httpScenarios.flatMap((s) => [`${s} × HAProxy`, `${s} × fastify`])]), rule(2 * httpScenarios.length + 1));
     for (const t of httpIds.filter((x) => x !== 'direct')) {
-      out.push(row([r.targets[t]!, ...httpScenarios.flatMap((s) => [
-        x2(ratio(get('http', t, s)?.rps, get('http', sameCoresHaproxy(t), s)?.rps)), x2(ratio(get('http', t, s)?.rps, get('http', 'fastify', s)?.rps))])]));
+      out.push(
+        row([
+          r.targets[t]!,
+          ...httpScenarios.flatMap((s) => [
+            x2(ratio(get('http', t, s)?.rps, get('http', sameCoresHaproxy(t), s)?.rps)),
+            x2(ratio(get('http', t, s)?.rps, get('http', 'fastify', s)?.rps)),
+          ]),
+        ]),
+      );
     }
     out.push('', '### Latency at one fixed rate (wrk2, corrected for coordinated omission)', '');
-    out.push(`wrk2 -t1 -c${r.settings.connections} -R${r.settings.rate} (75% of the slowest one-core target's req/s, measured at the start), keep-alive, 6 B responses: ` +
-      `every target gets the same load. Latency is measured from the time each request was due to be sent, so a stall delays the ` +
-      `requests queued behind it and shows in the tail. ${r.settings.calibration_s} s of calibration (not recorded), then ${r.settings.latency_duration_s} s recorded. ms.`, '');
+    out.push(
+      `wrk2 -t1 -c${r.settings.connections} -R${r.settings.rate} (75% of the slowest one-core target's req/s, measured at the start), keep-alive, 6 B responses: ` +
+        `every target gets the same load. Latency is measured from the time each request was due to be sent, so a stall delays the ` +
+        `requests queued behind it and shows in the tail. ${r.settings.calibration_s} s of calibration (not recorded), then ${r.settings.latency_duration_s} s recorded. ms.`,
+      '',
+    );
     out.push(row(['target', 'req/s done', 'p50', 'p99', 'p99.9', 'p99 × HAProxy 1', 'CPU µs/req', 'target CPU', 'errors']), rule(9));
     for (const t of httpIds) {
       const l = get('http', t, 'latency');
       if (!l) continue;
-      out.push(row([r.targets[t]!, num(l.rps), ms(l.p50_ms), ms(l.p99_ms), ms(l.p999_ms), x2(ratio(l.p99_ms, hp('latency')?.p99_ms)),
-        num(l.cpu_us_per_request, 1), `${num(l.target_cpu_pct)}%`, num(l.errors)]));
+      out.push(
+        row([
+          r.targets[t]!,
+          num(l.rps),
+          ms(l.p50_ms),
+          ms(l.p99_ms),
+          ms(l.p999_ms),
+          x2(ratio(l.p99_ms, hp('latency')?.p99_ms)),
+          num(l.cpu_us_per_request, 1),
+          `${num(l.target_cpu_pct)}%`,
+          num(l.errors),
+        ]),
+      );
     }
     out.push('', '### CPU per request and memory', '');
-    out.push('CPU µs/req: CPU time (user + system) of the target\'s processes during the wrk run ÷ requests served (for direct: none; ' +
-      'kernel work done on behalf of the process in softirq is not all in it). Idle RSS: all the target\'s processes a second after start; ' +
-      'peak RSS: the highest sum seen during the scenario\'s run (sampled every 250 ms).', '');
-    out.push(row(['target', ...httpScenarios.map((s) => `${s} µs/req`), 'processes', 'idle RSS MB', ...httpScenarios.map((s) => `${s} peak RSS MB`)]),
-      rule(2 * httpScenarios.length + 3));
+    out.push(
+      "CPU µs/req: CPU time (user + system) of the target's processes during the wrk run ÷ requests served (for direct: none; " +
+        "kernel work done on behalf of the process in softirq is not all in it). Idle RSS: all the target's processes a second after start; " +
+        "peak RSS: the highest sum seen during the scenario's run (sampled every 250 ms).",
+      '',
+    );
+    out.push(
+      row(['target', ...httpScenarios.map((s) => `${s} µs/req`), 'processes', 'idle RSS MB', ...httpScenarios.map((s) => `${s} peak RSS MB`)]),
+      rule(2 * httpScenarios.length + 3),
+    );
     for (const t of httpIds.filter((x) => x !== 'direct')) {
-      out.push(row([r.targets[t]!, ...httpScenarios.map((s) => num(get('http', t, s)?.cpu_us_per_request, 1)), num(get('http', t, 'ka')?.processes),
-        num(get('http', t, 'ka')?.idle_rss_mb, 1), ...httpScenarios.map((s) => num(get('http', t, s)?.peak_rss_mb, 1))]));
+      out.push(
+        row([
+          r.targets[t]!,
+          ...httpScenarios.map((s) => num(get('http', t, s)?.cpu_us_per_request, 1)),
+          num(get('http', t, 'ka')?.processes),
+          num(get('http', t, 'ka')?.idle_rss_mb, 1),
+          ...httpScenarios.map((s) => num(get('http', t, s)?.peak_rss_mb, 1)),
+        ]),
+      );
     }
     out.push('');
   }
@@ -283,14 +401,29 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const tlsIds = ['haproxy-1', 'nginx-1', 'tapgate-1'].filter((t) => get('tls', t, 'tls-ka'));
   if (tlsIds.length) {
     out.push('## TLS termination (one core each)', '');
-    out.push('A self-signed ECDSA P-256 certificate made at the start; TLS 1.3 (wrk\'s OpenSSL 3 client and each server\'s default); ' +
-      '"new handshakes" is wrk with Connection: close over https: one full handshake per request (wrk does not resume sessions). ' +
-      '"× HAProxy" against HAProxy nbthread 1.', '');
+    out.push(
+      "A self-signed ECDSA P-256 certificate made at the start; TLS 1.3 (wrk's OpenSSL 3 client and each server's default); " +
+        '"new handshakes" is wrk with Connection: close over https: one full handshake per request (wrk does not resume sessions). ' +
+        '"× HAProxy" against HAProxy nbthread 1.',
+      '',
+    );
     out.push(row(['target', 'handshakes/s', 'p99', 'µs/req', '× HAProxy', 'keep-alive req/s', 'p99', 'µs/req', '× HAProxy']), rule(9));
     for (const t of tlsIds) {
-      const a = get('tls', t, 'tls-close'), b = get('tls', t, 'tls-ka');
-      out.push(row([r.targets[t]!, num(a?.rps), ms(a?.p99_ms), num(a?.cpu_us_per_request, 1), x2(ratio(a?.rps, get('tls', 'haproxy-1', 'tls-close')?.rps)),
-        num(b?.rps), ms(b?.p99_ms), num(b?.cpu_us_per_request, 1), x2(ratio(b?.rps, get('tls', 'haproxy-1', 'tls-ka')?.rps))]));
+      const a = get('tls', t, 'tls-close'),
+        b = get('tls', t, 'tls-ka');
+      out.push(
+        row([
+          r.targets[t]!,
+          num(a?.rps),
+          ms(a?.p99_ms),
+          num(a?.cpu_us_per_request, 1),
+          x2(ratio(a?.rps, get('tls', 'haproxy-1', 'tls-close')?.rps)),
+          num(b?.rps),
+          ms(b?.p99_ms),
+          num(b?.cpu_us_per_request, 1),
+          x2(ratio(b?.rps, get('tls', 'haproxy-1', 'tls-ka')?.rps)),
+        ]),
+      );
     }
     out.push('');
   }
@@ -299,15 +432,25 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const tcpIds = ['direct', 'haproxy-1', 'tapgate-1'].filter((t) => get('tcp', t, 'echo'));
   if (tcpIds.length) {
     out.push('## TCP mode: echo throughput', '');
-    out.push(`A Node echo server (socket.pipe(socket)) behind each proxy in mode tcp; a Node client on the load core keeps 8 connections busy with 64 KiB ` +
-      `writes (at most 4 MiB in flight each) for ${r.settings.duration_s} s. MB/s echoed back to the client (10^6 bytes). The load side is Node ` +
-      'too, so "direct" is its ceiling.', '');
+    out.push(
+      `A Node echo server (socket.pipe(socket)) behind each proxy in mode tcp; a Node client on the load core keeps 8 connections busy with 64 KiB ` +
+        `writes (at most 4 MiB in flight each) for ${r.settings.duration_s} s. MB/s echoed back to the client (10^6 bytes). The load side is Node ` +
+        'too, so "direct" is its ceiling.',
+      '',
+    );
     out.push(row(['target', 'MB/s', 'target CPU', 'core busy', '× HAProxy', '× direct']), rule(6));
     for (const t of tcpIds) {
       const e = get('tcp', t, 'echo')!;
-      out.push(row([t === 'direct' ? 'direct (echo origin, no proxy)' : t === 'haproxy-1' ? 'HAProxy nbthread 1, mode tcp' : 'tapgate workers: 0, mode tcp',
-        num(e.mb_s), t === 'direct' ? 'n/a' : `${num(e.target_cpu_pct)}%`, t === 'direct' ? 'n/a' : `${num(e.cores_busy_pct)}%`,
-        x2(ratio(e.mb_s, get('tcp', 'haproxy-1', 'echo')?.mb_s)), x2(ratio(e.mb_s, get('tcp', 'direct', 'echo')?.mb_s))]));
+      out.push(
+        row([
+          t === 'direct' ? 'direct (echo origin, no proxy)' : t === 'haproxy-1' ? 'HAProxy nbthread 1, mode tcp' : 'tapgate workers: 0, mode tcp',
+          num(e.mb_s),
+          t === 'direct' ? 'n/a' : `${num(e.target_cpu_pct)}%`,
+          t === 'direct' ? 'n/a' : `${num(e.cores_busy_pct)}%`,
+          x2(ratio(e.mb_s, get('tcp', 'haproxy-1', 'echo')?.mb_s)),
+          x2(ratio(e.mb_s, get('tcp', 'direct', 'echo')?.mb_s)),
+        ]),
+      );
     }
     out.push('');
   }
@@ -316,29 +459,50 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const plIds = Object.keys(r.targets).filter((t) => get('plugins', t, 'ka'));
   if (plIds.length && baseP) {
     out.push('## tapgate plugins and routes, each against tapgate alone', '');
-    out.push('tapgate workers: 0 on one core; every request is `GET /cached` (the origin answers `Cache-Control: public, max-age=3600`) with ' +
-      'an ES256 bearer token, the same in every row; the routes rows add a Host header matching the last route. ' +
-      `Most req/s with wrk; latency with wrk2 at ${num(r.settings.plugin_rate)} req/s for every row (${Math.round(100 * Number(r.settings.plugin_rate_share ?? 0.6))}% of the slower of the baseline and the chain with cache HITs, measured at the start). ` +
-      'The stats plugin is autoloaded, so it counts in every row, the baseline included; its row adds the stats listener and a client reading ' +
-      '/stats.json every second. Chain of five: stats listener + rate-limit + jwt + cache + rewrite (a request and a response header set); ' +
-      'with cache HITs, and again on `GET /nostore` (`Cache-Control: no-store`), where the cache stores nothing and every request goes to the origin.', '');
-    out.push('"cost": req/s lost against the baseline; "CPU cost": CPU time per request added, against the baseline\'s (steadier than req/s ' +
-      'on a shared machine: the two disagree when something else took the core). The costs come from interleaved runs: the ' +
-      `configuration and the baseline run side by side on the proxy core and wrk loads them in turn, ${num(Number(r.settings.slices))} pairs of ` +
-      `${num(Number(r.settings.slice_s))} s runs a round, the order alternating; the cost shown is the median over every pair. ` +
-      (r.measurements.some((m) => m.scenario === 'latency-pair')
-        ? `"Δ p99" likewise: ${num(Number(r.settings.pairs))} pairs of wrk2 runs a round, the median over every pair of the configuration's p99 less the baseline's. `
-        : '"Δ p99": against the baseline\'s own latency run. ') +
-      'req/s, CPU µs/req and ' +
-      'latency are each configuration\'s own runs alone (medians of the rounds).', '');
+    out.push(
+      'tapgate workers: 0 on one core; every request is `GET /cached` (the origin answers `Cache-Control: public, max-age=3600`) with ' +
+        'an ES256 bearer token, the same in every row; the routes rows add a Host header matching the last route. ' +
+        `Most req/s with wrk; latency with wrk2 at ${num(r.settings.plugin_rate)} req/s for every row (${Math.round(100 * Number(r.settings.plugin_rate_share ?? 0.6))}% of the slower of the baseline and the chain with cache HITs, measured at the start). ` +
+        'The stats plugin is autoloaded, so it counts in every row, the baseline included; its row adds the stats listener and a client reading ' +
+        '/stats.json every second. Chain of five: stats listener + rate-limit + jwt + cache + rewrite (a request and a response header set); ' +
+        'with cache HITs, and again on `GET /nostore` (`Cache-Control: no-store`), where the cache stores nothing and every request goes to the origin.',
+      '',
+    );
+    out.push(
+      '"cost": req/s lost against the baseline; "CPU cost": CPU time per request added, against the baseline\'s (steadier than req/s ' +
+        'on a shared machine: the two disagree when something else took the core). The costs come from interleaved runs: the ' +
+        `configuration and the baseline run side by side on the proxy core and wrk loads them in turn, ${num(Number(r.settings.slices))} pairs of ` +
+        `${num(Number(r.settings.slice_s))} s runs a round, the order alternating; the cost shown is the median over every pair. ` +
+        (r.measurements.some((m) => m.scenario === 'latency-pair')
+          ? `"Δ p99" likewise: ${num(Number(r.settings.pairs))} pairs of wrk2 runs a round, the median over every pair of the configuration's p99 less the baseline's. `
+          : '"Δ p99": against the baseline\'s own latency run. ') +
+        'req/s, CPU µs/req and ' +
+        "latency are each configuration's own runs alone (medians of the rounds).",
+      '',
+    );
     out.push(row(['configuration', 'req/s', 'cost', 'CPU µs/req', 'CPU cost', 'p50', 'p99', 'p99.9', 'Δ p99 ms', 'peak RSS MB', 'errors']), rule(11));
     for (const t of plIds) {
-      const a = pl(t)!, l = pl(t, 'latency');
+      const a = pl(t)!,
+        l = pl(t, 'latency');
       const c = t === 'base' ? undefined : pluginCost(t);
-      const cost = c ? pct(c.rps) : '—', cpuCost = c ? pct(c.cpu, true) : '—';
+      const cost = c ? pct(c.rps) : '—',
+        cpuCost = c ? pct(c.cpu, true) : '—';
       const d = c?.dp99;
-      out.push(row([r.targets[t]!, num(a.rps), cost, num(a.cpu_us_per_request, 1), cpuCost, ms(l?.p50_ms), ms(l?.p99_ms), ms(l?.p999_ms),
-        d === undefined ? '—' : plus(d), num(a.peak_rss_mb, 1), num(a.errors + (l?.errors ?? 0))]));
+      out.push(
+        row([
+          r.targets[t]!,
+          num(a.rps),
+          cost,
+          num(a.cpu_us_per_request, 1),
+          cpuCost,
+          ms(l?.p50_ms),
+          ms(l?.p99_ms),
+          ms(l?.p999_ms),
+          d === undefined ? '—' : plus(d),
+          num(a.peak_rss_mb, 1),
+          num(a.errors + (l?.errors ?? 0)),
+        ]),
+      );
     }
     out.push('');
   }
@@ -346,31 +510,66 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   // ---- noise and details
   const notes: string[] = [];
   const noisy = r.measurements.filter((m) => m.other_cpu_pct > 5);
-  if (noisy.length) notes.push(`**Noisy runs:** in ${noisy.length} of ${r.measurements.length} runs, processes outside the benchmark used more than 5% of a core (after one retry): ` +
-    noisy.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round} (${m.other_cpu_pct}%)`).join(', ') + '.');
+  if (noisy.length)
+    notes.push(
+      `**Noisy runs:** in ${noisy.length} of ${r.measurements.length} runs, processes outside the benchmark used more than 5% of a core (after one retry): ` +
+        noisy.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round} (${m.other_cpu_pct}%)`).join(', ') +
+        '.',
+    );
   const unstable = [...C.values()].filter((c) => c.rps_each.length > 1 && Math.max(...c.rps_each) > 1.5 * Math.min(...c.rps_each));
-  if (unstable.length) notes.push(`**Unstable:** the rounds differ by more than 1.5× in ${unstable.map((c) => `${c.group}/${c.target}/${c.scenario} (${c.rps_each.map((x) => num(x)).join(' / ')})`).join(', ')}: ` +
-    'the median picks one round, read these with care (a busy machine, or the code measured changed between rounds).');
+  if (unstable.length)
+    notes.push(
+      `**Unstable:** the rounds differ by more than 1.5× in ${unstable.map((c) => `${c.group}/${c.target}/${c.scenario} (${c.rps_each.map((x) => num(x)).join(' / ')})`).join(', ')}: ` +
+        'the median picks one round, read these with care (a busy machine, or the code measured changed between rounds).',
+    );
   const errs = r.measurements.filter((m) => m.errors > 0);
-  if (errs.length) notes.push(`**Errors** (socket errors or non-2xx answers): ${errs.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round}: ${m.errors}`).join(', ')}.`);
-  const loadBound = [...C.values()].filter((c) => c.group !== 'tcp' && c.target !== 'direct' && !c.scenario.startsWith('latency') && c.load_busy_pct !== undefined && c.cores_busy_pct < 90);
-  if (loadBound.length) notes.push(`**Load-bound:** the proxy core was under 90% busy in ${loadBound.map((c) => `${c.group}/${c.target}/${c.scenario} (${c.cores_busy_pct}%)`).join(', ')}: ` +
-    'there the load side, not the proxy, was the limit and req/s is a lower bound; CPU µs/req still compares fairly.');
+  if (errs.length)
+    notes.push(`**Errors** (socket errors or non-2xx answers): ${errs.map((m) => `${m.group}/${m.target}/${m.scenario}#${m.round}: ${m.errors}`).join(', ')}.`);
+  const loadBound = [...C.values()].filter(
+    (c) => c.group !== 'tcp' && c.target !== 'direct' && !c.scenario.startsWith('latency') && c.load_busy_pct !== undefined && c.cores_busy_pct < 90,
+  );
+  if (loadBound.length)
+    notes.push(
+      `**Load-bound:** the proxy core was under 90% busy in ${loadBound.map((c) => `${c.group}/${c.target}/${c.scenario} (${c.cores_busy_pct}%)`).join(', ')}: ` +
+        'there the load side, not the proxy, was the limit and req/s is a lower bound; CPU µs/req still compares fairly.',
+    );
   if (notes.length) out.push('## Warnings', '', ...notes.flatMap((x) => [x, '']));
 
-  out.push('## Every run', '', 'req/s (MB/s for TCP) of each round, then the medians of: busy share of the target\'s cores, of the load core, ' +
-    'CPU of the target\'s processes (% of one core), and of processes outside the benchmark.', '');
-  out.push(row(['group', 'target', 'scenario', 'each round', 'cores busy', 'load core', 'target CPU', 'others']), row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:']));
+  out.push(
+    '## Every run',
+    '',
+    "req/s (MB/s for TCP) of each round, then the medians of: busy share of the target's cores, of the load core, " +
+      "CPU of the target's processes (% of one core), and of processes outside the benchmark.",
+    '',
+  );
+  out.push(
+    row(['group', 'target', 'scenario', 'each round', 'cores busy', 'load core', 'target CPU', 'others']),
+    row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:']),
+  );
   for (const c of C.values()) {
-    out.push(row([c.group, c.target, c.scenario, c.rps_each.map((x) => num(x)).join(' / '), `${num(c.cores_busy_pct)}%`,
-      c.load_busy_pct === undefined ? 'shared' : `${num(c.load_busy_pct)}%`, `${num(c.target_cpu_pct)}%`, `${num(c.other_cpu_pct)}%`]));
+    out.push(
+      row([
+        c.group,
+        c.target,
+        c.scenario,
+        c.rps_each.map((x) => num(x)).join(' / '),
+        `${num(c.cores_busy_pct)}%`,
+        c.load_busy_pct === undefined ? 'shared' : `${num(c.load_busy_pct)}%`,
+        `${num(c.target_cpu_pct)}%`,
+        `${num(c.other_cpu_pct)}%`,
+      ]),
+    );
   }
   out.push('');
 
   mkdirSync(dir, { recursive: true });
-  const md = join(dir, `${name}.md`), json = join(dir, `${name}.json`);
+  const md = join(dir, `${name}.md`),
+    json = join(dir, `${name}.json`);
   writeFileSync(md, out.join('\n'));
   const medians = Object.fromEntries([...C.entries()].map(([k, c]) => [k, c]));
-  writeFileSync(json, `${JSON.stringify({ ...r, targets_of_issue: checks.map(([what, measured, ok]) => ({ what, measured, met: ok ?? null })), medians }, null, 2)}\n`);
+  writeFileSync(
+    json,
+    `${JSON.stringify({ ...r, targets_of_issue: checks.map(([what, measured, ok]) => ({ what, measured, met: ok ?? null })), medians }, null, 2)}\n`,
+  );
   return [md, json];
 }

@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { startPinned, waitReady, type Proc } from './procs.ts';
 
 /** Ports: origins, the echo origin, then one listener per mode; `twin`: a second target running beside the first (interleaved runs). */
-export interface Ports { origin1: number; origin2: number; echo: number; http: number; tls: number; tcp: number; stats: number; twin: number }
+export interface Ports {
+  origin1: number;
+  origin2: number;
+  echo: number;
+  http: number;
+  tls: number;
+  tcp: number;
+  stats: number;
+  twin: number;
+}
 export function ports(base: number): Ports {
   return { origin1: base + 1, origin2: base + 2, echo: base + 3, http: base + 10, tls: base + 11, tcp: base + 12, stats: base + 13, twin: base + 14 };
 }
@@ -70,8 +79,15 @@ export function pluginTargets(): Target[] {
     t('jwt', 'jwt (ES256 token, remembered: the default)', { plugins: [JWT] }),
     t('rate-limit', 'rate-limit (sliding window, local store)', { plugins: [RATE_LIMIT] }),
     t('stats', 'stats listener on, /stats.json read every second', { statsListener: true }),
-    t('chain5', 'chain of five: stats + rate-limit + jwt + cache + rewrite', { statsListener: true, plugins: [RATE_LIMIT, JWT, '{ use: cache, options: { max_size: 64m } }', REWRITE] }),
-    t('chain5-miss', 'the same chain of five, the response not cacheable (no-store): every request proxied', { statsListener: true, path: '/nostore', plugins: [RATE_LIMIT, JWT, '{ use: cache, options: { max_size: 64m } }', REWRITE] }),
+    t('chain5', 'chain of five: stats + rate-limit + jwt + cache + rewrite', {
+      statsListener: true,
+      plugins: [RATE_LIMIT, JWT, '{ use: cache, options: { max_size: 64m } }', REWRITE],
+    }),
+    t('chain5-miss', 'the same chain of five, the response not cacheable (no-store): every request proxied', {
+      statsListener: true,
+      path: '/nostore',
+      plugins: [RATE_LIMIT, JWT, '{ use: cache, options: { max_size: 64m } }', REWRITE],
+    }),
     t('routes10', '10 host routes (switch), the last one matching', { routes: 10 }),
     t('routes1000', '1,000 host routes (switch), the last one matching', { routes: 1000 }),
   ];
@@ -98,30 +114,56 @@ export async function prepare(c: Omit<Context, 'jwtToken'>): Promise<string> {
   writeFileSync(join(c.run, 'www/64k'), Buffer.alloc(64 * 1024, 'x'));
   writeFileSync(join(c.run, 'www/1m'), Buffer.alloc(1024 * 1024, 'x'));
   // A self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made afresh each run.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', join(c.run, 'tls/key.pem'), '-out', join(c.run, 'tls/cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      join(c.run, 'tls/key.pem'),
+      '-out',
+      join(c.run, 'tls/cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   execFileSync('sh', ['-c', `cat "${c.run}/tls/cert.pem" "${c.run}/tls/key.pem" > "${c.run}/tls/combined.pem"`]);
   // The JWT key pair (jose, as the jwt plugin uses) and one token valid for the run.
   const { exportSPKI, generateKeyPair, SignJWT } = await import('jose');
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   writeFileSync(join(c.run, 'conf/es256.pem'), await exportSPKI(publicKey));
   return new SignJWT({ sub: 'bench', iss: 'https://id.example.com', aud: 'bench' })
-    .setProtectedHeader({ alg: 'ES256', kid: 'bench' }).setIssuedAt().setExpirationTime('6h').sign(privateKey);
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench' })
+    .setIssuedAt()
+    .setExpirationTime('6h')
+    .sign(privateKey);
 }
 
 const user = () => `${os.userInfo().username} ${execFileSync('id', ['-gn']).toString().trim()}`;
-const nginxCommon = (run: string, name: string) => [
-  ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((d) => `  ${d}_temp_path ${run}/temp/${name}-${d};`),
-  '  access_log off;',
-  '  keepalive_requests 1000000;',
-  '  keepalive_timeout 60s;',
-].join('\n');
+const nginxCommon = (run: string, name: string) =>
+  [
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((d) => `  ${d}_temp_path ${run}/temp/${name}-${d};`),
+    '  access_log off;',
+    '  keepalive_requests 1000000;',
+    '  keepalive_timeout 60s;',
+  ].join('\n');
 
 /** The two nginx origins (one process, both ports) and the TCP echo origin, on the load cores. */
 export async function startOrigins(c: Context): Promise<Proc[]> {
   const conf = join(c.run, 'conf/origin.conf');
-  writeFileSync(conf, `user ${user()};
+  writeFileSync(
+    conf,
+    `user ${user()};
 daemon off;
 worker_processes 1;
 pid ${c.run}/origin.pid;
@@ -155,9 +197,15 @@ ${nginxCommon(c.run, 'origin')}
   }
   upstream origin_self { server 127.0.0.1:${c.ports.origin2}; keepalive 16; }
 }
-`);
+`,
+  );
   const nginx = startPinned('origin', c.loadCpus, ['nginx', '-e', 'stderr', '-p', c.run, '-c', conf], join(c.run, 'logs/origin.log'));
-  const echo = startPinned('echo', c.loadCpus, [process.execPath, join(import.meta.dirname, 'echo.mjs'), 'server', String(c.ports.echo)], join(c.run, 'logs/echo.log'));
+  const echo = startPinned(
+    'echo',
+    c.loadCpus,
+    [process.execPath, join(import.meta.dirname, 'echo.mjs'), 'server', String(c.ports.echo)],
+    join(c.run, 'logs/echo.log'),
+  );
   await waitReady(nginx, c.ports.origin1);
   await waitReady(nginx, c.ports.origin2);
   await waitReady(echo, c.ports.echo);
@@ -233,10 +281,14 @@ frontend fe
   default_backend be
 
 backend be
-${tcp ? `  server echo 127.0.0.1:${c.ports.echo}` : `  balance roundrobin
+${
+  tcp
+    ? `  server echo 127.0.0.1:${c.ports.echo}`
+    : `  balance roundrobin
   http-reuse always
   server origin1 127.0.0.1:${c.ports.origin1}
-  server origin2 127.0.0.1:${c.ports.origin2}`}
+  server origin2 127.0.0.1:${c.ports.origin2}`
+}
 `;
 }
 
@@ -292,13 +344,15 @@ function tapgateConfig(c: Context, t: Target, mode: Mode, port: number): string 
   }
   lines.push(
     'backends:',
-    mode === 'tcp' ? `  echo: { servers: [{ name: echo, address: "127.0.0.1:${c.ports.echo}" }] }` : [
-      '  origins:',
-      '    balance: roundrobin',
-      '    servers:',
-      `      - { name: origin1, address: "127.0.0.1:${c.ports.origin1}" }`,
-      `      - { name: origin2, address: "127.0.0.1:${c.ports.origin2}" }`,
-    ].join('\n'),
+    mode === 'tcp'
+      ? `  echo: { servers: [{ name: echo, address: "127.0.0.1:${c.ports.echo}" }] }`
+      : [
+          '  origins:',
+          '    balance: roundrobin',
+          '    servers:',
+          `      - { name: origin1, address: "127.0.0.1:${c.ports.origin1}" }`,
+          `      - { name: origin2, address: "127.0.0.1:${c.ports.origin2}" }`,
+        ].join('\n'),
     '',
   );
   return lines.join('\n');

@@ -25,7 +25,12 @@ export async function check(argv: string[], builtins: ReadonlyMap<string, AnyPlu
     // TypeScript plugins and configs are compiled to run without their types being checked: check them here.
     const found = await typecheck(typescriptFiles(result.source.file, result.config));
     if (found === 'unavailable') {
-      result.problems.push({ severity: 'warning', file: result.source.file, path: '', message: 'TypeScript files were not type-checked: the typescript package is not installed (npm install --save-dev typescript), or pass --no-types' });
+      result.problems.push({
+        severity: 'warning',
+        file: result.source.file,
+        path: '',
+        message: 'TypeScript files were not type-checked: the typescript package is not installed (npm install --save-dev typescript), or pass --no-types',
+      });
     } else if (found.length) {
       result.problems.push(...found);
       result.ok = false;

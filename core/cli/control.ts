@@ -35,7 +35,10 @@ export async function control(command: 'reload' | 'stop' | 'status', argv: strin
       if (values.format === 'json') process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
       else if (!reply.ok) process.stderr.write(reply.problems ? renderProblems(reply.problems, values.config, false) : `tapgate reload: ${reply.error}\n`);
       else if (values.plan) process.stdout.write(reply.plan!.length ? reply.plan!.join('\n') + '\n' : 'no changes\n');
-      else process.stdout.write(`reloaded: generation ${reply.generation} serving, ${reply.draining} old worker(s) draining\n${reply.plan!.map((l) => `  ${l}\n`).join('')}`);
+      else
+        process.stdout.write(
+          `reloaded: generation ${reply.generation} serving, ${reply.draining} old worker(s) draining\n${reply.plan!.map((l) => `  ${l}\n`).join('')}`,
+        );
       return reply.ok ? 0 : 1;
     }
     if (command === 'stop') {
@@ -49,7 +52,10 @@ export async function control(command: 'reload' | 'stop' | 'status', argv: strin
       process.stdout.write(`master ${s.pid}, generation ${s.generation}, up ${s.uptime_s}s, config ${s.config}\n`);
       for (const w of s.workers) process.stdout.write(`  worker ${w.pid}  generation ${w.generation}  ${w.state} since ${w.since}\n`);
       const { total, last } = s.worker_deaths;
-      if (last) process.stdout.write(`  ${total} worker death${total === 1 ? '' : 's'}, the last: worker ${last.pid} (generation ${last.generation}, ${last.state}), ${last.reason}, at ${last.at}\n`);
+      if (last)
+        process.stdout.write(
+          `  ${total} worker death${total === 1 ? '' : 's'}, the last: worker ${last.pid} (generation ${last.generation}, ${last.state}), ${last.reason}, at ${last.at}\n`,
+        );
     }
     return 0;
   } catch (err) {

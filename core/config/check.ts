@@ -113,8 +113,14 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
       if (typeof r.frontend !== 'string') return;
       if (mode !== 'tcp') error([...path, 'frontend'], 'only a tcp frontend hands connections to another frontend', 'route to a backend instead');
       else if (r.frontend === name) error([...path, 'frontend'], 'a frontend cannot hand connections to itself');
-      else if (!(r.frontend in frontends)) error([...path, 'frontend'], `frontend "${r.frontend}" does not exist`, didYouMean(r.frontend, frontendNames) ?? `frontends: ${frontendNames.join(', ')}`);
-      else if (typeof r.backend === 'string') error([...path, 'frontend'], 'a route hands its connection to a frontend or sends it to a backend, not both', 'remove "backend" or "frontend"');
+      else if (!(r.frontend in frontends))
+        error(
+          [...path, 'frontend'],
+          `frontend "${r.frontend}" does not exist`,
+          didYouMean(r.frontend, frontendNames) ?? `frontends: ${frontendNames.join(', ')}`,
+        );
+      else if (typeof r.backend === 'string')
+        error([...path, 'frontend'], 'a route hands its connection to a frontend or sends it to a backend, not both', 'remove "backend" or "frontend"');
       handedTo.add(r.frontend);
     });
     const binds = Array.isArray(fe.bind) ? fe.bind : fe.bind === undefined ? [] : [fe.bind];
@@ -124,7 +130,8 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
       const path: KeyPath = Array.isArray(fe.bind) ? ['frontends', name, 'bind', i] : ['frontends', name, 'bind'];
       for (const [key, other] of bound) {
         const [host, port] = splitKey(key);
-        const overlaps = port === address.port && (host === address.host || host === '0.0.0.0' || address.host === '0.0.0.0' || host === '::' || address.host === '::');
+        const overlaps =
+          port === address.port && (host === address.host || host === '0.0.0.0' || address.host === '0.0.0.0' || host === '::' || address.host === '::');
         if (!overlaps) continue;
         const line = locate(other.path)?.line;
         const by = other.frontend === name ? 'this frontend' : `frontend "${other.frontend}"`;
@@ -143,13 +150,25 @@ function checkReferences(raw: Record<string, unknown>, error: ReportError, locat
   for (const u of uses) {
     const be = backends[u.backend];
     if (!(u.backend in backends)) {
-      error(u.path, `backend "${u.backend}" does not exist`, didYouMean(u.backend, backendNames) ?? (backendNames.length ? `backends: ${backendNames.join(', ')}` : 'no backends are defined'));
+      error(
+        u.path,
+        `backend "${u.backend}" does not exist`,
+        didYouMean(u.backend, backendNames) ?? (backendNames.length ? `backends: ${backendNames.join(', ')}` : 'no backends are defined'),
+      );
     } else if (isRecord(be) && typeof be.mode === 'string' && be.mode !== u.mode) {
-      error(u.path, `frontend "${u.frontend}" is mode ${u.mode}, but its backend "${u.backend}" declares mode ${be.mode}`, `use a backend with mode ${u.mode}, or set mode: ${u.mode} on "${u.backend}"`);
+      error(
+        u.path,
+        `frontend "${u.frontend}" is mode ${u.mode}, but its backend "${u.backend}" declares mode ${be.mode}`,
+        `use a backend with mode ${u.mode}, or set mode: ${u.mode} on "${u.backend}"`,
+      );
     } else if (modesOf.get(u.backend)!.size > 1) {
       error(u.path, `backend "${u.backend}" is used by both http and tcp frontends`, 'give each mode its own backend');
     } else if (u.mode === 'tcp' && isRecord(be) && be.protocol !== undefined && be.protocol !== 'h1') {
-      error(['backends', u.backend, 'protocol'], `protocol ${String(be.protocol)} is spoken by http frontends, but frontend "${u.frontend}" is mode tcp`, 'remove protocol: a tcp backend passes bytes as they come');
+      error(
+        ['backends', u.backend, 'protocol'],
+        `protocol ${String(be.protocol)} is spoken by http frontends, but frontend "${u.frontend}" is mode tcp`,
+        'remove protocol: a tcp backend passes bytes as they come',
+      );
     }
   }
 }
@@ -160,12 +179,17 @@ function checkStats(config: Config, error: ReportError): void {
   if (!stats) return;
   const a = parseAddress(stats.bind)!;
   if (!isLoopback(a.host) && !stats.token && !stats.basic_auth) {
-    error(['stats', 'bind'], `the stats listener on ${formatAddress(a)} is reachable beyond this machine without protection`, 'bind it to 127.0.0.1 or ::1, or set stats.token or stats.basic_auth');
+    error(
+      ['stats', 'bind'],
+      `the stats listener on ${formatAddress(a)} is reachable beyond this machine without protection`,
+      'bind it to 127.0.0.1 or ::1, or set stats.token or stats.basic_auth',
+    );
   }
   for (const fe of Object.values(config.frontends)) {
     for (const b of [fe.bind ?? []].flat()) {
       const f = parseAddress(b)!;
-      if (f.port !== 0 && f.port === a.port && (f.host === a.host || f.host === '0.0.0.0' || a.host === '0.0.0.0')) error(['stats', 'bind'], `${formatAddress(a)} is also bound by a frontend`);
+      if (f.port !== 0 && f.port === a.port && (f.host === a.host || f.host === '0.0.0.0' || a.host === '0.0.0.0'))
+        error(['stats', 'bind'], `${formatAddress(a)} is also bound by a frontend`);
     }
   }
 }
@@ -197,7 +221,7 @@ function salvage(raw: Record<string, unknown>): { config: Config; pathInFile: (p
   const pathInFile = (path: KeyPath): KeyPath => {
     let node: unknown = data;
     return path.map((part) => {
-      const inFile = Array.isArray(node) && typeof part === 'number' ? fileIndex.get(node)?.[part] ?? part : part;
+      const inFile = Array.isArray(node) && typeof part === 'number' ? (fileIndex.get(node)?.[part] ?? part) : part;
       node = isRecord(node) || Array.isArray(node) ? (node as Record<string | number, unknown>)[part] : undefined;
       return inFile;
     });
@@ -238,7 +262,14 @@ async function probeServers(config: Config, file: string, at: (path: KeyPath) =>
     be.servers.map(async (s, i) => {
       const a = parseAddress(s.address)!;
       const reason = await tryConnect(a.host === '0.0.0.0' ? '127.0.0.1' : a.host, a.port, 1000);
-      return reason ? ({ severity: 'warning', file, ...at(['backends', name, 'servers', i, 'address']), message: `server ${s.name} at ${s.address} is unreachable now (${reason})` } as Problem) : undefined;
+      return reason
+        ? ({
+            severity: 'warning',
+            file,
+            ...at(['backends', name, 'servers', i, 'address']),
+            message: `server ${s.name} at ${s.address} is unreachable now (${reason})`,
+          } as Problem)
+        : undefined;
     }),
   );
   return (await Promise.all(checks)).filter((p): p is Problem => p !== undefined);

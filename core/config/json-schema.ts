@@ -95,7 +95,10 @@ function withBalancers(backend: JsonSchema, balancers: ReadonlyMap<string, Balan
       if: b.name === fallback ? { anyOf: [names, { not: { required: ['balance'] } }] } : names,
       then: {
         properties: {
-          balance: { pattern: `^\\s*${name}${argument}\\s*$`, ...(b.argument?.description ? { description: `${b.name}(argument): ${b.argument.description}` } : {}) },
+          balance: {
+            pattern: `^\\s*${name}${argument}\\s*$`,
+            ...(b.argument?.description ? { description: `${b.name}(argument): ${b.argument.description}` } : {}),
+          },
           balance_options: embed(toJson(described(b)), `${b.name} balance_options`, definitions),
         },
       },

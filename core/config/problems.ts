@@ -76,7 +76,12 @@ function editDistance(a: string, b: string): number {
 /** Thrown when a configuration cannot be used; carries every problem found. */
 export class ConfigError extends Error {
   constructor(readonly problems: Problem[]) {
-    super(problems.filter((p) => p.severity === 'error').map(formatProblem).join('\n'));
+    super(
+      problems
+        .filter((p) => p.severity === 'error')
+        .map(formatProblem)
+        .join('\n'),
+    );
     this.name = 'ConfigError';
   }
 }
@@ -111,13 +116,20 @@ function report(schema: z.ZodType, issue: z.core.$ZodIssue): IssueReport[] {
   }
   if (issue.input === undefined) {
     const last = path.at(-1);
-    const noun = issue.code === 'invalid_type' && issue.expected === 'object' ? 'section' : issue.code === 'invalid_type' && issue.expected === 'array' ? 'list' : 'key';
+    const noun =
+      issue.code === 'invalid_type' && issue.expected === 'object' ? 'section' : issue.code === 'invalid_type' && issue.expected === 'array' ? 'list' : 'key';
     return [{ path, at: 'key', message: `missing required ${noun}${typeof last === 'string' ? ` "${last}"` : ''}` }];
   }
-  const hint = issue.code === 'invalid_value' && typeof issue.input === 'string'
-    ? didYouMean(issue.input, issue.values.filter((v): v is string => typeof v === 'string'))
-    : undefined;
-  return [{ path, at: issue.code === 'invalid_key' ? 'key' : 'value', message: `${issue.message}, found ${describeValue(issue.input)}`, ...(hint ? { hint } : {}) }];
+  const hint =
+    issue.code === 'invalid_value' && typeof issue.input === 'string'
+      ? didYouMean(
+          issue.input,
+          issue.values.filter((v): v is string => typeof v === 'string'),
+        )
+      : undefined;
+  return [
+    { path, at: issue.code === 'invalid_key' ? 'key' : 'value', message: `${issue.message}, found ${describeValue(issue.input)}`, ...(hint ? { hint } : {}) },
+  ];
 }
 
 /**
@@ -143,7 +155,9 @@ const expectation: z.core.$ZodErrorMap = (issue) => {
       return issue.issues[0] ? `invalid key: ${issue.issues[0].message}` : undefined;
     case 'invalid_union': {
       // "expected "auto" or a whole number", when every alternative failed on the value itself.
-      const alternatives = issue.errors.map((branch) => (branch[0]?.path.length === 0 && /^expected /.test(branch[0].message) ? branch[0].message.slice(9) : undefined));
+      const alternatives = issue.errors.map((branch) =>
+        branch[0]?.path.length === 0 && /^expected /.test(branch[0].message) ? branch[0].message.slice(9) : undefined,
+      );
       return alternatives.length && alternatives.every(Boolean) ? `expected ${[...new Set(alternatives)].join(' or ')}` : undefined;
     }
     default:

@@ -47,14 +47,21 @@ function readYamlConfig(file: string, dir: string, text: string): ConfigSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problems: Problem[] = [];
-  for (const [severity, list] of [['error', doc.errors], ['warning', doc.warnings]] as const) {
+  for (const [severity, list] of [
+    ['error', doc.errors],
+    ['warning', doc.warnings],
+  ] as const) {
     for (const e of list) {
       const pos = lineCounter.linePos(e.pos[0]);
       const duplicate = e.code === 'DUPLICATE_KEY' ? findDuplicate(doc.contents, e.pos[0]) : undefined;
       if (duplicate) {
         const first = duplicate.first.range ? lineCounter.linePos(duplicate.first.range[0]).line : undefined;
         problems.push({
-          severity, file, line: pos.line, column: pos.col, path: formatPath(duplicate.path),
+          severity,
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: formatPath(duplicate.path),
           message: `duplicate key "${duplicate.path.at(-1)}"${first ? ` (first at line ${first})` : ''}; the later one would replace the earlier`,
           hint: 'merge the two or rename one',
         });

@@ -14,10 +14,7 @@ export function typescriptFiles(configFile: string, config: GatewayConfig | unde
   const files = new Set<string>();
   if (/\.[cm]?tsx?$/.test(configFile)) files.add(resolve(configFile));
   if (config) {
-    const refs = [
-      ...config.plugins,
-      ...Object.values(config.frontends).flatMap((fe) => [...fe.plugins, ...fe.routes.flatMap((r) => r.plugins)]),
-    ];
+    const refs = [...config.plugins, ...Object.values(config.frontends).flatMap((fe) => [...fe.plugins, ...fe.routes.flatMap((r) => r.plugins)])];
     for (const ref of refs) {
       const use = typeof ref === 'string' ? ref : ref.use;
       if (!(use.startsWith('.') || isAbsolute(use)) || !/\.[cm]?tsx?$/.test(use)) continue;

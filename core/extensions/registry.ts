@@ -20,7 +20,8 @@ export class ExtensionRegistry {
   /** Adds what `plugin` brings; throws, saying why, when the shape is wrong or its kind already has that name. */
   add(extension: AnyExtension, plugin: string): void {
     const { kind, name } = extension ?? {};
-    if (!Object.hasOwn(kinds, kind)) throw new Error(`an extension of unknown kind ${JSON.stringify(kind)} (expected one made by defineBalancer, defineMatcher or defineDetector)`);
+    if (!Object.hasOwn(kinds, kind))
+      throw new Error(`an extension of unknown kind ${JSON.stringify(kind)} (expected one made by defineBalancer, defineMatcher or defineDetector)`);
     if (typeof name !== 'string' || !name) throw new Error(`a ${kinds[kind]} without a name`);
     if (typeof extension.create !== 'function' || typeof extension.options?.safeParse !== 'function') {
       throw new Error(`${kinds[kind]} "${name}" needs a zod options schema and a create function (defineBalancer, defineMatcher and defineDetector give them)`);

@@ -164,7 +164,10 @@ class Proxying extends Dispatch<HttpContext> {
     this.#exchange = handler;
     const up = ctx.upstream!;
     // With `upgrade`, undici sends `Connection: upgrade` and `Upgrade` itself, and hands over the socket on a 101.
-    server.pool.dispatch({ method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body: this.#body, upgrade: this.upgrade?.protocol }, handler);
+    server.pool.dispatch(
+      { method: up.method, path: up.path, headers: up.headers as Record<string, string | string[]>, body: this.#body, upgrade: this.upgrade?.protocol },
+      handler,
+    );
   }
 
   /** No server took the request (none available, no slot in time, every try refused): a 503. */
@@ -284,7 +287,8 @@ function refuseMalformed(req: ClientRequest, fe: FrontendRuntime, upgrading: boo
   if (hosts > 1) return { status: 400, reason: 'several Host headers' };
   if (hosts === 0 && req.httpVersion === '1.1') return { status: 400, reason: 'no Host header' };
   // The HTTP/1 side reads no body on an upgrade (core/http/h1/server.ts): what follows the head is the new protocol's bytes.
-  if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined)) return { status: 400, reason: 'upgrade request with a body' };
+  if (upgrading && (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined))
+    return { status: 400, reason: 'upgrade request with a body' };
   const host = req.headers.host;
   if (typeof host === 'string' && !validHost(host)) return { status: 400, reason: 'invalid Host' };
   const te = req.headers['transfer-encoding'];
@@ -312,7 +316,14 @@ function upstreamHeaders(ctx: HttpContext, fe: FrontendRuntime): HttpHeaders {
   const src = ctx.headers;
   const out: HttpHeaders = {};
   const listed = src.connection;
-  const dropped = listed ? new Set(String(listed).toLowerCase().split(',').map((s) => s.trim())) : undefined;
+  const dropped = listed
+    ? new Set(
+        String(listed)
+          .toLowerCase()
+          .split(',')
+          .map((s) => s.trim()),
+      )
+    : undefined;
   for (const name in src) {
     if (hopByHop.has(name) || dropped?.has(name)) continue;
     out[name] = src[name];
@@ -357,7 +368,11 @@ function requestBody(req: ClientRequest, body: Readable, fe: FrontendRuntime, ct
 class ServerHead implements UpstreamResponse {
   observers: BodyObserver[] | undefined = undefined;
   replacement: Uint8Array | undefined = undefined;
-  constructor(public status: number, public headers: HttpHeaders, private readonly report: (err: unknown) => void) {}
+  constructor(
+    public status: number,
+    public headers: HttpHeaders,
+    private readonly report: (err: unknown) => void,
+  ) {}
   onBody(observer: BodyObserver): void {
     (this.observers ??= []).push(observer);
   }
@@ -570,7 +585,7 @@ export function sendAnswer(res: ClientResponse, ctx: HttpContext, answer: HttpAn
   if (body instanceof Readable) pump(body, res, (n) => (ctx.bytesOut += n));
   else {
     if (body) ctx.bytesOut += Buffer.byteLength(body);
-    res.end(ctx.method === 'HEAD' ? undefined : body ?? undefined);
+    res.end(ctx.method === 'HEAD' ? undefined : (body ?? undefined));
   }
 }
 

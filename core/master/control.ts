@@ -15,7 +15,11 @@ export interface ControlHandlers {
 export class ControlServer {
   readonly #server: net.Server;
 
-  constructor(readonly path: string, private readonly logger: Logger, handlers: ControlHandlers) {
+  constructor(
+    readonly path: string,
+    private readonly logger: Logger,
+    handlers: ControlHandlers,
+  ) {
     this.#server = net.createServer((socket) => {
       let buffer = '';
       socket.setEncoding('utf8');
@@ -33,10 +37,14 @@ export class ControlServer {
         } catch {
           return void socket.end(JSON.stringify({ ok: false, error: 'not JSON' }) + '\n');
         }
-        const reply = request.cmd === 'reload' ? handlers.reload(Boolean(request.plan))
-          : request.cmd === 'stop' ? handlers.stop(Boolean(request.hard))
-          : request.cmd === 'status' ? Promise.resolve(handlers.status())
-          : Promise.resolve({ ok: false, error: `unknown command ${JSON.stringify((request as { cmd?: unknown }).cmd)}` });
+        const reply =
+          request.cmd === 'reload'
+            ? handlers.reload(Boolean(request.plan))
+            : request.cmd === 'stop'
+              ? handlers.stop(Boolean(request.hard))
+              : request.cmd === 'status'
+                ? Promise.resolve(handlers.status())
+                : Promise.resolve({ ok: false, error: `unknown command ${JSON.stringify((request as { cmd?: unknown }).cmd)}` });
         reply.then(
           (r) => socket.end(JSON.stringify(r) + '\n'),
           (err: Error) => socket.end(JSON.stringify({ ok: false, error: err.message }) + '\n'),
@@ -91,6 +99,7 @@ export function controlRequest<T = unknown>(path: string, request: ControlReques
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new Error(`no tapgate master is running (nothing at ${path})`) : err));
+      reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? new Error(`no tapgate master is running (nothing at ${path})`) : err),
+    );
   });
 }

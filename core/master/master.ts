@@ -82,7 +82,10 @@ export class Master {
   #stopping = false;
   /** The master's own metrics: worker deaths and restarts. */
   readonly #metrics = new MetricsRegistry();
-  readonly #deathCount = this.#metrics.counter('worker_deaths_total', 'Workers that exited without being told to, by reason (the signal, or exit and its code) and the state they were in (starting, ready)');
+  readonly #deathCount = this.#metrics.counter(
+    'worker_deaths_total',
+    'Workers that exited without being told to, by reason (the signal, or exit and its code) and the state they were in (starting, ready)',
+  );
   readonly #restarts = this.#metrics.counter('worker_restarts_total', 'Workers started in place of one that died');
   #deaths: WorkerDeaths = { total: 0, last: null };
   readonly #started = Date.now();
@@ -97,7 +100,11 @@ export class Master {
   #stopped!: () => void;
   readonly stopped = new Promise<void>((r) => (this.#stopped = r));
 
-  constructor(readonly file: string, private readonly logger: Logger, private readonly options: MasterOptions) {
+  constructor(
+    readonly file: string,
+    private readonly logger: Logger,
+    private readonly options: MasterOptions,
+  ) {
     // Workers accept on the shared listening socket themselves (the master does not
     // accept and hand connections over IPC, which costs a round trip per connection).
     // The master keeps its handle, so the socket stays open across generations.
@@ -209,7 +216,9 @@ export class Master {
         }
       };
       const onExit = (code: number | null, signal: string | null) =>
-        done([{ severity: 'error', file: this.file, path: '', message: `worker ${record.worker.process.pid} exited while starting (${signal ?? `code ${code}`})` }]);
+        done([
+          { severity: 'error', file: this.file, path: '', message: `worker ${record.worker.process.pid} exited while starting (${signal ?? `code ${code}`})` },
+        ]);
       const done = (result: true | Problem[]) => {
         record.worker.off('message', onMessage);
         record.worker.off('exit', onExit);
@@ -274,11 +283,19 @@ export class Master {
   async #reload(plan: boolean): Promise<ReloadReply> {
     if (this.#stopping) return { ok: false, error: 'the gateway is stopping' };
     // The same check as `tapgate check`, plus: new ports must be bindable.
-    const result = await checkConfig(this.file, { builtins: this.options.plugins, logger: this.logger, generationId: this.#lastGeneration + 1, probeServers: true });
+    const result = await checkConfig(this.file, {
+      builtins: this.options.plugins,
+      logger: this.logger,
+      generationId: this.#lastGeneration + 1,
+      probeServers: true,
+    });
     const problems = result.problems;
     if (result.ok && result.config) problems.push(...(await this.#checkNewPorts(result.config)));
     if (!result.config || problems.some((p) => p.severity === 'error')) {
-      this.logger.error({ problems: problems.filter((p) => p.severity === 'error') }, 'reload refused: the configuration has errors; the current generation keeps serving');
+      this.logger.error(
+        { problems: problems.filter((p) => p.severity === 'error') },
+        'reload refused: the configuration has errors; the current generation keeps serving',
+      );
       return { ok: false, problems };
     }
     const changes = planChanges(this.#config, result.config, result.source.dir, this.#pluginHashes);
@@ -333,7 +350,10 @@ export class Master {
     const reason = signal ?? `exit ${code}`;
     const state = record.state === 'ready' ? 'ready' : 'starting';
     this.#deathCount.inc({ reason, state });
-    this.#deaths = { total: this.#deaths.total + 1, last: { pid: worker.process.pid!, generation: record.generation, reason, state, at: new Date().toISOString() } };
+    this.#deaths = {
+      total: this.#deaths.total + 1,
+      last: { pid: worker.process.pid!, generation: record.generation, reason, state, at: new Date().toISOString() },
+    };
     this.logger.error({ pid: worker.process.pid, generation: record.generation, reason, state }, 'worker died unexpectedly');
     // One that died starting is #readiness's to report: a reload fails, a replacement is tried again later.
     // One that served is replaced now, without backing off: were it the last, waiting would leave the port without a worker.
@@ -462,7 +482,9 @@ export class Master {
 function tryBind(host: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE' ? 'address in use' : err.code === 'EACCES' ? 'permission denied' : err.message));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(err.code === 'EADDRINUSE' ? 'address in use' : err.code === 'EACCES' ? 'permission denied' : err.message),
+    );
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
 }

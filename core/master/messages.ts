@@ -17,7 +17,13 @@ export type ToWorker =
   | { type: 'admin-reply'; id: number; result: unknown };
 
 /** What a worker's stats listener asks the master, which sees every worker. */
-export type AdminQuestion = { op: 'metrics' } | { op: 'status' } | { op: 'reload' } | { op: 'setServer'; change: ServerChange } | { op: 'broadcast'; topic: string; data: unknown } | { op: 'take'; key: string; options: TakeOptions };
+export type AdminQuestion =
+  | { op: 'metrics' }
+  | { op: 'status' }
+  | { op: 'reload' }
+  | { op: 'setServer'; change: ServerChange }
+  | { op: 'broadcast'; topic: string; data: unknown }
+  | { op: 'take'; key: string; options: TakeOptions };
 
 export type FromWorker =
   /** Serving: each frontend's ports, in `bind` order (port 0 binds say which port they got), and the stats listener's. */
@@ -32,10 +38,7 @@ export type FromWorker =
   /** The worker is done: its counters and histograms, for the totals kept across reloads. */
   | { type: 'final'; metrics: MetricSample[] };
 
-export type ControlRequest =
-  | { cmd: 'reload'; plan?: boolean }
-  | { cmd: 'stop'; hard?: boolean }
-  | { cmd: 'status' };
+export type ControlRequest = { cmd: 'reload'; plan?: boolean } | { cmd: 'stop'; hard?: boolean } | { cmd: 'status' };
 
 export interface WorkerStatus {
   pid: number;

@@ -16,19 +16,26 @@ export function planChanges(before: GatewayConfig, after: GatewayConfig, dir: st
     return [...lines, ...diffPlugins(`frontend ${name}`, a.plugins, b.plugins)];
   });
   diffNamed('backend', before.backends, after.backends, out, (name, a, b) => {
-    const lines = changedKeys(a, b).filter((k) => k !== 'servers').map((k) => `~ backend ${name}: ${k} ${show(a[k as keyof typeof a])} -> ${show(b[k as keyof typeof b])}`);
+    const lines = changedKeys(a, b)
+      .filter((k) => k !== 'servers')
+      .map((k) => `~ backend ${name}: ${k} ${show(a[k as keyof typeof a])} -> ${show(b[k as keyof typeof b])}`);
     const servers = (list: typeof a.servers) => Object.fromEntries(list.map((s) => [s.name, s]));
     diffNamed(`backend ${name}: server`, servers(a.servers), servers(b.servers), lines, (s, x, y) =>
-      changedKeys(x, y).map((k) => `~ backend ${name}: server ${s} ${k} ${show(x[k as keyof typeof x])} -> ${show(y[k as keyof typeof y])}`));
+      changedKeys(x, y).map((k) => `~ backend ${name}: server ${s} ${k} ${show(x[k as keyof typeof x])} -> ${show(y[k as keyof typeof y])}`),
+    );
     return lines;
   });
   out.push(...diffPlugins('gateway', before.plugins, after.plugins));
   // Plugin files edited since the running generation loaded them, wherever they are used.
-  const uses: [string, PluginRefConfig[]][] = [['gateway', after.plugins], ...Object.entries(after.frontends).map(([n, f]): [string, PluginRefConfig[]] => [`frontend ${n}`, f.plugins])];
+  const uses: [string, PluginRefConfig[]][] = [
+    ['gateway', after.plugins],
+    ...Object.entries(after.frontends).map(([n, f]): [string, PluginRefConfig[]] => [`frontend ${n}`, f.plugins]),
+  ];
   for (const [where, refs] of uses) {
     for (const ref of refs) {
       const file = pluginFile(ref, dir);
-      if (file && loaded.has(file) && fileHash(file) !== loaded.get(file)) out.push(`~ ${where}: plugin ${typeof ref === 'string' ? ref : ref.use} source changed`);
+      if (file && loaded.has(file) && fileHash(file) !== loaded.get(file))
+        out.push(`~ ${where}: plugin ${typeof ref === 'string' ? ref : ref.use} source changed`);
     }
   }
   for (const k of ['workers', 'log', 'defaults', 'hard_stop_after', 'control'] as const) {
@@ -55,10 +62,17 @@ function diffPlugins(where: string, a: PluginRefConfig[], b: PluginRefConfig[]):
   const after = b.map(use);
   for (const u of after) if (!before.includes(u)) out.push(`+ ${where}: plugin ${u}`);
   for (const u of before) if (!after.includes(u)) out.push(`- ${where}: plugin ${u}`);
-  if (!same(before.filter((u) => after.includes(u)), after.filter((u) => before.includes(u)))) out.push(`~ ${where}: plugin order ${before.join(', ')} -> ${after.join(', ')}`);
+  if (
+    !same(
+      before.filter((u) => after.includes(u)),
+      after.filter((u) => before.includes(u)),
+    )
+  )
+    out.push(`~ ${where}: plugin order ${before.join(', ')} -> ${after.join(', ')}`);
   for (const ref of b) {
     const old = a.find((r) => use(r) === use(ref));
-    if (old && !same(typeof old === 'string' ? {} : old.options, typeof ref === 'string' ? {} : ref.options)) out.push(`~ ${where}: plugin ${use(ref)} options changed`);
+    if (old && !same(typeof old === 'string' ? {} : old.options, typeof ref === 'string' ? {} : ref.options))
+      out.push(`~ ${where}: plugin ${use(ref)} options changed`);
   }
   return out;
 }

@@ -104,8 +104,7 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
         // stop() closes the listeners before its first await: from here on we accept nothing.
         stop(false, m.hardAfter);
         send({ type: 'draining', generation: generationId });
-      }
-      else if (m.type === 'kill') stop(true);
+      } else if (m.type === 'kill') stop(true);
       else if (m.type === 'collect') send({ type: 'collected', id: m.id, metrics: gateway.metrics() });
       else if (m.type === 'set-server') send({ type: 'changed', id: m.id, result: gateway.setServer(m.change) });
       else if (m.type === 'admin-reply') admin.answered(m.id, m.result);

@@ -178,7 +178,6 @@ export class RawSocket extends EventEmitter {
     this.emit('connect');
   }
 
-
   get writable(): boolean {
     return this.#socket ? this.#socket.writable : !this.destroyed && !this.writableEnded;
   }
@@ -329,7 +328,7 @@ export class RawSocket extends EventEmitter {
   }
 
   end(data?: Uint8Array | string | Callback, encoding?: BufferEncoding | Callback, callback?: Callback): this {
-    if (this.#socket) return void this.#socket.end(data as string, encoding as BufferEncoding, callback), this;
+    if (this.#socket) return (void this.#socket.end(data as string, encoding as BufferEncoding, callback), this);
     if (typeof data === 'function') {
       callback = data;
       data = undefined;
@@ -368,7 +367,7 @@ export class RawSocket extends EventEmitter {
   }
 
   destroy(error?: Error): this {
-    if (this.#socket) return void this.#socket.destroy(error), this;
+    if (this.#socket) return (void this.#socket.destroy(error), this);
     if (this.destroyed) return this;
     this.destroyed = true;
     this.#needDrain = false;
@@ -387,7 +386,7 @@ export class RawSocket extends EventEmitter {
   }
 
   pause(): this {
-    if (this.#socket) return void this.#socket.pause(), this;
+    if (this.#socket) return (void this.#socket.pause(), this);
     if (!this.#paused) {
       this.#paused = true;
       if (!this.destroyed && !this.readableEnded && !this.connecting) this.#handle.readStop();
@@ -396,7 +395,7 @@ export class RawSocket extends EventEmitter {
   }
 
   resume(): this {
-    if (this.#socket) return void this.#socket.resume(), this;
+    if (this.#socket) return (void this.#socket.resume(), this);
     if (this.#paused) {
       this.#paused = false;
       if (!this.destroyed && !this.readableEnded && !this.connecting) this.#handle.readStart();
@@ -410,7 +409,7 @@ export class RawSocket extends EventEmitter {
 
   /** net.Socket's: 'timeout' after `ms` without a read or a write (0: none). */
   setTimeout(ms: number, onTimeout?: () => void): this {
-    if (this.#socket) return void this.#socket.setTimeout(ms, onTimeout), this;
+    if (this.#socket) return (void this.#socket.setTimeout(ms, onTimeout), this);
     this.#clearTimeout();
     if (ms > 0 && !this.destroyed) this.#timeout = setTimeout(emitTimeout, ms, this).unref();
     if (onTimeout) this.once('timeout', onTimeout);

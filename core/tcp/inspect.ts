@@ -13,7 +13,12 @@ const maxInspected = 72 * 1024;
  * the client ends, or `delay` ms pass; then pauses it and calls `done` once with every
  * byte read (for the server, or to unshift before a hand-off) and what was detected.
  */
-export function inspect(client: Socket, detectors: ReadonlyMap<string, Detector>, delay: number, done: (head: Buffer, detected: Detected | undefined) => void): void {
+export function inspect(
+  client: Socket,
+  detectors: ReadonlyMap<string, Detector>,
+  delay: number,
+  done: (head: Buffer, detected: Detected | undefined) => void,
+): void {
   let head: Buffer = Buffer.alloc(0);
   let finished = false;
   const finish = (detected: Detected | undefined) => {

@@ -27,10 +27,12 @@ const noBytes: Buffer = Buffer.alloc(0);
 
 export function handleTcpConnection(fe: FrontendRuntime, gen: Generation, env: TcpEnv, client: Socket): void {
   const ctx = new TcpContext(
-    fe.name, gen.id,
+    fe.name,
+    gen.id,
     { address: client.remoteAddress ?? '', port: client.remotePort ?? 0 },
     { address: client.localAddress ?? '', port: client.localPort ?? 0 },
-    tlsInfoOf(client), performance.now(),
+    tlsInfoOf(client),
+    performance.now(),
   );
   new TcpSession(ctx, fe, gen, env, client).start();
 }
@@ -131,7 +133,16 @@ class TcpSession extends Dispatch<TcpContext> {
       return this.#abort(`no listener for frontend ${target}`);
     }
     this.#finished = true;
-    env.accessLog?.write({ gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, client: ctx.client.address, mode: 'tcp', handoff: target, protocol: ctx.detected?.protocol, ...ctx.logFields });
+    env.accessLog?.write({
+      gen: gen.id,
+      frontend: ctx.frontend,
+      route: ctx.route?.name,
+      client: ctx.client.address,
+      mode: 'tcp',
+      handoff: target,
+      protocol: ctx.detected?.protocol,
+      ...ctx.logFields,
+    });
   }
 
   /** Connects to `server`; once up, bytes flow both ways. A connection that fails first goes back to `redispatch`. */
@@ -212,11 +223,23 @@ class TcpSession extends Dispatch<TcpContext> {
     const hooks = this.#hooks;
     if (hooks.closed.taps.length) runner(hooks.closed)(ctx);
     env.accessLog?.write({
-      gen: gen.id, frontend: ctx.frontend, route: ctx.route?.name, backend: ctx.backend?.name, server: ctx.server?.name, client: ctx.client.address,
-      mode: 'tcp', bytes_in: ctx.bytesIn, bytes_out: ctx.bytesOut,
-      connect_ms: ctx.connectTime < 0 ? undefined : round(ctx.connectTime), total_ms: round(ctx.duration),
-      queue_ms: ctx.queueTime > 0 ? round(ctx.queueTime) : undefined, retries: ctx.retries || undefined, protocol: ctx.detected?.protocol,
-      termination: tcpTermination(ctx), error: ctx.error, ...ctx.logFields,
+      gen: gen.id,
+      frontend: ctx.frontend,
+      route: ctx.route?.name,
+      backend: ctx.backend?.name,
+      server: ctx.server?.name,
+      client: ctx.client.address,
+      mode: 'tcp',
+      bytes_in: ctx.bytesIn,
+      bytes_out: ctx.bytesOut,
+      connect_ms: ctx.connectTime < 0 ? undefined : round(ctx.connectTime),
+      total_ms: round(ctx.duration),
+      queue_ms: ctx.queueTime > 0 ? round(ctx.queueTime) : undefined,
+      retries: ctx.retries || undefined,
+      protocol: ctx.detected?.protocol,
+      termination: tcpTermination(ctx),
+      error: ctx.error,
+      ...ctx.logFields,
     });
   }
 }

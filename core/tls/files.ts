@@ -27,13 +27,23 @@ export function readTlsFile(dir: string, file: string, path: KeyPath, problems: 
   try {
     return readFileSync(resolve(dir, file));
   } catch (err) {
-    problems.error(path, `cannot read ${what} "${file}": ${reasonOf(err)}`, `expected a readable PEM file; relative paths start at the configuration's folder, ${dir}`);
+    problems.error(
+      path,
+      `cannot read ${what} "${file}": ${reasonOf(err)}`,
+      `expected a readable PEM file; relative paths start at the configuration's folder, ${dir}`,
+    );
     return undefined;
   }
 }
 
 /** A certificate and its key: each readable and parsable, the key the certificate's own. */
-export function loadCertificate(dir: string, spec: { cert: string; key: string }, path: KeyPath, problems: TlsProblems, now = Date.now()): LoadedCertificate | undefined {
+export function loadCertificate(
+  dir: string,
+  spec: { cert: string; key: string },
+  path: KeyPath,
+  problems: TlsProblems,
+  now = Date.now(),
+): LoadedCertificate | undefined {
   const certPath = [...path, 'cert'];
   const keyPath = [...path, 'key'];
   const cert = readTlsFile(dir, spec.cert, certPath, problems, 'certificate');
@@ -44,12 +54,20 @@ export function loadCertificate(dir: string, spec: { cert: string; key: string }
     try {
       privateKey = createPrivateKey(key);
     } catch (err) {
-      problems.error(keyPath, `"${spec.key}" is not a usable private key: ${reasonOf(err)}`, 'expected an unencrypted PEM key, e.g. -----BEGIN PRIVATE KEY-----');
+      problems.error(
+        keyPath,
+        `"${spec.key}" is not a usable private key: ${reasonOf(err)}`,
+        'expected an unencrypted PEM key, e.g. -----BEGIN PRIVATE KEY-----',
+      );
     }
   }
   if (!x509 || !privateKey) return undefined;
   if (!x509.checkPrivateKey(privateKey)) {
-    problems.error(keyPath, `"${spec.key}" is not the private key of certificate "${spec.cert}" (${describe(x509)})`, 'expected the key the certificate was issued for');
+    problems.error(
+      keyPath,
+      `"${spec.key}" is not the private key of certificate "${spec.cert}" (${describe(x509)})`,
+      'expected the key the certificate was issued for',
+    );
     return undefined;
   }
   checkValidity(x509, spec.cert, certPath, problems, now);
@@ -79,8 +97,14 @@ function parseCertificates(pem: Buffer, file: string, path: KeyPath, problems: T
 function checkValidity(x509: X509Certificate, file: string, path: KeyPath, problems: TlsProblems, now: number): void {
   const from = Date.parse(x509.validFrom);
   const to = Date.parse(x509.validTo);
-  if (now > to) problems.warning(path, `certificate "${file}" (${describe(x509)}) expired on ${new Date(to).toISOString()}`, 'clients will refuse it; renew it');
-  else if (now < from) problems.warning(path, `certificate "${file}" (${describe(x509)}) is not valid before ${new Date(from).toISOString()}`, 'clients will refuse it until then');
+  if (now > to)
+    problems.warning(path, `certificate "${file}" (${describe(x509)}) expired on ${new Date(to).toISOString()}`, 'clients will refuse it; renew it');
+  else if (now < from)
+    problems.warning(
+      path,
+      `certificate "${file}" (${describe(x509)}) is not valid before ${new Date(from).toISOString()}`,
+      'clients will refuse it until then',
+    );
 }
 
 /**
@@ -88,7 +112,10 @@ function checkValidity(x509: X509Certificate, file: string, path: KeyPath, probl
  * included), or its subject's CN when it has none. Lower case.
  */
 export function certificateNames(x509: X509Certificate): string[] {
-  const dns = (x509.subjectAltName ?? '').split(/,\s*/).filter((e) => e.startsWith('DNS:')).map((e) => e.slice(4).toLowerCase());
+  const dns = (x509.subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((e) => e.startsWith('DNS:'))
+    .map((e) => e.slice(4).toLowerCase());
   if (dns.length) return dns.filter(isHostPattern);
   const cn = /^CN=(.*)$/m.exec(x509.subject)?.[1]?.toLowerCase();
   return cn && isHostPattern(cn) ? [cn] : [];

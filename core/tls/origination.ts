@@ -22,12 +22,17 @@ export interface ServerTls {
 export function buildServerTls(s: ServerConfig, host: string, dir: string, path: KeyPath, problems: TlsProblems): ServerTls | undefined {
   if (!s.ssl) {
     for (const key of ['verify', 'ca', 'sni'] as const) {
-      if (s[key] !== undefined) problems.error([...path, key], `"${key}" applies to TLS connections, but this server has no ssl: true`, 'add ssl: true, or remove it');
+      if (s[key] !== undefined)
+        problems.error([...path, key], `"${key}" applies to TLS connections, but this server has no ssl: true`, 'add ssl: true, or remove it');
     }
     return undefined;
   }
   if (s.sni !== undefined && isIP(s.sni)) {
-    problems.error([...path, 'sni'], `"${s.sni}" is an IP address; SNI carries host names only (RFC 6066)`, 'remove sni: the certificate is then checked against the address');
+    problems.error(
+      [...path, 'sni'],
+      `"${s.sni}" is an IP address; SNI carries host names only (RFC 6066)`,
+      'remove sni: the certificate is then checked against the address',
+    );
     return undefined;
   }
   const ca = s.ca === undefined ? undefined : loadCa(dir, s.ca, [...path, 'ca'], problems);

@@ -22,7 +22,14 @@ export interface FrontendTls {
 }
 
 /** Builds a frontend's TLS from config; problems are reported, and then there is none. */
-export function buildFrontendTls(c: FrontendTlsConfig, frontend: string, mode: Mode, dir: string, path: KeyPath, problems: TlsProblems): FrontendTls | undefined {
+export function buildFrontendTls(
+  c: FrontendTlsConfig,
+  frontend: string,
+  mode: Mode,
+  dir: string,
+  path: KeyPath,
+  problems: TlsProblems,
+): FrontendTls | undefined {
   let failed = false;
   const report: TlsProblems = {
     error: (p, message, hint) => {
@@ -34,18 +41,28 @@ export function buildFrontendTls(c: FrontendTlsConfig, frontend: string, mode: M
 
   if (mode === 'http') {
     c.alpn?.forEach((p, i) => {
-      if (p !== 'h2' && p !== 'http/1.1' && p !== 'http/1.0') report.error([...path, 'alpn', i], `an http frontend speaks h2 and HTTP/1.x only, found "${p}"`, 'use [h2, http/1.1], or mode: tcp to pass other protocols to a server');
+      if (p !== 'h2' && p !== 'http/1.1' && p !== 'http/1.0')
+        report.error(
+          [...path, 'alpn', i],
+          `an http frontend speaks h2 and HTTP/1.x only, found "${p}"`,
+          'use [h2, http/1.1], or mode: tcp to pass other protocols to a server',
+        );
     });
   }
   const verify = c.client_verify ?? (c.client_ca ? 'required' : 'none');
-  if (verify !== 'none' && !c.client_ca) report.error([...path, 'client_verify'], `client_verify: ${verify} needs client_ca, the CA file client certificates are checked against`);
+  if (verify !== 'none' && !c.client_ca)
+    report.error([...path, 'client_verify'], `client_verify: ${verify} needs client_ca, the CA file client certificates are checked against`);
   const ca = c.client_ca === undefined ? undefined : loadCa(dir, c.client_ca, [...path, 'client_ca'], report);
   let ciphers = c.ciphers;
   if (ciphers !== undefined) {
     try {
       tls.createSecureContext({ ciphers });
     } catch (err) {
-      report.error([...path, 'ciphers'], `OpenSSL refuses the cipher list: ${(err as Error).message}`, 'expected an OpenSSL cipher list, e.g. ECDHE+AESGCM:ECDHE+CHACHA20');
+      report.error(
+        [...path, 'ciphers'],
+        `OpenSSL refuses the cipher list: ${(err as Error).message}`,
+        'expected an OpenSSL cipher list, e.g. ECDHE+AESGCM:ECDHE+CHACHA20',
+      );
       ciphers = undefined; // said once, here, not again for every certificate
     }
   }
@@ -64,7 +81,8 @@ export function buildFrontendTls(c: FrontendTlsConfig, frontend: string, mode: M
   c.certificates.forEach((spec, i) => {
     const at: KeyPath = [...path, 'certificates', i];
     spec.names?.forEach((n, j) => {
-      if (!isHostPattern(n)) report.error([...at, 'names', j], `"${n}" is not a host name`, 'expected a name such as a.example.com, or a wildcard one label deep, *.example.com');
+      if (!isHostPattern(n))
+        report.error([...at, 'names', j], `"${n}" is not a host name`, 'expected a name such as a.example.com, or a wildcard one label deep, *.example.com');
     });
     const loaded = loadCertificate(dir, spec, at, report);
     if (!loaded) return;
@@ -85,8 +103,14 @@ export function buildFrontendTls(c: FrontendTlsConfig, frontend: string, mode: M
       table.set(key, context);
       chosenFor++;
     }
-    if (i > 0 && names.length === 0) report.warning(at, `certificate "${spec.cert}" names no host (no DNS subjectAltName, no CN), so SNI never chooses it`, 'list its host names in names: [...]');
-    else if (i > 0 && chosenFor === 0) report.warning(at, `every name of certificate "${spec.cert}" (${names.join(', ')}) is served by an earlier certificate, so it is never chosen`);
+    if (i > 0 && names.length === 0)
+      report.warning(
+        at,
+        `certificate "${spec.cert}" names no host (no DNS subjectAltName, no CN), so SNI never chooses it`,
+        'list its host names in names: [...]',
+      );
+    else if (i > 0 && chosenFor === 0)
+      report.warning(at, `every name of certificate "${spec.cert}" (${names.join(', ')}) is served by an earlier certificate, so it is never chosen`);
   });
   if (failed || !first) return undefined;
 

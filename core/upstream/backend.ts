@@ -112,7 +112,8 @@ export class UpstreamServer implements ServerView {
 
   /** The keep-alive connection pool to this server (HTTP mode), made on first use. */
   get pool(): UpstreamPool {
-    if (this.http2) return (this.#h2Pool ??= new H2Pool({ address: this.address, tls: this.tls, timeouts: this.timeouts, onConnect: (ms) => this.onConnect?.(this, ms) }));
+    if (this.http2)
+      return (this.#h2Pool ??= new H2Pool({ address: this.address, tls: this.tls, timeouts: this.timeouts, onConnect: (ms) => this.onConnect?.(this, ms) }));
     // Each new connection is timed (TLS handshake included) for whoever watches: stats' connect latency.
     this.#pool ??= new H1Pool(this.address, this.timeouts, this.tls, (ms) => this.onConnect?.(this, ms));
     return this.#pool;
@@ -145,7 +146,13 @@ export class Backend implements BackendView {
   /** Requests waiting for a server slot, oldest first (HAProxy's backend queue). */
   readonly #queue: ((slot: boolean) => void)[] = [];
 
-  constructor(readonly name: string, readonly mode: Mode, config: BackendConfig, timeouts: BackendTimeouts, serverTls: readonly (ServerTls | undefined)[] = []) {
+  constructor(
+    readonly name: string,
+    readonly mode: Mode,
+    config: BackendConfig,
+    timeouts: BackendTimeouts,
+    serverTls: readonly (ServerTls | undefined)[] = [],
+  ) {
     this.balance = config.balance;
     this.retries = config.retries;
     this.timeouts = timeouts;

@@ -214,7 +214,17 @@ class Connection {
     else (this.#early ??= []).push(...raw);
   };
 
-  #onHeadersComplete = (_major: number, _minor: number, raw: string[] | undefined, _method: unknown, _url: unknown, status: number, message: string, upgrade: boolean, keepAlive: boolean): number => {
+  #onHeadersComplete = (
+    _major: number,
+    _minor: number,
+    raw: string[] | undefined,
+    _method: unknown,
+    _url: unknown,
+    status: number,
+    message: string,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number => {
     const exchange = this.exchange;
     if (!exchange) return 0;
     if (this.#early) {
@@ -299,7 +309,11 @@ class Connection {
     const exchange = this.exchange;
     if (!exchange) return void this.socket.destroy();
     if (!this.connected) return this.#fail(error('connect timeout', 'UND_ERR_CONNECT_TIMEOUT'));
-    this.#fail(exchange.started ? error('the server sent no body bytes for too long', 'UND_ERR_BODY_TIMEOUT') : error('the server did not answer in time', 'UND_ERR_HEADERS_TIMEOUT'));
+    this.#fail(
+      exchange.started
+        ? error('the server sent no body bytes for too long', 'UND_ERR_BODY_TIMEOUT')
+        : error('the server did not answer in time', 'UND_ERR_HEADERS_TIMEOUT'),
+    );
   };
 
   #onError = (err: NodeJS.ErrnoException): void => {

@@ -213,7 +213,10 @@ class H2Call implements Dispatcher.DispatchController {
     }
     this.#stream = stream;
     if (this.#paused) stream.pause();
-    this.#headTimer = setTimeout(() => this.#broken(coded(`no response head within ${this.timeouts.server} ms`, 'UND_ERR_HEADERS_TIMEOUT')), this.timeouts.server);
+    this.#headTimer = setTimeout(
+      () => this.#broken(coded(`no response head within ${this.timeouts.server} ms`, 'UND_ERR_HEADERS_TIMEOUT')),
+      this.timeouts.server,
+    );
     let trailers: Record<string, string | string[]> = {};
     stream.on('response', (raw: IncomingHttpHeaders) => {
       clearTimeout(this.#headTimer);

@@ -77,7 +77,10 @@ export class BackendHealth extends EventEmitter<{ change: [HealthChange]; check:
   readonly #ejectTimers = new Map<UpstreamServer, NodeJS.Timeout>();
   readonly #probe: ((server: UpstreamServer, signal: AbortSignal) => Promise<string | undefined>) | undefined;
 
-  constructor(private readonly backend: Backend, config: BackendConfig) {
+  constructor(
+    private readonly backend: Backend,
+    config: BackendConfig,
+  ) {
     super();
     this.active = config.health;
     this.passive = config.passive === false ? undefined : config.passive;
@@ -223,7 +226,11 @@ function httpProbe(c: ActiveConfig): (server: UpstreamServer, signal: AbortSigna
     const headers = { host: spec.host ?? formatAddress(server.address), 'user-agent': 'tapgate-health-check', connection: 'close' };
     try {
       // Without expect_body the status decides: the body is not waited for.
-      const answer = await bufferedRequest(pool, { method: spec.method, path: spec.path, headers }, { maxBody: body ? maxBodyRead : 0, overflow: 'truncate', ending: endingOf(ended.signal) });
+      const answer = await bufferedRequest(
+        pool,
+        { method: spec.method, path: spec.path, headers },
+        { maxBody: body ? maxBodyRead : 0, overflow: 'truncate', ending: endingOf(ended.signal) },
+      );
       const status = answer.status;
       if (!spec.expect_status.some(([lo, hi]) => status >= lo && status <= hi)) return `status ${status}, expected ${statuses}`;
       if (body && !body.test(answer.body.toString('utf8'))) return `body does not ${body.describe}`;

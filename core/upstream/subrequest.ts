@@ -11,7 +11,15 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { FetchError, type BackendFetch, type FetchErrorCode, type FetchRequest, type FetchResponse, type FrontendFetch, type UrlFetch } from '../../sdk/fetch.ts';
+import {
+  FetchError,
+  type BackendFetch,
+  type FetchErrorCode,
+  type FetchRequest,
+  type FetchResponse,
+  type FrontendFetch,
+  type UrlFetch,
+} from '../../sdk/fetch.ts';
 import type { Generation } from '../generation.ts';
 import { HttpContext } from '../http/context.ts';
 import { type HttpHeaders } from '../../sdk/context.ts';
@@ -50,9 +58,11 @@ export class Subrequests {
   /** `api.fetch` for a plugin instance whose options name the `listed` origins. Never throws: rejects with a FetchError. */
   async fetch(request: FetchRequest, listed: ReadonlySet<string>): Promise<FetchResponse> {
     if (this.#closed) throw new FetchError('CLOSED', 'this generation is gone: its plugins were disposed');
-    if (typeof request !== 'object' || request === null) throw new FetchError('INVALID', 'expected a request object: { url }, { backend, path } or { frontend, path }');
+    if (typeof request !== 'object' || request === null)
+      throw new FetchError('INVALID', 'expected a request object: { url }, { backend, path } or { frontend, path }');
     const targets = (['url', 'backend', 'frontend'] as const).filter((k) => (request as unknown as Record<string, unknown>)[k] !== undefined);
-    if (targets.length !== 1) throw new FetchError('INVALID', `a fetch goes to one of url, backend or frontend; got ${targets.length ? targets.join(' and ') : 'none'}`);
+    if (targets.length !== 1)
+      throw new FetchError('INVALID', `a fetch goes to one of url, backend or frontend; got ${targets.length ? targets.join(' and ') : 'none'}`);
     const deadline = new Deadline(request.timeout ?? defaultTimeout, request.signal);
     try {
       if ('url' in request && request.url !== undefined) return await this.#url(request, listed, deadline);
@@ -75,7 +85,10 @@ export class Subrequests {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchError('INVALID', `${url.protocol} URLs are not fetched: http: or https: only`);
     if (url.username || url.password) throw new FetchError('INVALID', 'credentials in a URL are not sent: give an authorization header');
     if ((r.allow ?? 'listed') === 'listed' && !listed.has(url.origin) && !this.#servers().has(url.origin)) {
-      throw new FetchError('NOT_ALLOWED', `${url.origin} is not named by the configuration (this plugin's options or a server's address); pass allow: 'any' for a URL the plugin trusts`);
+      throw new FetchError(
+        'NOT_ALLOWED',
+        `${url.origin} is not named by the configuration (this plugin's options or a server's address); pass allow: 'any' for a URL the plugin trusts`,
+      );
     }
     const path = `${url.pathname}${url.search}`;
     const options = dispatchOptions(r.method, path, r.headers, r.body);
@@ -91,9 +104,10 @@ export class Subrequests {
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     // An IP address is checked against the certificate's IP names, without SNI (as for servers, core/tls/origination.ts).
-    const tls: ServerTls | undefined = url.protocol === 'https:'
-      ? { connect: { rejectUnauthorized: true, servername: isIP(host) ? '' : host, ...(ca === undefined ? {} : { ca: [ca].flat() }) }, name: host }
-      : undefined;
+    const tls: ServerTls | undefined =
+      url.protocol === 'https:'
+        ? { connect: { rejectUnauthorized: true, servername: isIP(host) ? '' : host, ...(ca === undefined ? {} : { ca: [ca].flat() }) }, name: host }
+        : undefined;
     pool = new H1Pool({ host, port }, resolveBackendTimeouts(this.gen.config.defaults.timeouts), tls, undefined);
     this.#urlPools.set(key, pool);
     if (this.#urlPools.size > maxUrlPools) {
@@ -123,7 +137,18 @@ export class Subrequests {
     const options = dispatchOptions(r.method, r.path, r.headers, r.body);
     const from = r.from;
     // What the balancing algorithm reads (client address, headers, path), as for a proxied request.
-    const ctx = new HttpContext(from?.frontend ?? '', this.gen.id, options.method, r.path, '1.1', options.headers, from?.client ?? loopback, from?.local ?? loopback, from?.tls, performance.now());
+    const ctx = new HttpContext(
+      from?.frontend ?? '',
+      this.gen.id,
+      options.method,
+      r.path,
+      '1.1',
+      options.headers,
+      from?.client ?? loopback,
+      from?.local ?? loopback,
+      from?.tls,
+      performance.now(),
+    );
     return new BackendSubrequest(ctx, this.gen, backend, r, options, deadline).answer;
   }
 
@@ -146,11 +171,19 @@ export class Subrequests {
     const client: Peer = { address: from?.client.address ?? loopback.address, port: from?.client.port ?? 0 };
     this.#depth.set(client, depth);
     const req: ClientRequest = {
-      method, url: path, httpVersion: '1.1', headers: fields, hosts: 1, client, local: from?.local ?? loopback, tls: from?.tls, body: body ?? null,
+      method,
+      url: path,
+      httpVersion: '1.1',
+      headers: fields,
+      hosts: 1,
+      client,
+      local: from?.local ?? loopback,
+      tls: from?.tls,
+      body: body ?? null,
       // A body in memory never idles.
       setTimeout: () => undefined,
     };
-    const res = new SubrequestResponse(r.discardBody ? 0 : r.maxBody ?? defaultMaxBody, r.discardBody ? 'drop' : 'fail');
+    const res = new SubrequestResponse(r.discardBody ? 0 : (r.maxBody ?? defaultMaxBody), r.discardBody ? 'drop' : 'fail');
     if (deadline.reason) throw deadline.reason;
     const stopListening = deadline.listen((reason) => res.destroy(reason));
     try {
@@ -260,7 +293,8 @@ class BackendSubrequest extends Dispatch<HttpContext> {
 
   protected unplaced(termination: string, error: string, failed?: UpstreamServer): void {
     const name = this.ctx.backend?.name ?? this.r.backend;
-    if (failed) this.fail(new FetchError('CONNECT', `no server of backend "${name}" could be reached (last: ${failed.id}, ${error})`, { cause: this.#connectError }));
+    if (failed)
+      this.fail(new FetchError('CONNECT', `no server of backend "${name}" could be reached (last: ${failed.id}, ${error})`, { cause: this.#connectError }));
     else if (termination === 'sQ') this.fail(new FetchError('NO_SERVER', `backend "${name}": no server slot within the queue timeout`));
     else this.fail(new FetchError('NO_SERVER', `no server of backend "${name}" is available`));
   }
@@ -272,7 +306,12 @@ class BackendSubrequest extends Dispatch<HttpContext> {
 }
 
 /** The request as the pools take it: checked, fields lower-cased without those of the connection, the body with its length. */
-function dispatchOptions(method = 'GET', path: string, given: FetchRequest['headers'], body: string | Uint8Array | undefined): DispatchOptions & { headers: Record<string, string | string[]> } {
+function dispatchOptions(
+  method = 'GET',
+  path: string,
+  given: FetchRequest['headers'],
+  body: string | Uint8Array | undefined,
+): DispatchOptions & { headers: Record<string, string | string[]> } {
   if (typeof path !== 'string' || !path.startsWith('/')) throw new FetchError('INVALID', `a path starts with /: ${JSON.stringify(path)}`);
   const headers: Record<string, string | string[]> = {};
   try {

@@ -5,7 +5,10 @@ import { definePlugin, Stage, z } from 'tapgate/sdk';
 const Options = z
   .strictObject({
     /** The cookie that remembers a visitor's variant. */
-    cookie: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ and -').default('ab'),
+    cookie: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ and -')
+      .default('ab'),
     /** Each variant's share of new visitors: `{ a: 90, b: 10 }`. */
     weights: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.number().nonnegative()),
     /** Each variant's backend: `{ a: app-stable, b: app-next }`. */

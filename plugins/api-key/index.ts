@@ -13,10 +13,14 @@ import { keyTable, readKeysFile, sha256Hex } from './keys.ts';
 const Options = z
   .strictObject({
     /** Accepted keys, each as the SHA-256 hex digest of the key (`printf %s KEY | sha256sum`). */
-    keys: z.array(z.strictObject({
-      name: z.string().min(1),
-      key_sha256: z.string().regex(sha256Hex, 'expected the SHA-256 hex digest of the key (64 hex digits): printf %s KEY | sha256sum'),
-    })).default([]),
+    keys: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          key_sha256: z.string().regex(sha256Hex, 'expected the SHA-256 hex digest of the key (64 hex digits): printf %s KEY | sha256sum'),
+        }),
+      )
+      .default([]),
     /** A file of `name:sha256hex` lines (or JSON), relative to the config; read again on every reload. */
     keys_file: z.string().min(1).optional(),
     /** The header the key is read from. */
@@ -27,7 +31,10 @@ const Options = z
     forward_name: HeaderName.optional(),
     /** Remove the key (header and query parameter) from the request sent to the server. */
     strip: z.boolean().default(true),
-    realm: z.string().regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\').default('tapgate'),
+    realm: z
+      .string()
+      .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\')
+      .default('tapgate'),
   })
   .superRefine((o, ctx) => {
     if (!o.keys.length && o.keys_file === undefined) ctx.addIssue({ code: 'custom', path: [], input: o, message: 'expected `keys` or `keys_file`' });
@@ -46,7 +53,10 @@ function withoutParameter(path: string, name: string): string {
       return raw;
     }
   };
-  const kept = path.slice(q + 1).split('&').filter((part) => nameOf(part) !== name);
+  const kept = path
+    .slice(q + 1)
+    .split('&')
+    .filter((part) => nameOf(part) !== name);
   return kept.length ? `${path.slice(0, q)}?${kept.join('&')}` : path.slice(0, q);
 }
 
@@ -57,13 +67,18 @@ export default definePlugin({
   description: 'API keys in a header or query parameter, stored as SHA-256 digests (options or a keys file, re-read on reload); the name in ctx.state.apiKey.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`api-key works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`api-key works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const table = keyTable([...o.keys, ...(o.keys_file === undefined ? [] : readKeysFile(o.keys_file, api.dir))]);
     if (table.size === 0) api.log.warn('no API keys: every request will be refused');
     const { header, query } = o;
 
     const requests = api.metrics.counter('api_key_requests_total', 'Requests checked by the api-key plugin, by result (accepted, missing, invalid)');
-    const counted = { accepted: requests.bind({ result: 'accepted' }), missing: requests.bind({ result: 'missing' }), invalid: requests.bind({ result: 'invalid' }) };
+    const counted = {
+      accepted: requests.bind({ result: 'accepted' }),
+      missing: requests.bind({ result: 'missing' }),
+      invalid: requests.bind({ result: 'invalid' }),
+    };
     const refuse = (description: string): HttpAnswer => ({
       status: 401,
       headers: { 'www-authenticate': `ApiKey realm="${o.realm}"`, 'content-type': 'application/json', 'cache-control': 'no-store' },
@@ -73,7 +88,7 @@ export default definePlugin({
     const invalid = refuse('the API key is not valid');
 
     api.hooks.http.request.tap({ name: api.name, stage: Stage.AUTH }, (ctx: HttpContext): HttpAnswer | undefined => {
-      const key = ctx.header(header).trim() || (query === undefined ? '' : ctx.query.get(query)?.trim() ?? '');
+      const key = ctx.header(header).trim() || (query === undefined ? '' : (ctx.query.get(query)?.trim() ?? ''));
       if (key === '') {
         counted.missing.inc();
         return missing;

@@ -21,7 +21,7 @@ const Url = z.string().refine((v) => {
   }
 }, 'expected an http:// or https:// URL, e.g. http://127.0.0.1:4181/auth');
 /** A client header worth sending along; Host is the service's own (the client's is in X-Forwarded-Host). */
-const ForwardedHeader = HeaderName.refine((name) => name !== 'host', 'expected a header other than host (the client\'s Host is sent as x-forwarded-host)');
+const ForwardedHeader = HeaderName.refine((name) => name !== 'host', "expected a header other than host (the client's Host is sent as x-forwarded-host)");
 /** What the gateway always tells the service about the request. */
 const describing = ['x-forwarded-method', 'x-forwarded-uri', 'x-forwarded-host', 'x-forwarded-for', 'x-forwarded-proto'] as const;
 
@@ -29,7 +29,10 @@ const Options = z
   .strictObject({
     /** The service to ask. */
     url: Url,
-    method: z.string().regex(/^[A-Z]+$/, 'expected a method in capitals, e.g. GET').default('GET'),
+    method: z
+      .string()
+      .regex(/^[A-Z]+$/, 'expected a method in capitals, e.g. GET')
+      .default('GET'),
     /** Client headers sent to the service (besides the X-Forwarded-* ones describing the request). */
     forward_headers: z.array(ForwardedHeader).default(['authorization', 'cookie']),
     /** Headers of the service's 2xx answer copied into the request sent to the server; a client's own are always removed. */
@@ -52,15 +55,19 @@ const Options = z
   .superRefine((o, ctx) => {
     const sent = new Set<string>([...o.forward_headers, ...describing]);
     o.cache_key.forEach((name, i) => {
-      if (!sent.has(name)) ctx.addIssue({ code: 'custom', path: ['cache_key', i], input: name, message: `expected a header sent to the service: one of forward_headers or ${describing.join(', ')}` });
+      if (!sent.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cache_key', i],
+          input: name,
+          message: `expected a header sent to the service: one of forward_headers or ${describing.join(', ')}`,
+        });
     });
   });
 export type AuthRequestOptions = z.output<typeof Options>;
 
 /** What the service said, as the gateway acts on it (and caches it). */
-type Decision =
-  | { allow: true; headers: readonly (readonly [string, string])[] }
-  | { allow: false; answer: HttpAnswer };
+type Decision = { allow: true; headers: readonly (readonly [string, string])[] } | { allow: false; answer: HttpAnswer };
 
 const reason = (status: number) => (STATUS_CODES[status] ?? 'refused').toLowerCase();
 const jsonAnswer = (status: number, description: string, headers: HttpHeaders = {}): HttpAnswer => ({
@@ -74,21 +81,25 @@ export default definePlugin({
   name: 'auth-request',
   version: '1.0.0',
   gateway: '^0.1',
-  description: 'Asks an external service whether a request may pass (nginx auth_request, Traefik forwardAuth); copies its identity headers upstream; answers cached when asked.',
+  description:
+    'Asks an external service whether a request may pass (nginx auth_request, Traefik forwardAuth); copies its identity headers upstream; answers cached when asked.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`auth-request works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`auth-request works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     // The service is asked through api.fetch: the gateway's HTTP/1.1 pool for its origin (named by `url`, so allowed).
     let asking = 0;
     const waiting: (() => void)[] = [];
-    const cache = o.cache_ttl > 0
-      ? new LRUCache<string, Decision>({ max: o.cache_max, ttl: o.cache_ttl, ttlResolution: 0, perf: { now: api.now } })
-      : undefined;
+    const cache =
+      o.cache_ttl > 0 ? new LRUCache<string, Decision>({ max: o.cache_max, ttl: o.cache_ttl, ttlResolution: 0, perf: { now: api.now } }) : undefined;
     const refusals = new Set(o.refusal_statuses);
     /** Per request: the service's headers to copy into the upstream request. */
     const granted = new WeakMap<HttpContext, readonly (readonly [string, string])[]>();
 
-    const requests = api.metrics.counter('auth_request_requests_total', 'Requests checked by the auth-request plugin, by result (allowed, refused, error) and whether the answer came from the cache');
+    const requests = api.metrics.counter(
+      'auth_request_requests_total',
+      'Requests checked by the auth-request plugin, by result (allowed, refused, error) and whether the answer came from the cache',
+    );
     const counted = {
       allowed: requests.bind({ result: 'allowed', cached: 'no' }),
       refused: requests.bind({ result: 'refused', cached: 'no' }),
@@ -167,14 +178,21 @@ export default definePlugin({
 
     api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.AUTH }, async (ctx): Promise<HttpAnswer | undefined> => {
       const headers = headersFor(ctx);
-      const key = cache && createHash('sha256').update(JSON.stringify(o.cache_key.map((name) => headers[name] ?? null))).digest('base64');
+      const key =
+        cache &&
+        createHash('sha256')
+          .update(JSON.stringify(o.cache_key.map((name) => headers[name] ?? null)))
+          .digest('base64');
       let decision = key === undefined ? undefined : cache!.get(key);
       if (decision) (decision.allow ? counted.allowedCached : counted.refusedCached).inc();
       else {
         const asked = await ask(headers);
         if (asked instanceof Error) {
           counted.error.inc();
-          api.log.warn({ request: ctx.id, err: asked.message }, o.on_error === 'allow' ? 'authentication service failed; request let through (on_error: allow)' : 'authentication service failed; request refused');
+          api.log.warn(
+            { request: ctx.id, err: asked.message },
+            o.on_error === 'allow' ? 'authentication service failed; request let through (on_error: allow)' : 'authentication service failed; request refused',
+          );
           if (o.on_error === 'allow') return undefined;
           const status = (asked as Error & { status: number }).status;
           return jsonAnswer(status, status === 503 ? 'the authentication service did not answer' : 'the authentication service answered unexpectedly');

@@ -9,7 +9,6 @@ import { LRUCache } from 'lru-cache';
 import { definePlugin, Duration, HeaderName, Stage, z, type HttpAnswer, type HttpContext } from '../../sdk/index.ts';
 import { decoyHash, parseScryptHash, verifyScrypt, type ScryptHash } from './scrypt.ts';
 
-
 /** RFC 7617: a user-id holds no colon and no control characters. */
 const UserName = z.string().regex(/^[^:\x00-\x1f\x7f]+$/, 'expected a user name without ":" or control characters');
 const PasswordHash = z.string().transform((text, ctx) => {
@@ -25,7 +24,10 @@ const PasswordHash = z.string().transform((text, ctx) => {
 const Options = z.strictObject({
   /** `name: scrypt$N$r$p$salt$hash`. */
   users: z.record(UserName, PasswordHash).refine((u) => Object.keys(u).length > 0, 'expected at least one user'),
-  realm: z.string().regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\').default('tapgate'),
+  realm: z
+    .string()
+    .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\')
+    .default('tapgate'),
   /** Send the user's name to the server in this header (a client's own header of that name is always removed). */
   forward_user: HeaderName.optional(),
   /** Remove Authorization from the request sent to the server. */
@@ -60,17 +62,21 @@ export default definePlugin({
   description: 'HTTP basic authentication against scrypt password hashes, with successful verifications cached briefly; the user in ctx.state.user.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`basic-auth works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`basic-auth works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const users = new Map<string, ScryptHash>(Object.entries(o.users));
     const decoy = decoyHash(users.values().next().value);
     const cacheKey = randomBytes(32);
-    const remembered = o.cache.ttl > 0
-      ? new LRUCache<string, true>({ max: o.cache.max, ttl: o.cache.ttl, ttlResolution: 0, perf: { now: api.now } })
-      : undefined;
+    const remembered =
+      o.cache.ttl > 0 ? new LRUCache<string, true>({ max: o.cache.max, ttl: o.cache.ttl, ttlResolution: 0, perf: { now: api.now } }) : undefined;
     const pending = new Map<string, Promise<boolean>>();
 
     const requests = api.metrics.counter('basic_auth_requests_total', 'Requests checked by the basic-auth plugin, by result (accepted, missing, invalid)');
-    const counted = { accepted: requests.bind({ result: 'accepted' }), missing: requests.bind({ result: 'missing' }), invalid: requests.bind({ result: 'invalid' }) };
+    const counted = {
+      accepted: requests.bind({ result: 'accepted' }),
+      missing: requests.bind({ result: 'missing' }),
+      invalid: requests.bind({ result: 'invalid' }),
+    };
     const verifications = api.metrics.counter('basic_auth_verifications_total', 'Password hashes computed by the basic-auth plugin (cache misses)').bind({});
     const challenge: HttpAnswer = {
       status: 401,
@@ -87,10 +93,12 @@ export default definePlugin({
         verifications.inc();
         const stored = users.get(user);
         // An unknown user costs the same as a known one: timing does not tell which names exist.
-        running = verifyScrypt(password, stored ?? decoy).then((ok) => {
-          if (ok && stored) remembered?.set(key, true);
-          return ok && stored !== undefined;
-        }).finally(() => pending.delete(key));
+        running = verifyScrypt(password, stored ?? decoy)
+          .then((ok) => {
+            if (ok && stored) remembered?.set(key, true);
+            return ok && stored !== undefined;
+          })
+          .finally(() => pending.delete(key));
         pending.set(key, running);
       }
       return running;

@@ -79,7 +79,8 @@ export function purgeOf(host: string, target: string): PurgeRequest {
   return target.endsWith('*') ? { prefix: `${host}${target.slice(0, -1)}` } : { host, target };
 }
 
-const usage = 'expected a JSON object: {"url": "http://host/path"}, {"host": "host", "path": "/path"} (a trailing * purges every URL starting so) or {"tag": "name"}';
+const usage =
+  'expected a JSON object: {"url": "http://host/path"}, {"host": "host", "path": "/path"} (a trailing * purges every URL starting so) or {"tag": "name"}';
 
 /** The body of POST /cache/purge. */
 export function parsePurge(body: Buffer): PurgeRequest | { error: string } {
@@ -110,7 +111,8 @@ export function parsePurge(body: Buffer): PurgeRequest | { error: string } {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return { error: `expected an http or https URL, not ${parsed.protocol}` };
     return purgeOf(parsed.host.toLowerCase(), parsed.pathname + parsed.search);
   }
-  if (typeof host !== 'string' || !host || typeof path !== 'string' || !path.startsWith('/')) return { error: 'expected "host" (as clients send it in Host) and "path" starting with /' };
+  if (typeof host !== 'string' || !host || typeof path !== 'string' || !path.startsWith('/'))
+    return { error: 'expected "host" (as clients send it in Host) and "path" starting with /' };
   return purgeOf(host.toLowerCase(), path);
 }
 
@@ -151,7 +153,9 @@ async function answerAdmin(api: PluginApi, req: AdminRequest): Promise<HttpAnswe
     }
     case '/cache/stats': {
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'GET only' }, { allow: 'GET' });
-      const workers = (await api.broadcast(topics.stats, null)).filter((a): a is { pid: number; caches: CacheSummary[] } => Array.isArray((a as { caches?: unknown })?.caches));
+      const workers = (await api.broadcast(topics.stats, null)).filter((a): a is { pid: number; caches: CacheSummary[] } =>
+        Array.isArray((a as { caches?: unknown })?.caches),
+      );
       const total = (field: 'entries' | 'bytes') => workers.reduce((n, w) => n + w.caches.reduce((m, c) => m + c[field], 0), 0);
       return json(200, { entries: total('entries'), bytes: total('bytes'), workers });
     }

@@ -5,16 +5,43 @@
 // `errorResponse` puts a stale entry in place of the gateway's own 502/503/504.
 // The store sits behind a small interface (store.ts); the RFC rules are in policy.ts;
 // purges and listings reaching every instance in every worker are in admin.ts.
-import { addressMatcher, Cidr, definePlugin, Duration, HeaderName, Size, Stage, z, type Eventually, type HttpAnswer, type HttpContext, type HttpHeaders, type UpstreamResponse } from '../../sdk/index.ts';
+import {
+  addressMatcher,
+  Cidr,
+  definePlugin,
+  Duration,
+  HeaderName,
+  Size,
+  Stage,
+  z,
+  type Eventually,
+  type HttpAnswer,
+  type HttpContext,
+  type HttpHeaders,
+  type UpstreamResponse,
+} from '../../sdk/index.ts';
 import { joinGeneration, purgeEverywhere, purgeOf, type CacheInstance, type EntryView, type PurgeRequest } from './admin.ts';
 import { keyFunction } from './key.ts';
 import {
-  ageSeconds, currentAge, describe, freshenHeaders, header, isStorable, notModified, notModifiedHeaders, originErrors, parseCacheControl,
-  requestDirectives, safeMethods, staleIfErrorAllows, useFor, type CachedResponse, type Directives,
+  ageSeconds,
+  currentAge,
+  describe,
+  freshenHeaders,
+  header,
+  isStorable,
+  notModified,
+  notModifiedHeaders,
+  originErrors,
+  parseCacheControl,
+  requestDirectives,
+  safeMethods,
+  staleIfErrorAllows,
+  useFor,
+  type CachedResponse,
+  type Directives,
 } from './policy.ts';
 import { MemoryStore } from './store.ts';
 import { VariantStore, type Stored } from './variants.ts';
-
 
 const Options = z.strictObject({
   /** Bytes held at most (bodies and headers); least recently used entries leave first. */
@@ -25,24 +52,30 @@ const Options = z.strictObject({
   ttl: Duration.optional(),
   /** The response header saying HIT, MISS, STALE or REVALIDATED. */
   status_header: HeaderName.default('x-cache'),
-  key: z.strictObject({
-    /** true: the query is left out of the key; a list: these parameters are. */
-    ignore_query: z.union([z.boolean(), z.array(z.string())]).default(false),
-    /** Request headers whose values also tell responses apart (as if every response had them in Vary). */
-    headers: z.array(HeaderName).default([]),
-  }).default({ ignore_query: false, headers: [] }),
-  tags: z.strictObject({
-    /** The response header naming the tags to purge a response by (comma or space separated). */
-    header: HeaderName.default('cache-tag'),
-    /** Remove it from responses to clients (it is meant for the cache). */
-    strip: z.boolean().default(true),
-  }).default({ header: 'cache-tag', strip: true }),
-  purge: z.strictObject({
-    /** Accept the PURGE method: `PURGE /path` drops one URL, `PURGE /prefix*` every URL starting so, in every worker. */
-    enabled: z.boolean().default(false),
-    /** Client addresses allowed to purge. */
-    allow: z.array(Cidr).default(['127.0.0.1/32', '::1/128']),
-  }).default({ enabled: false, allow: ['127.0.0.1/32', '::1/128'] }),
+  key: z
+    .strictObject({
+      /** true: the query is left out of the key; a list: these parameters are. */
+      ignore_query: z.union([z.boolean(), z.array(z.string())]).default(false),
+      /** Request headers whose values also tell responses apart (as if every response had them in Vary). */
+      headers: z.array(HeaderName).default([]),
+    })
+    .default({ ignore_query: false, headers: [] }),
+  tags: z
+    .strictObject({
+      /** The response header naming the tags to purge a response by (comma or space separated). */
+      header: HeaderName.default('cache-tag'),
+      /** Remove it from responses to clients (it is meant for the cache). */
+      strip: z.boolean().default(true),
+    })
+    .default({ header: 'cache-tag', strip: true }),
+  purge: z
+    .strictObject({
+      /** Accept the PURGE method: `PURGE /path` drops one URL, `PURGE /prefix*` every URL starting so, in every worker. */
+      enabled: z.boolean().default(false),
+      /** Client addresses allowed to purge. */
+      allow: z.array(Cidr).default(['127.0.0.1/32', '::1/128']),
+    })
+    .default({ enabled: false, allow: ['127.0.0.1/32', '::1/128'] }),
 });
 export type CacheOptions = z.output<typeof Options>;
 
@@ -87,7 +120,8 @@ export default definePlugin({
   name: 'cache',
   version: '1.0.0',
   gateway: '^0.1',
-  description: 'HTTP cache (RFC 9111 shared cache, RFC 5861 stale-*): in-memory LRU bounded by bytes, coalescing, purges by URL, prefix or tag in every worker.',
+  description:
+    'HTTP cache (RFC 9111 shared cache, RFC 5861 stale-*): in-memory LRU bounded by bytes, coalescing, purges by URL, prefix or tag in every worker.',
   options: Options,
   setup(api, o) {
     const scope = api.scope;
@@ -126,7 +160,11 @@ export default definePlugin({
 
     const instance: CacheInstance = {
       purge: (request: PurgeRequest) =>
-        'tag' in request ? variants.invalidateTag(request.tag) : 'prefix' in request ? variants.invalidatePrefix(request.prefix) : variants.invalidate(keyOf(request.host, request.target)),
+        'tag' in request
+          ? variants.invalidateTag(request.tag)
+          : 'prefix' in request
+            ? variants.invalidatePrefix(request.prefix)
+            : variants.invalidate(keyOf(request.host, request.target)),
       summary: async () => {
         const listed = await variants.list('', Number.MAX_SAFE_INTEGER);
         return { cache: labels.cache, entries: listed.length, bytes: memory.bytes, tags: memory.tags };
@@ -137,8 +175,14 @@ export default definePlugin({
         for (const { key, variant, entry } of await variants.list(prefix, limit, tag)) {
           const age = currentAge(entry, now);
           out.push({
-            cache: labels.cache, key, ...(variant ? { variant } : {}), status: entry.status,
-            age_s: Math.floor(age / 1000), fresh_s: Math.floor(entry.lifetime / 1000) - Math.floor(age / 1000), bytes: entry.body.length, tags: entry.tags,
+            cache: labels.cache,
+            key,
+            ...(variant ? { variant } : {}),
+            status: entry.status,
+            age_s: Math.floor(age / 1000),
+            fresh_s: Math.floor(entry.lifetime / 1000) - Math.floor(age / 1000),
+            bytes: entry.body.length,
+            tags: entry.tags,
           });
         }
         return out;
@@ -221,7 +265,10 @@ export default definePlugin({
       }
       if (!waited && coalescible(ctx, state.req)) {
         const leader = inflight.get(state.key);
-        if (leader) return follow(leader).then(() => variants.lookup(state.key, ctx.headers)).then((again) => decide(ctx, state, again, true));
+        if (leader)
+          return follow(leader)
+            .then(() => variants.lookup(state.key, ctx.headers))
+            .then((again) => decide(ctx, state, again, true));
         state.lead = lead(state.key);
       }
       state.entry = entry;
@@ -242,7 +289,15 @@ export default definePlugin({
       if (method === 'PURGE' && o.purge.enabled) return purge(ctx);
       const host = hostOf(ctx);
       if (method !== 'GET' && method !== 'HEAD') {
-        if (!safeMethods.has(method)) ctx.state[stateKey] = { key: keyOf(host, ctx.url), host, req: new Map(), conditional: false, requestTime: 0, invalidate: true } satisfies RequestState;
+        if (!safeMethods.has(method))
+          ctx.state[stateKey] = {
+            key: keyOf(host, ctx.url),
+            host,
+            req: new Map(),
+            conditional: false,
+            requestTime: 0,
+            invalidate: true,
+          } satisfies RequestState;
         return undefined;
       }
       const key = keyOf(host, ctx.url);
@@ -321,7 +376,15 @@ export default definePlugin({
     });
 
     /** Keeps the body as it streams to the client, and stores it once complete. */
-    const collect = (ctx: HttpContext, state: RequestState, res: UpstreamResponse, headers: HttpHeaders, tags: string[], responseTime: number, length: number | undefined) => {
+    const collect = (
+      ctx: HttpContext,
+      state: RequestState,
+      res: UpstreamResponse,
+      headers: HttpHeaders,
+      tags: string[],
+      responseTime: number,
+      length: number | undefined,
+    ) => {
       const status = res.status;
       const chunks: Uint8Array[] = [];
       let bytes = 0;

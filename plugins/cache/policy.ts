@@ -59,7 +59,7 @@ export function parseCacheControl(value: string | string[] | undefined): Directi
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) && m[0] !== '') {
     const name = m[1]!.toLowerCase();
-    if (!out.has(name)) out.set(name, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3] ?? true);
+    if (!out.has(name)) out.set(name, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? true));
   }
   return out;
 }
@@ -75,14 +75,22 @@ export function seconds(d: Directives, name: string): number | undefined {
 /** Request directives, with `Pragma: no-cache` read as `no-cache` when there is no Cache-Control (5.4). */
 export function requestDirectives(headers: HttpHeaders): Directives {
   const cc = headers['cache-control'];
-  if (cc === undefined && headers.pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(header(headers, 'pragma') ?? '')) return new Map([['no-cache', true]]);
+  if (cc === undefined && headers.pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(header(headers, 'pragma') ?? ''))
+    return new Map([['no-cache', true]]);
   return parseCacheControl(cc);
 }
 
 export function varyNames(headers: HttpHeaders): string[] {
   const v = header(headers, 'vary');
   if (!v) return [];
-  return [...new Set(v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))];
+  return [
+    ...new Set(
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 /**
@@ -145,9 +153,7 @@ export function ageSeconds(ms: number): string {
 }
 
 /** Everything derived from a response's head that the cache keeps with it. */
-export function describe(
-  status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number, ttl?: number,
-): CachedResponse {
+export function describe(status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number, ttl?: number): CachedResponse {
   const res = parseCacheControl(headers['cache-control']);
   return {
     status,

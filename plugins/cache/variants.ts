@@ -18,7 +18,15 @@ const maxVariants = 64;
 
 /** The request's values of the Vary headers, normalized; an absent header only matches an absent one. */
 function variantOf(names: readonly string[], headers: HttpHeaders): string {
-  return JSON.stringify(names.map((n) => header(headers, n)?.replace(/\s+/g, ' ').replace(/\s*,\s*/g, ',').trim() ?? null));
+  return JSON.stringify(
+    names.map(
+      (n) =>
+        header(headers, n)
+          ?.replace(/\s+/g, ' ')
+          .replace(/\s*,\s*/g, ',')
+          .trim() ?? null,
+    ),
+  );
 }
 
 function sizeOf(entry: CachedResponse): number {

@@ -20,7 +20,10 @@ const OneOrMore = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]
 const knownAlgorithms: readonly string[] = [...asymmetricAlgorithms, ...hmacAlgorithms];
 
 const KeyEntry = z.union([
-  z.string().min(1).transform((file): KeySource => ({ file })),
+  z
+    .string()
+    .min(1)
+    .transform((file): KeySource => ({ file })),
   z.strictObject({ file: z.string().min(1), kid: z.string().min(1).optional(), alg: z.enum(asymmetricAlgorithms).optional() }),
   z.strictObject({ jwk: z.record(z.string(), z.unknown()) }),
 ]);
@@ -37,7 +40,13 @@ const JwksUrl = z.string().refine((v) => {
 
 /** Where the token is read from. */
 const TokenSource = z.union([
-  z.strictObject({ header: HeaderName, scheme: z.string().regex(/^[A-Za-z][A-Za-z0-9._~+/-]*$/).optional() }),
+  z.strictObject({
+    header: HeaderName,
+    scheme: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9._~+/-]*$/)
+      .optional(),
+  }),
   z.strictObject({ cookie: z.string().min(1) }),
   z.strictObject({ query: z.string().min(1) }),
 ]);
@@ -77,7 +86,10 @@ const Options = z
     /** Tokens remembered after a successful check (LRU): the same token again skips the signature, while exp, nbf and its key are checked anew; 0 remembers none. */
     verified_tokens: z.number().int().min(0).max(1_000_000).default(10_000),
     from: TokenSource.default({ header: 'authorization' }),
-    realm: z.string().regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\').default('tapgate'),
+    realm: z
+      .string()
+      .regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/, 'expected printable characters without " or \\')
+      .default('tapgate'),
     /** Claims sent to the server as headers: `{ sub: x-user-id }`. A client's own header of that name is always removed. */
     forward: z.record(z.string().min(1), HeaderName).default({}),
     /** Remove the token (header, cookie or query parameter) from the request sent to the server. */
@@ -87,12 +99,14 @@ const Options = z
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, input: o, message });
     const hasSecret = o.secret !== undefined || o.secret_file !== undefined;
     if (o.secret !== undefined && o.secret_file !== undefined) issue(['secret_file'], 'expected either `secret` or `secret_file`, not both');
-    if (!o.keys.length && o.jwks_url === undefined && !hasSecret) issue([], 'expected keys to verify with: `keys` (files or JWKs), `jwks_url`, or `secret` (HS256)');
+    if (!o.keys.length && o.jwks_url === undefined && !hasSecret)
+      issue([], 'expected keys to verify with: `keys` (files or JWKs), `jwks_url`, or `secret` (HS256)');
     o.algorithms?.forEach((alg, i) => {
       if (alg.toLowerCase() === 'none') issue(['algorithms', i], 'alg "none" (unsigned tokens) is never accepted');
       else if (!knownAlgorithms.includes(alg)) issue(['algorithms', i], `unknown algorithm "${alg}": expected one of ${knownAlgorithms.join(', ')}`);
       else if (alg.startsWith('HS') && !hasSecret) issue(['algorithms', i], `${alg} needs a \`secret\`: HMAC is never checked with a public key`);
-      else if (!alg.startsWith('HS') && !o.keys.length && o.jwks_url === undefined) issue(['algorithms', i], `${alg} needs public keys (\`keys\` or \`jwks_url\`)`);
+      else if (!alg.startsWith('HS') && !o.keys.length && o.jwks_url === undefined)
+        issue(['algorithms', i], `${alg} needs public keys (\`keys\` or \`jwks_url\`)`);
     });
   });
 export type JwtOptions = z.output<typeof Options>;
@@ -115,7 +129,10 @@ function tokenStripper(from: JwtOptions['from']): (headers: HttpHeaders, path: s
   if ('cookie' in from) {
     return (headers, path) => {
       const raw = headers.cookie;
-      const kept = [raw ?? []].flat().flatMap((line) => line.split(';')).filter((part) => part.split('=')[0]!.trim() !== from.cookie);
+      const kept = [raw ?? []]
+        .flat()
+        .flatMap((line) => line.split(';'))
+        .filter((part) => part.split('=')[0]!.trim() !== from.cookie);
       if (kept.length) headers.cookie = kept.map((p) => p.trim()).join('; ');
       else delete headers.cookie;
       return path;
@@ -131,7 +148,10 @@ function tokenStripper(from: JwtOptions['from']): (headers: HttpHeaders, path: s
         return part;
       }
     };
-    const kept = path.slice(q + 1).split('&').filter((part) => name(part) !== from.query);
+    const kept = path
+      .slice(q + 1)
+      .split('&')
+      .filter((part) => name(part) !== from.query);
     return kept.length ? `${path.slice(0, q)}?${kept.join('&')}` : path.slice(0, q);
   };
 }
@@ -152,11 +172,21 @@ export default definePlugin({
   description: 'JWT bearer authentication (jose): local keys, remote JWKS with rotation, allow-listed algorithms, claim checks; claims in ctx.state.claims.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`jwt works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`jwt works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const local = loadLocalKeys(o.keys as KeySource[], api.dir);
-    const remote = o.jwks_url === undefined ? undefined : new RemoteJwks({
-      url: o.jwks_url, maxAge: o.jwks_cache.max_age, cooldown: o.jwks_cache.cooldown, timeout: o.jwks_cache.timeout, now: api.now, log: api.log, fetch: api.fetch,
-    });
+    const remote =
+      o.jwks_url === undefined
+        ? undefined
+        : new RemoteJwks({
+            url: o.jwks_url,
+            maxAge: o.jwks_cache.max_age,
+            cooldown: o.jwks_cache.cooldown,
+            timeout: o.jwks_cache.timeout,
+            now: api.now,
+            log: api.log,
+            fetch: api.fetch,
+          });
     let secret = o.secret === undefined ? undefined : Buffer.from(o.secret, 'utf8');
     if (o.secret_file !== undefined) {
       try {
@@ -168,10 +198,7 @@ export default definePlugin({
     }
     // Default: what the configured keys can verify (any asymmetric alg when keys come from a URL), and HMAC only with a secret.
     const algorithms = new Set(
-      o.algorithms ?? [
-        ...(remote ? asymmetricAlgorithms : new Set(local.flatMap((k) => [...k.algorithms]))),
-        ...(secret !== undefined ? hmacAlgorithms : []),
-      ],
+      o.algorithms ?? [...(remote ? asymmetricAlgorithms : new Set(local.flatMap((k) => [...k.algorithms]))), ...(secret !== undefined ? hmacAlgorithms : [])],
     );
     const verify = createVerifier({
       keys: new KeySet(local, remote),
@@ -191,7 +218,12 @@ export default definePlugin({
     const readToken = tokenReader(o.from);
 
     const requests = api.metrics.counter('jwt_requests_total', 'Requests checked by the jwt plugin, by result (accepted, missing, invalid, forbidden)');
-    const counted = { accepted: requests.bind({ result: 'accepted' }), missing: requests.bind({ result: 'missing' }), invalid: requests.bind({ result: 'invalid' }), forbidden: requests.bind({ result: 'forbidden' }) };
+    const counted = {
+      accepted: requests.bind({ result: 'accepted' }),
+      missing: requests.bind({ result: 'missing' }),
+      invalid: requests.bind({ result: 'invalid' }),
+      forbidden: requests.bind({ result: 'forbidden' }),
+    };
     const realm = `Bearer realm="${o.realm}"`;
     const answer = (status: number, challenge: string, body: string): HttpAnswer => ({
       status,
@@ -209,7 +241,11 @@ export default definePlugin({
       }
       (outcome.status === 403 ? counted.forbidden : counted.invalid).inc();
       api.log.debug({ request: ctx.id, description: outcome.description, reason: outcome.reason }, 'token refused');
-      return answer(outcome.status, `${realm}, error="${outcome.error}", error_description="${outcome.description}"`, json({ error: outcome.error, error_description: outcome.description }));
+      return answer(
+        outcome.status,
+        `${realm}, error="${outcome.error}", error_description="${outcome.description}"`,
+        json({ error: outcome.error, error_description: outcome.description }),
+      );
     };
     // Not async: a remembered token is decided in the same turn, with no promise (see EagerBailHook).
     const check = (ctx: HttpContext): HttpAnswer | undefined | Promise<HttpAnswer | undefined> => {

@@ -34,8 +34,7 @@ export interface VerificationKey {
 /** A key as the config names it: a file (PEM, JWK or JWKS; `kid` and `alg` for a PEM), or an inline JWK. */
 export type KeySource = { file: string; kid?: string; alg?: string } | { jwk: Record<string, unknown> };
 
-const typeOf = (key: KeyObject) =>
-  key.asymmetricKeyType === 'ec' ? `ec:${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType);
+const typeOf = (key: KeyObject) => (key.asymmetricKeyType === 'ec' ? `ec:${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType));
 
 /** The key with its algorithms, or why it cannot verify anything we allow. */
 function verificationKey(key: KeyObject, kid: string | undefined, alg: string | undefined): VerificationKey {
@@ -45,7 +44,8 @@ function verificationKey(key: KeyObject, kid: string | undefined, alg: string | 
   }
   const possible = algorithmsByType[typeOf(key)];
   if (!possible) throw new Error(`a ${typeOf(key).replace(':', ' key on ')} key cannot verify JWTs: expected RSA, EC (P-256, P-384, P-521) or Ed25519`);
-  if (alg !== undefined && !possible.includes(alg)) throw new Error(`its alg "${alg}" does not fit a ${typeOf(key)} key: expected one of ${possible.join(', ')}`);
+  if (alg !== undefined && !possible.includes(alg))
+    throw new Error(`its alg "${alg}" does not fit a ${typeOf(key)} key: expected one of ${possible.join(', ')}`);
   return { kid, key, algorithms: new Set(alg === undefined ? possible : [alg]) };
 }
 
@@ -68,13 +68,15 @@ function fromJwk(jwk: Record<string, unknown>): VerificationKey | undefined {
 export function fromJwks(doc: unknown): VerificationKey[] {
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('expected a JWKS: { "keys": [ ... ] }');
   const out: VerificationKey[] = [];
-  for (const [i, jwk] of ((doc as { keys: unknown[] }).keys).entries()) {
+  for (const [i, jwk] of (doc as { keys: unknown[] }).keys.entries()) {
     if (typeof jwk !== 'object' || jwk === null) throw new Error(`keys[${i}]: expected a JWK object`);
     try {
       const key = fromJwk(jwk as Record<string, unknown>);
       if (key) out.push(key);
     } catch (err) {
-      throw new Error(`keys[${i}]${typeof (jwk as { kid?: unknown }).kid === 'string' ? ` (kid "${(jwk as { kid: string }).kid}")` : ''}: ${(err as Error).message}`);
+      throw new Error(
+        `keys[${i}]${typeof (jwk as { kid?: unknown }).kid === 'string' ? ` (kid "${(jwk as { kid: string }).kid}")` : ''}: ${(err as Error).message}`,
+      );
     }
   }
   return out;
@@ -112,7 +114,8 @@ export function loadLocalKeys(sources: readonly KeySource[], dir: string): Verif
       }
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code?.startsWith('ERR_') ? 'not a usable public key' : e.message;
+      const why =
+        e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code?.startsWith('ERR_') ? 'not a usable public key' : e.message;
       throw new Error(`${where}: ${why}`);
     }
   });
@@ -166,7 +169,11 @@ export class RemoteJwks {
   async #fetch(): Promise<void> {
     try {
       const res = await this.o.fetch({
-        url: this.o.url, headers: { accept: 'application/jwk-set+json, application/json' }, timeout: this.o.timeout, signal: this.#closed.signal, maxBody: maxDocument,
+        url: this.o.url,
+        headers: { accept: 'application/jwk-set+json, application/json' },
+        timeout: this.o.timeout,
+        signal: this.#closed.signal,
+        maxBody: maxDocument,
       });
       // A redirect is not followed: an answer like any other that is not the document.
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
@@ -186,7 +193,10 @@ export class RemoteJwks {
 export class KeySet {
   readonly #local: readonly VerificationKey[];
 
-  constructor(local: readonly VerificationKey[], readonly remote: RemoteJwks | undefined) {
+  constructor(
+    local: readonly VerificationKey[],
+    readonly remote: RemoteJwks | undefined,
+  ) {
     this.#local = local;
   }
 

@@ -10,8 +10,7 @@ import type { Claims, ClaimTest } from './claims.ts';
 import type { KeySet } from './keys.ts';
 
 export type Outcome =
-  | { ok: true; claims: JWTPayload }
-  | { ok: false; status: 401 | 403; error: 'invalid_token' | 'insufficient_scope'; description: string; reason?: string };
+  { ok: true; claims: JWTPayload } | { ok: false; status: 401 | 403; error: 'invalid_token' | 'insufficient_scope'; description: string; reason?: string };
 
 export interface VerifierOptions {
   keys: KeySet;

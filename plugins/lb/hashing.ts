@@ -50,13 +50,21 @@ export const hashShape = {
   /** map-based: the hash modulo the sum of weights; consistent: a hash ring, so a server leaving moves only its keys. */
   hash_type: z.enum(['map-based', 'consistent']).default('map-based'),
   /** Bounded loads on the consistent ring: 0 (off) or 1 + ε, such as 1.25. */
-  balance_factor: z.number().refine((f) => f === 0 || f >= 1, 'expected 0 (off) or a number of at least 1, such as 1.25').default(0),
+  balance_factor: z
+    .number()
+    .refine((f) => f === 0 || f >= 1, 'expected 0 (off) or a number of at least 1, such as 1.25')
+    .default(0),
 };
 
 /** `balance_factor` bounds loads on the ring: without one, it means nothing. */
 export function onTheRing(o: HashOptions, ctx: z.RefinementCtx): void {
   if (o.balance_factor > 0 && o.hash_type !== 'consistent') {
-    ctx.addIssue({ code: 'custom', path: ['balance_factor'], input: o.balance_factor, message: 'balance_factor bounds loads on the consistent ring: add hash_type: consistent' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['balance_factor'],
+      input: o.balance_factor,
+      message: 'balance_factor bounds loads on the consistent ring: add hash_type: consistent',
+    });
   }
 }
 

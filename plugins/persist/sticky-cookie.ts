@@ -6,7 +6,10 @@ import { definePlugin, Stage, z, type ServerView } from '../../sdk/index.ts';
 
 const Options = z.strictObject({
   /** Cookie name. */
-  name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a cookie name').default('SRVID'),
+  name: z
+    .string()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a cookie name')
+    .default('SRVID'),
   /** Backends where persistence applies (default: every backend the frontend reaches). */
   backends: z.array(z.string()).optional(),
   /** Cookie attributes. */
@@ -39,7 +42,10 @@ export default definePlugin({
     if (o.indirect) {
       api.hooks.http.upstreamRequest.tapPromise({ name: api.name, stage: Stage.ROUTE }, async (ctx) => {
         if (!ctx.cookies[o.name] || !ctx.upstream) return;
-        const rest = Object.entries(ctx.cookies).filter(([k]) => k !== o.name).map(([k, v]) => `${k}=${v}`).join('; ');
+        const rest = Object.entries(ctx.cookies)
+          .filter(([k]) => k !== o.name)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('; ');
         if (rest) ctx.upstream.headers.cookie = rest;
         else delete ctx.upstream.headers.cookie;
       });

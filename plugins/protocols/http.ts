@@ -78,10 +78,17 @@ function endOfHead(b: Uint8Array, from: number): number {
 function hostHeader(b: Uint8Array, from: number, headEnd: number): string | undefined {
   let found: string | undefined;
   let count = 0;
-  for (let line = from; line < headEnd - 2; ) {
+  for (let line = from; line < headEnd - 2;) {
     let eol = line;
     while (eol + 1 < headEnd && !(b[eol] === CR && b[eol + 1] === LF)) eol++;
-    if (eol - line >= 5 && lower(b[line]!) === 0x68 && lower(b[line + 1]!) === 0x6f && lower(b[line + 2]!) === 0x73 && lower(b[line + 3]!) === 0x74 && b[line + 4] === COLON) {
+    if (
+      eol - line >= 5 &&
+      lower(b[line]!) === 0x68 &&
+      lower(b[line + 1]!) === 0x6f &&
+      lower(b[line + 2]!) === 0x73 &&
+      lower(b[line + 3]!) === 0x74 &&
+      b[line + 4] === COLON
+    ) {
       let s = line + 5;
       let e = eol;
       while (s < e && (b[s] === SP || b[s] === 0x09)) s++;

@@ -81,7 +81,7 @@ export const detectTls: Detector = (b) => {
   if (scratch.length < need) scratch = new Uint8Array(Math.min(4 + MAX_CLIENT_HELLO, Math.max(need, 2 * scratch.length)));
   const hello = scratch;
   at = 0;
-  for (let w = 0; w < need; ) {
+  for (let w = 0; w < need;) {
     const fragment = (b[at + 3]! << 8) | b[at + 4]!;
     const take = Math.min(fragment, need - w);
     hello.set(b.subarray(at + 5, at + 5 + take), w);
@@ -129,7 +129,7 @@ function parseClientHello(b: Uint8Array, p: number, end: number): Detected | und
       if (bit === 1) {
         // server_name_list: name_type (0 = host_name), 16-bit length, name; the first host_name counts.
         if (p + 2 > e || p + 2 + ((b[p]! << 8) | b[p + 1]!) !== e) return undefined;
-        for (let q = p + 2; q < e; ) {
+        for (let q = p + 2; q < e;) {
           if (q + 3 > e) return undefined;
           const nameEnd = q + 3 + ((b[q + 1]! << 8) | b[q + 2]!);
           if (nameEnd > e) return undefined;
@@ -140,7 +140,7 @@ function parseClientHello(b: Uint8Array, p: number, end: number): Detected | und
         // protocol_name_list: non-empty, of non-empty 8-bit-length names.
         if (p + 2 > e || p + 2 + ((b[p]! << 8) | b[p + 1]!) !== e || e - p < 4) return undefined;
         alpn = [];
-        for (let q = p + 2; q < e; ) {
+        for (let q = p + 2; q < e;) {
           const nameEnd = q + 1 + b[q]!;
           if (nameEnd === q + 1 || nameEnd > e) return undefined;
           alpn.push(latin1(b, q + 1, nameEnd));
@@ -164,11 +164,17 @@ function parseClientHello(b: Uint8Array, p: number, end: number): Detected | und
 /** As Node's `TLSSocket.getProtocol()` names versions. */
 function versionName(v: number): string | undefined {
   switch (v) {
-    case 0x0304: return 'TLSv1.3';
-    case 0x0303: return 'TLSv1.2';
-    case 0x0302: return 'TLSv1.1';
-    case 0x0301: return 'TLSv1';
-    case 0x0300: return 'SSLv3';
-    default: return undefined;
+    case 0x0304:
+      return 'TLSv1.3';
+    case 0x0303:
+      return 'TLSv1.2';
+    case 0x0302:
+      return 'TLSv1.1';
+    case 0x0301:
+      return 'TLSv1';
+    case 0x0300:
+      return 'SSLv3';
+    default:
+      return undefined;
   }
 }

@@ -13,9 +13,7 @@ export interface Decision {
 }
 
 /** How much a client may do: `limit` per `window` ms, or a bucket of `burst` refilled at `rate` per ms. */
-export type Policy =
-  | { algorithm: 'sliding_window'; limit: number; window: number }
-  | { algorithm: 'token_bucket'; rate: number; burst: number };
+export type Policy = { algorithm: 'sliding_window'; limit: number; window: number } | { algorithm: 'token_bucket'; rate: number; burst: number };
 
 /** Two fixed windows, the older one weighted by how much of it still overlaps: O(1) per key (as api.take counts). */
 export interface WindowCell {

@@ -57,7 +57,10 @@ const Options = z
     store: z.enum(['shared', 'local', 'redis']).optional(),
     redis: z.strictObject({ url: z.string().default(redisDefaults.url), prefix: z.string().default(redisDefaults.prefix) }).optional(),
     /** The policy's name in the RateLimit fields. */
-    policy: z.string().regex(/^[A-Za-z0-9_.:/-]+$/, 'expected letters, digits and _ . : / -').default('default'),
+    policy: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:/-]+$/, 'expected letters, digits and _ . : / -')
+      .default('default'),
     /** Add RateLimit-Policy and RateLimit to the server's responses too (a refusal always carries them). */
     headers: z.boolean().default(true),
     /** How long to wait for the shared or Redis store before letting a request pass. */
@@ -71,13 +74,21 @@ const Options = z
     const lacking = (message: string) => ctx.addIssue({ code: 'custom', path: [], input: o, message });
     if (o.algorithm === 'sliding_window') {
       if (o.limit === undefined) lacking('expected a limit: `limit: "100 per 1m"`, or `limit: 100` with `window: 1m`');
-      else if (typeof o.limit === 'number' && o.window === undefined) lacking('expected a window with a numeric limit, e.g. `window: 1m` (or write `limit: "100 per 1m"`)');
-      else if (typeof o.limit === 'string' && o.window !== undefined) issue('window', 'the limit already says its window ("… per …"): remove `window`, or make `limit` a number');
-      for (const k of ['rate', 'burst'] as const) if (o[k] !== undefined) issue(k, `\`${k}\` is for algorithm: token_bucket; a sliding window takes \`limit\` and \`window\``);
+      else if (typeof o.limit === 'number' && o.window === undefined)
+        lacking('expected a window with a numeric limit, e.g. `window: 1m` (or write `limit: "100 per 1m"`)');
+      else if (typeof o.limit === 'string' && o.window !== undefined)
+        issue('window', 'the limit already says its window ("… per …"): remove `window`, or make `limit` a number');
+      for (const k of ['rate', 'burst'] as const)
+        if (o[k] !== undefined) issue(k, `\`${k}\` is for algorithm: token_bucket; a sliding window takes \`limit\` and \`window\``);
     } else {
       if (o.rate === undefined) lacking('expected a rate: `rate: 10` (per second) or `rate: "600 per 1m"`, and optionally `burst`');
-      for (const k of ['limit', 'window'] as const) if (o[k] !== undefined) issue(k, `\`${k}\` is for algorithm: sliding_window; a token bucket takes \`rate\` and \`burst\``);
-      if (o.store === 'shared') issue('store', 'the shared store (api.take) counts sliding windows only: use `store: redis` for a token bucket across workers and machines, or `store: local` (per worker)');
+      for (const k of ['limit', 'window'] as const)
+        if (o[k] !== undefined) issue(k, `\`${k}\` is for algorithm: sliding_window; a token bucket takes \`rate\` and \`burst\``);
+      if (o.store === 'shared')
+        issue(
+          'store',
+          'the shared store (api.take) counts sliding windows only: use `store: redis` for a token bucket across workers and machines, or `store: local` (per worker)',
+        );
     }
     if (o.redis !== undefined && o.store !== 'redis') issue('redis', '`redis` settings need `store: redis`');
   });
@@ -99,10 +110,12 @@ export default definePlugin({
   name: 'rate-limit',
   version: '1.0.0',
   gateway: '^0.1',
-  description: 'Limits requests per client (address, header, JWT claim, API key): 429 with Retry-After and RateLimit fields; counts shared by the workers, local, or in Redis.',
+  description:
+    'Limits requests per client (address, header, JWT claim, API key): 429 with Retry-After and RateLimit fields; counts shared by the workers, local, or in Redis.',
   options: Options as z.ZodType<Options>,
   async setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`rate-limit works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`rate-limit works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const policy = policyOf(o);
     const storeName = o.store ?? (policy.algorithm === 'sliding_window' ? 'shared' : 'local');
     const parts: KeyPart[] = Array.isArray(o.key) ? o.key : [o.key];
@@ -146,7 +159,7 @@ export default definePlugin({
     const storeKey = (ctx: HttpContext): string | undefined => {
       const k = keyOf(ctx);
       if (k === undefined) return o.missing === 'limit' ? missingKey : undefined;
-      if (k !== lastPart) (lastPart = k), (lastKey = keyed + k);
+      if (k !== lastPart) ((lastPart = k), (lastKey = keyed + k));
       return lastKey;
     };
 

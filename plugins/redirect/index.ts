@@ -46,7 +46,8 @@ function compileTemplate(to: string): (ctx: HttpContext) => string {
 
 const unknownPlaceholder = (to: string) => [...to.matchAll(placeholderPattern)].map((m) => m[1]!).find((n) => !(n in placeholders));
 /** The template with sample values in, to see what kind of target it makes. */
-const sampleOf = (to: string) => to.replace(placeholderPattern, (_, n: string) => (n === 'path' ? '/p' : n === 'query' ? '' : n === 'scheme' ? 'http' : 'example.com'));
+const sampleOf = (to: string) =>
+  to.replace(placeholderPattern, (_, n: string) => (n === 'path' ? '/p' : n === 'query' ? '' : n === 'scheme' ? 'http' : 'example.com'));
 /** A path, or an http(s) URL. */
 const validTarget = (to: string) => {
   const sample = sampleOf(to);
@@ -65,8 +66,10 @@ const Target = z
   .min(1)
   .superRefine((to, ctx) => {
     const unknown = unknownPlaceholder(to);
-    if (unknown !== undefined) ctx.addIssue({ code: 'custom', input: to, message: `unknown placeholder {${unknown}}: expected ${names.map((n) => `{${n}}`).join(', ')}` });
-    else if (!validTarget(to)) ctx.addIssue({ code: 'custom', input: to, message: 'expected a path starting with "/" or an http(s) URL, e.g. https://{hostname}{path}{query}' });
+    if (unknown !== undefined)
+      ctx.addIssue({ code: 'custom', input: to, message: `unknown placeholder {${unknown}}: expected ${names.map((n) => `{${n}}`).join(', ')}` });
+    else if (!validTarget(to))
+      ctx.addIssue({ code: 'custom', input: to, message: 'expected a path starting with "/" or an http(s) URL, e.g. https://{hostname}{path}{query}' });
   });
 
 const Options = z
@@ -79,7 +82,8 @@ const Options = z
     status: z.literal([301, 302, 303, 307, 308]).default(302),
   })
   .superRefine((o, ctx) => {
-    if (o.to !== undefined && o.https) ctx.addIssue({ code: 'custom', path: ['https'], input: o.https, message: 'expected either `to` or `https: true`, not both' });
+    if (o.to !== undefined && o.https)
+      ctx.addIssue({ code: 'custom', path: ['https'], input: o.https, message: 'expected either `to` or `https: true`, not both' });
     if (o.to === undefined && !o.https) ctx.addIssue({ code: 'custom', path: [], input: o, message: 'expected `to` (a path or URL) or `https: true`' });
   });
 
@@ -90,7 +94,8 @@ export default definePlugin({
   description: 'Answers with a redirect (301, 302, 303, 307, 308) to a URL built from the request, or to https.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`redirect works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`redirect works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const to = o.to ?? 'https://{hostname}{path}{query}';
     const locationOf = compileTemplate(to);
     const needsHost = /\{host(name)?\}/.test(to);
@@ -102,7 +107,8 @@ export default definePlugin({
     api.hooks.http.request.tap({ name: api.name, stage: Stage.ROUTE }, (ctx): HttpAnswer | undefined => {
       if (o.https && ctx.tls) return undefined;
       // The Host goes into a Location that caches may keep: only a host name or address, with a port.
-      if (needsHost && !hostPattern.test(ctx.header('host'))) return { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'A redirect needs a valid Host header\n' };
+      if (needsHost && !hostPattern.test(ctx.header('host')))
+        return { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'A redirect needs a valid Host header\n' };
       let location = locationOf(ctx);
       if (onThisHost && otherHost.test(location)) location = location.replace(/^[/\\]+/, '/');
       return { status, headers: { location, 'content-type': 'text/plain; charset=utf-8' }, body: `Redirecting to ${location}\n` };

@@ -13,8 +13,10 @@ const Options = z
     headers: HeaderMap.default({}),
   })
   .superRefine((o, ctx) => {
-    if ('content-type' in o.headers) ctx.addIssue({ code: 'custom', path: ['headers'], input: o.headers, message: 'expected the content type in `content_type`, not in `headers`' });
-    if ((o.status === 204 || o.status === 304) && o.body !== '') ctx.addIssue({ code: 'custom', path: ['body'], input: o.body, message: `expected no body with status ${o.status}` });
+    if ('content-type' in o.headers)
+      ctx.addIssue({ code: 'custom', path: ['headers'], input: o.headers, message: 'expected the content type in `content_type`, not in `headers`' });
+    if ((o.status === 204 || o.status === 304) && o.body !== '')
+      ctx.addIssue({ code: 'custom', path: ['body'], input: o.body, message: `expected no body with status ${o.status}` });
   });
 
 export default definePlugin({
@@ -24,7 +26,8 @@ export default definePlugin({
   description: 'Answers every request it sees with a fixed status, headers and body.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`respond works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`respond works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const body = o.status === 204 || o.status === 304 ? undefined : Buffer.from(o.body);
     const headers = body ? { 'content-type': o.content_type, ...o.headers } : o.headers;
     // A fresh head each time: whatever handles the answer may add to it.

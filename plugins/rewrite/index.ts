@@ -12,7 +12,6 @@ const Prefix = z
   .transform((p) => p.replace(/\/+$/, ''))
   .refine((p) => p !== '', 'expected a prefix longer than "/"');
 
-
 const HeaderEdits = z.strictObject({
   /** Removed first. */
   remove: z.array(HeaderName).default([]),
@@ -45,7 +44,8 @@ export default definePlugin({
   description: 'Rewrites the upstream path (strip or add a prefix, regex) and request and response headers.',
   options: Options,
   setup(api, o) {
-    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http') throw new Error(`rewrite works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
+    if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
+      throw new Error(`rewrite works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const rewritePath = pathRewriter(o);
     const editRequest = o.request_headers && headerEditor(o.request_headers);
     const editResponse = o.response_headers && headerEditor(o.response_headers);

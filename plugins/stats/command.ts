@@ -53,7 +53,8 @@ async function run(args: string[], io: CommandIo): Promise<number> {
 async function fetchStats(listener: StatsListener, path: string): Promise<string> {
   const res = await listener.get(path);
   const url = listener.url + path;
-  if (res.status === 401 || res.status === 403) throw new Error(`the stats listener refused the request (${res.status}): give --token, or set stats.token in the config`);
+  if (res.status === 401 || res.status === 403)
+    throw new Error(`the stats listener refused the request (${res.status}): give --token, or set stats.token in the config`);
   if (res.status === 404) throw new Error(`${url} answered 404: the stats plugin is not loaded`);
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
   return res.text();

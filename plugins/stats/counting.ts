@@ -3,8 +3,19 @@
 // increments and histogram observations when a request or a session ends. Gauges that
 // mirror live state (in flight, queues, server status) are set only in `app.collect`.
 import {
-  chargedTo, httpTermination, tcpTermination,
-  type BackendView, type BoundCounter, type BoundGauge, type BoundHistogram, type HttpContext, type Labels, type Metrics, type RouteView, type ServerView, type TcpContext,
+  chargedTo,
+  httpTermination,
+  tcpTermination,
+  type BackendView,
+  type BoundCounter,
+  type BoundGauge,
+  type BoundHistogram,
+  type HttpContext,
+  type Labels,
+  type Metrics,
+  type RouteView,
+  type ServerView,
+  type TcpContext,
 } from '../../sdk/index.ts';
 import { classIndex, M, responseClasses, serverStatuses, type MetricDef } from './metrics.ts';
 import { downtimeMs, serverStatus } from './status.ts';

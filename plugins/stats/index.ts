@@ -48,16 +48,26 @@ async function answer(api: PluginApi, req: AdminRequest): Promise<HttpAnswer | u
     case '/':
     case '/stats': {
       const { html, csp } = renderPage(await report(api, req));
-      return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp, 'x-content-type-options': 'nosniff' }, body: html };
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp, 'x-content-type-options': 'nosniff' },
+        body: html,
+      };
     }
     case '/stats.json':
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(await report(api, req), null, 2) + '\n' };
     case '/stats.txt':
-      return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: renderTerminal(await report(api, req), req.query.get('color') === '1') };
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: renderTerminal(await report(api, req), req.query.get('color') === '1'),
+      };
     case '/stats.csv':
       return { status: 200, headers: { 'content-type': 'text/csv; charset=utf-8; header=present' }, body: renderCsv(await report(api, req)) };
     case '/metrics': {
-      const body = renderPrometheus(await req.metrics(), undefined, (family, reason) => api.log.error({ family, reason }, 'a metric family cannot be written in Prometheus text: left out of /metrics'));
+      const body = renderPrometheus(await req.metrics(), undefined, (family, reason) =>
+        api.log.error({ family, reason }, 'a metric family cannot be written in Prometheus text: left out of /metrics'),
+      );
       return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body };
     }
     default:

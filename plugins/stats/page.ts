@@ -34,7 +34,13 @@ export function renderTables(report: StatsReport): string {
   const classes = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
   type Counts = Record<(typeof classes)[number], number>;
   const responseCells = (r: Counts, pct: Counts, http: boolean): string =>
-    classes.map((c) => (http ? `<td class="n${c === '5xx' && r[c] > 0 ? ' bad' : ''}" title="${esc(`${pct[c]}% of responses`)}">${esc(num(r[c]))}<small>${esc(pct[c])}%</small></td>` : '<td class="n">-</td>')).join('');
+    classes
+      .map((c) =>
+        http
+          ? `<td class="n${c === '5xx' && r[c] > 0 ? ' bad' : ''}" title="${esc(`${pct[c]}% of responses`)}">${esc(num(r[c]))}<small>${esc(pct[c])}%</small></td>`
+          : '<td class="n">-</td>',
+      )
+      .join('');
   const responseHead = classes.map((c) => `<th>${c}</th>`).join('');
 
   const gw = report.gateway;
@@ -58,7 +64,8 @@ export function renderTables(report: StatsReport): string {
     }
     html += `</tbody></table></div>`;
     const versions = Object.entries(fe.http_versions);
-    if (versions.length) html += `<p class="meta">HTTP versions: ${versions.map(([v, n]) => `<span data-version="${esc(v)}">${esc(v === '2.0' ? 'HTTP/2' : `HTTP/${v}`)} ${esc(num(n))}</span>`).join(' · ')}</p>`;
+    if (versions.length)
+      html += `<p class="meta">HTTP versions: ${versions.map(([v, n]) => `<span data-version="${esc(v)}">${esc(v === '2.0' ? 'HTTP/2' : `HTTP/${v}`)} ${esc(num(n))}</span>`).join(' · ')}</p>`;
     html += `</section>`;
   }
 
@@ -69,12 +76,20 @@ export function renderTables(report: StatsReport): string {
     html += `<tr><th>Cur</th><th>Max</th><th>Cur</th><th>Max</th><th>Total</th><th>In</th><th>Out</th><th>Conn</th><th>Resp</th>${responseHead}<th>p50</th><th>p99</th></tr></thead><tbody>`;
     for (const s of be.servers) {
       const check = s.check;
-      const checkText = check ? (check.result === 'pending' ? 'pending' : `${check.result === 'passed' ? 'OK' : check.error ?? 'failed'} in ${check.duration_ms ?? '-'} ms`) : 'no check';
+      const checkText = check
+        ? check.result === 'pending'
+          ? 'pending'
+          : `${check.result === 'passed' ? 'OK' : (check.error ?? 'failed')} in ${check.duration_ms ?? '-'} ms`
+        : 'no check';
       const lat = http ? s.latency.ttfb : s.latency.connect;
       html += `<tr class="server" data-server="${esc(`${be.name}/${s.name}`)}" data-status="${esc(s.status)}">`;
       html += `${td(s.name, 'name', `${s.address}${s.backup ? ' (backup)' : ''}${s.maxconn ? ` maxconn ${s.maxconn}` : ''}`)}`;
       html += `<td class="st" data-status="${esc(s.status)}">${esc(s.status)} <small>${esc(age(s.since_s))}</small></td>`;
-      html += td(checkText, check && check.result === 'failed' ? 'bad' : '', check?.at ? `${check.checks} checks, ${check.failed} failed; last at ${check.at}` : '');
+      html += td(
+        checkText,
+        check && check.result === 'failed' ? 'bad' : '',
+        check?.at ? `${check.checks} checks, ${check.failed} failed; last at ${check.at}` : '',
+      );
       html += `${td(s.weight, 'n')}<td class="n">-</td><td class="n">-</td>${td(s.sessions.current, 'n')}${td(s.sessions.max, 'n')}${td(num(s.sessions.total), 'n')}${td(bytes(s.bytes.in), 'n')}${td(bytes(s.bytes.out), 'n')}`;
       html += `${td(s.errors.connection, s.errors.connection ? 'n bad' : 'n')}${td(s.errors.response, s.errors.response ? 'n bad' : 'n')}<td class="n">-</td>`;
       html += `${responseCells(s.responses, s.response_pct, http)}${td(ms(lat.p50_ms), 'n')}${td(ms(lat.p99_ms), 'n')}${td(s.downtime_s ? age(s.downtime_s) : '-', 'n')}</tr>`;

@@ -2,9 +2,7 @@
 // status and this worker's live views (server state, health). Its shape is the
 // `StatsReport` below, pinned by a golden file (test/plugins/stats/golden/); fields are
 // only ever added. Durations are ms (`_ms`), plugin costs µs (`_us`), ages seconds (`_s`).
-import type {
-  BackendView, FrontendView, GatewayStatus, MetricSample, RouteView, ServerView, WorkerDeaths, WorkerInfo,
-} from '../../sdk/index.ts';
+import type { BackendView, FrontendView, GatewayStatus, MetricSample, RouteView, ServerView, WorkerDeaths, WorkerInfo } from '../../sdk/index.ts';
 import { M, pluginTapErrors, pluginTapSlow, pluginTapSeconds, responseClasses, type MetricDef, type ResponseClass, type ServerStatus } from './metrics.ts';
 import { downtimeMs, serverStatus } from './status.ts';
 
@@ -200,7 +198,11 @@ class SampleIndex {
 
 /** Label sets as a key: names sorted, so the order they were written in does not matter. */
 function keyOf(labels: Readonly<Record<string, string>>): string {
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  return JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
 }
 function labelsOf(key: string): Record<string, string> {
   return Object.fromEntries(JSON.parse(key) as [string, string][]);
@@ -256,13 +258,25 @@ export function buildReport(input: ReportInput): StatsReport {
     const l = { frontend: fe.name };
     const responses = m.responses(M.feResponses, l);
     const routes = input.routes(fe.name);
-    const routeRows = (routes.length ? [...routes.map((r) => ({ name: r.name, backend: r.backend, handoff: r.handoff })), { name: 'default', backend: fe.defaultBackend, handoff: undefined }] : []).map(
-      (r): RouteStats => {
-        const rl = { frontend: fe.name, route: r.name };
-        const rr = m.responses(M.routeResponses, rl);
-        return { name: r.name, backend: r.backend ?? null, handoff: r.handoff ?? null, sessions: m.value(M.routeSessions, rl), responses: rr, response_pct: percentages(rr) };
-      },
-    );
+    const routeRows = (
+      routes.length
+        ? [
+            ...routes.map((r) => ({ name: r.name, backend: r.backend, handoff: r.handoff })),
+            { name: 'default', backend: fe.defaultBackend, handoff: undefined },
+          ]
+        : []
+    ).map((r): RouteStats => {
+      const rl = { frontend: fe.name, route: r.name };
+      const rr = m.responses(M.routeResponses, rl);
+      return {
+        name: r.name,
+        backend: r.backend ?? null,
+        handoff: r.handoff ?? null,
+        sessions: m.value(M.routeSessions, rl),
+        responses: rr,
+        response_pct: percentages(rr),
+      };
+    });
     return {
       name: fe.name,
       mode: fe.mode,
@@ -338,7 +352,14 @@ function serverStats(m: SampleIndex, s: ServerView, now: number): ServerStats {
     since_s: Math.max(0, Math.round((now - s.changedAt) / 1000)),
     downtime_s: Math.round(downtimeMs(s, now) / 1000),
     check: h.checked
-      ? { result: h.lastResult ?? 'pending', duration_ms: h.lastDuration ?? null, error: h.lastError ?? null, at: iso(h.lastCheckAt), checks: h.checks, failed: h.failedChecks }
+      ? {
+          result: h.lastResult ?? 'pending',
+          duration_ms: h.lastDuration ?? null,
+          error: h.lastError ?? null,
+          at: iso(h.lastCheckAt),
+          checks: h.checks,
+          failed: h.failedChecks,
+        }
       : null,
     passive: { consecutive_errors: h.consecutiveErrors, ejections: h.ejections, ejected_until: iso(h.ejectedUntil) },
     sessions: { current: m.value(M.svCurrent, l), max: m.value(M.svMax, l), total: m.value(M.svSessions, l) },

@@ -14,15 +14,28 @@ export function renderTerminal(r: StatsReport, color = false): string {
   const ms = (v: number | null) => (v === null ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(0));
   const age = (s: number) => (s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : s < 86400 ? `${Math.floor(s / 3600)}h` : `${Math.floor(s / 86400)}d`);
   const gw = r.gateway;
-  const deaths = gw.worker_deaths.total ? ` · ${gw.worker_deaths.total} worker death${gw.worker_deaths.total === 1 ? '' : 's'} (last ${gw.worker_deaths.last!.reason})` : '';
-  const out = [`tapgate  generation ${gw.generation} · ${gw.workers.length} worker${gw.workers.length === 1 ? '' : 's'}${deaths} · up ${age(gw.uptime_s)} · ${r.generated_at.replace('T', ' ').slice(0, 19)} UTC`, ''];
+  const deaths = gw.worker_deaths.total
+    ? ` · ${gw.worker_deaths.total} worker death${gw.worker_deaths.total === 1 ? '' : 's'} (last ${gw.worker_deaths.last!.reason})`
+    : '';
+  const out = [
+    `tapgate  generation ${gw.generation} · ${gw.workers.length} worker${gw.workers.length === 1 ? '' : 's'}${deaths} · up ${age(gw.uptime_s)} · ${r.generated_at.replace('T', ' ').slice(0, 19)} UTC`,
+    '',
+  ];
 
   const fe = table(
     ['FRONTEND', 'MODE', 'CUR', 'MAX', 'TOTAL', '2xx', '4xx', '5xx%', 'DENIED', 'ERR', 'p99 ms'],
     r.frontends.map((f: FrontendStats) => [
-      f.name, f.mode, f.sessions.current, f.sessions.max, f.sessions.total,
-      f.mode === 'http' ? f.responses['2xx'] : '-', f.mode === 'http' ? f.responses['4xx'] : '-', f.mode === 'http' ? pct5xx(f.responses) : '-',
-      f.denied, f.errors, ms(f.latency.total.p99_ms),
+      f.name,
+      f.mode,
+      f.sessions.current,
+      f.sessions.max,
+      f.sessions.total,
+      f.mode === 'http' ? f.responses['2xx'] : '-',
+      f.mode === 'http' ? f.responses['4xx'] : '-',
+      f.mode === 'http' ? pct5xx(f.responses) : '-',
+      f.denied,
+      f.errors,
+      ms(f.latency.total.p99_ms),
     ]),
   );
   out.push(...fe, '');
@@ -30,13 +43,52 @@ export function renderTerminal(r: StatsReport, color = false): string {
   const rows: { cells: (string | number)[]; status: string }[] = [];
   for (const b of r.backends as BackendStats[]) {
     const http = b.mode === 'http';
-    rows.push({ status: b.status, cells: [b.name, b.status, b.weight, b.sessions.current, b.sessions.max, b.sessions.total, http ? pct5xx(b.responses) : '-', `${b.errors.connection}/${b.errors.response}`, b.retries, ms((http ? b.latency.ttfb : b.latency.connect).p99_ms), `${b.servers_up}/${b.servers_total} up`] });
+    rows.push({
+      status: b.status,
+      cells: [
+        b.name,
+        b.status,
+        b.weight,
+        b.sessions.current,
+        b.sessions.max,
+        b.sessions.total,
+        http ? pct5xx(b.responses) : '-',
+        `${b.errors.connection}/${b.errors.response}`,
+        b.retries,
+        ms((http ? b.latency.ttfb : b.latency.connect).p99_ms),
+        `${b.servers_up}/${b.servers_total} up`,
+      ],
+    });
     for (const s of b.servers as ServerStats[]) {
-      const check = s.check ? (s.check.result === 'failed' ? s.check.error ?? 'failed' : s.check.result === 'passed' ? `ok ${s.check.duration_ms ?? '-'}ms` : 'pending') : '';
-      rows.push({ status: s.status, cells: [`  ${s.name}`, `${s.status} ${age(s.since_s)}`, s.weight, s.sessions.current, s.sessions.max, s.sessions.total, http ? pct5xx(s.responses) : '-', `${s.errors.connection}/${s.errors.response}`, '', ms((http ? s.latency.ttfb : s.latency.connect).p99_ms), check] });
+      const check = s.check
+        ? s.check.result === 'failed'
+          ? (s.check.error ?? 'failed')
+          : s.check.result === 'passed'
+            ? `ok ${s.check.duration_ms ?? '-'}ms`
+            : 'pending'
+        : '';
+      rows.push({
+        status: s.status,
+        cells: [
+          `  ${s.name}`,
+          `${s.status} ${age(s.since_s)}`,
+          s.weight,
+          s.sessions.current,
+          s.sessions.max,
+          s.sessions.total,
+          http ? pct5xx(s.responses) : '-',
+          `${s.errors.connection}/${s.errors.response}`,
+          '',
+          ms((http ? s.latency.ttfb : s.latency.connect).p99_ms),
+          check,
+        ],
+      });
     }
   }
-  const be = table(['BACKEND / SERVER', 'STATUS', 'WGHT', 'CUR', 'MAX', 'TOTAL', '5xx%', 'ERR c/r', 'RETR', 'p99 ttfb', 'CHECK'], rows.map((x) => x.cells));
+  const be = table(
+    ['BACKEND / SERVER', 'STATUS', 'WGHT', 'CUR', 'MAX', 'TOTAL', '5xx%', 'ERR c/r', 'RETR', 'p99 ttfb', 'CHECK'],
+    rows.map((x) => x.cells),
+  );
   out.push(be[0]!, ...be.slice(1).map((line, i) => paintStatus(line, rows[i]!.status, paint)));
   return out.join('\n') + '\n';
 }
@@ -52,6 +104,10 @@ function table(head: string[], rows: (string | number)[][]): string[] {
   const text = rows.map((r) => r.map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
   const numeric = head.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || /^[\d.%/-]*$/.test(String(r[i]))));
-  const line = (cells: string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...text.map(line)];
 }

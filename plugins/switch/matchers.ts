@@ -5,7 +5,6 @@ import { addressMatcher, Cidr, defineMatcher, RegexSource, z, type MatcherExtens
 
 const oneOrMore = <T extends z.ZodType>(t: T) => z.union([t.transform((v) => [v]), z.array(t).min(1)]) as unknown as z.ZodType<z.output<T>[]>;
 
-
 /** `example.com` (exact) or `*.example.com` (any name below it), matched without case. */
 const HostPattern = z
   .string()
@@ -32,7 +31,10 @@ export function hostTest(patterns: HostPatterns): (host: string | undefined) => 
 export const hostOf = (ctx: MatchContext): string | undefined => (ctx.kind === 'http' ? ctx.host : ctx.detected?.host);
 
 const PathRule = z.union([
-  z.string().startsWith('/', 'expected a path starting with "/" (a prefix)').transform((prefix) => ({ prefix })),
+  z
+    .string()
+    .startsWith('/', 'expected a path starting with "/" (a prefix)')
+    .transform((prefix) => ({ prefix })),
   z.strictObject({ prefix: z.string().startsWith('/', 'expected a path starting with "/"') }),
   z.strictObject({ exact: z.string().startsWith('/', 'expected a path starting with "/"') }),
   z.strictObject({ regex: RegexSource }),
@@ -59,12 +61,7 @@ function pathTest(rules: z.output<typeof PathRule>[]): MatchTest {
 }
 
 /** A header, query parameter or cookie: a value (or one of several), { regex }, true (present) or false (absent). */
-const ValueRule = z.union([
-  z.boolean(),
-  z.string(),
-  z.array(z.string()).min(1),
-  z.strictObject({ regex: RegexSource }),
-]);
+const ValueRule = z.union([z.boolean(), z.string(), z.array(z.string()).min(1), z.strictObject({ regex: RegexSource })]);
 const NamedRules = z.record(z.string().min(1), ValueRule).refine((v) => Object.keys(v).length > 0, 'expected at least one name, e.g. { x-env: canary }');
 
 function valueTest(rule: z.output<typeof ValueRule>): (v: string | undefined) => boolean {
@@ -79,7 +76,11 @@ function valueTest(rule: z.output<typeof ValueRule>): (v: string | undefined) =>
   return (v) => v !== undefined && re.test(v);
 }
 
-function namedTest(rules: Record<string, z.output<typeof ValueRule>>, read: (ctx: MatchContext, name: string) => string | undefined, lower: boolean): MatchTest {
+function namedTest(
+  rules: Record<string, z.output<typeof ValueRule>>,
+  read: (ctx: MatchContext, name: string) => string | undefined,
+  lower: boolean,
+): MatchTest {
   const tests = Object.entries(rules).map(([name, rule]) => ({ name: lower ? name.toLowerCase() : name, test: valueTest(rule) }));
   return (ctx) => tests.every((t) => t.test(read(ctx, t.name)));
 }
@@ -89,11 +90,16 @@ const readHeader = (ctx: MatchContext, name: string) => {
   const v = ctx.headers[name];
   return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
 };
-const readQuery = (ctx: MatchContext, name: string) => (ctx.kind === 'http' ? ctx.query.get(name) ?? undefined : undefined);
+const readQuery = (ctx: MatchContext, name: string) => (ctx.kind === 'http' ? (ctx.query.get(name) ?? undefined) : undefined);
 const readCookie = (ctx: MatchContext, name: string) => (ctx.kind === 'http' ? ctx.cookies[name] : undefined);
 
 const PortRange = z.union([
-  z.number().int().min(1).max(65535).transform((p) => [p, p] as const),
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .transform((p) => [p, p] as const),
   z
     .string()
     .regex(/^\d+\s*-\s*\d+$/, 'expected a port or a range such as 8000-8099')
@@ -132,9 +138,27 @@ export const builtinMatchers: readonly MatcherExtension[] = [
       return (ctx) => set.has((ctx.kind === 'http' ? ctx.method : ctx.detected?.method) ?? '');
     },
   }),
-  defineMatcher({ name: 'query', description: 'query parameters by name', options: NamedRules, modes: ['http'], create: (rules) => namedTest(rules, readQuery, false) }),
-  defineMatcher({ name: 'header', description: 'request headers by name', options: NamedRules, modes: ['http'], create: (rules) => namedTest(rules, readHeader, true) }),
-  defineMatcher({ name: 'cookie', description: 'cookies by name', options: NamedRules, modes: ['http'], create: (rules) => namedTest(rules, readCookie, false) }),
+  defineMatcher({
+    name: 'query',
+    description: 'query parameters by name',
+    options: NamedRules,
+    modes: ['http'],
+    create: (rules) => namedTest(rules, readQuery, false),
+  }),
+  defineMatcher({
+    name: 'header',
+    description: 'request headers by name',
+    options: NamedRules,
+    modes: ['http'],
+    create: (rules) => namedTest(rules, readHeader, true),
+  }),
+  defineMatcher({
+    name: 'cookie',
+    description: 'cookies by name',
+    options: NamedRules,
+    modes: ['http'],
+    create: (rules) => namedTest(rules, readCookie, false),
+  }),
   defineMatcher({
     name: 'src',
     description: 'the client address, in CIDR blocks',

@@ -40,7 +40,10 @@ export class TestCa {
     cert.serialNumber = serial();
     cert.validity.notBefore = new Date(Date.now() - day);
     cert.validity.notAfter = new Date(Date.now() + 365 * day);
-    const subject = [{ name: 'commonName', value: name }, { name: 'organizationName', value: 'tapgate tests' }];
+    const subject = [
+      { name: 'commonName', value: name },
+      { name: 'organizationName', value: 'tapgate tests' },
+    ];
     cert.setSubject(subject);
     cert.setIssuer(subject);
     cert.setExtensions([
@@ -62,7 +65,10 @@ export class TestCa {
     cert.serialNumber = serial();
     cert.validity.notBefore = spec.notBefore ?? new Date(Date.now() - day);
     cert.validity.notAfter = spec.notAfter ?? new Date(Date.now() + 90 * day);
-    cert.setSubject([{ name: 'commonName', value: spec.cn }, { name: 'organizationName', value: 'tapgate tests' }]);
+    cert.setSubject([
+      { name: 'commonName', value: spec.cn },
+      { name: 'organizationName', value: 'tapgate tests' },
+    ]);
     cert.setIssuer(this.#cert.subject.attributes);
     const altNames = [...(spec.dns ?? []).map((value) => ({ type: 2, value })), ...(spec.ips ?? []).map((ip) => ({ type: 7, ip }))];
     cert.setExtensions([
@@ -85,7 +91,11 @@ function rsaKeys(): { key: Forge.pki.rsa.PrivateKey; publicKey: Forge.pki.rsa.Pu
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
-  return { key: forge.pki.privateKeyFromPem(privateKey) as Forge.pki.rsa.PrivateKey, publicKey: forge.pki.publicKeyFromPem(publicKey) as Forge.pki.rsa.PublicKey, pem: privateKey };
+  return {
+    key: forge.pki.privateKeyFromPem(privateKey) as Forge.pki.rsa.PrivateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey) as Forge.pki.rsa.PublicKey,
+    pem: privateKey,
+  };
 }
 
 /** A positive serial number (its high bit clear), 16 random bytes. */

@@ -114,7 +114,12 @@ function send(port: number, r: TestRequest, secure: boolean, agent: http.Agent |
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
       res.on('end', () => {
-        resolve({ status: res.statusCode!, headers: headersOf(res.rawHeaders), body: Buffer.concat(chunks).toString(), ...(certificate ? { certificate } : {}) });
+        resolve({
+          status: res.statusCode!,
+          headers: headersOf(res.rawHeaders),
+          body: Buffer.concat(chunks).toString(),
+          ...(certificate ? { certificate } : {}),
+        });
       });
     });
     req.on('error', reject);

@@ -40,7 +40,10 @@ export interface TestMaster extends FrontDoor {
   readonly output: readonly string[];
   status(): Promise<TestMasterStatus>;
   /** Writes the config and files given (else keeps them) and reloads, as `tapgate reload` does: resolves once the new generation serves, or with the problems that refused it. */
-  reload(change?: { config?: Record<string, unknown>; files?: Record<string, string> }): Promise<{ ok: boolean; generation?: number; problems?: { path: string; message: string }[]; error?: string }>;
+  reload(change?: {
+    config?: Record<string, unknown>;
+    files?: Record<string, string>;
+  }): Promise<{ ok: boolean; generation?: number; problems?: { path: string; message: string }[]; error?: string }>;
   /** Stops the master at once (its workers with it), then the origins. */
   close(): Promise<void>;
 }
@@ -94,7 +97,14 @@ export async function createTestMaster(options: TestMasterOptions): Promise<Test
     const c = (child = spawn(process.execPath, [bin, 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] }));
     createInterface({ input: c.stderr! }).on('line', (line) => output.push(line));
     // The control socket answers once the first generation serves.
-    for (let i = 0; !(await controlRequest(socket, { cmd: 'status' }, 1000).then(() => true, () => false)); i++) {
+    for (
+      let i = 0;
+      !(await controlRequest(socket, { cmd: 'status' }, 1000).then(
+        () => true,
+        () => false,
+      ));
+      i++
+    ) {
       if (exited()) throw new Error(`the master exited (${c.signalCode ?? c.exitCode}):\n${output.join('\n')}`);
       if (i >= 600) throw new Error(`the master did not serve within 30 s:\n${output.join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));

@@ -81,10 +81,11 @@ export async function startOrigin(name: string, handler: OriginHandler): Promise
     get connections() {
       return connections;
     },
-    close: () => (closed ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy();
-    })),
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      })),
   };
 }
 

@@ -2,7 +2,23 @@
 // contexts its taps, matchers and balancers receive (the kernel's own classes), servers
 // whose state a test sets, the kernel's rule for which servers a balancer may pick,
 // match conditions compiled as a route's are, and a metrics registry.
-import type { AnyExtension, Balancer, BalancerExtension, Condition, Detector, HttpContext, MatcherExtension, MetricSample, Metrics, Mode, PickContext, ServerState, ServerView, TcpContext, TlsInfo } from '../index.ts';
+import type {
+  AnyExtension,
+  Balancer,
+  BalancerExtension,
+  Condition,
+  Detector,
+  HttpContext,
+  MatcherExtension,
+  MetricSample,
+  Metrics,
+  Mode,
+  PickContext,
+  ServerState,
+  ServerView,
+  TcpContext,
+  TlsInfo,
+} from '../index.ts';
 import { HttpContext as KernelHttpContext } from '../../core/http/context.ts';
 import { TcpContext as KernelTcpContext } from '../../core/tcp/context.ts';
 import { compileCondition } from '../../core/routes.ts';
@@ -40,8 +56,16 @@ export interface HttpContextInit {
 export function httpContext(init: HttpContextInit = {}): HttpContext {
   const headers = Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   return new KernelHttpContext(
-    init.frontend ?? 'web', 1, init.method ?? 'GET', init.url ?? '/', init.httpVersion ?? '1.1', headers,
-    init.client ?? { address: '127.0.0.1', port: 50000 }, init.local ?? { address: '127.0.0.1', port: 80 }, init.tls, Date.now(),
+    init.frontend ?? 'web',
+    1,
+    init.method ?? 'GET',
+    init.url ?? '/',
+    init.httpVersion ?? '1.1',
+    headers,
+    init.client ?? { address: '127.0.0.1', port: 50000 },
+    init.local ?? { address: '127.0.0.1', port: 80 },
+    init.tls,
+    Date.now(),
   );
 }
 
@@ -56,10 +80,19 @@ export interface TcpContextInit {
 
 /** A TCP session as taps, matchers and balancers see it: addresses, no path, headers or cookies. */
 export function tcpContext(init: TcpContextInit = {}): TcpContext {
-  return new KernelTcpContext(init.frontend ?? 'tcp', 1, init.client ?? { address: '127.0.0.1', port: 50000 }, init.local ?? { address: '127.0.0.1', port: 80 }, init.tls, Date.now());
+  return new KernelTcpContext(
+    init.frontend ?? 'tcp',
+    1,
+    init.client ?? { address: '127.0.0.1', port: 50000 },
+    init.local ?? { address: '127.0.0.1', port: 80 },
+    init.tls,
+    Date.now(),
+  );
 }
 
-export type TestServerInit = Partial<Pick<TestServer, 'backend' | 'address' | 'weight' | 'maxconn' | 'backup' | 'state' | 'up' | 'active' | 'peakActive' | 'changedAt' | 'health'>>;
+export type TestServerInit = Partial<
+  Pick<TestServer, 'backend' | 'address' | 'weight' | 'maxconn' | 'backup' | 'state' | 'up' | 'active' | 'peakActive' | 'changedAt' | 'health'>
+>;
 
 /**
  * A server whose every field a test sets (`up`, `state`, `weight`, `active`...), as a
@@ -79,7 +112,10 @@ export class TestServer implements ServerView {
   changedAt = 0;
   health = newServerHealth();
 
-  constructor(readonly name: string, init: TestServerInit = {}) {
+  constructor(
+    readonly name: string,
+    init: TestServerInit = {},
+  ) {
     Object.assign(this, init);
   }
 
@@ -115,7 +151,9 @@ export function seededRandom(seed = 42): () => number {
  */
 export function compileMatch(match: Record<string, unknown>, matchers: readonly MatcherExtension[], mode: Mode = 'http'): Condition {
   const problems: string[] = [];
-  const condition = compileCondition(match, mode, new Map(matchers.map((m) => [m.name, m])), ['match'], (path, message) => problems.push(`${formatPath(path)}: ${message}`));
+  const condition = compileCondition(match, mode, new Map(matchers.map((m) => [m.name, m])), ['match'], (path, message) =>
+    problems.push(`${formatPath(path)}: ${message}`),
+  );
   if (!condition || problems.length) throw new Error(`match refused:\n${problems.join('\n')}`);
   return condition;
 }

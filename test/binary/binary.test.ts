@@ -32,11 +32,13 @@ function tapgate(dir: string, args: string[]) {
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     // A fresh connection each time: after a reload, a kept-alive one would reach the draining worker.
-    http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -147,20 +149,26 @@ describe('the gateway binary', { timeout: 180_000 }, () => {
       const dir = install(`run-${workers}`, false);
       const port = await deadPort();
       // Without esbuild a plain module loads as it is: it may import types from tapgate/sdk, not values.
-      writeFileSync(join(dir, 'stamp.mjs'), `export default {
+      writeFileSync(
+        join(dir, 'stamp.mjs'),
+        `export default {
   name: 'stamp',
   setup(api) {
     api.hooks.http.upstreamResponse.tapPromise(api.name, async (ctx, res) => { res.headers['x-stamp'] = String(api.generation.id); });
   },
 };
-`);
-      writeFileSync(join(dir, 'tapgate.yaml'), `workers: ${workers}
+`,
+      );
+      writeFileSync(
+        join(dir, 'tapgate.yaml'),
+        `workers: ${workers}
 log: { level: info }
 frontends:
   web: { bind: 127.0.0.1:${port}, default_backend: app, plugins: [ ./stamp.mjs ] }
 backends:
   app: { balance: roundrobin, servers: [ { name: o, address: ${origin.address} } ] }
-`);
+`,
+      );
       const { child, ms } = await serve(dir, 'tapgate.yaml');
       try {
         t.diagnostic(`cold start to "tapgate serving" with workers: ${workers}: ${ms} ms`);
@@ -178,7 +186,9 @@ backends:
     const dir = install('typescript', true);
     cpSync(join(root, 'examples', 'quickstart', 'hello-header.ts'), join(dir, 'hello-header.ts'));
     const [port, statsPort] = [await deadPort(), await deadPort()];
-    writeFileSync(join(dir, 'tapgate.yaml'), `workers: 1
+    writeFileSync(
+      join(dir, 'tapgate.yaml'),
+      `workers: 1
 log: { level: info }
 stats: { bind: 127.0.0.1:${statsPort} }
 frontends:
@@ -188,7 +198,8 @@ frontends:
     plugins: [ { use: ./hello-header.ts, options: { header: x-hello } } ]
 backends:
   app: { servers: [ { name: o, address: ${origin.address} } ] }
-`);
+`,
+    );
     const { child, ms } = await serve(dir, 'tapgate.yaml');
     try {
       t.diagnostic(`cold start to "tapgate serving" with a TypeScript plugin, one worker: ${ms} ms`);

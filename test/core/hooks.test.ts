@@ -6,11 +6,13 @@ import { startGateway, startOrigin } from '../helpers/gateway.ts';
 
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -29,7 +31,13 @@ describe('hook contract', () => {
     const gw = await startGateway(
       {
         plugins: [{ use: './observe.ts' }],
-        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './late.ts' }, { use: './cache.ts' }, { use: './auth.ts' }, { use: './first.ts' }] } },
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            plugins: [{ use: './late.ts' }, { use: './cache.ts' }, { use: './auth.ts' }, { use: './first.ts' }],
+          },
+        },
         backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
       },
       {
@@ -65,7 +73,10 @@ describe('hook contract', () => {
     try {
       await get(gw.url('/', 'one'));
       await get(gw.url('/', 'two'));
-      assert.deepEqual(origin.requests.map((r) => r.headers['x-trace']), ['everywhere;only-one;', 'everywhere;']);
+      assert.deepEqual(
+        origin.requests.map((r) => r.headers['x-trace']),
+        ['everywhere;only-one;', 'everywhere;'],
+      );
     } finally {
       await gw.close();
       await origin.close();
@@ -80,7 +91,10 @@ describe('hook contract', () => {
         api.hooks.http.responseSent.tap(api.name, () => { throw new Error('observer broke'); });
       }});`;
     const gw = await startGateway(
-      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './clumsy.ts' }] } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } },
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './clumsy.ts' }] } },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
       { 'clumsy.ts': plugin },
     );
     try {
@@ -107,7 +121,10 @@ describe('hook contract', () => {
     const logged: { hook?: string; plugin?: string }[] = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     const gw = await startGateway(
-      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './fragile.ts' }] } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } },
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './fragile.ts' }] } },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
       { 'fragile.ts': plugin },
       { logger },
     );
@@ -117,7 +134,10 @@ describe('hook contract', () => {
       assert.equal((await get(gw.url())).status, 200);
       await reported;
       assert.deepEqual(seen, ['fragile http.responseSent'], 'the error tap failing is not an error for the error taps');
-      assert.deepEqual(logged.map((l) => `${l.plugin} ${l.hook}`), ['fragile http.responseSent', 'fragile app.error']);
+      assert.deepEqual(
+        logged.map((l) => `${l.plugin} ${l.hook}`),
+        ['fragile http.responseSent', 'fragile app.error'],
+      );
       assert.equal((await get(gw.url())).status, 200);
     } finally {
       await gw.close();
@@ -139,7 +159,10 @@ describe('hook contract', () => {
         return () => log('dispose');
       }});`;
     const gw = await startGateway(
-      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './life.ts' }] } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } },
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './life.ts' }] } },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
       { 'life.ts': plugin },
     );
     assert.deepEqual(events, ['setup', 'boot 1', 'ready 1']);

@@ -45,17 +45,33 @@ export const hostileCorpus: readonly HostileCase[] = [
   { name: 'a head larger than max_header_size', bytes: h('GET / HTTP/1.1', 'Host: x', `X-Big: ${'a'.repeat(20_000)}`), status: 431 },
   { name: 'an expectation other than 100-continue', bytes: h('GET / HTTP/1.1', 'Host: x', 'Expect: magic'), status: 417 },
   // Framing: the smuggling shapes
-  { name: 'Content-Length and Transfer-Encoding', bytes: h('POST / HTTP/1.1', 'Host: x', 'Content-Length: 5', 'Transfer-Encoding: chunked') + '0\r\n\r\n', status: 400 },
+  {
+    name: 'Content-Length and Transfer-Encoding',
+    bytes: h('POST / HTTP/1.1', 'Host: x', 'Content-Length: 5', 'Transfer-Encoding: chunked') + '0\r\n\r\n',
+    status: 400,
+  },
   { name: 'two different Content-Length', bytes: h('POST / HTTP/1.1', 'Host: x', 'Content-Length: 5', 'Content-Length: 6') + 'hello', status: 400 },
   { name: 'a Content-Length with a letter', bytes: h('POST / HTTP/1.1', 'Host: x', 'Content-Length: 5x') + 'hello', status: 400 },
   { name: 'a negative Content-Length', bytes: h('POST / HTTP/1.1', 'Host: x', 'Content-Length: -1'), status: 400 },
-  { name: 'a Transfer-Encoding that does not end in chunked', bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked, gzip') + '0\r\n\r\n', status: 400 },
+  {
+    name: 'a Transfer-Encoding that does not end in chunked',
+    bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked, gzip') + '0\r\n\r\n',
+    status: 400,
+  },
   { name: 'an unknown Transfer-Encoding', bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: xchunked') + '0\r\n\r\n', status: 400 },
   { name: 'Transfer-Encoding: identity', bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: identity') + 'hello', status: 400 },
   { name: 'chunked twice', bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: chunked, chunked') + '0\r\n\r\n', status: 400 },
-  { name: 'a transfer coding the gateway does not decode', bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: gzip, chunked') + '0\r\n\r\n', status: 400 },
+  {
+    name: 'a transfer coding the gateway does not decode',
+    bytes: h('POST / HTTP/1.1', 'Host: x', 'Transfer-Encoding: gzip, chunked') + '0\r\n\r\n',
+    status: 400,
+  },
   { name: 'Transfer-Encoding in HTTP/1.0', bytes: h('POST / HTTP/1.0', 'Host: x', 'Transfer-Encoding: chunked') + '0\r\n\r\n', status: 400 },
-  { name: 'an upgrade with a body', bytes: h('GET / HTTP/1.1', 'Host: x', 'Connection: upgrade', 'Upgrade: websocket', 'Content-Length: 3') + 'abc', status: 400 },
+  {
+    name: 'an upgrade with a body',
+    bytes: h('GET / HTTP/1.1', 'Host: x', 'Connection: upgrade', 'Upgrade: websocket', 'Content-Length: 3') + 'abc',
+    status: 400,
+  },
   { name: 'a Content-Length over max_body_size', bytes: h('POST / HTTP/1.1', 'Host: x', 'Content-Length: 100000'), status: 413 },
   // Chunked bodies
   { name: 'a chunk size of letters', bytes: chunked('ZZ\r\nhello\r\n0\r\n\r\n'), status: 400 },
@@ -66,7 +82,12 @@ export const hostileCorpus: readonly HostileCase[] = [
   { name: 'a trailer without a colon', bytes: chunked('5\r\nhello\r\n0\r\nbroken\r\n\r\n'), status: 400 },
   { name: 'chunks past max_body_size', bytes: chunked(`${'1000\r\n' + 'y'.repeat(4096) + '\r\n'}`.repeat(3) + '0\r\n\r\n'), status: 413 },
   // Clients that give up
-  { name: 'an upload cut short, then a half-close', bytes: h('POST /upload HTTP/1.1', 'Host: x', 'Content-Length: 1000') + '0123456789', status: 400, then: 'end' },
+  {
+    name: 'an upload cut short, then a half-close',
+    bytes: h('POST /upload HTTP/1.1', 'Host: x', 'Content-Length: 1000') + '0123456789',
+    status: 400,
+    then: 'end',
+  },
   { name: 'an upload cut short, then a reset', bytes: h('POST /upload HTTP/1.1', 'Host: x', 'Content-Length: 1000') + '0123456789', status: 0, then: 'reset' },
   { name: 'an upload that goes silent', bytes: h('POST /upload HTTP/1.1', 'Host: x', 'Content-Length: 1000') + '0123456789', status: 408, then: 'silent' },
   { name: 'a chunked upload cut short, then a reset', bytes: chunked('5\r\nhello\r\n'), status: 0, then: 'reset' },

@@ -103,12 +103,26 @@ backends:
     }
     const after = await master.status();
     assert.deepEqual(after.workers.map((w) => w.pid).sort(), workers, 'the same two workers serve: none died');
-    assert.ok(!master.log.some((l) => /uncaught|unhandled|died unexpectedly/i.test(l)), master.log.filter((l) => /uncaught|unhandled|died/i.test(l)).join('\n'));
+    assert.ok(
+      !master.log.some((l) => /uncaught|unhandled|died unexpectedly/i.test(l)),
+      master.log.filter((l) => /uncaught|unhandled|died/i.test(l)).join('\n'),
+    );
   });
 
   it('charges the healthy server nothing and ejects it never', async () => {
     const res = await fetch(`http://127.0.0.1:${stats}/stats.json`);
-    const report = (await res.json()) as { backends: { name: string; servers: { name: string; status: string; errors: { connection: number; response: number }; responses: Record<string, number>; passive: { ejections: number } }[] }[] };
+    const report = (await res.json()) as {
+      backends: {
+        name: string;
+        servers: {
+          name: string;
+          status: string;
+          errors: { connection: number; response: number };
+          responses: Record<string, number>;
+          passive: { ejections: number };
+        }[];
+      }[];
+    };
     const server = report.backends.find((b) => b.name === 'app')!.servers[0]!;
     assert.deepEqual(server.errors, { connection: 0, response: 0 });
     assert.equal(server.responses['5xx'], 0);
@@ -117,6 +131,9 @@ backends:
     // Only well-formed requests reached it: the normal ones and the pipelined good ones (and perhaps uploads given up on mid-body).
     const reached = new Set(origin.requests.map((r) => r.url));
     assert.ok(reached.has('/ok'));
-    assert.deepEqual([...reached].filter((u) => u !== '/ok' && u !== '/upload'), []);
+    assert.deepEqual(
+      [...reached].filter((u) => u !== '/ok' && u !== '/upload'),
+      [],
+    );
   });
 });

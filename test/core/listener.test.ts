@@ -40,7 +40,10 @@ describe('a listener', () => {
       }
       // Resets are read by the next turns of the loop: a request after them is served only once they were.
       assert.equal((await get(gw.url('/', 'h2c'))).status, 200);
-      assert.deepEqual(uncaught.map((e) => e.message), []);
+      assert.deepEqual(
+        uncaught.map((e) => e.message),
+        [],
+      );
     } finally {
       process.off('uncaughtException', onUncaught);
       await gw.close();
@@ -53,21 +56,25 @@ describe('a listener', () => {
     const dir = tempDir();
     const port = await freePort();
     const file = join(dir, 'tapgate.yaml');
-    writeFileSync(file, `workers: 0
+    writeFileSync(
+      file,
+      `workers: 0
 log: { level: info, access: false }
 frontends:
   web: { bind: 127.0.0.1:${port}, default_backend: app }
 backends:
   app: { servers: [{ name: o, address: ${origin.address} }] }
-`);
+`,
+    );
     // A low descriptor limit for the gateway alone: the test's own connections exhaust it.
     const child = spawn('bash', ['-c', `ulimit -n 128 && exec "${process.execPath}" "${bin}" run -c "${file}"`], { stdio: ['ignore', 'ignore', 'pipe'] });
     const lines: string[] = [];
-    const waitFor = (text: string) => new Promise<void>((resolve) => {
-      if (lines.some((l) => l.includes(text))) return resolve();
-      const onLine = (l: string) => l.includes(text) && (reader.off('line', onLine), resolve());
-      reader.on('line', onLine);
-    });
+    const waitFor = (text: string) =>
+      new Promise<void>((resolve) => {
+        if (lines.some((l) => l.includes(text))) return resolve();
+        const onLine = (l: string) => l.includes(text) && (reader.off('line', onLine), resolve());
+        reader.on('line', onLine);
+      });
     const reader = createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
     const exited = once(child, 'exit');
     const died = exited.then(() => assert.fail(`the gateway exited:\n${lines.join('\n')}`));
@@ -82,7 +89,13 @@ backends:
       }
       // libuv accepts and closes what it has no descriptor for (its EMFILE trick): some of these are closed at once.
       await Promise.all(sockets.map((s) => once(s, 'connect').catch(() => undefined)));
-      const request = await Promise.race([get(`http://127.0.0.1:${port}/`).then((r) => r.status, () => 0), died]);
+      const request = await Promise.race([
+        get(`http://127.0.0.1:${port}/`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+        died,
+      ]);
       assert.ok(request === 0 || request === 200 || request === 503, `a request while out of descriptors: ${request}`);
       for (const s of sockets) s.destroy();
       // Once the others are gone, descriptors are free again: a request is served.

@@ -50,12 +50,14 @@ backends:
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -160,9 +162,11 @@ describe('plugin files outside the installation', () => {
 
   it('a syntax error in any plugin file, or in a file it imports, is reported by check with file, line and column', async () => {
     const home = project({
-      'ts/plugin.ts': "import { definePlugin } from 'tapgate/sdk';\nexport default definePlugin({\n  name: 't',\n  version: '1.0.0',\n  setup() { const x = ; },\n});\n",
+      'ts/plugin.ts':
+        "import { definePlugin } from 'tapgate/sdk';\nexport default definePlugin({\n  name: 't',\n  version: '1.0.0',\n  setup() { const x = ; },\n});\n",
       'cjs/package.json': '{ "type": "commonjs" }',
-      'cjs/plugin.js': "const { definePlugin } = require('tapgate/sdk');\nmodule.exports = definePlugin({\n  name: 'j', version: '1.0.0',\n  setup() { return 1 +; },\n});\n",
+      'cjs/plugin.js':
+        "const { definePlugin } = require('tapgate/sdk');\nmodule.exports = definePlugin({\n  name: 'j', version: '1.0.0',\n  setup() { return 1 +; },\n});\n",
       'mjs/plugin.mjs': "export default {\n  name: 'm', version: '1.0.0',\n  setup() { if ( },\n};\n",
       'cjs-file/plugin.cjs': "module.exports = {\n  name: 'c', version: '1.0.0',\n  setup() {},,\n};\n",
       'imports/plugin.mjs': "import { answer } from './helper.mjs';\nexport default { name: 'i', version: '1.0.0', setup() { answer(); } };\n",

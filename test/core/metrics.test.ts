@@ -14,11 +14,14 @@ describe('metrics registry', () => {
     const metrics = plugin();
     // The wrong call a JavaScript plugin can make.
     const wrong = metrics.counter as unknown as (o: object) => unknown;
-    assert.throws(() => wrong({ name: 'requests_total', help: 'Requests' }), (err: Error) => {
-      assert.match(err.message, /plugin "hostile"/);
-      assert.match(err.message, /counter\('name', 'help'\)/);
-      return true;
-    });
+    assert.throws(
+      () => wrong({ name: 'requests_total', help: 'Requests' }),
+      (err: Error) => {
+        assert.match(err.message, /plugin "hostile"/);
+        assert.match(err.message, /counter\('name', 'help'\)/);
+        return true;
+      },
+    );
   });
 
   it('refuses names Prometheus would refuse, and says what would do', () => {
@@ -32,7 +35,10 @@ describe('metrics registry', () => {
   });
 
   it('refuses help that is not a string', () => {
-    assert.throws(() => (plugin().counter as (n: string, h?: unknown) => unknown)('x_total'), /plugin "hostile": counter "x_total": help must be a string, got undefined/);
+    assert.throws(
+      () => (plugin().counter as (n: string, h?: unknown) => unknown)('x_total'),
+      /plugin "hostile": counter "x_total": help must be a string, got undefined/,
+    );
   });
 
   it('refuses label names Prometheus would refuse, where they are used', () => {
@@ -67,7 +73,10 @@ describe('metrics registry', () => {
   it('refuses one family name with two types, or two shapes, naming who registered it first', () => {
     const registry = new MetricsRegistry();
     registry.forPlugin('first').counter('shared', 'help');
-    assert.throws(() => registry.forPlugin('second').gauge('shared', 'help'), /plugin "second": gauge "shared" is already a counter, registered by plugin "first"/);
+    assert.throws(
+      () => registry.forPlugin('second').gauge('shared', 'help'),
+      /plugin "second": gauge "shared" is already a counter, registered by plugin "first"/,
+    );
     registry.forPlugin('first').histogram('h_seconds', 'help', [1, 2]);
     assert.throws(() => registry.forPlugin('second').histogram('h_seconds', 'help', [1, 3]), /already a histogram with other buckets/);
     assert.doesNotThrow(() => registry.forPlugin('second').histogram('h_seconds', 'help', [1, 2]));
@@ -109,7 +118,9 @@ describe('metrics registry', () => {
     c.bind({ b: '2', a: '1' }).inc();
     const [sample] = registry.snapshot();
     assert.deepEqual(sample!.values, [{ labels: { a: '1', b: '2' }, value: 2 }]);
-    parseExposition(renderPrometheus(mergeSnapshots([registry.snapshot(), [{ ...sample!, values: [{ labels: { b: '2', a: '1' }, value: 1 }] } as MetricSample]])));
+    parseExposition(
+      renderPrometheus(mergeSnapshots([registry.snapshot(), [{ ...sample!, values: [{ labels: { b: '2', a: '1' }, value: 1 }] } as MetricSample]])),
+    );
   });
 });
 
@@ -144,8 +155,24 @@ describe('rendering Prometheus text', () => {
   });
 
   it('writes infinite and NaN gauge values as Prometheus spells them', () => {
-    const text = renderPrometheus([{ name: 'g', help: 'h', type: 'gauge', merge: 'sum', values: [{ labels: { v: 'inf' }, value: Infinity }, { labels: { v: 'nan' }, value: NaN }] }]);
-    assert.deepEqual(parseExposition(text).get('tapgate_g')!.samples.map((s) => s.value), [Infinity, NaN]);
+    const text = renderPrometheus([
+      {
+        name: 'g',
+        help: 'h',
+        type: 'gauge',
+        merge: 'sum',
+        values: [
+          { labels: { v: 'inf' }, value: Infinity },
+          { labels: { v: 'nan' }, value: NaN },
+        ],
+      },
+    ]);
+    assert.deepEqual(
+      parseExposition(text)
+        .get('tapgate_g')!
+        .samples.map((s) => s.value),
+      [Infinity, NaN],
+    );
   });
 });
 
@@ -159,7 +186,13 @@ describe('totals across reloads', () => {
   });
 
   it('takes the newer family when a name changes type or buckets', () => {
-    const histogram = (buckets: number[]): MetricSample => ({ name: 'x', help: 'h', type: 'histogram', buckets, values: [{ labels: {}, counts: buckets.map(() => 1).concat(1), sum: 1, count: buckets.length + 1 }] });
+    const histogram = (buckets: number[]): MetricSample => ({
+      name: 'x',
+      help: 'h',
+      type: 'histogram',
+      buckets,
+      values: [{ labels: {}, counts: buckets.map(() => 1).concat(1), sum: 1, count: buckets.length + 1 }],
+    });
     assert.deepEqual(mergeSnapshots([[counter('x', 5)], [histogram([1])]]), [histogram([1])]);
     assert.deepEqual(mergeSnapshots([[histogram([1])], [histogram([1, 2])]]), [histogram([1, 2])]);
     assert.deepEqual(withTotals([counter('x', 5)], [[histogram([1])]]), [histogram([1])]);

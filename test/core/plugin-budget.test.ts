@@ -28,7 +28,12 @@ describe('plugin_budget', () => {
   it('fails a request whose async tap outlives the timeout, counts slow taps, and serves the next request', async () => {
     const origin = await startOrigin('o');
     const gw = await startGateway(
-      { plugin_budget: { slow: '10ms', timeout: '150ms' }, plugins: ['./sluggish.ts'], frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: [{ name: 's', address: origin.address }] } } },
+      {
+        plugin_budget: { slow: '10ms', timeout: '150ms' },
+        plugins: ['./sluggish.ts'],
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+        backends: { app: { servers: [{ name: 's', address: origin.address }] } },
+      },
       { 'sluggish.ts': plugin },
     );
     try {

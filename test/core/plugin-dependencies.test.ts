@@ -134,7 +134,14 @@ backends:
     assert.equal(line, '  upstreamRequest   early (FIRST -1000) → first (ROUTE 0) → second (ROUTE 0, after first)');
     const json = JSON.parse((await tapgate('explain', '-c', join(dir, 'tapgate.yaml'), '--request', 'GET http://127.0.0.1:8080/', '--format', 'json')).stdout);
     const taps = json.chain.find((c: { hook: string }) => c.hook === 'upstreamRequest').taps;
-    assert.deepEqual(taps.map((t: { plugin: string; after?: string[] }) => [t.plugin, t.after]), [['early', undefined], ['first', undefined], ['second', ['first']]]);
+    assert.deepEqual(
+      taps.map((t: { plugin: string; after?: string[] }) => [t.plugin, t.after]),
+      [
+        ['early', undefined],
+        ['first', undefined],
+        ['second', ['first']],
+      ],
+    );
   });
 
   it('is warned about by check where a stage puts the tap first anyway', async () => {
@@ -164,7 +171,10 @@ backends:
         },
       });
     const t = await createTestGateway({
-      config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['second', 'first'] } }, backends: { app: { servers: [{ name: 's', address: 'origin:app' }] } } },
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['second', 'first'] } },
+        backends: { app: { servers: [{ name: 's', address: 'origin:app' }] } },
+      },
       plugins: { second: stamp('second', ['first']), first: stamp('first') },
       origins: { app: 'echo' },
     });

@@ -15,7 +15,10 @@ describe('WindowCounters', () => {
     assert.ok(refused.retryAfter > 0 && refused.retryAfter <= 1000, String(refused.retryAfter));
     // Half a window into the next one, half of the previous five still weigh: 2.5 used, 2 more fit.
     now += 1500;
-    assert.deepEqual(Array.from({ length: 3 }, () => c.take('k', o).allowed), [true, true, false]);
+    assert.deepEqual(
+      Array.from({ length: 3 }, () => c.take('k', o).allowed),
+      [true, true, false],
+    );
     // Two windows later, the past no longer counts.
     now += 2000;
     assert.equal(c.take('k', o).remaining, 4);

@@ -70,9 +70,24 @@ describe('runner', () => {
   });
 
   it('contains failures: a sync throw is a PluginError at once, a rejection a rejected PluginError', async () => {
-    const thrower = chain(['bad', (h) => h.request.tapPromise('bad', () => { throw new Error('boom'); })]).hooks;
-    assert.throws(() => runner(thrower.request)(ctx()), (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.request');
-    const rejecter = chain(['worse', (h) => h.request.tapPromise('worse', async () => { throw new Error('late boom'); })]).hooks;
+    const thrower = chain([
+      'bad',
+      (h) =>
+        h.request.tapPromise('bad', () => {
+          throw new Error('boom');
+        }),
+    ]).hooks;
+    assert.throws(
+      () => runner(thrower.request)(ctx()),
+      (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.request',
+    );
+    const rejecter = chain([
+      'worse',
+      (h) =>
+        h.request.tapPromise('worse', async () => {
+          throw new Error('late boom');
+        }),
+    ]).hooks;
     await assert.rejects(Promise.resolve(runner(rejecter.request)(ctx())), (e: unknown) => e instanceof PluginError && e.plugin === 'worse');
   });
 
@@ -86,8 +101,21 @@ describe('runner', () => {
   });
 
   it('contains a callback-style tap: its error, and its throw, are PluginErrors', async () => {
-    const { hooks } = chain(['cb', (h) => h.request.tapAsync('cb', (c, done) => ((c as Ctx).seen.length ? done(new Error('said no')) : (() => { throw new Error('threw'); })()))]);
-    await assert.rejects(Promise.resolve(runner(hooks.request)(ctx())), (e: unknown) => e instanceof PluginError && e.plugin === 'cb' && (e.cause as Error).message === 'threw');
+    const { hooks } = chain([
+      'cb',
+      (h) =>
+        h.request.tapAsync('cb', (c, done) =>
+          (c as Ctx).seen.length
+            ? done(new Error('said no'))
+            : (() => {
+                throw new Error('threw');
+              })(),
+        ),
+    ]);
+    await assert.rejects(
+      Promise.resolve(runner(hooks.request)(ctx())),
+      (e: unknown) => e instanceof PluginError && e.plugin === 'cb' && (e.cause as Error).message === 'threw',
+    );
     const c = ctx();
     c.seen.push('x');
     await assert.rejects(Promise.resolve(runner(hooks.request)(c)), (e: unknown) => e instanceof PluginError && (e.cause as Error).message === 'said no');
@@ -107,13 +135,23 @@ describe('runner', () => {
 
   it('fails a bail hook with the PluginError of a tap that throws; reports one on an observe-only hook and runs the rest', () => {
     const { hooks, errors } = chain(
-      ['bad', (h) => {
-        h.route.tap('bad', () => { throw new Error('no route for you'); });
-        h.responseSent.tap('bad', () => { throw new Error('observer broke'); });
-      }],
+      [
+        'bad',
+        (h) => {
+          h.route.tap('bad', () => {
+            throw new Error('no route for you');
+          });
+          h.responseSent.tap('bad', () => {
+            throw new Error('observer broke');
+          });
+        },
+      ],
       ['good', (h) => h.responseSent.tap('good', (c) => void (c as Ctx).seen.push('good'))],
     );
-    assert.throws(() => runner(hooks.route)(ctx()), (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.route');
+    assert.throws(
+      () => runner(hooks.route)(ctx()),
+      (e: unknown) => e instanceof PluginError && e.plugin === 'bad' && e.hook === 'http.route',
+    );
     assert.equal(errors.length, 0, 'a bail hook leaves the reporting to its caller');
     const c = ctx();
     assert.equal(runner(hooks.responseSent)(c), undefined);
@@ -128,16 +166,25 @@ describe('runner', () => {
     const own = createHttpHooks();
     own.request.tapPromise('slow', () => new Promise((r) => setTimeout(r, 20)));
     own.responseSent.tap('slow', () => undefined);
-    copyTaps([{ plugin: 'slow', hooks: own }], to, 'http', () => undefined, (plugin, hook) => ({
-      record: (_ms, failed) => void calls.push({ plugin, hook, failed }),
-      slowAfter: 0,
-      slow: () => undefined,
-      timeoutAfter: 0,
-    }));
+    copyTaps(
+      [{ plugin: 'slow', hooks: own }],
+      to,
+      'http',
+      () => undefined,
+      (plugin, hook) => ({
+        record: (_ms, failed) => void calls.push({ plugin, hook, failed }),
+        slowAfter: 0,
+        slow: () => undefined,
+        timeoutAfter: 0,
+      }),
+    );
     const c = { timings: { plugins: 0 } } as unknown as HttpContext;
     await runner(to.request)(c);
     runner(to.responseSent)(c);
     assert.ok(c.timings.plugins >= 15, `the async tap's time counted (${c.timings.plugins} ms)`);
-    assert.deepEqual(calls, [{ plugin: 'slow', hook: 'http.request', failed: false }, { plugin: 'slow', hook: 'http.responseSent', failed: false }]);
+    assert.deepEqual(calls, [
+      { plugin: 'slow', hook: 'http.request', failed: false },
+      { plugin: 'slow', hook: 'http.responseSent', failed: false },
+    ]);
   });
 });

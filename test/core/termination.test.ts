@@ -110,7 +110,9 @@ function startOrigin(): Promise<{ server: http.Server; address: string; seen: st
     for (const t of tunnels) t.destroy();
     return new Promise<void>((r) => server.close(() => r()));
   };
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, seen, close })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, seen, close })),
+  );
 }
 
 /** A TLS port that accepts TCP connections and never answers a ClientHello: a connect that times out. */
@@ -201,36 +203,54 @@ describe('termination states: who ended each request, in which phase, and whom i
     const dead1 = `127.0.0.1:${await deadPort()}`;
     const dead2 = `127.0.0.1:${await deadPort()}`;
     const passive = { consecutive_errors: 1000, eject_for: '10s' };
-    writeFileSync(file, stringify({
-      log: { level: 'silent', access: false },
-      frontends: {
-        web: {
-          bind: '127.0.0.1:0',
-          default_backend: 'app',
-          timeouts: { client: '300ms', client_headers: '300ms' },
-          limits: { max_body_size: '1k' },
-          plugins: ['./holding.ts', './throwing.ts'],
-          routes: [
-            { name: 'local', match: { path: { exact: '/local' } }, plugins: [{ use: 'respond', options: { status: 204 } }] },
-            { name: 'queued', match: { path: '/queue/' }, backend: 'one-slot' },
-            { name: 'nobody', match: { path: '/nobody' }, backend: 'maint' },
-            { name: 'dead', match: { path: '/dead' }, backend: 'dead' },
-            { name: 'retry', match: { path: '/retry' }, backend: 'retry' },
-            { name: 'connect-timeout', match: { path: '/connect-timeout' }, backend: 'stalling' },
-          ],
+    writeFileSync(
+      file,
+      stringify({
+        log: { level: 'silent', access: false },
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            timeouts: { client: '300ms', client_headers: '300ms' },
+            limits: { max_body_size: '1k' },
+            plugins: ['./holding.ts', './throwing.ts'],
+            routes: [
+              { name: 'local', match: { path: { exact: '/local' } }, plugins: [{ use: 'respond', options: { status: 204 } }] },
+              { name: 'queued', match: { path: '/queue/' }, backend: 'one-slot' },
+              { name: 'nobody', match: { path: '/nobody' }, backend: 'maint' },
+              { name: 'dead', match: { path: '/dead' }, backend: 'dead' },
+              { name: 'retry', match: { path: '/retry' }, backend: 'retry' },
+              { name: 'connect-timeout', match: { path: '/connect-timeout' }, backend: 'stalling' },
+            ],
+          },
+          // No default_backend and no route: nothing to send a request to.
+          bare: { bind: '127.0.0.1:0' },
         },
-        // No default_backend and no route: nothing to send a request to.
-        bare: { bind: '127.0.0.1:0' },
-      },
-      backends: {
-        app: { passive, timeouts: { server: '300ms', server_body: '300ms', tunnel: '300ms' }, servers: [{ name: 'o', address: origin.address }] },
-        'one-slot': { passive, timeouts: { queue: '300ms' }, servers: [{ name: 'q', address: origin.address, maxconn: 1 }] },
-        maint: { passive, servers: [{ name: 'm', address: origin.address, state: 'maint' }] },
-        dead: { passive, retries: 1, servers: [{ name: 'd1', address: dead1 }, { name: 'd2', address: dead2 }] },
-        retry: { passive, retries: 1, balance: 'first', servers: [{ name: 'dead', address: dead1 }, { name: 'good', address: origin.address }] },
-        stalling: { passive, retries: 0, timeouts: { connect: '200ms' }, servers: [{ name: 't', address: stalling.address, ssl: true, verify: false }] },
-      },
-    }));
+        backends: {
+          app: { passive, timeouts: { server: '300ms', server_body: '300ms', tunnel: '300ms' }, servers: [{ name: 'o', address: origin.address }] },
+          'one-slot': { passive, timeouts: { queue: '300ms' }, servers: [{ name: 'q', address: origin.address, maxconn: 1 }] },
+          maint: { passive, servers: [{ name: 'm', address: origin.address, state: 'maint' }] },
+          dead: {
+            passive,
+            retries: 1,
+            servers: [
+              { name: 'd1', address: dead1 },
+              { name: 'd2', address: dead2 },
+            ],
+          },
+          retry: {
+            passive,
+            retries: 1,
+            balance: 'first',
+            servers: [
+              { name: 'dead', address: dead1 },
+              { name: 'good', address: origin.address },
+            ],
+          },
+          stalling: { passive, retries: 0, timeouts: { connect: '200ms' }, servers: [{ name: 't', address: stalling.address, ssl: true, verify: false }] },
+        },
+      }),
+    );
     const checked = await checkConfig(file, { builtins, logger: createLogger('silent'), keep: true, probeServers: false });
     assert.ok(checked.generation, checked.problems.map((p) => p.message).join('\n'));
     gateway = await Gateway.start(checked.generation, { logger: createLogger('silent'), accessLog: log });
@@ -260,14 +280,22 @@ describe('termination states: who ended each request, in which phase, and whom i
   }
 
   /** Runs `act`, then says what changed in the charges of each server named (the health's errors in a row, since the last success). */
-  async function charged(servers: [string, string][], act: () => Promise<void>): Promise<Record<string, { connect: number; response: number; fivexx: number; consecutive: number }>> {
+  async function charged(
+    servers: [string, string][],
+    act: () => Promise<void>,
+  ): Promise<Record<string, { connect: number; response: number; fivexx: number; consecutive: number }>> {
     const before = servers.map(([b, s]) => charges(b, s));
     await act();
     const out: Record<string, { connect: number; response: number; fivexx: number; consecutive: number }> = {};
     servers.forEach(([b, s], i) => {
       const now = charges(b, s);
       const was = before[i]!;
-      out[s] = { connect: now.connect - was.connect, response: now.response - was.response, fivexx: now.fivexx - was.fivexx, consecutive: now.consecutive - was.consecutive };
+      out[s] = {
+        connect: now.connect - was.connect,
+        response: now.response - was.response,
+        fivexx: now.fivexx - was.fivexx,
+        consecutive: now.consecutive - was.consecutive,
+      };
     });
     return out;
   }
@@ -292,16 +320,26 @@ describe('termination states: who ended each request, in which phase, and whom i
     });
     for (const path of ['/two-hosts', '/too-long', '/no-route']) assert.equal((await log.next(path)).termination, 'PR', path);
     assert.deepEqual(c.o, none);
-    assert.deepEqual(origin.seen.filter((p) => ['/two-hosts', '/too-long'].includes(p)), []);
+    assert.deepEqual(
+      origin.seen.filter((p) => ['/two-hosts', '/too-long'].includes(p)),
+      [],
+    );
   });
 
   it('PB: a body that breaks its chunked framing gets 400, one past max_body_size 413, also while an async tap holds the request', async () => {
     const c = await charged(app(), async () => {
       assert.equal(status(await converse(port, 'POST /bad-chunk HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n')), 400);
-      assert.equal(status(await converse(port, 'POST /huge-chunk HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n')), 400);
+      assert.equal(
+        status(await converse(port, 'POST /huge-chunk HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nhello\r\n0\r\n\r\n')),
+        400,
+      );
       // The async tap holds the request while its body arrives broken: the answer does not wait for the tap.
       const inTap = new Promise<void>((r) => tapped.set('/tap/bad-chunk', r));
-      const reply = converse(port, 'POST /tap/bad-chunk HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n', (s) => void inTap.then(() => s.write('ZZ\r\nhello\r\n0\r\n\r\n')));
+      const reply = converse(
+        port,
+        'POST /tap/bad-chunk HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n',
+        (s) => void inTap.then(() => s.write('ZZ\r\nhello\r\n0\r\n\r\n')),
+      );
       assert.equal(status(await reply), 400);
       taps.get('/tap/bad-chunk')!();
       const big = `POST /upload-too-big HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n${'400\r\n' + 'y'.repeat(1024) + '\r\n'}${'400\r\n' + 'y'.repeat(1024) + '\r\n'}0\r\n\r\n`;
@@ -324,36 +362,45 @@ describe('termination states: who ended each request, in which phase, and whom i
       // Goes silent: timeouts.client (300ms), then 408.
       assert.equal(status(await converse(port, head('/upload-silent'))), 408);
     });
-    assert.deepEqual([(await log.next('/upload-close')).termination, (await log.next('/upload-reset')).termination, (await log.next('/upload-silent')).termination], ['CB', 'CB', 'cB']);
+    assert.deepEqual(
+      [(await log.next('/upload-close')).termination, (await log.next('/upload-reset')).termination, (await log.next('/upload-silent')).termination],
+      ['CB', 'CB', 'cB'],
+    );
     assert.deepEqual(c.o, none, 'a client abandoning its upload costs the server nothing');
   });
 
   it('CR, CQ, CH, CD: a client that leaves while a plugin decides, in the queue, before the answer or during it is charged to nobody', async () => {
-    const c = await charged([['app', 'o'], ['one-slot', 'q']], async () => {
-      // CR: gone while an async tap holds the request; the request is not sent on after the tap.
-      const inTap = new Promise<void>((r) => tapped.set('/tap/leave', r));
-      await converse(port, 'GET /tap/leave HTTP/1.1\r\nhost: x\r\n\r\n', (s) => void inTap.then(() => s.resetAndDestroy()));
-      await log.next('/tap/leave'); // the gateway saw the client go
-      taps.get('/tap/leave')!();
-      // CQ: the only slot is taken; the second request waits in the queue and its client leaves.
-      const taken = atOrigin('/queue/hang');
-      const first = converse(port, 'GET /queue/hang HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
-      await taken;
-      const oneSlot = gateway.generation.backends.get('one-slot')!;
-      await converse(port, 'GET /queue/second HTTP/1.1\r\nhost: x\r\n\r\n', (s) => void until(() => oneSlot.queued === 1).then(() => s.resetAndDestroy()));
-      await log.next('/queue/second');
-      held.get('/queue/hang')!();
-      assert.equal(status(await first), 200);
-      // CH: the server has the request and thinks.
-      const thinking = atOrigin('/ch/hang');
-      await converse(port, 'GET /ch/hang HTTP/1.1\r\nhost: x\r\n\r\n', (s) => void thinking.then(() => s.resetAndDestroy()));
-      await log.next('/ch/hang');
-      held.get('/ch/hang')?.();
-      // CD: the answer is under way.
-      await converse(port, 'GET /cd/endless HTTP/1.1\r\nhost: x\r\n\r\n', (s) => s.once('data', () => s.resetAndDestroy()));
-      await log.next('/cd/endless');
-      held.get('/cd/endless')?.();
-    });
+    const c = await charged(
+      [
+        ['app', 'o'],
+        ['one-slot', 'q'],
+      ],
+      async () => {
+        // CR: gone while an async tap holds the request; the request is not sent on after the tap.
+        const inTap = new Promise<void>((r) => tapped.set('/tap/leave', r));
+        await converse(port, 'GET /tap/leave HTTP/1.1\r\nhost: x\r\n\r\n', (s) => void inTap.then(() => s.resetAndDestroy()));
+        await log.next('/tap/leave'); // the gateway saw the client go
+        taps.get('/tap/leave')!();
+        // CQ: the only slot is taken; the second request waits in the queue and its client leaves.
+        const taken = atOrigin('/queue/hang');
+        const first = converse(port, 'GET /queue/hang HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+        await taken;
+        const oneSlot = gateway.generation.backends.get('one-slot')!;
+        await converse(port, 'GET /queue/second HTTP/1.1\r\nhost: x\r\n\r\n', (s) => void until(() => oneSlot.queued === 1).then(() => s.resetAndDestroy()));
+        await log.next('/queue/second');
+        held.get('/queue/hang')!();
+        assert.equal(status(await first), 200);
+        // CH: the server has the request and thinks.
+        const thinking = atOrigin('/ch/hang');
+        await converse(port, 'GET /ch/hang HTTP/1.1\r\nhost: x\r\n\r\n', (s) => void thinking.then(() => s.resetAndDestroy()));
+        await log.next('/ch/hang');
+        held.get('/ch/hang')?.();
+        // CD: the answer is under way.
+        await converse(port, 'GET /cd/endless HTTP/1.1\r\nhost: x\r\n\r\n', (s) => s.once('data', () => s.resetAndDestroy()));
+        await log.next('/cd/endless');
+        held.get('/cd/endless')?.();
+      },
+    );
     assert.equal((await log.next('/tap/leave')).termination, 'CR');
     assert.ok(!origin.seen.includes('/tap/leave'), 'a request whose client left during the taps is not sent');
     assert.equal((await log.next('/queue/second')).termination, 'CQ');
@@ -364,15 +411,21 @@ describe('termination states: who ended each request, in which phase, and whom i
   });
 
   it('RC and sQ: no server in service, or a slot not freed in time, is a 503 charged to no server', async () => {
-    const c = await charged([['maint', 'm'], ['one-slot', 'q']], async () => {
-      assert.equal(status(await converse(port, 'GET /nobody HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
-      const taken = atOrigin('/queue/again/hang');
-      const first = converse(port, 'GET /queue/again/hang HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
-      await taken;
-      assert.equal(status(await converse(port, 'GET /queue/late HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
-      held.get('/queue/again/hang')!();
-      await first;
-    });
+    const c = await charged(
+      [
+        ['maint', 'm'],
+        ['one-slot', 'q'],
+      ],
+      async () => {
+        assert.equal(status(await converse(port, 'GET /nobody HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
+        const taken = atOrigin('/queue/again/hang');
+        const first = converse(port, 'GET /queue/again/hang HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+        await taken;
+        assert.equal(status(await converse(port, 'GET /queue/late HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
+        held.get('/queue/again/hang')!();
+        await first;
+      },
+    );
     assert.equal((await log.next('/nobody')).termination, 'RC');
     assert.equal((await log.next('/queue/late')).termination, 'sQ');
     assert.deepEqual(c.m, none);
@@ -380,10 +433,17 @@ describe('termination states: who ended each request, in which phase, and whom i
   });
 
   it('SC and sC: a server that refuses or does not complete the connection is a 503, each try charged to its own server', async () => {
-    const c = await charged([['dead', 'd1'], ['dead', 'd2'], ['stalling', 't']], async () => {
-      assert.equal(status(await converse(port, 'GET /dead HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
-      assert.equal(status(await converse(port, 'GET /connect-timeout HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
-    });
+    const c = await charged(
+      [
+        ['dead', 'd1'],
+        ['dead', 'd2'],
+        ['stalling', 't'],
+      ],
+      async () => {
+        assert.equal(status(await converse(port, 'GET /dead HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
+        assert.equal(status(await converse(port, 'GET /connect-timeout HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 503);
+      },
+    );
     const dead = await log.next('/dead');
     assert.deepEqual([dead.termination, dead.retries], ['SC', 1]);
     assert.equal((await log.next('/connect-timeout')).termination, 'sC');
@@ -392,22 +452,32 @@ describe('termination states: who ended each request, in which phase, and whom i
   });
 
   it('a retry that succeeds is a clean -- line with retries: 1, the failed try charged to its server alone', async () => {
-    const c = await charged([['retry', 'dead'], ['retry', 'good']], async () => {
-      for (let i = 0; i < 4; i++) assert.equal(status(await converse(port, `GET /retry/${i} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)), 200);
-    });
+    const c = await charged(
+      [
+        ['retry', 'dead'],
+        ['retry', 'good'],
+      ],
+      async () => {
+        for (let i = 0; i < 4; i++) assert.equal(status(await converse(port, `GET /retry/${i} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)), 200);
+      },
+    );
     for (let i = 0; i < 4; i++) {
       const e = await log.next(`/retry/${i}`);
       assert.deepEqual([e.termination, e.retries, e.server, e.error], ['--', 1, 'good', undefined]);
     }
     assert.deepEqual(c.good, none);
     assert.equal(c.dead!.connect, 4);
-    const backend = gateway.metrics().find((s) => s.name === 'backend_connection_errors_total')!.values.find((v) => v.labels.backend === 'retry') as { value: number };
+    const backend = gateway
+      .metrics()
+      .find((s) => s.name === 'backend_connection_errors_total')!
+      .values.find((v) => v.labels.backend === 'retry') as { value: number };
     assert.equal(backend.value, 4, 'one connection error per failed try, not per request and try');
   });
 
   it('SH and sH: a server that resets, closes, sends garbage or says nothing before its head is a 502 or 504, charged to it', async () => {
     const c = await charged(app(), async () => {
-      for (const p of ['/sh/reset-head', '/sh/close-head', '/sh/garbage']) assert.equal(status(await converse(port, `GET ${p} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)), 502, p);
+      for (const p of ['/sh/reset-head', '/sh/close-head', '/sh/garbage'])
+        assert.equal(status(await converse(port, `GET ${p} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`)), 502, p);
       assert.equal(status(await converse(port, 'GET /sh/hang HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n')), 504);
       held.get('/sh/hang')?.();
     });

@@ -21,11 +21,13 @@ function tempDir(): string {
 /** A GET on a connection of its own (after a reload, a kept-alive one could reach the generation before). */
 function get(port: number, path = '/'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -177,7 +179,7 @@ describe('startGateway', () => {
     }
   });
 
-  it('refuses what cannot reach a master\'s workers', async () => {
+  it("refuses what cannot reach a master's workers", async () => {
     await assert.rejects(startGateway({ config: join(dir, 'tapgate.yaml'), master: true, now: () => 0 }), /now cannot reach a master's workers/);
   });
 });

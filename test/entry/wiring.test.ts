@@ -15,7 +15,8 @@ function imports(folder: string): { file: string; target: string }[] {
     if (!name.endsWith('.ts')) continue;
     const file = join(root, folder, name);
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) found.push({ file: relative(root, file), target: relative(root, resolve(dirname(file), m[1]!)) });
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g))
+      found.push({ file: relative(root, file), target: relative(root, resolve(dirname(file), m[1]!)) });
   }
   return found;
 }
@@ -23,12 +24,21 @@ function imports(folder: string): { file: string; target: string }[] {
 describe('wiring', () => {
   it('no file under core/ imports plugins/', () => {
     const all = imports('core');
-    assert.ok(all.some((i) => i.target.startsWith('sdk/')), 'the scan finds the kernel importing the SDK');
-    assert.deepEqual(all.filter((i) => i.target.startsWith('plugins/')), []);
+    assert.ok(
+      all.some((i) => i.target.startsWith('sdk/')),
+      'the scan finds the kernel importing the SDK',
+    );
+    assert.deepEqual(
+      all.filter((i) => i.target.startsWith('plugins/')),
+      [],
+    );
   });
 
   it('only entry/ hands plugins/index.ts to the kernel, and the examples import no kernel file', () => {
     assert.ok(imports('entry').some((i) => i.target === 'plugins/index.ts'));
-    assert.deepEqual(imports('examples').filter((i) => i.target.startsWith('core/')), []);
+    assert.deepEqual(
+      imports('examples').filter((i) => i.target.startsWith('core/')),
+      [],
+    );
   });
 });

@@ -24,11 +24,13 @@ const sh = (args: string[]) =>
   );
 const get = (headers: Record<string, string> = {}) =>
   new Promise<{ body: string; cookies: string[] }>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: 8081, path: '/', headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ body, cookies: res.headers['set-cookie'] ?? [] }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port: 8081, path: '/', headers, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ body, cookies: res.headers['set-cookie'] ?? [] }));
+      })
+      .on('error', reject);
   });
 
 describe('examples/custom-plugin/README.md, followed from nothing', () => {

@@ -13,11 +13,13 @@ import { startExample, type RunningExample } from '../helpers/example.ts';
 const dir = join(root, 'examples', 'one-port');
 const get = (mod: typeof http | typeof https, options: https.RequestOptions) =>
   new Promise<string>((resolve, reject) => {
-    mod.get({ agent: false, ...options }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
+    mod
+      .get({ agent: false, ...options }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
   });
 
 describe('examples/one-port', () => {
@@ -30,7 +32,13 @@ describe('examples/one-port', () => {
   it('answers HTTP, HTTPS (terminated, with the demo certificate) and SSH on 127.0.0.1:8000', async () => {
     const plain = await get(http, { host: '127.0.0.1', port: 8000, path: '/plain' });
     assert.equal(plain, 'hello from the web origin: GET /plain (http)\n');
-    const secure = await get(https, { host: '127.0.0.1', port: 8000, path: '/secure', servername: 'localhost', ca: readFileSync(join(dir, 'certs', 'demo.pem')) });
+    const secure = await get(https, {
+      host: '127.0.0.1',
+      port: 8000,
+      path: '/secure',
+      servername: 'localhost',
+      ca: readFileSync(join(dir, 'certs', 'demo.pem')),
+    });
     assert.equal(secure, 'hello from the web origin: GET /secure (https)\n');
     const ssh = net.connect(8000, '127.0.0.1');
     ssh.write('SSH-2.0-test_client\r\n');

@@ -76,7 +76,10 @@ describe('examples/redis-tcp', () => {
     await new Promise((r) => setTimeout(r, 100)); // the last access lines
     const served = access.slice(before).map((a) => a.server);
     assert.equal(served.length, 6);
-    assert.ok(served.every((s) => s === 'r2' || s === 'r3'), `served by ${served.join(', ')}`);
+    assert.ok(
+      served.every((s) => s === 'r2' || s === 'r3'),
+      `served by ${served.join(', ')}`,
+    );
   });
 
   it('stops its redis-servers when it is stopped', async () => {

@@ -23,18 +23,23 @@ describe('examples/typescript-config', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const get = (path: string) =>
       new Promise<{ body: string; servedBy: string | undefined }>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port: 8082, path, agent }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ body, servedBy: res.headers['x-served-by-tapgate'] as string | undefined }));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port: 8082, path, agent }, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ body, servedBy: res.headers['x-served-by-tapgate'] as string | undefined }));
+          })
+          .on('error', reject);
       });
     const answers = [await get('/one'), await get('/two')];
     agent.destroy();
     const origins = answers.map((a) => /^hello from (\w+): GET \/(one|two)\n$/.exec(a.body)?.[1]);
     assert.deepEqual([...origins].sort(), ['a', 'b'], JSON.stringify(answers));
     // The header the quickstart's plugin adds: generation/server.
-    assert.deepEqual(answers.map((a) => a.servedBy?.split('/')[1]), origins);
+    assert.deepEqual(
+      answers.map((a) => a.servedBy?.split('/')[1]),
+      origins,
+    );
   });
 
   it('passes tapgate check', async () => {

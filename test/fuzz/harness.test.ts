@@ -14,10 +14,20 @@ describe('the fuzz harness', () => {
     it('reports a 5xx and a server charged when a request meets a server that refuses connections', async () => {
       const broken = bench.setup.http.find((f) => f.name === 'broken')!;
       const was = await bench.before();
-      await exchange({ port: broken.port }, [Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')], { finish: 'hold', quietMs: 2000, maxMs: 5000 });
+      await exchange({ port: broken.port }, [Buffer.from('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')], {
+        finish: 'hold',
+        quietMs: 2000,
+        maxMs: 5000,
+      });
       const problems = await bench.after(was, broken, 'http');
-      assert.ok(problems.some((p) => p.startsWith('frontend broken: 5xx responses went from')), problems.join('\n'));
-      assert.ok(problems.some((p) => p.startsWith('server broken/dead: connection errors went from')), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => p.startsWith('frontend broken: 5xx responses went from')),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => p.startsWith('server broken/dead: connection errors went from')),
+        problems.join('\n'),
+      );
     });
 
     it('reports a gateway process that died, and starts it again for the next case', async () => {
@@ -39,15 +49,21 @@ describe('the fuzz harness', () => {
     before(async () => void (bench = await startBench('master')));
     after(() => bench?.close());
 
-    it('reports a worker that exits, by its pid and by the master\'s log', async () => {
+    it("reports a worker that exits, by its pid and by the master's log", async () => {
       const fe = bench.setup.http[0]!;
       const was = await bench.before();
       process.kill(was.workers[0]!, 'SIGKILL');
       // The master logs the death and starts a replacement: wait (bounded) until the status shows it.
       for (let i = 0; i < 100 && (await bench.gateway().workers()).includes(was.workers[0]!); i++) await new Promise((r) => setTimeout(r, 50));
       const problems = await bench.after(was, fe, 'http');
-      assert.ok(problems.some((p) => p.startsWith('the workers changed')), problems.join('\n'));
-      assert.ok(problems.some((p) => p.includes('worker died unexpectedly')), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => p.startsWith('the workers changed')),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => p.includes('worker died unexpectedly')),
+        problems.join('\n'),
+      );
     });
   });
 });

@@ -15,7 +15,22 @@ describe('HTTP/1 requests under fuzz, one gateway process serving every configur
   after(() => bench?.close());
 
   // One test per configuration (not only its frontend drawn at random), so that a failure names it.
-  for (const name of ['plain', 'sync-taps', 'async-taps', 'cache', 'rewrite', 'redirect-respond', 'jwt', 'api-key', 'basic-auth', 'auth-request', 'rate-limit', 'sticky-cookie', 'tls', 'h2c']) {
+  for (const name of [
+    'plain',
+    'sync-taps',
+    'async-taps',
+    'cache',
+    'rewrite',
+    'redirect-respond',
+    'jwt',
+    'api-key',
+    'basic-auth',
+    'auth-request',
+    'rate-limit',
+    'sticky-cookie',
+    'tls',
+    'h2c',
+  ]) {
     it(`${name}: malformed HTTP/1 requests get a 4xx or a close, reach no server when refused, and leave the gateway serving`, async () => {
       const fe = bench.setup.http.find((f) => f.name === name)!;
       const cases = pipeline.map((p) => ({ fe, pipeline: p }));
@@ -37,5 +52,3 @@ describe('HTTP/1 requests under fuzz, a master with two workers', () => {
     });
   }
 });
-
-

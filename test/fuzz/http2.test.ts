@@ -17,20 +17,37 @@ describe('HTTP/2 frame sequences under fuzz', () => {
   const frontend = (name: string): HttpFrontend => {
     if (name !== 'edge') return bench.setup.http.find((f) => f.name === name)!;
     const edge = bench.setup.tcp.find((f) => f.name === 'edge')!;
-    return { name: 'edge', about: 'h2c handed over by a tcp frontend that detected it', port: edge.port, tls: false, h2: true, normal: { path: '/', headers: {}, status: 200 } };
+    return {
+      name: 'edge',
+      about: 'h2c handed over by a tcp frontend that detected it',
+      port: edge.port,
+      tls: false,
+      h2: true,
+      normal: { path: '/', headers: {}, status: 200 },
+    };
   };
 
   for (const name of ['h2c', 'tls', 'edge']) {
     it(`${name}: well-formed HTTP/2 requests and allowed floods are served, and leave the gateway serving`, async () => {
       const fe = frontend(name);
-      await fuzz(`${name}: well-formed HTTP/2 frame sequences`, wellFormedConnection.map((c) => ({ fe, connection: c })), (c) => runH2Case(bench, c), { runs: 4, show: showH2Case });
+      await fuzz(
+        `${name}: well-formed HTTP/2 frame sequences`,
+        wellFormedConnection.map((c) => ({ fe, connection: c })),
+        (c) => runH2Case(bench, c),
+        { runs: 4, show: showH2Case },
+      );
     });
   }
 
   for (const name of ['h2c', 'tls', 'edge']) {
     it(`${name}: random HTTP/2 frames, floods and bad header blocks get no 5xx and leave the gateway serving`, async () => {
       const fe = frontend(name);
-      await fuzz(`${name}: HTTP/2 frame sequences`, connection.map((c) => ({ fe, connection: c })), (c) => runH2Case(bench, c), { runs: 4, show: showH2Case });
+      await fuzz(
+        `${name}: HTTP/2 frame sequences`,
+        connection.map((c) => ({ fe, connection: c })),
+        (c) => runH2Case(bench, c),
+        { runs: 4, show: showH2Case },
+      );
     });
   }
 });

@@ -14,7 +14,12 @@ describe('regressions, each on inputs of its shape', () => {
   for (const r of regressions) {
     it(`${r.frontend}: ${r.what} (${r.id})`, async () => {
       const fe = bench.setup.http.find((f) => f.name === r.frontend)!;
-      await fuzz(`${r.frontend}: ${r.what}`, r.examples.map((pipeline) => ({ fe, pipeline })), (c) => runH1Case(bench, c), { runs: r.runs ?? 3, show: showH1Case });
+      await fuzz(
+        `${r.frontend}: ${r.what}`,
+        r.examples.map((pipeline) => ({ fe, pipeline })),
+        (c) => runH1Case(bench, c),
+        { runs: r.runs ?? 3, show: showH1Case },
+      );
     });
   }
 });

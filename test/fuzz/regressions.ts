@@ -26,7 +26,20 @@ export const regressions: Regression[] = [
     id: 'issue 21 defect 8',
     what: 'requests with bodies one after another over one pooled server connection leave no listener behind (no MaxListenersExceededWarning)',
     frontend: 'plain',
-    examples: fc.constant({ requests: [{ method: 'POST', target: '/', version: 'HTTP/1.1', headers: [host, { name: 'Content-Length', sep: ': ', value: '5' }], eol: '\r\n', cutHead: false, body: { kind: 'raw' as const, data: 'hello' } }], delivery: { cuts: [], finish: 'end' as const } }),
+    examples: fc.constant({
+      requests: [
+        {
+          method: 'POST',
+          target: '/',
+          version: 'HTTP/1.1',
+          headers: [host, { name: 'Content-Length', sep: ': ', value: '5' }],
+          eol: '\r\n',
+          cutHead: false,
+          body: { kind: 'raw' as const, data: 'hello' },
+        },
+      ],
+      delivery: { cuts: [], finish: 'end' as const },
+    }),
     runs: 40,
   },
   {
@@ -34,7 +47,11 @@ export const regressions: Regression[] = [
     what: 'a malformed chunked body (ZZ) behind an async tap on the request path gets 400, and the worker lives',
     frontend: 'async-taps',
     examples: firstIs((r) => ({
-      ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false,
+      ...r,
+      method: 'POST',
+      version: 'HTTP/1.1',
+      eol: '\r\n',
+      cutHead: false,
       headers: [host, { name: 'Transfer-Encoding', sep: ': ', value: 'chunked' }],
       body: { kind: 'chunked', chunks: [{ data: 'hello', size: { kind: 'raw', text: 'ZZ', valid: false }, ext: '' }], last: true, trailers: [], end: true },
     })),
@@ -45,7 +62,11 @@ export const regressions: Regression[] = [
     // Every chunked request but a whole, valid one first in its connection, with token-named trailers.
     frontend: 'rate-limit',
     examples: firstIs((r) => ({
-      ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false,
+      ...r,
+      method: 'POST',
+      version: 'HTTP/1.1',
+      eol: '\r\n',
+      cutHead: false,
       headers: [host, { name: 'Transfer-Encoding', sep: ': ', value: 'chunked' }],
       body: { kind: 'chunked', chunks: [{ data: 'hello', size: { kind: 'raw', text: 'ZZ', valid: false }, ext: '' }], last: true, trailers: [], end: true },
     })).chain((p) => fc.constantFrom('HTTP/1.1', 'HTTP/1.0').map((version) => ({ ...p, requests: [{ ...p.requests[0]!, version }, ...p.requests.slice(1)] }))),
@@ -72,7 +93,15 @@ export const regressions: Regression[] = [
     id: 'issue 21 defect 2',
     what: 'a client that leaves during its request body is charged to nobody',
     frontend: 'plain',
-    examples: firstIs((r) => ({ ...r, method: 'POST', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, headers: [host, { name: 'Content-Length', sep: ': ', value: '100' }], body: { kind: 'raw', data: 'cut short' } })),
+    examples: firstIs((r) => ({
+      ...r,
+      method: 'POST',
+      version: 'HTTP/1.1',
+      eol: '\r\n',
+      cutHead: false,
+      headers: [host, { name: 'Content-Length', sep: ': ', value: '100' }],
+      body: { kind: 'raw', data: 'cut short' },
+    })),
   },
   {
     id: 'issue 21 defect 6',
@@ -84,21 +113,40 @@ export const regressions: Regression[] = [
     id: 'issue 21 finding',
     what: "a target not in origin-form reaches the server in origin form with the target's authority as Host (absolute form), or gets 400 (asterisk form but for OPTIONS, authority form)",
     frontend: 'plain',
-    examples: firstIs((r) => ({ ...r, method: 'GET', target: 'http://other.example:8080/x', version: 'HTTP/1.1', eol: '\r\n', headers: [host], cutHead: false, body: { kind: 'none' } })).map((p) => ({ ...p, requests: p.requests.slice(0, 1) })),
+    examples: firstIs((r) => ({
+      ...r,
+      method: 'GET',
+      target: 'http://other.example:8080/x',
+      version: 'HTTP/1.1',
+      eol: '\r\n',
+      headers: [host],
+      cutHead: false,
+      body: { kind: 'none' },
+    })).map((p) => ({ ...p, requests: p.requests.slice(0, 1) })),
   },
   {
     id: 'issue 21 finding',
     what: 'a Host that is not uri-host[:port] (a/b, @evil, exa mple.com) gets 400 (RFC 9112 3.2)',
     frontend: 'plain',
     examples: firstIs((r) => ({ ...r, method: 'GET', target: '/', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, body: { kind: 'none' } })).chain((p) =>
-      fc.constantFrom('a/b', '@evil', 'exa mple.com', 'a?b').map((value) => ({ ...p, requests: [{ ...p.requests[0]!, headers: [{ name: 'Host', sep: ': ', value }] }, ...p.requests.slice(1)] })),
+      fc
+        .constantFrom('a/b', '@evil', 'exa mple.com', 'a?b')
+        .map((value) => ({ ...p, requests: [{ ...p.requests[0]!, headers: [{ name: 'Host', sep: ': ', value }] }, ...p.requests.slice(1)] })),
     ),
   },
   {
     id: 'issue 21 finding',
     what: 'a 400 to an unparsable HEAD request has no body',
     frontend: 'plain',
-    examples: firstIs((r) => ({ ...r, method: 'HEAD', version: 'HTTP/1.1', eol: '\r\n', cutHead: false, headers: [host, { name: 'X-Bad', sep: ': ', value: 'a\x01b' }], body: { kind: 'none' } })),
+    examples: firstIs((r) => ({
+      ...r,
+      method: 'HEAD',
+      version: 'HTTP/1.1',
+      eol: '\r\n',
+      cutHead: false,
+      headers: [host, { name: 'X-Bad', sep: ': ', value: 'a\x01b' }],
+      body: { kind: 'none' },
+    })),
   },
   {
     id: 'issue 21 finding',
@@ -107,7 +155,15 @@ export const regressions: Regression[] = [
     examples: fc.record({
       requests: fc.tuple(validRequest, fc.constantFrom('x\x01', 'x\x00', 'x / HTTP')).map(([a, after]): RequestSpec[] => [
         { ...a, body: { kind: 'none' }, headers: [host] },
-        { method: 'POST', target: '/', version: 'HTTP/1.1', headers: [host, { name: 'Content-Length', sep: ': ', value: '1' }], eol: '\r\n', cutHead: false, body: { kind: 'raw', data: after } },
+        {
+          method: 'POST',
+          target: '/',
+          version: 'HTTP/1.1',
+          headers: [host, { name: 'Content-Length', sep: ': ', value: '1' }],
+          eol: '\r\n',
+          cutHead: false,
+          body: { kind: 'raw', data: after },
+        },
       ]),
       delivery: pipeline.map((p) => ({ ...p.delivery, cuts: [] })),
     }),

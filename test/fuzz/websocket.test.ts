@@ -15,18 +15,33 @@ interface WsCase {
   finish: 'end' | 'hold';
 }
 
-const show = ({ fe, spec, finish }: WsCase) => [`frontend ${fe.name} (${fe.about})${fe.tls ? ', over TLS' : ''}`, `upgrade: ${JSON.stringify(spec)}`, `bytes: ${showBytes(upgradeBytes(spec))}`, `then ${finish === 'end' ? 'half-closed' : 'held open'}`, acceptable(spec) ? 'an upgrade the origin accepts' : 'an upgrade the origin refuses'].join('\n');
+const show = ({ fe, spec, finish }: WsCase) =>
+  [
+    `frontend ${fe.name} (${fe.about})${fe.tls ? ', over TLS' : ''}`,
+    `upgrade: ${JSON.stringify(spec)}`,
+    `bytes: ${showBytes(upgradeBytes(spec))}`,
+    `then ${finish === 'end' ? 'half-closed' : 'held open'}`,
+    acceptable(spec) ? 'an upgrade the origin accepts' : 'an upgrade the origin refuses',
+  ].join('\n');
 
 async function runWsCase(bench: FuzzBench, { fe, spec, finish }: WsCase): Promise<void> {
   const before = await bench.before();
-  const result = await exchange({ port: fe.port, tls: fe.tls ? { alpn: ['http/1.1'] } : undefined }, [upgradeBytes(spec)], { finish, quietMs: (r) => (r.length === 0 ? 2500 : 300), maxMs: 6000 });
+  const result = await exchange({ port: fe.port, tls: fe.tls ? { alpn: ['http/1.1'] } : undefined }, [upgradeBytes(spec)], {
+    finish,
+    quietMs: (r) => (r.length === 0 ? 2500 : 300),
+    maxMs: 6000,
+  });
   const problems: string[] = [];
   const { responses } = parseResponses(result.received, [spec.method === 'HEAD']);
   for (const r of responses) if (r.status >= 500) problems.push(`answered ${r.status}: ${JSON.stringify(r.head.split('\r\n')[0])}`);
   if (acceptable(spec) && responses[0]?.status !== 101) problems.push(`a valid upgrade got ${responses[0]?.status ?? 'no answer'} instead of 101`);
   if (!acceptable(spec) && responses[0]?.status === 101) problems.push('an upgrade the origin refuses got 101');
   problems.push(...(await bench.after(before, fe, 'http')));
-  if (problems.length) throw new CaseFailure(problems, [`client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 600)}`, ...bench.logSince(before)]);
+  if (problems.length)
+    throw new CaseFailure(problems, [
+      `client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 600)}`,
+      ...bench.logSince(before),
+    ]);
 }
 
 describe('WebSocket upgrades under fuzz', () => {

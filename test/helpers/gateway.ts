@@ -30,7 +30,11 @@ export interface TestGateway {
 }
 
 /** Writes `config` (an object, or YAML text) and any extra `files` to a temp folder and serves it; `now` replaces the plugins' clock, `logger` the event log (for tests that read it). */
-export async function startGateway(config: object | string, files: Record<string, string> = {}, options: { now?: () => number; logger?: Logger } = {}): Promise<TestGateway> {
+export async function startGateway(
+  config: object | string,
+  files: Record<string, string> = {},
+  options: { now?: () => number; logger?: Logger } = {},
+): Promise<TestGateway> {
   const dir = tempDir();
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const file = join(dir, 'tapgate.yaml');
@@ -98,10 +102,15 @@ export interface Reply {
 /** A GET on a fresh connection (no agent), its body as text. */
 export function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        let body = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (body += d))
+          .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 

@@ -37,10 +37,7 @@ export function load(port: number, closers: number, keepers: number, { max = 100
     for (let n = 0; state.running && n < max && Date.now() < deadline; n++) await request(agent, headers);
   };
   const agents = Array.from({ length: keepers }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const loops = [
-    ...Array.from({ length: closers }, () => loop(false, { connection: 'close' })),
-    ...agents.map((a) => loop(a, {})),
-  ];
+  const loops = [...Array.from({ length: closers }, () => loop(false, { connection: 'close' })), ...agents.map((a) => loop(a, {}))];
   return {
     get ok() {
       return state.ok;

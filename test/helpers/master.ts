@@ -56,7 +56,14 @@ export function spawnMaster(config: string, files: Record<string, string> = {}):
     }
   };
   return {
-    child, dir, file, socket, log, write, exited, serving,
+    child,
+    dir,
+    file,
+    socket,
+    log,
+    write,
+    exited,
+    serving,
     reload: (plan = false) => controlRequest<ReloadReply>(socket, { cmd: 'reload', plan }),
     status: () => controlRequest<StatusReply>(socket, { cmd: 'status' }),
     stop: async (hard = false) => {

@@ -22,7 +22,10 @@ describe('the API report', { timeout: 120_000 }, () => {
 
   it('has one report per TypeScript export, and shows a change as a diff of it', () => {
     assert.deepEqual([...reports.keys()].sort(), ['tapgate-sdk-testing.api.md', 'tapgate-sdk.api.md', 'tapgate.api.md']);
-    assert.match(reports.get('tapgate-sdk.api.md')!, /^## API Report File for "tapgate\/sdk"\n[\s\S]*\nexport function definePlugin<Options = Record<string, unknown>>\(definition: PluginDefinition<Options>\): PluginDefinition<Options>;\n/);
+    assert.match(
+      reports.get('tapgate-sdk.api.md')!,
+      /^## API Report File for "tapgate\/sdk"\n[\s\S]*\nexport function definePlugin<Options = Record<string, unknown>>\(definition: PluginDefinition<Options>\): PluginDefinition<Options>;\n/,
+    );
 
     const dir = mkdtempSync(join(tmpdir(), 'tapgate-api-report-'));
     try {

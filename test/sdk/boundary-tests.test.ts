@@ -62,16 +62,41 @@ describe('the built-ins are tested through the SDK', () => {
 
   it('refuses the kernel, the private helpers, another built-in and the SDK by path', () => {
     const file = join(testsOfPlugins, 'cache', 'x.test.ts');
-    for (const specifier of ['../../../core/log.ts', '../../helpers/gateway.ts', '../../../plugins/index.ts', '../../../plugins/lb/hashing.ts', '../../../sdk/index.ts', '../../../sdk/testing.ts', 'tapgate', 'tapgate/core/log.ts', 'left-pad']) {
+    for (const specifier of [
+      '../../../core/log.ts',
+      '../../helpers/gateway.ts',
+      '../../../plugins/index.ts',
+      '../../../plugins/lb/hashing.ts',
+      '../../../sdk/index.ts',
+      '../../../sdk/testing.ts',
+      'tapgate',
+      'tapgate/core/log.ts',
+      'left-pad',
+    ]) {
       assert.ok(refusal(file, specifier), specifier);
     }
-    for (const specifier of ['node:http', 'tapgate/sdk', 'tapgate/sdk/testing', './fixture.ts', '../route-actions/fixture.ts', '../../../plugins/cache/store.ts', 'jose', '@grpc/grpc-js']) {
+    for (const specifier of [
+      'node:http',
+      'tapgate/sdk',
+      'tapgate/sdk/testing',
+      './fixture.ts',
+      '../route-actions/fixture.ts',
+      '../../../plugins/cache/store.ts',
+      'jose',
+      '@grpc/grpc-js',
+    ]) {
       assert.equal(refusal(file, specifier), undefined, specifier);
     }
   });
 
   it('reads imports of every form, and not those in a plugin written as a string', () => {
-    const found = ts.preProcessFile("import a from 'a';\nimport type { B } from 'b';\nexport { c } from 'c';\nimport 'd';\nconst e = await import('e');\nconst source = `import { f } from 'f';`;\n", true, true).importedFiles.map((f) => f.fileName);
+    const found = ts
+      .preProcessFile(
+        "import a from 'a';\nimport type { B } from 'b';\nexport { c } from 'c';\nimport 'd';\nconst e = await import('e');\nconst source = `import { f } from 'f';`;\n",
+        true,
+        true,
+      )
+      .importedFiles.map((f) => f.fileName);
     assert.deepEqual(found, ['a', 'b', 'c', 'd', 'e']);
   });
 });

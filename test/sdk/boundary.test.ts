@@ -40,12 +40,19 @@ function importsOf(file: string): { files: string[]; packages: string[] } {
 const under = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
 
 function offenders(files: string[], bad: (file: string, imported: string) => boolean): string[] {
-  return files.flatMap((file) => importsOf(file).files.filter((imported) => bad(rel(file), imported)).map((imported) => `${rel(file)} -> ${imported}`));
+  return files.flatMap((file) =>
+    importsOf(file)
+      .files.filter((imported) => bad(rel(file), imported))
+      .map((imported) => `${rel(file)} -> ${imported}`),
+  );
 }
 
 describe('the SDK boundary', () => {
   it('core/ imports nothing from plugins/ or entry/', () => {
-    assert.deepEqual(offenders(sources('core'), (_, i) => under(i, 'plugins') || under(i, 'entry')), []);
+    assert.deepEqual(
+      offenders(sources('core'), (_, i) => under(i, 'plugins') || under(i, 'entry')),
+      [],
+    );
   });
 
   it('a built-in imports only its own folder and the SDK (never core/, another built-in or the test harness)', () => {
@@ -70,11 +77,17 @@ describe('the SDK boundary', () => {
     };
     visit('sdk/index.ts');
     assert.ok(seen.size > 3, `followed ${[...seen].join(', ')}`);
-    assert.deepEqual(reached.filter((edge) => !/ -> sdk\//.test(edge)), []);
+    assert.deepEqual(
+      reached.filter((edge) => !/ -> sdk\//.test(edge)),
+      [],
+    );
     assert.ok(!seen.has('sdk/testing.ts'), 'the author surface does not pull in the test harness');
   });
 
   it('no example imports core/ or plugins/: they start gateways the public way', () => {
-    assert.deepEqual(offenders(sources('examples'), (_, i) => under(i, 'core') || under(i, 'plugins')), []);
+    assert.deepEqual(
+      offenders(sources('examples'), (_, i) => under(i, 'core') || under(i, 'plugins')),
+      [],
+    );
   });
 });

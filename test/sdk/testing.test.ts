@@ -5,18 +5,41 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineMatcher, definePlugin, Stage, z, type Balancer } from 'tapgate/sdk';
 import {
-  checkTestConfig, compileMatch, createTestGateway, createTestMaster, echoed, eligibleServers, get, httpContext, parsePrometheus, pickFrom, readUntil,
-  runTapgate, seededRandom, tcpContext, TestCa, TestServer, testMetrics, unusedPort, type TestGateway, type TestGatewayOptions,
+  checkTestConfig,
+  compileMatch,
+  createTestGateway,
+  createTestMaster,
+  echoed,
+  eligibleServers,
+  get,
+  httpContext,
+  parsePrometheus,
+  pickFrom,
+  readUntil,
+  runTapgate,
+  seededRandom,
+  tcpContext,
+  TestCa,
+  TestServer,
+  testMetrics,
+  unusedPort,
+  type TestGateway,
+  type TestGatewayOptions,
 } from 'tapgate/sdk/testing';
 
-const web = (extra: object = {}) => ({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', ...extra } }, backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } } });
+const web = (extra: object = {}) => ({
+  frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', ...extra } },
+  backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
+});
 
 /** Answers `/now` with the plugins' clock. */
 const clockPlugin = definePlugin({
   name: 'clock',
   version: '1.0.0',
   setup(api) {
-    api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.AUTH }, async (ctx) => (ctx.path === '/now' ? { status: 200, body: String(api.now()) } : undefined));
+    api.hooks.http.request.tapPromise({ name: api.name, stage: Stage.AUTH }, async (ctx) =>
+      ctx.path === '/now' ? { status: 200, body: String(api.now()) } : undefined,
+    );
     return () => {};
   },
 });
@@ -47,7 +70,10 @@ describe('createTestGateway', () => {
     assert.equal(res.headers['content-type'], 'application/json');
     const echo = JSON.parse(res.body);
     assert.deepEqual([echo.origin, echo.method, echo.url, echo.body, echo.headers.host], ['app', 'POST', '/a?b=1', 'hello', 'shop.example']);
-    assert.deepEqual(t.origins.app!.requests.map((r) => `${r.method} ${r.url}`), ['POST /a?b=1']);
+    assert.deepEqual(
+      t.origins.app!.requests.map((r) => `${r.method} ${r.url}`),
+      ['POST /a?b=1'],
+    );
     assert.match(t.origins.app!.address, /^127\.0\.0\.1:\d+$/);
   });
 
@@ -94,7 +120,7 @@ export default definePlugin({
     assert.equal((await t.request('/now')).status, 200);
   });
 
-  it('the plugins\' clock moves only when the test moves it', async () => {
+  it("the plugins' clock moves only when the test moves it", async () => {
     const t = await start({ config: web({ plugins: [{ use: 'clock' }] }), plugins: { clock: clockPlugin }, origins: { app: 'echo' } });
     const before = Number((await t.request('/now')).body);
     assert.equal(before, t.clock.now());
@@ -108,11 +134,20 @@ export default definePlugin({
     const t = await start({ config: web(), origins: { app: 'echo' } });
     await t.request('/logged');
     await until(() => t.logs.length === 1);
-    assert.deepEqual([t.logs[0]!.frontend, t.logs[0]!.backend, t.logs[0]!.server, t.logs[0]!.method, t.logs[0]!.path, t.logs[0]!.status], ['web', 'app', 's1', 'GET', '/logged', 200]);
+    assert.deepEqual(
+      [t.logs[0]!.frontend, t.logs[0]!.backend, t.logs[0]!.server, t.logs[0]!.method, t.logs[0]!.path, t.logs[0]!.status],
+      ['web', 'app', 's1', 'GET', '/logged', 200],
+    );
   });
 
   it('opens TCP streams to a frontend', async () => {
-    const t = await start({ config: { frontends: { raw: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'app' } }, backends: { app: { mode: 'tcp', servers: [{ name: 's1', address: 'origin:app' }] } } }, origins: { app: 'echo' } });
+    const t = await start({
+      config: {
+        frontends: { raw: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'app' } },
+        backends: { app: { mode: 'tcp', servers: [{ name: 's1', address: 'origin:app' }] } },
+      },
+      origins: { app: 'echo' },
+    });
     const socket = await t.tcp();
     socket.write('GET /through-tcp HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     const raw = Buffer.concat(await socket.toArray()).toString();
@@ -126,8 +161,14 @@ export default definePlugin({
     const withStats = await start({ config: { ...web(), stats: { bind: '127.0.0.1:0', token: 'a-token-of-sixteen-chars' } }, origins: { app: 'echo' } });
     await withStats.request('/');
     const report = (await withStats.stats()) as { frontends: { name: string }[]; backends: { name: string }[] };
-    assert.deepEqual(report.frontends.map((f) => f.name), ['web']);
-    assert.deepEqual(report.backends.map((b) => b.name), ['app']);
+    assert.deepEqual(
+      report.frontends.map((f) => f.name),
+      ['web'],
+    );
+    assert.deepEqual(
+      report.backends.map((b) => b.name),
+      ['app'],
+    );
     const plain = await start({ config: web(), origins: { app: 'echo' } });
     await plain.request('/');
     assert.ok(Array.isArray(await plain.stats()));
@@ -175,14 +216,20 @@ describe('createTestGateway: what a test reads and sends', () => {
     assert.equal(headers['x-twice'], '1, 2');
     assert.equal(headers['x-once'], 'yes');
     assert.equal(headers['x-none'], undefined);
-    assert.ok(Object.keys(headers).every((name) => name === name.toLowerCase()), Object.keys(headers).join());
+    assert.ok(
+      Object.keys(headers).every((name) => name === name.toLowerCase()),
+      Object.keys(headers).join(),
+    );
     const one = await start({ config: web(), origins: { app: (_req, res) => res.writeHead(200, { 'set-cookie': 'only=1' }).end() } });
     assert.deepEqual((await one.request('/')).headers['set-cookie'], ['only=1'], 'a list even for one line');
   });
 
   it("counts which origin answered: 'name' origins say their name, tally counts them", async () => {
     const t = await start({
-      config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: ['a', 'b', 'c'].map((name) => ({ name, address: `origin:${name}` })) } } },
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+        backends: { app: { servers: ['a', 'b', 'c'].map((name) => ({ name, address: `origin:${name}` })) } },
+      },
       origins: { a: 'name', b: 'name', c: 'name' },
     });
     const res = await t.request('/');
@@ -212,7 +259,10 @@ describe('createTestGateway: what a test reads and sends', () => {
     const checked = await t.request({ path: '/x', servername: 'shop.test', ca: ca.cert });
     assert.equal(checked.certificate?.subject.CN, 'shop.test');
     await assert.rejects(t.request({ path: '/x', servername: 'other.test', ca: ca.cert, fresh: true }), /other\.test/);
-    await assert.rejects(t.request({ path: '/x', servername: 'shop.test', ca: new TestCa('another CA').cert, fresh: true }), /self.signed|unable to verify|unknown ca/i);
+    await assert.rejects(
+      t.request({ path: '/x', servername: 'shop.test', ca: new TestCa('another CA').cert, fresh: true }),
+      /self.signed|unable to verify|unknown ca/i,
+    );
     const socket = await t.tcp(undefined, { servername: 'shop.test', ca: ca.cert });
     assert.equal(socket.authorized, true);
     socket.write('GET /over-tls HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n');
@@ -237,7 +287,11 @@ describe('createTestGateway: what a test reads and sends', () => {
       config: {
         frontends: {
           raw: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'echo' },
-          web: { bind: '127.0.0.1:0', default_backend: 'app', routes: [{ match: { path: '/where' }, plugins: [{ use: 'respond', options: { body: 'http://origin:app/x' } }] }] },
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            routes: [{ match: { path: '/where' }, plugins: [{ use: 'respond', options: { body: 'http://origin:app/x' } }] }],
+          },
         },
         backends: { echo: { mode: 'tcp', servers: [{ name: 'e', address: 'origin:echo' }] }, app: { servers: [{ name: 'a', address: 'origin:app' }] } },
       },
@@ -284,11 +338,19 @@ describe('createTestGateway: what a test reads and sends', () => {
     await t.request('/');
     await t.request('/');
     const sessions = t.metrics().find((m) => m.name === 'frontend_sessions_total');
-    assert.deepEqual(sessions?.values.map((v) => ('value' in v ? v.value : -1)), [2]);
+    assert.deepEqual(
+      sessions?.values.map((v) => ('value' in v ? v.value : -1)),
+      [2],
+    );
   });
 
   it('a clock may start where the test says and move at each reading, or follow the real time', async () => {
-    const stepping = await start({ config: web({ plugins: ['clock'] }), plugins: { clock: clockPlugin }, origins: { app: 'echo' }, clock: { start: 1_000, step: 5 } });
+    const stepping = await start({
+      config: web({ plugins: ['clock'] }),
+      plugins: { clock: clockPlugin },
+      origins: { app: 'echo' },
+      clock: { start: 1_000, step: 5 },
+    });
     assert.deepEqual([Number((await stepping.request('/now')).body), Number((await stepping.request('/now')).body)], [1_000, 1_005]);
     const real = await start({ config: web({ plugins: ['clock'] }), plugins: { clock: clockPlugin }, origins: { app: 'echo' }, clock: 'real' });
     const before = Date.now();
@@ -298,7 +360,7 @@ describe('createTestGateway: what a test reads and sends', () => {
     assert.ok(Number((await real.request('/now')).body) >= before + 3_600_000);
   });
 
-  it("answers api.take as the test says: a shared store that never answers, or one that refuses", async () => {
+  it('answers api.take as the test says: a shared store that never answers, or one that refuses', async () => {
     const taking = definePlugin({
       name: 'taking',
       version: '1.0.0',
@@ -325,24 +387,36 @@ describe('createTestGateway: what a test reads and sends', () => {
 
 describe('checkTestConfig', () => {
   /** Nothing is started: a server's address is only checked. */
-  const checked = (extra: object = {}) => ({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', ...extra } }, backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } } });
+  const checked = (extra: object = {}) => ({
+    frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', ...extra } },
+    backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } },
+  });
 
   it('reports every problem with its key path, and its line when the config is YAML text', async () => {
     const ok = await checkTestConfig({ config: checked() });
     assert.deepEqual([ok.ok, ok.problems], [true, []]);
     const bad = await checkTestConfig({ config: 'frontends:\n  web:\n    bind: 127.0.0.1:0\n    default_backend: nope\n' });
     assert.equal(bad.ok, false);
-    assert.deepEqual(bad.problems.map((p) => [p.path, p.line]), [['frontends.web.default_backend', 4]]);
+    assert.deepEqual(
+      bad.problems.map((p) => [p.path, p.line]),
+      [['frontends.web.default_backend', 4]],
+    );
     assert.match(bad.problems[0]!.text, /^tapgate\.yaml:4:\d+: error: frontends\.web\.default_backend: .*"nope"/);
   });
 
   it('checks plugins given as definitions or sources', async () => {
     const source = `import { definePlugin, z } from 'tapgate/sdk';\nexport default definePlugin({ name: 'strict', version: '1.0.0', options: z.strictObject({ n: z.number() }), setup() {} });\n`;
     const r = await checkTestConfig({ config: checked({ plugins: [{ use: './strict.ts', options: { n: 'one' } }] }), plugins: { './strict.ts': source } });
-    assert.deepEqual(r.problems.map((p) => p.path), ['frontends.web.plugins[0].options.n']);
+    assert.deepEqual(
+      r.problems.map((p) => p.path),
+      ['frontends.web.plugins[0].options.n'],
+    );
     const strict = definePlugin({ name: 'strict', version: '1.0.0', options: z.strictObject({ n: z.number() }), setup() {} });
     const byDefinition = await checkTestConfig({ config: checked({ plugins: [{ use: 'strict', options: { m: 1 } }] }), plugins: { strict } });
-    assert.deepEqual(byDefinition.problems.map((p) => p.path), ['frontends.web.plugins[0].options.n', 'frontends.web.plugins[0].options.m']);
+    assert.deepEqual(
+      byDefinition.problems.map((p) => p.path),
+      ['frontends.web.plugins[0].options.n', 'frontends.web.plugins[0].options.m'],
+    );
   });
 });
 
@@ -377,13 +451,19 @@ describe('createTestMaster', () => {
   });
 });
 
-describe('testing a plugin\'s parts without a gateway', () => {
+describe("testing a plugin's parts without a gateway", () => {
   it('TestServer, eligibleServers and pickFrom follow the kernel: usable primaries, else backups', () => {
     const [a, b, spare] = [new TestServer('a'), new TestServer('b', { weight: 0 }), new TestServer('spare', { backup: true })];
     assert.equal(a.id, 'b/a');
-    assert.deepEqual(eligibleServers([a, b, spare]).map((s) => s.name), ['a']);
+    assert.deepEqual(
+      eligibleServers([a, b, spare]).map((s) => s.name),
+      ['a'],
+    );
     a.up = false;
-    assert.deepEqual(eligibleServers([a, b, spare]).map((s) => s.name), ['spare']);
+    assert.deepEqual(
+      eligibleServers([a, b, spare]).map((s) => s.name),
+      ['spare'],
+    );
     const first: Balancer = { pick: (_ctx, eligible) => eligible[0] };
     assert.equal(pickFrom(first, [a, b, spare], httpContext())?.name, 'spare');
     spare.state = 'maint';
@@ -391,15 +471,29 @@ describe('testing a plugin\'s parts without a gateway', () => {
   });
 
   it('httpContext and tcpContext are what taps, matchers and balancers receive', () => {
-    const ctx = httpContext({ method: 'POST', url: '/a/b?c=d', headers: { Host: 'Shop.Example:8080', cookie: 'x=1; y=2' }, client: { address: '10.0.0.1', port: 5 } });
-    assert.deepEqual([ctx.kind, ctx.method, ctx.path, ctx.query.get('c'), ctx.host, ctx.cookies.y, ctx.header('HOST'), ctx.client.address], ['http', 'POST', '/a/b', 'd', 'shop.example', '2', 'Shop.Example:8080', '10.0.0.1']);
+    const ctx = httpContext({
+      method: 'POST',
+      url: '/a/b?c=d',
+      headers: { Host: 'Shop.Example:8080', cookie: 'x=1; y=2' },
+      client: { address: '10.0.0.1', port: 5 },
+    });
+    assert.deepEqual(
+      [ctx.kind, ctx.method, ctx.path, ctx.query.get('c'), ctx.host, ctx.cookies.y, ctx.header('HOST'), ctx.client.address],
+      ['http', 'POST', '/a/b', 'd', 'shop.example', '2', 'Shop.Example:8080', '10.0.0.1'],
+    );
     const tcp = tcpContext({ client: { address: '10.0.0.2', port: 6 } });
     assert.deepEqual([tcp.kind, tcp.client.address], ['tcp', '10.0.0.2']);
   });
 
   it('compileMatch compiles a route condition with the matchers given, or throws saying where', () => {
     const matchers = [
-      defineMatcher({ name: 'depth', description: 'path segments, at least', options: z.number().int().min(1), modes: ['http'], create: (min: number) => (ctx) => ctx.kind === 'http' && ctx.path.split('/').filter(Boolean).length >= min }),
+      defineMatcher({
+        name: 'depth',
+        description: 'path segments, at least',
+        options: z.number().int().min(1),
+        modes: ['http'],
+        create: (min: number) => (ctx) => ctx.kind === 'http' && ctx.path.split('/').filter(Boolean).length >= min,
+      }),
     ];
     const condition = compileMatch({ depth: 2 }, matchers);
     assert.equal(condition.test(httpContext({ url: '/a/b' })), true);

@@ -47,7 +47,17 @@ export interface ParserCallbacks {
   /** Field lines flushed before the head is complete (very many), or trailers after a chunked body. */
   onHeaders(raw: string[], url: string): void;
   /** (major, minor, raw, method index, url, status, status message, upgrade, keepAlive); 1 skips the body (a response to HEAD). */
-  onHeadersComplete(major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined, status: number, message: string, upgrade: boolean, keepAlive: boolean): number;
+  onHeadersComplete(
+    major: number,
+    minor: number,
+    raw: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    status: number,
+    message: string,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number;
   onBody(chunk: Buffer): void;
   onMessageComplete(): void;
 }

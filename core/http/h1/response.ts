@@ -102,7 +102,8 @@ export class H1Response implements ClientResponse {
     } else {
       this.#noBody = this.head || status === 204 || status === 304 || status < 200;
       if (!this.#noBody && !length) {
-        if (this.http10) this.shouldKeepAlive = false; // the end of the connection ends the body
+        if (this.http10)
+          this.shouldKeepAlive = false; // the end of the connection ends the body
         else {
           this.#chunked = true;
           head += 'transfer-encoding: chunked\r\n';
@@ -162,7 +163,7 @@ export class H1Response implements ClientResponse {
     this.writableFinished = true;
     // The last bytes' callback says when all of it was handed to the kernel (or failed).
     const done = (err?: Error | null) => this.owner.responded(this, !err);
-    if (this.#head !== undefined && !this.#chunked) return this.release(done), this;
+    if (this.#head !== undefined && !this.#chunked) return (this.release(done), this);
     socket.cork();
     if (this.#head !== undefined) this.release();
     if (this.#chunked) socket.write(this.#trailers === undefined ? '0\r\n\r\n' : `0\r\n${this.#trailers}\r\n`, 'latin1', done);

@@ -166,7 +166,17 @@ class H1Connection implements ResponseOwner {
     this.#earlyUrl += url;
   };
 
-  #onHeadersComplete = (major: number, minor: number, raw: string[] | undefined, method: number, url: string | undefined, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean): number => {
+  #onHeadersComplete = (
+    major: number,
+    minor: number,
+    raw: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    _s: unknown,
+    _m: unknown,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number => {
     if (this.#early) {
       raw = raw ? [...this.#early, ...raw] : this.#early;
       url = this.#earlyUrl + (url ?? '');
@@ -328,7 +338,10 @@ class H1Connection implements ResponseOwner {
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(status);
     // A HEAD request's answer has no body, even a refusal's (a client would read it as the next answer).
-    socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headMatch === 5 ? '' : body}`, 'latin1');
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText(status)}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${this.#headMatch === 5 ? '' : body}`,
+      'latin1',
+    );
   }
 
   #stopReading(): void {
@@ -441,7 +454,8 @@ class Exchange implements ClientRequest {
   /** The connection is gone before this was answered. */
   abort(): void {
     // A body cut short is the client's doing in its body phase; one read whole only loses its reader.
-    if (this.body && !this.body.destroyed) this.body.destroy(this.complete ? new ClientFault('client closed', 'C', 0) : new ClientFault('client closed during the body', 'C', 0, 'B'));
+    if (this.body && !this.body.destroyed)
+      this.body.destroy(this.complete ? new ClientFault('client closed', 'C', 0) : new ClientFault('client closed during the body', 'C', 0, 'B'));
     this.res?.close();
   }
 }
@@ -490,7 +504,18 @@ function requestLineProblem(chunk: Buffer): string | undefined {
   if (i === target) return 'spaces repeated in the request line';
   if (i === end) return 'no HTTP version (HTTP/0.9)';
   // " HTTP/d.d" to the end, byte by byte (this runs for every request).
-  if (end - i !== 9 || chunk[i + 1] !== 72 || chunk[i + 2] !== 84 || chunk[i + 3] !== 84 || chunk[i + 4] !== 80 || chunk[i + 5] !== 47 || !digit(chunk[i + 6]) || chunk[i + 7] !== 46 || !digit(chunk[i + 8])) return 'malformed request line';
+  if (
+    end - i !== 9 ||
+    chunk[i + 1] !== 72 ||
+    chunk[i + 2] !== 84 ||
+    chunk[i + 3] !== 84 ||
+    chunk[i + 4] !== 80 ||
+    chunk[i + 5] !== 47 ||
+    !digit(chunk[i + 6]) ||
+    chunk[i + 7] !== 46 ||
+    !digit(chunk[i + 8])
+  )
+    return 'malformed request line';
   return undefined;
 }
 const digit = (b: number | undefined): boolean => b !== undefined && b >= 48 && b <= 57;

@@ -234,7 +234,10 @@ export class H2Engine {
       state.resets = 0;
     }
     if (++state.resets <= this.listener.fe.limits.h2_max_resets_per_second) return;
-    this.listener.gen.logger.warn({ frontend: this.listener.fe.name, client: state.facts.client.address, resets: state.resets }, 'HTTP/2 client resets streams too fast (rapid reset): connection closed');
+    this.listener.gen.logger.warn(
+      { frontend: this.listener.fe.name, client: state.facts.client.address, resets: state.resets },
+      'HTTP/2 client resets streams too fast (rapid reset): connection closed',
+    );
     // One GOAWAY (RFC 9113 6.8: its last stream id may never grow), and the session is
     // destroyed at once: no stream after this one is read or counted.
     state.end(new Error('rapid reset'), NGHTTP2_ENHANCE_YOUR_CALM);

@@ -24,7 +24,13 @@ export interface SessionFacts {
 }
 
 /** The request a stream carries; undefined when it has no `:path` (CONNECT), which the gateway does not serve. */
-export function h2Request(stream: ServerHttp2Stream, raw: IncomingHttpHeaders, flags: number, facts: SessionFacts, idle: (ms: number, onTimeout?: () => void) => void): ClientRequest | undefined {
+export function h2Request(
+  stream: ServerHttp2Stream,
+  raw: IncomingHttpHeaders,
+  flags: number,
+  facts: SessionFacts,
+  idle: (ms: number, onTimeout?: () => void) => void,
+): ClientRequest | undefined {
   const path = raw[':path'];
   const method = raw[':method'];
   if (path === undefined || method === undefined) return undefined;
@@ -71,7 +77,9 @@ function requestBody(stream: ServerHttp2Stream): Readable {
     ended = true;
     body.push(null);
   });
-  stream.once('aborted', () => body.destroy(ended ? new ClientFault('client reset the stream', 'C', 0) : new ClientFault('client reset the stream during its body', 'C', 0, 'B')));
+  stream.once('aborted', () =>
+    body.destroy(ended ? new ClientFault('client reset the stream', 'C', 0) : new ClientFault('client reset the stream during its body', 'C', 0, 'B')),
+  );
   return body;
 }
 
@@ -90,7 +98,10 @@ export class H2Response implements ClientResponse {
   #trailers: OutgoingHttpHeaders | undefined;
   #noBody: boolean;
 
-  constructor(private readonly stream: ServerHttp2Stream, method: string) {
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    method: string,
+  ) {
     this.#noBody = method === 'HEAD';
   }
 
@@ -138,7 +149,9 @@ export class H2Response implements ClientResponse {
       return false;
     }
     const type = head['content-type'];
-    const mayTrail = ending ? this.#trailers !== undefined : (typeof type === 'string' && type.startsWith('application/grpc')) || head['content-length'] === undefined;
+    const mayTrail = ending
+      ? this.#trailers !== undefined
+      : (typeof type === 'string' && type.startsWith('application/grpc')) || head['content-length'] === undefined;
     try {
       if (!mayTrail) stream.respond(head);
       else {
@@ -190,7 +203,6 @@ export class H2Response implements ClientResponse {
     this.stream.once(event, listener);
     return this;
   }
-
 }
 
 /** Trailer fields as HTTP/2 may carry them: no pseudo-headers, no connection-specific ones. */

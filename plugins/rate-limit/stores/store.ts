@@ -20,7 +20,13 @@ const pause = 1000;
  * slow (the request passes, unlimited). Logged once when it starts failing and once
  * when it answers again.
  */
-export function failOpen(store: LimitStore, what: string, timeout: number, log: Logger, now: () => number): (key: string) => Decision | undefined | Promise<Decision | undefined> {
+export function failOpen(
+  store: LimitStore,
+  what: string,
+  timeout: number,
+  log: Logger,
+  now: () => number,
+): (key: string) => Decision | undefined | Promise<Decision | undefined> {
   let failing = false;
   let askAgainAt = 0;
   const failed = (reason: string) => {

@@ -32,7 +32,14 @@ describe('stats listener, one process', () => {
     stats: { bind: '127.0.0.1:0', token },
     plugins: ['./counter.ts'],
     frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-    backends: { app: { servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address }] } },
+    backends: {
+      app: {
+        servers: [
+          { name: 'a', address: a.address },
+          { name: 'b', address: b.address },
+        ],
+      },
+    },
   });
   const auth = { authorization: `Bearer ${token}` };
   before(async () => {
@@ -60,7 +67,13 @@ describe('stats listener, one process', () => {
 
   it('lists servers with state, weight and health', async () => {
     const { body } = await call(stats(), '/api/servers', { headers: auth });
-    assert.deepEqual(body.map((s: any) => [s.backend, s.server, s.state, s.weight, s.up]), [['app', 'a', 'ready', 1, true], ['app', 'b', 'ready', 1, true]]);
+    assert.deepEqual(
+      body.map((s: any) => [s.backend, s.server, s.state, s.weight, s.up]),
+      [
+        ['app', 'a', 'ready', 1, true],
+        ['app', 'b', 'ready', 1, true],
+      ],
+    );
     assert.equal(typeof body[0].health.passing, 'boolean');
   });
 
@@ -78,7 +91,10 @@ describe('stats listener, one process', () => {
 
   it('says what is wrong with a change', async () => {
     const post = (path: string, body: string) => call(stats(), path, { method: 'POST', headers: auth, body });
-    assert.deepEqual([(await post('/api/servers/app/zz', '{"state":"drain"}')).status, (await post('/api/servers/app/zz', '{"state":"drain"}')).body.error], [404, 'no server "zz" in backend "app"']);
+    assert.deepEqual(
+      [(await post('/api/servers/app/zz', '{"state":"drain"}')).status, (await post('/api/servers/app/zz', '{"state":"drain"}')).body.error],
+      [404, 'no server "zz" in backend "app"'],
+    );
     assert.match((await post('/api/servers/app/a', '{"state":"off"}')).body.error, /expected state "ready", "drain" or "maint"/);
     assert.match((await post('/api/servers/app/a', '{"weight":999}')).body.error, /weight an integer from 0 to 256/);
     assert.match((await post('/api/servers/app/a', '{"colour":1}')).body.error, /unknown key "colour"/);
@@ -125,12 +141,26 @@ describe('stats listener checks and access', () => {
   it('a stats listener beyond loopback needs a token or basic auth; admin: false makes the API read-only', async () => {
     const dir = tempDir();
     const file = join(dir, 'tapgate.yaml');
-    writeFileSync(file, stringify({ stats: { bind: '0.0.0.0:0' }, frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: [{ name: 'a', address: '127.0.0.1:1' }] } } }));
+    writeFileSync(
+      file,
+      stringify({
+        stats: { bind: '0.0.0.0:0' },
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+        backends: { app: { servers: [{ name: 'a', address: '127.0.0.1:1' }] } },
+      }),
+    );
     const r = await checkConfig(file, { builtins, logger: createLogger('silent') });
-    assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`), ['stats.bind: the stats listener on 0.0.0.0:0 is reachable beyond this machine without protection']);
+    assert.deepEqual(
+      r.problems.map((p) => `${p.path}: ${p.message}`),
+      ['stats.bind: the stats listener on 0.0.0.0:0 is reachable beyond this machine without protection'],
+    );
 
     const origin = await startOrigin('o');
-    const gw = await startGateway({ stats: { bind: '127.0.0.1:0', admin: false, basic_auth: { user: 'ops', password: 'correct-horse' } }, frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: [{ name: 'a', address: origin.address }] } } });
+    const gw = await startGateway({
+      stats: { bind: '127.0.0.1:0', admin: false, basic_auth: { user: 'ops', password: 'correct-horse' } },
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
+    });
     try {
       const port = gw.gateway.statsPort!;
       const without = await call(port, '/api/status');
@@ -149,7 +179,11 @@ describe('stats listener checks and access', () => {
 
   it('without a token, loopback clients are served', async () => {
     const origin = await startOrigin('o');
-    const gw = await startGateway({ stats: { bind: '127.0.0.1:0' }, frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: [{ name: 'a', address: origin.address }] } } });
+    const gw = await startGateway({
+      stats: { bind: '127.0.0.1:0' },
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
+    });
     try {
       const r = await call(gw.gateway.statsPort!, '/api/status');
       assert.equal(r.status, 200);

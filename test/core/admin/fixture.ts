@@ -34,11 +34,16 @@ export interface Counted {
   workers: number;
 }
 
-export function readCount(body: { metrics: { name: string; values: { labels: Record<string, string>; value: number }[] }[]; status: { generation: number; workers: unknown[] } }): Counted {
+export function readCount(body: {
+  metrics: { name: string; values: { labels: Record<string, string>; value: number }[] }[];
+  status: { generation: number; workers: unknown[] };
+}): Counted {
   const family = (name: string) => body.metrics.find((m) => m.name === name)?.values ?? [];
   return {
     requests: Object.fromEntries(family('test_requests_total').map((v) => [v.labels.server!, v.value])),
-    pids: family('test_workers_total').map((v) => v.labels.pid!).sort(),
+    pids: family('test_workers_total')
+      .map((v) => v.labels.pid!)
+      .sort(),
     generation: body.status.generation,
     workers: body.status.workers.length,
   };

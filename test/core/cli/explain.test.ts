@@ -38,8 +38,17 @@ describe('tapgate explain', () => {
     const e = JSON.parse(run.stdout);
     assert.equal(e.route, 'api');
     assert.equal(e.backend.name, 'api');
-    assert.deepEqual(e.routes.map((r: { name: string; held: boolean }) => [r.name, r.held]), [['old-site', false], ['api', true]]);
-    assert.deepEqual(e.chain.find((c: { hook: string }) => c.hook === 'upstreamRequest').taps.map((t: { plugin: string }) => t.plugin), ['rewrite', 'cache']);
+    assert.deepEqual(
+      e.routes.map((r: { name: string; held: boolean }) => [r.name, r.held]),
+      [
+        ['old-site', false],
+        ['api', true],
+      ],
+    );
+    assert.deepEqual(
+      e.chain.find((c: { hook: string }) => c.hook === 'upstreamRequest').taps.map((t: { plugin: string }) => t.plugin),
+      ['rewrite', 'cache'],
+    );
   });
 
   it('refuses a malformed request line and an unknown frontend, saying what it expects', () => {

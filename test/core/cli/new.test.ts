@@ -36,7 +36,10 @@ describe('tapgate new plugin', () => {
 
     const source = readFileSync(join(folder, 'index.ts'), 'utf8');
     assert.match(source, /name: 'add-header'/);
-    assert.deepEqual([...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]), ['tapgate/sdk']);
+    assert.deepEqual(
+      [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]),
+      ['tapgate/sdk'],
+    );
     assert.match(readFileSync(join(folder, 'tapgate.yaml'), 'utf8'), /use: \.\/index\.ts/);
     assert.match(readFileSync(join(folder, 'README.md'), 'utf8'), /^# add-header\n[\s\S]*## Options\n[\s\S]*tapgate\.yaml/);
 
@@ -44,7 +47,11 @@ describe('tapgate new plugin', () => {
     assert.equal(checked.status, 0, checked.stdout + checked.stderr);
     assert.match(checked.stdout, /valid/);
 
-    const tested = spawnSync(process.execPath, ['--import', 'tapgate/register', '--test', relative(root, join(folder, 'add-header.test.ts'))], { cwd: root, env, encoding: 'utf8' });
+    const tested = spawnSync(process.execPath, ['--import', 'tapgate/register', '--test', relative(root, join(folder, 'add-header.test.ts'))], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
     assert.equal(tested.status, 0, tested.stdout + tested.stderr);
     assert.match(tested.stdout, /# pass 2\n/);
     assert.match(tested.stdout, /# fail 0\n/);
@@ -69,7 +76,12 @@ describe('tapgate new plugin', () => {
     assert.ok(readme.includes('node --import tapgate/register --test add-header.test.ts'), readme);
 
     npm(['install', '--save-dev', root]);
-    const tested = spawnSync(process.execPath, ['--import', 'tapgate/register', '--test', 'add-header.test.ts'], { cwd: folder, env, encoding: 'utf8', timeout: 120_000 });
+    const tested = spawnSync(process.execPath, ['--import', 'tapgate/register', '--test', 'add-header.test.ts'], {
+      cwd: folder,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(tested.status, 0, tested.stdout + tested.stderr);
     assert.match(tested.stdout, /# pass 2\n/);
     assert.match(tested.stdout, /# fail 0\n/);

@@ -12,11 +12,13 @@ const bin = join(root, 'bin', 'tapgate.mjs');
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -38,13 +40,16 @@ describe('tapgate CLI', () => {
     const dir = tempDir();
     const port = await deadPort();
     const file = join(dir, 'tapgate.yaml');
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 log: { level: info, access: true }
 frontends:
   web: { bind: 127.0.0.1:${port}, default_backend: app }
 backends:
   app: { servers: [ { name: o, address: ${origin.address} } ] }
-`);
+`,
+    );
     const child = spawn(process.execPath, [bin, 'run', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const events = createInterface({ input: child.stderr! });

@@ -82,7 +82,18 @@ describe('tapgate schema', () => {
     assert.equal(accepts({ balance_options: { choices: 2 } }), false, 'the default algorithm, roundrobin, takes no options');
     assert.equal(accepts({ balance: 'hdr' }), false, 'hdr needs its header');
     assert.equal(accepts({ balance: 'leastconn(x)' }), false, 'leastconn takes no argument');
-    assert.deepEqual(schema.definitions.Backend.properties.balance.examples, ['roundrobin', 'source', 'uri', 'hdr', 'cookie', 'static-rr', 'leastconn', 'first', 'random', 'ewma']);
+    assert.deepEqual(schema.definitions.Backend.properties.balance.examples, [
+      'roundrobin',
+      'source',
+      'uri',
+      'hdr',
+      'cookie',
+      'static-rr',
+      'leastconn',
+      'first',
+      'random',
+      'ewma',
+    ]);
     assert.deepEqual(Object.keys(schema.definitions['ewma balance_options'].properties), ['decay', 'default_latency', 'choices']);
   });
 
@@ -92,7 +103,10 @@ describe('tapgate schema', () => {
       config.frontends.web.routes[1].match = match;
       return validate(config);
     };
-    assert.ok(withMatch({ host: ['a.example.com', '*.b.example.com'], any: [{ path: { regex: '^/v[0-9]+/' } }, { not: { method: 'POST' } }] }), JSON.stringify(validate.errors));
+    assert.ok(
+      withMatch({ host: ['a.example.com', '*.b.example.com'], any: [{ path: { regex: '^/v[0-9]+/' } }, { not: { method: 'POST' } }] }),
+      JSON.stringify(validate.errors),
+    );
     assert.ok(withMatch({ claim: { role: 'admin' } }), JSON.stringify(validate.errors));
     assert.ok(withMatch({ geo: 'FR' }), 'a matcher from a plugin the schema was not told about stays open');
     assert.equal(withMatch({ path: 'v1' }), false, 'a path starts with /');

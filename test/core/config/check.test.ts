@@ -146,8 +146,15 @@ describe('tapgate check on a config with many mistakes', () => {
   });
 
   it('prints the problems in the order of the file', () => {
-    const lines = text.stdout.trim().split('\n').slice(0, -1).map((l) => Number(l.slice(file.length + 1).split(':')[0]));
-    assert.deepEqual(lines, [...lines].sort((a, b) => a - b));
+    const lines = text.stdout
+      .trim()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => Number(l.slice(file.length + 1).split(':')[0]));
+    assert.deepEqual(
+      lines,
+      [...lines].sort((a, b) => a - b),
+    );
   });
 
   it('gives the same problems as JSON, each with severity, path, line, column and message', () => {
@@ -157,18 +164,21 @@ describe('tapgate check on a config with many mistakes', () => {
     assert.equal(out.file, file);
     assert.equal(out.errors, 10);
     assert.equal(out.warnings, 0);
-    assert.deepEqual(out.problems.map((p) => p.path), [
-      'plugins[0].options.max_connections',
-      'plugins[1]',
-      'plugins[2]',
-      'frontends.web.timeuots',
-      'frontends.api.bind',
-      'frontends.api.default_backend',
-      'backends.app.balance',
-      'backends.app.servers[1].address',
-      'backends.app.servers[2].address',
-      'backends.static.servers',
-    ]);
+    assert.deepEqual(
+      out.problems.map((p) => p.path),
+      [
+        'plugins[0].options.max_connections',
+        'plugins[1]',
+        'plugins[2]',
+        'frontends.web.timeuots',
+        'frontends.api.bind',
+        'frontends.api.default_backend',
+        'backends.app.balance',
+        'backends.app.servers[1].address',
+        'backends.app.servers[2].address',
+        'backends.static.servers',
+      ],
+    );
     for (const p of out.problems) {
       assert.equal(p.severity, 'error');
       assert.equal(typeof p.line, 'number', p.path);
@@ -254,8 +264,14 @@ backends:
     const run = await tapgate('check', '-c', file, '--no-probe');
     assert.equal(run.code, 1);
     const lines = run.stdout.trim().split('\n');
-    assert.equal(lines[0], `${file}:5:3: error: frontends.web: duplicate key "web" (first at line 2); the later one would replace the earlier (merge the two or rename one)`);
-    assert.equal(lines[1], `${file}:${pos(text, 'default_backnd')}: error: frontends.web.default_backnd: unknown key "default_backnd" (did you mean "default_backend"?)`);
+    assert.equal(
+      lines[0],
+      `${file}:5:3: error: frontends.web: duplicate key "web" (first at line 2); the later one would replace the earlier (merge the two or rename one)`,
+    );
+    assert.equal(
+      lines[1],
+      `${file}:${pos(text, 'default_backnd')}: error: frontends.web.default_backnd: unknown key "default_backnd" (did you mean "default_backend"?)`,
+    );
     assert.equal(lines.length, 3);
   });
 
@@ -301,12 +317,15 @@ export default defineConfig({
     const run = await tapgate('check', '-c', file, '--no-probe', '--format', 'json');
     assert.equal(run.code, 1);
     const out = JSON.parse(run.stdout) as { problems: Problem[] };
-    assert.deepEqual(out.problems.map((p) => [p.path, p.message, p.hint]), [
-      ['frontends.web.timeuots', 'unknown key "timeuots"', 'did you mean "timeouts"?'],
-      ['backends.app.servers[1].address', 'expected host:port, e.g. 127.0.0.1:8080, [::1]:8080 or *:8080, found "127.0.0.1"', undefined],
-      ['frontends.web.default_backend', 'backend "ap" does not exist', 'did you mean "app"?'],
-      ['backends.app.balance', 'unknown balancing algorithm "roundrobbin"', 'did you mean "roundrobin"?'],
-    ]);
+    assert.deepEqual(
+      out.problems.map((p) => [p.path, p.message, p.hint]),
+      [
+        ['frontends.web.timeuots', 'unknown key "timeuots"', 'did you mean "timeouts"?'],
+        ['backends.app.servers[1].address', 'expected host:port, e.g. 127.0.0.1:8080, [::1]:8080 or *:8080, found "127.0.0.1"', undefined],
+        ['frontends.web.default_backend', 'backend "ap" does not exist', 'did you mean "app"?'],
+        ['backends.app.balance', 'unknown balancing algorithm "roundrobbin"', 'did you mean "roundrobin"?'],
+      ],
+    );
     assert.ok(out.problems.every((p) => p.file === file));
   });
 
@@ -334,7 +353,10 @@ describe('plugins named in a config', () => {
     const dir = writeFiles({ 'tapgate.yaml': configUsing('./broken.ts'), 'broken.ts': source });
     const { ok, text } = await check(join(dir, 'tapgate.yaml'));
     assert.equal(ok, false);
-    assert.equal(text, `${join(dir, 'tapgate.yaml')}:2:5: error: plugins[0]: plugin does not compile: ${join(dir, 'broken.ts')}:${pos(source, ';\n  },')}: Unexpected ";"`);
+    assert.equal(
+      text,
+      `${join(dir, 'tapgate.yaml')}:2:5: error: plugins[0]: plugin does not compile: ${join(dir, 'broken.ts')}:${pos(source, ';\n  },')}: Unexpected ";"`,
+    );
   });
 
   it('a plugin whose gateway range excludes this version is refused', async () => {

@@ -15,7 +15,10 @@ function project(plugin: string): string {
   const dir = tempDir();
   dirs.push(dir);
   writeFileSync(join(dir, 'tag.ts'), plugin);
-  writeFileSync(join(dir, 'tapgate.yaml'), 'frontends:\n  web:\n    bind: 127.0.0.1:0\n    default_backend: app\n    plugins: [./tag.ts]\nbackends:\n  app: { servers: [{ name: s, address: 127.0.0.1:1 }] }\n');
+  writeFileSync(
+    join(dir, 'tapgate.yaml'),
+    'frontends:\n  web:\n    bind: 127.0.0.1:0\n    default_backend: app\n    plugins: [./tag.ts]\nbackends:\n  app: { servers: [{ name: s, address: 127.0.0.1:1 }] }\n',
+  );
   return dir;
 }
 
@@ -42,7 +45,12 @@ describe('tapgate check: TypeScript types', () => {
     const dir = project(bad);
     const run = spawnSync(process.execPath, [bin, 'check', '--no-probe', '-c', join(dir, 'tapgate.yaml')], { encoding: 'utf8' });
     assert.equal(run.status, 1, run.stdout);
-    assert.match(run.stdout, new RegExp(`${join(dir, 'tag.ts').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:44: error: type error TS2339: Property 'paht' does not exist on type 'HttpContext'`));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `${join(dir, 'tag.ts').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:7:44: error: type error TS2339: Property 'paht' does not exist on type 'HttpContext'`,
+      ),
+    );
     const skipped = spawnSync(process.execPath, [bin, 'check', '--no-probe', '--no-types', '-c', join(dir, 'tapgate.yaml')], { encoding: 'utf8' });
     assert.equal(skipped.status, 0, skipped.stdout);
   });

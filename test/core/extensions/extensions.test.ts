@@ -95,9 +95,17 @@ describe('tapgate check on algorithms and their balance_options', () => {
       const line = `${file}:${pos(config, needle)}: error: ${path}: ${message}`;
       assert.ok(text.stdout.includes(line), `missing:\n  ${line}\nin:\n${text.stdout}`);
     };
-    expect('soon', 'backends.ewma.balance_options.decay', 'algorithm "ewma": expected a duration such as 30s, 500ms, 5m or a number of milliseconds, found "soon"');
+    expect(
+      'soon',
+      'backends.ewma.balance_options.decay',
+      'algorithm "ewma": expected a duration such as 30s, 500ms, 5m or a number of milliseconds, found "soon"',
+    );
     expect('choice:', 'backends.random.balance_options.choice', 'algorithm "random": unknown key "choice" (did you mean "choices"?)');
-    expect('consistnt', 'backends.hashed.balance_options.hash_type', 'algorithm "uri": expected one of "map-based", "consistent", found "consistnt" (did you mean "consistent"?)');
+    expect(
+      'consistnt',
+      'backends.hashed.balance_options.hash_type',
+      'algorithm "uri": expected one of "map-based", "consistent", found "consistnt" (did you mean "consistent"?)',
+    );
     expect('hdr\n', 'backends.header.balance', 'algorithm "hdr" needs an argument: the header to hash, as in balance: hdr(x-user)');
     expect('source(x-user)', 'backends.client.balance', 'algorithm "source" takes no argument, found source(x-user) (write balance: source)');
     expect('choices: 2 }', 'backends.plain.balance_options.choices', 'algorithm "roundrobin": unknown key "choices"');
@@ -106,15 +114,18 @@ describe('tapgate check on algorithms and their balance_options', () => {
   });
 
   it('gives the same problems as JSON, and none for a backend whose options are right', () => {
-    assert.deepEqual(json.problems.map((p) => p.path), [
-      'backends.ewma.balance_options.decay',
-      'backends.random.balance_options.choice',
-      'backends.hashed.balance_options.hash_type',
-      'backends.header.balance',
-      'backends.client.balance',
-      'backends.plain.balance_options.choices',
-      'backends.spill.balance_options.spare',
-    ]);
+    assert.deepEqual(
+      json.problems.map((p) => p.path),
+      [
+        'backends.ewma.balance_options.decay',
+        'backends.random.balance_options.choice',
+        'backends.hashed.balance_options.hash_type',
+        'backends.header.balance',
+        'backends.client.balance',
+        'backends.plain.balance_options.choices',
+        'backends.spill.balance_options.spare',
+      ],
+    );
     assert.ok(!json.problems.some((p) => p.path.startsWith('backends.fine')));
   });
 });
@@ -129,7 +140,9 @@ describe('tapgate check on extensions that clash', () => {
       const run = await check(join(dir, 'tapgate.yaml'));
       assert.equal(run.code, 1);
       assert.ok(
-        run.stdout.includes(`${join(dir, 'tapgate.yaml')}:${pos(text, './rr.ts')}: error: frontends.web.plugins[0]: plugin "roundrobin": balancing algorithm "roundrobin" is already brought by plugin "lb-roundrobin"`),
+        run.stdout.includes(
+          `${join(dir, 'tapgate.yaml')}:${pos(text, './rr.ts')}: error: frontends.web.plugins[0]: plugin "roundrobin": balancing algorithm "roundrobin" is already brought by plugin "lb-roundrobin"`,
+        ),
         run.stdout,
       );
     } finally {

@@ -26,7 +26,10 @@ describe('http.errorResponse', () => {
             routes: [{ name: 'missing', match: { path: '/missing' }, backend: 'nowhere-at-runtime' }],
           },
         },
-        backends: { down: { retries: 0, servers: [{ name: 'd', address: `127.0.0.1:${await deadPort()}` }] }, 'nowhere-at-runtime': { servers: [{ name: 'x', address: `127.0.0.1:${await deadPort()}` }] } },
+        backends: {
+          down: { retries: 0, servers: [{ name: 'd', address: `127.0.0.1:${await deadPort()}` }] },
+          'nowhere-at-runtime': { servers: [{ name: 'x', address: `127.0.0.1:${await deadPort()}` }] },
+        },
       },
       { 'error-pages.ts': errorPages },
     );

@@ -104,7 +104,13 @@ describe('gRPC through the gateway', () => {
         down: { bind: '127.0.0.1:0', default_backend: 'gone', h2c: true },
       },
       backends: {
-        echo: { protocol: 'grpc', servers: [{ name: 'one', address: `127.0.0.1:${one.port}` }, { name: 'two', address: `127.0.0.1:${two.port}` }] },
+        echo: {
+          protocol: 'grpc',
+          servers: [
+            { name: 'one', address: `127.0.0.1:${one.port}` },
+            { name: 'two', address: `127.0.0.1:${two.port}` },
+          ],
+        },
         gone: { protocol: 'grpc', retries: 0, servers: [{ name: 'dead', address: `127.0.0.1:${dead}` }] },
       },
     });
@@ -140,7 +146,10 @@ describe('gRPC through the gateway', () => {
     call.on('data', (note: Note) => got.push(note.n));
     const [status] = (await once(call, 'status')) as [grpc.StatusObject];
     assert.equal(status.code, grpc.status.OK);
-    assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => i + 1));
+    assert.deepEqual(
+      got,
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
   });
 
   it('a bidirectional call streams both ways: each message is answered before the next is sent', async () => {
@@ -195,7 +204,16 @@ describe('gRPC with a server down', () => {
     const dead = await deadPort();
     const gw = await startGateway({
       frontends: { grpc: { bind: '127.0.0.1:0', default_backend: 'echo', h2c: true } },
-      backends: { echo: { protocol: 'grpc', passive: false, servers: [{ name: 'dead', address: `127.0.0.1:${dead}` }, { name: 'up', address: `127.0.0.1:${up.port}` }] } },
+      backends: {
+        echo: {
+          protocol: 'grpc',
+          passive: false,
+          servers: [
+            { name: 'dead', address: `127.0.0.1:${dead}` },
+            { name: 'up', address: `127.0.0.1:${up.port}` },
+          ],
+        },
+      },
     });
     const client = new Echo(`127.0.0.1:${gw.port()}`, grpc.credentials.createInsecure()) as unknown as EchoClient;
     try {
@@ -212,7 +230,10 @@ describe('gRPC with a server down', () => {
 describe('gRPC over TLS both ways', () => {
   it('a TLS client (ALPN h2) reaches a TLS gRPC server (ssl: true, ALPN h2)', async () => {
     const pki = testPki();
-    const server = await startEcho('secure', grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(pki.origin.cert), private_key: Buffer.from(pki.origin.key) }], false));
+    const server = await startEcho(
+      'secure',
+      grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(pki.origin.cert), private_key: Buffer.from(pki.origin.key) }], false),
+    );
     const gw = await startGateway(
       {
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'echo', tls: { certificates: [{ cert: 'ab.pem', key: 'ab.key' }] } } },
@@ -220,7 +241,9 @@ describe('gRPC over TLS both ways', () => {
       },
       { 'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key, 'ca.pem': pki.ca.cert },
     );
-    const client = new Echo(`127.0.0.1:${gw.port()}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)), { 'grpc.ssl_target_name_override': 'a.test' }) as unknown as EchoClient;
+    const client = new Echo(`127.0.0.1:${gw.port()}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)), {
+      'grpc.ssl_target_name_override': 'a.test',
+    }) as unknown as EchoClient;
     try {
       const { note } = await unary(client, { text: 'over tls', n: 1 });
       assert.equal(note.text, 'secure: over tls');

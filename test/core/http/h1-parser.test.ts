@@ -2,7 +2,17 @@
 // that core/http/h1/ relies on: a Node upgrade that changed any of it fails here first.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HTTPParser, headersOf, kOnBody, kOnHeaders, kOnHeadersComplete, kOnMessageComplete, methods, type ParseError, type Parser } from '../../../core/http/h1/parser.ts';
+import {
+  HTTPParser,
+  headersOf,
+  kOnBody,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageComplete,
+  methods,
+  type ParseError,
+  type Parser,
+} from '../../../core/http/h1/parser.ts';
 
 interface Seen {
   heads: unknown[][];
@@ -37,7 +47,10 @@ describe('llhttp as core/http/h1 uses it', () => {
     const { result, seen } = request('POST /a?b=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
     assert.equal(result, 55);
     const [major, minor, raw, method, url, , , upgrade, keepAlive] = seen.heads[0]!;
-    assert.deepEqual([major, minor, raw, methods[method as number], url, upgrade, keepAlive], [1, 1, ['Host', 'x', 'Content-Length', '3'], 'POST', '/a?b=1', false, true]);
+    assert.deepEqual(
+      [major, minor, raw, methods[method as number], url, upgrade, keepAlive],
+      [1, 1, ['Host', 'x', 'Content-Length', '3'], 'POST', '/a?b=1', false, true],
+    );
     assert.deepEqual(seen.bodies, ['abc']);
     assert.equal(seen.complete, 1);
   });
@@ -50,12 +63,18 @@ describe('llhttp as core/http/h1 uses it', () => {
 
   it('parses pipelined requests in one buffer, one after the other', () => {
     const { seen } = request('GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n');
-    assert.deepEqual(seen.heads.map((h) => h[4]), ['/1', '/2']);
+    assert.deepEqual(
+      seen.heads.map((h) => h[4]),
+      ['/1', '/2'],
+    );
     assert.equal(seen.complete, 2);
   });
 
   it('refuses the smuggling shapes: CL with TE, two different lengths, a bad chunk size, TE not ending in chunked', () => {
-    assert.equal(code(request('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n').result), 'HPE_INVALID_TRANSFER_ENCODING');
+    assert.equal(
+      code(request('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n').result),
+      'HPE_INVALID_TRANSFER_ENCODING',
+    );
     assert.equal(code(request('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd').result), 'HPE_UNEXPECTED_CONTENT_LENGTH');
     assert.equal(code(request('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n').result), 'HPE_INVALID_CHUNK_SIZE');
     assert.notEqual(code(request('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n').result), 'ok');
@@ -88,7 +107,10 @@ describe('llhttp as core/http/h1 uses it', () => {
   it('responses: returning 1 from the head skips the body (HEAD), trailers come through kOnHeaders, finish() ends a close-delimited body', () => {
     const head = parser(HTTPParser.RESPONSE, 0, () => 1);
     head.p.execute(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n'));
-    assert.deepEqual(head.seen.heads.map((h) => h[5]), [200, 204]);
+    assert.deepEqual(
+      head.seen.heads.map((h) => h[5]),
+      [200, 204],
+    );
     assert.deepEqual(head.seen.bodies, []);
 
     const trailing = parser(HTTPParser.RESPONSE);

@@ -76,7 +76,11 @@ export default definePlugin({ name: 'splitter', setup(api) {
   });
 
   it('answers pipelined requests in order on one connection, the slow one first', async () => {
-    const { got, socket } = await converse(gw.port(), 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello', (t) => t.includes('POST /b 5'));
+    const { got, socket } = await converse(
+      gw.port(),
+      'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello',
+      (t) => t.includes('POST /b 5'),
+    );
     socket.destroy();
     assert.equal(count(got, /HTTP\/1\.1 200 OK/g), 3);
     const order = ['slow', 'GET /a 0', 'POST /b 5'].map((s) => got.indexOf(s));
@@ -109,10 +113,14 @@ export default definePlugin({ name: 'splitter', setup(api) {
   });
 
   it('says 100 Continue to a client that expects it, refuses other expectations with 417, CONNECT with 405', async () => {
-    const { got, socket } = await converse(gw.port(), 'POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', (t) => t.includes('100 Continue'));
+    const { got, socket } = await converse(gw.port(), 'POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', (t) =>
+      t.includes('100 Continue'),
+    );
     assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
     socket.write('data');
-    await new Promise<void>((resolve) => socket.on('data', () => got.includes('POST /up 4') && resolve()).on('data', (d: string) => d.includes('POST /up 4') && resolve()));
+    await new Promise<void>((resolve) =>
+      socket.on('data', () => got.includes('POST /up 4') && resolve()).on('data', (d: string) => d.includes('POST /up 4') && resolve()),
+    );
     socket.destroy();
     assert.match(await rawExchange(gw.port(), 'POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: magic\r\n\r\ndata'), /^HTTP\/1\.1 417 /);
     assert.match(await rawExchange(gw.port(), 'CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n'), /^HTTP\/1\.1 405 /);
@@ -194,12 +202,14 @@ describe('HTTP/1.1 pool to servers', () => {
 
 function fetchText(url: string, agent?: http.Agent): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
+    http
+      .get(url, { agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
   });
 }
 
@@ -250,7 +260,11 @@ describe('HTTP/1.x request lines and targets, strictly', () => {
   it('takes the Host of an absolute-form target from its authority and sends the server the origin form', async () => {
     const r = bodyOf(await rawExchange(gw.port(), 'GET http://Example.COM:8080/a/b?q=1 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n'));
     assert.deepEqual(r, { url: '/a/b?q=1', host: 'example.com:8080', forwardedHost: 'example.com:8080' });
-    assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'GET http://h.example HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n')), { url: '/', host: 'h.example', forwardedHost: 'h.example' });
+    assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'GET http://h.example HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n')), {
+      url: '/',
+      host: 'h.example',
+      forwardedHost: 'h.example',
+    });
     assert.deepEqual(bodyOf(await rawExchange(gw.port(), 'GET http://h.example?x HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n')).url, '/?x');
   });
 
@@ -261,9 +275,11 @@ describe('HTTP/1.x request lines and targets, strictly', () => {
 
   it('refuses a Host that is not uri-host[:port] (RFC 9112 3.2) with 400', async () => {
     const before = origin.requests.length;
-    for (const host of ['a/b', 'u@x', 'exa mple.com', 'a?b', '[::1']) assert.match(await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), /^HTTP\/1\.1 400 /, host);
+    for (const host of ['a/b', 'u@x', 'exa mple.com', 'a?b', '[::1'])
+      assert.match(await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`), /^HTTP\/1\.1 400 /, host);
     assert.equal(origin.requests.length, before);
-    for (const host of ['a.example', 'a.example:8080', '[::1]:80', '127.0.0.1', '']) assert.doesNotMatch(await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 400 /, host);
+    for (const host of ['a.example', 'a.example:8080', '[::1]:80', '127.0.0.1', ''])
+      assert.doesNotMatch(await rawExchange(gw.port(), `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 400 /, host);
   });
 
   it('refuses a Transfer-Encoding other than chunked with 400: chunked not last, twice, or after a coding it does not decode', async () => {
@@ -341,7 +357,10 @@ describe('HTTP/1.x connections kept alive for many requests', () => {
       }
       // A warning is emitted on the next tick of the listener that crossed the line.
       await new Promise((r) => setImmediate(r));
-      assert.deepEqual(warnings.map((w) => w.message), []);
+      assert.deepEqual(
+        warnings.map((w) => w.message),
+        [],
+      );
       assert.equal(origin.connections, 1, 'one kept-alive connection to the server carried every request');
     } finally {
       process.off('warning', onWarning);

@@ -42,7 +42,12 @@ function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpH
     stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
-      if (head[':status'] === undefined) reject(new Error(`stream ${stream.id} ended without a response (rst ${stream.rstCode}, session ${session.destroyed ? 'destroyed' : session.closed ? 'closed' : 'open'})`));
+      if (head[':status'] === undefined)
+        reject(
+          new Error(
+            `stream ${stream.id} ended without a response (rst ${stream.rstCode}, session ${session.destroyed ? 'destroyed' : session.closed ? 'closed' : 'open'})`,
+          ),
+        );
       else resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks), trailers });
     });
     stream.on('error', reject);
@@ -95,7 +100,8 @@ export default definePlugin({ name: 'h2-recorder', version: '1.0.0', setup(api) 
   api.hooks.http.responseSent.tap(api.name, note('responseSent'));
 }});`;
 
-const connectTls = (port: number) => http2.connect(`https://127.0.0.1:${port}`, { ca: pki.ca.cert, servername: 'a.test', checkServerIdentity: () => undefined });
+const connectTls = (port: number) =>
+  http2.connect(`https://127.0.0.1:${port}`, { ca: pki.ca.cert, servername: 'a.test', checkServerIdentity: () => undefined });
 
 describe('HTTP/2 from clients', () => {
   let a: TestOrigin, b: TestOrigin, gw: TestGateway;
@@ -108,7 +114,15 @@ describe('HTTP/2 from clients', () => {
           secure: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['./recorder.ts'], tls: { certificates: [{ cert: 'ab.pem', key: 'ab.key' }] } },
           plain: { bind: '127.0.0.1:0', default_backend: 'app', h2c: true, plugins: ['./recorder.ts'] },
         },
-        backends: { app: { balance: 'roundrobin', servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address }] } },
+        backends: {
+          app: {
+            balance: 'roundrobin',
+            servers: [
+              { name: 'a', address: a.address },
+              { name: 'b', address: b.address },
+            ],
+          },
+        },
       },
       { 'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key, 'recorder.ts': recorder },
     );
@@ -150,11 +164,13 @@ describe('HTTP/2 from clients', () => {
       client.close();
     }
     const h1 = await new Promise<string>((resolve, reject) => {
-      http.get(`http://127.0.0.1:${gw.port('plain')}/y`, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve(`${res.httpVersion} ${res.statusCode} ${JSON.parse(body).bytes}`));
-      }).on('error', reject);
+      http
+        .get(`http://127.0.0.1:${gw.port('plain')}/y`, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve(`${res.httpVersion} ${res.statusCode} ${JSON.parse(body).bytes}`));
+        })
+        .on('error', reject);
     });
     assert.equal(h1, '1.1 200 0');
   });
@@ -163,7 +179,10 @@ describe('HTTP/2 from clients', () => {
     const client = http2.connect(`http://127.0.0.1:${gw.port('plain')}`);
     try {
       const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => request(client, { ':path': `/n/${i}` })));
-      assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.body}`), []);
+      assert.deepEqual(
+        answers.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.body}`),
+        [],
+      );
       const by = (name: string) => answers.filter((r) => r.headers['x-origin'] === name).length;
       assert.equal(by('a'), 25);
       assert.equal(by('b'), 25);
@@ -185,8 +204,14 @@ describe('HTTP/2 from clients', () => {
     }
     const of = (probe: string) => seen.filter((s) => s.startsWith(`${probe} `)).map((s) => s.split(' ').slice(1));
     const hooks = ['received', 'request', 'upstreamRequest', 'upstreamResponse', 'responseSent'];
-    assert.deepEqual(of('h1').map(([hook]) => hook), hooks);
-    assert.deepEqual(of('h2').map(([hook]) => hook), hooks);
+    assert.deepEqual(
+      of('h1').map(([hook]) => hook),
+      hooks,
+    );
+    assert.deepEqual(
+      of('h2').map(([hook]) => hook),
+      hooks,
+    );
     assert.ok(of('h1').every(([, v]) => v === '1.1'));
     assert.ok(of('h2').every(([, v]) => v === '2.0'));
   });
@@ -199,7 +224,10 @@ describe('HTTP/2 from clients', () => {
       res.addTrailers({ 'x-digest': 'sha-256=abc' });
       res.end('part two');
     });
-    const gw2 = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 't', h2c: true } }, backends: { t: { servers: [{ name: 't', address: origin.address }] } } });
+    const gw2 = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 't', h2c: true } },
+      backends: { t: { servers: [{ name: 't', address: origin.address }] } },
+    });
     const client = http2.connect(`http://127.0.0.1:${gw2.port()}`);
     try {
       const r = await request(client, { ':path': '/' });
@@ -253,11 +281,13 @@ describe('HTTP/2 to servers (protocol: h2)', () => {
       assert.ok(requests.every((h) => h.connection === undefined && h[':authority'] === `127.0.0.1:${gw.port()}`));
       assert.equal(sessions, 1, 'one session to the server carries every stream');
       const h1 = await new Promise<string>((resolve, reject) => {
-        http.get(`http://127.0.0.1:${gw.port()}/from-h1`, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve(body));
-        }).on('error', reject);
+        http
+          .get(`http://127.0.0.1:${gw.port()}/from-h1`, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject);
       });
       assert.equal(h1, 'h2 origin saw GET /from-h1');
     } finally {
@@ -368,7 +398,10 @@ describe('HTTP/2 limits', () => {
       const session = http2.connect(`http://127.0.0.1:${gw.port()}`);
       assert.equal((await request(session, { ':path': '/' })).status, 200);
       session.close();
-      assert.deepEqual(uncaught.map((e) => e.message), []);
+      assert.deepEqual(
+        uncaught.map((e) => e.message),
+        [],
+      );
     } finally {
       process.off('uncaughtException', onUncaught);
     }
@@ -414,7 +447,12 @@ interface Frame {
 function framesIn(bytes: Buffer): Frame[] {
   const frames: Frame[] = [];
   for (let at = 0; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) {
-    frames.push({ type: bytes[at + 3]!, flags: bytes[at + 4]!, stream: bytes.readUInt32BE(at + 5) & 0x7fffffff, payload: bytes.subarray(at + 9, at + 9 + bytes.readUIntBE(at, 3)) });
+    frames.push({
+      type: bytes[at + 3]!,
+      flags: bytes[at + 4]!,
+      stream: bytes.readUInt32BE(at + 5) & 0x7fffffff,
+      payload: bytes.subarray(at + 9, at + 9 + bytes.readUIntBE(at, 3)),
+    });
   }
   return frames;
 }
@@ -450,7 +488,10 @@ describe('HTTP/2 against a CONTINUATION flood', () => {
       }
       await closed;
       // The gateway's answer: its SETTINGS, then GOAWAY.
-      assert.ok(framesIn(Buffer.concat(received)).some((f) => f.type === FrameType.GOAWAY), 'a GOAWAY frame before the connection closed');
+      assert.ok(
+        framesIn(Buffer.concat(received)).some((f) => f.type === FrameType.GOAWAY),
+        'a GOAWAY frame before the connection closed',
+      );
       assert.ok(sent < 5000, `the gateway read ${sent} CONTINUATION frames without closing`);
       const client = http2.connect(`http://127.0.0.1:${gw.port()}`);
       try {
@@ -474,7 +515,8 @@ function resetBurst(first: number, count: number, o: { method?: 'GET' | 'HEAD'; 
   const code = Buffer.alloc(4);
   code.writeUInt32BE(o.code ?? http2.constants.NGHTTP2_CANCEL);
   const frames: Buffer[] = [];
-  for (let i = 0; i < count; i++) frames.push(frame(FrameType.HEADERS, END_HEADERS | END_STREAM, first + 2 * i, block), frame(FrameType.RST_STREAM, 0, first + 2 * i, code));
+  for (let i = 0; i < count; i++)
+    frames.push(frame(FrameType.HEADERS, END_HEADERS | END_STREAM, first + 2 * i, block), frame(FrameType.RST_STREAM, 0, first + 2 * i, code));
   return Buffer.concat(frames);
 }
 
@@ -513,7 +555,14 @@ describe('HTTP/2 rapid reset, frame by frame', () => {
    */
   async function rapidReset(o: { secure?: boolean; firstRead: boolean; method?: 'GET' | 'HEAD'; code?: number }): Promise<{ goaways: number[]; ms: number }> {
     const socket = o.secure
-      ? tls.connect({ port: gw.port('secure'), host: '127.0.0.1', ALPNProtocols: ['h2'], ca: pki.ca.cert, servername: 'a.test', checkServerIdentity: () => undefined })
+      ? tls.connect({
+          port: gw.port('secure'),
+          host: '127.0.0.1',
+          ALPNProtocols: ['h2'],
+          ca: pki.ca.cert,
+          servername: 'a.test',
+          checkServerIdentity: () => undefined,
+        })
       : net.connect(gw.port('plain'), '127.0.0.1');
     const received: Buffer[] = [];
     socket.on('data', (d: Buffer) => received.push(d));
@@ -585,7 +634,12 @@ describe('HTTP/2 rapid reset, frame by frame', () => {
     try {
       assert.equal((await request(good, { ':path': '/before' })).status, 200);
       let attacking = true;
-      const attacks = Promise.all([rapidReset({ firstRead: true }), rapidReset({ firstRead: false }), rapidReset({ secure: true, firstRead: true }), rapidReset({ secure: true, firstRead: false })]).finally(() => (attacking = false));
+      const attacks = Promise.all([
+        rapidReset({ firstRead: true }),
+        rapidReset({ firstRead: false }),
+        rapidReset({ secure: true, firstRead: true }),
+        rapidReset({ secure: true, firstRead: false }),
+      ]).finally(() => (attacking = false));
       const answered: number[] = [];
       for (let i = 0; i < 500 && attacking; i++) answered.push((await request(good, { ':path': `/during/${i}` })).status);
       for (const r of await attacks) assert.deepEqual(r.goaways, [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]);
@@ -604,8 +658,15 @@ describe('HTTP/2 rapid reset, frame by frame', () => {
     client.on('goaway', (code: number) => (goaway = code));
     try {
       const methods = ['GET', 'HEAD', 'POST'];
-      const answers = await Promise.all(Array.from({ length: 3 * limit }, (_, i) => request(client, { ':method': methods[i % 3], ':path': `/ok/${i}` }, i % 3 === 2 ? Buffer.from('body') : undefined)));
-      assert.deepEqual(answers.filter((r) => r.status !== 200).map((r) => r.status), []);
+      const answers = await Promise.all(
+        Array.from({ length: 3 * limit }, (_, i) =>
+          request(client, { ':method': methods[i % 3], ':path': `/ok/${i}` }, i % 3 === 2 ? Buffer.from('body') : undefined),
+        ),
+      );
+      assert.deepEqual(
+        answers.filter((r) => r.status !== 200).map((r) => r.status),
+        [],
+      );
       assert.equal(goaway, undefined);
       assert.equal(cuts(), before);
     } finally {
@@ -616,7 +677,10 @@ describe('HTTP/2 rapid reset, frame by frame', () => {
 
 describe('HTTP/2 config', () => {
   it('check refuses h2c where it cannot apply and an HTTP/2 backend behind a tcp frontend, each at its key', async () => {
-    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o' } }, backends: { o: { servers: [{ name: 'o', address: '127.0.0.1:1' }] } } });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'o' } },
+      backends: { o: { servers: [{ name: 'o', address: '127.0.0.1:1' }] } },
+    });
     try {
       writeFileSync(
         gw.file,
@@ -652,7 +716,9 @@ describe('HTTP/2 in stats', () => {
     try {
       for (let i = 0; i < 3; i++) assert.equal((await request(client, { ':path': '/' })).status, 200);
       assert.equal((await fetch(gw.url('/'))).status, 200);
-      const report = (await (await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/stats.json`)).json()) as { frontends: { name: string; http_versions: Record<string, number> }[] };
+      const report = (await (await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/stats.json`)).json()) as {
+        frontends: { name: string; http_versions: Record<string, number> }[];
+      };
       assert.deepEqual(report.frontends.find((f) => f.name === 'web')!.http_versions, { '1.1': 1, '2.0': 3 });
       const metrics = await (await fetch(`http://127.0.0.1:${gw.gateway.statsPort}/metrics`)).text();
       assert.match(metrics, /^tapgate_frontend_http_requests_total\{frontend="web",version="2\.0"\} 3$/m);

@@ -10,14 +10,20 @@ function httpBackend(...origins: { address: string; name: string; weight?: numbe
   return { balance: 'roundrobin', servers: origins.map((o) => ({ name: o.name, address: o.address, weight: o.weight ?? 1 })) };
 }
 
-function get(url: string, agent?: http.Agent, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  url: string,
+  agent?: http.Agent,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get(url, { agent, headers }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -28,7 +34,13 @@ describe('http proxy', () => {
     [a, b, c] = await Promise.all([startOrigin('a'), startOrigin('b'), startOrigin('c')]);
     gw = await startGateway({
       frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-      backends: { app: httpBackend({ name: 'a', address: a.address, weight: 2 }, { name: 'b', address: b.address, weight: 1 }, { name: 'c', address: c.address, weight: 0 }) },
+      backends: {
+        app: httpBackend(
+          { name: 'a', address: a.address, weight: 2 },
+          { name: 'b', address: b.address, weight: 1 },
+          { name: 'c', address: c.address, weight: 0 },
+        ),
+      },
     });
   });
   after(async () => {
@@ -74,7 +86,8 @@ describe('http proxy', () => {
   });
 
   const smuggling: Record<string, string> = {
-    'Content-Length with Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    'Content-Length with Transfer-Encoding':
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
     'two different Content-Lengths': 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabc',
     'Transfer-Encoding not ending in chunked': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
     'an obfuscated Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n',
@@ -108,7 +121,10 @@ describe('http proxy: hop-by-hop headers', () => {
       for (const name of hopByHop) if (name !== 'connection' && name !== 'transfer-encoding') head[name] = name === 'keep-alive' ? 'timeout=30' : 'x';
       res.writeHead(200, head).end('hops');
     });
-    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: httpBackend({ name: 'hops', address: origin.address }) } });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'hops', address: origin.address }) },
+    });
     try {
       const res = await get(gw.url('/'));
       assert.equal(res.body, 'hops');
@@ -187,7 +203,10 @@ describe('http proxy: failures', () => {
         api.hooks.http.upstreamResponse.tapPromise(api.name, async (ctx) => { if (ctx.path === '/late') throw new Error('late'); });
       }});`;
     const gw = await startGateway(
-      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './thrower.ts' }] } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } },
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './thrower.ts' }] } },
+        backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+      },
       { 'thrower.ts': plugin },
     );
     try {
@@ -196,7 +215,10 @@ describe('http proxy: failures', () => {
       assert.equal((await get(gw.url('/boom'))).status, 500);
       assert.equal((await get(gw.url('/late'))).status, 500);
       assert.equal((await get(gw.url('/fine'))).status, 200);
-      assert.deepEqual(errors.map((e) => (e as { plugin: string }).plugin), ['thrower', 'thrower']);
+      assert.deepEqual(
+        errors.map((e) => (e as { plugin: string }).plugin),
+        ['thrower', 'thrower'],
+      );
     } finally {
       await gw.close();
       await origin.close();
@@ -212,7 +234,10 @@ describe('http proxy: failures', () => {
           ctx.header('x-key') === 'open' ? undefined : { status: 401, headers: { 'www-authenticate': 'Key' }, body: 'no\\n' });
       }});`;
     const gw = await startGateway(
-      { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './gate.ts' }] } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } },
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './gate.ts' }] } },
+        backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+      },
       { 'gate.ts': plugin },
     );
     try {
@@ -309,7 +334,10 @@ describe('http proxy: streaming', () => {
       };
       pump();
     });
-    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
     try {
       const res = await new Promise<http.IncomingMessage>((resolve) => http.get(gw.url('/down'), resolve));
       let got = 0;
@@ -337,7 +365,10 @@ describe('http proxy: streaming', () => {
       void released.then(() => req.resume());
       req.on('end', () => res.end(String(received)));
     });
-    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: httpBackend({ name: 'o', address: origin.address }) } });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
     try {
       let pushed = 0;
       const body = new Readable({

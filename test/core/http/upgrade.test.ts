@@ -305,7 +305,15 @@ describe('WebSocket: failures and refusals', { timeout: 20_000 }, () => {
     const origin = await startWsOrigin('live');
     const gw = await startGateway({
       frontends: { web: { bind: '127.0.0.1:0', default_backend: 'ws' } },
-      backends: { ws: { retries: 1, servers: [{ name: 'dead', address: `127.0.0.1:${await deadPort()}` }, { name: 'live', address: origin.address }] } },
+      backends: {
+        ws: {
+          retries: 1,
+          servers: [
+            { name: 'dead', address: `127.0.0.1:${await deadPort()}` },
+            { name: 'live', address: origin.address },
+          ],
+        },
+      },
     });
     try {
       for (let i = 0; i < 4; i++) {
@@ -383,7 +391,11 @@ describe('WebSocket: failures and refusals', { timeout: 20_000 }, () => {
       backends: { a: backend(a), b: backend(b) },
     });
     try {
-      for (const [path, want] of [['/a/chat', 'a'], ['/b/chat', 'b'], ['/a', 'a']] as const) {
+      for (const [path, want] of [
+        ['/a/chat', 'a'],
+        ['/b/chat', 'b'],
+        ['/a', 'a'],
+      ] as const) {
         const ws = await open(wsUrl(gw, path));
         ws.send('who?');
         assert.equal((await nextMessage(ws)).data.toString(), want, path);

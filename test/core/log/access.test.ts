@@ -24,25 +24,34 @@ describe('access log', () => {
     const dir = tempDir();
     logFile = join(dir, 'access.log');
     const file = join(dir, 'tapgate.yaml');
-    writeFileSync(file, stringify({
-      log: { level: 'silent', access: logFile },
-      frontends: {
-        web: {
-          bind: '127.0.0.1:0',
-          default_backend: 'app',
-          routes: [
-            { name: 'teapot', match: { path: '/tea' }, plugins: [{ use: 'respond', options: { status: 418, body: 'short and stout' } }] },
-            { name: 'dead', match: { path: '/dead' }, backend: 'dead' },
-            { name: 'slow', match: { path: '/slow' }, backend: 'slow' },
-          ],
+    writeFileSync(
+      file,
+      stringify({
+        log: { level: 'silent', access: logFile },
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            routes: [
+              { name: 'teapot', match: { path: '/tea' }, plugins: [{ use: 'respond', options: { status: 418, body: 'short and stout' } }] },
+              { name: 'dead', match: { path: '/dead' }, backend: 'dead' },
+              { name: 'slow', match: { path: '/slow' }, backend: 'slow' },
+            ],
+          },
         },
-      },
-      backends: {
-        app: { servers: [{ name: 'o', address: origin.address }] },
-        dead: { retries: 1, servers: [{ name: 'd1', address: `127.0.0.1:${await deadPort()}` }, { name: 'd2', address: `127.0.0.1:${await deadPort()}` }] },
-        slow: { timeouts: { server: '200ms' }, servers: [{ name: 's', address: slow.address }] },
-      },
-    }));
+        backends: {
+          app: { servers: [{ name: 'o', address: origin.address }] },
+          dead: {
+            retries: 1,
+            servers: [
+              { name: 'd1', address: `127.0.0.1:${await deadPort()}` },
+              { name: 'd2', address: `127.0.0.1:${await deadPort()}` },
+            ],
+          },
+          slow: { timeouts: { server: '200ms' }, servers: [{ name: 's', address: slow.address }] },
+        },
+      }),
+    );
     const checked = await checkConfig(file, { builtins, logger: createLogger('silent'), keep: true });
     assert.ok(checked.generation && checked.config);
     gateway = await Gateway.start(checked.generation, { logger: createLogger('silent'), accessLog: createAccessLog(logFile) });
@@ -89,7 +98,10 @@ describe('access log', () => {
     });
     assert.equal(chunked, 200);
     await gateway.kill(); // flushes the log
-    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const by = (path: string) => lines.find((l) => l.path === path);
     assert.deepEqual([by('/ok').termination, by('/ok').route, by('/ok').server], ['--', 'default', 'o']);
     assert.equal(typeof by('/ok').plugins_ms, 'number');
@@ -110,7 +122,10 @@ describe('access log', () => {
     log.write({ path: '/err', status: 502, error: 'ECONNRESET' });
     log.write({ path: '/five', status: 503 });
     await log.close();
-    const paths = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).path);
+    const paths = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).path);
     assert.deepEqual(paths, ['/ok0', '/ok3', '/ok4', '/ok7', '/err', '/five']);
   });
 });

@@ -38,7 +38,10 @@ describe('access-log fields from plugins', () => {
 
   it("appear in the request line after the gateway's own, the last value of a name winning, and only when set", async () => {
     const t = await createTestGateway({
-      config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['annotate'] } }, backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } } },
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['annotate'] } },
+        backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
+      },
       plugins: { annotate },
       origins: { app: 'echo' },
     });
@@ -57,7 +60,10 @@ describe('access-log fields from plugins', () => {
 
   it('may not take a name the gateway writes: the tap fails, and the line still tells the truth', async () => {
     const t = await createTestGateway({
-      config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['annotate'] } }, backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } } },
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['annotate'] } },
+        backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
+      },
       plugins: { annotate },
       origins: { app: 'echo' },
     });

@@ -46,7 +46,10 @@ backends:
     origin = await startOrigin('app');
     web = await deadPort();
     stats = await deadPort();
-    master = await startMaster(config(['kept', 'dropped']), { 'kept.ts': counting('kept', 'kept_requests_total'), 'dropped.ts': counting('dropped', 'dropped_requests_total') });
+    master = await startMaster(config(['kept', 'dropped']), {
+      'kept.ts': counting('kept', 'kept_requests_total'),
+      'dropped.ts': counting('dropped', 'dropped_requests_total'),
+    });
   });
   after(async () => {
     await master.stop(true);
@@ -70,7 +73,7 @@ backends:
     return samples![0]!.value;
   };
 
-  it('merges both workers\' counters into text Prometheus can read', async () => {
+  it("merges both workers' counters into text Prometheus can read", async () => {
     await hit(10);
     const families = await scrape();
     assert.equal(total(families, 'tapgate_kept_requests_total'), 10);

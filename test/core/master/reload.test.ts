@@ -102,7 +102,10 @@ describe('master and workers: reload', () => {
       master.write(config(port, origins, 1), { 'tag.ts': plugin('q') });
       const plan = await master.reload(true);
       assert.equal(plan.ok, true);
-      assert.ok(plan.plan!.some((l) => /^~ backend app: server s\d weight \d -> \d$/.test(l)), plan.plan!.join('\n'));
+      assert.ok(
+        plan.plan!.some((l) => /^~ backend app: server s\d weight \d -> \d$/.test(l)),
+        plan.plan!.join('\n'),
+      );
       assert.ok(plan.plan!.includes('~ frontend web: plugin ./tag.ts source changed'), plan.plan!.join('\n'));
       assert.equal((await master.status()).generation, 1);
     } finally {
@@ -138,10 +141,13 @@ describe('master and workers: reload', () => {
 /** The `x-tag` of the plugin version serving a new connection. */
 function tagOf(port: number): Promise<string | undefined> {
   return new Promise((resolve, reject) =>
-    http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      res.resume();
-      resolve(res.headers['x-tag'] as string | undefined);
-    }).on('error', reject));
+    http
+      .get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+        res.resume();
+        resolve(res.headers['x-tag'] as string | undefined);
+      })
+      .on('error', reject),
+  );
 }
 
 describe('master and workers: reloads asked faster than they complete', () => {
@@ -153,36 +159,44 @@ describe('master and workers: reloads asked faster than they complete', () => {
     await Promise.all(origins.map((o) => o.close()));
   });
 
-  it('survives SIGHUPs from the moment its port accepts, faster than reloads complete: a few reloads, the last config serving, no request failed', { timeout: 180_000 }, async (t) => {
-    const port = await deadPort();
-    const master = spawnMaster(config(port, origins, 0), { 'tag.ts': plugin('v0') });
-    const signals = 30;
-    let traffic: Load | undefined;
-    try {
-      // The port accepts once the first worker listens, before the master has finished starting.
-      await until(() => accepts(port), 60_000, 'the port to accept');
-      traffic = load(port, 2, 2, { ms: 120_000 });
-      for (let i = 1; i <= signals; i++) {
-        master.write(config(port, origins, i), { 'tag.ts': plugin(`v${i}`) });
-        master.child.kill('SIGHUP');
-        assert.equal(master.child.signalCode, null, `the master died by a signal before signal ${i}:\n${master.log.slice(-20).join('\n')}`);
-        // The burst's pace: faster than any reload (forking workers) completes.
-        await new Promise((r) => setTimeout(r, 100));
+  it(
+    'survives SIGHUPs from the moment its port accepts, faster than reloads complete: a few reloads, the last config serving, no request failed',
+    { timeout: 180_000 },
+    async (t) => {
+      const port = await deadPort();
+      const master = spawnMaster(config(port, origins, 0), { 'tag.ts': plugin('v0') });
+      const signals = 30;
+      let traffic: Load | undefined;
+      try {
+        // The port accepts once the first worker listens, before the master has finished starting.
+        await until(() => accepts(port), 60_000, 'the port to accept');
+        traffic = load(port, 2, 2, { ms: 120_000 });
+        for (let i = 1; i <= signals; i++) {
+          master.write(config(port, origins, i), { 'tag.ts': plugin(`v${i}`) });
+          master.child.kill('SIGHUP');
+          assert.equal(master.child.signalCode, null, `the master died by a signal before signal ${i}:\n${master.log.slice(-20).join('\n')}`);
+          // The burst's pace: faster than any reload (forking workers) completes.
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await master.serving();
+        // The last signal is covered once its config serves alone.
+        await until(
+          async () => (await tagOf(port)) === `v${signals}` && (await master.status()).workers.every((w) => w.state === 'ready'),
+          60_000,
+          `v${signals} serving alone`,
+        );
+        const reloads = (await master.status()).generation - 1;
+        t.diagnostic(`${signals} SIGHUPs made ${reloads} reloads`);
+        assert.ok(reloads >= 1 && reloads <= signals / 2, `${reloads} reloads for ${signals} signals: coalesced, not queued`);
+      } finally {
+        await traffic?.stop();
+        await master.stop();
       }
-      await master.serving();
-      // The last signal is covered once its config serves alone.
-      await until(async () => (await tagOf(port)) === `v${signals}` && (await master.status()).workers.every((w) => w.state === 'ready'), 60_000, `v${signals} serving alone`);
-      const reloads = (await master.status()).generation - 1;
-      t.diagnostic(`${signals} SIGHUPs made ${reloads} reloads`);
-      assert.ok(reloads >= 1 && reloads <= signals / 2, `${reloads} reloads for ${signals} signals: coalesced, not queued`);
-    } finally {
-      await traffic?.stop();
-      await master.stop();
-    }
-    assert.equal(master.child.signalCode, null);
-    assert.deepEqual(traffic!.failures.slice(0, 10), [], `${traffic!.failures.length} failed of ${traffic!.ok + traffic!.failures.length}`);
-    t.diagnostic(`${traffic!.ok} requests, none failed`);
-  });
+      assert.equal(master.child.signalCode, null);
+      assert.deepEqual(traffic!.failures.slice(0, 10), [], `${traffic!.failures.length} failed of ${traffic!.ok + traffic!.failures.length}`);
+      t.diagnostic(`${traffic!.ok} requests, none failed`);
+    },
+  );
 
   it('gives the reloads asked on the control socket and the runtime API while one runs one next reload together', { timeout: 180_000 }, async () => {
     const port = await deadPort();
@@ -250,11 +264,14 @@ backends:
     const master = await startMaster(cfg(port));
     try {
       const slowAnswer = new Promise<string>((resolve, reject) =>
-        http.get({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve(body));
-        }).on('error', reject));
+        http
+          .get({ host: '127.0.0.1', port, path: '/slow', agent: false }, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(body));
+          })
+          .on('error', reject),
+      );
       const upload = http.request({ host: '127.0.0.1', port, path: '/up', method: 'POST', agent: false, headers: { 'transfer-encoding': 'chunked' } });
       const uploadAnswer = new Promise<string>((resolve, reject) => {
         upload.on('response', (res) => {
@@ -296,7 +313,10 @@ backends:
       await closed;
       assert.ok(performance.now() - t0 < 4000, 'closed well before the keep-alive timeout matters');
       for (let i = 0; i < 200 && (await master.status()).workers.some((w) => w.state === 'draining'); i++) await new Promise((r) => setTimeout(r, 25));
-      assert.deepEqual((await master.status()).workers.map((w) => w.state), ['ready']);
+      assert.deepEqual(
+        (await master.status()).workers.map((w) => w.state),
+        ['ready'],
+      );
       agent.destroy();
     } finally {
       await master.stop();
@@ -309,10 +329,12 @@ backends:
     try {
       const cut = (path: string) =>
         new Promise<string>((resolve) => {
-          http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(`status ${res.statusCode}`));
-          }).on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message));
+          http
+            .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+              res.resume();
+              res.on('end', () => resolve(`status ${res.statusCode}`));
+            })
+            .on('error', (e) => resolve((e as NodeJS.ErrnoException).code ?? e.message));
         });
       const seen = slow.requests.length;
       const first = cut('/slow');
@@ -332,17 +354,21 @@ backends:
     }
   });
 
-  it('stops while a reload is starting its workers: they drain once ready, and the master exits well before hard_stop_after', { timeout: 120_000 }, async () => {
-    const port = await deadPort();
-    const master = await startMaster(cfg(port));
-    const asked = [master.reload(), master.reload()].map((r) => r.catch((e: Error) => ({ ok: false, error: e.message })));
-    await until(async () => (await master.status()).workers.some((w) => w.state === 'starting'), 30_000, 'the reload to start its workers');
-    const t0 = performance.now();
-    assert.equal(await master.stop(), 0);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 15_000, `stopped in ${Math.round(ms)} ms (hard_stop_after is 30 s)`);
-    for (const r of await Promise.all(asked)) assert.equal(r.ok, false);
-  });
+  it(
+    'stops while a reload is starting its workers: they drain once ready, and the master exits well before hard_stop_after',
+    { timeout: 120_000 },
+    async () => {
+      const port = await deadPort();
+      const master = await startMaster(cfg(port));
+      const asked = [master.reload(), master.reload()].map((r) => r.catch((e: Error) => ({ ok: false, error: e.message })));
+      await until(async () => (await master.status()).workers.some((w) => w.state === 'starting'), 30_000, 'the reload to start its workers');
+      const t0 = performance.now();
+      assert.equal(await master.stop(), 0);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 15_000, `stopped in ${Math.round(ms)} ms (hard_stop_after is 30 s)`);
+      for (const r of await Promise.all(asked)) assert.equal(r.ok, false);
+    },
+  );
 
   it('replaces a worker that dies', async () => {
     const port = await deadPort();

@@ -42,51 +42,68 @@ backends:
     return { port, stats, master: await startMaster(config(port, stats), { 'crash.ts': crashing }) };
   };
   const ready = (master: TestMaster) =>
-    until(async () => {
-      const workers = (await master.status()).workers.filter((w) => w.state === 'ready');
-      return workers.length === 2 && workers;
-    }, 30_000, 'two workers ready');
+    until(
+      async () => {
+        const workers = (await master.status()).workers.filter((w) => w.state === 'ready');
+        return workers.length === 2 && workers;
+      },
+      30_000,
+      'two workers ready',
+    );
   /** The first status in which none of `pids` is listed any more. */
   const gone = (master: TestMaster, pids: number[]) =>
-    until(async () => {
-      const s = await master.status();
-      return !s.workers.some((w) => pids.includes(w.pid)) && s;
-    }, 10_000, `workers ${pids.join(', ')} gone`);
+    until(
+      async () => {
+        const s = await master.status();
+        return !s.workers.some((w) => pids.includes(w.pid)) && s;
+      },
+      10_000,
+      `workers ${pids.join(', ')} gone`,
+    );
   const metric = async (stats: number, line: string) =>
-    (await (await fetch(`http://127.0.0.1:${stats}/metrics`)).text()).split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1);
+    (await (await fetch(`http://127.0.0.1:${stats}/metrics`)).text())
+      .split('\n')
+      .find((l) => l.startsWith(line + ' '))
+      ?.slice(line.length + 1);
 
-  it('replaces a worker killed with SIGKILL at once, kill after kill under load: no connection refused, every death counted', { timeout: 180_000 }, async (t) => {
-    const { port, stats, master } = await start();
-    const kills = 6;
-    const traffic = load(port, 2, 1, { ms: 120_000 });
-    try {
-      for (let i = 1; i <= kills; i++) {
-        const victim = (await ready(master))[i % 2]!.pid;
-        process.kill(victim, 'SIGKILL');
-        // The master forks the replacement as it removes the dead worker: no status shows one without the other.
-        const after = await gone(master, [victim]);
-        assert.equal(after.workers.length, 2, `kill ${i}: a replacement as soon as the dead worker is gone: ${JSON.stringify(after.workers)}`);
+  it(
+    'replaces a worker killed with SIGKILL at once, kill after kill under load: no connection refused, every death counted',
+    { timeout: 180_000 },
+    async (t) => {
+      const { port, stats, master } = await start();
+      const kills = 6;
+      const traffic = load(port, 2, 1, { ms: 120_000 });
+      try {
+        for (let i = 1; i <= kills; i++) {
+          const victim = (await ready(master))[i % 2]!.pid;
+          process.kill(victim, 'SIGKILL');
+          // The master forks the replacement as it removes the dead worker: no status shows one without the other.
+          const after = await gone(master, [victim]);
+          assert.equal(after.workers.length, 2, `kill ${i}: a replacement as soon as the dead worker is gone: ${JSON.stringify(after.workers)}`);
+        }
+        await ready(master);
+      } finally {
+        await traffic.stop();
       }
-      await ready(master);
-    } finally {
-      await traffic.stop();
-    }
-    try {
-      const refused = traffic.failures.filter((f) => f === 'ECONNREFUSED');
-      t.diagnostic(`${kills} kills, ${traffic.ok} requests; failed: ${traffic.failures.length} (${[...new Set(traffic.failures)].join(', ') || 'none'}), in flight on the killed workers`);
-      assert.deepEqual(refused, [], `${refused.length} connections refused of ${traffic.ok + traffic.failures.length}`);
-      assert.ok(traffic.ok > 100, `only ${traffic.ok} requests made it`);
-      assert.equal(await metric(stats, 'tapgate_worker_deaths_total{reason="SIGKILL",state="ready"}'), String(kills));
-      assert.equal(await metric(stats, 'tapgate_worker_restarts_total'), String(kills));
-      const report = (await (await fetch(`http://127.0.0.1:${stats}/stats.json`)).json()) as StatsReport;
-      assert.equal(report.gateway.worker_deaths.total, kills);
-      assert.equal(report.gateway.worker_deaths.last?.reason, 'SIGKILL');
-      const page = await (await fetch(`http://127.0.0.1:${stats}/stats`)).text();
-      assert.match(page, new RegExp(`${kills} worker deaths`));
-    } finally {
-      await master.stop();
-    }
-  });
+      try {
+        const refused = traffic.failures.filter((f) => f === 'ECONNREFUSED');
+        t.diagnostic(
+          `${kills} kills, ${traffic.ok} requests; failed: ${traffic.failures.length} (${[...new Set(traffic.failures)].join(', ') || 'none'}), in flight on the killed workers`,
+        );
+        assert.deepEqual(refused, [], `${refused.length} connections refused of ${traffic.ok + traffic.failures.length}`);
+        assert.ok(traffic.ok > 100, `only ${traffic.ok} requests made it`);
+        assert.equal(await metric(stats, 'tapgate_worker_deaths_total{reason="SIGKILL",state="ready"}'), String(kills));
+        assert.equal(await metric(stats, 'tapgate_worker_restarts_total'), String(kills));
+        const report = (await (await fetch(`http://127.0.0.1:${stats}/stats.json`)).json()) as StatsReport;
+        assert.equal(report.gateway.worker_deaths.total, kills);
+        assert.equal(report.gateway.worker_deaths.last?.reason, 'SIGKILL');
+        const page = await (await fetch(`http://127.0.0.1:${stats}/stats`)).text();
+        assert.match(page, new RegExp(`${kills} worker deaths`));
+      } finally {
+        await master.stop();
+      }
+    },
+  );
 
   it('starts a replacement for each at once when every serving worker dies together', { timeout: 180_000 }, async () => {
     const { port, master } = await start();
@@ -123,7 +140,10 @@ backends:
       await traffic.stop();
       await master.stop();
     }
-    assert.deepEqual(traffic.failures.filter((f) => f === 'ECONNREFUSED'), []);
+    assert.deepEqual(
+      traffic.failures.filter((f) => f === 'ECONNREFUSED'),
+      [],
+    );
     assert.ok(traffic.ok > 50, `only ${traffic.ok} requests made it`);
   });
 });

@@ -381,21 +381,62 @@ describe('tcp proxy', () => {
       greeter: relay(tcpBackend([{ name: 'greeter', address: greeter.address }])),
       stream: relay(tcpBackend([{ name: 'stream', address: stream.address }])),
       held: relay(tcpBackend([{ name: 'held', address: held.address }])),
-      alternate: relay(tcpBackend([{ name: 'a', address: a.address }, { name: 'b', address: b.address }])),
-      weighted: relay(tcpBackend([{ name: 'a', address: a.address, weight: 2 }, { name: 'b', address: b.address, weight: 1 }])),
-      retry: relay(tcpBackend([{ name: 'dead', address: dead[0]! }, { name: 'b', address: b.address }], { retries: 1 })),
-      dead: relay(tcpBackend([{ name: 'dead0', address: dead[0]! }, { name: 'dead1', address: dead[1]! }], { retries: 2 })),
+      alternate: relay(
+        tcpBackend([
+          { name: 'a', address: a.address },
+          { name: 'b', address: b.address },
+        ]),
+      ),
+      weighted: relay(
+        tcpBackend([
+          { name: 'a', address: a.address, weight: 2 },
+          { name: 'b', address: b.address, weight: 1 },
+        ]),
+      ),
+      retry: relay(
+        tcpBackend(
+          [
+            { name: 'dead', address: dead[0]! },
+            { name: 'b', address: b.address },
+          ],
+          { retries: 1 },
+        ),
+      ),
+      dead: relay(
+        tcpBackend(
+          [
+            { name: 'dead0', address: dead[0]! },
+            { name: 'dead1', address: dead[1]! },
+          ],
+          { retries: 2 },
+        ),
+      ),
       blackhole: relay(tcpBackend([{ name: 'blackhole', address: blackhole.address }], { retries: 0, timeouts: { connect: '200ms' } })),
       'blackhole-retry': relay(
-        tcpBackend([{ name: 'blackhole', address: blackhole.address }, { name: 'b', address: b.address }], { retries: 1, timeouts: { connect: '200ms' } }),
+        tcpBackend(
+          [
+            { name: 'blackhole', address: blackhole.address },
+            { name: 'b', address: b.address },
+          ],
+          { retries: 1, timeouts: { connect: '200ms' } },
+        ),
       ),
       'client-idle': relay(tcpBackend([{ name: 'quiet', address: quiet.address }], { timeouts: { server: '10s' } }), { timeouts: { client: '150ms' } }),
       'server-idle': relay(tcpBackend([{ name: 'quiet', address: quiet.address }], { timeouts: { server: '150ms' } }), { timeouts: { client: '10s' } }),
       chatty: relay(tcpBackend([{ name: 'stream', address: stream.address }], { timeouts: { server: '300ms' } }), { timeouts: { client: '300ms' } }),
       plugged: relay(tcpBackend([{ name: 'stream', address: stream.address }]), { plugins: [{ use: './flaky-route.ts' }] }),
-      'pick-fails-on-retry': relay(tcpBackend([{ name: 'dead', address: dead[0]! }, { name: 'b', address: b.address }], { retries: 1 }), {
-        plugins: [{ use: './pick-fails-on-retry.ts' }],
-      }),
+      'pick-fails-on-retry': relay(
+        tcpBackend(
+          [
+            { name: 'dead', address: dead[0]! },
+            { name: 'b', address: b.address },
+          ],
+          { retries: 1 },
+        ),
+        {
+          plugins: [{ use: './pick-fails-on-retry.ts' }],
+        },
+      ),
       guarded: relay(tcpBackend([{ name: 'a', address: a.address }]), { plugins: [{ use: './refuse.ts' }] }),
       queued: relay(tcpBackend([{ name: 'stream', address: stream.address, maxconn: 1 }], { timeouts: { queue: '10s' } }), { timeouts: { client: '600ms' } }),
       'queue-timeout': relay(tcpBackend([{ name: 'stream', address: stream.address, maxconn: 1 }], { timeouts: { queue: '200ms' } })),
@@ -431,19 +472,23 @@ describe('tcp proxy', () => {
     }
   };
 
-  it('pipes an echo byte-exact and passes the client half-close on: the server answers after the end, the client gets every byte and an end', bounded, async () => {
-    const payload = randomFillSync(Buffer.alloc(256 * 1024 + 7));
-    const client = await connect(port('echo'), true);
-    const key = sessionKey(client);
-    const answer = readToEnd(client);
-    client.end(payload);
-    assert.ok((await answer).equals(payload), 'the echo came back byte-exact');
-    await closed(client);
-    const session = await probe.session(key);
-    const { gatewayPort, clientPort, ...rest } = session;
-    assert.deepEqual(rest, { frontend: 'relay', server: 'echo', bytesIn: payload.length, bytesOut: payload.length, error: undefined, queueTime: 0 });
-    assertNoActiveSessions();
-  });
+  it(
+    'pipes an echo byte-exact and passes the client half-close on: the server answers after the end, the client gets every byte and an end',
+    bounded,
+    async () => {
+      const payload = randomFillSync(Buffer.alloc(256 * 1024 + 7));
+      const client = await connect(port('echo'), true);
+      const key = sessionKey(client);
+      const answer = readToEnd(client);
+      client.end(payload);
+      assert.ok((await answer).equals(payload), 'the echo came back byte-exact');
+      await closed(client);
+      const session = await probe.session(key);
+      const { gatewayPort, clientPort, ...rest } = session;
+      assert.deepEqual(rest, { frontend: 'relay', server: 'echo', bytesIn: payload.length, bytesOut: payload.length, error: undefined, queueTime: 0 });
+      assertNoActiveSessions();
+    },
+  );
 
   it('passes the server half-close on while the client keeps sending, and the server gets every byte', bounded, async () => {
     const client = await connect(port('greeter'), true);
@@ -532,7 +577,11 @@ describe('tcp proxy', () => {
     const session = await probe.session(key);
     assert.match(session.error ?? '', /ECONNREFUSED/);
     const servers = serversOf('dead');
-    assert.equal(servers.reduce((n, s) => n + s.total, 0), 3, 'one attempt and two retries');
+    assert.equal(
+      servers.reduce((n, s) => n + s.total, 0),
+      3,
+      'one attempt and two retries',
+    );
     assertNoActiveSessions();
   });
 
@@ -638,7 +687,10 @@ describe('tcp proxy', () => {
     const failed = await probe.session(failingKey);
     assert.match(failed.error ?? '', /flaky-route/);
     assert.equal(failed.server, undefined);
-    assert.ok(probe.errors.some((e) => e.plugin === 'flaky-route' && e.hook === 'tcp.route'), 'the error names the plugin and the hook');
+    assert.ok(
+      probe.errors.some((e) => e.plugin === 'flaky-route' && e.hook === 'tcp.route'),
+      'the error names the plugin and the hook',
+    );
 
     // The connection that was already open is untouched, and a new one is served.
     assert.equal(await roundTrip(first, 'still here'), 'still here');
@@ -737,12 +789,10 @@ describe('tcp proxy', () => {
 describe('tcp proxy on a gateway that is killed', () => {
   it('closes the server side of every open session', bounded, async () => {
     const origin = await startTcpOrigin(streamEcho);
-    const gw = await startGateway(
-      {
-        frontends: { relay: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'relay' } },
-        backends: { relay: tcpBackend([{ name: 'echo', address: origin.address }]) },
-      },
-    );
+    const gw = await startGateway({
+      frontends: { relay: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'relay' } },
+      backends: { relay: tcpBackend([{ name: 'echo', address: origin.address }]) },
+    });
     try {
       const accepted = once(origin.server, 'connection');
       const client = await connect(gw.port());

@@ -28,7 +28,15 @@ async function check(yaml: string, files: Record<string, string>): Promise<{ ok:
 /** The problem at `path`; fails when there is none, or several. */
 function at(problems: Problem[], path: string): Problem {
   const found = problems.filter((p) => p.path === path);
-  assert.equal(found.length, 1, `one problem at ${path}, found: ${JSON.stringify(problems.map((p) => `${p.severity} ${p.path}: ${p.message}`), null, 1)}`);
+  assert.equal(
+    found.length,
+    1,
+    `one problem at ${path}, found: ${JSON.stringify(
+      problems.map((p) => `${p.severity} ${p.path}: ${p.message}`),
+      null,
+      1,
+    )}`,
+  );
   return found[0]!;
 }
 
@@ -52,7 +60,11 @@ backends:
     servers:
       - { name: a, address: 127.0.0.1:1, ssl: true, ca: missing-ca.pem }
 `;
-    const { ok, problems } = await check(yaml, { ...good, 'garbage.pem': 'not a certificate\n', 'garbage.key': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n' });
+    const { ok, problems } = await check(yaml, {
+      ...good,
+      'garbage.pem': 'not a certificate\n',
+      'garbage.key': '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+    });
     assert.equal(ok, false);
     const missing = at(problems, 'frontends.web.tls.certificates[1].cert');
     assert.equal(missing.severity, 'error');
@@ -87,7 +99,12 @@ backends:
   app:
     servers: [ { name: a, address: 127.0.0.1:1 } ]
 `;
-    const { ok, problems } = await check(yaml, { 'expired.pem': expired.cert, 'expired.key': expired.key, 'future.pem': future.cert, 'future.key': future.key });
+    const { ok, problems } = await check(yaml, {
+      'expired.pem': expired.cert,
+      'expired.key': expired.key,
+      'future.pem': future.cert,
+      'future.key': future.key,
+    });
     assert.equal(ok, true);
     const old = at(problems, 'frontends.web.tls.certificates[0].cert');
     assert.equal(old.severity, 'warning');
@@ -122,12 +139,23 @@ backends:
     assert.equal(ok, false);
     assert.equal(at(problems, 'frontends.web.tls.alpn[0]').message, 'an http frontend speaks h2 and HTTP/1.x only, found "h3"');
     assert.match(at(problems, 'frontends.web.tls.ciphers').message, /^OpenSSL refuses the cipher list: /);
-    assert.equal(at(problems, 'frontends.web.tls.client_verify').message, 'client_verify: required needs client_ca, the CA file client certificates are checked against');
+    assert.equal(
+      at(problems, 'frontends.web.tls.client_verify').message,
+      'client_verify: required needs client_ca, the CA file client certificates are checked against',
+    );
     assert.equal(at(problems, 'frontends.web.tls.certificates[1].names[0]').message, '"bad name" is not a host name');
     assert.equal(at(problems, 'backends.app.servers[0].sni').message, '"sni" applies to TLS connections, but this server has no ssl: true');
     assert.match(at(problems, 'backends.app.servers[1].sni').message, /is an IP address; SNI carries host names only/);
     assert.equal(at(problems, 'backends.app.servers[2].verify').message, '"verify" applies to TLS connections, but this server has no ssl: true');
-    assert.equal(problems.length, 7, JSON.stringify(problems.map((p) => `${p.path}: ${p.message}`), null, 1));
+    assert.equal(
+      problems.length,
+      7,
+      JSON.stringify(
+        problems.map((p) => `${p.path}: ${p.message}`),
+        null,
+        1,
+      ),
+    );
   });
 
   it('warns about a certificate SNI can never choose', async () => {

@@ -61,20 +61,27 @@ export interface Answer {
 export function httpsGet(port: number, path: string, o: ClientOptions & { headers?: Record<string, string> } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // servername '': https would otherwise send the Host header's name by SNI.
-    const req = https.get({ ...connectOptions(port, o), servername: o.servername ?? '', path, agent: false, headers: { host: o.servername ?? 'gateway.test', ...o.headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, peer: (res.socket as tls.TLSSocket).getPeerX509Certificate() }));
-      res.on('error', reject);
-    });
+    const req = https.get(
+      { ...connectOptions(port, o), servername: o.servername ?? '', path, agent: false, headers: { host: o.servername ?? 'gateway.test', ...o.headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, peer: (res.socket as tls.TLSSocket).getPeerX509Certificate() }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.setTimeout(5000, () => req.destroy(new Error('no answer within 5 s')));
   });
 }
 
 /** The DNS names of a certificate, for assertions: `a.test, *.b.test`. */
-export const namesOf = (x: X509Certificate | undefined): string => (x?.subjectAltName ?? '').split(', ').map((n) => n.replace(/^DNS:/, '')).join(', ');
+export const namesOf = (x: X509Certificate | undefined): string =>
+  (x?.subjectAltName ?? '')
+    .split(', ')
+    .map((n) => n.replace(/^DNS:/, ''))
+    .join(', ');
 
 export interface TestServer {
   port: number;

@@ -29,7 +29,10 @@ describe('TLS in tcp mode', () => {
   before(async () => {
     plain = await startEchoServer('plain');
     secure = await startEchoServer('secure', pki.origin);
-    const certificates = [{ cert: 'ab.pem', key: 'ab.key' }, { cert: 'c.pem', key: 'c.key' }];
+    const certificates = [
+      { cert: 'ab.pem', key: 'ab.key' },
+      { cert: 'c.pem', key: 'c.key' },
+    ];
     gw = await startGateway(
       {
         frontends: {

@@ -25,7 +25,12 @@ export default definePlugin({ name: 'tls-facts', version: '1.0.0', setup(api) {
 }});`;
 
 const files = {
-  'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key, 'c.pem': pki.c.cert, 'c.key': pki.c.key, 'ca.pem': pki.ca.cert, 'tls-facts.ts': tlsFacts,
+  'ab.pem': pki.ab.cert,
+  'ab.key': pki.ab.key,
+  'c.pem': pki.c.cert,
+  'c.key': pki.c.key,
+  'ca.pem': pki.ca.cert,
+  'tls-facts.ts': tlsFacts,
 };
 
 function config(origin: TestOrigin, tls: object): object {
@@ -134,7 +139,9 @@ describe('min_version TLSv1.3', () => {
   });
 
   it('refuses a TLS 1.2 client', async () => {
-    await assert.rejects(handshake(gw.port(), { servername: 'a.test', maxVersion: 'TLSv1.2' }), (err: NodeJS.ErrnoException) => /PROTOCOL_VERSION/.test(String(err.code)));
+    await assert.rejects(handshake(gw.port(), { servername: 'a.test', maxVersion: 'TLSv1.2' }), (err: NodeJS.ErrnoException) =>
+      /PROTOCOL_VERSION/.test(String(err.code)),
+    );
     assert.equal((await handshake(gw.port(), { servername: 'a.test' })).version, 'TLSv1.3');
   });
 });
@@ -263,7 +270,10 @@ describe('Listener.adopt: a connection accepted elsewhere, first bytes already r
   }
 
   it('a plain http frontend serves it', async () => {
-    const gw = await startGateway({ frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: [{ name: 'o', address: origin.address }] } } });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+    });
     gateways.push(gw);
     const answer = await rawExchange(await handingOver(gw), 'GET /handed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(answer, /^HTTP\/1.1 200/);

@@ -94,7 +94,14 @@ describe('api.fetch', () => {
         },
         backends: {
           app: { servers: [{ name: 'a', address: origin.address }] },
-          pair: { balance: 'first', retries: 1, servers: [{ name: 'dead', address: `127.0.0.1:${dead}` }, { name: 'live', address: origin.address }] },
+          pair: {
+            balance: 'first',
+            retries: 1,
+            servers: [
+              { name: 'dead', address: `127.0.0.1:${dead}` },
+              { name: 'live', address: origin.address },
+            ],
+          },
           gone: { retries: 0, servers: [{ name: 'dead', address: `127.0.0.1:${dead}` }] },
           tls: { servers: [{ name: 's', address: secure.address, ssl: true, ca: 'ca.pem' }] },
           h2: { protocol: 'h2', servers: [{ name: 'h', address: `127.0.0.1:${(h2.address() as AddressInfo).port}` }] },
@@ -234,10 +241,13 @@ describe('api.fetch', () => {
   });
 
   it('once the generation is gone, fetch rejects with CLOSED', async () => {
-    const gone = await startGateway({
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['./fetcher.ts'] } },
-      backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
-    }, { 'fetcher.ts': fetcher });
+    const gone = await startGateway(
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['./fetcher.ts'] } },
+        backends: { app: { servers: [{ name: 'a', address: origin.address }] } },
+      },
+      { 'fetcher.ts': fetcher },
+    );
     const goneApi = apis.at(-1)!;
     assert.equal((await get(gone.url('/echo'))).status, 200);
     await gone.close();

@@ -19,11 +19,13 @@ import { deadPort, startGateway, startOrigin, tempDir, type TestGateway } from '
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject);
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -74,81 +76,100 @@ const frontends = { web: { bind: '127.0.0.1:0', default_backend: 'app' } };
 const server = (gw: TestGateway, name: string) => gw.gateway.generation.backends.get('app')!.servers.find((s) => s.name === name)!;
 
 describe('active health checks', () => {
-  it('an HTTP check takes a server out after `fall` failures, sends every request to the other, and brings it back after `rise` passes', { timeout: 10_000 }, async () => {
-    let status = 200;
-    const a = await checkedOrigin('a', () => ({ status }));
-    const b = await checkedOrigin('b', () => ({ status: 200 }));
-    const gw = await startGateway({
-      frontends,
-      backends: {
-        app: {
-          health: { interval: '50ms', timeout: '1s', rise: 2, fall: 3, http: { path: '/health' } },
-          passive: false,
-          servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address }],
+  it(
+    'an HTTP check takes a server out after `fall` failures, sends every request to the other, and brings it back after `rise` passes',
+    { timeout: 10_000 },
+    async () => {
+      let status = 200;
+      const a = await checkedOrigin('a', () => ({ status }));
+      const b = await checkedOrigin('b', () => ({ status: 200 }));
+      const gw = await startGateway({
+        frontends,
+        backends: {
+          app: {
+            health: { interval: '50ms', timeout: '1s', rise: 2, fall: 3, http: { path: '/health' } },
+            passive: false,
+            servers: [
+              { name: 'a', address: a.address },
+              { name: 'b', address: b.address },
+            ],
+          },
         },
-      },
-    });
-    try {
-      const backend = gw.gateway.generation.backends.get('app')!;
-      await nextChecks(backend, 'a');
-      assert.equal(server(gw, 'a').health.lastResult, 'passed');
+      });
+      try {
+        const backend = gw.gateway.generation.backends.get('app')!;
+        await nextChecks(backend, 'a');
+        assert.equal(server(gw, 'a').health.lastResult, 'passed');
 
-      status = 500;
-      const down = nextChange(backend, 'a', false);
-      const failedBefore = server(gw, 'a').health.failedChecks;
-      const change = await down;
-      assert.equal(server(gw, 'a').up, false);
-      assert.equal(server(gw, 'a').health.failedChecks - failedBefore, 3);
-      assert.equal(server(gw, 'a').health.lastError, 'status 500, expected 200-399');
-      assert.match(change.reason, /^3 failed checks in a row: status 500/);
-      assert.deepEqual(await bodies(gw, 10), Array(10).fill('b'));
+        status = 500;
+        const down = nextChange(backend, 'a', false);
+        const failedBefore = server(gw, 'a').health.failedChecks;
+        const change = await down;
+        assert.equal(server(gw, 'a').up, false);
+        assert.equal(server(gw, 'a').health.failedChecks - failedBefore, 3);
+        assert.equal(server(gw, 'a').health.lastError, 'status 500, expected 200-399');
+        assert.match(change.reason, /^3 failed checks in a row: status 500/);
+        assert.deepEqual(await bodies(gw, 10), Array(10).fill('b'));
 
-      status = 204;
-      const back = await nextChange(backend, 'a', true);
-      assert.equal(back.reason, '2 passed checks in a row');
-      assert.equal(server(gw, 'a').health.streak, 2);
-      assert.ok(server(gw, 'a').health.lastChange! <= Date.now());
-      assert.deepEqual((await bodies(gw, 4)).sort(), ['a', 'a', 'b', 'b']);
+        status = 204;
+        const back = await nextChange(backend, 'a', true);
+        assert.equal(back.reason, '2 passed checks in a row');
+        assert.equal(server(gw, 'a').health.streak, 2);
+        assert.ok(server(gw, 'a').health.lastChange! <= Date.now());
+        assert.deepEqual((await bodies(gw, 4)).sort(), ['a', 'a', 'b', 'b']);
 
-      // Each check is its own short connection, not one of the pooled traffic connections.
-      const checks = a.requests.filter((r) => r.url === '/health');
-      assert.ok(checks.every((r) => r.method === 'GET' && r.headers.connection === 'close' && r.headers['user-agent'] === 'tapgate-health-check' && r.headers.host === a.address));
-    } finally {
-      await gw.close();
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
+        // Each check is its own short connection, not one of the pooled traffic connections.
+        const checks = a.requests.filter((r) => r.url === '/health');
+        assert.ok(
+          checks.every(
+            (r) => r.method === 'GET' && r.headers.connection === 'close' && r.headers['user-agent'] === 'tapgate-health-check' && r.headers.host === a.address,
+          ),
+        );
+      } finally {
+        await gw.close();
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
 
-  it('a TCP check takes out a server whose port is closed at its first failure, since it never passed; `check: false` leaves a server unchecked', { timeout: 10_000 }, async () => {
-    const b = await startOrigin('b');
-    const c = await startOrigin('c');
-    const dead = await deadPort();
-    const gw = await startGateway({
-      frontends,
-      backends: {
-        app: {
-          health: { type: 'tcp', interval: '50ms', timeout: '500ms' },
-          servers: [{ name: 'a', address: `127.0.0.1:${dead}` }, { name: 'b', address: b.address }, { name: 'c', address: c.address, check: false }],
+  it(
+    'a TCP check takes out a server whose port is closed at its first failure, since it never passed; `check: false` leaves a server unchecked',
+    { timeout: 10_000 },
+    async () => {
+      const b = await startOrigin('b');
+      const c = await startOrigin('c');
+      const dead = await deadPort();
+      const gw = await startGateway({
+        frontends,
+        backends: {
+          app: {
+            health: { type: 'tcp', interval: '50ms', timeout: '500ms' },
+            servers: [
+              { name: 'a', address: `127.0.0.1:${dead}` },
+              { name: 'b', address: b.address },
+              { name: 'c', address: c.address, check: false },
+            ],
+          },
         },
-      },
-    });
-    try {
-      const backend = gw.gateway.generation.backends.get('app')!;
-      const down = await nextChange(backend, 'a', false);
-      assert.equal(down.reason, '1 failed check in a row: ECONNREFUSED');
-      assert.equal(server(gw, 'a').health.checks, 1);
-      await nextChecks(backend, 'b', 2);
-      assert.equal(server(gw, 'b').health.lastResult, 'passed');
-      assert.equal(server(gw, 'b').up, true);
-      assert.equal(server(gw, 'c').health.checked, false);
-      assert.equal(server(gw, 'c').health.checks, 0);
-      assert.equal(c.connections, 0);
-      assert.deepEqual((await bodies(gw, 6)).sort(), ['b', 'b', 'b', 'c', 'c', 'c']);
-    } finally {
-      await gw.close();
-      await Promise.all([b.close(), c.close()]);
-    }
-  });
+      });
+      try {
+        const backend = gw.gateway.generation.backends.get('app')!;
+        const down = await nextChange(backend, 'a', false);
+        assert.equal(down.reason, '1 failed check in a row: ECONNREFUSED');
+        assert.equal(server(gw, 'a').health.checks, 1);
+        await nextChecks(backend, 'b', 2);
+        assert.equal(server(gw, 'b').health.lastResult, 'passed');
+        assert.equal(server(gw, 'b').up, true);
+        assert.equal(server(gw, 'c').health.checked, false);
+        assert.equal(server(gw, 'c').health.checks, 0);
+        assert.equal(c.connections, 0);
+        assert.deepEqual((await bodies(gw, 6)).sort(), ['b', 'b', 'b', 'c', 'c', 'c']);
+      } finally {
+        await gw.close();
+        await Promise.all([b.close(), c.close()]);
+      }
+    },
+  );
 
   it('a body that does not match expect_body fails the check, text or /regex/', { timeout: 10_000 }, async () => {
     const a = await checkedOrigin('a', () => ({ status: 200, body: 'status: starting' }));
@@ -158,7 +179,10 @@ describe('active health checks', () => {
       backends: {
         app: {
           health: { interval: '50ms', http: { expect_body: '/^status: (ready|draining)$/' } },
-          servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address }],
+          servers: [
+            { name: 'a', address: a.address },
+            { name: 'b', address: b.address },
+          ],
         },
       },
     });
@@ -182,7 +206,10 @@ describe('active health checks', () => {
       backends: {
         app: {
           health: { interval: '50ms', timeout: '100ms', http: { expect_body: 'ok' } },
-          servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address, check: false }],
+          servers: [
+            { name: 'a', address: a.address },
+            { name: 'b', address: b.address, check: false },
+          ],
         },
       },
     });
@@ -254,67 +281,90 @@ describe('active health checks', () => {
 });
 
 describe('passive health checks (outlier detection)', () => {
-  it('ejects a server after `consecutive_errors` failed requests in a row, not the last one, and tries it again after `eject_for`', { timeout: 10_000 }, async () => {
-    // Both answer 500 on /fail; each gets every other request.
-    const handler = (name: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
-      req.resume();
-      res.statusCode = req.url === '/fail' ? 500 : 200;
-      res.end(name);
-    };
-    const a = await startOrigin('a', handler('a'));
-    const b = await startOrigin('b', handler('b'));
-    const gw = await startGateway({
-      frontends,
-      backends: {
-        app: {
-          // Active checks pass all along; they do not end an ejection early.
-          health: { type: 'tcp', interval: '50ms' },
-          passive: { consecutive_errors: 3, eject_for: '1s' },
-          servers: [{ name: 'a', address: a.address }, { name: 'b', address: b.address }],
+  it(
+    'ejects a server after `consecutive_errors` failed requests in a row, not the last one, and tries it again after `eject_for`',
+    { timeout: 10_000 },
+    async () => {
+      // Both answer 500 on /fail; each gets every other request.
+      const handler = (name: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+        req.resume();
+        res.statusCode = req.url === '/fail' ? 500 : 200;
+        res.end(name);
+      };
+      const a = await startOrigin('a', handler('a'));
+      const b = await startOrigin('b', handler('b'));
+      const gw = await startGateway({
+        frontends,
+        backends: {
+          app: {
+            // Active checks pass all along; they do not end an ejection early.
+            health: { type: 'tcp', interval: '50ms' },
+            passive: { consecutive_errors: 3, eject_for: '1s' },
+            servers: [
+              { name: 'a', address: a.address },
+              { name: 'b', address: b.address },
+            ],
+          },
         },
-      },
-    });
-    try {
-      const backend = gw.gateway.generation.backends.get('app')!;
-      await bodies(gw, 4, '/fail');
-      await bodies(gw, 2, '/ok');
-      await bodies(gw, 4, '/fail');
-      // Two errors each since a good answer reset the count.
-      assert.deepEqual(backend.servers.map((s) => [s.health.consecutiveErrors, s.up]), [[2, true], [2, true]]);
+      });
+      try {
+        const backend = gw.gateway.generation.backends.get('app')!;
+        await bodies(gw, 4, '/fail');
+        await bodies(gw, 2, '/ok');
+        await bodies(gw, 4, '/fail');
+        // Two errors each since a good answer reset the count.
+        assert.deepEqual(
+          backend.servers.map((s) => [s.health.consecutiveErrors, s.up]),
+          [
+            [2, true],
+            [2, true],
+          ],
+        );
 
-      const ejected = nextChange(backend, 'a', false);
-      const third = await get(gw.url('/fail'));
-      assert.equal(third.body, 'a');
-      assert.equal((await ejected).reason, 'ejected after 3 failed requests in a row (last: server-error)');
-      assert.ok(server(gw, 'a').health.ejectedUntil! > Date.now());
+        const ejected = nextChange(backend, 'a', false);
+        const third = await get(gw.url('/fail'));
+        assert.equal(third.body, 'a');
+        assert.equal((await ejected).reason, 'ejected after 3 failed requests in a row (last: server-error)');
+        assert.ok(server(gw, 'a').health.ejectedUntil! > Date.now());
 
-      // b is now the last server: it keeps answering, errors and all.
-      assert.deepEqual(await Promise.all([get(gw.url('/fail')), get(gw.url('/fail'))]), [{ status: 500, body: 'b' }, { status: 500, body: 'b' }]);
-      assert.equal(server(gw, 'b').up, true);
-      assert.equal(server(gw, 'b').health.ejections, 0);
+        // b is now the last server: it keeps answering, errors and all.
+        assert.deepEqual(await Promise.all([get(gw.url('/fail')), get(gw.url('/fail'))]), [
+          { status: 500, body: 'b' },
+          { status: 500, body: 'b' },
+        ]);
+        assert.equal(server(gw, 'b').up, true);
+        assert.equal(server(gw, 'b').health.ejections, 0);
 
-      await nextChecks(backend, 'a', 3);
-      assert.equal(server(gw, 'a').health.lastResult, 'passed');
-      assert.equal(server(gw, 'a').up, false);
-      assert.deepEqual(await bodies(gw, 4), ['b', 'b', 'b', 'b']);
+        await nextChecks(backend, 'a', 3);
+        assert.equal(server(gw, 'a').health.lastResult, 'passed');
+        assert.equal(server(gw, 'a').up, false);
+        assert.deepEqual(await bodies(gw, 4), ['b', 'b', 'b', 'b']);
 
-      const back = await nextChange(backend, 'a', true);
-      assert.equal(back.reason, 'ejection over after 1000ms');
-      assert.equal(server(gw, 'a').health.consecutiveErrors, 0);
-      assert.equal(server(gw, 'a').health.ejections, 1);
-      assert.deepEqual((await bodies(gw, 4)).sort(), ['a', 'a', 'b', 'b']);
-    } finally {
-      await gw.close();
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
+        const back = await nextChange(backend, 'a', true);
+        assert.equal(back.reason, 'ejection over after 1000ms');
+        assert.equal(server(gw, 'a').health.consecutiveErrors, 0);
+        assert.equal(server(gw, 'a').health.ejections, 1);
+        assert.deepEqual((await bodies(gw, 4)).sort(), ['a', 'a', 'b', 'b']);
+      } finally {
+        await gw.close();
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  );
 
   it('ejects a server that refuses connections, so requests stop paying for a retry', { timeout: 10_000 }, async () => {
     const b = await startOrigin('b');
     const dead = await deadPort();
     const gw = await startGateway({
       frontends,
-      backends: { app: { servers: [{ name: 'a', address: `127.0.0.1:${dead}` }, { name: 'b', address: b.address }] } },
+      backends: {
+        app: {
+          servers: [
+            { name: 'a', address: `127.0.0.1:${dead}` },
+            { name: 'b', address: b.address },
+          ],
+        },
+      },
     });
     try {
       const backend = gw.gateway.generation.backends.get('app')!;

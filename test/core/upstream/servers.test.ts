@@ -6,11 +6,13 @@ import type { Backend, UpstreamServer } from '../../../core/upstream/backend.ts'
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent: false, headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    }).on('error', reject);
+    http
+      .get(url, { agent: false, headers }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -41,7 +43,15 @@ describe('servers: maxconn and the queue', () => {
     const b = await heldOrigin('b');
     const gw = await startGateway({
       frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-      backends: { app: { timeouts: { queue: '10s' }, servers: [{ name: 'a', address: a.origin.address, maxconn: 2 }, { name: 'b', address: b.origin.address, maxconn: 1 }] } },
+      backends: {
+        app: {
+          timeouts: { queue: '10s' },
+          servers: [
+            { name: 'a', address: a.origin.address, maxconn: 2 },
+            { name: 'b', address: b.origin.address, maxconn: 1 },
+          ],
+        },
+      },
     });
     try {
       const answers = Array.from({ length: 20 }, () => get(gw.url()).catch((e: Error) => ({ status: 0, error: e.message })));
@@ -56,7 +66,10 @@ describe('servers: maxconn and the queue', () => {
         b.release();
       }
       const results = await Promise.all(answers);
-      assert.deepEqual(results.filter((r) => r.status !== 200), []);
+      assert.deepEqual(
+        results.filter((r) => r.status !== 200),
+        [],
+      );
       assert.equal(a.peak, 2);
       assert.equal(b.peak, 1);
     } finally {
@@ -98,7 +111,15 @@ describe('servers: leastconn with real origins', () => {
     const fast = await startOrigin('fast');
     const gw = await startGateway({
       frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-      backends: { app: { balance: 'leastconn', servers: [{ name: 'slow', address: slow.address }, { name: 'fast', address: fast.address }] } },
+      backends: {
+        app: {
+          balance: 'leastconn',
+          servers: [
+            { name: 'slow', address: slow.address },
+            { name: 'fast', address: fast.address },
+          ],
+        },
+      },
     });
     try {
       const seen: Record<string, number> = {};
@@ -170,7 +191,10 @@ describe('servers: states', () => {
   });
 
   it('ramps a returning server up over slowstart', async () => {
-    const t = await setup([{ name: 'a', weight: 100, slowstart: '400ms' }, { name: 'b', weight: 100 }]);
+    const t = await setup([
+      { name: 'a', weight: 100, slowstart: '400ms' },
+      { name: 'b', weight: 100 },
+    ]);
     try {
       const a = t.server('a');
       assert.equal(a.weight, 100, 'no ramp at start');

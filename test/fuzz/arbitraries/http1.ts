@@ -54,11 +54,43 @@ export interface Written {
 
 const tchar = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export const methods = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'PURGE', 'CONNECT', 'get', 'G ET', '', 'G\x00T', 'FOO', 'M-SEARCH', 'PRI'];
+export const methods = [
+  'GET',
+  'POST',
+  'PUT',
+  'HEAD',
+  'DELETE',
+  'OPTIONS',
+  'PATCH',
+  'TRACE',
+  'PURGE',
+  'CONNECT',
+  'get',
+  'G ET',
+  '',
+  'G\x00T',
+  'FOO',
+  'M-SEARCH',
+  'PRI',
+];
 
 const targets = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('/', '/index.html', '/a/b?c=d&e', '/old/x', '/robots.txt', '/auth/me', '/api/v1?x=1', '//double', '/%2e%2e/etc', '/?') },
-  { weight: 2, arbitrary: fc.constantFrom('http://example.com/', 'http://example.com:8080/x?y', 'http:///empty-host', 'https://example.com/', 'HTTP://EXAMPLE.COM/', 'http://user@example.com/', 'ftp://example.com/') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom('/', '/index.html', '/a/b?c=d&e', '/old/x', '/robots.txt', '/auth/me', '/api/v1?x=1', '//double', '/%2e%2e/etc', '/?'),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      'http://example.com/',
+      'http://example.com:8080/x?y',
+      'http:///empty-host',
+      'https://example.com/',
+      'HTTP://EXAMPLE.COM/',
+      'http://user@example.com/',
+      'ftp://example.com/',
+    ),
+  },
   { weight: 1, arbitrary: fc.constantFrom('*', 'example.com:443', 'example.com', '', ' /', '/a b', '/\x00', '/\x7f', '/\x80\xff', '/#frag') },
   { weight: 1, arbitrary: fc.stringMatching(/^\/[\x21-\x7e]{0,30}$/) },
   { weight: 1, arbitrary: fc.integer({ min: 2000, max: 70000 }).map((n) => '/' + 'a'.repeat(n)) },
@@ -67,7 +99,24 @@ const targets = fc.oneof(
 const versions = fc.oneof(
   { weight: 12, arbitrary: fc.constant('HTTP/1.1') },
   { weight: 3, arbitrary: fc.constant('HTTP/1.0') },
-  { weight: 3, arbitrary: fc.constantFrom(null, 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.2', 'HTTP/3', 'http/1.1', 'HTTP/11', 'HTTP/1.1 ', 'HTTP/1', 'HTTP/9.9', 'HTTPS/1.1', 'HTTP/1.1\x00', 'HTTP/1.01') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      null,
+      'HTTP/2.0',
+      'HTTP/0.9',
+      'HTTP/1.2',
+      'HTTP/3',
+      'http/1.1',
+      'HTTP/11',
+      'HTTP/1.1 ',
+      'HTTP/1',
+      'HTTP/9.9',
+      'HTTPS/1.1',
+      'HTTP/1.1\x00',
+      'HTTP/1.01',
+    ),
+  },
 );
 
 /** Values with one way of being wrong each: a CTL, NUL, bare CR or LF, a fold, high bytes. */
@@ -80,7 +129,32 @@ const headerValue = fc.tuple(plainValue, valueSpice, fc.boolean()).map(([v, spic
 const separators = fc.oneof({ weight: 20, arbitrary: fc.constant(': ') }, { weight: 1, arbitrary: fc.constantFrom(':', ' : ', ' :', '', ':\t', '\t:') });
 
 const headerName = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom('Host', 'Content-Length', 'Transfer-Encoding', 'Connection', 'Expect', 'Upgrade', 'Accept', 'Cookie', 'Authorization', 'X-Api-Key', 'Cache-Control', 'TE', 'Trailer', 'Keep-Alive', 'Proxy-Connection', 'X-Forwarded-For', 'Content-Type', 'Range', 'If-None-Match', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom(
+      'Host',
+      'Content-Length',
+      'Transfer-Encoding',
+      'Connection',
+      'Expect',
+      'Upgrade',
+      'Accept',
+      'Cookie',
+      'Authorization',
+      'X-Api-Key',
+      'Cache-Control',
+      'TE',
+      'Trailer',
+      'Keep-Alive',
+      'Proxy-Connection',
+      'X-Forwarded-For',
+      'Content-Type',
+      'Range',
+      'If-None-Match',
+      'Sec-WebSocket-Key',
+      'Sec-WebSocket-Version',
+    ),
+  },
   { weight: 2, arbitrary: fc.stringMatching(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,12}$/) },
   { weight: 1, arbitrary: fc.constantFrom('', 'Bad Name', 'X\x00Y', 'Näme', 'Host ', ' Host', '\tX', '(x)', 'X\x7f') },
 );
@@ -88,8 +162,33 @@ const headerName = fc.oneof(
 /** Field values the gateway frames messages with, valid and not. */
 const framingValue: Record<string, fc.Arbitrary<string>> = {
   'content-length': fc.constantFrom('0', '5', '10', '100', '-1', '+5', ' 5', '5 ', '5,5', '0x5', '', '99999999999999999999', '1e3', '05'),
-  'transfer-encoding': fc.constantFrom('chunked', 'Chunked', 'gzip, chunked', 'chunked, gzip', 'identity', ' chunked', 'chunked ', 'xchunked', 'chunked,', '', 'chunked\x00'),
-  host: fc.constantFrom('example.com', 'localhost', '127.0.0.1:8080', '', ' ', 'exa mple.com', 'example.com:', 'example.com:99999', '[::1]:80', 'a/b', 'ex\x01ample.com', '@evil'),
+  'transfer-encoding': fc.constantFrom(
+    'chunked',
+    'Chunked',
+    'gzip, chunked',
+    'chunked, gzip',
+    'identity',
+    ' chunked',
+    'chunked ',
+    'xchunked',
+    'chunked,',
+    '',
+    'chunked\x00',
+  ),
+  host: fc.constantFrom(
+    'example.com',
+    'localhost',
+    '127.0.0.1:8080',
+    '',
+    ' ',
+    'exa mple.com',
+    'example.com:',
+    'example.com:99999',
+    '[::1]:80',
+    'a/b',
+    'ex\x01ample.com',
+    '@evil',
+  ),
   connection: fc.constantFrom('close', 'keep-alive', 'upgrade', 'Upgrade, Keep-Alive', 'x-hop, close', 'te'),
   expect: fc.constantFrom('100-continue', '100-Continue', 'nothing', ''),
   upgrade: fc.constantFrom('websocket', 'h2c', 'foo/1, websocket', ''),
@@ -109,15 +208,28 @@ const chunkData = fc.oneof(fc.constantFrom('', 'a', 'hello', '\r\n', '0\r\n\r\n'
 
 const chunkSize: fc.Arbitrary<ChunkSize> = fc.oneof(
   { weight: 8, arbitrary: fc.constant({ kind: 'exact' as const }) },
-  { weight: 1, arbitrary: fc.constantFrom('ZZ', '-1', '', ' 5', '5 ', 'FFFFFFFFFFFFFFFFFF', '0x5', '5\x00', '1_0').map((text) => ({ kind: 'raw' as const, text, valid: false })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('ZZ', '-1', '', ' 5', '5 ', 'FFFFFFFFFFFFFFFFFF', '0x5', '5\x00', '1_0')
+      .map((text) => ({ kind: 'raw' as const, text, valid: false })),
+  },
   { weight: 1, arbitrary: fc.nat({ max: 64 }).map((n) => ({ kind: 'raw' as const, text: n.toString(16), valid: true })) },
 );
 
-const chunkExt = fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom(';a=b', ';a', ';a="q"', '; a=b', ';\x00', ';a=b\r', ';=') });
+const chunkExt = fc.oneof(
+  { weight: 8, arbitrary: fc.constant('') },
+  { weight: 1, arbitrary: fc.constantFrom(';a=b', ';a', ';a="q"', '; a=b', ';\x00', ';a=b\r', ';=') },
+);
 
 const body: fc.Arbitrary<Body> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 2, arbitrary: fc.oneof(fc.constantFrom('hello', '12345', 'GET / HTTP/1.1\r\nHost: smuggled\r\n\r\n'), fc.string({ maxLength: 60 })).map((data) => ({ kind: 'raw' as const, data })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(fc.constantFrom('hello', '12345', 'GET / HTTP/1.1\r\nHost: smuggled\r\n\r\n'), fc.string({ maxLength: 60 }))
+      .map((data) => ({ kind: 'raw' as const, data })),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -135,29 +247,40 @@ export const request: fc.Arbitrary<RequestSpec> = fc.record({
   method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('GET', 'POST', 'HEAD') }, { weight: 1, arbitrary: fc.constantFrom(...methods) }),
   target: targets,
   version: versions,
-  headers: fc.tuple(
-    fc.oneof({ weight: 8, arbitrary: fc.constant<HeaderLine[]>([{ name: 'Host', sep: ': ', value: 'example.com' }]) }, { weight: 1, arbitrary: fc.constant<HeaderLine[]>([]) }),
-    fc.array(header, { maxLength: 6 }),
-    fc.oneof({ weight: 12, arbitrary: fc.constant<HeaderLine[]>([]) }, { weight: 1, arbitrary: hugeHeader.map((h) => [h]) }),
-  ).map(([host, more, huge]) => [...host, ...more, ...huge]),
+  headers: fc
+    .tuple(
+      fc.oneof(
+        { weight: 8, arbitrary: fc.constant<HeaderLine[]>([{ name: 'Host', sep: ': ', value: 'example.com' }]) },
+        { weight: 1, arbitrary: fc.constant<HeaderLine[]>([]) },
+      ),
+      fc.array(header, { maxLength: 6 }),
+      fc.oneof({ weight: 12, arbitrary: fc.constant<HeaderLine[]>([]) }, { weight: 1, arbitrary: hugeHeader.map((h) => [h]) }),
+    )
+    .map(([host, more, huge]) => [...host, ...more, ...huge]),
   eol: fc.oneof({ weight: 20, arbitrary: fc.constant('\r\n') }, { weight: 1, arbitrary: fc.constantFrom('\n', '\r') }),
   cutHead: fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   body,
 });
 
 /** A request with no mistake in it: method, origin-form target, HTTP/1.1, Host, a body framed as announced. */
-export const validRequest: fc.Arbitrary<RequestSpec> = fc.record({
-  method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'),
-  target: fc.constantFrom('/', '/index.html', '/a/b?c=d&e', '/old/x'),
-  version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
-  headers: fc.constant<HeaderLine[]>([{ name: 'Host', sep: ': ', value: 'example.com' }]),
-  eol: fc.constant('\r\n'),
-  cutHead: fc.constant(false),
-  body: fc.oneof(
-    fc.constant({ kind: 'none' as const }),
-    fc.string({ maxLength: 20 }).map((data) => ({ kind: 'raw' as const, data })),
-  ),
-}).map((r): RequestSpec => (r.body.kind === 'raw' ? { ...r, headers: [...r.headers, { name: 'Content-Length', sep: ': ', value: String(Buffer.byteLength(r.body.data, 'latin1')) }] } : r));
+export const validRequest: fc.Arbitrary<RequestSpec> = fc
+  .record({
+    method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'),
+    target: fc.constantFrom('/', '/index.html', '/a/b?c=d&e', '/old/x'),
+    version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
+    headers: fc.constant<HeaderLine[]>([{ name: 'Host', sep: ': ', value: 'example.com' }]),
+    eol: fc.constant('\r\n'),
+    cutHead: fc.constant(false),
+    body: fc.oneof(
+      fc.constant({ kind: 'none' as const }),
+      fc.string({ maxLength: 20 }).map((data) => ({ kind: 'raw' as const, data })),
+    ),
+  })
+  .map((r): RequestSpec =>
+    r.body.kind === 'raw'
+      ? { ...r, headers: [...r.headers, { name: 'Content-Length', sep: ': ', value: String(Buffer.byteLength(r.body.data, 'latin1')) }] }
+      : r,
+  );
 
 const lower = (s: string) => s.toLowerCase();
 
@@ -178,7 +301,8 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
   if (version === null) reject('no version (HTTP/0.9)');
   else if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') reject(`version ${JSON.stringify(version)}`);
   // RFC 9112 3 lets a server split the request line on any whitespace: only a target with whitespace inside, or none, is wrong.
-  if (target.trim() === '' || /[\x00-\x20\x7f]/.test(target.trim())) reject(`target ${JSON.stringify(target)} is empty or has a space or control character inside`);
+  if (target.trim() === '' || /[\x00-\x20\x7f]/.test(target.trim()))
+    reject(`target ${JSON.stringify(target)} is empty or has a space or control character inside`);
   if (/^http:\/\/\//i.test(target)) reject('absolute-form target without a host');
   if (eol !== '\r\n') reject(`line end ${JSON.stringify(eol)}`);
   if (method === 'CONNECT') reject('CONNECT (405)');
@@ -211,7 +335,10 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
   if (cl.length > 1) reject('several Content-Length fields');
   if (cl.length === 1 && !/^\d+$/.test(cl[0]!)) reject(`Content-Length ${JSON.stringify(cl[0])}`);
   if (cl.length > 0 && te.length > 0) reject('Content-Length and Transfer-Encoding');
-  const codings = te.join(',').split(',').map((c) => c.trim().toLowerCase());
+  const codings = te
+    .join(',')
+    .split(',')
+    .map((c) => c.trim().toLowerCase());
   const chunked = te.length > 0 && codings.at(-1) === 'chunked';
   if (te.length > 0 && !chunked) reject(`Transfer-Encoding ${JSON.stringify(te.join(', '))} does not end in chunked`);
   if (te.length > 0 && version === 'HTTP/1.0') reject('Transfer-Encoding in HTTP/1.0');
@@ -245,11 +372,13 @@ export function write(spec: RequestSpec, maxHeaderSize = 16 * 1024): Written {
     if (chunked) {
       if (!b.last || !b.end) complete = false;
       // A chunk whose data is longer or shorter than its size breaks the framing.
-      if (b.chunks.some((c) => c.size.kind === 'raw' && c.size.valid && parseInt(c.size.text, 16) !== Buffer.byteLength(c.data, 'latin1'))) bodyBroken ??= 'a chunk whose data does not match its size';
+      if (b.chunks.some((c) => c.size.kind === 'raw' && c.size.valid && parseInt(c.size.text, 16) !== Buffer.byteLength(c.data, 'latin1')))
+        bodyBroken ??= 'a chunk whose data does not match its size';
     }
   }
   if (chunked && b.kind !== 'chunked') complete = false; // a chunked body that never comes (or is not chunked)
-  if (chunked && b.kind === 'raw' && b.data !== '' && !/^[0-9a-fA-F]+(;|\r|$)/.test(b.data)) bodyBroken ??= `a body that is not chunked: ${JSON.stringify(b.data.slice(0, 10))}`;
+  if (chunked && b.kind === 'raw' && b.data !== '' && !/^[0-9a-fA-F]+(;|\r|$)/.test(b.data))
+    bodyBroken ??= `a body that is not chunked: ${JSON.stringify(b.data.slice(0, 10))}`;
   if (!chunked && Buffer.byteLength(bodyText, 'latin1') < announced) complete = false;
   const overflow = !chunked && Buffer.byteLength(bodyText, 'latin1') > announced;
   if (upgrade && (announced > 0 || chunked)) reject('an upgrade with a body (400)');
@@ -273,13 +402,20 @@ export interface Delivery {
 }
 
 export const delivery: fc.Arbitrary<Delivery> = fc.record({
-  cuts: fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }) }),
+  cuts: fc.oneof(
+    { weight: 3, arbitrary: fc.constant<number[]>([]) },
+    { weight: 1, arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }) },
+  ),
   finish: fc.constantFrom('end' as const, 'hold' as const),
 });
 
 /** One connection's worth: one to three requests back to back (pipelined), then how it ends. */
 export const pipeline = fc.record({
-  requests: fc.oneof({ weight: 4, arbitrary: request.map((r) => [r]) }, { weight: 1, arbitrary: fc.tuple(validRequest, request).map(([a, b]) => [a, b]) }, { weight: 1, arbitrary: fc.tuple(request, validRequest, validRequest).map(([a, b, c]) => [a, b, c]) }),
+  requests: fc.oneof(
+    { weight: 4, arbitrary: request.map((r) => [r]) },
+    { weight: 1, arbitrary: fc.tuple(validRequest, request).map(([a, b]) => [a, b]) },
+    { weight: 1, arbitrary: fc.tuple(request, validRequest, validRequest).map(([a, b, c]) => [a, b, c]) },
+  ),
   delivery,
 });
 export type Pipeline = typeof pipeline extends fc.Arbitrary<infer T> ? T : never;

@@ -6,7 +6,18 @@ import fc from 'fast-check';
 
 export const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-export const FrameType = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
+export const FrameType = {
+  DATA: 0,
+  HEADERS: 1,
+  PRIORITY: 2,
+  RST_STREAM: 3,
+  SETTINGS: 4,
+  PUSH_PROMISE: 5,
+  PING: 6,
+  GOAWAY: 7,
+  WINDOW_UPDATE: 8,
+  CONTINUATION: 9,
+} as const;
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;
 const PADDED = 0x8;
@@ -46,13 +57,39 @@ export type Field = [string, string];
 /** A header block's raw parts: fields as literals, or raw bytes (a bad index, a table size update). */
 export type BlockPart = { field: Field } | { raw: number[] };
 
-const validFields: Field[] = [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'example.com']];
+const validFields: Field[] = [
+  [':method', 'GET'],
+  [':scheme', 'http'],
+  [':path', '/'],
+  [':authority', 'example.com'],
+];
 
 /** Ways a request's header block goes wrong; `none` leaves it valid. */
 const blockMutation = fc.constantFrom(
-  'none', 'none', 'none', 'none',
-  'no-method', 'no-path', 'no-scheme', 'duplicate-path', 'empty-path', 'uppercase-name', 'connection-header', 'te-gzip', 'pseudo-after-regular',
-  'unknown-pseudo', 'value-crlf', 'value-nul', 'name-space', 'content-length-mismatch', 'bad-index', 'table-size-update', 'huge-value', 'connect', 'host-and-authority', 'empty-authority',
+  'none',
+  'none',
+  'none',
+  'none',
+  'no-method',
+  'no-path',
+  'no-scheme',
+  'duplicate-path',
+  'empty-path',
+  'uppercase-name',
+  'connection-header',
+  'te-gzip',
+  'pseudo-after-regular',
+  'unknown-pseudo',
+  'value-crlf',
+  'value-nul',
+  'name-space',
+  'content-length-mismatch',
+  'bad-index',
+  'table-size-update',
+  'huge-value',
+  'connect',
+  'host-and-authority',
+  'empty-authority',
 );
 
 function requestBlock(mutation: string, extra: Field[]): { parts: BlockPart[]; body?: string } {
@@ -64,26 +101,71 @@ function requestBlock(mutation: string, extra: Field[]): { parts: BlockPart[]; b
     if (value !== undefined) fields.splice(3, 0, [name, value]);
   };
   switch (mutation) {
-    case 'no-method': set(':method', undefined); break;
-    case 'no-path': set(':path', undefined); break;
-    case 'no-scheme': set(':scheme', undefined); break;
-    case 'duplicate-path': fields.push([':path', '/again']); break;
-    case 'empty-path': set(':path', ''); break;
-    case 'uppercase-name': fields.push(['X-Upper', 'a']); break;
-    case 'connection-header': fields.push(['connection', 'keep-alive']); break;
-    case 'te-gzip': fields.push(['te', 'gzip']); break;
-    case 'pseudo-after-regular': fields = [...fields.slice(0, 2), ['accept', '*/*'], ...fields.slice(2)]; break;
-    case 'unknown-pseudo': fields.push([':fuzz', '1']); break;
-    case 'value-crlf': fields.push(['x-a', 'b\r\nx-injected: 1']); break;
-    case 'value-nul': fields.push(['x-a', 'b\x00c']); break;
-    case 'name-space': fields.push(['x a', 'b']); break;
-    case 'content-length-mismatch': set(':method', 'POST'); fields.push(['content-length', '10']); body = 'abc'; break;
-    case 'bad-index': raw = [0xff, 0xff, 0x7f]; break; // indexed field 127 + 16383: not in any table
-    case 'table-size-update': raw = [0x3f, 0xe1, 0xff, 0x03]; break; // a table size far past SETTINGS_HEADER_TABLE_SIZE
-    case 'huge-value': fields.push(['x-huge', 'h'.repeat(20_000)]); break;
-    case 'connect': fields = [[':method', 'CONNECT'], [':authority', 'example.com:443']]; break;
-    case 'host-and-authority': fields.push(['host', 'other.example']); break;
-    case 'empty-authority': set(':authority', ''); break;
+    case 'no-method':
+      set(':method', undefined);
+      break;
+    case 'no-path':
+      set(':path', undefined);
+      break;
+    case 'no-scheme':
+      set(':scheme', undefined);
+      break;
+    case 'duplicate-path':
+      fields.push([':path', '/again']);
+      break;
+    case 'empty-path':
+      set(':path', '');
+      break;
+    case 'uppercase-name':
+      fields.push(['X-Upper', 'a']);
+      break;
+    case 'connection-header':
+      fields.push(['connection', 'keep-alive']);
+      break;
+    case 'te-gzip':
+      fields.push(['te', 'gzip']);
+      break;
+    case 'pseudo-after-regular':
+      fields = [...fields.slice(0, 2), ['accept', '*/*'], ...fields.slice(2)];
+      break;
+    case 'unknown-pseudo':
+      fields.push([':fuzz', '1']);
+      break;
+    case 'value-crlf':
+      fields.push(['x-a', 'b\r\nx-injected: 1']);
+      break;
+    case 'value-nul':
+      fields.push(['x-a', 'b\x00c']);
+      break;
+    case 'name-space':
+      fields.push(['x a', 'b']);
+      break;
+    case 'content-length-mismatch':
+      set(':method', 'POST');
+      fields.push(['content-length', '10']);
+      body = 'abc';
+      break;
+    case 'bad-index':
+      raw = [0xff, 0xff, 0x7f];
+      break; // indexed field 127 + 16383: not in any table
+    case 'table-size-update':
+      raw = [0x3f, 0xe1, 0xff, 0x03];
+      break; // a table size far past SETTINGS_HEADER_TABLE_SIZE
+    case 'huge-value':
+      fields.push(['x-huge', 'h'.repeat(20_000)]);
+      break;
+    case 'connect':
+      fields = [
+        [':method', 'CONNECT'],
+        [':authority', 'example.com:443'],
+      ];
+      break;
+    case 'host-and-authority':
+      fields.push(['host', 'other.example']);
+      break;
+    case 'empty-authority':
+      set(':authority', '');
+      break;
   }
   const parts: BlockPart[] = [...fields, ...extra].map((field) => ({ field }));
   if (raw) parts.splice(mutation === 'table-size-update' ? 0 : parts.length, 0, { raw });
@@ -104,7 +186,10 @@ export type Move =
   | { move: 'settings'; values: [number, number][] }
   | { move: 'raw'; bytes: number[] };
 
-const field: fc.Arbitrary<Field> = fc.tuple(fc.constantFrom('accept', 'user-agent', 'cookie', 'x-user', 'authorization', 'content-type', 'cache-control', 'x-api-key'), fc.stringMatching(/^[\x20-\x7e]{0,16}$/));
+const field: fc.Arbitrary<Field> = fc.tuple(
+  fc.constantFrom('accept', 'user-agent', 'cookie', 'x-user', 'authorization', 'content-type', 'cache-control', 'x-api-key'),
+  fc.stringMatching(/^[\x20-\x7e]{0,16}$/),
+);
 
 const settingValue = fc.oneof(fc.constantFrom(0, 1, 2, 16383, 16384, 65535, 65536, 2 ** 24, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1), fc.nat());
 
@@ -133,12 +218,34 @@ export const move: fc.Arbitrary<Move> = fc.oneof(
       lengthDelta: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -8, max: 64 }) }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ move: fc.constant('continuation-flood' as const), frames: fc.integer({ min: 1, max: 400 }), size: fc.integer({ min: 0, max: 64 }), end: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      move: fc.constant('continuation-flood' as const),
+      frames: fc.integer({ min: 1, max: 400 }),
+      size: fc.integer({ min: 0, max: 64 }),
+      end: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ move: fc.constant('rst-flood' as const), streams: fc.integer({ min: 1, max: 300 }) }) },
   { weight: 1, arbitrary: fc.record({ move: fc.constant('settings-flood' as const), frames: fc.integer({ min: 1, max: 300 }), ack: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ move: fc.constant('ping-flood' as const), frames: fc.integer({ min: 1, max: 300 }) }) },
-  { weight: 1, arbitrary: fc.record({ move: fc.constant('window-update' as const), stream: fc.constantFrom('last' as const, 'zero' as const), increment: fc.oneof(fc.constantFrom(0, 1, 2 ** 31 - 1), fc.nat()), times: fc.integer({ min: 1, max: 3 }) }) },
-  { weight: 1, arbitrary: fc.record({ move: fc.constant('settings' as const), values: fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), settingValue), { maxLength: 4 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      move: fc.constant('window-update' as const),
+      stream: fc.constantFrom('last' as const, 'zero' as const),
+      increment: fc.oneof(fc.constantFrom(0, 1, 2 ** 31 - 1), fc.nat()),
+      times: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      move: fc.constant('settings' as const),
+      values: fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), settingValue), { maxLength: 4 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ move: fc.constant('raw' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 40 }) }) },
 );
 
@@ -169,7 +276,18 @@ export function bytesOf(c: H2Connection): Buffer {
   if (c.preface === 'valid') out.push(preface);
   else if (c.preface === 'cut') out.push(preface.subarray(0, 12));
   else out.push(Buffer.from(preface.toString('latin1').replace('SM', 'SN'), 'latin1'));
-  if (c.settings) out.push(frame(FrameType.SETTINGS, 0, 0, settingsPayload([[3, 100], [4, 65535]])));
+  if (c.settings)
+    out.push(
+      frame(
+        FrameType.SETTINGS,
+        0,
+        0,
+        settingsPayload([
+          [3, 100],
+          [4, 65535],
+        ]),
+      ),
+    );
   let next = 1;
   let last = 1;
   const open = () => {
@@ -211,7 +329,8 @@ export function bytesOf(c: H2Connection): Buffer {
       case 'continuation-flood': {
         const id = open();
         out.push(frame(FrameType.HEADERS, 0, id, encodeBlock(validFields.map((field) => ({ field })))));
-        for (let i = 0; i < m.frames; i++) out.push(frame(FrameType.CONTINUATION, m.end && i === m.frames - 1 ? END_HEADERS : 0, id, literal('x-flood', 'f'.repeat(m.size))));
+        for (let i = 0; i < m.frames; i++)
+          out.push(frame(FrameType.CONTINUATION, m.end && i === m.frames - 1 ? END_HEADERS : 0, id, literal('x-flood', 'f'.repeat(m.size))));
         break;
       }
       case 'rst-flood': {
@@ -246,9 +365,12 @@ export function bytesOf(c: H2Connection): Buffer {
 export function describeConnection(c: H2Connection): string {
   const moves = c.moves.map((m) => {
     switch (m.move) {
-      case 'request': return `request (${m.mutation}${m.extra.length ? `, +${m.extra.length} fields` : ''}${m.split ? ', CONTINUATION' : ''}${m.padded ? ', padded' : ''}${m.body !== null ? `, DATA ${m.body.length} bytes` : ''}${m.endStream ? ', END_STREAM' : ''})`;
-      case 'frame': return `frame type ${m.type} flags 0x${m.flags.toString(16)} stream ${m.stream} payload ${m.payload.length} bytes${m.lengthDelta ? ` (length off by ${m.lengthDelta})` : ''}`;
-      default: return JSON.stringify(m);
+      case 'request':
+        return `request (${m.mutation}${m.extra.length ? `, +${m.extra.length} fields` : ''}${m.split ? ', CONTINUATION' : ''}${m.padded ? ', padded' : ''}${m.body !== null ? `, DATA ${m.body.length} bytes` : ''}${m.endStream ? ', END_STREAM' : ''})`;
+      case 'frame':
+        return `frame type ${m.type} flags 0x${m.flags.toString(16)} stream ${m.stream} payload ${m.payload.length} bytes${m.lengthDelta ? ` (length off by ${m.lengthDelta})` : ''}`;
+      default:
+        return JSON.stringify(m);
     }
   });
   return [`preface ${c.preface}${c.settings ? ', SETTINGS' : ', no SETTINGS'}`, ...moves].join('\n  then ');

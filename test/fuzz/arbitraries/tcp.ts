@@ -38,11 +38,20 @@ export function clientHello(spec: HelloSpec): Buffer {
   }
   if (spec.versions !== null) ext.push(...extension(43, [spec.versions.length * 2, ...spec.versions.flatMap(u16)]));
   const body = [
-    3, 3, ...new Array(32).fill(7),
-    spec.sessionId, ...new Array(spec.sessionId).fill(1),
-    ...u16(4), 0x13, 0x01, 0x13, 0x02,
-    1, 0,
-    ...u16(ext.length + spec.lie.extensions), ...ext,
+    3,
+    3,
+    ...new Array(32).fill(7),
+    spec.sessionId,
+    ...new Array(spec.sessionId).fill(1),
+    ...u16(4),
+    0x13,
+    0x01,
+    0x13,
+    0x02,
+    1,
+    0,
+    ...u16(ext.length + spec.lie.extensions),
+    ...ext,
   ];
   const handshake = Buffer.from([1, ...u24(body.length + spec.lie.handshake), ...body]);
   const cuts = [...new Set(spec.records.map((f) => Math.floor(f * handshake.length)))].filter((p) => p > 0 && p < handshake.length).sort((a, b) => a - b);
@@ -60,12 +69,18 @@ export function clientHello(spec: HelloSpec): Buffer {
 const lie = fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -40, max: 70_000 }) });
 
 export const hello: fc.Arbitrary<HelloSpec> = fc.record({
-  sni: fc.oneof(fc.constantFrom('pass.example', 'PASS.Example', 'other.example', '', 'a'.repeat(300), 'bad\x00name', 'xn--nxasmq6b.example', '127.0.0.1'), fc.constant(null)),
+  sni: fc.oneof(
+    fc.constantFrom('pass.example', 'PASS.Example', 'other.example', '', 'a'.repeat(300), 'bad\x00name', 'xn--nxasmq6b.example', '127.0.0.1'),
+    fc.constant(null),
+  ),
   alpn: fc.option(fc.array(fc.constantFrom('h2', 'http/1.1', '', 'x'.repeat(255)), { maxLength: 3 }), { nil: null }),
   versions: fc.option(fc.array(fc.constantFrom(0x0304, 0x0303, 0x0302, 0x7f1c, 0xfafa), { maxLength: 4 }), { nil: null }),
   sessionId: fc.constantFrom(0, 32, 33, 255),
   lie: fc.record({ handshake: lie, extensions: lie, sni: lie }),
-  records: fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }) }),
+  records: fc.oneof(
+    { weight: 3, arbitrary: fc.constant<number[]>([]) },
+    { weight: 1, arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }) },
+  ),
   cut: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 200 }) }),
 });
 
@@ -79,8 +94,28 @@ export type Opening =
   | { kind: 'random'; bytes: number[] };
 
 export const opening: fc.Arbitrary<Opening> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('tls' as const), hello, after: fc.constantFrom('', 'application data', '\x17\x03\x03\x00\x05hello') }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('ssh' as const), banner: fc.oneof(fc.constantFrom('SSH-2.0-OpenSSH_9.6p1\r\n', 'SSH-1.99-x\r\n', 'SSH-2.0-\r\n', 'SSH-', 'SSH-2.0-' + 'a'.repeat(300) + '\r\n', 'SSH-2.0-a\x00b\r\n', 'SSH-3.0-x\r\n'), fc.stringMatching(/^SSH-2\.0-[\x20-\x7e]{0,40}(\r\n)?$/)) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('tls' as const), hello, after: fc.constantFrom('', 'application data', '\x17\x03\x03\x00\x05hello') }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('ssh' as const),
+      banner: fc.oneof(
+        fc.constantFrom(
+          'SSH-2.0-OpenSSH_9.6p1\r\n',
+          'SSH-1.99-x\r\n',
+          'SSH-2.0-\r\n',
+          'SSH-',
+          'SSH-2.0-' + 'a'.repeat(300) + '\r\n',
+          'SSH-2.0-a\x00b\r\n',
+          'SSH-3.0-x\r\n',
+        ),
+        fc.stringMatching(/^SSH-2\.0-[\x20-\x7e]{0,40}(\r\n)?$/),
+      ),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -103,31 +138,56 @@ export const opening: fc.Arbitrary<Opening> = fc.oneof(
       cut: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 60 }) }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('h2c' as const), cut: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 23 })), after: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 30 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('h2c' as const),
+      cut: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 23 })),
+      after: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 30 }),
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('proxy' as const),
-      header: fc.constantFrom('PROXY TCP4 1.2.3.4 5.6.7.8 1000 80\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n', 'PROXY UNKNOWN\r\n', 'PROXY ' + 'x'.repeat(200), '\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x00\x50\x00\x50', '\r\n\r\n\x00\r\nQUIT\n'),
+      header: fc.constantFrom(
+        'PROXY TCP4 1.2.3.4 5.6.7.8 1000 80\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n',
+        'PROXY UNKNOWN\r\n',
+        'PROXY ' + 'x'.repeat(200),
+        '\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c\x01\x02\x03\x04\x05\x06\x07\x08\x00\x50\x00\x50',
+        '\r\n\r\n\x00\r\nQUIT\n',
+      ),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 80 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 80 }) }),
+  },
 );
 
 export function openingBytes(o: Opening): Buffer {
   switch (o.kind) {
-    case 'tls': return Buffer.concat([clientHello(o.hello), Buffer.from(o.after, 'latin1')]);
-    case 'ssh': return Buffer.from(o.banner, 'latin1');
-    case 'http': return Buffer.from(o.text.slice(0, o.cut ? Math.max(1, o.text.length - o.cut) : undefined), 'latin1');
-    case 'h2c': return Buffer.concat([preface.subarray(0, preface.length - o.cut), Buffer.from(o.after)]);
-    case 'proxy': return Buffer.from(o.header, 'latin1');
-    case 'random': return Buffer.from(o.bytes);
+    case 'tls':
+      return Buffer.concat([clientHello(o.hello), Buffer.from(o.after, 'latin1')]);
+    case 'ssh':
+      return Buffer.from(o.banner, 'latin1');
+    case 'http':
+      return Buffer.from(o.text.slice(0, o.cut ? Math.max(1, o.text.length - o.cut) : undefined), 'latin1');
+    case 'h2c':
+      return Buffer.concat([preface.subarray(0, preface.length - o.cut), Buffer.from(o.after)]);
+    case 'proxy':
+      return Buffer.from(o.header, 'latin1');
+    case 'random':
+      return Buffer.from(o.bytes);
   }
 }
 
 export const tcpCase = fc.record({
   opening,
-  cuts: fc.oneof({ weight: 3, arbitrary: fc.constant<number[]>([]) }, { weight: 1, arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }) }),
+  cuts: fc.oneof(
+    { weight: 3, arbitrary: fc.constant<number[]>([]) },
+    { weight: 1, arbitrary: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }) },
+  ),
   finish: fc.constantFrom('end' as const, 'hold' as const),
 });
 export type TcpCaseSpec = typeof tcpCase extends fc.Arbitrary<infer T> ? T : never;

@@ -38,8 +38,14 @@ const after = fc.oneof(
 
 export const upgrade: fc.Arbitrary<UpgradeSpec> = fc.record({
   method: fc.oneof({ weight: 8, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constantFrom('POST', 'CONNECT', 'HEAD') }),
-  connection: fc.oneof({ weight: 6, arbitrary: fc.constant('Upgrade') }, { weight: 1, arbitrary: fc.constantFrom('keep-alive, Upgrade', 'upgrade', 'close', null) }),
-  upgrade: fc.oneof({ weight: 6, arbitrary: fc.constant('websocket') }, { weight: 1, arbitrary: fc.constantFrom('WebSocket', 'h2c', 'websocket, foo/1', '', null) }),
+  connection: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('Upgrade') },
+    { weight: 1, arbitrary: fc.constantFrom('keep-alive, Upgrade', 'upgrade', 'close', null) },
+  ),
+  upgrade: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('websocket') },
+    { weight: 1, arbitrary: fc.constantFrom('WebSocket', 'h2c', 'websocket, foo/1', '', null) },
+  ),
   key: fc.oneof({ weight: 6, arbitrary: fc.constant(validKey) }, { weight: 1, arbitrary: fc.constantFrom('short', '', null, 'a'.repeat(2000)) }),
   version: fc.oneof({ weight: 6, arbitrary: fc.constant('13') }, { weight: 1, arbitrary: fc.constantFrom('8', 'abc', null) }),
   body: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('', 'hello') }),
@@ -48,7 +54,14 @@ export const upgrade: fc.Arbitrary<UpgradeSpec> = fc.record({
 
 /** Everything a server needs to accept: RFC 6455 4.2.1's checks, as the origin (ws) makes them (ws also takes version 8). */
 export function acceptable(s: UpgradeSpec): boolean {
-  return s.method === 'GET' && /(^|,)\s*upgrade\s*(,|$)/i.test(s.connection ?? '') && s.upgrade?.toLowerCase() === 'websocket' && s.key === validKey && (s.version === '13' || s.version === '8') && !s.body;
+  return (
+    s.method === 'GET' &&
+    /(^|,)\s*upgrade\s*(,|$)/i.test(s.connection ?? '') &&
+    s.upgrade?.toLowerCase() === 'websocket' &&
+    s.key === validKey &&
+    (s.version === '13' || s.version === '8') &&
+    !s.body
+  );
 }
 
 export function upgradeBytes(s: UpgradeSpec): Buffer {

@@ -123,27 +123,35 @@ export async function startBench(kind: 'single' | 'master'): Promise<FuzzBench> 
       const exited = normal ? await gateway.exited(1000) : gateway.exit();
       if (exited !== undefined) {
         problems.push(`the gateway process died (${exited})`);
-        problems.push(...troubleLines(gateway.stderr.slice(before.stderr)).slice(0, 20).map((l) => `  stderr: ${l.slice(0, 400)}`));
+        problems.push(
+          ...troubleLines(gateway.stderr.slice(before.stderr))
+            .slice(0, 20)
+            .map((l) => `  stderr: ${l.slice(0, 400)}`),
+        );
         return problems;
       }
       if (normal) problems.push(normal);
-      const now = chargesOf(await settled().catch((err) => {
-        problems.push(`the stats listener did not answer: ${(err as Error).message}`);
-        return { frontends: [], backends: [], plugins: [] } as unknown as StatsReport;
-      }));
+      const now = chargesOf(
+        await settled().catch((err) => {
+          problems.push(`the stats listener did not answer: ${(err as Error).message}`);
+          return { frontends: [], backends: [], plugins: [] } as unknown as StatsReport;
+        }),
+      );
       for (const [name, value] of now) {
         const was = before.charges.get(name) ?? 0;
         if (value > was) problems.push(`${name} went from ${was} to ${value}`);
       }
       if (master) {
         const workers = await gateway.workers().catch(() => []);
-        if (workers.join() !== before.workers.join()) problems.push(`the workers changed: ${before.workers.join(', ')} -> ${workers.join(', ')} (a worker exited)`);
+        if (workers.join() !== before.workers.join())
+          problems.push(`the workers changed: ${before.workers.join(', ')} -> ${workers.join(', ')} (a worker exited)`);
       }
       for (const line of troubleLines(gateway.stderr.slice(before.stderr))) problems.push(`the gateway logged: ${line.slice(0, 600)}`);
       for (const a of origin.anomalies.slice(before.anomalies)) problems.push(a);
       return problems;
     },
-    logSince: (before) => [...gateway.stdout.slice(before.stdout).map((l) => `access: ${l}`), ...gateway.stderr.slice(before.stderr).map((l) => `event: ${l}`)].slice(0, 40),
+    logSince: (before) =>
+      [...gateway.stdout.slice(before.stdout).map((l) => `access: ${l}`), ...gateway.stderr.slice(before.stderr).map((l) => `event: ${l}`)].slice(0, 40),
     close: async () => {
       await gateway.stop();
       await origin.close();
@@ -166,7 +174,15 @@ async function normalRequest(fe: HttpFrontend | TcpFrontend, kind: 'http' | 'h2'
 
 function h1Get(fe: HttpFrontend): Promise<number> {
   return new Promise((resolve, reject) => {
-    const options = { host: '127.0.0.1', port: fe.port, path: fe.normal.path, headers: fe.normal.headers, agent: false as const, timeout: 5000, rejectUnauthorized: false };
+    const options = {
+      host: '127.0.0.1',
+      port: fe.port,
+      path: fe.normal.path,
+      headers: fe.normal.headers,
+      agent: false as const,
+      timeout: 5000,
+      rejectUnauthorized: false,
+    };
     const req = (fe.tls ? https : http).get(options, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode!));

@@ -65,7 +65,14 @@ async function credentials() {
   const jwtPublic = publicKey.export({ type: 'spki', format: 'pem' }) as string;
   const signing = await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'ES256');
   const token = await new SignJWT({ sub: 'fuzz' }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('2h').sign(signing);
-  return { apiKey, apiKeyDigest: createHash('sha256').update(apiKey).digest('hex'), basic: Buffer.from(`fuzz:${password}`).toString('base64'), hash, jwtPublic, token };
+  return {
+    apiKey,
+    apiKeyDigest: createHash('sha256').update(apiKey).digest('hex'),
+    basic: Buffer.from(`fuzz:${password}`).toString('base64'),
+    hash,
+    jwtPublic,
+    token,
+  };
 }
 
 /**
@@ -83,7 +90,12 @@ export async function singleProcessSetup(origin: FuzzOrigin, echo: EchoServer): 
   const backends: Record<string, object> = {};
   const normal = (headers: Record<string, string> = {}, path = '/', status = 200) => ({ path, headers, status });
 
-  const add = async (name: string, about: string, fe: object, opts: { balance?: string; tls?: boolean; h2?: boolean; normal?: HttpFrontend['normal'] } = {}) => {
+  const add = async (
+    name: string,
+    about: string,
+    fe: object,
+    opts: { balance?: string; tls?: boolean; h2?: boolean; normal?: HttpFrontend['normal'] } = {},
+  ) => {
     const port = await newPort();
     backends[name] = backend(opts.balance);
     frontends[name] = { bind: `127.0.0.1:${port}`, mode: 'http', default_backend: name, ...fe };
@@ -94,20 +106,65 @@ export async function singleProcessSetup(origin: FuzzOrigin, echo: EchoServer): 
   await add('sync-taps', 'sync taps on every HTTP hook', { plugins: [{ use: plugin('sync-taps.ts') }] }, { balance: 'leastconn' });
   await add('async-taps', 'async taps on every request-path hook', { plugins: [{ use: plugin('async-taps.ts') }] }, { balance: 'random' });
   await add('cache', 'the cache plugin', { plugins: [{ use: 'cache', options: { purge: { enabled: true } } }] }, { balance: 'uri' });
-  await add('rewrite', 'the rewrite plugin', {
-    plugins: [{ use: 'rewrite', options: { strip_prefix: '/api', add_prefix: '/v1', request_headers: { set: { 'x-rewritten': '1' }, remove: ['cookie'] }, response_headers: { remove: ['x-powered-by'] } } }],
-  }, { balance: 'hdr(x-user)' });
-  await add('redirect-respond', 'the redirect and respond plugins on routes', {
-    routes: [
-      { name: 'old', match: { path: '/old/' }, plugins: [{ use: 'redirect', options: { to: 'https://{hostname}{path}{query}', status: 301 } }] },
-      { name: 'robots', match: { path: { exact: '/robots.txt' } }, plugins: [{ use: 'respond', options: { body: 'User-agent: *\n' } }] },
+  await add(
+    'rewrite',
+    'the rewrite plugin',
+    {
+      plugins: [
+        {
+          use: 'rewrite',
+          options: {
+            strip_prefix: '/api',
+            add_prefix: '/v1',
+            request_headers: { set: { 'x-rewritten': '1' }, remove: ['cookie'] },
+            response_headers: { remove: ['x-powered-by'] },
+          },
+        },
+      ],
+    },
+    { balance: 'hdr(x-user)' },
+  );
+  await add(
+    'redirect-respond',
+    'the redirect and respond plugins on routes',
+    {
+      routes: [
+        { name: 'old', match: { path: '/old/' }, plugins: [{ use: 'redirect', options: { to: 'https://{hostname}{path}{query}', status: 301 } }] },
+        { name: 'robots', match: { path: { exact: '/robots.txt' } }, plugins: [{ use: 'respond', options: { body: 'User-agent: *\n' } }] },
+      ],
+    },
+    { balance: 'cookie(session)' },
+  );
+  await add(
+    'jwt',
+    'the jwt plugin',
+    { plugins: [{ use: 'jwt', options: { keys: ['jwt.pem'], forward: { sub: 'x-user' }, strip: true } }] },
+    { balance: 'source', normal: normal({ authorization: `Bearer ${creds.token}` }) },
+  );
+  await add(
+    'api-key',
+    'the api-key plugin',
+    { plugins: [{ use: 'api-key', options: { keys: [{ name: 'fuzz', key_sha256: creds.apiKeyDigest }], query: 'key', forward_name: 'x-key-name' } }] },
+    { balance: 'static-rr', normal: normal({ 'x-api-key': creds.apiKey }) },
+  );
+  await add(
+    'basic-auth',
+    'the basic-auth plugin',
+    { plugins: [{ use: 'basic-auth', options: { users: { fuzz: creds.hash }, forward_user: 'x-user' } }] },
+    { balance: 'first', normal: normal({ authorization: `Basic ${creds.basic}` }) },
+  );
+  await add(
+    'auth-request',
+    'the auth-request plugin',
+    { plugins: [{ use: 'auth-request', options: { url: `http://${origin.address}/.auth-service/check`, upstream_headers: ['x-user'], cache_ttl: '1s' } }] },
+    { balance: 'ewma' },
+  );
+  await add('rate-limit', 'the rate-limit plugin', {
+    plugins: [
+      { use: 'rate-limit', options: { limit: '1000000 per 1m' } },
+      { use: 'rate-limit', options: { algorithm: 'token_bucket', rate: 100000, burst: 100000, policy: 'burst', key: { header: 'x-user' }, missing: 'allow' } },
     ],
-  }, { balance: 'cookie(session)' });
-  await add('jwt', 'the jwt plugin', { plugins: [{ use: 'jwt', options: { keys: ['jwt.pem'], forward: { sub: 'x-user' }, strip: true } }] }, { balance: 'source', normal: normal({ authorization: `Bearer ${creds.token}` }) });
-  await add('api-key', 'the api-key plugin', { plugins: [{ use: 'api-key', options: { keys: [{ name: 'fuzz', key_sha256: creds.apiKeyDigest }], query: 'key', forward_name: 'x-key-name' } }] }, { balance: 'static-rr', normal: normal({ 'x-api-key': creds.apiKey }) });
-  await add('basic-auth', 'the basic-auth plugin', { plugins: [{ use: 'basic-auth', options: { users: { fuzz: creds.hash }, forward_user: 'x-user' } }] }, { balance: 'first', normal: normal({ authorization: `Basic ${creds.basic}` }) });
-  await add('auth-request', 'the auth-request plugin', { plugins: [{ use: 'auth-request', options: { url: `http://${origin.address}/.auth-service/check`, upstream_headers: ['x-user'], cache_ttl: '1s' } }] }, { balance: 'ewma' });
-  await add('rate-limit', 'the rate-limit plugin', { plugins: [{ use: 'rate-limit', options: { limit: '1000000 per 1m' } }, { use: 'rate-limit', options: { algorithm: 'token_bucket', rate: 100000, burst: 100000, policy: 'burst', key: { header: 'x-user' }, missing: 'allow' } }] });
+  });
   await add('sticky-cookie', 'the sticky-cookie plugin', { plugins: [{ use: 'sticky-cookie', options: { name: 'SRVID', max_age: 60 } }] });
   await add('tls', 'TLS (HTTP/1.1 and h2 by ALPN)', { tls: { certificates: [{ cert: 'cert.pem', key: 'key.pem' }] } }, { tls: true, h2: true });
   await add('h2c', 'h2c with prior knowledge', { h2c: true }, { h2: true });
@@ -169,7 +226,16 @@ export async function masterSetup(origin: FuzzOrigin): Promise<FuzzSetup> {
   }
   const statsPort = await newPort();
   return {
-    config: { workers: 2, log: { level: 'info', access: true }, stats: { bind: `127.0.0.1:${statsPort}` }, defaults: { timeouts }, plugin_budget: { timeout: '5s' }, hard_stop_after: '1s', frontends, backends },
+    config: {
+      workers: 2,
+      log: { level: 'info', access: true },
+      stats: { bind: `127.0.0.1:${statsPort}` },
+      defaults: { timeouts },
+      plugin_budget: { timeout: '5s' },
+      hard_stop_after: '1s',
+      frontends,
+      backends,
+    },
     files: {},
     http,
     tcp: [],

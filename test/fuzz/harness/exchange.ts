@@ -33,7 +33,9 @@ export interface ExchangeOptions {
 export function connect(target: Target): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket: net.Socket = target.tls
-      ? tls.connect({ port: target.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: target.tls.alpn, servername: 'localhost' }, () => resolve(socket))
+      ? tls.connect({ port: target.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: target.tls.alpn, servername: 'localhost' }, () =>
+          resolve(socket),
+        )
       : net.connect({ port: target.port, host: '127.0.0.1', allowHalfOpen: true }, () => resolve(socket));
     socket.once('error', reject);
   });

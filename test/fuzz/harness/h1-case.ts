@@ -56,14 +56,27 @@ export async function runH1Case(bench: FuzzBench, { fe, pipeline }: H1Case): Pro
   });
   const problems = judge(written, pipeline, result, bench.origin.seen.length - before.seen, bench.origin.seen.slice(before.seen), firstAnswered, heads);
   problems.push(...(await bench.after(before, fe, 'http')));
-  if (problems.length) throw new CaseFailure(problems, [`client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 800)}`, ...bench.logSince(before)]);
+  if (problems.length)
+    throw new CaseFailure(problems, [
+      `client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 800)}`,
+      ...bench.logSince(before),
+    ]);
 }
 
-function judge(written: Written[], pipeline: Pipeline, result: Exchanged, reachedOrigin: number, seen: { url: string; headers: Record<string, unknown> }[], firstAnswered: boolean, heads: boolean[]): string[] {
+function judge(
+  written: Written[],
+  pipeline: Pipeline,
+  result: Exchanged,
+  reachedOrigin: number,
+  seen: { url: string; headers: Record<string, unknown> }[],
+  firstAnswered: boolean,
+  heads: boolean[],
+): string[] {
   const problems: string[] = [];
   const parsed = parseResponses(result.received, heads);
   const upgrade = written.some((w) => w.upgrade);
-  if (parsed.garbage && !parsed.responses.some((r) => r.status === 101)) problems.push(`the gateway sent something that is not an HTTP/1 response: ${parsed.garbage}`);
+  if (parsed.garbage && !parsed.responses.some((r) => r.status === 101))
+    problems.push(`the gateway sent something that is not an HTTP/1 response: ${parsed.garbage}`);
   for (const r of parsed.responses) {
     if (r.status >= 500 && !refusal(r.status)) problems.push(`answered ${r.status}: ${JSON.stringify(r.head.split('\r\n')[0])}`);
     if (r.status === 101 && !upgrade) problems.push('answered 101 to a request that asked for no upgrade');
@@ -73,12 +86,19 @@ function judge(written: Written[], pipeline: Pipeline, result: Exchanged, reache
   const rejectAt = written.findIndex((w) => w.headReject !== undefined);
   const clean = rejectAt >= 0 && written.slice(0, rejectAt).every((w) => w.complete && !w.overflow && !w.upgrade);
   if (rejectAt >= 0 && clean) {
-    if (reachedOrigin > rejectAt) problems.push(`request ${rejectAt + 1} must be refused (${written[rejectAt]!.headReject}) but reached the origin (${reachedOrigin} request(s) arrived): ${JSON.stringify(seen.at(-1)?.url)}`);
+    if (reachedOrigin > rejectAt)
+      problems.push(
+        `request ${rejectAt + 1} must be refused (${written[rejectAt]!.headReject}) but reached the origin (${reachedOrigin} request(s) arrived): ${JSON.stringify(seen.at(-1)?.url)}`,
+      );
     const answer = finals[rejectAt];
-    if (answer && !refusal(answer.status)) problems.push(`request ${rejectAt + 1} must be refused (${written[rejectAt]!.headReject}) but was answered ${answer.status}`);
+    if (answer && !refusal(answer.status))
+      problems.push(`request ${rejectAt + 1} must be refused (${written[rejectAt]!.headReject}) but was answered ${answer.status}`);
   }
   if (firstAnswered) {
-    if (finals.length === 0 && !result.closed && pipeline.delivery.finish === 'hold') problems.push(`request 1 is whole (${written[0]!.headReject ? `and must be refused: ${written[0]!.headReject}` : 'and valid'}) but got no answer and no close in ${result.ms} ms`);
+    if (finals.length === 0 && !result.closed && pipeline.delivery.finish === 'hold')
+      problems.push(
+        `request 1 is whole (${written[0]!.headReject ? `and must be refused: ${written[0]!.headReject}` : 'and valid'}) but got no answer and no close in ${result.ms} ms`,
+      );
     if (finals[0]?.status === 408) problems.push('request 1 is whole but got 408: the gateway waited for more of it');
   }
   if (pipeline.delivery.finish === 'end' && !result.closed) problems.push(`the connection was still open ${result.ms} ms after the client half-closed`);
@@ -86,7 +106,14 @@ function judge(written: Written[], pipeline: Pipeline, result: Exchanged, reache
   const target = pipeline.requests[0]!.target;
   const authority = /^http:\/\/([^/?#]+)/i.exec(target)?.[1];
   // (Only for a lone request with nothing past its body: bytes there are a request of their own, which the origin may see instead.)
-  if (authority && !authority.includes('@') && pipeline.requests.length === 1 && !written[0]!.overflow && seen.length === 1 && String(seen[0]!.headers.host).toLowerCase() !== authority.toLowerCase()) {
+  if (
+    authority &&
+    !authority.includes('@') &&
+    pipeline.requests.length === 1 &&
+    !written[0]!.overflow &&
+    seen.length === 1 &&
+    String(seen[0]!.headers.host).toLowerCase() !== authority.toLowerCase()
+  ) {
     problems.push(`the absolute-form target ${JSON.stringify(target)} reached the origin with Host ${JSON.stringify(seen[0]!.headers.host)}`);
   }
   return problems;

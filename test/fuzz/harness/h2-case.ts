@@ -16,7 +16,11 @@ export interface H2Case {
 }
 
 export function showH2Case({ fe, connection }: H2Case): string {
-  return [`frontend ${fe.name} (${fe.about})${fe.tls ? ', over TLS with ALPN h2' : ''}`, `moves: ${describeConnection(connection)}`, `bytes: ${showBytes(bytesOf(connection), 1500)}`].join('\n');
+  return [
+    `frontend ${fe.name} (${fe.about})${fe.tls ? ', over TLS with ALPN h2' : ''}`,
+    `moves: ${describeConnection(connection)}`,
+    `bytes: ${showBytes(bytesOf(connection), 1500)}`,
+  ].join('\n');
 }
 
 const INTERNAL_ERROR = 2;
@@ -40,8 +44,13 @@ export async function runH2Case(bench: FuzzBench, { fe, connection }: H2Case): P
   const result = await exchange({ port: fe.port, tls: fe.tls ? { alpn: ['h2'] } : undefined }, [bytes], { finish: 'hold', quietMs: 300, maxMs: 5000 });
   const problems: string[] = [];
   for (const f of serverFrames(result.received)) {
-    if (f.type === 3 && f.payload.length === 4 && f.payload.readUInt32BE(0) === INTERNAL_ERROR) problems.push(`the gateway reset stream ${f.stream} with INTERNAL_ERROR`);
+    if (f.type === 3 && f.payload.length === 4 && f.payload.readUInt32BE(0) === INTERNAL_ERROR)
+      problems.push(`the gateway reset stream ${f.stream} with INTERNAL_ERROR`);
   }
   problems.push(...(await bench.after(before, fe, 'h2')));
-  if (problems.length) throw new CaseFailure(problems, [`client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 400)}`, ...bench.logSince(before)]);
+  if (problems.length)
+    throw new CaseFailure(problems, [
+      `client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 400)}`,
+      ...bench.logSince(before),
+    ]);
 }

@@ -36,7 +36,8 @@ export async function startFuzzOrigin(): Promise<FuzzOrigin> {
     if (req.headers.host === undefined) anomalies.push(`a request without Host reached the origin: ${req.method} ${req.url}`);
     if (req.httpVersion !== '1.1') anomalies.push(`a request in HTTP/${req.httpVersion} reached the origin: ${req.method} ${req.url}`);
     // A gateway speaks to an origin in origin-form (RFC 9112 3.2.1), whatever form the client used.
-    if (!req.url!.startsWith('/') && !(req.method === 'OPTIONS' && req.url === '*')) anomalies.push(`a request target not in origin-form reached the origin: ${req.method} ${req.url}`);
+    if (!req.url!.startsWith('/') && !(req.method === 'OPTIONS' && req.url === '*'))
+      anomalies.push(`a request target not in origin-form reached the origin: ${req.method} ${req.url}`);
   };
   // Heads up to 64 KiB: the gateway takes 16 KiB from a client and adds its own fields; the origin's
   // limit (node's is 16 KiB too) is not what is under test.
@@ -58,12 +59,14 @@ export async function startFuzzOrigin(): Promise<FuzzOrigin> {
   server.on('upgrade', (req, socket, head) => {
     check(req);
     socket.on('error', () => undefined);
-    if (String(req.headers.upgrade).toLowerCase() !== 'websocket') return void socket.end('HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    if (String(req.headers.upgrade).toLowerCase() !== 'websocket')
+      return void socket.end('HTTP/1.1 426 Upgrade Required\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // A connection the gateway reset or closed mid-request is not a malformed request.
-    if (err.code !== 'ECONNRESET' && err.code !== 'HPE_INVALID_EOF_STATE') anomalies.push(`the origin could not parse what the gateway sent: ${err.code} ${err.message}`);
+    if (err.code !== 'ECONNRESET' && err.code !== 'HPE_INVALID_EOF_STATE')
+      anomalies.push(`the origin could not parse what the gateway sent: ${err.code} ${err.message}`);
     socket.destroy();
   });
   server.keepAliveTimeout = 30_000;

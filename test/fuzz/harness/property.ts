@@ -14,7 +14,10 @@ export interface FuzzOptions<T> {
 
 /** What a failing case throws: its problems, and what the gateway logged meanwhile. */
 export class CaseFailure extends Error {
-  constructor(readonly problems: string[], readonly log: string[]) {
+  constructor(
+    readonly problems: string[],
+    readonly log: string[],
+  ) {
     super(problems.join('\n'));
   }
 }

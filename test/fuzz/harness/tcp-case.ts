@@ -15,7 +15,12 @@ export interface TcpCase {
 
 export function showTcpCase({ fe, spec }: TcpCase): string {
   const bytes = openingBytes(spec.opening);
-  return [`frontend ${fe.name} (${fe.about})`, `opening: ${JSON.stringify(spec.opening)}`, `bytes: ${showBytes(bytes, 1500)}`, `written in ${splitAt(bytes, spec.cuts).length} write(s), then ${spec.finish === 'end' ? 'half-closed' : 'held open'}`].join('\n');
+  return [
+    `frontend ${fe.name} (${fe.about})`,
+    `opening: ${JSON.stringify(spec.opening)}`,
+    `bytes: ${showBytes(bytes, 1500)}`,
+    `written in ${splitAt(bytes, spec.cuts).length} write(s), then ${spec.finish === 'end' ? 'half-closed' : 'held open'}`,
+  ].join('\n');
 }
 
 export async function runTcpCase(bench: FuzzBench, { fe, spec }: TcpCase): Promise<void> {
@@ -30,5 +35,9 @@ export async function runTcpCase(bench: FuzzBench, { fe, spec }: TcpCase): Promi
     }
   }
   problems.push(...(await bench.after(before, fe, 'tcp')));
-  if (problems.length) throw new CaseFailure(problems, [`client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 400)}`, ...bench.logSince(before)]);
+  if (problems.length)
+    throw new CaseFailure(problems, [
+      `client: ${result.closed ? 'closed by the gateway' : result.gaveUp} after ${result.ms} ms; received ${showBytes(result.received, 400)}`,
+      ...bench.logSince(before),
+    ]);
 }

@@ -11,7 +11,6 @@ import { optionProblems } from '../route-actions/fixture.ts';
 
 const sha256 = (key: string) => createHash('sha256').update(key).digest('hex');
 
-
 // A user plugin reading what api-key left in ctx.state (as a rate limiter would).
 const probe = `export default {
   name: 'probe', version: '1.0.0',
@@ -38,12 +37,21 @@ before(async () => {
               plugins: [
                 {
                   use: 'api-key',
-                  options: { keys: [{ name: 'alice', key_sha256: sha256('alice-secret-1') }], keys_file: 'keys.txt', query: 'api_key', forward_name: 'x-api-key-name' },
+                  options: {
+                    keys: [{ name: 'alice', key_sha256: sha256('alice-secret-1') }],
+                    keys_file: 'keys.txt',
+                    query: 'api_key',
+                    forward_name: 'x-api-key-name',
+                  },
                 },
                 { use: './probe.ts' },
               ],
             },
-            { name: 'kept', match: { path: '/kept' }, plugins: [{ use: 'api-key', options: { keys: [{ name: 'alice', key_sha256: sha256('alice-secret-1') }], header: 'x-token', strip: false } }] },
+            {
+              name: 'kept',
+              match: { path: '/kept' },
+              plugins: [{ use: 'api-key', options: { keys: [{ name: 'alice', key_sha256: sha256('alice-secret-1') }], header: 'x-token', strip: false } }],
+            },
             { name: 'public', match: { path: '/public' } },
           ],
         },
@@ -146,7 +154,10 @@ describe('api-key', () => {
     const broken = await gw.reload();
     assert.equal(broken.ok, false);
     assert.deepEqual(broken.ok ? [] : broken.problems.map((p) => [p.path, p.message]), [
-      ['frontends.web.routes[0].plugins[0]', 'plugin "api-key" failed to set up: keys_file (keys.txt, line 2): expected name:sha256hex (64 hex digits after the colon)'],
+      [
+        'frontends.web.routes[0].plugins[0]',
+        'plugin "api-key" failed to set up: keys_file (keys.txt, line 2): expected name:sha256hex (64 hex digits after the colon)',
+      ],
     ]);
     assert.equal((await get(gw.url('/keys'), { 'x-api-key': 'erin-secret-1' })).status, 200);
   });
@@ -154,15 +165,15 @@ describe('api-key', () => {
   it('check reports option problems at their key paths', async () => {
     const base = 'frontends.web.routes[0].plugins[0].options';
     assert.deepEqual(await optionProblems('api-key', {}), [[base, 'plugin "api-key" options: expected `keys` or `keys_file`, found a mapping']]);
-    const [[path, message]] = await optionProblems('api-key', { keys: [{ name: 'a', key_sha256: 'secret' }] }) as [[string, string]];
+    const [[path, message]] = (await optionProblems('api-key', { keys: [{ name: 'a', key_sha256: 'secret' }] })) as [[string, string]];
     assert.equal(path, `${base}.keys[0].key_sha256`);
     assert.match(message, /expected the SHA-256 hex digest of the key \(64 hex digits\): printf %s KEY \| sha256sum/);
-    const [[p2]] = await optionProblems('api-key', { keys_file: 'k.txt', header: 'content-length' }) as [[string, string]];
+    const [[p2]] = (await optionProblems('api-key', { keys_file: 'k.txt', header: 'content-length' })) as [[string, string]];
     assert.equal(p2, `${base}.header`);
   });
 
   it('a keys file that is not there fails the load, saying where', async () => {
-    const [[path, message]] = await optionProblems('api-key', { keys_file: 'missing.txt' }) as [[string, string]];
+    const [[path, message]] = (await optionProblems('api-key', { keys_file: 'missing.txt' })) as [[string, string]];
     assert.equal(path, 'frontends.web.routes[0].plugins[0]');
     assert.match(message, /plugin "api-key" failed to set up: keys_file \(missing.txt\): no such file/);
   });

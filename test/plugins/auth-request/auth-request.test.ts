@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { createTestGateway, echoed as seen, get, unusedPort, type TestGateway, type TestOrigin } from 'tapgate/sdk/testing';
 import { optionProblems } from '../route-actions/fixture.ts';
 
-
 /** The authentication service: decides by the bearer token or the session cookie, and keeps what it was asked. */
 const asked: { method: string; url: string; headers: http.IncomingHttpHeaders }[] = [];
 /** `hold` questions being answered now, and the most at once. */
@@ -81,11 +80,21 @@ describe('auth-request', () => {
   it('the service is told who asks and what: credentials and X-Forwarded-*, nothing else, never a body', async () => {
     const n = asked.length;
     await new Promise<void>((resolve, reject) => {
-      const req = http.request(gw.url('/app/orders?id=7'), {
-        method: 'POST',
-        agent: false,
-        headers: { authorization: 'Bearer good', cookie: 'session=x; theme=dark', 'x-forwarded-for': '6.6.6.6', 'x-other': 'no', 'content-type': 'text/plain' },
-      }, (res) => res.resume().on('end', resolve));
+      const req = http.request(
+        gw.url('/app/orders?id=7'),
+        {
+          method: 'POST',
+          agent: false,
+          headers: {
+            authorization: 'Bearer good',
+            cookie: 'session=x; theme=dark',
+            'x-forwarded-for': '6.6.6.6',
+            'x-other': 'no',
+            'content-type': 'text/plain',
+          },
+        },
+        (res) => res.resume().on('end', resolve),
+      );
       req.on('error', reject).end('the body');
     });
     assert.equal(askedSince(n), 1);
@@ -156,7 +165,10 @@ describe('auth-request', () => {
 
   it('connections bounds the questions asked at once; the others wait their turn', async () => {
     const answers = await Promise.all([1, 2, 3].map(() => get(gw.url('/narrow'), { authorization: 'Bearer hold' })));
-    assert.deepEqual(answers.map((r) => seen(r).headers['x-user']), ['held', 'held', 'held']);
+    assert.deepEqual(
+      answers.map((r) => seen(r).headers['x-user']),
+      ['held', 'held', 'held'],
+    );
     assert.equal(holding.most, 1);
   });
 
@@ -167,7 +179,11 @@ describe('auth-request', () => {
     assert.equal(seen(await get(gw.url('/cached'), good)).headers['x-user'], 'alice');
     assert.equal(askedSince(n), 1);
     assert.equal(seen(await get(gw.url('/cached'), good)).headers['x-user'], 'alice');
-    assert.equal(seen(await get(gw.url('/cached'), { ...good, 'x-user': 'root' })).headers['x-user'], 'alice', 'a cached answer still replaces the client header');
+    assert.equal(
+      seen(await get(gw.url('/cached'), { ...good, 'x-user': 'root' })).headers['x-user'],
+      'alice',
+      'a cached answer still replaces the client header',
+    );
     assert.equal(askedSince(n), 1, 'answered from the cache');
     assert.equal(seen(await get(gw.url('/cached'), { ...good, cookie: 'session=bob' })).headers['x-user'], 'alice');
     assert.equal(askedSince(n), 2, 'other credentials (a cookie added), another question');
@@ -205,15 +221,27 @@ describe('auth-request', () => {
 
   it('check reports option problems at their key paths', async () => {
     const base = 'frontends.web.routes[0].plugins[0].options';
-    const problems = await optionProblems('auth-request', { url: 'ftp://auth', forward_headers: ['host'], refusal_statuses: [200], cache_key: ['x-user'], timeout: 0 });
+    const problems = await optionProblems('auth-request', {
+      url: 'ftp://auth',
+      forward_headers: ['host'],
+      refusal_statuses: [200],
+      cache_key: ['x-user'],
+      timeout: 0,
+    });
     assert.deepEqual(problems.map(([path]) => path).sort(), [
-      `${base}.cache_key[0]`, `${base}.forward_headers[0]`, `${base}.refusal_statuses[0]`, `${base}.timeout`, `${base}.url`,
+      `${base}.cache_key[0]`,
+      `${base}.forward_headers[0]`,
+      `${base}.refusal_statuses[0]`,
+      `${base}.timeout`,
+      `${base}.url`,
     ]);
     const messages = Object.fromEntries(problems);
     assert.match(messages[`${base}.url`]!, /expected an http:\/\/ or https:\/\/ URL/);
     assert.match(messages[`${base}.cache_key[0]`]!, /expected a header sent to the service: one of forward_headers or x-forwarded-method/);
     assert.match(messages[`${base}.forward_headers[0]`]!, /expected a header other than host/);
-    assert.deepEqual(await optionProblems('auth-request', { url: 'http://127.0.0.1:9/auth', on_error: 'open' }), [[`${base}.on_error`, 'plugin "auth-request" options: expected one of "deny", "allow", found "open"']]);
+    assert.deepEqual(await optionProblems('auth-request', { url: 'http://127.0.0.1:9/auth', on_error: 'open' }), [
+      [`${base}.on_error`, 'plugin "auth-request" options: expected one of "deny", "allow", found "open"'],
+    ]);
     assert.deepEqual(await optionProblems('auth-request', {}), [[`${base}.url`, 'plugin "auth-request" options: missing required key "url"']]);
   });
 });

@@ -14,16 +14,18 @@ function scryptHash(password: string, N = 1024, r = 8, p = 1): string {
 }
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-
 let origin: TestOrigin;
 let gw: TestGateway;
 
 /** scrypt runs so far, as the plugin counts them. */
 const verifications = () =>
-  gw.metrics().find((m) => m.name === 'basic_auth_verifications_total')?.values.reduce((sum, v) => sum + ('value' in v ? v.value : 0), 0) ?? 0;
+  gw
+    .metrics()
+    .find((m) => m.name === 'basic_auth_verifications_total')
+    ?.values.reduce((sum, v) => sum + ('value' in v ? v.value : 0), 0) ?? 0;
 
 before(async () => {
-  const users = { alice: scryptHash('wonderland'), 'zoë': scryptHash('pässwörd') };
+  const users = { alice: scryptHash('wonderland'), zoë: scryptHash('pässwörd') };
   gw = await createTestGateway({
     config: {
       frontends: {
@@ -31,7 +33,11 @@ before(async () => {
           bind: '127.0.0.1:0',
           default_backend: 'app',
           routes: [
-            { name: 'private', match: { path: '/private' }, plugins: [{ use: 'basic-auth', options: { users, realm: 'staff', forward_user: 'x-user', cache: { ttl: '30s' } } }] },
+            {
+              name: 'private',
+              match: { path: '/private' },
+              plugins: [{ use: 'basic-auth', options: { users, realm: 'staff', forward_user: 'x-user', cache: { ttl: '30s' } } }],
+            },
             { name: 'uncached', match: { path: '/uncached' }, plugins: [{ use: 'basic-auth', options: { users, cache: { ttl: 0 }, strip: false } }] },
             { name: 'public', match: { path: '/public' } },
           ],
@@ -111,7 +117,10 @@ describe('basic-auth', () => {
     gw.clock.advance(60_000);
     const start = verifications();
     const replies = await Promise.all(Array.from({ length: 8 }, () => get(gw.url('/private'), { authorization: basic('zoë', 'pässwörd') })));
-    assert.deepEqual(replies.map((r) => r.status), Array(8).fill(200));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(8).fill(200),
+    );
     assert.equal(verifications(), start + 1);
   });
 

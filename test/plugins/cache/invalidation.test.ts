@@ -15,7 +15,11 @@ describe('cache: invalidation after unsafe methods', () => {
 
   it('RFC 9111 4.4: a successful POST invalidates the stored responses of its URL', async () => {
     await stored('/item');
-    c.routes.set('/item', ((inner) => (req: Parameters<typeof inner>[0], res: Parameters<typeof inner>[1]) => (req.method === 'POST' ? answer(201, {})(req, res) : inner(req, res)))(c.routes.get('/item')!));
+    c.routes.set(
+      '/item',
+      ((inner) => (req: Parameters<typeof inner>[0], res: Parameters<typeof inner>[1]) =>
+        req.method === 'POST' ? answer(201, {})(req, res) : inner(req, res))(c.routes.get('/item')!),
+    );
     assert.equal((await c.request('/item', { method: 'POST', body: 'x' })).status, 201);
     const after = await c.request('/item');
     assert.equal(after.headers['x-cache'], 'MISS');
@@ -42,7 +46,11 @@ describe('cache: invalidation after unsafe methods', () => {
 
   it('RFC 9111 4.4: an error response to DELETE invalidates nothing', async () => {
     await stored('/keep');
-    c.routes.set('/keep', ((inner) => (req: Parameters<typeof inner>[0], res: Parameters<typeof inner>[1]) => (req.method === 'DELETE' ? answer(409, {})(req, res) : inner(req, res)))(c.routes.get('/keep')!));
+    c.routes.set(
+      '/keep',
+      ((inner) => (req: Parameters<typeof inner>[0], res: Parameters<typeof inner>[1]) =>
+        req.method === 'DELETE' ? answer(409, {})(req, res) : inner(req, res))(c.routes.get('/keep')!),
+    );
     assert.equal((await c.request('/keep', { method: 'DELETE' })).status, 409);
     assert.equal((await c.request('/keep')).headers['x-cache'], 'HIT');
   });

@@ -15,7 +15,10 @@ async function lines(t: TestGateway, n: number): Promise<Record<string, unknown>
 describe('cache in the access log', () => {
   it('logs MISS, then HIT, then STALE once the entry is past its age', async () => {
     const t = await createTestGateway({
-      config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['cache'] } }, backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } } },
+      config: {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: ['cache'] } },
+        backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
+      },
       origins: {
         app: (_req, res) => {
           res.writeHead(200, { 'cache-control': 'max-age=1', 'content-type': 'text/plain' });

@@ -52,26 +52,31 @@ describe('cache: options', () => {
     assert.equal((await c.request('/ttl')).headers['x-cache'], 'MISS');
   });
 
-  it('ttl per route: a cache in each route\'s plugins with its own ttl applies it to that route only', async () => {
+  it("ttl per route: a cache in each route's plugins with its own ttl applies it to that route only", async () => {
     const route = (name: string, ttl: string) => ({ name, match: { path: `/${name}/` }, plugins: [{ use: 'cache', options: { ttl } }] });
     const c = await start({}, { frontendCache: false, routes: [route('short', '5s'), route('long', '60s')] });
     c.routes.set('/short/page', versioned({ 'cache-control': 'max-age=3600' }));
     c.routes.set('/long/page', versioned({ 'cache-control': 'max-age=3600' }));
     c.routes.set('/other', versioned({ 'cache-control': 'max-age=3600' }));
-    for (const path of ['/short/page', '/long/page', '/other']) assert.equal((await c.request(path)).headers['x-cache'], path === '/other' ? undefined : 'MISS');
+    for (const path of ['/short/page', '/long/page', '/other'])
+      assert.equal((await c.request(path)).headers['x-cache'], path === '/other' ? undefined : 'MISS');
     c.advance(4_000);
     assert.equal((await c.request('/short/page')).headers['x-cache'], 'HIT');
     assert.equal((await c.request('/long/page')).headers['x-cache'], 'HIT');
     c.advance(2_000);
     const short = await c.request('/short/page');
-    assert.equal(short.headers['x-cache'], 'MISS', 'the short route\'s 5 s are over');
+    assert.equal(short.headers['x-cache'], 'MISS', "the short route's 5 s are over");
     assert.equal(short.body, 'v2');
     assert.equal((await c.request('/long/page')).headers['x-cache'], 'HIT');
     c.advance(55_000);
-    assert.equal((await c.request('/long/page')).headers['x-cache'], 'MISS', 'the long route\'s 60 s are over');
-    assert.equal((await c.request('/other')).body, 'v2', 'the frontend\'s other requests are not cached');
+    assert.equal((await c.request('/long/page')).headers['x-cache'], 'MISS', "the long route's 60 s are over");
+    assert.equal((await c.request('/other')).body, 'v2', "the frontend's other requests are not cached");
     // Each route's cache has its own metrics label, frontend/route.
-    const labels = c.gw.metrics().find((m) => m.name === 'cache_hits_total')!.values.map((v) => v.labels.cache).sort();
+    const labels = c.gw
+      .metrics()
+      .find((m) => m.name === 'cache_hits_total')!
+      .values.map((v) => v.labels.cache)
+      .sort();
     assert.deepEqual(labels, ['web/long', 'web/short']);
   });
 

@@ -38,7 +38,11 @@ describe('cache: purge through the admin API', () => {
     await stored('/h/1');
     assert.deepEqual((await c.admin('/cache/purge', { method: 'POST', body: { host: host.toUpperCase(), path: '/h/1' } })).body, { purged: 1, workers: 1 });
     assert.equal(await state('/h/1'), 'MISS');
-    assert.deepEqual((await c.admin('/cache/purge', { method: 'POST', body: { host: 'other.example', path: '/h/1' } })).body, { purged: 0, workers: 1 }, 'another host is another URL');
+    assert.deepEqual(
+      (await c.admin('/cache/purge', { method: 'POST', body: { host: 'other.example', path: '/h/1' } })).body,
+      { purged: 0, workers: 1 },
+      'another host is another URL',
+    );
   });
 
   it('a trailing * purges every URL starting so, as PURGE /prefix* does', async () => {
@@ -48,7 +52,11 @@ describe('cache: purge through the admin API', () => {
     assert.equal(await state('/pre/b?x=1'), 'MISS');
     assert.equal(await state('/prefix-not-under'), 'HIT');
     assert.equal(await state('/keep/pre/c'), 'HIT');
-    assert.deepEqual((await c.admin('/cache/purge', { method: 'POST', body: { url: `http://${host}/pre*` } })).body, { purged: 3, workers: 1 }, '/pre/a, /pre/b?x=1 (stored again) and /prefix-not-under');
+    assert.deepEqual(
+      (await c.admin('/cache/purge', { method: 'POST', body: { url: `http://${host}/pre*` } })).body,
+      { purged: 3, workers: 1 },
+      '/pre/a, /pre/b?x=1 (stored again) and /prefix-not-under',
+    );
   });
 
   it('PURGE on the frontend answers in the same shape', async () => {
@@ -59,7 +67,17 @@ describe('cache: purge through the admin API', () => {
 
   it('says what is wrong with a purge request', async () => {
     const bad = async (body: unknown) => c.admin('/cache/purge', { method: 'POST', body });
-    for (const body of ['not json', [], {}, { url: 'nope' }, { url: 'ftp://x/y' }, { host, path: 'no-slash' }, { tag: 'two tags' }, { url: `http://${host}/`, tag: 't' }, { uri: '/x' }]) {
+    for (const body of [
+      'not json',
+      [],
+      {},
+      { url: 'nope' },
+      { url: 'ftp://x/y' },
+      { host, path: 'no-slash' },
+      { tag: 'two tags' },
+      { url: `http://${host}/`, tag: 't' },
+      { uri: '/x' },
+    ]) {
       const r = await bad(body);
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.match(r.body.error, /expected|not a URL|unknown field/);
@@ -80,14 +98,22 @@ describe('cache: purge through the admin API', () => {
     assert.equal(stats.entries, 3, 'two variants and /other');
     assert.equal(stats.workers.length, 1);
     assert.equal(stats.workers[0].pid, process.pid);
-    assert.deepEqual(stats.workers[0].caches.map((x: { cache: string; entries: number; tags: number }) => [x.cache, x.entries, x.tags]), [['web', 3, 1]]);
+    assert.deepEqual(
+      stats.workers[0].caches.map((x: { cache: string; entries: number; tags: number }) => [x.cache, x.entries, x.tags]),
+      [['web', 3, 1]],
+    );
     assert.ok(stats.bytes > 0);
 
     c.advance(10_000);
     const listed = (await c.admin(`/cache/entries?prefix=${encodeURIComponent(`${host}/listed`)}`)).body.workers[0].entries;
     assert.deepEqual(
-      listed.map((e: any) => [e.key, e.variant, e.status, e.age_s, e.fresh_s, e.bytes, e.tags]).sort((a: any, b: any) => a[1].accept.localeCompare(b[1].accept)),
-      [[`${host}/listed`, { accept: 'a/a' }, 200, 10, 50, 7, ['list']], [`${host}/listed`, { accept: 'b/b' }, 200, 10, 50, 7, ['list']]],
+      listed
+        .map((e: any) => [e.key, e.variant, e.status, e.age_s, e.fresh_s, e.bytes, e.tags])
+        .sort((a: any, b: any) => a[1].accept.localeCompare(b[1].accept)),
+      [
+        [`${host}/listed`, { accept: 'a/a' }, 200, 10, 50, 7, ['list']],
+        [`${host}/listed`, { accept: 'b/b' }, 200, 10, 50, 7, ['list']],
+      ],
     );
     assert.equal((await c.admin('/cache/entries?tag=list')).body.workers[0].entries.length, 2);
     assert.equal((await c.admin('/cache/entries?limit=1')).body.workers[0].entries.length, 1);
@@ -107,7 +133,11 @@ describe('cache: purges reach every cache instance', () => {
       }
       // A route's requests also pass the frontend's cache: /r1/x and /r2/x are held twice.
       const caches = (await c.admin('/cache/stats')).body.workers[0].caches.map((x: { cache: string; entries: number }) => [x.cache, x.entries]);
-      assert.deepEqual(caches, [['web', 3], ['web/r1', 1], ['web/r2', 1]]);
+      assert.deepEqual(caches, [
+        ['web', 3],
+        ['web/r1', 1],
+        ['web/r2', 1],
+      ]);
       assert.deepEqual((await c.admin('/cache/purge', { method: 'POST', body: { host, path: '/r1/x' } })).body, { purged: 2, workers: 1 });
       assert.deepEqual((await c.admin('/cache/purge', { method: 'POST', body: { tag: 'all' } })).body, { purged: 3, workers: 1 });
       assert.equal((await c.admin('/cache/stats')).body.entries, 0);

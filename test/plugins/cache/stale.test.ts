@@ -69,7 +69,7 @@ describe('cache: serving stale (RFC 5861)', () => {
     assert.equal((await c.request('/sie')).status, 503, 'beyond the window the error goes through');
   });
 
-  it('RFC 5861 4: a request\'s stale-if-error allows it too, and must-revalidate forbids it', async () => {
+  it("RFC 5861 4: a request's stale-if-error allows it too, and must-revalidate forbids it", async () => {
     let failing = false;
     c.routes.set('/sie-req', (req, res) => {
       req.resume();
@@ -91,7 +91,7 @@ describe('cache: serving stale (RFC 5861)', () => {
 });
 
 describe("cache: stale-if-error for the gateway's own errors (RFC 5861)", () => {
-  it('RFC 5861 4: with the server gone (the gateway\'s 503), a stale response allowed by stale-if-error is served', async () => {
+  it("RFC 5861 4: with the server gone (the gateway's 503), a stale response allowed by stale-if-error is served", async () => {
     const c = await startCache({}, { backend: { retries: 0 } });
     try {
       c.routes.set('/gone', (req, res) => {
@@ -144,7 +144,11 @@ describe("cache: stale-if-error for the gateway's own errors (RFC 5861)", () => 
       assert.equal(r.status, 200);
       assert.equal(r.body, 'good');
       assert.equal(r.headers['x-cache'], 'STALE');
-      assert.equal((await c.request('/gone-req', { headers: { 'cache-control': 'stale-if-error=5' } })).status, 503, 'stale for longer than the request allows');
+      assert.equal(
+        (await c.request('/gone-req', { headers: { 'cache-control': 'stale-if-error=5' } })).status,
+        503,
+        'stale for longer than the request allows',
+      );
     } finally {
       await c.close();
     }

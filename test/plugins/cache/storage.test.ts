@@ -151,7 +151,7 @@ describe('cache: what is stored, for how long, and for whom', () => {
     }
   });
 
-  it('RFC 9111 3: a response with Set-Cookie is not stored (a deliberate restriction: it would hand one client\'s cookie to others)', async () => {
+  it("RFC 9111 3: a response with Set-Cookie is not stored (a deliberate restriction: it would hand one client's cookie to others)", async () => {
     c.routes.set('/cookie', versioned({ 'cache-control': 'max-age=60', 'set-cookie': 'sid=1' }));
     await c.request('/cookie');
     assert.equal((await c.request('/cookie')).body, 'v2');
@@ -167,9 +167,19 @@ describe('cache: what is stored, for how long, and for whom', () => {
     const none = await c.request('/vary');
     assert.deepEqual([fr.body, de.body, none.body], ['lang=fr', 'lang=de', 'lang=none']);
     assert.equal(c.seen('/vary').length, 3);
-    const again = await Promise.all([c.request('/vary', { headers: { 'accept-language': 'de' } }), c.request('/vary', { headers: { 'accept-language': 'fr' } }), c.request('/vary')]);
-    assert.deepEqual(again.map((r) => r.body), ['lang=de', 'lang=fr', 'lang=none']);
-    assert.deepEqual(again.map((r) => r.headers['x-cache']), ['HIT', 'HIT', 'HIT']);
+    const again = await Promise.all([
+      c.request('/vary', { headers: { 'accept-language': 'de' } }),
+      c.request('/vary', { headers: { 'accept-language': 'fr' } }),
+      c.request('/vary'),
+    ]);
+    assert.deepEqual(
+      again.map((r) => r.body),
+      ['lang=de', 'lang=fr', 'lang=none'],
+    );
+    assert.deepEqual(
+      again.map((r) => r.headers['x-cache']),
+      ['HIT', 'HIT', 'HIT'],
+    );
     assert.equal(c.seen('/vary').length, 3);
   });
 

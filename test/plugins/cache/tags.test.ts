@@ -70,7 +70,7 @@ describe('cache: tags', () => {
     tags = 'new';
     const revalidated = await c.request('/r');
     assert.equal(revalidated.headers['x-cache'], 'REVALIDATED');
-    assert.equal(revalidated.headers['cache-tag'], undefined, 'the 304\'s tag header is not passed on');
+    assert.equal(revalidated.headers['cache-tag'], undefined, "the 304's tag header is not passed on");
     assert.equal((await c.request('/r')).headers['cache-tag'], undefined, 'nor stored');
     assert.deepEqual(await purgeTag(c, 'old'), { purged: 0, workers: 1 });
     assert.deepEqual(await purgeTag(c, 'new'), { purged: 1, workers: 1 });
@@ -83,7 +83,8 @@ describe('cache: tags', () => {
 
   it('the tag index is bounded with the entries: an evicted response leaves it', async () => {
     const c = await start({ max_size: '10k', max_object_size: '4k' });
-    for (const name of ['a', 'b', 'c', 'd']) c.routes.set(`/${name}`, answer(200, { 'cache-control': 'max-age=60', 'cache-tag': `only-${name} all` }, name.repeat(3000)));
+    for (const name of ['a', 'b', 'c', 'd'])
+      c.routes.set(`/${name}`, answer(200, { 'cache-control': 'max-age=60', 'cache-tag': `only-${name} all` }, name.repeat(3000)));
     for (const name of ['a', 'b', 'c', 'd']) await c.request(`/${name}`);
     const stats = (await c.admin('/cache/stats')).body.workers[0].caches[0];
     assert.equal(stats.entries, 3, '/a left to make room for /d');

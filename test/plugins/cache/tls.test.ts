@@ -87,7 +87,7 @@ describe('cache on a TLS frontend', () => {
     assert.equal(done.status, 200);
     const sent = origin().requests.at(-1)!;
     assert.equal(sent.headers['if-none-match'], '"1"', 'the background request is conditional');
-    assert.equal(sent.headers['x-forwarded-proto'], 'https', 'it carries the client request\'s TLS facts');
+    assert.equal(sent.headers['x-forwarded-proto'], 'https', "it carries the client request's TLS facts");
     assert.equal(sent.headers['x-forwarded-host'], 'shop.test');
     const fresh = await get('/swr');
     assert.equal(fresh.body, 'v2');

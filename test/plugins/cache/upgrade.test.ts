@@ -18,15 +18,20 @@ describe('cache: upgrade requests bypass the cache', () => {
   const tunnels: Duplex[] = [];
   before(async () => {
     // The origin switches protocols on every path but /declined, where it answers an ordinary, cacheable 200.
-    c = await startCache({}, { upgrade: (req: http.IncomingMessage, socket: Duplex) => {
-      if (req.url === '/declined') {
-        socket.end('HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndeclined');
-        return;
-      }
-      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
-      socket.pipe(socket);
-      tunnels.push(socket);
-    } });
+    c = await startCache(
+      {},
+      {
+        upgrade: (req: http.IncomingMessage, socket: Duplex) => {
+          if (req.url === '/declined') {
+            socket.end('HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 8\r\nconnection: close\r\n\r\ndeclined');
+            return;
+          }
+          socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
+          socket.pipe(socket);
+          tunnels.push(socket);
+        },
+      },
+    );
   });
   after(async () => {
     for (const s of tunnels) s.destroy();

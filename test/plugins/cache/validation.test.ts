@@ -74,7 +74,7 @@ describe('cache: validation', () => {
     assert.equal((await c.request('/changed')).headers['x-cache'], 'HIT');
   });
 
-  it('RFC 9111 4.3.2: a client\'s If-None-Match matching a fresh entry gets a 304 from the cache', async () => {
+  it("RFC 9111 4.3.2: a client's If-None-Match matching a fresh entry gets a 304 from the cache", async () => {
     c.routes.set('/inm', resource({ etag: '"x"', body: 'body' }));
     await c.request('/inm');
     const r = await c.request('/inm', { headers: { 'if-none-match': 'W/"y", "x"' } });
@@ -86,14 +86,14 @@ describe('cache: validation', () => {
     assert.equal(c.seen('/inm').length, 1);
   });
 
-  it('RFC 9111 4.3.2: a client\'s If-Modified-Since not before Last-Modified gets a 304 from the cache', async () => {
+  it("RFC 9111 4.3.2: a client's If-Modified-Since not before Last-Modified gets a 304 from the cache", async () => {
     c.routes.set('/ims', resource({ etag: '"i"', body: 'body' }));
     await c.request('/ims');
     assert.equal((await c.request('/ims', { headers: { 'if-modified-since': new Date().toUTCString() } })).status, 304);
     assert.equal((await c.request('/ims', { headers: { 'if-modified-since': new Date(Date.now() - 7_200_000).toUTCString() } })).status, 200);
   });
 
-  it('RFC 9111 4.3.2: a client\'s conditional on a stale entry is answered 304 after the server validates it', async () => {
+  it("RFC 9111 4.3.2: a client's conditional on a stale entry is answered 304 after the server validates it", async () => {
     c.routes.set('/cond-stale', resource({ etag: '"s"', body: 'body' }));
     await c.request('/cond-stale');
     c.advance(11_000);

@@ -67,7 +67,11 @@ describe('cache: purges across two workers', () => {
     const seen = (path: string) => origin.requests.filter((r) => r.url === path).length;
     for (let round = 0; Object.keys(paths).some((p) => seen(p) < 2); round++) {
       assert.ok(round < 200, `both workers filled within 200 rounds (origin saw ${Object.keys(paths).map(seen)})`);
-      await Promise.all(Object.keys(paths).filter((p) => seen(p) < 2).flatMap((p) => [get(p), get(p), get(p)]));
+      await Promise.all(
+        Object.keys(paths)
+          .filter((p) => seen(p) < 2)
+          .flatMap((p) => [get(p), get(p), get(p)]),
+      );
     }
     // Stored once the body has gone out: give a late store a moment.
     for (let i = 0; Object.values(await held()).some((n) => n !== Object.keys(paths).length); i++) {

@@ -28,7 +28,13 @@ describe('jwt with a remote JWKS', () => {
     const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/.well-known/jwks.json`;
     gw = await createTestGateway({
       config: {
-        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options: { jwks_url: url, jwks_cache: { cooldown: '30s', max_age: '10m' } } }] } },
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            plugins: [{ use: 'jwt', options: { jwks_url: url, jwks_cache: { cooldown: '30s', max_age: '10m' } } }],
+          },
+        },
         backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
       },
       origins: { app: 'name' },
@@ -98,7 +104,9 @@ describe('jwt with a remote JWKS', () => {
     gw.clock.advance(31_000);
     const before = fetches;
     const stranger = await makeKey('RS256', 'x');
-    const answers = await Promise.all(Array.from({ length: 20 }, async (_, i) => (await get(gw.url('/'), bearer(await sign(stranger, {}, { kid: `random-${i}` })))).status));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => (await get(gw.url('/'), bearer(await sign(stranger, {}, { kid: `random-${i}` })))).status),
+    );
     assert.deepEqual(new Set(answers), new Set([401]));
     assert.equal(fetches - before, 1);
   });
@@ -130,7 +138,8 @@ describe('jwt with a remote JWKS it must not take', () => {
     const doc = { keys: [key.jwk] };
     server = http.createServer((req, res) => {
       served.push(req.url!);
-      if (req.url === '/big.json') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...doc, padding: 'x'.repeat(600 * 1024) }));
+      if (req.url === '/big.json')
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...doc, padding: 'x'.repeat(600 * 1024) }));
       if (req.url === '/moved.json') return void res.writeHead(302, { location: '/elsewhere.json' }).end();
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
     });
@@ -139,7 +148,13 @@ describe('jwt with a remote JWKS it must not take', () => {
     const guarded = (path: string, file: string) => ({ name: file, match: { path }, plugins: [{ use: 'jwt', options: { jwks_url: `${base}/${file}` } }] });
     gw = await createTestGateway({
       config: {
-        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', routes: [guarded('/big', 'big.json'), guarded('/moved', 'moved.json'), guarded('/good', 'good.json')] } },
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            routes: [guarded('/big', 'big.json'), guarded('/moved', 'moved.json'), guarded('/good', 'good.json')],
+          },
+        },
         backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
       },
       origins: { app: 'name' },
@@ -211,7 +226,10 @@ describe('routing on claims', () => {
     assert.equal(r.status, 401);
     const forged = await get(gw.url('/'), bearer(await sign(await makeKey('EdDSA', 'ed'), { role: 'admin' })));
     assert.equal(forged.status, 401);
-    assert.equal(origins().reduce((n, o) => n + o.requests.length, 0), seen);
+    assert.equal(
+      origins().reduce((n, o) => n + o.requests.length, 0),
+      seen,
+    );
   });
 
   it('on a route, guards that route only', async () => {
@@ -222,7 +240,12 @@ describe('routing on claims', () => {
 
   it('refuses a claim rule that is not one in the config check', async () => {
     await assert.rejects(
-      createTestGateway({ config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'www', routes: [{ match: { claim: { scope: { contain: 'read' } } } }] } }, backends: { www: { servers: [{ name: 's1', address: gw.origins.www!.address }] } } } }),
+      createTestGateway({
+        config: {
+          frontends: { web: { bind: '127.0.0.1:0', default_backend: 'www', routes: [{ match: { claim: { scope: { contain: 'read' } } } }] } },
+          backends: { www: { servers: [{ name: 's1', address: gw.origins.www!.address }] } },
+        },
+      }),
       /routes\[0\]\.match\.claim/,
     );
   });

@@ -41,18 +41,20 @@ before(async () => {
             {
               name: 'orders',
               match: { path: '/orders' },
-              plugins: [{
-                use: 'jwt',
-                options: {
-                  keys: ['rsa.pem', 'ec.jwk.json', 'ed.jwks.json'],
-                  issuer,
-                  audience,
-                  required_claims: ['email'],
-                  claims: { scope: { contains: 'read' } },
-                  forward: { sub: 'x-user-id', scope: 'x-user-scope' },
-                  strip: true,
+              plugins: [
+                {
+                  use: 'jwt',
+                  options: {
+                    keys: ['rsa.pem', 'ec.jwk.json', 'ed.jwks.json'],
+                    issuer,
+                    audience,
+                    required_claims: ['email'],
+                    claims: { scope: { contains: 'read' } },
+                    forward: { sub: 'x-user-id', scope: 'x-user-scope' },
+                    strip: true,
+                  },
                 },
-              }],
+              ],
             },
             { name: 'public', match: { path: '/public' } },
             {
@@ -104,7 +106,8 @@ async function refused(name: string, headers: Record<string, string>, path = '/o
   const r = await get(gw.url(path), headers);
   assert.equal(r.status, 401, `${name}: ${r.status} ${r.body}`);
   assert.match(String(r.headers['www-authenticate']), /^Bearer realm="tapgate", error="invalid_token", error_description="[^"]+"$/, name);
-  if (description) assert.match(String(r.headers['www-authenticate']), typeof description === 'string' ? new RegExp(`error_description="${description}"`) : description, name);
+  if (description)
+    assert.match(String(r.headers['www-authenticate']), typeof description === 'string' ? new RegExp(`error_description="${description}"`) : description, name);
   assert.equal(origin.requests.length, seen, `${name}: the origin was reached`);
   assertNoKeyMaterial(r);
   return r;
@@ -118,7 +121,7 @@ describe('jwt with local keys', () => {
     }
   });
 
-  it('forwards claims as headers, drops a client\'s own copy of them, and strips the token', async () => {
+  it("forwards claims as headers, drops a client's own copy of them, and strips the token", async () => {
     const r = await get(gw.url('/orders'), { ...bearer(await good(rsa, { email: 'a@example.com', sub: 'user-42' })), 'x-user-id': 'admin' });
     const seen = JSON.parse(r.body) as { headers: Record<string, string> };
     assert.equal(seen.headers['x-user-id'], 'user-42');
@@ -163,7 +166,10 @@ describe('jwt with local keys', () => {
     it('an HS256 token signed with the RSA public key (PEM bytes as the HMAC secret)', async () => {
       const claims = { sub: 'alice', iss: issuer, aud: audience, email: 'a@example.com', scope: 'read' };
       for (const secret of [rsa.pem, rsa.pem.trim(), JSON.stringify(rsa.jwk)]) {
-        const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
+        const token = await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' })
+          .setExpirationTime('10m')
+          .sign(new TextEncoder().encode(secret));
         await refused('HS256 with the public key', bearer(token), '/orders', 'algorithm not allowed');
       }
     });
@@ -174,7 +180,12 @@ describe('jwt with local keys', () => {
       await refused('empty', bearer(`${h}.${p}.`), '/orders', 'invalid signature');
       const other = (await good(rsa, { email: 'b@example.com', role: 'admin' })).split('.')[1];
       await refused('payload swapped', bearer(`${h}.${other}.${s}`), '/orders', 'invalid signature');
-      await refused('signature of a stranger\'s key with the same kid', bearer(await good(stranger, { email: 'a@example.com' })), '/orders', 'invalid signature');
+      await refused(
+        "signature of a stranger's key with the same kid",
+        bearer(await good(stranger, { email: 'a@example.com' })),
+        '/orders',
+        'invalid signature',
+      );
     });
 
     it('expired, not yet valid (beyond the 30 s clock skew), without expiry', async () => {
@@ -198,7 +209,7 @@ describe('jwt with local keys', () => {
       await refused('kid not a string', bearer(await good(stranger, { email: 'a@example.com' }, { kid: 7 })));
     });
 
-    it('jku, x5u and an embedded jwk pointing at the attacker\'s key are ignored', async () => {
+    it("jku, x5u and an embedded jwk pointing at the attacker's key are ignored", async () => {
       const claims = { email: 'a@example.com' };
       await refused('jku', bearer(await good(stranger, claims, { kid: 'attacker', jku: attackerUrl })));
       await refused('x5u', bearer(await good(stranger, claims, { kid: 'attacker', x5u: attackerUrl })));
@@ -212,21 +223,37 @@ describe('jwt with local keys', () => {
       const padded = await good(rsa, { email: 'a@example.com', pad: 'x'.repeat(9000) });
       await refused('9 KiB', bearer(padded), '/orders', 'token too large');
       const seen = origin.requests.length;
-      const huge = await get(gw.url('/orders'), bearer(await good(rsa, { email: 'a@example.com', pad: 'x'.repeat(40_000) }))).catch(() => ({ status: 431 }) as Reply);
+      const huge = await get(gw.url('/orders'), bearer(await good(rsa, { email: 'a@example.com', pad: 'x'.repeat(40_000) }))).catch(
+        () => ({ status: 431 }) as Reply,
+      );
       assert.ok(huge.status === 431 || huge.status === 401, `got ${huge.status}`);
       assert.equal(origin.requests.length, seen);
     });
 
     it('malformed base64 or JSON', async () => {
       const sig = (await good(rsa)).split('.')[2];
-      for (const token of ['!!!.@@@.###', 'a.b.c', `${b64('{not json')}.${b64({ sub: 'a' })}.${sig}`, `${b64({ alg: 'RS256', kid: 'rsa-1' })}.${b64('[]')}.${sig}`, `${b64('"RS256"')}.${b64({})}.${sig}`, 'a.b.c.d.e', `${b64({ alg: 'RS256', kid: 'rsa-1' })}.%%%.${sig}`]) {
+      for (const token of [
+        '!!!.@@@.###',
+        'a.b.c',
+        `${b64('{not json')}.${b64({ sub: 'a' })}.${sig}`,
+        `${b64({ alg: 'RS256', kid: 'rsa-1' })}.${b64('[]')}.${sig}`,
+        `${b64('"RS256"')}.${b64({})}.${sig}`,
+        'a.b.c.d.e',
+        `${b64({ alg: 'RS256', kid: 'rsa-1' })}.%%%.${sig}`,
+      ]) {
         await refused(`malformed ${token.slice(0, 16)}`, bearer(token));
       }
     });
 
     it('a token in the wrong place is no token: 401 without an error code', async () => {
       const token = await good(rsa, { email: 'a@example.com' });
-      for (const [path, headers] of [[`/orders?access_token=${token}`, {}], ['/orders', { cookie: `session=${token}` }], ['/orders', { 'x-token': token }], ['/cookie', bearer(token)], ['/query', bearer(token)]] as const) {
+      for (const [path, headers] of [
+        [`/orders?access_token=${token}`, {}],
+        ['/orders', { cookie: `session=${token}` }],
+        ['/orders', { 'x-token': token }],
+        ['/cookie', bearer(token)],
+        ['/query', bearer(token)],
+      ] as const) {
         const seen = origin.requests.length;
         const r = await get(gw.url(path), headers);
         assert.equal(r.status, 401, path);
@@ -236,7 +263,8 @@ describe('jwt with local keys', () => {
     });
 
     it('HS256 is refused where no secret is configured, and accepted with the secret', async () => {
-      const hs = (secret: string) => new SignJWT({ sub: 'a' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
+      const hs = (secret: string) =>
+        new SignJWT({ sub: 'a' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(secret));
       await refused('HS256 without a secret', bearer(await hs('s'.repeat(40))), '/orders', 'algorithm not allowed');
       assert.equal((await get(gw.url('/hmac'), bearer(await hs('s'.repeat(40))))).status, 200);
       const wrong = await get(gw.url('/hmac'), bearer(await hs('t'.repeat(40))));
@@ -262,7 +290,13 @@ describe('jwt with local keys', () => {
 describe('jwt configuration checks', () => {
   const attempt = async (options: object, files: Record<string, string> = {}) => {
     try {
-      const g = await createTestGateway({ config: { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options }] } }, backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } } }, files });
+      const g = await createTestGateway({
+        config: {
+          frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options }] } },
+          backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } },
+        },
+        files,
+      });
       await g.close();
       return '';
     } catch (err) {
@@ -272,7 +306,10 @@ describe('jwt configuration checks', () => {
 
   it('refuses alg none, HMAC without a secret, no keys at all, a private key file and a missing file', async () => {
     assert.match(await attempt({ keys: ['k.pem'], algorithms: ['none'] }, { 'k.pem': rsa.pem }), /alg "none" \(unsigned tokens\) is never accepted/);
-    assert.match(await attempt({ keys: ['k.pem'], algorithms: ['HS256'] }, { 'k.pem': rsa.pem }), /HS256 needs a `secret`: HMAC is never checked with a public key/);
+    assert.match(
+      await attempt({ keys: ['k.pem'], algorithms: ['HS256'] }, { 'k.pem': rsa.pem }),
+      /HS256 needs a `secret`: HMAC is never checked with a public key/,
+    );
     assert.match(await attempt({}), /expected keys to verify with/);
     assert.match(await attempt({ keys: ['nowhere.pem'] }), /keys\[0\] \(nowhere\.pem\): no such file/);
     assert.match(await attempt({ secret: 'short' }), /32 bytes at least/);

@@ -18,7 +18,7 @@ export class FakeServer extends TestServer {
  */
 export function fakeContext(i: number, over: { address?: string; url?: string; headers?: Record<string, string> } = {}): PickContext {
   return httpContext({
-    client: { address: over.address ?? `10.0.${i >> 8 & 255}.${i & 255}`, port: 1000 + i },
+    client: { address: over.address ?? `10.0.${(i >> 8) & 255}.${i & 255}`, port: 1000 + i },
     url: over.url ?? `/item/${i}`,
     headers: over.headers ?? { 'x-user': `user-${i}`, cookie: `session=s${i}; theme=dark` },
   });
@@ -26,7 +26,7 @@ export function fakeContext(i: number, over: { address?: string; url?: string; h
 
 /** A TCP session: a client address, no path, headers or cookies. */
 export function fakeTcpContext(i: number): PickContext {
-  return tcpContext({ client: { address: `10.1.${i >> 8 & 255}.${i & 255}`, port: 1000 + i } });
+  return tcpContext({ client: { address: `10.1.${(i >> 8) & 255}.${i & 255}`, port: 1000 + i } });
 }
 
 export const seeded = seededRandom;

@@ -24,11 +24,19 @@ describe('cookie', () => {
   it('places requests without the cookie, or with it empty, and TCP sessions round robin', () => {
     const s = servers();
     const b = make(s);
-    const without = [fakeContext(0, { headers: {} }), fakeContext(0, { headers: { cookie: 'other=1' } }), fakeContext(0, { headers: { cookie: 'session=' } }), fakeTcpContext(0)];
+    const without = [
+      fakeContext(0, { headers: {} }),
+      fakeContext(0, { headers: { cookie: 'other=1' } }),
+      fakeContext(0, { headers: { cookie: 'session=' } }),
+      fakeTcpContext(0),
+    ];
     for (const ctx of without) assert.equal(Array.from({ length: 6 }, () => pickAs(b, s, ctx)!.name).join(''), 'abcabc');
   });
 
   it('refuses to start without a cookie name', () => {
-    assert.throws(() => makeBalancer(cookieHash, { servers: servers() }), /backends\.b\.balance: algorithm "cookie" needs an argument: the cookie to hash, as in balance: cookie\(session\)$/);
+    assert.throws(
+      () => makeBalancer(cookieHash, { servers: servers() }),
+      /backends\.b\.balance: algorithm "cookie" needs an argument: the cookie to hash, as in balance: cookie\(session\)$/,
+    );
   });
 });

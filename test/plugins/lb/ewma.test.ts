@@ -158,9 +158,18 @@ describe('ewma (peak-EWMA)', () => {
 
   it('refuses options it does not know or cannot use', () => {
     const servers = [new FakeServer('a')];
-    assert.throws(() => setup(servers, { decay: 'soon' }), /backends\.b\.balance_options\.decay: algorithm "ewma": expected a duration such as 30s, 500ms, 5m or a number of milliseconds, found "soon"$/);
-    assert.throws(() => setup(servers, { default_latency: 0 }), /backends\.b\.balance_options\.default_latency: algorithm "ewma": expected a duration above zero such as 10s or 250ms, found 0$/);
+    assert.throws(
+      () => setup(servers, { decay: 'soon' }),
+      /backends\.b\.balance_options\.decay: algorithm "ewma": expected a duration such as 30s, 500ms, 5m or a number of milliseconds, found "soon"$/,
+    );
+    assert.throws(
+      () => setup(servers, { default_latency: 0 }),
+      /backends\.b\.balance_options\.default_latency: algorithm "ewma": expected a duration above zero such as 10s or 250ms, found 0$/,
+    );
     assert.throws(() => setup(servers, { choices: 1.5 }), /backends\.b\.balance_options\.choices: algorithm "ewma": expected a whole number, found 1\.5$/);
-    assert.throws(() => setup(servers, { decay_ms: 10 }), /backends\.b\.balance_options\.decay_ms: algorithm "ewma": unknown key "decay_ms" \(expected one of: decay, default_latency, choices\)$/);
+    assert.throws(
+      () => setup(servers, { decay_ms: 10 }),
+      /backends\.b\.balance_options\.decay_ms: algorithm "ewma": unknown key "decay_ms" \(expected one of: decay, default_latency, choices\)$/,
+    );
   });
 });

@@ -8,7 +8,10 @@ balancerConformance('first', firstAvailable, { skip: { fairness: fillsInOrder, w
 
 /** A server that stops being usable at `limit` in flight, as the kernel's servers do at their maxconn. */
 class LimitedServer extends FakeServer {
-  constructor(name: string, readonly limit: number) {
+  constructor(
+    name: string,
+    readonly limit: number,
+  ) {
     super(name);
   }
   override get usable() {

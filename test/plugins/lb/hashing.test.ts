@@ -48,10 +48,22 @@ describe('hash options', () => {
 
   it('refuses what it cannot honour, saying where and what it expected', () => {
     const refused = (options: Record<string, unknown>) => () => makeBalancer(sourceHash, { servers: tenServers(), options });
-    assert.throws(refused({ hash_type: 'ring' }), /backends\.b\.balance_options\.hash_type: algorithm "source": expected one of "map-based", "consistent", found "ring"$/);
-    assert.throws(refused({ hash_type: 'consistent', balance_factor: 0.5 }), /backends\.b\.balance_options\.balance_factor: algorithm "source": expected 0 \(off\) or a number of at least 1, such as 1\.25, found 0\.5$/);
-    assert.throws(refused({ balance_factor: 1.25 }), /backends\.b\.balance_options\.balance_factor: algorithm "source": balance_factor bounds loads on the consistent ring: add hash_type: consistent, found 1\.25$/);
-    assert.throws(refused({ hash_typ: 'consistent' }), /backends\.b\.balance_options\.hash_typ: algorithm "source": unknown key "hash_typ" \(did you mean "hash_type"\?\)$/);
+    assert.throws(
+      refused({ hash_type: 'ring' }),
+      /backends\.b\.balance_options\.hash_type: algorithm "source": expected one of "map-based", "consistent", found "ring"$/,
+    );
+    assert.throws(
+      refused({ hash_type: 'consistent', balance_factor: 0.5 }),
+      /backends\.b\.balance_options\.balance_factor: algorithm "source": expected 0 \(off\) or a number of at least 1, such as 1\.25, found 0\.5$/,
+    );
+    assert.throws(
+      refused({ balance_factor: 1.25 }),
+      /backends\.b\.balance_options\.balance_factor: algorithm "source": balance_factor bounds loads on the consistent ring: add hash_type: consistent, found 1\.25$/,
+    );
+    assert.throws(
+      refused({ hash_typ: 'consistent' }),
+      /backends\.b\.balance_options\.hash_typ: algorithm "source": unknown key "hash_typ" \(did you mean "hash_type"\?\)$/,
+    );
     assert.throws(refused({ whole: true }), /unknown key "whole"/);
     assert.doesNotThrow(() => makeBalancer(uriHash, { servers: tenServers(), options: { whole: true, hash_type: 'consistent', balance_factor: 1.5 } }));
   });
@@ -73,11 +85,17 @@ describe('hash placement', () => {
     const b = byAddress(servers, { hash_type: 'consistent' });
     const before = placement(b, servers);
     for (const gone of servers) {
-      const after = placement(b, servers.filter((s) => s !== gone));
+      const after = placement(
+        b,
+        servers.filter((s) => s !== gone),
+      );
       const moved = before.filter((name, i) => name !== after[i]);
       // Measured: 934 to 1084 keys of 10,000 for each of the ten servers.
       assert.ok(moved.length >= 700 && moved.length <= 1300, `${gone.name}: ${moved.length} moved`);
-      assert.ok(moved.every((name) => name === gone.name), 'a key moved between two servers that both stayed');
+      assert.ok(
+        moved.every((name) => name === gone.name),
+        'a key moved between two servers that both stayed',
+      );
     }
   });
 
@@ -143,10 +161,13 @@ describe('bounded loads (balance_factor)', () => {
       for (const s of servers) assert.ok(s.active <= bound, `${s.name} holds ${s.active} of ${total}, bound ${bound}`);
     });
     // The key fills servers in ring order, each up to the bound (125 of 1000): eight of them.
-    assert.deepEqual(servers.map((s) => s.active).sort((x, y) => y - x), [125, 125, 125, 125, 125, 125, 125, 125, 0, 0]);
+    assert.deepEqual(
+      servers.map((s) => s.active).sort((x, y) => y - x),
+      [125, 125, 125, 125, 125, 125, 125, 125, 0, 0],
+    );
   });
 
-  it('scales each server\'s bound by its weight', () => {
+  it("scales each server's bound by its weight", () => {
     const servers = [new FakeServer('big', 3), new FakeServer('b'), new FakeServer('c'), new FakeServer('d')];
     hold(servers, { balance_factor: 1.25 }, 600, (total) => {
       for (const s of servers) assert.ok(s.active <= Math.ceil((1.25 * total * s.weight) / 6), `${s.name} holds ${s.active} of ${total}`);

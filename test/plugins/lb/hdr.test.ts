@@ -31,7 +31,10 @@ describe('hdr', () => {
   });
 
   it('refuses to start without a header name', () => {
-    assert.throws(() => makeBalancer(headerHash, { servers: servers() }), /backends\.b\.balance: algorithm "hdr" needs an argument: the header to hash, as in balance: hdr\(x-user\)$/);
+    assert.throws(
+      () => makeBalancer(headerHash, { servers: servers() }),
+      /backends\.b\.balance: algorithm "hdr" needs an argument: the header to hash, as in balance: hdr\(x-user\)$/,
+    );
   });
 });
 
@@ -42,7 +45,13 @@ describe('hdr in a gateway', () => {
     gw = await createTestGateway({
       config: {
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-        backends: { app: { balance: 'hdr(x-user)', balance_options: { hash_type: 'consistent' }, servers: ['a', 'b', 'c'].map((name) => ({ name, address: `origin:${name}` })) } },
+        backends: {
+          app: {
+            balance: 'hdr(x-user)',
+            balance_options: { hash_type: 'consistent' },
+            servers: ['a', 'b', 'c'].map((name) => ({ name, address: `origin:${name}` })),
+          },
+        },
       },
       origins: { a: 'name', b: 'name', c: 'name' },
     });
@@ -61,9 +70,13 @@ describe('hdr in a gateway', () => {
 
   it('`balance: hdr` without a header is a config problem', async () => {
     const result = await checkTestConfig({
-      config: 'frontends:\n  web: { bind: "127.0.0.1:0", default_backend: app }\nbackends:\n  app:\n    balance: hdr\n    servers: [{ name: a, address: "127.0.0.1:9" }]\n',
+      config:
+        'frontends:\n  web: { bind: "127.0.0.1:0", default_backend: app }\nbackends:\n  app:\n    balance: hdr\n    servers: [{ name: a, address: "127.0.0.1:9" }]\n',
     });
     assert.equal(result.ok, false);
-    assert.match(result.problems.map((p) => p.text).join('\n'), /tapgate\.yaml:5:14: error: backends\.app\.balance: algorithm "hdr" needs an argument: the header to hash, as in balance: hdr\(x-user\)$/m);
+    assert.match(
+      result.problems.map((p) => p.text).join('\n'),
+      /tapgate\.yaml:5:14: error: backends\.app\.balance: algorithm "hdr" needs an argument: the header to hash, as in balance: hdr\(x-user\)$/m,
+    );
   });
 });

@@ -35,7 +35,10 @@ describe('leastconn', () => {
     const servers = [new FakeServer('a', 2), new FakeServer('b', 1), new FakeServer('c', 1)];
     const b = make(servers);
     for (let i = 0; i < 400; i++) (pickAs(b, servers, fakeContext(i)) as FakeServer).active++;
-    assert.deepEqual(servers.map((s) => s.active), [200, 100, 100]);
+    assert.deepEqual(
+      servers.map((s) => s.active),
+      [200, 100, 100],
+    );
   });
 
   it('sends new work to the server whose requests finished', () => {

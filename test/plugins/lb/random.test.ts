@@ -57,6 +57,9 @@ describe('random (power of two choices)', () => {
     const servers = [new FakeServer('a')];
     assert.throws(() => make(servers, { choices: 0 }), /backends\.b\.balance_options\.choices: algorithm "random": expected a number >= 1, found 0$/);
     assert.throws(() => make(servers, { choices: 'two' }), /backends\.b\.balance_options\.choices: algorithm "random": expected a number, found "two"$/);
-    assert.throws(() => make(servers, { choice: 2 }), /backends\.b\.balance_options\.choice: algorithm "random": unknown key "choice" \(did you mean "choices"\?\)$/);
+    assert.throws(
+      () => make(servers, { choice: 2 }),
+      /backends\.b\.balance_options\.choice: algorithm "random": unknown key "choice" \(did you mean "choices"\?\)$/,
+    );
   });
 });

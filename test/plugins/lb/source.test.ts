@@ -45,6 +45,9 @@ describe('source', () => {
   });
 
   it('refuses an argument', () => {
-    assert.throws(() => makeBalancer(sourceHash, { servers: servers(), argument: 'x' }), /backends\.b\.balance: algorithm "source" takes no argument, found source\(x\) \(write balance: source\)$/);
+    assert.throws(
+      () => makeBalancer(sourceHash, { servers: servers(), argument: 'x' }),
+      /backends\.b\.balance: algorithm "source" takes no argument, found source\(x\) \(write balance: source\)$/,
+    );
   });
 });

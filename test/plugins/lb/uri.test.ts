@@ -17,7 +17,13 @@ describe('uri', () => {
       const s = servers();
       const b = make(s, { hash_type });
       for (let p = 0; p < 50; p++) {
-        const placed = new Set(names(b, s, Array.from({ length: 20 }, (_, q) => `/obj/${p}?q=${q}`)));
+        const placed = new Set(
+          names(
+            b,
+            s,
+            Array.from({ length: 20 }, (_, q) => `/obj/${p}?q=${q}`),
+          ),
+        );
         assert.equal(placed.size, 1, `/obj/${p}`);
       }
     });
@@ -38,7 +44,13 @@ describe('uri', () => {
   });
 
   it('refuses an argument, and a whole that is not a boolean', () => {
-    assert.throws(() => makeBalancer(uriHash, { servers: servers(), argument: 'x' }), /backends\.b\.balance: algorithm "uri" takes no argument, found uri\(x\)/);
-    assert.throws(() => makeBalancer(uriHash, { servers: servers(), options: { whole: 'yes' } }), /backends\.b\.balance_options\.whole: algorithm "uri": expected true or false, found "yes"$/);
+    assert.throws(
+      () => makeBalancer(uriHash, { servers: servers(), argument: 'x' }),
+      /backends\.b\.balance: algorithm "uri" takes no argument, found uri\(x\)/,
+    );
+    assert.throws(
+      () => makeBalancer(uriHash, { servers: servers(), options: { whole: 'yes' } }),
+      /backends\.b\.balance_options\.whole: algorithm "uri": expected true or false, found "yes"$/,
+    );
   });
 });

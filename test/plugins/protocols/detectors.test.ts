@@ -28,9 +28,15 @@ describe('protocol detectors', () => {
     // A built-in: a config routes on the three without naming the plugin.
     const routes = ['tls', 'http', 'ssh'].map((protocol) => ({ match: { protocol }, backend: 'app' }));
     const checked = await checkTestConfig({
-      config: { frontends: { edge: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'app', routes } }, backends: { app: { servers: [{ name: 's', address: '127.0.0.1:9' }] } } },
+      config: {
+        frontends: { edge: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'app', routes } },
+        backends: { app: { servers: [{ name: 's', address: '127.0.0.1:9' }] } },
+      },
     });
-    assert.deepEqual(checked.problems.map((p) => p.text), []);
+    assert.deepEqual(
+      checked.problems.map((p) => p.text),
+      [],
+    );
   });
 
   it("each recognise their own protocol and say undefined to the others'", () => {
@@ -70,7 +76,8 @@ describe('protocol detectors', () => {
           input = base.slice();
           for (let k = int(4) + 1; k > 0; k--) input[int(input.length)] = int(256);
           break;
-        case 3: { // a 16-bit length pushed to an edge
+        case 3: {
+          // a 16-bit length pushed to an edge
           input = base.slice();
           const at = int(input.length - 1);
           const v = [0, 1, 0xffff, 0x7fff, ((input[at]! << 8) | input[at + 1]!) + (random() < 0.5 ? 1 : -1)][int(5)]!;

@@ -9,7 +9,9 @@ import { once } from 'node:events';
  * The first record a real `tls.connect()` sends: a plain TCP server on 127.0.0.1:0 reads
  * it and hangs up, so no handshake ever completes.
  */
-export async function captureClientHello(options: Pick<tls.ConnectionOptions, 'servername' | 'ALPNProtocols' | 'maxVersion' | 'minVersion'>): Promise<Uint8Array> {
+export async function captureClientHello(
+  options: Pick<tls.ConnectionOptions, 'servername' | 'ALPNProtocols' | 'maxVersion' | 'minVersion'>,
+): Promise<Uint8Array> {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -73,10 +75,17 @@ export function buildClientHello(spec: HelloSpec): Uint8Array {
   const body = [
     ...u16(spec.clientVersion ?? 0x0303),
     ...new Array(32).fill(7),
-    spec.sessionId ?? 32, ...new Array(spec.sessionId ?? 32).fill(9),
-    ...u16(4), 0x13, 0x01, 0xc0, 0x2f,
-    1, 0,
-    ...u16(extensions.length), ...extensions,
+    spec.sessionId ?? 32,
+    ...new Array(spec.sessionId ?? 32).fill(9),
+    ...u16(4),
+    0x13,
+    0x01,
+    0xc0,
+    0x2f,
+    1,
+    0,
+    ...u16(extensions.length),
+    ...extensions,
   ];
   return Uint8Array.from([1, ...u24(body.length), ...body]);
 }

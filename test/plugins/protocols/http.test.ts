@@ -13,9 +13,29 @@ const hostOf = (headers: string, target = '/') => facts(`GET ${target} HTTP/1.1\
 
 describe('HTTP/1.x detector', () => {
   it('recognises a request line of every method, with target and version', () => {
-    const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'MKCOL', 'VERSION-CONTROL', 'UPDATEREDIRECTREF'];
+    const methods = [
+      'GET',
+      'HEAD',
+      'POST',
+      'PUT',
+      'DELETE',
+      'CONNECT',
+      'OPTIONS',
+      'TRACE',
+      'PATCH',
+      'PROPFIND',
+      'MKCOL',
+      'VERSION-CONTROL',
+      'UPDATEREDIRECTREF',
+    ];
     for (const method of methods) {
-      assert.deepEqual(facts(`${method} /a/b?c=d HTTP/1.1\r\nHost: example.com\r\n\r\n`), { protocol: 'http', method, path: '/a/b?c=d', version: 'HTTP/1.1', host: 'example.com' });
+      assert.deepEqual(facts(`${method} /a/b?c=d HTTP/1.1\r\nHost: example.com\r\n\r\n`), {
+        protocol: 'http',
+        method,
+        path: '/a/b?c=d',
+        version: 'HTTP/1.1',
+        host: 'example.com',
+      });
     }
     assert.equal(facts('GET / HTTP/1.0\r\n\r\n').version, 'HTTP/1.0');
     assert.equal(facts('OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n').path, '*');
@@ -47,7 +67,7 @@ describe('HTTP/1.x detector', () => {
       assert.equal(hostOf('Host: 10.0.0.1\r\n'), '10.0.0.1');
     });
 
-    it("comes from an absolute-form target rather than the Host header", () => {
+    it('comes from an absolute-form target rather than the Host header', () => {
       assert.equal(hostOf('Host: other.example.com\r\n', 'http://Proxy.Example.com:3128/x?y'), 'proxy.example.com');
       assert.equal(hostOf('', 'https://secure.example.com'), 'secure.example.com');
       assert.equal(hostOf('Host: good.example.com\r\n', 'http://user@evil.example.com/'), undefined, 'not even when the authority is no host');

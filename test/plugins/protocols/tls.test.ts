@@ -125,7 +125,10 @@ describe('TLS ClientHello detector', () => {
     });
 
     it('refuses a hello with the same extension twice, an empty ALPN list or an empty ALPN name', () => {
-      const sni = (name: string) => { const n = Buffer.from(name); return Uint8Array.from([0, n.length + 3, 0, 0, n.length, ...n]); };
+      const sni = (name: string) => {
+        const n = Buffer.from(name);
+        return Uint8Array.from([0, n.length + 3, 0, 0, n.length, ...n]);
+      };
       assert.equal(detect(inRecords(buildClientHello({ sni: 'a.test', extra: [[0, sni('b.test')]] }), 16_384)), undefined);
       assert.equal(detect(inRecords(buildClientHello({ extra: [[16, Uint8Array.from([0, 0])]] }), 16_384)), undefined);
       assert.equal(detect(inRecords(buildClientHello({ extra: [[16, Uint8Array.from([0, 3, 0, 1, 104])]] }), 16_384)), undefined);

@@ -42,7 +42,11 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
 }
 
 /** `n` requests in turn; their statuses. */
-export async function statuses(n: number, url: string | ((i: number) => string), headers: Record<string, string> | ((i: number) => Record<string, string>) = {}): Promise<number[]> {
+export async function statuses(
+  n: number,
+  url: string | ((i: number) => string),
+  headers: Record<string, string> | ((i: number) => Record<string, string>) = {},
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push((await fetchOnce(typeof url === 'string' ? url : url(i), typeof headers === 'function' ? headers(i) : headers)).status);
   return out;

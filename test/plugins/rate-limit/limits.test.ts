@@ -10,7 +10,13 @@ describe('rate-limit in one process', () => {
   const open: TestGateway[] = [];
   /** A gateway in front of origin `a`, its clock at the start of a 10 s window (and of every shorter one). */
   const start = async (plugins: unknown[], more: Record<string, unknown> = {}, take?: TestGatewayOptions['take']) => {
-    const g = await createTestGateway({ config: webConfig(plugins, more), origins: { a: 'name' }, files: { 'who.ts': whoPlugin }, clock: { start: 1_800_000_000_000 }, take });
+    const g = await createTestGateway({
+      config: webConfig(plugins, more),
+      origins: { a: 'name' },
+      files: { 'who.ts': whoPlugin },
+      clock: { start: 1_800_000_000_000 },
+      take,
+    });
     open.push(g);
     return g;
   };
@@ -142,7 +148,11 @@ describe('rate-limit in one process', () => {
 
   it('when the shared store does not answer, requests pass (after `timeout`, then at once for a second)', async () => {
     // The master is gone: the shared store never answers.
-    const g = await start([{ use: 'rate-limit', options: { limit: '1 per 1h', policy: 'silent-master', timeout: '100ms' } }], {}, () => new Promise(() => undefined));
+    const g = await start(
+      [{ use: 'rate-limit', options: { limit: '1 per 1h', policy: 'silent-master', timeout: '100ms' } }],
+      {},
+      () => new Promise(() => undefined),
+    );
     const t0 = performance.now();
     const first = await get(g.url());
     const waited = performance.now() - t0;

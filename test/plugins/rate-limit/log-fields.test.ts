@@ -31,7 +31,14 @@ describe('rate-limit in the access log', () => {
       assert.equal((await as('ann')).status, 200);
       assert.equal((await as('ann')).status, 429);
       assert.equal((await as()).status, 200);
-      assert.deepEqual((await lines(t, 3)).map((l) => [l.status, l.rate_limit]), [[200, 'allowed'], [429, 'limited'], [200, 'unkeyed']]);
+      assert.deepEqual(
+        (await lines(t, 3)).map((l) => [l.status, l.rate_limit]),
+        [
+          [200, 'allowed'],
+          [429, 'limited'],
+          [200, 'unkeyed'],
+        ],
+      );
     } finally {
       await t.close();
     }

@@ -13,7 +13,9 @@ async function startRedis(port: number): Promise<ChildProcess> {
   if (spawnSync('redis-server', ['--version']).error) {
     throw new Error('redis-server is not installed; these tests need it: apt-get install -y redis-server (.ci/run installs it)');
   }
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let said = '';
   child.stdout!.on('data', (d) => (said += d));
   child.stderr!.on('data', (d) => (said += d));
@@ -39,7 +41,10 @@ describe('rate-limit with store: redis, across two gateways', () => {
   const pair = async (options: object) => {
     const config = webConfig([{ use: 'rate-limit', options: { store: 'redis', redis: { url: `redis://127.0.0.1:${port}` }, ...options } }]);
     // The real clock: a store that failed is asked again a second later.
-    const two = [await createTestGateway({ config, origins: { a: 'name' }, clock: 'real' }), await createTestGateway({ config, origins: { a: 'name' }, clock: 'real' })];
+    const two = [
+      await createTestGateway({ config, origins: { a: 'name' }, clock: 'real' }),
+      await createTestGateway({ config, origins: { a: 'name' }, clock: 'real' }),
+    ];
     open.push(...two);
     return two;
   };
@@ -56,8 +61,15 @@ describe('rate-limit with store: redis, across two gateways', () => {
     const [a, b] = await pair({ limit: 10, window: '1h', policy: 'both' });
     const seen = [];
     for (let i = 0; i < 30; i++) seen.push(await get((i % 2 ? b! : a!).url()));
-    assert.deepEqual(seen.map((s) => s.status), [...Array(10).fill(200), ...Array(20).fill(429)]);
-    assert.deepEqual(seen.slice(0, 10).map((s) => /r=(\d+)/.exec(s.limit ?? '')?.[1]), ['9', '8', '7', '6', '5', '4', '3', '2', '1', '0'], 'one count, whichever gateway answers');
+    assert.deepEqual(
+      seen.map((s) => s.status),
+      [...Array(10).fill(200), ...Array(20).fill(429)],
+    );
+    assert.deepEqual(
+      seen.slice(0, 10).map((s) => /r=(\d+)/.exec(s.limit ?? '')?.[1]),
+      ['9', '8', '7', '6', '5', '4', '3', '2', '1', '0'],
+      'one count, whichever gateway answers',
+    );
     assert.equal(seen[0]!.policy, '"both";q=10;w=3600');
     assert.equal(seen[10]!.limit, `"both";r=0;t=${seen[10]!.retryAfter}`);
   });
@@ -66,7 +78,10 @@ describe('rate-limit with store: redis, across two gateways', () => {
     const [a, b] = await pair({ algorithm: 'token_bucket', rate: '1 per 1h', burst: 5, policy: 'bucket' });
     const seen = [];
     for (let i = 0; i < 12; i++) seen.push(await get((i % 2 ? b! : a!).url()));
-    assert.deepEqual(seen.map((s) => s.status), [...Array(5).fill(200), ...Array(7).fill(429)]);
+    assert.deepEqual(
+      seen.map((s) => s.status),
+      [...Array(5).fill(200), ...Array(7).fill(429)],
+    );
     assert.equal(seen[0]!.policy, '"bucket";q=5;w=18000');
     assert.equal(seen[5]!.retryAfter, '3600');
   });

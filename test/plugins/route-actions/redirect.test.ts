@@ -40,7 +40,11 @@ describe('redirect', () => {
     assert.equal(res.headers.location, '/new/x');
     const top = await start({ plugins: [redirect({ to: '{path}/' })] });
     assert.equal((await top.request('//evil.example/x')).headers.location, '/evil.example/x/', 'not a protocol-relative URL to another host');
-    assert.match(await top.raw('GET /\\evil.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /\r\nlocation: \/evil\.example\/x\/\r\n/, 'a browser reads /\\ as //');
+    assert.match(
+      await top.raw('GET /\\evil.example/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'),
+      /\r\nlocation: \/evil\.example\/x\/\r\n/,
+      'a browser reads /\\ as //',
+    );
   });
 
   it('a fixed target ignores the request path', async () => {
@@ -51,7 +55,9 @@ describe('redirect', () => {
   });
 
   it('every status it allows: 301, 302, 303, 307, 308', async () => {
-    const g = await start({ routes: [301, 302, 303, 307, 308].map((status) => ({ match: { path: `/${status}` }, plugins: [redirect({ to: '/done', status })] })) });
+    const g = await start({
+      routes: [301, 302, 303, 307, 308].map((status) => ({ match: { path: `/${status}` }, plugins: [redirect({ to: '/done', status })] })),
+    });
     for (const status of [301, 302, 303, 307, 308]) assert.equal((await g.request(`/${status}`)).status, status);
   });
 
@@ -100,12 +106,30 @@ describe('redirect', () => {
   it('check reports bad options with their key paths', async () => {
     const base = 'frontends.web.routes[0].plugins[0].options';
     const problems = (options: object) => optionProblems('redirect', options);
-    assert.deepEqual(await problems({ to: '/x', status: 200 }), [[`${base}.status`, 'plugin "redirect" options: expected one of 301, 302, 303, 307, 308, found 200']]);
-    assert.deepEqual(await problems({ to: 'https://{hots}{path}' }), [[`${base}.to`, 'plugin "redirect" options: unknown placeholder {hots}: expected {scheme}, {host}, {hostname}, {path}, {query}, found "https://{hots}{path}"']]);
-    assert.deepEqual(await problems({ to: 'ftp://files.example.com/' }), [[`${base}.to`, 'plugin "redirect" options: expected a path starting with "/" or an http(s) URL, e.g. https://{hostname}{path}{query}, found "ftp://files.example.com/"']]);
-    assert.deepEqual(await problems({ to: 'new page' }), [[`${base}.to`, 'plugin "redirect" options: expected a path starting with "/" or an http(s) URL, e.g. https://{hostname}{path}{query}, found "new page"']]);
-    assert.deepEqual(await problems({ to: '/x', https: true }), [[`${base}.https`, 'plugin "redirect" options: expected either `to` or `https: true`, not both, found true']]);
+    assert.deepEqual(await problems({ to: '/x', status: 200 }), [
+      [`${base}.status`, 'plugin "redirect" options: expected one of 301, 302, 303, 307, 308, found 200'],
+    ]);
+    assert.deepEqual(await problems({ to: 'https://{hots}{path}' }), [
+      [
+        `${base}.to`,
+        'plugin "redirect" options: unknown placeholder {hots}: expected {scheme}, {host}, {hostname}, {path}, {query}, found "https://{hots}{path}"',
+      ],
+    ]);
+    assert.deepEqual(await problems({ to: 'ftp://files.example.com/' }), [
+      [
+        `${base}.to`,
+        'plugin "redirect" options: expected a path starting with "/" or an http(s) URL, e.g. https://{hostname}{path}{query}, found "ftp://files.example.com/"',
+      ],
+    ]);
+    assert.deepEqual(await problems({ to: 'new page' }), [
+      [`${base}.to`, 'plugin "redirect" options: expected a path starting with "/" or an http(s) URL, e.g. https://{hostname}{path}{query}, found "new page"'],
+    ]);
+    assert.deepEqual(await problems({ to: '/x', https: true }), [
+      [`${base}.https`, 'plugin "redirect" options: expected either `to` or `https: true`, not both, found true'],
+    ]);
     assert.deepEqual(await problems({ status: 301 }), [[base, 'plugin "redirect" options: expected `to` (a path or URL) or `https: true`, found a mapping']]);
-    assert.deepEqual(await problems({ to: '/x', code: 301 }), [[`${base}.code`, 'plugin "redirect" options: unknown key "code" (expected one of: to, https, status)']]);
+    assert.deepEqual(await problems({ to: '/x', code: 301 }), [
+      [`${base}.code`, 'plugin "redirect" options: unknown key "code" (expected one of: to, https, status)'],
+    ]);
   });
 });

@@ -11,7 +11,10 @@ describe('respond', () => {
     const g = await start({
       backends: ['api'],
       routes: [
-        { match: { path: '/maintenance' }, plugins: [respond({ status: 503, body: 'Back soon ☕\n', headers: { 'Retry-After': 120, 'cache-control': 'no-store' } })] },
+        {
+          match: { path: '/maintenance' },
+          plugins: [respond({ status: 503, body: 'Back soon ☕\n', headers: { 'Retry-After': 120, 'cache-control': 'no-store' } })],
+        },
         { match: { path: '/api' }, backend: 'api' },
       ],
     });
@@ -37,7 +40,9 @@ describe('respond', () => {
   });
 
   it('content_type sets the type of the body', async () => {
-    const g = await start({ routes: [{ match: { path: { exact: '/robots.txt' } }, plugins: [respond({ body: '{"ok":true}', content_type: 'application/problem+json' })] }] });
+    const g = await start({
+      routes: [{ match: { path: { exact: '/robots.txt' } }, plugins: [respond({ body: '{"ok":true}', content_type: 'application/problem+json' })] }],
+    });
     const res = await g.request('/robots.txt');
     assert.equal(res.headers['content-type'], 'application/problem+json');
     assert.equal(res.body, '{"ok":true}');
@@ -61,14 +66,14 @@ describe('respond', () => {
     assert.equal(none.body, '');
   });
 
-  it('runs after the frontend\'s plugins: a frontend rewrite does not see a request the route answered', async () => {
+  it("runs after the frontend's plugins: a frontend rewrite does not see a request the route answered", async () => {
     const g = await start({
       plugins: [{ use: 'rewrite', options: { response_headers: { set: { 'x-frontend': 'yes' } } } }],
       routes: [{ match: { path: '/fixed' }, plugins: [respond({ body: 'fixed' })] }],
     });
     const fixed = await g.request('/fixed');
     assert.equal(fixed.body, 'fixed');
-    assert.equal(fixed.headers['x-frontend'], undefined, 'response_headers apply to servers\' responses');
+    assert.equal(fixed.headers['x-frontend'], undefined, "response_headers apply to servers' responses");
     assert.equal((await g.request('/other')).headers['x-frontend'], 'yes');
   });
 
@@ -78,8 +83,12 @@ describe('respond', () => {
     assert.deepEqual(await problems({ status: 99 }), [[`${base}.status`, 'plugin "respond" options: expected a status from 200 to 599, found 99']]);
     assert.deepEqual(await problems({ status: '404' }), [[`${base}.status`, 'plugin "respond" options: expected a number, found "404"']]);
     assert.deepEqual(await problems({ status: 304, body: 'x' }), [[`${base}.body`, 'plugin "respond" options: expected no body with status 304, found "x"']]);
-    assert.deepEqual(await problems({ headers: { 'Content-Type': 'text/html' } }), [[`${base}.headers`, 'plugin "respond" options: expected the content type in `content_type`, not in `headers`, found a mapping']]);
-    assert.deepEqual(await problems({ headers: { 'x-a': 'one\ntwo' } }), [[`${base}.headers.x-a`, 'plugin "respond" options: expected a header value without control characters or line breaks, found "one\\ntwo"']]);
+    assert.deepEqual(await problems({ headers: { 'Content-Type': 'text/html' } }), [
+      [`${base}.headers`, 'plugin "respond" options: expected the content type in `content_type`, not in `headers`, found a mapping'],
+    ]);
+    assert.deepEqual(await problems({ headers: { 'x-a': 'one\ntwo' } }), [
+      [`${base}.headers.x-a`, 'plugin "respond" options: expected a header value without control characters or line breaks, found "one\\ntwo"'],
+    ]);
     assert.deepEqual(await problems({ body: 42 }), [[`${base}.body`, 'plugin "respond" options: expected a string, found 42']]);
   });
 });

@@ -45,7 +45,10 @@ describe('rewrite', () => {
   });
 
   it('path replaces where a regex matches, with groups, and leaves the query alone', async () => {
-    const g = await start({ backends: ['api'], routes: [{ match: { path: '/users' }, backend: 'api', plugins: [rewrite({ path: { regex: '^/users/(\\d+)$', replace: '/u/$1/profile' } })] }] });
+    const g = await start({
+      backends: ['api'],
+      routes: [{ match: { path: '/users' }, backend: 'api', plugins: [rewrite({ path: { regex: '^/users/(\\d+)$', replace: '/u/$1/profile' } })] }],
+    });
     assert.equal((await g.request('/users/42?full=1')).echo!.url, '/u/42/profile?full=1');
     assert.equal((await g.request('/users/me')).echo!.url, '/users/me', 'no match, no change');
   });
@@ -53,7 +56,13 @@ describe('rewrite', () => {
   it('path steps run in order: strip_prefix, then path, then add_prefix', async () => {
     const g = await start({
       backends: ['api'],
-      routes: [{ match: { path: '/api' }, backend: 'api', plugins: [rewrite({ add_prefix: '/internal', path: { regex: '^/old/', replace: '/new/' }, strip_prefix: '/api' })] }],
+      routes: [
+        {
+          match: { path: '/api' },
+          backend: 'api',
+          plugins: [rewrite({ add_prefix: '/internal', path: { regex: '^/old/', replace: '/new/' }, strip_prefix: '/api' })],
+        },
+      ],
     });
     assert.equal((await g.request('/api/old/x?q=1')).echo!.url, '/internal/new/x?q=1');
   });
@@ -66,11 +75,17 @@ describe('rewrite', () => {
   it('request_headers: remove, then set, then add, on the request sent to the server only', async () => {
     const g = await start({
       backends: ['api'],
-      routes: [{
-        match: { path: '/api' },
-        backend: 'api',
-        plugins: [rewrite({ request_headers: { remove: ['X-Debug', 'x-forwarded-for'], set: { 'X-Env': 'prod', host: 'internal.example' }, add: { 'x-tag': 'gw', 'x-n': 7 } } })],
-      }],
+      routes: [
+        {
+          match: { path: '/api' },
+          backend: 'api',
+          plugins: [
+            rewrite({
+              request_headers: { remove: ['X-Debug', 'x-forwarded-for'], set: { 'X-Env': 'prod', host: 'internal.example' }, add: { 'x-tag': 'gw', 'x-n': 7 } },
+            }),
+          ],
+        },
+      ],
     });
     const headers = { 'x-debug': '1', 'x-env': 'dev', 'x-tag': 'client' };
     const { echo } = await g.request('/api/x', { headers });
@@ -85,15 +100,25 @@ describe('rewrite', () => {
     assert.ok(other.headers['x-forwarded-for']);
   });
 
-  it('response_headers: remove, set and add on the server\'s response, on its route only', async () => {
+  it("response_headers: remove, set and add on the server's response, on its route only", async () => {
     const g = await start({
       backends: ['api'],
       originHeaders: { server: 'origin/1.0', 'x-powered-by': 'php', 'set-cookie': 'a=1', vary: 'accept' },
-      routes: [{
-        match: { path: '/api' },
-        backend: 'api',
-        plugins: [rewrite({ response_headers: { remove: ['Server', 'x-powered-by'], set: { 'strict-transport-security': 'max-age=63072000' }, add: { 'set-cookie': 'b=2', Vary: 'origin' } } })],
-      }],
+      routes: [
+        {
+          match: { path: '/api' },
+          backend: 'api',
+          plugins: [
+            rewrite({
+              response_headers: {
+                remove: ['Server', 'x-powered-by'],
+                set: { 'strict-transport-security': 'max-age=63072000' },
+                add: { 'set-cookie': 'b=2', Vary: 'origin' },
+              },
+            }),
+          ],
+        },
+      ],
     });
     const api = await g.request('/api/x');
     assert.equal(api.status, 200);
@@ -109,7 +134,7 @@ describe('rewrite', () => {
     assert.deepEqual(other.headers['set-cookie'], ['a=1']);
   });
 
-  it('the frontend\'s rewrite runs first, then the route\'s, which sees its result', async () => {
+  it("the frontend's rewrite runs first, then the route's, which sees its result", async () => {
     const g = await start({
       backends: ['api'],
       plugins: [rewrite({ strip_prefix: '/v1', request_headers: { set: { 'x-who': 'frontend' } } })],
@@ -161,12 +186,18 @@ describe('rewrite', () => {
 
   it('check refuses a rewrite with nothing to do, and one on a tcp frontend', async () => {
     assert.deepEqual(await optionProblems('rewrite', {}), [
-      ['frontends.web.routes[0].plugins[0].options', 'plugin "rewrite" options: expected at least one of strip_prefix, path, add_prefix, request_headers, response_headers, found an empty mapping'],
+      [
+        'frontends.web.routes[0].plugins[0].options',
+        'plugin "rewrite" options: expected at least one of strip_prefix, path, add_prefix, request_headers, response_headers, found an empty mapping',
+      ],
     ]);
     const tcp = await checkProblems({
       frontends: { db: { bind: '127.0.0.1:0', mode: 'tcp', default_backend: 'db', plugins: [rewrite({ strip_prefix: '/x' })] } },
       backends: { db: { servers: [{ name: 's1', address: '127.0.0.1:9' }] } },
     });
-    assert.deepEqual(tcp.map((p) => [p.path, p.message]), [['frontends.db.plugins[0]', 'plugin "rewrite" failed to set up: rewrite works in http mode; frontend "db" is in tcp mode']]);
+    assert.deepEqual(
+      tcp.map((p) => [p.path, p.message]),
+      [['frontends.db.plugins[0]', 'plugin "rewrite" failed to set up: rewrite works in http mode; frontend "db" is in tcp mode']],
+    );
   });
 });

@@ -10,7 +10,9 @@ export function chromiumPath(): string {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     for (const name of ['chromium', 'chromium-browser']) if (existsSync(join(dir, name))) return join(dir, name);
   }
-  throw new Error('Chromium not found (looked for chromium and chromium-browser on PATH, and $CHROMIUM_PATH): run scripts/setup.sh, which installs Debian\'s chromium package');
+  throw new Error(
+    "Chromium not found (looked for chromium and chromium-browser on PATH, and $CHROMIUM_PATH): run scripts/setup.sh, which installs Debian's chromium package",
+  );
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -17,7 +17,14 @@ describe('tapgate stats', () => {
       config: {
         stats: { bind: `127.0.0.1:${port}`, token },
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-        backends: { app: { servers: [{ name: 'a', address: 'origin:a' }, { name: 'b', address: `127.0.0.1:${await unusedPort()}`, state: 'maint' }] } },
+        backends: {
+          app: {
+            servers: [
+              { name: 'a', address: 'origin:a' },
+              { name: 'b', address: `127.0.0.1:${await unusedPort()}`, state: 'maint' },
+            ],
+          },
+        },
       },
       origins: { a: 'name' },
       clock: 'real',
@@ -31,14 +38,21 @@ describe('tapgate stats', () => {
     assert.equal(code, 0, stderr);
     const lines = stdout.split('\n');
     assert.match(lines[0]!, /^tapgate {2}generation 1 · 1 worker · up /);
-    const row = (start: RegExp) => lines.find((l) => start.test(l))?.trim().split(/\s{2,}/);
+    const row = (start: RegExp) =>
+      lines
+        .find((l) => start.test(l))
+        ?.trim()
+        .split(/\s{2,}/);
     assert.deepEqual(row(/^FRONTEND/), ['FRONTEND', 'MODE', 'CUR', 'MAX', 'TOTAL', '2xx', '4xx', '5xx%', 'DENIED', 'ERR', 'p99 ms']);
     assert.deepEqual(row(/^web /)!.slice(0, 10), ['web', 'http', '0', '1', '7', '7', '0', '0.0%', '0', '0']);
     assert.deepEqual(row(/^app /)!.slice(0, 6), ['app', 'UP', '1', '0', '1', '7']);
     const a = row(/^ {2}a /)!;
     assert.match(a[1]!, /^UP \d+s$/);
     assert.deepEqual([a[0], ...a.slice(2, 6)], ['a', '1', '0', '1', '7']);
-    assert.match(lines.find((l) => /^ {2}b /.test(l))!, /MAINT/);
+    assert.match(
+      lines.find((l) => /^ {2}b /.test(l))!,
+      /MAINT/,
+    );
   });
 
   it('prints the JSON document with --format json', async () => {

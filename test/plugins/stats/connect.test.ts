@@ -6,7 +6,11 @@ import { createTestGateway } from 'tapgate/sdk/testing';
 describe('stats: HTTP connect time', () => {
   it('observes one connect time per new upstream connection, none for reused ones', async () => {
     const gw = await createTestGateway({
-      config: { stats: { bind: '127.0.0.1:0' }, frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } }, backends: { app: { servers: [{ name: 's', address: 'origin:o' }] } } },
+      config: {
+        stats: { bind: '127.0.0.1:0' },
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+        backends: { app: { servers: [{ name: 's', address: 'origin:o' }] } },
+      },
       origins: { o: 'name' },
     });
     const origin = gw.origins.o!;

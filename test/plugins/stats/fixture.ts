@@ -51,7 +51,10 @@ export async function startStats(extra: { health?: object } = {}): Promise<Stats
   });
   const stats = (path: string) => fetch(`http://127.0.0.1:${gw.statsPort}${path}`);
   return {
-    gw, a: gw.origins.a!, b: gw.origins.b!, stats,
+    gw,
+    a: gw.origins.a!,
+    b: gw.origins.b!,
+    stats,
     report: async () => (await (await stats('/stats.json')).json()) as StatsReport,
     close: () => gw.close(),
   };
@@ -68,8 +71,25 @@ export async function knownTraffic(gw: TestGateway): Promise<void> {
 
 /** Values that change from run to run (times, pids, ports, paths), replaced by their type so the golden file pins the shape. */
 const volatile = new Set([
-  'generated_at', 'pid', 'config', 'uptime_s', 'since', 'address', 'since_s', 'connections',
-  'mean_ms', 'p50_ms', 'p90_ms', 'p99_ms', 'duration_ms', 'at', 'seconds', 'mean_us', 'p50_us', 'p99_us', 'calls',
+  'generated_at',
+  'pid',
+  'config',
+  'uptime_s',
+  'since',
+  'address',
+  'since_s',
+  'connections',
+  'mean_ms',
+  'p50_ms',
+  'p90_ms',
+  'p99_ms',
+  'duration_ms',
+  'at',
+  'seconds',
+  'mean_us',
+  'p50_us',
+  'p99_us',
+  'calls',
 ]);
 
 export function normalise(value: unknown, key = ''): unknown {

@@ -111,18 +111,30 @@ describe('stats plugin: HTTP counts', () => {
       'tapgate_server_weight{backend="app",server="a"} 2',
       '# TYPE tapgate_backend_session_seconds histogram',
       'tapgate_plugin_tap_seconds_count{plugin="respond",hook="http.request"} 5',
-    ]) assert.ok(lines.has(line), `missing: ${line}`);
+    ])
+      assert.ok(lines.has(line), `missing: ${line}`);
   });
 
   it('serves one CSV row per frontend, server and backend', async () => {
     const res = await f.stats('/stats.csv');
     assert.match(res.headers.get('content-type')!, /^text\/csv/);
-    const [head, ...rows] = (await res.text()).trimEnd().split('\r\n').map((l) => l.split(','));
+    const [head, ...rows] = (await res.text())
+      .trimEnd()
+      .split('\r\n')
+      .map((l) => l.split(','));
     assert.deepEqual(head, [...csvColumns]);
     const byName = new Map(rows.map((r) => [`${r[0]}/${r[1]}`, Object.fromEntries(head!.map((c, i) => [c, r[i]]))]));
     assert.deepEqual([...byName.keys()], ['web/FRONTEND', 'app/a', 'app/b', 'app/BACKEND', 'dead/x', 'dead/BACKEND']);
     const pick = (key: string, ...cols: string[]) => cols.map((c) => byName.get(key)![c]);
-    assert.deepEqual(pick('web/FRONTEND', 'type', 'sessions_total', 'responses_2xx', 'responses_4xx', 'responses_5xx', 'denied', 'bytes_out'), ['frontend', '36', '30', '5', '1', '1', '100']);
+    assert.deepEqual(pick('web/FRONTEND', 'type', 'sessions_total', 'responses_2xx', 'responses_4xx', 'responses_5xx', 'denied', 'bytes_out'), [
+      'frontend',
+      '36',
+      '30',
+      '5',
+      '1',
+      '1',
+      '100',
+    ]);
     assert.deepEqual(pick('app/a', 'type', 'status', 'weight', 'sessions_total', 'bytes_out'), ['server', 'UP', '2', '20', '20']);
     assert.deepEqual(pick('app/b', 'sessions_total', 'responses_2xx'), ['10', '10']);
     assert.deepEqual(pick('dead/BACKEND', 'type', 'connection_errors', 'retries', 'responses_5xx'), ['backend', '3', '2', '1']);

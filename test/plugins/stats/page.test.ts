@@ -39,7 +39,11 @@ describe('stats page in Chromium', () => {
   it('renders every frontend, backend and server', async () => {
     assert.deepEqual(await page.$$eval('[data-frontend]', (es) => es.map((e) => e.getAttribute('data-frontend'))), ['web']);
     assert.deepEqual(await page.$$eval('[data-backend]', (es) => es.map((e) => e.getAttribute('data-backend'))), ['app', 'dead']);
-    assert.deepEqual(await page.$$eval('tr[data-server]', (es) => es.map((e) => `${e.getAttribute('data-server')} ${e.getAttribute('data-status')}`)), ['app/a UP', 'app/b UP', 'dead/x UP']);
+    assert.deepEqual(await page.$$eval('tr[data-server]', (es) => es.map((e) => `${e.getAttribute('data-server')} ${e.getAttribute('data-status')}`)), [
+      'app/a UP',
+      'app/b UP',
+      'dead/x UP',
+    ]);
     assert.equal(await background('tr[data-server="app/b"]'), colour.UP);
     const a = await page.$eval('tr[data-server="app/a"]', (e) => [...e.querySelectorAll('td')].map((td) => td.textContent));
     assert.equal(a[8], '20', 'sessions total of server a');

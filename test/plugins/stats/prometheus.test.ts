@@ -61,21 +61,41 @@ describe('/metrics with plugins that misuse api.metrics', () => {
     const text = await res.text();
     assert.ok(text.includes(`tapgate_labelled_requests_total{said="say \\"hi\\" \\\\ and\\nbye"} 1\n`), text);
     const families = parsePrometheus(text);
-    assert.deepEqual(families.get('tapgate_labelled_requests_total')!.samples, [{ name: 'tapgate_labelled_requests_total', labels: { said: hostileValue }, value: 1 }]);
+    assert.deepEqual(families.get('tapgate_labelled_requests_total')!.samples, [
+      { name: 'tapgate_labelled_requests_total', labels: { said: hostileValue }, value: 1 },
+    ]);
   });
 
   for (const [what, body, message] of [
-    ['counter({ name, help }) instead of counter(name, help)', `metrics.counter({ name: 'calls_total', help: 'Calls' });`, /plugin "wrong-call" failed to set up: .*counter\('name', 'help'\)/],
-    ['a metric name with a space and a dash', `metrics.counter('a b-c', 'Calls');`, /plugin "wrong-call" failed to set up: .*counter "a b-c" is not a valid metric name/],
-    ['a label name with a dash', `metrics.gauge('queued', 'Queued').bind({ 'queue-name': 'x' });`, /plugin "wrong-call" failed to set up: .*gauge "queued": label name "queue-name" is not valid/],
+    [
+      'counter({ name, help }) instead of counter(name, help)',
+      `metrics.counter({ name: 'calls_total', help: 'Calls' });`,
+      /plugin "wrong-call" failed to set up: .*counter\('name', 'help'\)/,
+    ],
+    [
+      'a metric name with a space and a dash',
+      `metrics.counter('a b-c', 'Calls');`,
+      /plugin "wrong-call" failed to set up: .*counter "a b-c" is not a valid metric name/,
+    ],
+    [
+      'a label name with a dash',
+      `metrics.gauge('queued', 'Queued').bind({ 'queue-name': 'x' });`,
+      /plugin "wrong-call" failed to set up: .*gauge "queued": label name "queue-name" is not valid/,
+    ],
   ] as const) {
     it(`refuses a plugin whose setup calls ${what}, naming the plugin where the config uses it`, async () => {
-      const config = { frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './wrong-call.ts' }] } }, backends: { app: { servers: [{ name: 'a', address: 'origin:app' }] } } };
-      await assert.rejects(createTestGateway({ config, plugins: { './wrong-call.ts': setupCalls('wrong-call', body) }, origins: { app: 'name' } }), (err: Error) => {
-        assert.match(err.message, message);
-        assert.match(err.message, /frontends\.web\.plugins\[0\]/);
-        return true;
-      });
+      const config = {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './wrong-call.ts' }] } },
+        backends: { app: { servers: [{ name: 'a', address: 'origin:app' }] } },
+      };
+      await assert.rejects(
+        createTestGateway({ config, plugins: { './wrong-call.ts': setupCalls('wrong-call', body) }, origins: { app: 'name' } }),
+        (err: Error) => {
+          assert.match(err.message, message);
+          assert.match(err.message, /frontends\.web\.plugins\[0\]/);
+          return true;
+        },
+      );
     });
   }
 });

@@ -44,7 +44,20 @@ describe('stats report', () => {
   it('builds a report from a registry with zeros before any traffic, and escapes every text on the page', () => {
     const registry = testMetrics();
     const hostile = '<img src=x onerror=alert(1)>';
-    const s = server({ name: 'a', backend: 'b', up: false, health: { ...unchecked(), checked: true, lastResult: 'failed', lastError: `body does not contain "${hostile}"`, lastDuration: 2, checks: 3, failedChecks: 3 } });
+    const s = server({
+      name: 'a',
+      backend: 'b',
+      up: false,
+      health: {
+        ...unchecked(),
+        checked: true,
+        lastResult: 'failed',
+        lastError: `body does not contain "${hostile}"`,
+        lastDuration: 2,
+        checks: 3,
+        failedChecks: 3,
+      },
+    });
     const backend = { name: 'b', mode: 'http' as const, balance: 'roundrobin', servers: [s], active: 0, peakActive: 0, queued: 0, peakQueued: 0 };
     const counting = new Counting(registry);
     counting.bindAll(['web'], [backend]);
@@ -60,7 +73,14 @@ describe('stats report', () => {
     assert.deepEqual(report.frontends[0]!.binds, ['[::1]:8080']);
     assert.deepEqual(report.frontends[0]!.sessions, { current: 0, max: 0, total: 0 });
     assert.equal(report.backends[0]!.status, 'DOWN');
-    assert.deepEqual(report.backends[0]!.servers[0]!.check, { result: 'failed', duration_ms: 2, error: `body does not contain "${hostile}"`, at: null, checks: 3, failed: 3 });
+    assert.deepEqual(report.backends[0]!.servers[0]!.check, {
+      result: 'failed',
+      duration_ms: 2,
+      error: `body does not contain "${hostile}"`,
+      at: null,
+      checks: 3,
+      failed: 3,
+    });
     const html = renderTables(report);
     assert.ok(!html.includes('<img'), 'no markup from data');
     assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'));
@@ -80,6 +100,11 @@ describe('stats report', () => {
       // `_bytes_out_total` beside `tapgate_x_bytes_in_total` means `tapgate_x_bytes_out_total`.
       for (const suffix of names.slice(1)) listed.add(first.slice(0, first.indexOf(`_${suffix.split('_')[1]}_`)) + suffix);
     }
-    assert.deepEqual([...listed].sort(), Object.values(M).map((d) => `tapgate_${d.name}`).sort());
+    assert.deepEqual(
+      [...listed].sort(),
+      Object.values(M)
+        .map((d) => `tapgate_${d.name}`)
+        .sort(),
+    );
   });
 });

@@ -62,7 +62,10 @@ describe('stats plugin: TCP sessions', () => {
     assert.equal(be.latency.total.count, 3);
     assert.equal(be.latency.ttfb.count, 0);
     const e1 = be.servers[0]!;
-    assert.deepEqual({ sessions: e1.sessions.total, bytes: e1.bytes, connect: e1.latency.connect.count }, { sessions: 3, bytes: { in: 18, out: 18 }, connect: 3 });
+    assert.deepEqual(
+      { sessions: e1.sessions.total, bytes: e1.bytes, connect: e1.latency.connect.count },
+      { sessions: 3, bytes: { in: 18, out: 18 }, connect: 3 },
+    );
   });
 
   it('counts a session whose server cannot be reached as connection errors and a retry', async () => {
@@ -72,7 +75,10 @@ describe('stats plugin: TCP sessions', () => {
     const fe = r.frontends.find((f) => f.name === 'nowhere')!;
     assert.deepEqual({ sessions: fe.sessions, errors: fe.errors }, { sessions: { current: 0, max: 0, total: 1 }, errors: 1 });
     const be = r.backends.find((b) => b.name === 'nowhere')!;
-    assert.deepEqual({ retries: be.retries, errors: be.errors, connect: be.latency.connect.count }, { retries: 1, errors: { connection: 2, response: 0 }, connect: 0 });
+    assert.deepEqual(
+      { retries: be.retries, errors: be.errors, connect: be.latency.connect.count },
+      { retries: 1, errors: { connection: 2, response: 0 }, connect: 0 },
+    );
     assert.deepEqual(be.servers[0]!.errors, { connection: 2, response: 0 }, 'both tries, on the one server there is');
   });
 });

@@ -19,7 +19,14 @@ describe('stats plugin across two workers and a reload', () => {
         hard_stop_after: '5s',
         stats: { bind: '127.0.0.1:0' },
         frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-        backends: { app: { servers: [{ name: 'a', address: 'origin:a' }, { name: 'b', address: 'origin:b', weight: 1 }] } },
+        backends: {
+          app: {
+            servers: [
+              { name: 'a', address: 'origin:a' },
+              { name: 'b', address: 'origin:b', weight: 1 },
+            ],
+          },
+        },
       },
       origins: { a: 'name', b: 'name' },
     });
@@ -29,7 +36,11 @@ describe('stats plugin across two workers and a reload', () => {
   after(() => master?.close());
 
   const report = async () => (await (await fetch(`http://127.0.0.1:${stats}/stats.json`)).json()) as StatsReport;
-  const metric = async (line: string) => (await (await fetch(`http://127.0.0.1:${stats}/metrics`)).text()).split('\n').find((l) => l.startsWith(line + ' '))?.slice(line.length + 1);
+  const metric = async (line: string) =>
+    (await (await fetch(`http://127.0.0.1:${stats}/metrics`)).text())
+      .split('\n')
+      .find((l) => l.startsWith(line + ' '))
+      ?.slice(line.length + 1);
   /** `n` requests, each on its own connection, so both workers take some. */
   const hit = async (n: number) => {
     for (let i = 0; i < n; i++) assert.equal((await fetch(`http://127.0.0.1:${web}/`, { headers: { connection: 'close' } })).status, 200);
@@ -54,10 +65,14 @@ describe('stats plugin across two workers and a reload', () => {
     assert.equal(reloaded.ok, true, JSON.stringify(reloaded));
     await hit(20);
     // The old workers' totals join once they are gone; until then they answer for themselves.
-    await until(async () => {
-      const r = await report();
-      return r.gateway.generation === 2 && r.gateway.workers.every((w) => w.generation === 2) && r.frontends[0]!.sessions.total === 60;
-    }, 15_000, 'generation 2 alone, 60 requests counted');
+    await until(
+      async () => {
+        const r = await report();
+        return r.gateway.generation === 2 && r.gateway.workers.every((w) => w.generation === 2) && r.frontends[0]!.sessions.total === 60;
+      },
+      15_000,
+      'generation 2 alone, 60 requests counted',
+    );
     const r = await report();
     assert.equal(r.gateway.workers.length, 2);
     assert.deepEqual(servers(r), { a: a.requests.length, b: b.requests.length });

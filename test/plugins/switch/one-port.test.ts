@@ -115,7 +115,13 @@ describe('one port, several protocols (tcp inspection)', () => {
   });
 
   it('the detected protocol and SNI reach route conditions one connection at a time, 40 mixed connections', async () => {
-    const runs = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? ssh().then((x) => assert.match(x, /echo:SSH/)) : i % 3 === 1 ? passThrough().then((x) => assert.equal(x.got, 'db:ping')) : plain().then((x) => assert.equal(x[0], 'plain-web'))));
+    const runs = Array.from({ length: 40 }, (_, i) =>
+      i % 3 === 0
+        ? ssh().then((x) => assert.match(x, /echo:SSH/))
+        : i % 3 === 1
+          ? passThrough().then((x) => assert.equal(x.got, 'db:ping'))
+          : plain().then((x) => assert.equal(x[0], 'plain-web')),
+    );
     await Promise.all(runs);
   });
 });

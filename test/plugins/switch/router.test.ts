@@ -18,7 +18,7 @@ export function request(host: string, path: string, headers: Record<string, stri
 
 /** A seeded PRNG, so a failure reproduces. */
 function prng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
 }
 
 describe('router', () => {
@@ -33,11 +33,15 @@ describe('router', () => {
       for (let i = 0; i < 30; i++) {
         const kind = Math.floor(random() * 5);
         const match =
-          kind === 0 ? { host: pick(patterns) }
-          : kind === 1 ? { host: [pick(patterns), pick(patterns)], path: pick(paths) }
-          : kind === 2 ? { path: pick(paths) }
-          : kind === 3 ? { any: [{ host: pick(patterns) }, { header: { 'x-k': '1' } }] }
-          : { all: [{ path: pick(paths) }, { host: pick(patterns) }] };
+          kind === 0
+            ? { host: pick(patterns) }
+            : kind === 1
+              ? { host: [pick(patterns), pick(patterns)], path: pick(paths) }
+              : kind === 2
+                ? { path: pick(paths) }
+                : kind === 3
+                  ? { any: [{ host: pick(patterns) }, { header: { 'x-k': '1' } }] }
+                  : { all: [{ path: pick(paths) }, { host: pick(patterns) }] };
         routes.push(route(i, match));
       }
       if (random() < 0.5) routes.push(route(routes.length, undefined));

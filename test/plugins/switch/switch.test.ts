@@ -219,8 +219,15 @@ backends:
       /routes\[5\]\.name: route name "dup" is already used by routes\[4\]/,
       /routes\[5\]\.match\.any: expected a list of conditions under "any"/,
     ];
-    for (const e of expected) assert.ok(problems.some((p) => e.test(p)), `expected ${e} in:\n${problems.join('\n')}`);
-    assert.ok(problems.every((p) => /:\d+:\d+: error:/.test(p)), `every problem has a line: \n${problems.join('\n')}`);
+    for (const e of expected)
+      assert.ok(
+        problems.some((p) => e.test(p)),
+        `expected ${e} in:\n${problems.join('\n')}`,
+      );
+    assert.ok(
+      problems.every((p) => /:\d+:\d+: error:/.test(p)),
+      `every problem has a line: \n${problems.join('\n')}`,
+    );
   });
 
   it('a tcp route hands off to an existing frontend and not also to a backend', async () => {
@@ -242,10 +249,22 @@ frontends:
 backends:
   app: { servers: [{ name: s, address: 127.0.0.1:1 }] }
 `);
-    assert.ok(problems.some((p) => /routes\[0\]\.frontend: frontend "webb" does not exist \(did you mean "web"\?\)/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /routes\[1\]\.frontend: a route hands its connection to a frontend or sends it to a backend, not both/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /frontends\.lonely: frontend "lonely" has no "bind" and no tcp route hands connections to it/.test(p)), problems.join('\n'));
-    assert.ok(problems.some((p) => /backend "app" is used by both http and tcp frontends/.test(p)), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => /routes\[0\]\.frontend: frontend "webb" does not exist \(did you mean "web"\?\)/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /routes\[1\]\.frontend: a route hands its connection to a frontend or sends it to a backend, not both/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /frontends\.lonely: frontend "lonely" has no "bind" and no tcp route hands connections to it/.test(p)),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => /backend "app" is used by both http and tcp frontends/.test(p)),
+      problems.join('\n'),
+    );
   });
 });
 
@@ -284,7 +303,10 @@ describe('matchers from plugins, and tcp routes on addresses', () => {
       config: `plugins: [./path-depth.ts]\nfrontends:\n  web:\n    bind: 127.0.0.1:0\n    default_backend: app\n    routes:\n      - match: { path_depth: zero }\n        backend: app\nbackends:\n  app: { servers: [{ name: s, address: 127.0.0.1:1 }] }\n`,
       plugins: { './path-depth.ts': plugin },
     });
-    assert.deepEqual(r.problems.map((p) => `${p.path}: ${p.message}`), ['frontends.web.routes[0].match.path_depth: matcher "path_depth": expected a number, found "zero"']);
+    assert.deepEqual(
+      r.problems.map((p) => `${p.path}: ${p.message}`),
+      ['frontends.web.routes[0].match.path_depth: matcher "path_depth": expected a number, found "zero"'],
+    );
   });
 
   it('a tcp frontend routing only on addresses and ports does not wait for bytes', async () => {
