@@ -44,6 +44,12 @@ export interface ClientResponse {
   /** False: the connection closes after this answer (HTTP/1.x). */
   shouldKeepAlive: boolean;
   writeHead(status: number, headers: Record<string, string | string[]>): unknown;
+  /**
+   * An interim (1xx) response before the final one: `103 Early Hints`, a server's own
+   * `100 Continue`. Sent only while no final head was, and only to clients that can take
+   * one (HTTP/1.1 and HTTP/2; never HTTP/1.0); otherwise dropped.
+   */
+  writeInformational(status: number, headers: Record<string, string | string[]>): void;
   write(chunk: Uint8Array | string): boolean;
   end(chunk?: Uint8Array | string): unknown;
   /** Trailer fields sent after the body (HTTP/2; chunked HTTP/1.1). */

@@ -432,7 +432,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[]>): void {
-    if (status < 200) return; // 1xx: the client gets its own 100-continue from the server side.
+    if (status < 200) return this.#informational(status, headers);
     const ctx = this.ctx;
     ctx.timings.ttfb = performance.now() - ctx.timings.start;
     const connection = headers.connection;
@@ -497,6 +497,29 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   }
 
   /** False when the head cannot be written (a tap set a header no HTTP message may carry): the request then fails with a 502. */
+  /**
+   * A server's interim response (103 Early Hints, its own 100 Continue) goes on to the
+   * client as it came, hop-by-hop fields removed; plugins and the cache see only the final
+   * one. The client's side drops it where the client cannot take one (HTTP/1.0).
+   */
+  #informational(status: number, headers: Record<string, string | string[]>): void {
+    if (this.#done || status === 101) return;
+    const connection = headers.connection;
+    const named = connection
+      ? String(connection)
+          .toLowerCase()
+          .split(',')
+          .map((n) => n.trim())
+      : [];
+    const fields: Record<string, string | string[]> = {};
+    for (const name in headers) if (!hopByHop.has(name) && !named.includes(name)) fields[name] = headers[name]!;
+    try {
+      this.res.writeInformational(status, fields);
+    } catch {
+      // A field the client's side refuses to write: the interim response is dropped, the final one still comes.
+    }
+  }
+
   #writeHead(status: number, headers: HttpHeaders): boolean {
     if (this.env.draining) headers.connection = 'close';
     try {

@@ -231,7 +231,11 @@ class Connection {
       raw = raw ? [...this.#early, ...raw] : this.#early;
       this.#early = undefined;
     }
-    if (status < 200 && status !== 101) return 0; // 100 Continue, 103: not passed on
+    if (status < 200 && status !== 101) {
+      // 100 Continue, 103 Early Hints: passed on as they come; the final response follows on the same exchange.
+      exchange.informational(status, message, headersOf(raw ?? []));
+      return 0;
+    }
     const headers = headersOf(raw ?? []);
     this.#keepAlive = keepAlive;
     const hint = headers['keep-alive'];
@@ -450,6 +454,11 @@ class Exchange implements Dispatcher.DispatchController {
   #retrying = false;
   /** The request's head as it is written (each try the same). */
   requestHead = '';
+
+  /** An interim (1xx) response: told to the handler, the exchange not started. */
+  informational(status: number, message: string, headers: HttpHeaders): void {
+    if (!this.#done && !this.started) this.handler.onResponseStart?.(this, status, headers as Record<string, string | string[]>, message);
+  }
 
   head(status: number, message: string, headers: HttpHeaders): void {
     this.started = true;

@@ -218,6 +218,11 @@ class H2Call implements Dispatcher.DispatchController {
       this.timeouts.server,
     );
     let trailers: Record<string, string | string[]> = {};
+    // Interim responses (103 Early Hints, 100 Continue) before the final head: passed on as they come.
+    stream.on('headers', (raw: IncomingHttpHeaders) => {
+      const { status, headers: fields } = split(raw);
+      if (!this.#done && status >= 100 && status < 200) this.handler.onResponseStart?.(this, status, fields, '');
+    });
     stream.on('response', (raw: IncomingHttpHeaders) => {
       clearTimeout(this.#headTimer);
       const { status, headers: fields } = split(raw);

@@ -426,6 +426,9 @@ class SubrequestResponse extends EventEmitter implements ClientResponse {
     });
   }
 
+  /** A subrequest's answer is its final response: interim ones are not kept. */
+  writeInformational(): void {}
+
   writeHead(status: number, headers: Record<string, string | string[] | undefined>): this {
     this.headersSent = true;
     this.#status = status;

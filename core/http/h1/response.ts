@@ -118,6 +118,18 @@ export class H1Response implements ClientResponse {
     return this;
   }
 
+  writeInformational(status: number, headers: Record<string, string | string[]>): void {
+    if (this.http10 || this.headersSent || this.socket.destroyed || status < 100 || status > 199 || status === 101) return;
+    let head = statusLine(status);
+    for (const name in headers) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      checkName(name);
+      head += fieldLines(name, value);
+    }
+    this.socket.write(head + '\r\n', 'latin1');
+  }
+
   write(chunk: Uint8Array | string): boolean {
     const socket = this.socket;
     if (this.writableFinished || socket.destroyed) return false;

@@ -118,6 +118,20 @@ export class H2Response implements ClientResponse {
     return this.stream.writableNeedDrain;
   }
 
+  writeInformational(status: number, headers: Record<string, string | string[]>): void {
+    const stream = this.stream;
+    if (this.#headSent || stream.destroyed || stream.closed || stream.headersSent || status < 100 || status > 199 || status === 101) return;
+    const head: OutgoingHttpHeaders = { ':status': status };
+    for (const name in headers) {
+      const key = name.toLowerCase();
+      if (headers[name] === undefined || hopByHop.has(key) || key === 'host') continue;
+      validateHeaderName(key);
+      validateHeaderValue(key, headers[name] as string);
+      head[key] = headers[name];
+    }
+    stream.additionalHeaders(head);
+  }
+
   writeHead(status: number, headers: Record<string, string | string[]>): this {
     const head: OutgoingHttpHeaders = { ':status': status };
     for (const name in headers) {
