@@ -14,6 +14,17 @@ const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** The client connection preface of cleartext HTTP/2 with prior knowledge (RFC 9113 3.4). */
 const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** Its first line: a client that sent it whole meant HTTP/2, whatever follows. */
+const prefaceLine = 'PRI * HTTP/2.0\r\n'.length;
+/**
+ * What a broken HTTP/2 preface gets (RFC 9113 3.4): the server's own preface (an empty
+ * SETTINGS frame), then GOAWAY with PROTOCOL_ERROR, last stream 0.
+ */
+const refusedPreface = Buffer.from([
+  ...[0, 0, 0, 0x04, 0, 0, 0, 0, 0], // SETTINGS, empty
+  ...[0, 0, 8, 0x07, 0, 0, 0, 0, 0], // GOAWAY on stream 0, 8 bytes:
+  ...[0, 0, 0, 0, 0, 0, 0, 0x01], // last stream 0, PROTOCOL_ERROR
+]);
 
 /**
  * Whether the client ended a closed stream with RST_STREAM: not the gateway's own reset, and
@@ -101,8 +112,20 @@ export class H2Engine {
     const onData = (chunk: Buffer) => {
       seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
       const n = Math.min(seen.length, preface.length);
-      if (!seen.subarray(0, n).equals(preface.subarray(0, n))) decide(false);
-      else if (n === preface.length) decide(true);
+      if (seen.subarray(0, n).equals(preface.subarray(0, n))) {
+        if (n === preface.length) decide(true);
+        return;
+      }
+      // Its first line was HTTP/2's: an HTTP/2 client whose preface broke gets HTTP/2's answer, not HTTP/1's 400.
+      if (seen.length >= prefaceLine && seen.subarray(0, prefaceLine).equals(preface.subarray(0, prefaceLine))) {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.off('timeout', onSilence);
+        socket.setTimeout(0);
+        socket.end(refusedPreface);
+        return;
+      }
+      decide(false);
     };
     const onEnd = () => decide(false);
     // A client that sends nothing gets what a silent HTTP/1.x client gets: closed after client_headers.
