@@ -18,6 +18,10 @@ import { createVerifier, secretKey, type Outcome } from './verify.ts';
 
 const OneOrMore = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const knownAlgorithms: readonly string[] = [...asymmetricAlgorithms, ...hmacAlgorithms];
+/** An HMAC secret as long as the algorithm's hash at least (RFC 7518 §3.2): shorter, it is the weak link. */
+const secretBytes: Record<string, number> = { HS256: 32, HS384: 48, HS512: 64 };
+/** The HMAC algorithms a secret of this many bytes is long enough for. */
+const hmacFor = (bytes: number) => hmacAlgorithms.filter((alg) => bytes >= secretBytes[alg]!);
 
 const KeyEntry = z.union([
   z
@@ -66,7 +70,7 @@ const Options = z
         timeout: Duration.default(5_000),
       })
       .default({ max_age: 10 * 60_000, cooldown: 30_000, timeout: 5_000 }),
-    /** HMAC secret (HS256/384/512), 32 bytes at least; or `secret_file`. Only then are HS* tokens accepted. */
+    /** HMAC secret, as long as the hash at least: 32 bytes for HS256, 48 for HS384, 64 for HS512; or `secret_file`. Only then are HS* tokens accepted. */
     secret: z.string().min(32, 'expected a secret of 32 bytes at least').optional(),
     secret_file: z.string().min(1).optional(),
     /** Allowed `alg` values; default: what the keys can verify (and HS* with a secret). `none` never. */
@@ -105,6 +109,11 @@ const Options = z
       if (alg.toLowerCase() === 'none') issue(['algorithms', i], 'alg "none" (unsigned tokens) is never accepted');
       else if (!knownAlgorithms.includes(alg)) issue(['algorithms', i], `unknown algorithm "${alg}": expected one of ${knownAlgorithms.join(', ')}`);
       else if (alg.startsWith('HS') && !hasSecret) issue(['algorithms', i], `${alg} needs a \`secret\`: HMAC is never checked with a public key`);
+      else if (alg.startsWith('HS') && o.secret !== undefined && Buffer.byteLength(o.secret) < secretBytes[alg]!)
+        issue(
+          ['algorithms', i],
+          `${alg} needs a secret of ${secretBytes[alg]} bytes at least (its hash's length); \`secret\` has ${Buffer.byteLength(o.secret)}`,
+        );
       else if (!alg.startsWith('HS') && !o.keys.length && o.jwks_url === undefined)
         issue(['algorithms', i], `${alg} needs public keys (\`keys\` or \`jwks_url\`)`);
     });
@@ -175,6 +184,10 @@ export default definePlugin({
     if (api.scope.kind !== 'gateway' && api.scope.mode !== 'http')
       throw new Error(`jwt works in http mode; frontend "${api.scope.frontend}" is in ${api.scope.mode} mode`);
     const local = loadLocalKeys(o.keys as KeySource[], api.dir);
+    const skipped = api.metrics.counter(
+      'jwt_jwks_keys_skipped_total',
+      'Keys of a fetched JWKS left out: weak (short or ROCA modulus, low exponent), or not usable',
+    );
     const remote =
       o.jwks_url === undefined
         ? undefined
@@ -186,6 +199,7 @@ export default definePlugin({
             now: api.now,
             log: api.log,
             fetch: api.fetch,
+            skipped: () => skipped.inc(),
           });
     let secret = o.secret === undefined ? undefined : Buffer.from(o.secret, 'utf8');
     if (o.secret_file !== undefined) {
@@ -195,10 +209,15 @@ export default definePlugin({
         throw new Error(`secret_file (${o.secret_file}): ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'unreadable'}`);
       }
       if (secret.length < 32) throw new Error(`secret_file (${o.secret_file}): expected a secret of 32 bytes at least`);
+      const short = o.algorithms?.find((alg) => alg.startsWith('HS') && secret!.length < secretBytes[alg]!);
+      if (short) throw new Error(`secret_file (${o.secret_file}): ${short} needs a secret of ${secretBytes[short]} bytes at least; it has ${secret.length}`);
     }
-    // Default: what the configured keys can verify (any asymmetric alg when keys come from a URL), and HMAC only with a secret.
+    // Default: what the configured keys can verify (any asymmetric alg when keys come from a URL), and HMAC only with a secret long enough.
     const algorithms = new Set(
-      o.algorithms ?? [...(remote ? asymmetricAlgorithms : new Set(local.flatMap((k) => [...k.algorithms]))), ...(secret !== undefined ? hmacAlgorithms : [])],
+      o.algorithms ?? [
+        ...(remote ? asymmetricAlgorithms : new Set(local.flatMap((k) => [...k.algorithms]))),
+        ...(secret !== undefined ? hmacFor(secret.length) : []),
+      ],
     );
     const verify = createVerifier({
       keys: new KeySet(local, remote),
@@ -217,8 +236,12 @@ export default definePlugin({
     });
     const readToken = tokenReader(o.from);
 
-    const requests = api.metrics.counter('jwt_requests_total', 'Requests checked by the jwt plugin, by result (accepted, missing, invalid, forbidden)');
+    const requests = api.metrics.counter(
+      'jwt_requests_total',
+      'Requests checked by the jwt plugin, by result (accepted, missing, invalid, forbidden, unavailable)',
+    );
     const counted = {
+      unavailable: requests.bind({ result: 'unavailable' }),
       accepted: requests.bind({ result: 'accepted' }),
       missing: requests.bind({ result: 'missing' }),
       invalid: requests.bind({ result: 'invalid' }),
@@ -231,6 +254,7 @@ export default definePlugin({
       body,
     });
     const missingBody = json({ error: 'unauthorized', error_description: 'a bearer token is required' });
+    const unavailableBody = json({ error: 'temporarily_unavailable', error_description: 'the keys to verify the token are not known yet' });
 
     const decide = (ctx: HttpContext, outcome: Outcome): HttpAnswer | undefined => {
       if (outcome.ok) {
@@ -238,6 +262,15 @@ export default definePlugin({
         ctx.state.claims = outcome.claims;
         if (typeof outcome.claims.sub === 'string') ctx.setLogField('jwt_sub', outcome.claims.sub);
         return undefined;
+      }
+      // No key for it while the JWKS has never answered: not the client's fault, so no 401.
+      if (remote && !remote.known && outcome.description === 'unknown key' && outcome.reason !== 'unusable kid') {
+        counted.unavailable.inc();
+        return {
+          status: 503,
+          headers: { 'retry-after': String(remote.retryAfter()), 'content-type': 'application/json', 'cache-control': 'no-store' },
+          body: unavailableBody,
+        };
       }
       (outcome.status === 403 ? counted.forbidden : counted.invalid).inc();
       api.log.debug({ request: ctx.id, description: outcome.description, reason: outcome.reason }, 'token refused');

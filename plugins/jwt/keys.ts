@@ -5,6 +5,11 @@
 // the document stops verifying after the next fetch. A key is found by its `kid` in a
 // map, never by anything built from the token (no path, no URL: `jku`, `x5u` and an
 // embedded `jwk` are never looked at). Symmetric keys never come from a key set.
+//
+// Weak keys are refused where they enter (a configured key is a setup error, so a
+// `check` problem; a key in a fetched document is skipped with a warning): RSA moduli
+// under 2048 bits or with the ROCA fingerprint (CVE-2017-15361), public exponents that
+// are even or below 65537; EC points off their curve are refused by Node itself.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -36,11 +41,43 @@ export type KeySource = { file: string; kid?: string; alg?: string } | { jwk: Re
 
 const typeOf = (key: KeyObject) => (key.asymmetricKeyType === 'ec' ? `ec:${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType));
 
+/**
+ * ROCA (Nemec et al., CCS 2017; the authors' `roca-detect`): the primes of a vulnerable
+ * key are 65537^a mod M plus a multiple of M, M the product of the primes below, so the
+ * modulus mod each of these primes lies in the subgroup 65537 generates mod that prime.
+ * Each entry is that subgroup as a bit mask (bit r set: residue r is in it).
+ */
+const rocaPrimes = [
+  3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163,
+  167,
+];
+const rocaMasks = rocaPrimes.map((p) => {
+  let mask = 0n;
+  for (let r = 1, g = 65537 % p; !(mask & (1n << BigInt(r))); r = (r * g) % p) mask |= 1n << BigInt(r);
+  return mask;
+});
+
+/** The modulus has the ROCA fingerprint (a random modulus has it with a probability near 2^-154). */
+export function hasRocaFingerprint(n: bigint): boolean {
+  return rocaPrimes.every((p, i) => (rocaMasks[i]! >> (n % BigInt(p))) & 1n);
+}
+
+/** Why an RSA public key is too weak to trust, or undefined (NIST SP 800-56B, 800-89). */
+function rsaWeakness(key: KeyObject): string | undefined {
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < 2048) return `an RSA key of ${bits} bits is too short: 2048 at least`;
+  const e = key.asymmetricKeyDetails?.publicExponent ?? 0n;
+  if (e % 2n === 0n || e < 65537n) return `an RSA public exponent of ${e} is weak: expected an odd exponent of 65537 at least`;
+  const n = BigInt(`0x${Buffer.from((key.export({ format: 'jwk' }) as { n: string }).n, 'base64url').toString('hex')}`);
+  if (hasRocaFingerprint(n)) return 'the RSA modulus has the ROCA fingerprint (CVE-2017-15361): its private key can be computed';
+  return undefined;
+}
+
 /** The key with its algorithms, or why it cannot verify anything we allow. */
 function verificationKey(key: KeyObject, kid: string | undefined, alg: string | undefined): VerificationKey {
   if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
-    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bits < 2048) throw new Error(`an RSA key of ${bits} bits is too short: 2048 at least`);
+    const weakness = rsaWeakness(key);
+    if (weakness) throw new Error(weakness);
   }
   const possible = algorithmsByType[typeOf(key)];
   if (!possible) throw new Error(`a ${typeOf(key).replace(':', ' key on ')} key cannot verify JWTs: expected RSA, EC (P-256, P-384, P-521) or Ed25519`);
@@ -61,11 +98,22 @@ function fromJwk(jwk: Record<string, unknown>): VerificationKey | undefined {
   if (jwk.alg !== undefined && typeof jwk.alg !== 'string') throw new Error('a JWK\'s "alg" must be a string');
   // Only the public members: a private JWK given by mistake still yields its public key.
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, ...pub } = jwk;
-  return verificationKey(createPublicKey({ key: pub as never, format: 'jwk' }), jwk.kid as string | undefined, jwk.alg as string | undefined);
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pub as never, format: 'jwk' });
+  } catch (err) {
+    // Node checks an EC point against its curve here: one off the curve is refused.
+    if (jwk.kty === 'EC') throw new Error('not a valid EC public key (a point on its curve)');
+    throw err;
+  }
+  return verificationKey(key, jwk.kid as string | undefined, jwk.alg as string | undefined);
 }
 
-/** A JWKS document's usable keys. */
-export function fromJwks(doc: unknown): VerificationKey[] {
+/**
+ * A JWKS document's usable keys. Without `skip` a key that cannot be used is an error;
+ * with it (a fetched document) that key is left out and `skip` told why.
+ */
+export function fromJwks(doc: unknown, skip?: (why: string) => void): VerificationKey[] {
   if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('expected a JWKS: { "keys": [ ... ] }');
   const out: VerificationKey[] = [];
   for (const [i, jwk] of (doc as { keys: unknown[] }).keys.entries()) {
@@ -74,9 +122,10 @@ export function fromJwks(doc: unknown): VerificationKey[] {
       const key = fromJwk(jwk as Record<string, unknown>);
       if (key) out.push(key);
     } catch (err) {
-      throw new Error(
-        `keys[${i}]${typeof (jwk as { kid?: unknown }).kid === 'string' ? ` (kid "${(jwk as { kid: string }).kid}")` : ''}: ${(err as Error).message}`,
-      );
+      const e = err as NodeJS.ErrnoException;
+      const why = `keys[${i}]${typeof (jwk as { kid?: unknown }).kid === 'string' ? ` (kid "${(jwk as { kid: string }).kid}")` : ''}: ${e.code?.startsWith('ERR_') ? 'not a usable public key' : e.message}`;
+      if (!skip) throw new Error(why);
+      skip(why);
     }
   }
   return out;
@@ -126,17 +175,21 @@ export interface RemoteOptions {
   url: string;
   /** A document older than this is fetched again (in the background: the old keys serve meanwhile). */
   maxAge: number;
-  /** Fetches happen at most this often, whatever tokens ask for. */
+  /** Fetches happen at most this often, whatever tokens ask for; also the longest wait between tries before the first document. */
   cooldown: number;
   timeout: number;
   now: () => number;
   log: Logger;
   /** The plugin's `api.fetch`: `url` is named in its options, so it may be fetched. */
   fetch: PluginApi['fetch'];
+  /** Told of each key of a fetched document that is left out (weak, or not usable). */
+  skipped: () => void;
 }
 
 /** Bytes of a JWKS document read at most. */
 const maxDocument = 512 * 1024;
+/** The first wait before trying again when no document was ever fetched; it doubles up to the cooldown. */
+const firstRetry = 500;
 
 export class RemoteJwks {
   #keys: readonly VerificationKey[] = [];
@@ -144,8 +197,22 @@ export class RemoteJwks {
   #triedAt = -Infinity;
   #fetching: Promise<void> | undefined;
   #closed = new AbortController();
+  /** Until a first document: the next try, its time (ms, wall clock), and the wait after it. */
+  #retry: NodeJS.Timeout | undefined;
+  #retryAt = 0;
+  #retryDelay = firstRetry;
 
   constructor(readonly o: RemoteOptions) {}
+
+  /** A document was fetched: until then a token needing its keys cannot be judged either way. */
+  get known(): boolean {
+    return this.#fetchedAt !== -Infinity;
+  }
+
+  /** Seconds until the next try while no document is known (1 at least). */
+  retryAfter(): number {
+    return Math.max(1, Math.ceil((this.#retryAt - Date.now()) / 1000));
+  }
 
   /** The keys held now; an old document starts a refresh in the background. */
   keys(): readonly VerificationKey[] {
@@ -164,6 +231,7 @@ export class RemoteJwks {
 
   close(): void {
     this.#closed.abort();
+    clearTimeout(this.#retry);
   }
 
   async #fetch(): Promise<void> {
@@ -177,15 +245,32 @@ export class RemoteJwks {
       });
       // A redirect is not followed: an answer like any other that is not the document.
       if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
-      const keys = fromJwks(res.json());
+      const keys = fromJwks(res.json(), (why) => {
+        this.o.skipped();
+        this.o.log.warn({ url: this.o.url, reason: why }, 'JWKS key skipped');
+      });
       this.#keys = keys;
       this.#fetchedAt = this.o.now();
       this.o.log.debug({ url: this.o.url, keys: keys.length }, 'JWKS fetched');
     } catch (err) {
       if (this.#closed.signal.aborted) return;
-      // The keys held so far keep serving.
+      // The keys held so far keep serving; with none yet, try again soon rather than after the cooldown.
       this.o.log.warn({ url: this.o.url, reason: (err as Error).message }, 'JWKS fetch failed');
+      if (!this.known) this.#retrySoon();
     }
+  }
+
+  #retrySoon(): void {
+    if (this.#retry) return;
+    const delay = Math.min(this.#retryDelay, this.o.cooldown);
+    this.#retryDelay = delay * 2;
+    this.#retryAt = Date.now() + delay;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#triedAt = -Infinity;
+      void this.refresh();
+    }, delay);
+    this.#retry.unref();
   }
 }
 

@@ -166,10 +166,10 @@ describe('jwt with a remote JWKS it must not take', () => {
     server?.close();
   });
 
-  it('a document over 512 KiB, or a redirect (never followed), gives no keys; the document itself does', async () => {
+  it('a document over 512 KiB, or a redirect (never followed), gives no keys (503 until one does); the document itself does', async () => {
     const token = bearer(await sign(key));
-    assert.equal((await get(gw.url('/big'), token)).status, 401);
-    assert.equal((await get(gw.url('/moved'), token)).status, 401);
+    assert.equal((await get(gw.url('/big'), token)).status, 503);
+    assert.equal((await get(gw.url('/moved'), token)).status, 503);
     assert.ok(served.includes('/big.json') && served.includes('/moved.json'), served.join(' '));
     assert.equal(served.includes('/elsewhere.json'), false, 'the redirect was not followed');
     assert.equal((await get(gw.url('/good'), token)).status, 200);
@@ -248,5 +248,60 @@ describe('routing on claims', () => {
       }),
       /routes\[0\]\.match\.claim/,
     );
+  });
+});
+
+describe('jwt with a JWKS that is down when the gateway starts', () => {
+  let key: TestKey;
+  let port = 0;
+  let server: http.Server | undefined;
+  let gw: TestGateway;
+
+  before(async () => {
+    key = await makeKey('ES256', 'k');
+    // A port nobody listens on yet: the JWKS comes up there later.
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    gw = await createTestGateway({
+      config: {
+        frontends: {
+          web: {
+            bind: '127.0.0.1:0',
+            default_backend: 'app',
+            plugins: [{ use: 'jwt', options: { jwks_url: `http://127.0.0.1:${port}/jwks.json`, jwks_cache: { cooldown: '30s' } } }],
+          },
+        },
+        backends: { app: { servers: [{ name: 's1', address: 'origin:app' }] } },
+      },
+      origins: { app: 'name' },
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    server?.close();
+  });
+
+  it('answers 503 with Retry-After while no keys are known, not 401', async () => {
+    const r = await get(gw.url('/'), bearer(await sign(key)));
+    assert.equal(r.status, 503, r.body);
+    assert.match(String(r.headers['retry-after']), /^[1-9]\d*$/);
+    assert.equal(r.headers['www-authenticate'], undefined);
+    assert.equal((await get(gw.url('/'))).status, 401, 'no token at all is still the client’s to fix');
+  });
+
+  it('tries again within seconds, not after the cooldown, and verifies once the JWKS answers', async () => {
+    server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [key.jwk] })));
+    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
+    // The plugins' clock stands still: only the short back-off can bring the keys.
+    const started = Date.now();
+    let status = 0;
+    while (status !== 200 && Date.now() - started < 10_000) {
+      status = (await get(gw.url('/'), bearer(await sign(key)))).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(status, 200, 'verified within 10 s of the JWKS coming up');
   });
 });
