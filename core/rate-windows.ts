@@ -34,16 +34,39 @@ export class WindowCounters {
       cell.current = 0;
       cell.windowStart = start;
     }
-    const overlap = 1 - (now - start) / o.window;
-    const used = cell.previous * overlap + cell.current;
-    const reset = start + o.window - now;
+    const elapsed = now - start;
+    const used = cell.previous * (1 - elapsed / o.window) + cell.current;
+    const windowEnd = o.window - elapsed;
     if (used + cost <= o.limit) {
       cell.current += cost;
-      return { allowed: true, remaining: Math.max(0, Math.floor(o.limit - used - cost)), retryAfter: 0, reset };
+      const remaining = Math.max(0, Math.floor(o.limit - used - cost));
+      // Nothing left: `reset` (RateLimit's `t`) must not come before the next `cost` fits.
+      const reset = remaining > 0 ? windowEnd : Math.max(windowEnd, waitFor(cell, elapsed, o.window, o.limit, cost));
+      return { allowed: true, remaining, retryAfter: 0, reset };
     }
-    // Refused: when will the previous window's weight have shrunk enough (or the window turned)?
-    const excess = used + cost - o.limit;
-    const retryAfter = cell.previous > 0 && cell.current + cost <= o.limit ? Math.ceil((excess / cell.previous) * o.window) : reset;
-    return { allowed: false, remaining: 0, retryAfter: Math.min(retryAfter, reset + o.window), reset };
+    const retryAfter = waitFor(cell, elapsed, o.window, o.limit, cost);
+    return { allowed: false, remaining: 0, retryAfter, reset: Math.max(windowEnd, retryAfter) };
   }
+}
+
+/**
+ * ms from now (`elapsed` into the current window) until `cost` fits, if nothing more is
+ * counted: never sooner than the decision above would allow it, and the first whole ms
+ * that it does. The estimate only falls as time passes (at a window's end the current
+ * count becomes the previous one, at full weight), so the moment is in this window or
+ * the next; each candidate is checked with the same formula that decides. A `cost`
+ * above `limit` never fits: the answer is then the end of the next window.
+ */
+function waitFor(cell: Cell, elapsed: number, window: number, limit: number, cost: number): number {
+  const fits = (previous: number, current: number, at: number) => previous * (1 - at / window) + current + cost <= limit;
+  if (cell.current + cost <= limit) {
+    // In this window, as the previous window's weight shrinks (at its end it weighs nothing).
+    let at = cell.previous > 0 ? Math.max(elapsed, Math.ceil(window * (1 - (limit - cell.current - cost) / cell.previous))) : elapsed;
+    while (at < window && !fits(cell.previous, cell.current, at)) at++;
+    return at - elapsed;
+  }
+  // In the next window, where this window's count weighs as the previous; two windows on, nothing counts.
+  let at = cost <= limit ? Math.max(0, Math.ceil(window * (1 - (limit - cost) / cell.current))) : window;
+  while (at < window && !fits(cell.current, 0, at)) at++;
+  return window - elapsed + at;
 }

@@ -87,9 +87,9 @@ export interface TakeResult {
   allowed: boolean;
   /** Units left in the current window after this take (0 when refused). */
   remaining: number;
-  /** ms until enough of the window has passed for `cost` to fit again (0 when allowed). */
+  /** ms until `cost` fits again if nothing more is counted, never sooner (0 when allowed). */
   retryAfter: number;
-  /** ms until the current fixed window ends (for RateLimit-Reset). */
+  /** ms until the current fixed window ends, or later if the next `cost` would not fit by then (RateLimit's `t`). */
   reset: number;
 }
 /** Balancing algorithms, route matchers, protocol detectors: one shape, `{ name, options, create }`. */

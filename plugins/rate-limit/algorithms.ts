@@ -29,15 +29,39 @@ export function slidingWindow(cell: WindowCell, now: number, limit: number, wind
     cell.current = 0;
     cell.start = start;
   }
-  const used = cell.previous * (1 - (now - start) / window) + cell.current;
-  const reset = start + window - now;
+  const elapsed = now - start;
+  const used = cell.previous * (1 - elapsed / window) + cell.current;
+  const windowEnd = window - elapsed;
   if (used + 1 <= limit) {
     cell.current += 1;
-    return { allowed: true, remaining: Math.max(0, Math.floor(limit - used - 1)), retryAfter: 0, reset };
+    const remaining = Math.max(0, Math.floor(limit - used - 1));
+    // Nothing left: `t` must not come before the next request fits.
+    const reset = remaining > 0 ? windowEnd : Math.max(windowEnd, windowWait(cell, elapsed, window, limit));
+    return { allowed: true, remaining, retryAfter: 0, reset };
   }
-  // When will the previous window's weight have shrunk enough (or the window turned)?
-  const retryAfter = cell.previous > 0 && cell.current + 1 <= limit ? Math.ceil(((used + 1 - limit) / cell.previous) * window) : reset;
-  return { allowed: false, remaining: 0, retryAfter: Math.min(retryAfter, reset + window), reset };
+  const retryAfter = windowWait(cell, elapsed, window, limit);
+  return { allowed: false, remaining: 0, retryAfter, reset: Math.max(windowEnd, retryAfter) };
+}
+
+/**
+ * ms from now (`elapsed` into the current window) until one more request fits, if no
+ * other is counted: never sooner than `slidingWindow` would allow it, and the first whole
+ * ms that it does. The estimate only falls as time passes (at a window's end the current
+ * count becomes the previous one, at full weight), so the moment is in this window or
+ * the next; each candidate is checked with the formula that decides.
+ */
+function windowWait(cell: WindowCell, elapsed: number, window: number, limit: number): number {
+  const fits = (previous: number, current: number, at: number) => previous * (1 - at / window) + current + 1 <= limit;
+  if (cell.current + 1 <= limit) {
+    // In this window, as the previous window's weight shrinks (at its end it weighs nothing).
+    let at = cell.previous > 0 ? Math.max(elapsed, Math.ceil(window * (1 - (limit - cell.current - 1) / cell.previous))) : elapsed;
+    while (at < window && !fits(cell.previous, cell.current, at)) at++;
+    return at - elapsed;
+  }
+  // In the next window, where this window's count weighs as the previous.
+  let at = Math.max(0, Math.ceil(window * (1 - (limit - 1) / cell.current)));
+  while (at < window && !fits(cell.current, 0, at)) at++;
+  return window - elapsed + at;
 }
 
 /** A bucket of at most `burst` tokens, refilled continuously at `rate` tokens per ms; a request takes one. */
@@ -47,11 +71,18 @@ export interface BucketCell {
 }
 
 export function tokenBucket(cell: BucketCell, now: number, rate: number, burst: number): Decision {
-  cell.tokens = Math.min(burst, cell.tokens + Math.max(0, now - cell.at) * rate);
-  cell.at = now;
-  if (cell.tokens >= 1) {
-    cell.tokens -= 1;
+  // Tokens at `t`, refilled from the last request that took one: a refusal changes nothing,
+  // so the wait promised below is computed exactly as the request after it will be.
+  const tokensAt = (t: number) => Math.min(burst, cell.tokens + Math.max(0, t - cell.at) * rate);
+  const tokens = tokensAt(now);
+  if (tokens >= 1) {
+    cell.tokens = tokens - 1;
+    cell.at = now;
     return { allowed: true, remaining: Math.floor(cell.tokens), retryAfter: 0, reset: Math.ceil((burst - cell.tokens) / rate) };
   }
-  return { allowed: false, remaining: 0, retryAfter: Math.ceil((1 - cell.tokens) / rate), reset: Math.ceil((burst - cell.tokens) / rate) };
+  // The first whole ms at which a token is back.
+  let retryAfter = Math.ceil((1 - tokens) / rate);
+  while (tokensAt(now + retryAfter) < 1) retryAfter++;
+  while (retryAfter > 1 && tokensAt(now + retryAfter - 1) >= 1) retryAfter--;
+  return { allowed: false, remaining: 0, retryAfter, reset: Math.max(retryAfter, Math.ceil((burst - tokens) / rate)) };
 }

@@ -24,8 +24,9 @@ if s ~= start then
   c = 0
   s = start
 end
-local used = p * (1 - (now - start) / window) + c
-local reset = start + window - now
+local elapsed = now - start
+local used = p * (1 - elapsed / window) + c
+local reset = window - elapsed
 local allowed = 0
 local remaining = 0
 local retry = 0
@@ -33,10 +34,22 @@ if used + 1 <= limit then
   c = c + 1
   allowed = 1
   remaining = math.max(0, math.floor(limit - used - 1))
-else
-  retry = reset
-  if p > 0 and c + 1 <= limit then retry = math.ceil((used + 1 - limit) / p * window) end
-  retry = math.min(retry, reset + window)
+end
+if allowed == 0 or remaining == 0 then
+  -- windowWait in algorithms.ts: the first whole ms at which one more request fits
+  local wait
+  if c + 1 <= limit then
+    local at = elapsed
+    if p > 0 then at = math.max(elapsed, math.ceil(window * (1 - (limit - c - 1) / p))) end
+    while at < window and p * (1 - at / window) + c + 1 > limit do at = at + 1 end
+    wait = at - elapsed
+  else
+    local at = math.max(0, math.ceil(window * (1 - (limit - 1) / c)))
+    while at < window and c * (1 - at / window) + 1 > limit do at = at + 1 end
+    wait = window - elapsed + at
+  end
+  reset = math.max(reset, wait)
+  if allowed == 0 then retry = wait end
 end
 redis.call('HSET', KEYS[1], 's', s, 'c', c, 'p', p)
 redis.call('PEXPIRE', KEYS[1], window * 2)
@@ -50,19 +63,24 @@ local burst = tonumber(ARGV[2])
 local cell = redis.call('HMGET', KEYS[1], 't', 'a')
 local tokens = tonumber(cell[1]) or burst
 local at = tonumber(cell[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+-- tokenBucket in algorithms.ts: refilled from the last request that took a token; a refusal changes nothing
+local function tokensAt(t) return math.min(burst, tokens + math.max(0, t - at) * rate) end
+local left = tokensAt(now)
 local allowed = 0
 local retry = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if left >= 1 then
+  left = left - 1
   allowed = 1
+  -- Every digit kept (tostring keeps 14), so the next call refills from exactly this
+  redis.call('HSET', KEYS[1], 't', string.format('%.17g', left), 'a', now)
 else
-  retry = math.ceil((1 - tokens) / rate)
+  retry = math.ceil((1 - left) / rate)
+  while tokensAt(now + retry) < 1 do retry = retry + 1 end
+  while retry > 1 and tokensAt(now + retry - 1) >= 1 do retry = retry - 1 end
 end
-local reset = math.ceil((burst - tokens) / rate)
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', now)
-redis.call('PEXPIRE', KEYS[1], reset + 1000)
-return { allowed, math.floor(tokens), retry, reset }
+local reset = math.max(retry, math.ceil((burst - left) / rate))
+if allowed == 1 then redis.call('PEXPIRE', KEYS[1], reset + 1000) end
+return { allowed, math.floor(left), retry, reset }
 `;
 
 export interface RedisOptions {

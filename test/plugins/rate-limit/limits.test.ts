@@ -31,11 +31,12 @@ describe('rate-limit in one process', () => {
       const res = await get(g.url());
       assert.equal(res.status, 200);
       assert.equal(res.policy, '"default";q=3;w=10');
-      assert.equal(res.limit, `"default";r=${r};t=10`);
+      // With nothing left, t is when one more fits: the window's end, then a third of the next (3 × (1 - 1/3) + 1 = 3).
+      assert.equal(res.limit, `"default";r=${r};t=${r > 0 ? 10 : 14}`);
       assert.equal(res.retryAfter, null);
     }
     const refused = await get(g.url());
-    assert.deepEqual(refused, { status: 429, policy: '"default";q=3;w=10', limit: '"default";r=0;t=10', retryAfter: '10', body: 'Too Many Requests\n' });
+    assert.deepEqual(refused, { status: 429, policy: '"default";q=3;w=10', limit: '"default";r=0;t=14', retryAfter: '14', body: 'Too Many Requests\n' });
     assert.equal(g.origins.a!.requests.length, seen + 3, 'the refused request never reached the server');
   });
 
@@ -143,7 +144,8 @@ describe('rate-limit in one process', () => {
     const ok = await get(g.url());
     assert.deepEqual([ok.status, ok.policy, ok.limit], [200, null, null]);
     const refused = await get(g.url());
-    assert.deepEqual([refused.status, refused.policy, refused.retryAfter], [429, '"default";q=1;w=10', '10']);
+    // One per window: the next fits once the previous window weighs nothing, at the end of the next one.
+    assert.deepEqual([refused.status, refused.policy, refused.retryAfter], [429, '"default";q=1;w=10', '20']);
   });
 
   it('when the shared store does not answer, requests pass (after `timeout`, then at once for a second)', async () => {
