@@ -96,6 +96,8 @@ interface RequestState {
   requestTime: number;
   /** An unsafe method: invalidate on success (RFC 9111 4.4). */
   invalidate?: boolean;
+  /** Its target (path and query) as the request hook saw it. */
+  target?: string;
   /** Releases requests waiting for this one's response (coalescing). */
   lead?: () => void;
   saving?: Promise<unknown>;
@@ -297,6 +299,7 @@ export default definePlugin({
             conditional: false,
             requestTime: 0,
             invalidate: true,
+            target: ctx.url,
           } satisfies RequestState;
         return undefined;
       }
@@ -415,20 +418,33 @@ export default definePlugin({
       });
     };
 
-    /** RFC 9111 4.4: a successful unsafe request invalidates its target and same-origin Location / Content-Location. */
+    /**
+     * RFC 9111 4.4: a successful unsafe request invalidates its target and same-origin
+     * Location / Content-Location, in every cache of every worker (a purge by URL each),
+     * before the client has the answer: a GET that follows it, on any connection, is not
+     * answered from the old copy. This cache drops them first itself, so a worker of a
+     * generation that is draining (which the broadcast does not reach) does too.
+     */
     const invalidateAfterUnsafe = async (ctx: HttpContext, state: RequestState, headers: HttpHeaders) => {
-      const keys = new Set([state.key]);
+      const targets = new Set([state.target!]);
       for (const name of ['location', 'content-location']) {
         const value = header(headers, name);
         if (!value) continue;
         try {
           const url = new URL(value, `http://${state.host}${ctx.path}`);
-          if (url.host === state.host) keys.add(keyOf(state.host, url.pathname + url.search));
+          if (url.host === state.host) targets.add(url.pathname + url.search);
         } catch {
           // not a URL: nothing to invalidate
         }
       }
-      for (const key of keys) await variants.invalidate(key);
+      for (const target of targets) await variants.invalidate(keyOf(state.host, target));
+      await Promise.all(
+        [...targets].map((target) =>
+          purgeEverywhere(api, { host: state.host, target }).catch((error: Error) =>
+            api.log.warn({ error: error.message, host: state.host, target }, 'invalidation in other workers failed'),
+          ),
+        ),
+      );
     };
 
     api.hooks.http.responseSent.tap({ name: api.name, stage: Stage.CACHE }, (ctx) => {
