@@ -3,7 +3,8 @@
 // `upstreamResponse` decides what to keep and collects the body while it streams to
 // the client; `upstreamRequest` turns a stale entry's refetch into a conditional request;
 // `errorResponse` puts a stale entry in place of the gateway's own 502/503/504.
-// The store sits behind a small interface (store.ts); the RFC rules are in policy.ts;
+// The store sits behind a small interface (store.ts); the RFC rules are in policy.ts
+// (and targeted.ts: RFC 9213's CDN-Cache-Control and its kin in place of Cache-Control);
 // purges and listings reaching every instance in every worker are in admin.ts.
 import {
   addressMatcher,
@@ -41,6 +42,7 @@ import {
   type Directives,
 } from './policy.ts';
 import { MemoryStore } from './store.ts';
+import { targetedView } from './targeted.ts';
 import { VariantStore, type Stored } from './variants.ts';
 
 const Options = z.strictObject({
@@ -60,6 +62,13 @@ const Options = z.strictObject({
       headers: z.array(HeaderName).default([]),
     })
     .default({ ignore_query: false, headers: [] }),
+  /**
+   * Targeted cache control fields (RFC 9213), in order of preference: the first present
+   * with a valid value replaces Cache-Control and Expires for this cache.
+   */
+  targeted: z.array(HeaderName).default(['cdn-cache-control']),
+  /** Remove targeted fields from responses to clients: true, every field of `targeted`; a list, these. */
+  strip_targeted: z.union([z.boolean(), z.array(HeaderName)]).default(false),
   tags: z
     .strictObject({
       /** The response header naming the tags to purge a response by (comma or space separated). */
@@ -96,6 +105,8 @@ interface RequestState {
   requestTime: number;
   /** An unsafe method: invalidate on success (RFC 9111 4.4). */
   invalidate?: boolean;
+  /** Its target (path and query) as the request hook saw it. */
+  target?: string;
   /** Releases requests waiting for this one's response (coalescing). */
   lead?: () => void;
   saving?: Promise<unknown>;
@@ -109,6 +120,8 @@ const revalidationTimeout = 60_000;
 let instances = 0;
 /** The gateway's own errors a stale response may hide (RFC 5861 4): no server reachable, a broken exchange, a timeout. */
 const gatewayErrors: ReadonlySet<number> = new Set([502, 503, 504]);
+/** `ctx.state` key of the targeted fields a cache removed from the response: the others in the chain (frontend, route) still read them. */
+const strippedTargeted = 'cache-targeted';
 
 /** A tag header's names, comma or space separated, each once. */
 function tagsOf(value: string | string[] | undefined): string[] {
@@ -151,8 +164,30 @@ export default definePlugin({
     const strippedTags = `cache-tags:${tagHeader}`;
     const hostOf = (ctx: HttpContext) => ctx.header('host').toLowerCase();
     const withKeyHeaders = (vary: string[]) => (o.key.headers.length ? [...new Set([...vary, ...o.key.headers])] : vary);
+    const stripTargeted = o.strip_targeted === true ? o.targeted : o.strip_targeted || [];
+    /** The headers a client gets: without the targeted fields this cache strips. */
+    const forClient = (headers: HttpHeaders) => {
+      if (!stripTargeted.some((name) => headers[name] !== undefined)) return headers;
+      const out = { ...headers };
+      for (const name of stripTargeted) delete out[name];
+      return out;
+    };
+    /** The response's headers as the server sent them: with the targeted fields a cache in the chain (this one included) removed. */
+    const sentHeaders = (ctx: HttpContext, res: UpstreamResponse): HttpHeaders => {
+      let removed = ctx.state[strippedTargeted] as HttpHeaders | undefined;
+      if (stripTargeted.some((name) => res.headers[name] !== undefined)) {
+        ctx.state[strippedTargeted] = removed = { ...removed };
+        for (const name of stripTargeted) {
+          if (res.headers[name] === undefined) continue;
+          removed[name] = res.headers[name];
+          delete res.headers[name];
+        }
+      }
+      return removed ? { ...res.headers, ...removed } : res.headers;
+    };
     const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number, tags: string[]) => {
-      const entry = describe(status, headers, body, requestTime, responseTime, o.ttl);
+      const entry = describe(status, targetedView(headers, o.targeted), body, requestTime, responseTime, o.ttl);
+      entry.headers = headers;
       entry.vary = withKeyHeaders(entry.vary);
       entry.tags = tags;
       return entry;
@@ -206,7 +241,7 @@ export default definePlugin({
       ctx.setLogField('cache', result);
       if (notModified(ctx.headers, entry)) return { status: 304, headers: { ...notModifiedHeaders(entry), age: ageSeconds(age), [hdr]: result } };
       const body = entry.status === 204 || entry.status === 304 ? undefined : entry.body;
-      return { status: entry.status, headers: { ...entry.headers, age: ageSeconds(age), [hdr]: result }, body };
+      return { status: entry.status, headers: { ...forClient(entry.headers), age: ageSeconds(age), [hdr]: result }, body };
     };
 
     /** Turns the server's answer (a 304, or an error a stale entry hides) into the stored response. */
@@ -297,6 +332,7 @@ export default definePlugin({
             conditional: false,
             requestTime: 0,
             invalidate: true,
+            target: ctx.url,
           } satisfies RequestState;
         return undefined;
       }
@@ -333,6 +369,7 @@ export default definePlugin({
         ctx.state[strippedTags] = tagValue;
         delete res.headers[tagHeader];
       }
+      const sent = sentHeaders(ctx, res);
       const now = api.now();
       if (state.invalidate) {
         if (res.status >= 200 && res.status < 400) return invalidateAfterUnsafe(ctx, state, res.headers);
@@ -341,7 +378,7 @@ export default definePlugin({
       const tags = tagsOf(tagValue);
       const entry = state.entry;
       if (entry && state.conditional && res.status === 304) {
-        const fresh = stored(entry.status, freshenHeaders(entry.headers, res.headers), entry.body, state.requestTime, now, tags.length ? tags : entry.tags);
+        const fresh = stored(entry.status, freshenHeaders(entry.headers, sent), entry.body, state.requestTime, now, tags.length ? tags : entry.tags);
         return variants.save(state.key, ctx.headers, fresh).then(() => {
           revalidations.inc();
           state.lead?.();
@@ -353,11 +390,12 @@ export default definePlugin({
         return replaceWithStored(ctx, res, entry, currentAge(entry, now), 'STALE');
       }
       const length = header(res.headers, 'content-length');
+      const policy = targetedView(sent, o.targeted);
       const storable =
-        isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(res.headers['cache-control']), res.headers) &&
+        isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(policy['cache-control']), policy) &&
         (length === undefined || Number(length) <= o.max_object_size);
       // Stored as the server sent them, before taps after ours change them for this client.
-      const headers = storable ? { ...res.headers } : undefined;
+      const headers = storable ? { ...sent } : undefined;
       res.headers[hdr] = 'MISS';
       ctx.setLogField('cache', 'MISS');
       if (!headers) return state.lead?.();
@@ -415,20 +453,33 @@ export default definePlugin({
       });
     };
 
-    /** RFC 9111 4.4: a successful unsafe request invalidates its target and same-origin Location / Content-Location. */
+    /**
+     * RFC 9111 4.4: a successful unsafe request invalidates its target and same-origin
+     * Location / Content-Location, in every cache of every worker (a purge by URL each),
+     * before the client has the answer: a GET that follows it, on any connection, is not
+     * answered from the old copy. This cache drops them first itself, so a worker of a
+     * generation that is draining (which the broadcast does not reach) does too.
+     */
     const invalidateAfterUnsafe = async (ctx: HttpContext, state: RequestState, headers: HttpHeaders) => {
-      const keys = new Set([state.key]);
+      const targets = new Set([state.target!]);
       for (const name of ['location', 'content-location']) {
         const value = header(headers, name);
         if (!value) continue;
         try {
           const url = new URL(value, `http://${state.host}${ctx.path}`);
-          if (url.host === state.host) keys.add(keyOf(state.host, url.pathname + url.search));
+          if (url.host === state.host) targets.add(url.pathname + url.search);
         } catch {
           // not a URL: nothing to invalidate
         }
       }
-      for (const key of keys) await variants.invalidate(key);
+      for (const target of targets) await variants.invalidate(keyOf(state.host, target));
+      await Promise.all(
+        [...targets].map((target) =>
+          purgeEverywhere(api, { host: state.host, target }).catch((error: Error) =>
+            api.log.warn({ error: error.message, host: state.host, target }, 'invalidation in other workers failed'),
+          ),
+        ),
+      );
     };
 
     api.hooks.http.responseSent.tap({ name: api.name, stage: Stage.CACHE }, (ctx) => {
