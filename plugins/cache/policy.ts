@@ -2,6 +2,7 @@
 // may be stored, for how long it is fresh, how old it is, and whether a stored
 // response may answer a request. No I/O here.
 import type { HttpHeaders } from '../../sdk/index.ts';
+import { parseHttpDate } from './http-date.ts';
 
 /** Cache-Control directives: lower-case name → argument (unquoted), or true without one. */
 export type Directives = ReadonlyMap<string, string | true>;
@@ -109,8 +110,9 @@ export function isStorable(method: string, hasAuthorization: boolean, req: Direc
   return explicit || heuristicStatuses.has(status);
 }
 
-function httpDate(value: string | undefined): number {
-  return value === undefined ? NaN : Date.parse(value);
+/** An HTTP-date field's time (ms), NaN when absent or not exactly an HTTP-date; `now` places two-digit years. */
+function httpDate(value: string | undefined, now: number): number {
+  return value === undefined ? NaN : parseHttpDate(value, now);
 }
 
 /** freshness_lifetime for a shared cache (4.2.1), in ms; `override` replaces what the origin says. */
@@ -118,14 +120,14 @@ export function freshnessLifetime(status: number, res: Directives, headers: Http
   if (override !== undefined) return override;
   const explicit = seconds(res, 's-maxage') ?? seconds(res, 'max-age');
   if (explicit !== undefined) return explicit;
-  const date = httpDate(header(headers, 'date'));
+  const date = httpDate(header(headers, 'date'), responseTime);
   const dateValue = Number.isNaN(date) ? responseTime : date;
   const expires = header(headers, 'expires');
   if (expires !== undefined) {
-    const at = httpDate(expires);
+    const at = httpDate(expires, responseTime);
     return Number.isNaN(at) ? 0 : Math.max(0, at - dateValue);
   }
-  const lastModified = httpDate(header(headers, 'last-modified'));
+  const lastModified = httpDate(header(headers, 'last-modified'), responseTime);
   if ((heuristicStatuses.has(status) || res.has('public')) && !Number.isNaN(lastModified) && lastModified < dateValue) {
     return Math.min(heuristicMax, Math.floor((dateValue - lastModified) * heuristicFraction));
   }
@@ -134,7 +136,7 @@ export function freshnessLifetime(status: number, res: Directives, headers: Http
 
 /** corrected_initial_age (4.2.3), in ms. */
 export function initialAge(headers: HttpHeaders, requestTime: number, responseTime: number): number {
-  const date = httpDate(header(headers, 'date'));
+  const date = httpDate(header(headers, 'date'), responseTime);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, responseTime - date);
   const ageHeader = header(headers, 'age');
   const ageValue = ageHeader && /^\d+$/.test(ageHeader.trim()) ? Math.min(Number(ageHeader), 2 ** 31) * 1000 : 0;
@@ -219,9 +221,9 @@ export function notModified(reqHeaders: HttpHeaders, entry: CachedResponse): boo
     if (inm.trim() === '*') return true;
     return etag !== undefined && inm.split(',').some((t) => weakEqual(t.trim(), etag.trim()));
   }
-  const ims = httpDate(header(reqHeaders, 'if-modified-since'));
+  const ims = httpDate(header(reqHeaders, 'if-modified-since'), entry.responseTime);
   if (Number.isNaN(ims)) return false;
-  const lastModified = httpDate(header(entry.headers, 'last-modified') ?? header(entry.headers, 'date'));
+  const lastModified = httpDate(header(entry.headers, 'last-modified') ?? header(entry.headers, 'date'), entry.responseTime);
   return !Number.isNaN(lastModified) && lastModified <= ims;
 }
 
