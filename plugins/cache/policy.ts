@@ -12,6 +12,8 @@ const heuristicStatuses = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 
 /** RFC 9111 4.2.2 suggests 10% of the time since Last-Modified; we also cap it at a day, as most caches do. */
 const heuristicFraction = 0.1;
 const heuristicMax = 86_400_000;
+/** The greatest delta-seconds a cache need represent, in ms (5.1): an Age that cannot be read counts as this old. */
+const maxDelta = 2 ** 31 * 1000;
 
 /** Methods that do not invalidate (RFC 9110 9.2.1 safe methods). */
 export const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -115,9 +117,15 @@ function httpDate(value: string | undefined, now: number): number {
   return value === undefined ? NaN : parseHttpDate(value, now);
 }
 
-/** freshness_lifetime for a shared cache (4.2.1), in ms; `override` replaces what the origin says. */
+/**
+ * freshness_lifetime for a shared cache (4.2.1), in ms; `override` replaces what the
+ * origin says. Never above the greatest Age (5.1), so an unreadable Age is never fresh.
+ */
 export function freshnessLifetime(status: number, res: Directives, headers: HttpHeaders, responseTime: number, override?: number): number {
-  if (override !== undefined) return override;
+  return Math.min(maxDelta, override ?? originLifetime(status, res, headers, responseTime));
+}
+
+function originLifetime(status: number, res: Directives, headers: HttpHeaders, responseTime: number): number {
   const explicit = seconds(res, 's-maxage') ?? seconds(res, 'max-age');
   if (explicit !== undefined) return explicit;
   const date = httpDate(header(headers, 'date'), responseTime);
@@ -138,10 +146,20 @@ export function freshnessLifetime(status: number, res: Directives, headers: Http
 export function initialAge(headers: HttpHeaders, requestTime: number, responseTime: number): number {
   const date = httpDate(header(headers, 'date'), responseTime);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, responseTime - date);
-  const ageHeader = header(headers, 'age');
-  const ageValue = ageHeader && /^\d+$/.test(ageHeader.trim()) ? Math.min(Number(ageHeader), 2 ** 31) * 1000 : 0;
+  const ageValue = ageField(header(headers, 'age'));
   const correctedAgeValue = ageValue + Math.max(0, responseTime - requestTime);
   return Math.max(apparentAge, correctedAgeValue);
+}
+
+/**
+ * age_value (4.2.3), in ms: 0 without Age. Age is a single delta-seconds (5.1); of a list
+ * (`7200, 0`, or Age on two field lines) the first member counts when it is digits only.
+ * Anything else cannot be read safely: the response counts as the oldest there is, stale.
+ */
+function ageField(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const first = value.split(',')[0]!.replace(/^[ \t]+|[ \t]+$/g, '');
+  return /^\d+$/.test(first) ? Math.min(Number(first), 2 ** 31) * 1000 : maxDelta;
 }
 
 /** current_age (4.2.3), in ms. */

@@ -2,10 +2,54 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { answer, startCache, versioned, type CacheFixture } from './fixture.ts';
 
-describe('cache: HTTP-date fields are read exactly, or not at all', () => {
+describe('cache: Age and HTTP-date fields are read exactly, or the response counts as stale', () => {
   let c: CacheFixture;
   before(async () => (c = await startCache()));
   after(() => c.close());
+
+  it('RFC 9111 5.1: of an Age list the first value counts (Age: 10, 0 is ten seconds old)', async () => {
+    c.routes.set('/age-list', answer(200, { 'cache-control': 'max-age=60', age: '10, 0' }));
+    await c.request('/age-list');
+    c.advance(5_000);
+    const hit = await c.request('/age-list');
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.headers.age, '15');
+  });
+
+  it('RFC 9111 5.1: Age: 7200, 0 with max-age=3600 is stale, not fresh', async () => {
+    c.routes.set('/age-list-stale', versioned({ 'cache-control': 'max-age=3600', age: '7200, 0' }));
+    await c.request('/age-list-stale');
+    const second = await c.request('/age-list-stale');
+    assert.notEqual(second.headers['x-cache'], 'HIT');
+    assert.equal(second.body, 'v2');
+    assert.equal(c.seen('/age-list-stale').length, 2);
+  });
+
+  it('RFC 9111 5.1: Age on two field lines (7200, then 0) with max-age=3600 is stale, not fresh', async () => {
+    let version = 0;
+    c.routes.set('/age-lines', (req, res) => {
+      req.resume();
+      res.setHeader('cache-control', 'max-age=3600');
+      res.setHeader('age', ['7200', '0']);
+      res.writeHead(200).end(`v${++version}`);
+    });
+    await c.request('/age-lines');
+    const second = await c.request('/age-lines');
+    assert.notEqual(second.headers['x-cache'], 'HIT');
+    assert.equal(second.body, 'v2');
+  });
+
+  for (const age of ['7200s', '-1', '1.5', 'abc', '', ', 7200', '0x10']) {
+    it(`RFC 9111 5.1: an Age that is not delta-seconds (${JSON.stringify(age)}) makes the response stale: validated before use`, async () => {
+      const path = `/age-invalid-${encodeURIComponent(age)}`;
+      c.routes.set(path, versioned({ 'cache-control': 'max-age=3600', etag: '"a"', age }));
+      await c.request(path);
+      const second = await c.request(path);
+      assert.notEqual(second.headers['x-cache'], 'HIT');
+      assert.equal(c.seen(path).length, 2);
+      assert.equal(c.seen(path)[1]!.headers['if-none-match'], '"a"', 'the stored response is revalidated');
+    });
+  }
 
   // Date.parse reads all of these as 1 December 2050 (but 0, the year 2000).
   const invalidExpires = [
