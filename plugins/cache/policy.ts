@@ -21,7 +21,7 @@ export const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS
 /** A response as the cache keeps it: plain data, so a shared store can serialize it. */
 export interface CachedResponse {
   status: number;
-  /** Header fields as the origin sent them (hop-by-hop fields already gone). */
+  /** Header fields as the origin sent them (hop-by-hop fields already gone), less those no-cache="..." and private="..." name. */
   headers: HttpHeaders;
   body: Uint8Array;
   /** Clock readings (ms) around the exchange that produced or last validated it (4.2.3). */
@@ -62,9 +62,18 @@ export function parseCacheControl(value: string | string[] | undefined): Directi
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) && m[0] !== '') {
     const name = m[1]!.toLowerCase();
-    if (!out.has(name)) out.set(name, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? true));
+    const value = directiveValue(m[2], m[3]);
+    const first = out.get(name);
+    if (first === undefined) out.set(name, value);
+    // Repeated, these withhold every field named, or the whole response once one is bare.
+    else if (name === 'no-cache' || name === 'private') out.set(name, first === true || value === true ? true : `${first}, ${value}`);
   }
   return out;
+}
+
+/** A directive's argument, unquoted, or true without one. */
+function directiveValue(quoted: string | undefined, unquoted: string | undefined): string | true {
+  return quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (unquoted ?? true);
 }
 
 /** A delta-seconds argument in ms; undefined when absent, 0 when malformed (treated as stale, 4.2.1). */
@@ -73,6 +82,40 @@ export function seconds(d: Directives, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (v === true || !/^\d+$/.test(v)) return 0;
   return Math.min(Number(v), 2 ** 31) * 1000;
+}
+
+/** A field name is a token (RFC 9110 5.1). */
+const fieldName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The field names of a qualified `no-cache="..."` or `private="..."` (5.2.2.4, 5.2.2.7),
+ * lower case; undefined when the directive is absent, bare, or its argument is not a
+ * list of field names (then it counts as bare, the stricter reading).
+ */
+function qualifiedFields(d: Directives, name: string): string[] | undefined {
+  const v = d.get(name);
+  if (v === undefined || v === true) return undefined;
+  const names = v.split(',').map((s) => s.trim().toLowerCase());
+  return names.every((n) => fieldName.test(n)) ? names : undefined;
+}
+
+/** Whether a directive is present in its unqualified form (or with an argument that is not a field list). */
+function bare(d: Directives, name: string): boolean {
+  return d.has(name) && qualifiedFields(d, name) === undefined;
+}
+
+/** Fields a shared cache must not store (private="...") or send without validation (no-cache="..."): it keeps neither. */
+function withheldFields(res: Directives): Set<string> {
+  return new Set([...(qualifiedFields(res, 'no-cache') ?? []), ...(qualifiedFields(res, 'private') ?? [])]);
+}
+
+/** The header fields to store: the response's, less those its Cache-Control withholds. */
+function storedHeaders(headers: HttpHeaders, res: Directives): HttpHeaders {
+  const withheld = withheldFields(res);
+  if (withheld.size === 0) return headers;
+  const out: HttpHeaders = {};
+  for (const name in headers) if (!withheld.has(name)) out[name] = headers[name];
+  return out;
 }
 
 /** Request directives, with `Pragma: no-cache` read as `no-cache` when there is no Cache-Control (5.4). */
@@ -104,9 +147,9 @@ export function varyNames(headers: HttpHeaders): string[] {
 export function isStorable(method: string, hasAuthorization: boolean, req: Directives, status: number, res: Directives, headers: HttpHeaders): boolean {
   if (method !== 'GET') return false;
   if (status < 200 || status === 206 || status === 304) return false;
-  if (req.has('no-store') || res.has('no-store') || res.has('private')) return false;
+  if (req.has('no-store') || res.has('no-store') || bare(res, 'private')) return false;
   if (hasAuthorization && !(res.has('public') || res.has('must-revalidate') || res.has('s-maxage'))) return false;
-  if (headers['set-cookie'] !== undefined) return false;
+  if (headers['set-cookie'] !== undefined && !withheldFields(res).has('set-cookie')) return false;
   if (varyNames(headers).includes('*')) return false;
   const explicit = res.has('public') || res.has('s-maxage') || res.has('max-age') || headers.expires !== undefined;
   return explicit || heuristicStatuses.has(status);
@@ -177,7 +220,7 @@ export function describe(status: number, headers: HttpHeaders, body: Uint8Array,
   const res = parseCacheControl(headers['cache-control']);
   return {
     status,
-    headers,
+    headers: storedHeaders(headers, res),
     body,
     requestTime,
     responseTime,
@@ -185,8 +228,8 @@ export function describe(status: number, headers: HttpHeaders, body: Uint8Array,
     lifetime: freshnessLifetime(status, res, headers, responseTime, ttl),
     staleWhileRevalidate: seconds(res, 'stale-while-revalidate') ?? 0,
     staleIfError: seconds(res, 'stale-if-error') ?? 0,
-    noStale: res.has('must-revalidate') || res.has('proxy-revalidate') || res.has('s-maxage') || res.has('no-cache'),
-    noCache: res.has('no-cache'),
+    noStale: res.has('must-revalidate') || res.has('proxy-revalidate') || res.has('s-maxage') || bare(res, 'no-cache'),
+    noCache: bare(res, 'no-cache'),
     vary: varyNames(headers),
     tags: [],
   };
