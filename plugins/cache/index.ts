@@ -441,7 +441,7 @@ export default definePlugin({
           if (tooLarge || (length !== undefined && bytes !== length)) return release();
           const entry = stored(status, headers, Buffer.concat(chunks, bytes), state.requestTime, responseTime, tags);
           // Stale on arrival with nothing to validate it by: storing it would only cost memory.
-          const useful = entry.lifetime > entry.initialAge || headers.etag !== undefined || headers['last-modified'] !== undefined;
+          const useful = entry.lifetime > entry.initialAge || entry.headers.etag !== undefined || entry.headers['last-modified'] !== undefined;
           if (!useful) return release();
           state.saving = variants
             .save(state.key, ctx.headers, entry)

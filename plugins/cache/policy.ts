@@ -2,6 +2,7 @@
 // may be stored, for how long it is fresh, how old it is, and whether a stored
 // response may answer a request. No I/O here.
 import type { HttpHeaders } from '../../sdk/index.ts';
+import { parseHttpDate } from './http-date.ts';
 
 /** Cache-Control directives: lower-case name → argument (unquoted), or true without one. */
 export type Directives = ReadonlyMap<string, string | true>;
@@ -11,6 +12,8 @@ const heuristicStatuses = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 
 /** RFC 9111 4.2.2 suggests 10% of the time since Last-Modified; we also cap it at a day, as most caches do. */
 const heuristicFraction = 0.1;
 const heuristicMax = 86_400_000;
+/** The greatest delta-seconds a cache need represent, in ms (5.1): an Age that cannot be read counts as this old. */
+const maxDelta = 2 ** 31 * 1000;
 
 /** Methods that do not invalidate (RFC 9110 9.2.1 safe methods). */
 export const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -18,7 +21,7 @@ export const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS
 /** A response as the cache keeps it: plain data, so a shared store can serialize it. */
 export interface CachedResponse {
   status: number;
-  /** Header fields as the origin sent them (hop-by-hop fields already gone). */
+  /** Header fields as the origin sent them (hop-by-hop fields already gone), less those no-cache="..." and private="..." name. */
   headers: HttpHeaders;
   body: Uint8Array;
   /** Clock readings (ms) around the exchange that produced or last validated it (4.2.3). */
@@ -59,9 +62,18 @@ export function parseCacheControl(value: string | string[] | undefined): Directi
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) && m[0] !== '') {
     const name = m[1]!.toLowerCase();
-    if (!out.has(name)) out.set(name, m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? true));
+    const value = directiveValue(m[2], m[3]);
+    const first = out.get(name);
+    if (first === undefined) out.set(name, value);
+    // Repeated, these withhold every field named, or the whole response once one is bare.
+    else if (name === 'no-cache' || name === 'private') out.set(name, first === true || value === true ? true : `${first}, ${value}`);
   }
   return out;
+}
+
+/** A directive's argument, unquoted, or true without one. */
+function directiveValue(quoted: string | undefined, unquoted: string | undefined): string | true {
+  return quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (unquoted ?? true);
 }
 
 /** A delta-seconds argument in ms; undefined when absent, 0 when malformed (treated as stale, 4.2.1). */
@@ -70,6 +82,40 @@ export function seconds(d: Directives, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (v === true || !/^\d+$/.test(v)) return 0;
   return Math.min(Number(v), 2 ** 31) * 1000;
+}
+
+/** A field name is a token (RFC 9110 5.1). */
+const fieldName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The field names of a qualified `no-cache="..."` or `private="..."` (5.2.2.4, 5.2.2.7),
+ * lower case; undefined when the directive is absent, bare, or its argument is not a
+ * list of field names (then it counts as bare, the stricter reading).
+ */
+function qualifiedFields(d: Directives, name: string): string[] | undefined {
+  const v = d.get(name);
+  if (v === undefined || v === true) return undefined;
+  const names = v.split(',').map((s) => s.trim().toLowerCase());
+  return names.every((n) => fieldName.test(n)) ? names : undefined;
+}
+
+/** Whether a directive is present in its unqualified form (or with an argument that is not a field list). */
+function bare(d: Directives, name: string): boolean {
+  return d.has(name) && qualifiedFields(d, name) === undefined;
+}
+
+/** Fields a shared cache must not store (private="...") or send without validation (no-cache="..."): it keeps neither. */
+function withheldFields(res: Directives): Set<string> {
+  return new Set([...(qualifiedFields(res, 'no-cache') ?? []), ...(qualifiedFields(res, 'private') ?? [])]);
+}
+
+/** The header fields to store: the response's, less those its Cache-Control withholds. */
+function storedHeaders(headers: HttpHeaders, res: Directives): HttpHeaders {
+  const withheld = withheldFields(res);
+  if (withheld.size === 0) return headers;
+  const out: HttpHeaders = {};
+  for (const name in headers) if (!withheld.has(name)) out[name] = headers[name];
+  return out;
 }
 
 /** Request directives, with `Pragma: no-cache` read as `no-cache` when there is no Cache-Control (5.4). */
@@ -101,31 +147,38 @@ export function varyNames(headers: HttpHeaders): string[] {
 export function isStorable(method: string, hasAuthorization: boolean, req: Directives, status: number, res: Directives, headers: HttpHeaders): boolean {
   if (method !== 'GET') return false;
   if (status < 200 || status === 206 || status === 304) return false;
-  if (req.has('no-store') || res.has('no-store') || res.has('private')) return false;
+  if (req.has('no-store') || res.has('no-store') || bare(res, 'private')) return false;
   if (hasAuthorization && !(res.has('public') || res.has('must-revalidate') || res.has('s-maxage'))) return false;
-  if (headers['set-cookie'] !== undefined) return false;
+  if (headers['set-cookie'] !== undefined && !withheldFields(res).has('set-cookie')) return false;
   if (varyNames(headers).includes('*')) return false;
   const explicit = res.has('public') || res.has('s-maxage') || res.has('max-age') || headers.expires !== undefined;
   return explicit || heuristicStatuses.has(status);
 }
 
-function httpDate(value: string | undefined): number {
-  return value === undefined ? NaN : Date.parse(value);
+/** An HTTP-date field's time (ms), NaN when absent or not exactly an HTTP-date; `now` places two-digit years. */
+function httpDate(value: string | undefined, now: number): number {
+  return value === undefined ? NaN : parseHttpDate(value, now);
 }
 
-/** freshness_lifetime for a shared cache (4.2.1), in ms; `override` replaces what the origin says. */
+/**
+ * freshness_lifetime for a shared cache (4.2.1), in ms; `override` replaces what the
+ * origin says. Never above the greatest Age (5.1), so an unreadable Age is never fresh.
+ */
 export function freshnessLifetime(status: number, res: Directives, headers: HttpHeaders, responseTime: number, override?: number): number {
-  if (override !== undefined) return override;
+  return Math.min(maxDelta, override ?? originLifetime(status, res, headers, responseTime));
+}
+
+function originLifetime(status: number, res: Directives, headers: HttpHeaders, responseTime: number): number {
   const explicit = seconds(res, 's-maxage') ?? seconds(res, 'max-age');
   if (explicit !== undefined) return explicit;
-  const date = httpDate(header(headers, 'date'));
+  const date = httpDate(header(headers, 'date'), responseTime);
   const dateValue = Number.isNaN(date) ? responseTime : date;
   const expires = header(headers, 'expires');
   if (expires !== undefined) {
-    const at = httpDate(expires);
+    const at = httpDate(expires, responseTime);
     return Number.isNaN(at) ? 0 : Math.max(0, at - dateValue);
   }
-  const lastModified = httpDate(header(headers, 'last-modified'));
+  const lastModified = httpDate(header(headers, 'last-modified'), responseTime);
   if ((heuristicStatuses.has(status) || res.has('public')) && !Number.isNaN(lastModified) && lastModified < dateValue) {
     return Math.min(heuristicMax, Math.floor((dateValue - lastModified) * heuristicFraction));
   }
@@ -134,12 +187,22 @@ export function freshnessLifetime(status: number, res: Directives, headers: Http
 
 /** corrected_initial_age (4.2.3), in ms. */
 export function initialAge(headers: HttpHeaders, requestTime: number, responseTime: number): number {
-  const date = httpDate(header(headers, 'date'));
+  const date = httpDate(header(headers, 'date'), responseTime);
   const apparentAge = Number.isNaN(date) ? 0 : Math.max(0, responseTime - date);
-  const ageHeader = header(headers, 'age');
-  const ageValue = ageHeader && /^\d+$/.test(ageHeader.trim()) ? Math.min(Number(ageHeader), 2 ** 31) * 1000 : 0;
+  const ageValue = ageField(header(headers, 'age'));
   const correctedAgeValue = ageValue + Math.max(0, responseTime - requestTime);
   return Math.max(apparentAge, correctedAgeValue);
+}
+
+/**
+ * age_value (4.2.3), in ms: 0 without Age. Age is a single delta-seconds (5.1); of a list
+ * (`7200, 0`, or Age on two field lines) the first member counts when it is digits only.
+ * Anything else cannot be read safely: the response counts as the oldest there is, stale.
+ */
+function ageField(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const first = value.split(',')[0]!.replace(/^[ \t]+|[ \t]+$/g, '');
+  return /^\d+$/.test(first) ? Math.min(Number(first), 2 ** 31) * 1000 : maxDelta;
 }
 
 /** current_age (4.2.3), in ms. */
@@ -157,7 +220,7 @@ export function describe(status: number, headers: HttpHeaders, body: Uint8Array,
   const res = parseCacheControl(headers['cache-control']);
   return {
     status,
-    headers,
+    headers: storedHeaders(headers, res),
     body,
     requestTime,
     responseTime,
@@ -165,8 +228,8 @@ export function describe(status: number, headers: HttpHeaders, body: Uint8Array,
     lifetime: freshnessLifetime(status, res, headers, responseTime, ttl),
     staleWhileRevalidate: seconds(res, 'stale-while-revalidate') ?? 0,
     staleIfError: seconds(res, 'stale-if-error') ?? 0,
-    noStale: res.has('must-revalidate') || res.has('proxy-revalidate') || res.has('s-maxage') || res.has('no-cache'),
-    noCache: res.has('no-cache'),
+    noStale: res.has('must-revalidate') || res.has('proxy-revalidate') || res.has('s-maxage') || bare(res, 'no-cache'),
+    noCache: bare(res, 'no-cache'),
     vary: varyNames(headers),
     tags: [],
   };
@@ -219,9 +282,9 @@ export function notModified(reqHeaders: HttpHeaders, entry: CachedResponse): boo
     if (inm.trim() === '*') return true;
     return etag !== undefined && inm.split(',').some((t) => weakEqual(t.trim(), etag.trim()));
   }
-  const ims = httpDate(header(reqHeaders, 'if-modified-since'));
+  const ims = httpDate(header(reqHeaders, 'if-modified-since'), entry.responseTime);
   if (Number.isNaN(ims)) return false;
-  const lastModified = httpDate(header(entry.headers, 'last-modified') ?? header(entry.headers, 'date'));
+  const lastModified = httpDate(header(entry.headers, 'last-modified') ?? header(entry.headers, 'date'), entry.responseTime);
   return !Number.isNaN(lastModified) && lastModified <= ims;
 }
 
