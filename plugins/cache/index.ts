@@ -37,6 +37,7 @@ import {
   requestDirectives,
   safeMethods,
   staleIfErrorAllows,
+  storedHeaders,
   useFor,
   type CachedResponse,
   type Directives,
@@ -186,8 +187,10 @@ export default definePlugin({
       return removed ? { ...res.headers, ...removed } : res.headers;
     };
     const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number, tags: string[]) => {
-      const entry = describe(status, targetedView(headers, o.targeted), body, requestTime, responseTime, o.ttl);
-      entry.headers = headers;
+      const view = targetedView(headers, o.targeted);
+      const entry = describe(status, view, body, requestTime, responseTime, o.ttl);
+      // The fields as the server sent them (targeted ones included), less those the governing directives withhold.
+      entry.headers = storedHeaders(headers, parseCacheControl(view['cache-control']));
       entry.vary = withKeyHeaders(entry.vary);
       entry.tags = tags;
       return entry;

@@ -110,7 +110,8 @@ function withheldFields(res: Directives): Set<string> {
 }
 
 /** The header fields to store: the response's, less those its Cache-Control withholds. */
-function storedHeaders(headers: HttpHeaders, res: Directives): HttpHeaders {
+/** `headers` without the fields `no-cache="..."` and `private="..."` name: what a shared cache may keep. */
+export function storedHeaders(headers: HttpHeaders, res: Directives): HttpHeaders {
   const withheld = withheldFields(res);
   if (withheld.size === 0) return headers;
   const out: HttpHeaders = {};
