@@ -55,6 +55,12 @@ const Options = z.strictObject({
   ttl: Duration.optional(),
   /** The response header saying HIT, MISS, STALE or REVALIDATED. */
   status_header: HeaderName.default('x-cache'),
+  /**
+   * A response with `Set-Cookie` (not withheld by `no-cache="set-cookie"`): `refuse` stores
+   * none; `strip` stores it, otherwise cacheable, without the cookie (the client whose
+   * request reached the server still gets it).
+   */
+  set_cookie: z.enum(['refuse', 'strip']).default('refuse'),
   key: z
     .strictObject({
       /** true: the query is left out of the key; a list: these parameters are. */
@@ -191,6 +197,7 @@ export default definePlugin({
       const entry = describe(status, view, body, requestTime, responseTime, o.ttl);
       // The fields as the server sent them (targeted ones included), less those the governing directives withhold.
       entry.headers = storedHeaders(headers, parseCacheControl(view['cache-control']));
+      if (o.set_cookie === 'strip' && entry.headers['set-cookie'] !== undefined) entry.headers = withoutCookies(entry.headers);
       entry.vary = withKeyHeaders(entry.vary);
       entry.tags = tags;
       return entry;
@@ -395,7 +402,15 @@ export default definePlugin({
       const length = header(res.headers, 'content-length');
       const policy = targetedView(sent, o.targeted);
       const storable =
-        isStorable(ctx.method, ctx.headers.authorization !== undefined, state.req, res.status, parseCacheControl(policy['cache-control']), policy) &&
+        isStorable(
+          ctx.method,
+          ctx.headers.authorization !== undefined,
+          state.req,
+          res.status,
+          parseCacheControl(policy['cache-control']),
+          policy,
+          o.set_cookie === 'strip',
+        ) &&
         (length === undefined || Number(length) <= o.max_object_size);
       // Stored as the server sent them, before taps after ours change them for this client.
       const headers = storable ? { ...sent } : undefined;
@@ -497,3 +512,10 @@ export default definePlugin({
     };
   },
 });
+
+/** `headers` less `Set-Cookie`: what `set_cookie: strip` keeps. */
+function withoutCookies(headers: HttpHeaders): HttpHeaders {
+  const out: HttpHeaders = {};
+  for (const name in headers) if (name !== 'set-cookie') out[name] = headers[name];
+  return out;
+}

@@ -145,12 +145,20 @@ export function varyNames(headers: HttpHeaders): string[] {
  * the RFC where serving it would be unwise: Set-Cookie, Vary: *, partial content and
  * responses that would be stale at once without a validator are not stored.
  */
-export function isStorable(method: string, hasAuthorization: boolean, req: Directives, status: number, res: Directives, headers: HttpHeaders): boolean {
+export function isStorable(
+  method: string,
+  hasAuthorization: boolean,
+  req: Directives,
+  status: number,
+  res: Directives,
+  headers: HttpHeaders,
+  stripCookies = false,
+): boolean {
   if (method !== 'GET') return false;
   if (status < 200 || status === 206 || status === 304) return false;
   if (req.has('no-store') || res.has('no-store') || bare(res, 'private')) return false;
   if (hasAuthorization && !(res.has('public') || res.has('must-revalidate') || res.has('s-maxage'))) return false;
-  if (headers['set-cookie'] !== undefined && !withheldFields(res).has('set-cookie')) return false;
+  if (headers['set-cookie'] !== undefined && !stripCookies && !withheldFields(res).has('set-cookie')) return false;
   if (varyNames(headers).includes('*')) return false;
   const explicit = res.has('public') || res.has('s-maxage') || res.has('max-age') || headers.expires !== undefined;
   return explicit || heuristicStatuses.has(status);

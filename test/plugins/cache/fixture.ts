@@ -132,7 +132,7 @@ export function answer(status: number, headers: Record<string, string>, body = '
 }
 
 /** An origin answer that counts and shows which version it served. */
-export function versioned(headers: Record<string, string>): Handler & { version: number } {
+export function versioned(headers: Record<string, string | string[]>): Handler & { version: number } {
   const h = ((req: http.IncomingMessage, res: http.ServerResponse) => {
     req.resume();
     h.version++;
