@@ -195,9 +195,8 @@ export default definePlugin({
     const stored = (status: number, headers: HttpHeaders, body: Uint8Array, requestTime: number, responseTime: number, tags: string[]) => {
       const view = targetedView(headers, o.targeted);
       const entry = describe(status, view, body, requestTime, responseTime, o.ttl);
-      // The fields as the server sent them (targeted ones included), less those the governing directives withhold.
-      entry.headers = storedHeaders(headers, parseCacheControl(view['cache-control']));
-      if (o.set_cookie === 'strip' && entry.headers['set-cookie'] !== undefined) entry.headers = withoutCookies(entry.headers);
+      // The fields as the server sent them (targeted ones included), less those the governing directives (or set_cookie: strip) withhold.
+      entry.headers = storedHeaders(headers, parseCacheControl(view['cache-control']), o.set_cookie === 'strip');
       entry.vary = withKeyHeaders(entry.vary);
       entry.tags = tags;
       return entry;
@@ -512,10 +511,3 @@ export default definePlugin({
     };
   },
 });
-
-/** `headers` less `Set-Cookie`: what `set_cookie: strip` keeps. */
-function withoutCookies(headers: HttpHeaders): HttpHeaders {
-  const out: HttpHeaders = {};
-  for (const name in headers) if (name !== 'set-cookie') out[name] = headers[name];
-  return out;
-}

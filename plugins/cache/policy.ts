@@ -104,15 +104,19 @@ function bare(d: Directives, name: string): boolean {
   return d.has(name) && qualifiedFields(d, name) === undefined;
 }
 
-/** Fields a shared cache must not store (private="...") or send without validation (no-cache="..."): it keeps neither. */
-function withheldFields(res: Directives): Set<string> {
-  return new Set([...(qualifiedFields(res, 'no-cache') ?? []), ...(qualifiedFields(res, 'private') ?? [])]);
+/**
+ * Fields a shared cache must not store (private="...") or send without validation
+ * (no-cache="..."): it keeps neither; nor `Set-Cookie` when it strips cookies (`set_cookie: strip`).
+ */
+function withheldFields(res: Directives, stripCookies = false): Set<string> {
+  const withheld = new Set([...(qualifiedFields(res, 'no-cache') ?? []), ...(qualifiedFields(res, 'private') ?? [])]);
+  if (stripCookies) withheld.add('set-cookie');
+  return withheld;
 }
 
-/** The header fields to store: the response's, less those its Cache-Control withholds. */
-/** `headers` without the fields `no-cache="..."` and `private="..."` name: what a shared cache may keep. */
-export function storedHeaders(headers: HttpHeaders, res: Directives): HttpHeaders {
-  const withheld = withheldFields(res);
+/** The header fields to store: the response's, less those its Cache-Control withholds (and `Set-Cookie` when stripping cookies). */
+export function storedHeaders(headers: HttpHeaders, res: Directives, stripCookies = false): HttpHeaders {
+  const withheld = withheldFields(res, stripCookies);
   if (withheld.size === 0) return headers;
   const out: HttpHeaders = {};
   for (const name in headers) if (!withheld.has(name)) out[name] = headers[name];
@@ -158,7 +162,7 @@ export function isStorable(
   if (status < 200 || status === 206 || status === 304) return false;
   if (req.has('no-store') || res.has('no-store') || bare(res, 'private')) return false;
   if (hasAuthorization && !(res.has('public') || res.has('must-revalidate') || res.has('s-maxage'))) return false;
-  if (headers['set-cookie'] !== undefined && !stripCookies && !withheldFields(res).has('set-cookie')) return false;
+  if (headers['set-cookie'] !== undefined && !withheldFields(res, stripCookies).has('set-cookie')) return false;
   if (varyNames(headers).includes('*')) return false;
   const explicit = res.has('public') || res.has('s-maxage') || res.has('max-age') || headers.expires !== undefined;
   return explicit || heuristicStatuses.has(status);
