@@ -55,6 +55,8 @@ export interface FrontendRuntime {
   readonly tls: FrontendTls | undefined;
   /** Cleartext HTTP/2 with prior knowledge besides HTTP/1.x. */
   readonly h2c: boolean;
+  /** Read HTTP/2 frames before node's session, keeping the rules it does not (core/http/h2/guard.ts). */
+  readonly h2_strict_frames: boolean;
 }
 
 export interface GenerationOptions {
@@ -345,6 +347,7 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         forwarded: fe.forwarded,
         tls: fe.tls && buildFrontendTls(fe.tls, name, fe.mode, o.dir, ['frontends', name, 'tls'], tlsProblems),
         h2c: fe.h2c,
+        h2_strict_frames: fe.h2_strict_frames,
       });
     }
     for (const ref of refs) if (ref.def && ref.scope.kind === 'frontend') await setup(ref.def, ref.options, ref.scope, ref.path);

@@ -232,6 +232,13 @@ export const Frontend = z
     tls: FrontendTls.optional(),
     /** Cleartext HTTP/2 with prior knowledge (h2c) besides HTTP/1.x, for internal traffic; with `tls`, ALPN chooses h2 instead. */
     h2c: z.boolean().default(false),
+    /**
+     * HTTP/2 connections (h2 by ALPN, or h2c) keep RFC 9113's frame rules that node's own
+     * session does not (frames on closed streams, stream ids that go back, unsolicited PING
+     * ACKs, windows past 2^31-1): every frame is read in JavaScript before the session. false
+     * hands the connection to node's session directly, faster and looser (see the README).
+     */
+    h2_strict_frames: z.boolean().default(true),
   })
   .superRefine((fe, ctx) => {
     if (!fe.h2c) return;

@@ -9,6 +9,7 @@ import type { Listener } from '../../gateway.ts';
 import { handleHttpRequest } from '../proxy.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
 import { h2Request, H2Response, resetByGateway, type SessionFacts } from './stream.ts';
+import { FrameGuard } from './guard.ts';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -50,13 +51,22 @@ interface SessionState {
   closing: NodeJS.Timeout | undefined;
   /** Ends the session and its connection, as node's session.destroy (GOAWAY NO_ERROR, or `code` with an error). */
   readonly end: (error?: Error, code?: number) => void;
+  /** The streams being served, by id: the frame guard resets one through the session. */
+  readonly streams: Map<number, ServerHttp2Stream>;
+}
+
+/** A connection on its way to the server: its socket, and the frame guard the session reads it through. */
+interface Arriving {
+  readonly socket: Socket;
+  readonly guard: FrameGuard | undefined;
+  state?: SessionState;
 }
 
 export class H2Engine {
   readonly #server: Http2Server;
   readonly #sessions = new Map<ServerHttp2Session, SessionState>();
-  /** The socket being handed to the server now: its 'session' event comes synchronously. */
-  #arriving: Socket | undefined;
+  /** The connection being handed to the server now: its 'session' event comes synchronously. */
+  #arriving: Arriving | undefined;
   #draining = false;
 
   constructor(private readonly listener: Listener) {
@@ -138,16 +148,29 @@ export class H2Engine {
   }
 
   #serve(socket: Socket): void {
-    this.#arriving = socket;
+    const arriving: Arriving = { socket, guard: undefined };
+    if (this.listener.fe.h2_strict_frames)
+      (arriving as { guard: FrameGuard }).guard = new FrameGuard(socket, {
+        resetStream: (id, code) => {
+          const stream = arriving.state?.streams.get(id);
+          if (!stream || stream.closed) return false;
+          resetByGateway.add(stream);
+          stream.close(code);
+          return true;
+        },
+        endSession: (code) => arriving.state?.end(new Error(`HTTP/2 frame rule broken (code ${code})`), code),
+      });
+    this.#arriving = arriving;
     try {
-      this.#server.emit('connection', socket);
+      this.#server.emit('connection', arriving.guard ?? socket);
     } finally {
       this.#arriving = undefined;
     }
   }
 
   #open(session: ServerHttp2Session): void {
-    const socket = this.#arriving ?? (session.socket as Socket);
+    const arriving = this.#arriving;
+    const socket = arriving?.socket ?? (session.socket as Socket);
     const state: SessionState = {
       facts: {
         client: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
@@ -159,14 +182,21 @@ export class H2Engine {
       windowStart: 0,
       idle: undefined,
       closing: undefined,
-      // node's session.destroy() sends GOAWAY, then still ends the socket gracefully and waits
-      // for the client's FIN, which it may have swallowed already: the socket goes too, a turn
-      // of the loop later (over TLS, the GOAWAY is still on its way out when destroy() returns).
+      // node's session.destroy() sends GOAWAY, then ends the connection gracefully. Through the
+      // frame guard, the guard sends the GOAWAY (see FrameGuard.goaway) and node then ends the
+      // socket through it: a second is left for that. Without the guard, node waits for the
+      // client's FIN, which it may have swallowed already: the socket goes a turn of the loop
+      // later (over TLS, the GOAWAY is still on its way out when destroy() returns).
       end: (error, code) => {
+        if (arriving?.guard) {
+          arriving.guard.goaway(code ?? NGHTTP2_NO_ERROR);
+          setTimeout(() => socket.destroy(), 1000).unref();
+        } else setImmediate(() => socket.destroy());
         session.destroy(error, code);
-        setImmediate(() => socket.destroy());
       },
+      streams: new Map(),
     };
+    if (arriving) arriving.state = state;
     this.#sessions.set(session, state);
     // The session's own event, not the server's: a stream reset in the same read as its
     // HEADERS has already lost its `session` when it is emitted (see #stream).
@@ -181,7 +211,7 @@ export class H2Engine {
     // on to the socket, which sees it once flowing (node resumes it too, but only on a
     // graceful close). HTTP/2 has no half-close: a client's FIN ends the session and its
     // streams. (A cleartext socket must not flow: its reads would then bypass the session.)
-    if (state.facts.tls) {
+    if (state.facts.tls && !arriving?.guard) {
       socket.once('end', () => state.end());
       socket.resume();
     }
@@ -227,9 +257,12 @@ export class H2Engine {
       return;
     }
     state.open++;
+    const id = stream.id ?? 0; // a stream from 'stream' always has its id
+    state.streams.set(id, stream);
     clearTimeout(state.idle);
     stream.once('close', () => {
       state.open--;
+      state.streams.delete(id);
       if (resetByClient(stream)) this.#clientReset(session, state);
       if (state.open === 0 && !session.closed) this.#armIdle(session, state);
     });
