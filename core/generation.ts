@@ -81,6 +81,9 @@ interface PluginInstance {
   dispose?: Dispose;
 }
 
+/** The longest a plugin's probe is waited for (`PluginDefinition.probe`). */
+const probeTime = 10_000;
+
 export class Generation {
   readonly info: GenerationInfo;
   readonly app: AppHooks = createAppHooks();
@@ -92,6 +95,8 @@ export class Generation {
   readonly extensions = new ExtensionRegistry();
   /** What the build found questionable but usable (an expired certificate): `check` reports them. */
   readonly warnings: Problem[] = [];
+  /** The plugins' probes (`PluginDefinition.probe`), for a check that tries the world outside: each gives its warnings. */
+  readonly probes: (() => Promise<Problem[]>)[] = [];
   /** Plugins' `api.fetch`: their URL pools, their subrequests through frontends. */
   readonly subrequests = new Subrequests(this);
   #disposed = false;
@@ -272,6 +277,28 @@ export async function buildGeneration(o: GenerationOptions): Promise<Generation>
         const dispose = await def.setup?.(api, options);
         gen.plugins.push({ name: def.name, scope, dispose: typeof dispose === 'function' ? dispose : undefined });
         captured.push({ name: def.name, scope, hooks, after: def.after });
+        if (def.probe) {
+          const probe = def.probe.bind(def);
+          const warn = (p: KeyPath, message: string): Problem => ({
+            severity: 'warning',
+            file: o.file,
+            ...where(p),
+            message: `plugin "${def.name}": ${message}`,
+          });
+          gen.probes.push(async () => {
+            let timer: NodeJS.Timeout | undefined;
+            const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), probeTime)));
+            try {
+              const found = await Promise.race([probe(api, options), late]);
+              if (found === 'late') return [warn(path, `its probe did not finish in ${probeTime / 1000} s`)];
+              return (found ?? []).map((w) => warn(w.path?.length ? [...path, 'options', ...w.path] : path, w.message));
+            } catch (err) {
+              return [warn(path, `its probe failed: ${(err as Error).message}`)];
+            } finally {
+              clearTimeout(timer);
+            }
+          });
+        }
       } catch (err) {
         // A refusal of api.metrics names the plugin for when it happens elsewhere; here the problem does.
         const message = err instanceof MetricsError && err.plugin === def.name ? err.detail : (err as Error).message;

@@ -180,6 +180,21 @@ export interface PluginDefinition<Options = Record<string, unknown>> {
   setup?(api: PluginApi, options: Options): void | Dispose | Promise<void | Dispose>;
   /** `tapgate` commands it adds, by name (a built-in's only: see sdk/commands.ts). */
   commands?: Record<string, PluginCommand>;
+  /**
+   * What the check asks of the world outside the configuration, as it tries each server:
+   * a URL the options name answers, a service is up. Runs after `setup`, with the same
+   * `api`, in `tapgate check` and before a reload (never in a running gateway's path); each
+   * warning returned is reported at the plugin's options and never makes a configuration
+   * invalid: the world may be back by the time it serves. Bounded by the plugin's own
+   * timeouts; the check gives it 10 s at most.
+   */
+  probe?(api: PluginApi, options: Options): Promise<readonly ProbeWarning[] | void>;
+}
+
+/** A warning of `probe`: `path` within the plugin's options (e.g. `['jwks_url']`), or the plugin itself. */
+export interface ProbeWarning {
+  path?: readonly (string | number)[];
+  message: string;
 }
 
 /**

@@ -200,6 +200,12 @@ export interface CheckTestConfigOptions {
   /** Plugins by what `use:` says, as for `createTestGateway`. */
   plugins?: Record<string, PluginDefinition<any> | string>;
   files?: Record<string, string>;
+  /**
+   * Also try what lies outside the configuration, as `tapgate check` does unless told
+   * `--no-probe`: a TCP connection to every server, and each plugin's `probe`. Off by
+   * default, so that a test's problems are its configuration's.
+   */
+  probe?: boolean;
 }
 
 /** Runs `tapgate check` on a config: every problem it reports, in the order of the file. */
@@ -213,7 +219,11 @@ export async function checkTestConfig(options: CheckTestConfigOptions): Promise<
       else definitions.set(use, plugin);
     }
     writeFiles(dir, { ...files, 'tapgate.yaml': typeof options.config === 'string' ? options.config : stringify(options.config) });
-    const result = await checkConfig(join(dir, 'tapgate.yaml'), { builtins: definitions, logger: createLogger('silent') });
+    const result = await checkConfig(join(dir, 'tapgate.yaml'), {
+      builtins: definitions,
+      logger: createLogger('silent'),
+      probeServers: options.probe === true,
+    });
     return { ok: result.ok, problems: result.problems.map((p) => located(p, dir)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });

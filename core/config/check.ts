@@ -79,7 +79,8 @@ export async function checkConfig(config: string | ConfigSource, o: CheckOptions
     if (err instanceof GenerationError) problems.push(...err.problems);
     else problems.push({ severity: 'error', file: source.file, path: '', message: (err as Error).message });
   }
-  if (o.probeServers) problems.push(...(await probeServers(usable.config, source.file, inFile)));
+  if (o.probeServers)
+    problems.push(...(await Promise.all([probeServers(usable.config, source.file, inFile), ...(generation?.probes ?? []).map((probe) => probe())])).flat());
   const result = done(problems, source, checked.success ? checked.data : undefined);
   if (generation && o.keep && result.ok) result.generation = generation;
   else await generation?.dispose();

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { definePlugin, Duration, HeaderName, Size, Stage, z, type HttpAnswer, type HttpContext, type HttpHeaders } from '../../sdk/index.ts';
 import { claimMatcher, ClaimRules, compileRules, readClaim } from './claims.ts';
-import { asymmetricAlgorithms, hmacAlgorithms, KeySet, loadLocalKeys, RemoteJwks, type KeySource } from './keys.ts';
+import { asymmetricAlgorithms, fetchJwks, hmacAlgorithms, KeySet, loadLocalKeys, RemoteJwks, type KeySource } from './keys.ts';
 import { createVerifier, secretKey, type Outcome } from './verify.ts';
 
 const OneOrMore = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -312,6 +312,25 @@ export default definePlugin({
 
     if (remote) api.hooks.app.ready.tap(api.name, () => void remote.refresh());
     return () => remote?.close();
+  },
+  // The check tries the JWKS: one that does not answer now leaves tokens needing its keys
+  // with 503 until it does; keys it would leave out are named.
+  async probe(api, o) {
+    if (o.jwks_url === undefined) return;
+    const skipped: string[] = [];
+    try {
+      const keys = await fetchJwks({ url: o.jwks_url, timeout: o.jwks_cache.timeout, fetch: api.fetch }, undefined, (why) => skipped.push(why));
+      const warnings = skipped.map((why) => ({ path: ['jwks_url'], message: `the JWKS at ${o.jwks_url} has a key that will be left out: ${why}` }));
+      if (!keys.length) warnings.push({ path: ['jwks_url'], message: `the JWKS at ${o.jwks_url} has no usable key: every token needing one gets 401` });
+      return warnings;
+    } catch (err) {
+      return [
+        {
+          path: ['jwks_url'],
+          message: `the JWKS at ${o.jwks_url} does not answer now (${(err as Error).message}): tokens needing its keys get 503 until it does`,
+        },
+      ];
+    }
   },
 });
 

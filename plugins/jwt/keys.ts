@@ -191,6 +191,24 @@ const maxDocument = 512 * 1024;
 /** The first wait before trying again when no document was ever fetched; it doubles up to the cooldown. */
 const firstRetry = 500;
 
+/** The usable keys of the JWKS document at `o.url`, each key left out told to `skip`; rejects when there is no document. */
+export async function fetchJwks(
+  o: Pick<RemoteOptions, 'url' | 'timeout' | 'fetch'>,
+  signal: AbortSignal | undefined,
+  skip: (why: string) => void,
+): Promise<VerificationKey[]> {
+  const res = await o.fetch({
+    url: o.url,
+    headers: { accept: 'application/jwk-set+json, application/json' },
+    timeout: o.timeout,
+    signal,
+    maxBody: maxDocument,
+  });
+  // A redirect is not followed: an answer like any other that is not the document.
+  if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
+  return fromJwks(res.json(), skip);
+}
+
 export class RemoteJwks {
   #keys: readonly VerificationKey[] = [];
   #fetchedAt = -Infinity;
@@ -236,16 +254,7 @@ export class RemoteJwks {
 
   async #fetch(): Promise<void> {
     try {
-      const res = await this.o.fetch({
-        url: this.o.url,
-        headers: { accept: 'application/jwk-set+json, application/json' },
-        timeout: this.o.timeout,
-        signal: this.#closed.signal,
-        maxBody: maxDocument,
-      });
-      // A redirect is not followed: an answer like any other that is not the document.
-      if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
-      const keys = fromJwks(res.json(), (why) => {
+      const keys = await fetchJwks(this.o, this.#closed.signal, (why) => {
         this.o.skipped();
         this.o.log.warn({ url: this.o.url, reason: why }, 'JWKS key skipped');
       });

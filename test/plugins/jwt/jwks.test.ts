@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
+import { checkTestConfig, createTestGateway, type TestGateway } from 'tapgate/sdk/testing';
 import { bearer, get, makeKey, sign, type TestKey } from './tokens.ts';
 
 describe('jwt with a remote JWKS', () => {
@@ -282,6 +282,23 @@ describe('jwt with a JWKS that is down when the gateway starts', () => {
   after(async () => {
     await gw?.close();
     server?.close();
+  });
+
+  it('`tapgate check` warns that the JWKS does not answer, and the configuration stays valid', async () => {
+    const config = {
+      frontends: {
+        web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options: { jwks_url: `http://127.0.0.1:${port}/jwks.json` } }] },
+      },
+      backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:1' }] } },
+    };
+    const checked = await checkTestConfig({ config, probe: true });
+    assert.equal(checked.ok, true);
+    const down = checked.problems.find((p) => p.path === 'frontends.web.plugins[0].options.jwks_url');
+    assert.equal(down?.severity, 'warning');
+    assert.match(down.message, /does not answer now .*503/);
+    assert.ok(down.line, 'located on its line');
+    const unprobed = await checkTestConfig({ config });
+    assert.deepEqual(unprobed.problems, [], 'without probing, nothing is tried');
   });
 
   it('answers 503 with Retry-After while no keys are known, not 401', async () => {

@@ -171,4 +171,19 @@ describe('weak keys in a remote JWKS', () => {
       4,
     );
   });
+
+  it('`tapgate check` names each key the JWKS has that would be left out, and stays valid', async () => {
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/jwks.json`;
+    const config = {
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: 'jwt', options: { jwks_url: url } }] } },
+      backends: { app: { servers: [{ name: 's1', address: '127.0.0.1:1' }] } },
+    };
+    const before = fetches;
+    const checked = await checkTestConfig({ config, probe: true });
+    assert.equal(checked.ok, true);
+    const left = checked.problems.filter((p) => p.path === 'frontends.web.plugins[0].options.jwks_url');
+    assert.equal(left.length, 4, JSON.stringify(left.map((p) => p.text)));
+    assert.ok(left.every((p) => p.severity === 'warning' && p.message.includes('will be left out')));
+    assert.equal(fetches, before + 1, 'the check fetched the document once');
+  });
 });
