@@ -11,7 +11,7 @@ import type { GatewayConfig } from '../sdk/config.ts';
 import { Gateway } from './gateway.ts';
 import type { Generation } from './generation.ts';
 import type { AnyPluginDefinition } from './loader.ts';
-import { createAccessLog, createLogger, type AccessLog, type Logger } from './log.ts';
+import { accessLogDrops, createAccessLog, createLogger, type AccessLog, type Logger } from './log.ts';
 import { Coalesced } from './master/coalesced.ts';
 import { Master, type WorkerEntry } from './master/master.ts';
 import type { ReloadReply } from './master/messages.ts';
@@ -131,7 +131,7 @@ async function serveAlone(
   try {
     gateway = await Gateway.start(generation, {
       logger,
-      accessLog: o.accessLog ?? createAccessLog(config.log.access, config.log.sample),
+      accessLog: o.accessLog ?? createAccessLog(config.log.access, config.log.sample, Math.random, accessLogDrops(logger)),
       reload: () => reloads.request(),
     });
   } catch (err) {

@@ -2,7 +2,7 @@
 // master's shared sockets (node:cluster), serves, and drains or dies when told.
 import cluster from 'node:cluster';
 import { checkConfig } from '../config/check.ts';
-import { createAccessLog, createLogger } from '../log.ts';
+import { accessLogDrops, createAccessLog, createLogger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
 import type { AnyPluginDefinition } from '../loader.ts';
 import type { AdminQuestion, FromWorker, ToWorker } from './messages.ts';
@@ -76,7 +76,11 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
   result.generation.broadcast = admin.broadcast;
   result.generation.take = admin.take;
   try {
-    gateway = await Gateway.start(result.generation, { logger, accessLog: createAccessLog(config.log.access, config.log.sample), admin: admin.env });
+    gateway = await Gateway.start(result.generation, {
+      logger,
+      accessLog: createAccessLog(config.log.access, config.log.sample, Math.random, accessLogDrops(logger)),
+      admin: admin.env,
+    });
   } catch (err) {
     await result.generation.dispose();
     send({ type: 'failed', generation: generationId, problems: [{ severity: 'error', file, path: '', message: `cannot listen: ${(err as Error).message}` }] });

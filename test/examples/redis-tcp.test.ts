@@ -32,6 +32,21 @@ describe('examples/redis-tcp', () => {
   const pids = new Map<string, number>();
   let stderr = '';
   const access: { server: string }[] = [];
+  /** Called with each access line as it comes. */
+  const accessWatchers = new Set<() => void>();
+  /** Resolves once `n` access lines have come (the log writes them in batches, a second apart at most). */
+  const accessLines = (n: number, ms = 5000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (access.length < n) return;
+        clearTimeout(timer);
+        accessWatchers.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => (accessWatchers.delete(check), reject(new Error(`${access.length} access lines, not ${n}, within ${ms} ms`))), ms);
+      accessWatchers.add(check);
+      check();
+    });
   const watchers = new Set<(line: string) => void>();
   const waitForLine = (test: (line: string) => boolean, what: string, ms = 10_000) =>
     new Promise<void>((resolve, reject) => {
@@ -49,7 +64,10 @@ describe('examples/redis-tcp', () => {
   before(async () => {
     example = await startExample(join(dir, 'start.ts'), {
       // The access log (stdout) says which server took each connection.
-      onStdout: (line) => access.push(JSON.parse(line)),
+      onStdout: (line) => {
+        access.push(JSON.parse(line));
+        for (const check of accessWatchers) check();
+      },
       onLine: (line) => {
         stderr += line + '\n';
         for (const watch of watchers) watch(line);
@@ -71,9 +89,11 @@ describe('examples/redis-tcp', () => {
     // Before the check notices: a refused connection is retried on the next server.
     for (let i = 0; i < 6; i++) assert.equal(await talk(gateway, 'PING'), '+PONG\r\n+OK\r\n');
     await waitForLine((line) => line.includes('server is down') && /"server":"[^"]*r1"/.test(line), 'health check taking r1 out');
-    const before = access.length;
+    // Every session so far has its line (two in the test before, six here), so those after are the next six.
+    const before = 2 + 6;
+    await accessLines(before);
     for (let i = 0; i < 6; i++) assert.equal(await talk(gateway, 'PING'), '+PONG\r\n+OK\r\n');
-    await new Promise((r) => setTimeout(r, 100)); // the last access lines
+    await accessLines(before + 6);
     const served = access.slice(before).map((a) => a.server);
     assert.equal(served.length, 6);
     assert.ok(

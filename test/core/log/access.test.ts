@@ -2,7 +2,7 @@
 // state) on real requests, and sampling that never drops an error.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -127,5 +127,27 @@ describe('access log', () => {
       .split('\n')
       .map((l) => JSON.parse(l).path);
     assert.deepEqual(paths, ['/ok0', '/ok3', '/ok4', '/ok7', '/err', '/five']);
+  });
+
+  it('lines are batched off the request path, yet a line of light traffic is in the file within about a second, unclosed', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'light.log');
+    const log = createAccessLog(file)!;
+    log.write({ path: '/one', status: 200 });
+    const started = performance.now();
+    let text = '';
+    // Waits for the file to show the line (the periodic flush), 5 s at most.
+    while (!text.includes('/one') && performance.now() - started < 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    }
+    const waited = performance.now() - started;
+    assert.ok(text.includes('/one'), 'the line reached the file');
+    assert.ok(waited < 2500, `in ${Math.round(waited)} ms`);
+    const line = JSON.parse(text.trim());
+    assert.equal(line.level, 30);
+    assert.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(Object.keys(line), ['level', 'time', 'path', 'status'], 'as pino wrote it: level, time, then the entry');
+    await log.close();
   });
 });
