@@ -58,7 +58,7 @@ interface SessionState {
 /** A connection on its way to the server: its socket, and the frame guard the session reads it through. */
 interface Arriving {
   readonly socket: Socket;
-  readonly guard: FrameGuard | undefined;
+  guard?: FrameGuard;
   state?: SessionState;
 }
 
@@ -148,9 +148,9 @@ export class H2Engine {
   }
 
   #serve(socket: Socket): void {
-    const arriving: Arriving = { socket, guard: undefined };
+    const arriving: Arriving = { socket };
     if (this.listener.fe.h2_strict_frames)
-      (arriving as { guard: FrameGuard }).guard = new FrameGuard(socket, {
+      arriving.guard = new FrameGuard(socket, {
         resetStream: (id, code) => {
           const stream = arriving.state?.streams.get(id);
           if (!stream || stream.closed) return false;
