@@ -16,6 +16,12 @@ export interface WorkerBundle {
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
+ * Packages the bundle imports from node_modules at run time: esbuild (a native binary,
+ * for plugins the worker compiles), ioredis (loaded only for a Redis store).
+ */
+const unbundled = ['esbuild', 'ioredis'];
+
+/**
  * Bundles `entry`, a module that is a worker process by itself (entry/worker.ts), with
  * everything it imports from the installation. Written inside the installation, so the
  * bundle's package imports resolve from its node_modules.
@@ -33,7 +39,13 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
+    // The packages go in too (one file read, only what is used, no resolving module by
+    // module); the worker and the SDK share one copy of each through split chunks.
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
+    external: [...unbundled],
+    // CommonJS packages keep their require() of builtins inside the ES module.
+    banner: { js: "import { createRequire as __tapgateCreateRequire } from 'node:module';\nconst require = __tapgateCreateRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'silent',
   });
