@@ -13,6 +13,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { checkConfig } from '../config/check.ts';
+import { compiledEnv } from '../compile.ts';
 import type { GatewayConfig } from '../../sdk/config.ts';
 import type { Problem } from '../config/problems.ts';
 import { formatAddress, parseAddress } from '../../sdk/units.ts';
@@ -68,6 +69,8 @@ export interface WorkerPorts {
 export class Master {
   /** The last generation number given out. */
   #lastGeneration = 0;
+  /** What the check of each live generation compiled, handed to its workers (core/compile.ts). */
+  readonly #compiled = new Map<number, { TAPGATE_COMPILED: string }>();
   /** The generation serving new connections (0 until the first serves), and its config (the first's while it starts). */
   #serving = 0;
   #config!: GatewayConfig;
@@ -164,6 +167,8 @@ export class Master {
     if (this.#stopping) return { ok: false, problems: [{ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' }] };
     const generation = ++this.#lastGeneration;
     this.#starting = generation;
+    // Its workers, and any that replace them, load what this check compiled.
+    this.#compiled.set(generation, compiledEnv());
     const n = this.#workerCount(config);
     const forked = Array.from({ length: n }, () => this.#fork(generation));
     const results = await Promise.all(forked.map((r) => this.#readiness(r)));
@@ -179,6 +184,7 @@ export class Master {
 
   /** `generation` (started) serves new connections from now on. */
   #serve(generation: number, config: GatewayConfig): void {
+    for (const older of this.#compiled.keys()) if (older < generation) this.#compiled.delete(older);
     this.#serving = generation;
     this.#starting = undefined;
     this.#config = config;
@@ -190,7 +196,7 @@ export class Master {
   }
 
   #fork(generation: number): WorkerRecord {
-    const worker = cluster.fork({ ...this.#workerEnv, TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
+    const worker = cluster.fork({ ...this.#workerEnv, ...this.#compiled.get(generation), TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
     const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), leaving: false, final: false };
     this.#workers.set(worker.id, record);
     worker.on('message', (m: FromWorker) => this.#onMessage(record, m));
