@@ -196,7 +196,12 @@ export class Master {
   }
 
   #fork(generation: number): WorkerRecord {
-    const worker = cluster.fork({ ...this.#workerEnv, ...this.#compiled.get(generation), TAPGATE_CONFIG: resolve(this.file), TAPGATE_GENERATION: String(generation) });
+    const worker = cluster.fork({
+      ...this.#workerEnv,
+      ...this.#compiled.get(generation),
+      TAPGATE_CONFIG: resolve(this.file),
+      TAPGATE_GENERATION: String(generation),
+    });
     const record: WorkerRecord = { worker, generation, state: 'starting', since: new Date(), leaving: false, final: false };
     this.#workers.set(worker.id, record);
     worker.on('message', (m: FromWorker) => this.#onMessage(record, m));
