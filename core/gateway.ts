@@ -84,7 +84,7 @@ export class Listener implements HttpEnv {
       }
     }
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('close', () => this.sockets.delete(socket)); // once: 'close' comes once (see H1Engine.serve)
     if (this.fe.tls) return; // served once the handshake is done
     if (this.fe.mode !== 'http') return this.#serveTcp(socket as Socket); // (tcp frontends accept net.Sockets)
     if (socket instanceof RawSocket) {

@@ -11,7 +11,8 @@ import { WindowCounters } from './rate-windows.ts';
 import { type TakeOptions, type TakeResult } from '../sdk/index.ts';
 
 /** This process's shared counters (alone, they are everyone's); kept across generations, so limits hold through reloads. */
-const localCounters = new WindowCounters();
+/** api.take's windows when this process decides alone (workers: 0): made on the first take, as they hold 100,000 slots at once. */
+let localCounters: WindowCounters | undefined;
 import { Backend, resolveBackendTimeouts } from './upstream/backend.ts';
 import { originsIn, Subrequests } from './upstream/subrequest.ts';
 import type { GenerationInfo, Mode } from '../sdk/views.ts';
@@ -122,7 +123,7 @@ export class Generation {
   broadcast: (topic: string, data: unknown) => Promise<unknown[]> = async (topic, data) => [await this.deliver(topic, data)];
 
   /** Shared window counters: under a master, the gateway replaces this with a trip to it. */
-  take: (key: string, options: TakeOptions) => Promise<TakeResult> = async (key, options) => localCounters.take(key, options);
+  take: (key: string, options: TakeOptions) => Promise<TakeResult> = async (key, options) => (localCounters ??= new WindowCounters()).take(key, options);
 
   /** A broadcast message arrives here: the `app.message` taps answer it. */
   async deliver(topic: string, data: unknown): Promise<unknown> {

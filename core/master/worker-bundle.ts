@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 export interface WorkerBundle {
   /** The worker entry to give to cluster.setupPrimary. */
@@ -44,6 +44,10 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
     splitting: true,
     chunkNames: 'chunk-[hash]',
     external: [...unbundled],
+    // ASCII only: V8 keeps a module's source in memory, and one character beyond Latin-1
+    // (a dash in a message) makes all of it two bytes a character. esbuild escapes them in
+    // code; the comments it keeps are escaped below.
+    charset: 'ascii',
     // CommonJS packages keep their require() of builtins inside the ES module.
     banner: { js: "import { createRequire as __tapgateCreateRequire } from 'node:module';\nconst require = __tapgateCreateRequire(import.meta.url);" },
     metafile: true,
@@ -51,6 +55,14 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
   });
   // The metafile names entry points relative to the working folder.
   const outputs = Object.entries(result.metafile.outputs);
+  for (const [file] of outputs) {
+    const text = readFileSync(file, 'utf8');
+    if (/[^\x00-\x7f]/.test(text))
+      writeFileSync(
+        file,
+        text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+      );
+  }
   const find = (file: string) => outputs.find(([, o]) => o.entryPoint !== undefined && resolve(o.entryPoint) === resolve(file))![0];
   return {
     exec: resolve(find(entry)),
