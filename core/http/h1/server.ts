@@ -13,7 +13,7 @@ import { errorBody, statusText } from '../errors.ts';
 import { handleHttpRequest, type HttpEnv } from '../proxy.ts';
 import { handleUpgrade } from '../upgrade.ts';
 import { H1Response, type ResponseOwner } from './response.ts';
-import { HTTPParser, createParser, headersOf, methods, type ParseError, type Parser } from './parser.ts';
+import { headersOf, methods, releaseRequestParser, takeRequestParser, type ParseError, type Parser } from './parser.ts';
 import type { FrontendRuntime, Generation } from '../../generation.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
 import { ClientFault } from '../../termination.ts';
@@ -37,7 +37,8 @@ export class H1Engine {
   serve(socket: Socket | RawSocket): void {
     const connection = new H1Connection(this.host, socket);
     this.#connections.add(connection);
-    socket.once('close', () => this.#connections.delete(connection));
+    // 'close' comes once: on, not once, spares each connection once()'s wrapper and its bound function.
+    socket.on('close', () => this.#connections.delete(connection));
     this.#sweep ??= setInterval(() => this.#check(), this.#period()).unref();
   }
 
@@ -86,7 +87,8 @@ class H1Connection implements ResponseOwner {
   headStart = 0;
   /** When the last answer finished (or the connection opened). */
   idleAt = performance.now();
-  readonly #parser: Parser;
+  /** Held while a request is arriving or being answered; between requests it goes back to the spares (see takeRequestParser). */
+  #parser: Parser | undefined = undefined;
   /** The exchange being answered; then those pipelined behind it, in order. */
   readonly #exchanges: Exchange[] = [];
   /** The message llhttp is reading (its body may still be arriving). */
@@ -109,17 +111,11 @@ class H1Connection implements ResponseOwner {
     private readonly host: H1Host,
     readonly socket: Socket | RawSocket,
   ) {
-    this.#parser = createParser(HTTPParser.REQUEST, host.fe.limits.max_header_size, {
-      onHeaders: this.#onHeaders,
-      onHeadersComplete: this.#onHeadersComplete,
-      onBody: this.#onBody,
-      onMessageComplete: this.#onMessageComplete,
-    });
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', noop);
     socket.on('timeout', this.#timeout);
-    socket.once('close', this.#onClose);
+    socket.on('close', this.#onClose);
   }
 
   /** Between requests: no answer in hand, no head arriving, not a tunnel (an upgrade's byte pipe). */
@@ -141,6 +137,12 @@ class H1Connection implements ResponseOwner {
     }
     let parsed: number | ParseError;
     try {
+      this.#parser ??= takeRequestParser(this.host.fe.limits.max_header_size, {
+        onHeaders: this.#onHeaders,
+        onHeadersComplete: this.#onHeadersComplete,
+        onBody: this.#onBody,
+        onMessageComplete: this.#onMessageComplete,
+      });
       parsed = this.#parser.execute(chunk);
     } catch (err) {
       // Our own failure while handling what was parsed: this connection ends, the worker serves on.
@@ -148,6 +150,7 @@ class H1Connection implements ResponseOwner {
       return void this.socket.destroy();
     }
     if (typeof parsed !== 'number') return this.#parseError(parsed);
+    this.#releaseWhenIdle();
     const upgrade = this.#exchanges.at(-1);
     if (upgrade?.upgrade && upgrade.head === undefined) {
       // llhttp stops at an upgrade's head: what follows belongs to the new protocol.
@@ -295,6 +298,14 @@ class H1Connection implements ResponseOwner {
       if (!next.upgrade || next.head !== undefined) this.#start(next);
       socket.resume();
     } else if (this.#closing) endOnce(socket);
+    else this.#releaseWhenIdle();
+  }
+
+  /** Between requests (the last one read whole and answered, nothing of the next read), the parser goes back to the spares. */
+  #releaseWhenIdle(): void {
+    if (this.#parser === undefined || this.#closing || !this.idle) return;
+    releaseRequestParser(this.#parser);
+    this.#parser = undefined;
   }
 
   /** A request that cannot be parsed: 400 (431 for too large a head), then close. */
@@ -346,7 +357,8 @@ class H1Connection implements ResponseOwner {
 
   #stopReading(): void {
     this.socket.off('data', this.#onData);
-    this.#parser.close?.();
+    this.#parser?.close?.();
+    this.#parser = undefined;
   }
 
   /** The client half-closed: answers in hand still go out, then the connection ends. */
