@@ -15,6 +15,9 @@
 #                      node is exec'd, this script's PID is the master's.
 #   TAPGATE_LOG_LEVEL  `log.level` (default warn). bench/tapgate-reload.sh
 #                      needs info, to see the master's "reloaded" lines.
+#   TAPGATE_DEFAULTS   1: the configuration as users run it instead: the
+#                      access log on (to a file beside the config) and the
+#                      X-Forwarded-* headers on; against HAPROXY_AS_USED=1.
 
 set -euo pipefail
 
@@ -30,17 +33,24 @@ DIR=${BENCH_WORK:-$ROOT/.bench-work}/tapgate
 mkdir -p "$DIR"
 CONFIG=$DIR/tapgate-$LISTEN_PORT.yaml
 
+ACCESS=false
+FORWARDED='forwarded: { xff: false, proto_host: false }'
+if [[ ${TAPGATE_DEFAULTS:-0} == 1 ]]; then
+  ACCESS=$DIR/access-$LISTEN_PORT.log
+  FORWARDED='# forwarded: the defaults (X-Forwarded-For, -Proto, -Host)'
+fi
+
 cat >"$CONFIG" <<YAML
 # Written by bench/tapgate-target.sh; overwritten on every run.
 workers: $WORKERS
-log: { level: $LOG_LEVEL, access: false }
+log: { level: $LOG_LEVEL, access: $ACCESS }
 
 frontends:
   bench:
     bind: 127.0.0.1:$LISTEN_PORT
     mode: http
     default_backend: origins
-    forwarded: { xff: false, proto_host: false }
+    $FORWARDED
 
 backends:
   origins:
