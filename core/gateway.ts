@@ -14,6 +14,7 @@ import { formatAddress, type BindAddress } from '../sdk/units.ts';
 import { AdminListener, applyServerChange } from './admin-listener.ts';
 import type { AdminEnv } from './admin.ts';
 import type { ServerChange } from '../sdk/admin.ts';
+import type { ConnectionInfo } from '../sdk/hooks.ts';
 import { mergeSnapshots, retained, withTotals, type MetricSample } from '../sdk/metrics.ts';
 import type { AccessLog } from './log.ts';
 import { applyServerTls } from './tls/termination.ts';
@@ -69,13 +70,7 @@ export class Listener implements HttpEnv {
     // (A RawSocket's engine, core/http/h1/server.ts, listens at once.)
     if (!(socket instanceof RawSocket)) socket.on('error', noop);
     if (this.fe.http.accept.taps.length && this.fe.mode === 'http') {
-      const info = {
-        frontend: this.fe.name,
-        remoteAddress: socket.remoteAddress ?? '',
-        remotePort: socket.remotePort ?? 0,
-        localAddress: socket.localAddress ?? '',
-        localPort: socket.localPort ?? 0,
-      };
+      const info = new Arrival(this.fe.name, socket);
       try {
         if (runner(this.fe.http.accept)(info) === false) return void socket.destroy();
       } catch (error) {
@@ -439,4 +434,35 @@ function listenerKey(fe: FrontendRuntime, a: BindAddress | undefined, n: number)
   const kind = fe.tls ? `${fe.mode}+tls` : fe.mode;
   if (!a) return `${kind} ${fe.name} (handed)`;
   return a.port === 0 ? `${kind} ${fe.name}#${n} ${formatAddress(a)}` : `${kind} ${formatAddress(a)}`;
+}
+
+/**
+ * What http.accept taps see of a connection. The addresses are asked of the kernel only
+ * when a tap reads them (getsockname, getpeername): the stats plugin's tap, on every
+ * connection, reads only the frontend. Serialized (a tap logging it), it is the five fields.
+ */
+class Arrival implements ConnectionInfo {
+  readonly #socket: Socket | RawSocket;
+  constructor(
+    readonly frontend: string,
+    socket: Socket | RawSocket,
+  ) {
+    this.#socket = socket;
+  }
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? '';
+  }
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
+  }
+  get localAddress(): string {
+    return this.#socket.localAddress ?? '';
+  }
+  get localPort(): number {
+    return this.#socket.localPort ?? 0;
+  }
+  toJSON(): ConnectionInfo {
+    const { frontend, remoteAddress, remotePort, localAddress, localPort } = this;
+    return { frontend, remoteAddress, remotePort, localAddress, localPort };
+  }
 }

@@ -117,6 +117,7 @@ export interface Hooks {
   tcp: TcpHooks;
 }
 
+/** A connection as http.accept sees it; the addresses are read from the socket when asked (read them in the tap). */
 export interface ConnectionInfo {
   readonly frontend: string;
   readonly remoteAddress: string;

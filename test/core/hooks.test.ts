@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { once } from 'node:events';
+import net from 'node:net';
 import pino from 'pino';
 import { startGateway, startOrigin } from '../helpers/gateway.ts';
 
@@ -26,6 +28,44 @@ const tracer = (name: string, stage: string, order = '') => `
   }});`;
 
 describe('hook contract', () => {
+  it("http.accept: a tap reads the connection's addresses, and a serialized info carries all five fields", async () => {
+    const origin = await startOrigin('o');
+    const gw = await startGateway(
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './seen.ts' }] } },
+        backends: { app: { servers: [{ name: 'o', address: origin.address }] } },
+      },
+      {
+        'seen.ts': `import { definePlugin } from 'tapgate/sdk';
+          export default definePlugin({ name: 'seen', version: '1.0.0', setup(api) {
+            api.hooks.http.accept.tap(api.name, (info) => {
+              (globalThis as { seenAccepts?: string[] }).seenAccepts ??= [];
+              (globalThis as { seenAccepts?: string[] }).seenAccepts!.push(JSON.stringify(info), [info.remoteAddress, info.remotePort, info.localAddress, info.localPort].join(' '));
+            });
+          }});`,
+      },
+    );
+    try {
+      const socket = net.connect(gw.port(), '127.0.0.1');
+      await once(socket, 'connect');
+      const clientPort = socket.localPort;
+      socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      for await (const _ of socket);
+      const [json, read] = (globalThis as { seenAccepts?: string[] }).seenAccepts!;
+      assert.equal(read, `127.0.0.1 ${clientPort} 127.0.0.1 ${gw.port()}`);
+      assert.deepEqual(JSON.parse(json!), {
+        frontend: 'web',
+        remoteAddress: '127.0.0.1',
+        remotePort: clientPort,
+        localAddress: '127.0.0.1',
+        localPort: gw.port(),
+      });
+    } finally {
+      await gw.close();
+      await origin.close();
+    }
+  });
+
   it('runs taps by stage, then by before: and after:, whatever the order plugins are listed in', async () => {
     const origin = await startOrigin('o');
     const gw = await startGateway(
