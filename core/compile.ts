@@ -111,9 +111,14 @@ function handed(text: string | undefined): [string, string][] {
   }
 }
 
-/** The environment a worker needs to load what this process compiled (see handedOver). */
-export function compiledEnv(): { TAPGATE_COMPILED: string } {
-  return { TAPGATE_COMPILED: JSON.stringify([...compiled]) };
+/**
+ * The environment a worker needs to load what this process compiled (see handedOver);
+ * nothing when it would not fit in one environment variable (Linux takes 128 KiB): the
+ * workers then compile for themselves.
+ */
+export function compiledEnv(): { TAPGATE_COMPILED?: string } {
+  const text = JSON.stringify([...compiled]);
+  return text.length <= 100_000 ? { TAPGATE_COMPILED: text } : {};
 }
 
 async function bundle(file: string): Promise<string> {

@@ -70,7 +70,7 @@ export class Master {
   /** The last generation number given out. */
   #lastGeneration = 0;
   /** What the check of each live generation compiled, handed to its workers (core/compile.ts). */
-  readonly #compiled = new Map<number, { TAPGATE_COMPILED: string }>();
+  readonly #compiled = new Map<number, { TAPGATE_COMPILED?: string }>();
   /** The generation serving new connections (0 until the first serves), and its config (the first's while it starts). */
   #serving = 0;
   #config!: GatewayConfig;
