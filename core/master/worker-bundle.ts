@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 export interface WorkerBundle {
   /** The worker entry to give to cluster.setupPrimary. */
@@ -57,11 +57,14 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
   const outputs = Object.entries(result.metafile.outputs);
   for (const [file] of outputs) {
     const text = readFileSync(file, 'utf8');
-    if (/[^\x00-\x7f]/.test(text))
-      writeFileSync(
-        file,
-        text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-      );
+    if (!/[^\x00-\x7f]/.test(text)) continue;
+    // Renamed into place: a worker of another master starting now reads one file or the other, whole.
+    const escaped = `${file}.${process.pid}.tmp`;
+    writeFileSync(
+      escaped,
+      text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    );
+    renameSync(escaped, file);
   }
   const find = (file: string) => outputs.find(([, o]) => o.entryPoint !== undefined && resolve(o.entryPoint) === resolve(file))![0];
   return {
