@@ -64,7 +64,7 @@ for (let i = 0; i < n; i += 200)
 console.log('open');
 process.stdin.on('data', () => process.exit(0));
 EOF
-cat >"$WORK/bundle.ts" <<'EOF'
+cat >"$WORK/bundle.mts" <<'EOF'
 import { bundleWorker } from '../../core/master/worker-bundle.ts';
 const b = await bundleWorker('./entry/worker.ts');
 console.log(b.exec, b.env.TAPGATE_SDK_FILE);
@@ -74,7 +74,7 @@ wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 figures() { rm -f "$WORK/probe.out"; kill -WINCH "$1"; for _ in $(seq 50); do [ -s "$WORK/probe.out" ] && break; sleep 0.1; done; cat "$WORK/probe.out"; }
 
 nginx -c "$WORK/nginx.conf"
-read -r EXEC SDK < <(node --import tsx "$WORK/bundle.ts")
+read -r EXEC SDK < <(node --import tsx "$WORK/bundle.mts")
 TAPGATE_ROOT=$ROOT TAPGATE_CONFIG=$WORK/tapgate.yaml TAPGATE_GENERATION=1 TAPGATE_SDK_FILE=$SDK PROBE_OUT=$WORK/probe.out \
   node --expose-gc --import "$WORK/probe.mjs" "$EXEC" >"$WORK/worker.log" 2>&1 &
 WORKER=$!
