@@ -7,6 +7,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { startGateway, startOrigin, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
+import { preface, frame as rawFrame } from '../../fuzz/arbitraries/http2.ts';
 import { testPki } from '../tls/pki.ts';
 
 const pki = testPki();
@@ -34,14 +35,7 @@ interface Frame {
   payload: Buffer;
 }
 
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
+const frame = (type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)) => rawFrame(type, flags, stream, payload);
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -105,7 +99,7 @@ class FrameClient {
       : net.connect(port, '127.0.0.1');
     await new Promise((resolve, reject) => socket.once(secure ? 'secureConnect' : 'connect', resolve).once('error', reject));
     const client = new FrameClient(socket);
-    socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(SETTINGS, 0, 0)]));
+    socket.write(Buffer.concat([preface, frame(SETTINGS, 0, 0)]));
     await client.next((f) => f.type === SETTINGS && !(f.flags & ACK), 'the server preface');
     return client;
   }

@@ -6,18 +6,8 @@ import assert from 'node:assert/strict';
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
+import { frame, preface } from '../../fuzz/arbitraries/http2.ts';
 import { FrameGuard } from '../../../core/http/h2/guard.ts';
-
-const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(stream, 5);
-  return Buffer.concat([head, payload]);
-}
 
 /** Frames a client could send, valid or not: every type the guard reads, on a few streams, with windows near the limit. */
 const clientFrame = fc
