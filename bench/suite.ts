@@ -391,54 +391,59 @@ async function httpGroup(c: Context, round: number, rate: number): Promise<void>
 }
 
 /**
- * The ratios the issue sets against HAProxy (keep-alive req/s, p99 at one rate), measured
- * interleaved: HAProxy nbthread 1 (on a second port) and tapgate workers: 0 run side by
- * side on the proxy core, and the load goes to one then the other: `--slices` pairs of
- * short wrk runs, then `--pairs` pairs of wrk2 runs, the order alternating. The
- * side-by-side table runs every target's every scenario in turn, minutes apart; on a
- * shared host the machine drifts more than that between two targets' runs.
+ * The ratios the issues set against HAProxy, measured interleaved: an HAProxy target (on a
+ * second port) and a tapgate target run side by side on the proxy core, and the load goes
+ * to one then the other: `--slices` pairs of short wrk runs of each scenario, then
+ * `--pairs` pairs of wrk2 runs, the order alternating. Two pairings: tapgate's default
+ * configuration against HAProxy as usually run (issue 24's headline: keep-alive and
+ * Connection: close), then the tuned tapgate against plain HAProxy (issue 10's keep-alive
+ * and p99). The side-by-side table runs every target's every scenario in turn, minutes
+ * apart; on a shared host the machine drifts more than that between two targets' runs.
  */
 async function pairedGroup(c: Context, round: number, rate: number): Promise<void> {
-  const hap = httpTargets(c.n).find((t) => t.id === 'haproxy-1'),
-    tg = httpTargets(c.n).find((t) => t.id === 'tapgate-1');
-  if (!hap || !tg || !chosen(hap) || !chosen(tg)) return;
-  const two: Target[] = [{ ...hap, port: c.ports.twin }, tg];
-  log(`round ${round}: ${two.map((t) => t.label).join(' and ')}, interleaved`);
-  const procs: (Proc | undefined)[] = [];
-  try {
-    for (const t of two) procs.push(await startTarget(c, t, 'http'));
-    for (const t of two) {
-      await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
-      await wrk(c, t, 'http', HTTP[0]!, 2);
+  for (const [hapId, tgId, scenarios] of PAIRINGS) {
+    const hap = httpTargets(c.n).find((t) => t.id === hapId),
+      tg = httpTargets(c.n).find((t) => t.id === tgId);
+    if (!hap || !tg || !chosen(hap) || !chosen(tg)) continue;
+    const two: Target[] = [{ ...hap, port: c.ports.twin }, tg];
+    log(`round ${round}: ${two.map((t) => t.label).join(' and ')}, interleaved`);
+    const procs: (Proc | undefined)[] = [];
+    try {
+      for (const t of two) procs.push(await startTarget(c, t, 'http'));
+      for (const t of two) {
+        await check(c, t, 'http', HTTP[0]!.req, 'hello\n');
+        await wrk(c, t, 'http', HTTP[0]!, 2);
+      }
+      for (const id of scenarios) {
+        const s = HTTP.find((x) => x.id === id)!;
+        await alternating(settings.slices, [0, 1], (i, k) =>
+          measure(c, 'paired', two[i]!, procs[i], id, round, async (on) => ({ result: await wrk(c, two[i]!, 'http', s, settings.slice_s, undefined, on) }), {
+            pair: k,
+          }),
+        );
+      }
+      await alternating(settings.pairs, [0, 1], (i, k) =>
+        measure(
+          c,
+          'paired',
+          two[i]!,
+          procs[i],
+          'latency',
+          round,
+          async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }),
+          { rate, pair: k },
+        ),
+      );
+    } finally {
+      for (const p of procs) if (p) await stopTree(p);
     }
-    await alternating(settings.slices, [0, 1], (i, k) =>
-      measure(
-        c,
-        'paired',
-        two[i]!,
-        procs[i],
-        'ka',
-        round,
-        async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, settings.slice_s, undefined, on) }),
-        { pair: k },
-      ),
-    );
-    await alternating(settings.pairs, [0, 1], (i, k) =>
-      measure(
-        c,
-        'paired',
-        two[i]!,
-        procs[i],
-        'latency',
-        round,
-        async (on) => ({ result: await wrk(c, two[i]!, 'http', HTTP[0]!, CALIBRATION_S + settings.latency_duration_s, rate, on) }),
-        { rate, pair: k },
-      ),
-    );
-  } finally {
-    for (const p of procs) if (p) await stopTree(p);
   }
 }
+/** The paired group's pairings: HAProxy target, tapgate target, the wrk scenarios interleaved (then p99 at the fixed rate). */
+const PAIRINGS: [string, string, string[]][] = [
+  ['haproxy-used', 'tapgate-default', ['ka', 'close']],
+  ['haproxy-1', 'tapgate-1', ['ka']],
+];
 
 /** `n` pairs of runs, the order alternating (first then second, then second then first, ...); `k` counts the pairs from 1. */
 async function alternating<T>(n: number, two: readonly T[], run: (x: T, k: number) => Promise<unknown>): Promise<void> {

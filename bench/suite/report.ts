@@ -80,12 +80,12 @@ const NUMERIC = [
   'other_cpu_pct',
 ] as const;
 
-/** tapgate's runs in the paired group with HAProxy's run of the same round, pair and scenario. */
-function pairsOf(ms: Measurement[], scenario: string): [tapgate: Measurement, haproxy: Measurement][] {
+/** A tapgate target's runs in the paired group with its HAProxy target's run of the same round, pair and scenario. */
+function pairsOf(ms: Measurement[], scenario: string, tapgate = 'tapgate-1', haproxy = 'haproxy-1'): [tapgate: Measurement, haproxy: Measurement][] {
   const of = (m: Measurement) =>
-    ms.find((x) => x.group === 'paired' && x.target === 'haproxy-1' && x.scenario === scenario && x.round === m.round && x.pair === m.pair);
+    ms.find((x) => x.group === 'paired' && x.target === haproxy && x.scenario === scenario && x.round === m.round && x.pair === m.pair);
   return ms
-    .filter((m) => m.group === 'paired' && m.target === 'tapgate-1' && m.scenario === scenario)
+    .filter((m) => m.group === 'paired' && m.target === tapgate && m.scenario === scenario)
     .flatMap((m) => {
       const h = of(m);
       return h ? [[m, h] as [Measurement, Measurement]] : [];
@@ -179,7 +179,8 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const get = (group: string, target: string, scenario: string) => C.get(`${group}/${target}/${scenario}`);
   const n = r.settings.workers;
   const httpIds = Object.keys(r.targets).filter((t) => [...C.keys()].some((k) => k.startsWith(`http/${t}/`)));
-  const sameCoresHaproxy = (t: string) => (t.endsWith(`-${n}`) && n !== 1 ? `haproxy-${n}` : 'haproxy-1');
+  // tapgate's defaults are compared with HAProxy as usually run (logging, forwardfor); the tuned rows with plain HAProxy.
+  const sameCoresHaproxy = (t: string) => (t === 'tapgate-default' ? 'haproxy-used' : t.endsWith(`-${n}`) && n !== 1 ? `haproxy-${n}` : 'haproxy-1');
   const httpScenarios = ['ka', 'close', '64k', '1m', 'upload'].filter((s) => httpIds.some((t) => get('http', t, s)));
   const out: string[] = [];
   const when = r.generated.slice(0, 16).replace('T', ' ');
@@ -202,6 +203,75 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
     '',
   );
 
+  // ---- issue 24: the default configuration, against HAProxy as usually run
+  const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}`;
+  const pairedRps = (scenario: string, tapgate: string, haproxy: string) =>
+    pairsOf(r.measurements, scenario, tapgate, haproxy).flatMap(([t, h]) => (t.rps && h.rps ? [t.rps / h.rps] : []));
+  const checks24: [string, string, boolean | undefined][] = [];
+  const dflt = (s: string, group = 'http') => get(group, 'tapgate-default', s),
+    used = (s: string, group = 'http') => get(group, 'haproxy-used', s);
+  const tuned = (s: string, group = 'http') => ratio(get(group, 'tapgate-1', s)?.rps, get(group, 'haproxy-1', s)?.rps);
+  for (const [s, what, goal] of [
+    ['ka', 'small keep-alive requests', 0.6],
+    ['close', 'Connection: close', 0.5],
+  ] as const) {
+    const xs = pairedRps(s, 'tapgate-default', 'haproxy-used');
+    const side = ratio(dflt(s)?.rps, used(s)?.rps);
+    const decisive = xs.length ? median(xs) : side;
+    checks24.push([
+      `default configuration ≥ ${goal}× HAProxy as usually run, one core, ${what}`,
+      `${xs.length ? `${x2(median(xs))} interleaved (median of ${xs.length} pairs: ${spread(xs)}); ` : ''}${x2(side)} by the side-by-side medians ` +
+        `(${num(dflt(s)?.cpu_us_per_request, 1)} vs ${num(used(s)?.cpu_us_per_request, 1)} µs CPU a request); tuned: ${x2(tuned(s))}`,
+      decisive === undefined ? undefined : decisive >= goal,
+    ]);
+  }
+  for (const [s, what] of [
+    ['64k', '64 KiB responses'],
+    ['1m', '1 MiB responses'],
+    ['upload', '1 MiB uploads'],
+  ] as const) {
+    const x = ratio(dflt(s)?.rps, used(s)?.rps);
+    checks24.push([`${what} ≥ 0.7× HAProxy, default configuration`, `${x2(x)}; tuned: ${x2(tuned(s))}`, x === undefined ? undefined : x >= 0.7]);
+  }
+  for (const [s, what] of [
+    ['tls-close', 'new TLS handshakes'],
+    ['tls-ka', 'TLS keep-alive'],
+  ] as const) {
+    const x = ratio(dflt(s, 'tls')?.rps, used(s, 'tls')?.rps);
+    checks24.push([`${what} ≥ 0.7× HAProxy, default configuration`, `${x2(x)}; tuned: ${x2(tuned(s, 'tls'))}`, x === undefined ? undefined : x >= 0.7]);
+  }
+  const cpu1 = dflt('ka')?.cpu_us_per_request,
+    cpuN = get('http', `tapgate-${n}`, 'ka')?.cpu_us_per_request;
+  const perWorker = ratio(cpuN, cpu1);
+  checks24.push([
+    `CPU per request with ${n} workers within 10% of 1 worker (default configuration, keep-alive)`,
+    `${num(cpuN, 1)} vs ${num(cpu1, 1)} µs: ${perWorker === undefined ? 'n/a' : pct(perWorker - 1, true)} (the ${n} workers share the cores with the load, see above)`,
+    perWorker === undefined ? undefined : perWorker <= 1.1,
+  ]);
+  const idleDefault = dflt('ka')?.idle_rss_max_process_mb;
+  checks24.push([
+    'idle RSS per worker ≤ 50 MB, default configuration',
+    `${num(idleDefault, 1)} MB (the larger of the master and its worker; ${num(dflt('ka')?.idle_rss_mb, 1)} MB both)`,
+    idleDefault === undefined ? undefined : idleDefault <= 50,
+  ]);
+  checks24.push([
+    'the rest of issue 24 (10,000 idle connections, reloads, HTTP/2, cache HIT allocations)',
+    '`bash bench/idle-memory.sh`, `bench/reload-loss.sh`, `bench/h2.sh`, `bench/cache.ts`: not part of this suite',
+    undefined,
+  ]);
+  if (checks24.some(([, , ok]) => ok !== undefined)) {
+    out.push('## The targets of issue 24: the default configuration, as users run it', '');
+    out.push(
+      'tapgate with its default configuration (the `workers` default: one worker process on one core; the access log written to a file; ' +
+        'X-Forwarded-For, -Proto and -Host added) against HAProxy as it is usually run (`option httplog` to a UDP syslog sink, ' +
+        '`option forwardfor`). "tuned": tapgate `workers: 0` without access log and X-Forwarded-* against plain HAProxy, for comparison.',
+      '',
+    );
+    out.push(row(['target', 'measured', 'verdict']), row(['---', '---', '---']));
+    for (const [what, m, ok] of checks24) out.push(row([what, m, yes(ok)]));
+    out.push('');
+  }
+
   // ---- targets of the issue
   const tg = (s: string) => get('http', 'tapgate-1', s);
   const hp = (s: string) => get('http', 'haproxy-1', s);
@@ -214,7 +284,6 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const P = pairedRatios(r.measurements);
   const pairedKa = P.ka.length ? median(P.ka) : undefined,
     pairedP99 = P.p99.length ? median(P.p99) : undefined;
-  const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}`;
   checks.push([
     'one worker ≥ 0.6× HAProxy nbthread 1, small keep-alive',
     pairedKa === undefined ? x2(ka) : `${x2(pairedKa)} interleaved (median of ${P.ka.length} pairs: ${spread(P.ka)}); ${x2(ka)} by the side-by-side medians`,
@@ -283,7 +352,9 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
       cost === undefined ? undefined : cost <= 0.2,
     ]);
   }
-  const scale = (k: string) => ratio(get('http', `${k}-${n}`, 'ka')?.rps, get('http', `${k}-1`, 'ka')?.rps);
+  // tapgate-N runs the default configuration: its one-worker counterpart is tapgate-default.
+  const one = (k: string) => (k === 'tapgate' && get('http', 'tapgate-default', 'ka') ? 'tapgate-default' : `${k}-1`);
+  const scale = (k: string) => ratio(get('http', `${k}-${n}`, 'ka')?.rps, get('http', one(k), 'ka')?.rps);
   checks.push([
     `throughput ≥ 1.7× at ${n} workers (here: sharing the cores with the load, see above)`,
     `${x2(scale('tapgate'))} (HAProxy ${x2(scale('haproxy'))}, nginx ${x2(scale('nginx'))} on the same cores)`,
@@ -302,24 +373,34 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   out.push('');
 
   // ---- interleaved pairs
-  const kaPairs = pairsOf(r.measurements, 'ka'),
-    latPairs = pairsOf(r.measurements, 'latency');
-  if (kaPairs.length || latPairs.length) {
-    out.push('## Interleaved: HAProxy nbthread 1 and tapgate workers: 0', '');
+  for (const [tgId, hpId] of [
+    ['tapgate-default', 'haproxy-used'],
+    ['tapgate-1', 'haproxy-1'],
+  ] as const) {
+    const scenarios = ['ka', 'close'].filter((s) => pairsOf(r.measurements, s, tgId, hpId).length);
+    const latPairs = pairsOf(r.measurements, 'latency', tgId, hpId);
+    if (!scenarios.length && !latPairs.length) continue;
+    out.push(`## Interleaved: ${r.targets[hpId] ?? hpId} and ${r.targets[tgId] ?? tgId}`, '');
     out.push(
       `Both run side by side on the proxy core (HAProxy on a second port) and the load goes to one, then the other, the order ` +
-        `alternating: ${num(Number(r.settings.slices))} pairs of ${num(Number(r.settings.slice_s))} s keep-alive wrk runs a round, then ` +
-        `${num(Number(r.settings.pairs))} pairs of wrk2 runs at ${num(r.settings.rate)} req/s. The issue's keep-alive and p99 ratios are the ` +
+        `alternating: ${num(Number(r.settings.slices))} pairs of ${num(Number(r.settings.slice_s))} s wrk runs of each scenario (${scenarios.join(', ')}) a round, then ` +
+        `${num(Number(r.settings.pairs))} pairs of wrk2 runs at ${num(r.settings.rate)} req/s. The issues' ratios are the ` +
         'medians over these pairs: on a shared host the machine drifts between the side-by-side runs of two targets, minutes apart.',
       '',
     );
-    out.push(row(['round', 'pair', 'HAProxy req/s', 'tapgate req/s', 'ratio', 'HAProxy µs CPU/req', 'tapgate µs CPU/req']), rule(7));
-    for (const [t, h] of kaPairs)
-      out.push(row([t.round, t.pair ?? '', num(h.rps), num(t.rps), x2(ratio(t.rps, h.rps)), num(h.cpu_us_per_request, 1), num(t.cpu_us_per_request, 1)]));
-    out.push('', row(['round', 'pair', 'HAProxy p50 / p99 ms', 'tapgate p50 / p99 ms', 'p99 ratio']), rule(5));
-    for (const [t, h] of latPairs)
-      out.push(row([t.round, t.pair ?? '', `${ms(h.p50_ms)} / ${ms(h.p99_ms)}`, `${ms(t.p50_ms)} / ${ms(t.p99_ms)}`, x2(ratio(t.p99_ms, h.p99_ms))]));
-    out.push('');
+    for (const s of scenarios) {
+      out.push(`**${s}** (${r.scenarios[s] ?? s})`, '');
+      out.push(row(['round', 'pair', 'HAProxy req/s', 'tapgate req/s', 'ratio', 'HAProxy µs CPU/req', 'tapgate µs CPU/req']), rule(7));
+      for (const [t, h] of pairsOf(r.measurements, s, tgId, hpId))
+        out.push(row([t.round, t.pair ?? '', num(h.rps), num(t.rps), x2(ratio(t.rps, h.rps)), num(h.cpu_us_per_request, 1), num(t.cpu_us_per_request, 1)]));
+      out.push('');
+    }
+    if (latPairs.length) {
+      out.push(row(['round', 'pair', 'HAProxy p50 / p99 ms', 'tapgate p50 / p99 ms', 'p99 ratio']), rule(5));
+      for (const [t, h] of latPairs)
+        out.push(row([t.round, t.pair ?? '', `${ms(h.p50_ms)} / ${ms(h.p99_ms)}`, `${ms(t.p50_ms)} / ${ms(t.p99_ms)}`, x2(ratio(t.p99_ms, h.p99_ms))]));
+      out.push('');
+    }
   }
 
   // ---- side by side
@@ -398,13 +479,13 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   }
 
   // ---- TLS
-  const tlsIds = ['haproxy-1', 'nginx-1', 'tapgate-1'].filter((t) => get('tls', t, 'tls-ka'));
+  const tlsIds = ['haproxy-used', 'tapgate-default', 'haproxy-1', 'nginx-1', 'tapgate-1'].filter((t) => get('tls', t, 'tls-ka'));
   if (tlsIds.length) {
     out.push('## TLS termination (one core each)', '');
     out.push(
       "A self-signed ECDSA P-256 certificate made at the start; TLS 1.3 (wrk's OpenSSL 3 client and each server's default); " +
         '"new handshakes" is wrk with Connection: close over https: one full handshake per request (wrk does not resume sessions). ' +
-        '"× HAProxy" against HAProxy nbthread 1.',
+        '"× HAProxy" against HAProxy nbthread 1 (the default configuration against HAProxy as usually run).',
       '',
     );
     out.push(row(['target', 'handshakes/s', 'p99', 'µs/req', '× HAProxy', 'keep-alive req/s', 'p99', 'µs/req', '× HAProxy']), rule(9));
@@ -417,11 +498,11 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
           num(a?.rps),
           ms(a?.p99_ms),
           num(a?.cpu_us_per_request, 1),
-          x2(ratio(a?.rps, get('tls', 'haproxy-1', 'tls-close')?.rps)),
+          x2(ratio(a?.rps, get('tls', sameCoresHaproxy(t), 'tls-close')?.rps)),
           num(b?.rps),
           ms(b?.p99_ms),
           num(b?.cpu_us_per_request, 1),
-          x2(ratio(b?.rps, get('tls', 'haproxy-1', 'tls-ka')?.rps)),
+          x2(ratio(b?.rps, get('tls', sameCoresHaproxy(t), 'tls-ka')?.rps)),
         ]),
       );
     }
@@ -569,7 +650,7 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
   const medians = Object.fromEntries([...C.entries()].map(([k, c]) => [k, c]));
   writeFileSync(
     json,
-    `${JSON.stringify({ ...r, targets_of_issue: checks.map(([what, measured, ok]) => ({ what, measured, met: ok ?? null })), medians }, null, 2)}\n`,
+    `${JSON.stringify({ ...r, targets_of_issue: [...checks24, ...checks].map(([what, measured, ok]) => ({ what, measured, met: ok ?? null })), medians }, null, 2)}\n`,
   );
   return [md, json];
 }

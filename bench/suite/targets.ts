@@ -17,9 +17,21 @@ export interface Ports {
   tcp: number;
   stats: number;
   twin: number;
+  /** Where HAProxy as usually run sends its log lines (a sink that reads and drops them). */
+  syslog: number;
 }
 export function ports(base: number): Ports {
-  return { origin1: base + 1, origin2: base + 2, echo: base + 3, http: base + 10, tls: base + 11, tcp: base + 12, stats: base + 13, twin: base + 14 };
+  return {
+    origin1: base + 1,
+    origin2: base + 2,
+    echo: base + 3,
+    http: base + 10,
+    tls: base + 11,
+    tcp: base + 12,
+    stats: base + 13,
+    twin: base + 14,
+    syslog: base + 15,
+  };
 }
 
 export interface Context {
@@ -54,6 +66,12 @@ export interface Target {
   path?: string;
   /** http mode: listen here instead of the suite's http port (a second target running at the same time). */
   port?: number;
+  /**
+   * As users run it. tapgate: the default configuration (`workers` left out: auto, one
+   * worker process per core it is pinned to; the access log to a file; X-Forwarded-* added). HAProxy: every request logged
+   * (`option httplog`, UDP syslog to a sink) and `option forwardfor`: the fair anchor for it.
+   */
+  asUsed?: boolean;
 }
 
 /** The HTTP targets compared side by side. */
@@ -63,10 +81,19 @@ export function httpTargets(n: number): Target[] {
     { id: 'haproxy-1', label: 'HAProxy nbthread 1', kind: 'haproxy', workers: 1, cores: 'one' },
     { id: 'nginx-1', label: 'nginx 1 worker', kind: 'nginx', workers: 1, cores: 'one' },
     { id: 'fastify', label: 'fastify + @fastify/http-proxy', kind: 'fastify', workers: 1, cores: 'one' },
-    { id: 'tapgate-1', label: 'tapgate workers: 0 (one in-process worker)', kind: 'tapgate', workers: 0, cores: 'one' },
+    { id: 'haproxy-used', label: 'HAProxy nbthread 1 as usually run (httplog to syslog, forwardfor)', kind: 'haproxy', workers: 1, cores: 'one', asUsed: true },
+    {
+      id: 'tapgate-default',
+      label: 'tapgate, default configuration (1 worker, access log, X-Forwarded-*)',
+      kind: 'tapgate',
+      workers: 1,
+      cores: 'one',
+      asUsed: true,
+    },
+    { id: 'tapgate-1', label: 'tapgate workers: 0, access log and X-Forwarded-* off (tuned)', kind: 'tapgate', workers: 0, cores: 'one' },
     { id: `haproxy-${n}`, label: `HAProxy nbthread ${n}`, kind: 'haproxy', workers: n, cores: 'all' },
     { id: `nginx-${n}`, label: `nginx ${n} workers`, kind: 'nginx', workers: n, cores: 'all' },
-    { id: `tapgate-${n}`, label: `tapgate workers: ${n}`, kind: 'tapgate', workers: n, cores: 'all' },
+    { id: `tapgate-${n}`, label: `tapgate workers: ${n}, otherwise the default configuration`, kind: 'tapgate', workers: n, cores: 'all', asUsed: true },
   ];
 }
 
@@ -98,7 +125,7 @@ const REWRITE = '{ use: rewrite, options: { request_headers: { set: { x-bench: "
 
 /** The TLS termination targets and the TCP mode ones. */
 export function tlsTargets(): Target[] {
-  return httpTargets(2).filter((t) => ['haproxy-1', 'nginx-1', 'tapgate-1'].includes(t.id));
+  return httpTargets(2).filter((t) => ['haproxy-used', 'tapgate-default', 'haproxy-1', 'nginx-1', 'tapgate-1'].includes(t.id));
 }
 export function tcpTargets(): Target[] {
   return [
@@ -206,10 +233,17 @@ ${nginxCommon(c.run, 'origin')}
     [process.execPath, join(import.meta.dirname, 'echo.mjs'), 'server', String(c.ports.echo)],
     join(c.run, 'logs/echo.log'),
   );
+  // HAProxy as usually run logs every request over UDP syslog: this reads the lines and drops them.
+  const syslog = startPinned(
+    'syslog',
+    c.loadCpus,
+    [process.execPath, '-e', `require('node:dgram').createSocket('udp4').on('message', () => {}).bind(${c.ports.syslog}, '127.0.0.1')`],
+    join(c.run, 'logs/syslog.log'),
+  );
   await waitReady(nginx, c.ports.origin1);
   await waitReady(nginx, c.ports.origin2);
   await waitReady(echo, c.ports.echo);
-  return [nginx, echo];
+  return [nginx, echo, syslog];
 }
 
 export type Mode = 'http' | 'tls' | 'tcp';
@@ -266,13 +300,14 @@ export function tapgateCommand(root: string): string[] {
 
 function haproxyConfig(c: Context, t: Target, mode: Mode, port: number): string {
   const tcp = mode === 'tcp';
+  const logged = t.asUsed && !tcp;
   return `global
   nbthread ${t.workers}
   maxconn 4096
-
+${logged ? `  log 127.0.0.1:${c.ports.syslog} local0 info\n` : ''}
 defaults
   mode ${tcp ? 'tcp' : 'http'}
-  timeout connect 5s
+${logged ? '  log global\n  option httplog\n  option forwardfor\n' : ''}  timeout connect 5s
   timeout client 30s
   timeout server 30s
 
@@ -326,8 +361,9 @@ ${nginxCommon(c.run, t.id)}
 function tapgateConfig(c: Context, t: Target, mode: Mode, port: number): string {
   const lines = [
     '# Written by bench/suite.ts; overwritten on every run.',
-    `workers: ${t.workers}`,
-    'log: { level: info, access: false }',
+    // As used: `workers` left to its default (auto: one per core it may run on, so 1 pinned to one core), the access log to a file.
+    ...(t.asUsed && t.workers === 1 ? [] : [`workers: ${t.workers}`]),
+    t.asUsed ? `log: { level: info, access: ${join(c.run, `logs/access-${t.id}-${mode}.log`)} }` : 'log: { level: info, access: false }',
     ...(t.statsListener ? [`stats: { bind: 127.0.0.1:${c.ports.stats} }`] : []),
     'frontends:',
     '  bench:',
@@ -335,7 +371,7 @@ function tapgateConfig(c: Context, t: Target, mode: Mode, port: number): string 
     `    mode: ${mode === 'tcp' ? 'tcp' : 'http'}`,
     `    default_backend: ${mode === 'tcp' ? 'echo' : 'origins'}`,
   ];
-  if (mode !== 'tcp') lines.push('    forwarded: { xff: false, proto_host: false }');
+  if (mode !== 'tcp' && !t.asUsed) lines.push('    forwarded: { xff: false, proto_host: false }');
   if (mode === 'tls') lines.push(`    tls: { certificates: [{ cert: ${c.run}/tls/cert.pem, key: ${c.run}/tls/key.pem }] }`);
   if (t.plugins?.length) lines.push(`    plugins: [${t.plugins.join(', ')}]`);
   if (t.routes) {
