@@ -102,6 +102,17 @@ const compiled = new Map<string, string>();
  */
 const handedOver = new Map<string, string>(handed(process.env.TAPGATE_COMPILED));
 
+/** A worker reloading in place: from now on it loads what its master compiled for the next generation (`compiledEnv()` there). */
+export function handOver(env: { TAPGATE_COMPILED?: string }): void {
+  handedOver.clear();
+  for (const [file, out] of handed(env.TAPGATE_COMPILED)) handedOver.set(file, out);
+}
+
+/** Every file this process has compiled, and its latest output. */
+export function compiledFiles(): ReadonlyMap<string, string> {
+  return new Map(compiled);
+}
+
 function handed(text: string | undefined): [string, string][] {
   try {
     const entries: unknown = text ? JSON.parse(text) : [];

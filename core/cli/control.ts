@@ -25,6 +25,12 @@ async function socketPath(values: { config: string; socket?: string }): Promise<
   return resolve(dirname(resolve(values.config)), relative);
 }
 
+/** How the workers take (or would take) the reload: in place, or new processes and why. */
+function workersLine(reply: ReloadReply): string {
+  if (!reply.workers) return '';
+  return reply.workers.inPlace ? 'workers: reloaded in place\n' : `workers: new processes (${reply.workers.why})\n`;
+}
+
 export async function control(command: 'reload' | 'stop' | 'status', argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options });
   let path: string;
@@ -34,10 +40,10 @@ export async function control(command: 'reload' | 'stop' | 'status', argv: strin
       const reply = await controlRequest<ReloadReply>(path, { cmd: 'reload', plan: values.plan });
       if (values.format === 'json') process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
       else if (!reply.ok) process.stderr.write(reply.problems ? renderProblems(reply.problems, values.config, false) : `tapgate reload: ${reply.error}\n`);
-      else if (values.plan) process.stdout.write(reply.plan!.length ? reply.plan!.join('\n') + '\n' : 'no changes\n');
+      else if (values.plan) process.stdout.write((reply.plan!.length ? reply.plan!.join('\n') + '\n' : 'no changes\n') + workersLine(reply));
       else
         process.stdout.write(
-          `reloaded: generation ${reply.generation} serving, ${reply.draining} old worker(s) draining\n${reply.plan!.map((l) => `  ${l}\n`).join('')}`,
+          `reloaded: generation ${reply.generation} serving, ${reply.draining} old worker(s) draining\n${reply.plan!.map((l) => `  ${l}\n`).join('')}${workersLine(reply)}`,
         );
       return reply.ok ? 0 : 1;
     }

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { checkConfig } from '../config/check.ts';
-import { compiledEnv } from '../compile.ts';
+import { compiledEnv, compiledFiles } from '../compile.ts';
 import type { GatewayConfig } from '../../sdk/config.ts';
 import type { Problem } from '../config/problems.ts';
 import { formatAddress, parseAddress } from '../../sdk/units.ts';
@@ -66,6 +66,16 @@ export interface WorkerPorts {
   stats: number | undefined;
 }
 
+/**
+ * Reloads in place that may load new plugin code before the workers are replaced by new
+ * processes: a worker cannot unload an ES module, so each changed plugin (or config module)
+ * stays in its memory, and a gateway whose plugins are edited and reloaded all day would grow
+ * without end. New processes start empty; reloads that load no new code do not count.
+ */
+export const CODE_RELOADS_IN_PLACE = 16;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
 export class Master {
   /** The last generation number given out. */
   #lastGeneration = 0;
@@ -77,6 +87,9 @@ export class Master {
   /** The generation a reload is starting, until it serves or is given up. */
   #starting: number | undefined;
   #pluginHashes = new Map<string, string>();
+  /** Compiled modules the workers have loaded since they were forked, and how many reloads in place brought new ones. */
+  #loadedModules = new Set<string>();
+  #codeReloads = 0;
   readonly #workers = new Map<number, WorkerRecord>();
   #control: ControlServer | undefined;
   readonly #reloads = new Coalesced(() => this.#reload(false));
@@ -169,6 +182,7 @@ export class Master {
     this.#starting = generation;
     // Its workers, and any that replace them, load what this check compiled.
     this.#compiled.set(generation, compiledEnv());
+    const modules = new Set(compiledFiles().values());
     const n = this.#workerCount(config);
     const forked = Array.from({ length: n }, () => this.#fork(generation));
     const results = await Promise.all(forked.map((r) => this.#readiness(r)));
@@ -179,6 +193,8 @@ export class Master {
       for (const r of [...this.#workers.values()]) if (r.generation === generation && !r.leaving) void this.#retire(r, config.hard_stop_after);
       return { ok: false, problems: failed as Problem[] };
     }
+    this.#loadedModules = modules;
+    this.#codeReloads = 0;
     return { ok: true, generation };
   }
 
@@ -310,7 +326,19 @@ export class Master {
       return { ok: false, problems };
     }
     const changes = planChanges(this.#config, result.config, result.source.dir, this.#pluginHashes);
-    if (plan) return { ok: true, plan: changes, problems };
+    const why = this.#whyNotInPlace(result.config, result.source.dir);
+    const workers: ReloadReply['workers'] = why ? { inPlace: false, why } : { inPlace: true };
+    if (plan) return { ok: true, plan: changes, workers, problems };
+    if (!why) {
+      const done = await this.#reloadInPlace(result.config);
+      if (!done.ok) {
+        this.logger.error({ problems: done.problems }, 'reload failed: a worker could not prepare the new generation; the current generation keeps serving');
+        return { ok: false, problems: [...problems, ...done.problems] };
+      }
+      this.#pluginHashes = pluginSourceHashes(result.config, result.source.dir);
+      this.logger.info({ generation: done.generation, draining: 0, inPlace: true, changes }, 'reloaded');
+      return { ok: true, generation: done.generation, draining: 0, plan: changes, workers, problems };
+    }
     const started = await this.#startGeneration(result.config);
     if (!started.ok) {
       this.logger.error({ problems: started.problems }, 'reload failed: new workers did not start; the current generation keeps serving');
@@ -324,8 +352,98 @@ export class Master {
     // Every worker of the generations before, replacements still starting included.
     const old = [...this.#workers.values()].filter((r) => r.generation !== started.generation && !r.leaving);
     await Promise.all(old.map((r) => this.#retire(r, hardAfter)));
-    this.logger.info({ generation: started.generation, draining: old.length, changes }, 'reloaded');
-    return { ok: true, generation: started.generation, draining: old.length, plan: changes, problems };
+    this.logger.info({ generation: started.generation, draining: old.length, inPlace: false, why, changes }, 'reloaded');
+    return { ok: true, generation: started.generation, draining: old.length, plan: changes, workers, problems };
+  }
+
+  /** Why the serving workers cannot take `config` in place (they are replaced by new processes), or undefined when they can. */
+  #whyNotInPlace(config: GatewayConfig, dir: string): string | undefined {
+    const n = this.#workerCount(config);
+    if (n !== this.#workerCount(this.#config)) return 'the worker count changed';
+    // Each worker opens its logger and access log once, at start (Gateway.start's options).
+    if (!same(config.log, this.#config.log)) return 'log changed: each worker opens its log at start';
+    const live = [...this.#workers.values()].filter((r) => !r.leaving);
+    if (live.length !== n || live.some((r) => r.generation !== this.#serving || r.state !== 'ready')) return 'a worker is not ready';
+    const compiled = compiledFiles();
+    const fresh = [...compiled.values()].some((out) => !this.#loadedModules.has(out));
+    if (fresh && this.#codeReloads >= CODE_RELOADS_IN_PLACE)
+      return `${CODE_RELOADS_IN_PLACE} reloads in place have loaded new plugin code, which a process cannot unload`;
+    // A plugin file imported as it is (not compiled) is in Node's module cache: only a new process sees it edited.
+    for (const [file, hash] of pluginSourceHashes(config, dir)) {
+      if (!compiled.has(file) && this.#pluginHashes.has(file) && this.#pluginHashes.get(file) !== hash)
+        return `${file} changed and is loaded without compiling`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Every serving worker builds the next generation beside its own (`prepare`); once all
+   * have, each serves it (`commit`). A worker that cannot prepare (or dies meanwhile) makes
+   * every one drop it (`abort`): the serving generation goes on everywhere, as after a
+   * failed reload that forks. A worker that cannot commit (a port it cannot take) is
+   * replaced by a new process of the new generation.
+   */
+  async #reloadInPlace(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
+    const generation = ++this.#lastGeneration;
+    const env = compiledEnv();
+    const outputs = [...compiledFiles().values()];
+    const records = [...this.#workers.values()].filter((r) => !r.leaving && r.generation === this.#serving);
+    const prepared = await Promise.all(
+      records.map((r) => this.#exchange(r, { type: 'prepare', generation, compiled: env }, (m) => m.type === 'prepared' && m.generation === generation)),
+    );
+    const problems = prepared.flatMap((m, i): Problem[] =>
+      m?.type !== 'prepared'
+        ? [{ severity: 'error', file: this.file, path: '', message: `worker ${records[i]!.worker.process.pid} exited while preparing` }]
+        : m.ok
+          ? []
+          : m.problems,
+    );
+    if (this.#stopping) problems.push({ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' });
+    if (problems.length || prepared.some((m) => m?.type !== 'prepared' || !m.ok)) {
+      for (const r of records) this.#send(r, { type: 'abort', generation });
+      return { ok: false, problems };
+    }
+    this.#compiled.set(generation, env);
+    const committed = await Promise.all(
+      records.map((r) => this.#exchange(r, { type: 'commit', generation }, (m) => m.type === 'committed' && m.generation === generation)),
+    );
+    const hardAfter = this.#config.hard_stop_after;
+    this.#serve(generation, config);
+    if (outputs.some((out) => !this.#loadedModules.has(out))) this.#codeReloads++;
+    for (const out of outputs) this.#loadedModules.add(out);
+    records.forEach((r, i) => {
+      const m = committed[i];
+      if (m?.type === 'committed' && m.ok) {
+        r.generation = generation;
+        r.ports = { frontends: m.ports, stats: m.statsPort };
+        r.since = new Date();
+      }
+    });
+    // Those that could not commit, and replacements of workers that died meanwhile (still on the old generation): new processes take their place.
+    for (const r of [...this.#workers.values()]) {
+      if (r.leaving || r.generation === generation) continue;
+      this.logger.error({ pid: r.worker.process.pid, generation: r.generation }, 'a worker did not take the new generation in place; a new one replaces it');
+      void this.#retire(r, hardAfter);
+      this.#replace(generation);
+    }
+    return { ok: true, generation };
+  }
+
+  /** Sends `message` to a worker and resolves with its answer (`match`), or undefined once it exits. */
+  #exchange(r: WorkerRecord, message: ToWorker, match: (m: FromWorker) => boolean): Promise<FromWorker | undefined> {
+    return new Promise((resolve) => {
+      const onMessage = (m: FromWorker) => match(m) && done(m);
+      const done = (m: FromWorker | undefined) => {
+        r.worker.off('message', onMessage);
+        r.worker.off('exit', onExit);
+        resolve(m);
+      };
+      const onExit = () => done(undefined);
+      r.worker.on('message', onMessage);
+      r.worker.once('exit', onExit);
+      if (r.worker.isConnected()) r.worker.send(message, () => undefined);
+      else done(undefined);
+    });
   }
 
   async #checkNewPorts(config: GatewayConfig): Promise<Problem[]> {

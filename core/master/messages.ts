@@ -7,6 +7,14 @@ import type { TakeOptions } from '../../sdk/index.ts';
 export type ToWorker =
   | { type: 'drain'; hardAfter: number }
   | { type: 'kill' }
+  /**
+   * A reload in place, in two phases: build `generation` beside the serving one, loading
+   * what the master compiled for it (`compiled`), and say `prepared`; then `commit` (serve
+   * it, say `committed`) or `abort` (dispose of it).
+   */
+  | { type: 'prepare'; generation: number; compiled: { TAPGATE_COMPILED?: string } }
+  | { type: 'commit'; generation: number }
+  | { type: 'abort'; generation: number }
   /** Send your metrics (`collected`). */
   | { type: 'collect'; id: number }
   /** Apply a run-time server change (`changed`). */
@@ -31,6 +39,11 @@ export type FromWorker =
   /** The worker has stopped accepting connections and is finishing what it has. */
   | { type: 'draining'; generation: number }
   | { type: 'failed'; generation: number; problems: Problem[] }
+  /** The answer to `prepare`: built and waiting for `commit`, or why not. */
+  | { type: 'prepared'; generation: number; ok: boolean; problems: Problem[] }
+  /** The answer to `commit`: serving it (with its ports, as in `ready`), or still serving the one before. */
+  | { type: 'committed'; generation: number; ok: true; ports: Record<string, number[]>; statsPort: number | undefined }
+  | { type: 'committed'; generation: number; ok: false; error: string }
   | { type: 'collected'; id: number; metrics: MetricSample[] }
   | { type: 'changed'; id: number; result: { ok: true } | { ok: false; error: string } }
   | { type: 'delivered'; id: number; result: unknown }
@@ -62,6 +75,8 @@ export interface ReloadReply {
   generation?: number;
   draining?: number;
   plan?: string[];
+  /** How the workers take (or would take) the new generation: reloading in place, or replaced by new processes (and why). */
+  workers?: { inPlace: true } | { inPlace: false; why: string };
   problems?: Problem[];
   error?: string;
 }

@@ -1,7 +1,8 @@
 // A worker process: builds its generation from the config, listens through the
 // master's shared sockets (node:cluster), serves, and drains or dies when told.
 import cluster from 'node:cluster';
-import { checkConfig } from '../config/check.ts';
+import { checkConfig, type CheckResult } from '../config/check.ts';
+import { handOver } from '../compile.ts';
 import { accessLogDrops, createAccessLog, createLogger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
 import type { AnyPluginDefinition } from '../loader.ts';
@@ -50,7 +51,7 @@ function masterAdmin(): {
  */
 export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition>): Promise<number> {
   const file = process.env.TAPGATE_CONFIG!;
-  const generationId = Number(process.env.TAPGATE_GENERATION);
+  let generationId = Number(process.env.TAPGATE_GENERATION);
   // A terminal's Ctrl-C and SIGHUP reach the whole process group: only the master decides.
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
@@ -68,7 +69,7 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
     send({ type: 'failed', generation: generationId, problems: result.problems });
     return 1;
   }
-  const config = result.config;
+  let config = result.config;
   logger = createLogger(config.log.level);
   let gateway: Gateway;
   const admin = masterAdmin();
@@ -90,11 +91,63 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
   send({ type: 'ready', generation: generationId, ports, statsPort: gateway.statsPort });
   process.off('disconnect', orphaned);
 
+  // Generations built for a reload in place, waiting for commit or abort; and those aborted while still being built.
+  const prepared = new Map<number, CheckResult>();
+  const aborted = new Set<number>();
+  const prepare = async (generation: number, compiled: { TAPGATE_COMPILED?: string }) => {
+    // The same check as at start, loading what the master compiled for this generation.
+    handOver(compiled);
+    let next: CheckResult;
+    try {
+      next = await checkConfig(file, { builtins: plugins, logger, keep: true, generationId: generation });
+    } catch (err) {
+      return send({ type: 'prepared', generation, ok: false, problems: [{ severity: 'error', file, path: '', message: (err as Error).message }] });
+    }
+    if (!next.ok || !next.generation || !next.config) {
+      await next.generation?.dispose();
+      return send({ type: 'prepared', generation, ok: false, problems: next.problems });
+    }
+    if (aborted.delete(generation) || stopping) return void (await next.generation.dispose());
+    next.generation.broadcast = admin.broadcast;
+    next.generation.take = admin.take;
+    prepared.set(generation, next);
+    send({ type: 'prepared', generation, ok: true, problems: [] });
+  };
+  const commit = async (generation: number) => {
+    const next = prepared.get(generation);
+    prepared.delete(generation);
+    if (!next?.generation || !next.config || stopping) return send({ type: 'committed', generation, ok: false, error: 'not prepared' });
+    try {
+      // The old generation's requests get its own hard_stop_after, as in a reload that forks.
+      await gateway.swap(next.generation, config.hard_stop_after);
+    } catch (err) {
+      await next.generation.dispose();
+      return send({ type: 'committed', generation, ok: false, error: (err as Error).message });
+    }
+    config = next.config;
+    generationId = generation;
+    const fes = [...next.generation.frontends.values()];
+    send({
+      type: 'committed',
+      generation,
+      ok: true,
+      ports: Object.fromEntries(fes.map((fe) => [fe.name, fe.binds.map((_, n) => gateway.port(fe.name, n))])),
+      statsPort: gateway.statsPort,
+    });
+  };
+  const abort = (generation: number) => {
+    const next = prepared.get(generation);
+    prepared.delete(generation);
+    if (next) void next.generation?.dispose();
+    else aborted.add(generation);
+  };
+
+  let stopping = false;
   return new Promise<number>((resolve) => {
-    let stopping = false;
     const stop = (hard: boolean, hardAfter = config.hard_stop_after) => {
       if (stopping && !hard) return;
       stopping = true;
+      for (const g of [...prepared.keys()]) abort(g);
       void (hard ? gateway.kill() : gateway.stop(hardAfter)).then(() => {
         logger.flush();
         // The totals kept across reloads need what this worker counted; exit once the master has it.
@@ -109,6 +162,9 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
         stop(false, m.hardAfter);
         send({ type: 'draining', generation: generationId });
       } else if (m.type === 'kill') stop(true);
+      else if (m.type === 'prepare') void prepare(m.generation, m.compiled);
+      else if (m.type === 'commit') void commit(m.generation);
+      else if (m.type === 'abort') abort(m.generation);
       else if (m.type === 'collect') send({ type: 'collected', id: m.id, metrics: gateway.metrics() });
       else if (m.type === 'set-server') send({ type: 'changed', id: m.id, result: gateway.setServer(m.change) });
       else if (m.type === 'admin-reply') admin.answered(m.id, m.result);
