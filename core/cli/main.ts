@@ -29,7 +29,7 @@ Usage:
                                      which route a request takes, why, and the plugin chain that runs
   tapgate schema [-c FILE]           the configuration's JSON Schema, for editors: built-in plugins' options,
                                      and with -c the user plugins that configuration names
-  tapgate reload -c FILE [--plan]    check, then start a new generation and drain the old one;
+  tapgate reload -c FILE [--plan]    check, then serve a new generation (in the same workers, or new ones) and drain the old;
                                      --plan prints what would change without applying it
   tapgate stop   -c FILE [--hard]    graceful stop (finish in-flight work), or --hard: end everything now
   tapgate status -c FILE             master, generation and workers

@@ -175,8 +175,8 @@ describe('master and workers: reloads asked faster than they complete', () => {
           master.write(config(port, origins, i), { 'tag.ts': plugin(`v${i}`) });
           master.child.kill('SIGHUP');
           assert.equal(master.child.signalCode, null, `the master died by a signal before signal ${i}:\n${master.log.slice(-20).join('\n')}`);
-          // The burst's pace: faster than any reload (forking workers) completes.
-          await new Promise((r) => setTimeout(r, 100));
+          // The burst's pace: faster than any reload (even one in place) completes.
+          await new Promise((r) => setTimeout(r, 20));
         }
         await master.serving();
         // The last signal is covered once its config serves alone.
@@ -214,6 +214,8 @@ describe('master and workers: reloads asked faster than they complete', () => {
       return { status: res.status, ...((await res.json()) as { ok: boolean; generation?: number }) };
     };
     try {
+      // A new log level: the first reload starts new workers, which the test sees starting.
+      master.write(config(port, origins, 0, `stats: { bind: 127.0.0.1:${stats} }`).replace('level: warn', 'level: error'));
       const first = master.reload();
       await until(async () => (await master.status()).workers.some((w) => w.state === 'starting'), 30_000, 'the first reload to start its workers');
       const asked = [master.reload(), apiReload(), master.reload(), apiReload()];
@@ -249,10 +251,11 @@ describe('master and workers: draining and stopping', () => {
   });
   after(() => slow.close());
 
-  const cfg = (port: number, hard = '30s') => `
+  // A reload that changes the log level starts new worker processes (each opens its log at start): these tests are about the old ones draining.
+  const cfg = (port: number, hard = '30s', level = 'warn') => `
 workers: 1
 hard_stop_after: ${hard}
-log: { level: warn, access: false }
+log: { level: ${level}, access: false }
 frontends:
   web: { bind: 127.0.0.1:${port}, default_backend: app, timeouts: { client: 30s, keepalive: 60s } }
 backends:
@@ -284,6 +287,7 @@ backends:
       upload.write(Buffer.alloc(100_000, 1));
       while (slow.requests.filter((r) => r.url === '/slow').length === 0) await new Promise((r) => setTimeout(r, 20));
 
+      master.write(cfg(port, '30s', 'error'));
       const reply = await master.reload();
       assert.equal(reply.ok, true);
       assert.equal(reply.draining, 1);
@@ -308,6 +312,7 @@ backends:
       const closed = once(socket, 'close');
       res.resume();
       await once(res, 'end');
+      master.write(cfg(port, '30s', 'error'));
       assert.equal((await master.reload()).ok, true);
       const t0 = performance.now();
       await closed;
@@ -340,6 +345,7 @@ backends:
       const first = cut('/slow');
       while (slow.requests.length === seen) await new Promise((r) => setTimeout(r, 20));
       const t0 = performance.now();
+      master.write(cfg(port, '300ms', 'error'));
       assert.equal((await master.reload()).ok, true);
       assert.equal(await first, 'ECONNRESET');
       assert.ok(performance.now() - t0 < 5000);
@@ -360,6 +366,7 @@ backends:
     async () => {
       const port = await deadPort();
       const master = await startMaster(cfg(port));
+      master.write(cfg(port, '30s', 'error'));
       const asked = [master.reload(), master.reload()].map((r) => r.catch((e: Error) => ({ ok: false, error: e.message })));
       await until(async () => (await master.status()).workers.some((w) => w.state === 'starting'), 30_000, 'the reload to start its workers');
       const t0 = performance.now();
