@@ -18,18 +18,20 @@
 # failed/total, and for tapgate the reloads actually completed according to
 # the master's log ("reloaded" lines) and how long they took.
 #
-# Variants (default none,sf,mw,tapgate; see the shared script's --help)
-#   none     HAProxy, never reloaded: the floor
-#   sf       HAProxy, new process with -sf OLD_PID
-#   mw       HAProxy master-worker (-W), SIGUSR2 to the master
-#   tapgate  tapgate master with TAPGATE_WORKERS workers, SIGHUP to the master
+# Variants (default none,sf,mw,tapgate-still,tapgate; see the shared script's --help)
+#   none           HAProxy, never reloaded: the floor
+#   sf             HAProxy, new process with -sf OLD_PID
+#   mw             HAProxy master-worker (-W), SIGUSR2 to the master
+#   tapgate-still  tapgate as below, never reloaded (its reload command is `true`):
+#                  what the throughput under reloads is compared with
+#   tapgate        tapgate master with TAPGATE_WORKERS workers, SIGHUP to the master
 #
 # Usage
 #   bash bench/reload-loss.sh [SHARED_OPTIONS]
 #   bash bench/reload-loss.sh --duration 30 --interval 1
 #   bash bench/reload-loss.sh --variants none,sf,sf-x,mw,mw-expose,tapgate
 # Options are passed on to the shared script after the defaults here
-# (--variants none,sf,mw,tapgate --duration 30 --interval 1), so they override
+# (--variants none,sf,mw,tapgate-still,tapgate --duration 30 --interval 1), so they override
 # them. Do not pass --json: this script sets it.
 #
 # Environment
@@ -78,8 +80,11 @@ rm -f "$RAW_MD" "$RAW_JSON" "$RAW_LOG" "$TAPGATE_CONFIG.hups" "$TAPGATE_CONFIG.h
 
 log "tapgate: workers: $WORKERS, reloaded with SIGHUP to the master (bench/tapgate-reload.sh)"
 bash "$SHARED" \
-  --variants none,sf,mw,tapgate \
+  --variants none,sf,mw,tapgate-still,tapgate \
   --duration 30 --interval 1 \
+  --extra "tapgate-still=TAPGATE_WORKERS=$WORKERS TAPGATE_LOG_LEVEL=info exec bash bench/tapgate-target.sh" \
+  --extra-port "$TAPGATE_PORT" \
+  --extra-reload 'true' \
   --extra "tapgate=TAPGATE_WORKERS=$WORKERS TAPGATE_LOG_LEVEL=info exec bash bench/tapgate-target.sh" \
   --extra-port "$TAPGATE_PORT" \
   --extra-reload 'bash bench/tapgate-reload.sh' \

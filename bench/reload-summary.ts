@@ -152,6 +152,7 @@ const about: Record<string, string> = {
   'sf-x': 'HAProxy, -sf and -x: listeners handed over',
   mw: 'HAProxy -W, SIGUSR2 to the master',
   'mw-expose': 'HAProxy -W, SIGUSR2, expose-fd listeners',
+  'tapgate-still': `tapgate master, workers: ${a.workers}, never reloaded`,
   tapgate: `tapgate master, workers: ${a.workers}, SIGHUP to the master`,
 };
 
@@ -217,6 +218,12 @@ if (tapgate) {
   );
   md.push(`- SIGHUP to "reloaded": median ${tapgate.reload_ms.median ?? '-'} ms, max ${tapgate.reload_ms.max ?? '-'} ms`);
   md.push(`- workers that died unexpectedly: ${tapgate.workers_died_unexpectedly}; error lines in the log: ${tapgate.error_log_lines}`);
+  const still = variants['tapgate-still']?.rps,
+    reloaded = variants.tapgate?.rps;
+  if (still && reloaded)
+    md.push(
+      `- throughput while reloaded every ${raw.interval_s} s: ${reloaded.toFixed(0)} req/s against ${still.toFixed(0)} never reloaded = **${((100 * reloaded) / still).toFixed(0)}%**`,
+    );
 }
 if (runWarnings.length) {
   md.push('', '## Warnings from the run', '');
