@@ -298,7 +298,12 @@ class H1Connection implements ResponseOwner {
       if (!next.upgrade || next.head !== undefined) this.#start(next);
       socket.resume();
     } else if (this.#closing) endOnce(socket);
-    else this.#releaseWhenIdle();
+    else {
+      // A body that filled its buffer and then ended in the same read left reading paused, with no _read() to come
+      // (the body has ended): the next request must still be read.
+      socket.resume();
+      this.#releaseWhenIdle();
+    }
   }
 
   /** Between requests (the last one read whole and answered, nothing of the next read), the parser goes back to the spares. */
