@@ -2,14 +2,23 @@
 # idle-memory.sh: a worker's memory idle and holding idle keep-alive connections.
 #
 # The worker is the prebundled worker file (what `workers: N` runs), served alone on the
-# default configuration (access log to a file, X-Forwarded-* on) in front of one nginx
-# origin. It is measured idle, then holding CONNS connections that each made one request
-# and stay open: RSS from /proc, and V8's heap after a full GC (node --expose-gc; SIGWINCH
-# asks for the figures). Two figures per line: RSS, and heap used.
+# default configuration (access log to a file, X-Forwarded-* on; only the keep-alive
+# timeout is longer, so that no connection is closed while the others open) in front of
+# one nginx origin. It is measured idle, then holding CONNS connections that each made one
+# request and stay open: RSS from /proc, and V8's heap after a full GC (node --expose-gc;
+# SIGWINCH asks for the figures): heap used, heap committed (what V8 holds, used or not),
+# and memory outside the heap that V8 is told of (external).
+#
+# RSS counts the node binary's pages too (about 34 MB of a bare node's 40), which the
+# master and every worker share: /proc/PID/smaps_rollup's Private_Dirty is what one worker
+# alone costs.
 #
 # Usage
 #   bash bench/idle-memory.sh            # CONNS=10000
 #   CONNS=2000 bash bench/idle-memory.sh
+#   REQUEST=0 bash bench/idle-memory.sh  # connections that only connect, never send a request
+#   PORT=19301 ORIGIN_PORT=19300 bash bench/idle-memory.sh   # other ports (defaults 18551, 18550)
+#   WORKER_FLAGS=--max-semi-space-size=4 bash bench/idle-memory.sh   # node flags for the worker
 #
 # Needs nginx; the open-file limit must allow CONNS connections twice (both ends are here).
 
@@ -18,8 +27,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 CONNS=${CONNS:-10000}
 WORK=$(mkdir -p "$ROOT/.bench-work/idle-memory" && cd "$ROOT/.bench-work/idle-memory" && pwd)
-ORIGIN=18550
-PORT=18551
+REQUEST=${REQUEST:-1}
+ORIGIN=${ORIGIN_PORT:-18550}
+PORT=${PORT:-18551}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -37,7 +47,8 @@ EOF
 cat >"$WORK/tapgate.yaml" <<EOF
 log: { level: warn, access: $WORK/access.log }
 frontends:
-  bench: { bind: 127.0.0.1:$PORT, default_backend: o }
+  # Idle connections are held while 10,000 open, longer than the default 5s on a busy machine.
+  bench: { bind: 127.0.0.1:$PORT, default_backend: o, timeouts: { keepalive: 10m } }
 backends:
   o: { servers: [{ name: o1, address: 127.0.0.1:$ORIGIN }] }
 EOF
@@ -46,16 +57,17 @@ import { writeFileSync } from 'node:fs';
 process.on('SIGWINCH', () => {
   globalThis.gc(); globalThis.gc();
   const m = process.memoryUsage();
-  writeFileSync(process.env.PROBE_OUT, `${(m.rss / 1048576).toFixed(1)} ${(m.heapUsed / 1048576).toFixed(1)}\n`);
+  const mb = (n) => (n / 1048576).toFixed(1);
+  writeFileSync(process.env.PROBE_OUT, `${mb(m.rss)} ${mb(m.heapUsed)} ${mb(m.heapTotal)} ${mb(m.external)}\n`);
 });
 EOF
 cat >"$WORK/clients.mjs" <<'EOF'
 import net from 'node:net';
-const [port, n] = [Number(process.argv[2]), Number(process.argv[3])];
+const [port, n, request] = [Number(process.argv[2]), Number(process.argv[3]), process.argv[4] !== '0'];
 const sockets = [];
 for (let i = 0; i < n; i += 200)
   await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const s = net.connect(port, '127.0.0.1', () => (request ? s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n') : resolve()));
     let got = '';
     s.on('data', (d) => { got += d; if (got.endsWith('hello\n')) resolve(); });
     s.on('error', reject);
@@ -76,24 +88,27 @@ figures() { rm -f "$WORK/probe.out"; kill -WINCH "$1"; for _ in $(seq 50); do [ 
 nginx -c "$WORK/nginx.conf"
 read -r EXEC SDK < <(node --import tsx "$WORK/bundle.mts")
 TAPGATE_ROOT=$ROOT TAPGATE_CONFIG=$WORK/tapgate.yaml TAPGATE_GENERATION=1 TAPGATE_SDK_FILE=$SDK PROBE_OUT=$WORK/probe.out \
-  node --expose-gc --import "$WORK/probe.mjs" "$EXEC" >"$WORK/worker.log" 2>&1 &
+  node ${WORKER_FLAGS:-} --expose-gc --import "$WORK/probe.mjs" "$EXEC" >"$WORK/worker.log" 2>&1 &
 WORKER=$!
 PIDS+=("$WORKER")
 wait_port $PORT
-read -r idle_rss idle_heap < <(figures "$WORKER")
+read -r idle_rss idle_heap idle_total idle_external < <(figures "$WORKER")
 
 rm -f "$WORK/fifo" && mkfifo "$WORK/fifo"
-node "$WORK/clients.mjs" $PORT "$CONNS" <"$WORK/fifo" >"$WORK/clients.out" 2>&1 &
+node "$WORK/clients.mjs" $PORT "$CONNS" "$REQUEST" <"$WORK/fifo" >"$WORK/clients.out" 2>&1 &
 PIDS+=($!)
 exec 7>"$WORK/fifo"
 for _ in $(seq 600); do grep -q open "$WORK/clients.out" 2>/dev/null && break; sleep 0.1; done
 grep -q open "$WORK/clients.out" || { cat "$WORK/clients.out" >&2; exit 1; }
-read -r held_rss held_heap < <(figures "$WORKER")
+sleep 1 # the last connections accepted
+read -r held_rss held_heap held_total held_external < <(figures "$WORKER")
+held=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
 echo x >&7
 
-echo "| worker | RSS MB | V8 heap used MB |"
-echo "| --- | ---: | ---: |"
-echo "| idle | $idle_rss | $idle_heap |"
-echo "| holding $CONNS idle keep-alive connections | $held_rss | $held_heap |"
+echo "| worker | RSS MB | V8 heap used MB | V8 heap committed MB | external MB |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| idle | $idle_rss | $idle_heap | $idle_total | $idle_external |"
+what=$([ "$REQUEST" = 0 ] && echo "connections that sent nothing" || echo "idle keep-alive connections")
+echo "| holding $CONNS $what ($held open when measured) | $held_rss | $held_heap | $held_total | $held_external |"
 awk -v a="$idle_rss" -v b="$held_rss" -v c="$idle_heap" -v d="$held_heap" -v n="$CONNS" \
   'BEGIN { printf "| per connection | %.0f B | %.0f B |\n", (b - a) * 1048576 / n, (d - c) * 1048576 / n }'
