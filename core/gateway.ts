@@ -28,9 +28,17 @@ type Handoff = (frontend: string, socket: Socket) => boolean;
 
 const noop = (): void => undefined;
 
+function forgetIn(sockets: Set<Socket | RawSocket>): (this: Socket | RawSocket) => void {
+  return function (this: Socket | RawSocket) {
+    sockets.delete(this);
+  };
+}
+
 export class Listener implements HttpEnv {
   draining = false;
   readonly sockets = new Set<Socket | RawSocket>();
+  /** Every socket's 'close' listener: one function for all of them (an emitter calls it with itself as `this`). */
+  readonly #forget = forgetIn(this.sockets);
   /** Upgraded connections (WebSocket...) and the generation serving each: a reload cuts the old one's at hard_stop_after. */
   readonly tunnels = new Map<Socket, Generation>();
   /** net.Server, or tls.Server for a frontend with `tls`: accepts connections for the protocol engines below. */
@@ -79,7 +87,7 @@ export class Listener implements HttpEnv {
       }
     }
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket)); // once: 'close' comes once (see H1Engine.serve)
+    socket.on('close', this.#forget); // 'close' comes once
     if (this.fe.tls) return; // served once the handshake is done
     if (this.fe.mode !== 'http') return this.#serveTcp(socket as Socket); // (tcp frontends accept net.Sockets)
     if (socket instanceof RawSocket) {

@@ -104,6 +104,19 @@ interface Corked {
 }
 
 /**
+ * Who serves a connection, called directly: one object per connection instead of a
+ * listener (a closure) per event. It hears what the events of the same names say, before
+ * their listeners (if any), and 'data' goes to it alone.
+ */
+export interface RawSocketOwner {
+  /** The bytes are valid until this returns (see `readBuffer`). */
+  rawData(chunk: Buffer): void;
+  rawEnd(): void;
+  rawTimeout(): void;
+  rawClose(hadError: boolean): void;
+}
+
+/**
  * The events are net.Socket's, with its meanings: 'data', 'end' (the peer's FIN; the
  * socket is always half-open), 'drain', 'timeout', 'error' (then 'close'), 'close'.
  */
@@ -126,6 +139,7 @@ export class RawSocket extends EventEmitter {
   #socket: Socket | undefined = undefined;
   /** `end()` came while connecting: the FIN follows the connection. */
   #endAfterConnect = false;
+  #owner: RawSocketOwner | undefined = undefined;
 
   /** Until `connect()`'s connection is made: writes wait (corked), reading starts after. */
   connecting = false;
@@ -143,6 +157,11 @@ export class RawSocket extends EventEmitter {
     }
     const err = handle.readStart();
     if (err) process.nextTick(() => this.destroy(uvError(err, 'read')));
+  }
+
+  /** `owner` hears this connection from now on (see RawSocketOwner). */
+  attach(owner: RawSocketOwner): void {
+    this.#owner = owner;
   }
 
   /**
@@ -229,13 +248,16 @@ export class RawSocket extends EventEmitter {
     const n = streamBaseState[kReadBytesOrError]!;
     if (n > 0) {
       if (this.#timeout) this.#timeout.refresh();
-      this.emit('data', readBuffer.subarray(0, n));
+      const chunk = readBuffer.subarray(0, n);
+      if (this.#owner) this.#owner.rawData(chunk);
+      else this.emit('data', chunk);
       return;
     }
     if (n === 0) return;
     if (n !== UV_EOF) return void this.destroy(uvError(n, 'read'));
     this.#handle.readStop();
     this.readableEnded = true;
+    this.#owner?.rawEnd();
     this.emit('end');
     if (this.writableFinished) this.destroy();
   }
@@ -381,8 +403,13 @@ export class RawSocket extends EventEmitter {
     handle.onread = noop;
     handle.owner = undefined;
     if (error) process.nextTick(emitError, this, error);
-    handle.close(() => this.emit('close', error !== undefined));
+    handle.close(() => this.#closed(error !== undefined));
     return this;
+  }
+
+  #closed(hadError: boolean): void {
+    this.#owner?.rawClose(hadError);
+    this.emit('close', hadError);
   }
 
   pause(): this {
@@ -425,7 +452,10 @@ export class RawSocket extends EventEmitter {
 
   /** @internal */
   timedOut(): void {
-    if (this.#timeout && !this.destroyed) this.emit('timeout');
+    if (this.#timeout && !this.destroyed) {
+      this.#owner?.rawTimeout();
+      this.emit('timeout');
+    }
   }
 
   /**
@@ -450,7 +480,7 @@ export class RawSocket extends EventEmitter {
     this.#socket = socket;
     socket.once('close', (hadError: boolean) => {
       this.destroyed = true;
-      this.emit('close', hadError);
+      this.#closed(hadError);
     });
     return socket;
   }
@@ -516,16 +546,18 @@ export function acceptRaw(server: net.Server, onConnection: (socket: RawSocket) 
   const counted = server as net.Server & { _handle: { onconnection: unknown } | null; _connections: number; _emitCloseIfDrained(): void };
   const handle = counted._handle;
   if (!handle) throw new Error('acceptRaw: the server is not listening');
+  // One listener function for every connection of the server (not a once() wrapper and a closure each).
+  const onClose = (): void => {
+    counted._connections--;
+    counted._emitCloseIfDrained();
+  };
   handle.onconnection = (err: number, client: TcpHandle | undefined) => {
     if (err || !client) return void server.emit('error', uvError(err, 'accept'));
     if (server.maxConnections && counted._connections >= server.maxConnections) return void client.close(noop);
     client.setNoDelay(true);
     const socket = new RawSocket(client);
     counted._connections++;
-    socket.once('close', () => {
-      counted._connections--;
-      counted._emitCloseIfDrained();
-    });
+    socket.on('close', onClose); // 'close' comes once
     onConnection(socket);
   };
 }

@@ -81,21 +81,45 @@ export function createParser(type: number, maxHeaderSize: number, c: ParserCallb
 const spareParsers: Parser[] = [];
 const maxSpareParsers = 1000;
 
-/** A request parser calling `c` back: a spare one made ready again, or a new one. */
-export function takeRequestParser(maxHeaderSize: number, c: ParserCallbacks): Parser {
-  const parser = spareParsers.pop();
-  if (!parser) return createParser(HTTPParser.REQUEST, maxHeaderSize, c);
-  parser.initialize(HTTPParser.REQUEST, {}, maxHeaderSize, 0);
-  parser[kOnHeaders] = c.onHeaders;
-  parser[kOnHeadersComplete] = c.onHeadersComplete;
-  parser[kOnBody] = c.onBody;
-  parser[kOnMessageComplete] = c.onMessageComplete;
+/**
+ * A request parser calling `owner`'s methods back: a spare one made ready again, or a new
+ * one. The callbacks are the functions below, shared by every parser, which find their
+ * connection on the parser: a connection holds no closures of its own for them.
+ */
+export function takeRequestParser(maxHeaderSize: number, owner: ParserCallbacks): Parser {
+  let parser = spareParsers.pop();
+  if (parser) parser.initialize(HTTPParser.REQUEST, {}, maxHeaderSize, 0);
+  else parser = createParser(HTTPParser.REQUEST, maxHeaderSize, ownerCallbacks);
+  parser[kOnHeaders] = ownerCallbacks.onHeaders;
+  parser[kOnHeadersComplete] = ownerCallbacks.onHeadersComplete;
+  parser[kOnBody] = ownerCallbacks.onBody;
+  parser[kOnMessageComplete] = ownerCallbacks.onMessageComplete;
+  (parser as OwnedParser).owner = owner;
   return parser;
 }
+
+type OwnedParser = Parser & { owner: ParserCallbacks | undefined };
+
+/** llhttp calls these with the parser as `this`. */
+const ownerCallbacks: ParserCallbacks = {
+  onHeaders(this: OwnedParser, raw, url) {
+    this.owner!.onHeaders(raw, url);
+  },
+  onHeadersComplete(this: OwnedParser, major, minor, raw, method, url, status, message, upgrade, keepAlive) {
+    return this.owner!.onHeadersComplete(major, minor, raw, method, url, status, message, upgrade, keepAlive);
+  },
+  onBody(this: OwnedParser, chunk) {
+    this.owner!.onBody(chunk);
+  },
+  onMessageComplete(this: OwnedParser) {
+    this.owner!.onMessageComplete();
+  },
+};
 
 /** Gives back a request parser between two messages (nothing of a next one read): kept for another connection, or closed. */
 export function releaseRequestParser(parser: Parser): void {
   parser[kOnHeaders] = parser[kOnHeadersComplete] = parser[kOnBody] = parser[kOnMessageComplete] = undefined;
+  (parser as OwnedParser).owner = undefined;
   if (spareParsers.length < maxSpareParsers) {
     parser.remove();
     parser.free();

@@ -5,7 +5,7 @@
 // for heads (slow clients) and for idle connections, and strict refusals with 400/408/431.
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
-import { RawSocket } from '../../net/raw-socket.ts';
+import { RawSocket, type RawSocketOwner } from '../../net/raw-socket.ts';
 import { Readable } from 'node:stream';
 import type { HttpHeaders, TlsInfo } from '../../../sdk/context.ts';
 import type { ClientRequest, Peer } from '../exchange.ts';
@@ -35,10 +35,7 @@ export class H1Engine {
   constructor(private readonly host: H1Host) {}
 
   serve(socket: Socket | RawSocket): void {
-    const connection = new H1Connection(this.host, socket);
-    this.#connections.add(connection);
-    // 'close' comes once: on, not once, spares each connection once()'s wrapper and its bound function.
-    socket.on('close', () => this.#connections.delete(connection));
+    this.#connections.add(new H1Connection(this.host, socket, this.#connections));
     this.#sweep ??= setInterval(() => this.#check(), this.#period()).unref();
   }
 
@@ -82,7 +79,12 @@ export class H1Engine {
   }
 }
 
-class H1Connection implements ResponseOwner {
+/**
+ * One connection. A RawSocket calls its methods directly (RawSocketOwner), and so does
+ * llhttp (the parser's callbacks find the connection on the parser): an idle connection
+ * is this object, its socket and their handle, with no closures of its own.
+ */
+class H1Connection implements ResponseOwner, RawSocketOwner {
   /** performance.now() when the head being read began arriving; 0 when none is. */
   headStart = 0;
   /** When the last answer finished (or the connection opened). */
@@ -106,16 +108,20 @@ class H1Connection implements ResponseOwner {
   #tunnel = false;
   /** How much of `HEAD ` the head being read begins with (5: all, -1: it does not): a refusal of a HEAD request goes without a body. */
   #headMatch = 0;
+  /** Nothing more is read (a refusal, the last answer, an upgrade's head): bytes still arriving are dropped. */
+  #deaf = false;
+  /** An upgrade's head was read: the tunnel (core/http/upgrade.ts) handles the connection's end and idle time. */
+  #piped = false;
 
   constructor(
     private readonly host: H1Host,
     readonly socket: Socket | RawSocket,
+    /** The engine's connections: this one leaves them when it closes. */
+    private readonly connections: Set<H1Connection>,
   ) {
-    socket.on('data', this.#onData);
-    socket.on('end', this.#onEnd);
+    if (socket instanceof RawSocket) socket.attach(this);
+    else listen(socket, this);
     socket.on('error', noop);
-    socket.on('timeout', this.#timeout);
-    socket.on('close', this.#onClose);
   }
 
   /** Between requests: no answer in hand, no head arriving, not a tunnel (an upgrade's byte pipe). */
@@ -123,8 +129,8 @@ class H1Connection implements ResponseOwner {
     return !this.#tunnel && this.#exchanges.length === 0 && this.headStart === 0 && this.#reading === undefined;
   }
 
-  #onData = (chunk: Buffer): void => {
-    if (this.#closing) return;
+  rawData(chunk: Buffer): void {
+    if (this.#closing || this.#deaf) return;
     if (this.#reading === undefined) {
       const starts = this.headStart === 0;
       if (starts) {
@@ -137,12 +143,7 @@ class H1Connection implements ResponseOwner {
     }
     let parsed: number | ParseError;
     try {
-      this.#parser ??= takeRequestParser(this.host.fe.limits.max_header_size, {
-        onHeaders: this.#onHeaders,
-        onHeadersComplete: this.#onHeadersComplete,
-        onBody: this.#onBody,
-        onMessageComplete: this.#onMessageComplete,
-      });
+      this.#parser ??= takeRequestParser(this.host.fe.limits.max_header_size, this);
       parsed = this.#parser.execute(chunk);
     } catch (err) {
       // Our own failure while handling what was parsed: this connection ends, the worker serves on.
@@ -156,20 +157,19 @@ class H1Connection implements ResponseOwner {
       // llhttp stops at an upgrade's head: what follows belongs to the new protocol.
       upgrade.head = Buffer.from(chunk.subarray(parsed)); // a copy: a RawSocket's chunk is reused by its next read
       this.#stopReading();
-      // The tunnel (core/http/upgrade.ts) handles its ends and idle time itself.
-      this.socket.off('end', this.#onEnd);
-      this.socket.off('timeout', this.#timeout);
+      this.#piped = true;
       if (this.#exchanges.length === 1) this.#start(upgrade);
     }
-  };
+  }
 
-  #onHeaders = (raw: string[], url: string): void => {
+  /** llhttp: field lines flushed early (see ParserCallbacks). */
+  onHeaders(raw: string[], url: string): void {
     if (this.#reading) return; // trailers of a chunked request body: not passed on
     (this.#early ??= []).push(...raw);
     this.#earlyUrl += url;
-  };
+  }
 
-  #onHeadersComplete = (
+  onHeadersComplete(
     major: number,
     minor: number,
     raw: string[] | undefined,
@@ -179,7 +179,7 @@ class H1Connection implements ResponseOwner {
     _m: unknown,
     upgrade: boolean,
     keepAlive: boolean,
-  ): number => {
+  ): number {
     if (this.#early) {
       raw = raw ? [...this.#early, ...raw] : this.#early;
       url = this.#earlyUrl + (url ?? '');
@@ -226,20 +226,20 @@ class H1Connection implements ResponseOwner {
     // Pipelined behind an answer in progress: read no further until its turn.
     else this.socket.pause();
     return 0;
-  };
+  }
 
-  #onBody = (chunk: Buffer): void => {
+  onBody(chunk: Buffer): void {
     const body = this.#reading?.body;
     if (body && !body.push(chunk)) this.socket.pause();
-  };
+  }
 
-  #onMessageComplete = (): void => {
+  onMessageComplete(): void {
     const exchange = this.#reading;
     if (!exchange) return;
     this.#reading = undefined;
     exchange.complete = true;
     exchange.body?.push(null);
-  };
+  }
 
   /** Answers the exchange at the head of the line. */
   #start(exchange: Exchange): void {
@@ -361,25 +361,29 @@ class H1Connection implements ResponseOwner {
   }
 
   #stopReading(): void {
-    this.socket.off('data', this.#onData);
+    this.#deaf = true;
     this.#parser?.close?.();
     this.#parser = undefined;
   }
 
   /** The client half-closed: answers in hand still go out, then the connection ends. */
-  #onEnd = (): void => {
+  rawEnd(): void {
+    if (this.#piped) return;
     this.#closing = true;
     if (this.#reading?.body && !this.#reading.complete) this.#reading.body.destroy(new ClientFault('client closed during the body', 'C', 400, 'B'));
     if (this.#exchanges.length === 0) endOnce(this.socket);
-  };
+  }
 
-  #timeout = (): void => this.#onTimeout?.();
+  rawTimeout(): void {
+    if (!this.#piped) this.#onTimeout?.();
+  }
 
-  #onClose = (): void => {
+  rawClose(): void {
+    this.connections.delete(this);
     this.#stopReading();
     for (const e of this.#exchanges.splice(0)) e.abort();
     this.#reading = undefined;
-  };
+  }
 
   // ClientRequest's per-connection facts, read once.
   get client(): Peer {
@@ -498,6 +502,14 @@ function writeRefusal(res: H1Response, status: number, bare = false): void {
 }
 
 const noop = (): void => undefined;
+
+/** A net.Socket (TLS; h2c looked for) has only events: a listener each, calling the connection. */
+function listen(socket: Socket, connection: H1Connection): void {
+  socket.on('data', (chunk: Buffer) => connection.rawData(chunk));
+  socket.on('end', () => connection.rawEnd());
+  socket.on('timeout', () => connection.rawTimeout());
+  socket.on('close', () => connection.rawClose());
+}
 
 /**
  * What is wrong with the request line at the start of `chunk`, when `chunk` holds it

@@ -184,6 +184,43 @@ describe('RawSocket', () => {
     client.destroy();
   });
 
+  it('calls an attached owner for data, end, timeout and close, before their listeners; data goes to the owner alone', async () => {
+    const { client, raw } = await pair();
+    const heard: string[] = [];
+    raw.attach({
+      rawData: (chunk) => heard.push(`data ${chunk.toString()}`),
+      rawEnd: () => heard.push('end'),
+      rawTimeout: () => heard.push('timeout'),
+      rawClose: (hadError) => heard.push(`close ${hadError}`),
+    });
+    raw.on('data', () => heard.push('data listener'));
+    raw.on('end', () => heard.push('end listener'));
+    raw.on('timeout', () => heard.push('timeout listener'));
+    raw.setTimeout(50);
+    client.write('ping');
+    await once(raw, 'timeout');
+    raw.setTimeout(0);
+    client.end();
+    await once(raw, 'end');
+    const closed = once(raw, 'close');
+    raw.on('close', () => heard.push('close listener'));
+    raw.end();
+    await closed;
+    assert.deepEqual(heard, ['data ping', 'timeout', 'timeout listener', 'end', 'end listener', 'close false', 'close listener']);
+  });
+
+  it('calls its owner on close after handing its connection to a net.Socket', async () => {
+    const { client, raw } = await pair();
+    const closes: boolean[] = [];
+    raw.attach({ rawData: () => undefined, rawEnd: () => undefined, rawTimeout: () => undefined, rawClose: (hadError) => closes.push(hadError) });
+    const socket = raw.toSocket();
+    const closed = once(raw, 'close');
+    socket.destroy();
+    await closed;
+    assert.deepEqual(closes, [false]);
+    client.destroy();
+  });
+
   it('knows both ends of the connection', async () => {
     const { client, raw, port } = await pair();
     assert.equal(raw.remoteAddress, '127.0.0.1');
