@@ -213,6 +213,7 @@ export class Master {
 
   #fork(generation: number): WorkerRecord {
     const worker = cluster.fork({
+      NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS, process.execArgv),
       ...this.#workerEnv,
       ...this.#compiled.get(generation),
       TAPGATE_CONFIG: resolve(this.file),
@@ -616,4 +617,18 @@ function tryBind(host: string, port: number): Promise<string | undefined> {
     );
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(undefined)));
   });
+}
+
+/**
+ * NODE_OPTIONS for a worker: the master's, and V8's young generation capped at 4 MB a
+ * semi-space (node's default lets it grow to 16 MB). A burst of requests grows it to its
+ * cap and it stays committed: at 4 MB a worker holding 10,000 idle connections is about
+ * 20 MB smaller, for about 0.4% more of its CPU in the scavenger. Through the environment,
+ * not execArgv, so that the single executable (which reads no node flags from its
+ * arguments) gets it too. A semi-space size the user chose is left as it is.
+ */
+export function workerNodeOptions(nodeOptions: string | undefined, execArgv: readonly string[]): string {
+  const chosen = /--max[-_]semi[-_]space[-_]size/;
+  if (chosen.test(nodeOptions ?? '') || execArgv.some((a) => chosen.test(a))) return nodeOptions ?? '';
+  return nodeOptions ? `${nodeOptions} --max-semi-space-size=4` : '--max-semi-space-size=4';
 }
