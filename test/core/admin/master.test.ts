@@ -12,9 +12,9 @@ describe('stats across workers and reloads', () => {
   let master: TestMaster;
   let web: number;
   let stats: number;
-  const config = (weightB: number) => `
+  const config = (weightB: number, level = 'warn') => `
 workers: 2
-log: { level: warn, access: false }
+log: { level: ${level}, access: false }
 hard_stop_after: 5s
 stats: { bind: 127.0.0.1:${stats} }
 plugins: [./counter.ts]
@@ -69,23 +69,39 @@ backends:
     assert.equal(statuses.filter((s) => s === 429).length, 20);
   });
 
-  it('keeps totals across a reload, and shows the new generation', async () => {
+  it('keeps totals across a reload in place, and shows the new generation', async () => {
     const before = await count();
     const reloaded = await master.reload();
     assert.equal(reloaded.ok, true, JSON.stringify(reloaded.problems));
+    assert.deepEqual(reloaded.workers, { inPlace: true });
+    await hit(10);
+    const after = await count();
+    const total = (c: typeof after) => (c.requests.a ?? 0) + (c.requests.b ?? 0);
+    assert.equal(total(after), total(before) + 10);
+    assert.equal(after.generation, 2);
+    assert.deepEqual([...after.pids].sort(), [...before.pids].sort(), 'the same two workers serve the new generation');
+  });
+
+  it('keeps totals across a reload that starts new workers', async () => {
+    const before = await count();
+    // A new log level: each worker opens its log at start, so the reload forks new ones.
+    master.write(config(1, 'error'));
+    const reloaded = await master.reload();
+    assert.equal(reloaded.ok, true, JSON.stringify(reloaded.problems));
+    assert.equal(reloaded.workers?.inPlace, false);
     await hit(10);
     // Until the old workers have exited and handed in their final counts, they answer live; either way the total is exact.
     const after = await count();
     const total = (c: typeof after) => (c.requests.a ?? 0) + (c.requests.b ?? 0);
     assert.equal(total(after), total(before) + 10);
-    assert.equal(after.generation, 2);
+    assert.equal(after.generation, 3);
     for (let i = 0; (await master.status()).workers.length > 2; i++) {
       assert.ok(i < 200, 'the old workers leave within 10 s');
       await new Promise((r) => setTimeout(r, 50));
     }
     const settled = await count();
     assert.equal(total(settled), total(before) + 10, 'the old workers’ counts are kept after they exit');
-    assert.equal(settled.pids.length, 4, 'two workers per generation are in the totals');
+    assert.equal(settled.pids.length, 4, 'both generations of workers are in the totals');
   });
 
   it('drain through the API reaches every worker: no new request goes to the server', async () => {
@@ -97,11 +113,13 @@ backends:
     assert.equal((await master.reload()).ok, true);
     assert.deepEqual([...new Set(await hit(10))], ['b']);
     const status = await (await fetch(`http://127.0.0.1:${stats}/api/status`)).json();
-    assert.equal(status.generation, 3);
+    assert.equal(status.generation, 4);
   });
 
   it('answers POST /api/reload with the reload it asked for, though that reload drains the worker answering', async () => {
     const before = (await master.status()).generation;
+    // Back to the first log level: the reload starts new workers and drains the one answering.
+    master.write(config(1));
     const res = await fetch(`http://127.0.0.1:${stats}/api/reload`, { method: 'POST' });
     assert.equal(res.status, 200);
     const reply = (await res.json()) as { ok: boolean; generation: number };
