@@ -87,7 +87,9 @@ export class Listener implements HttpEnv {
       }
     }
     this.sockets.add(socket);
-    socket.on('close', this.#forget); // 'close' comes once
+    // 'close' comes once; a RawSocket's close hook costs no listener table.
+    if (socket instanceof RawSocket) socket.onClose(this.#forget);
+    else socket.on('close', this.#forget);
     if (this.fe.tls) return; // served once the handshake is done
     if (this.fe.mode !== 'http') return this.#serveTcp(socket as Socket); // (tcp frontends accept net.Sockets)
     if (socket instanceof RawSocket) {

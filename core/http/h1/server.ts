@@ -119,9 +119,12 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
     /** The engine's connections: this one leaves them when it closes. */
     private readonly connections: Set<H1Connection>,
   ) {
+    // A RawSocket tells its owner of an error as the close that follows; a net.Socket needs a listener.
     if (socket instanceof RawSocket) socket.attach(this);
-    else listen(socket, this);
-    socket.on('error', noop);
+    else {
+      listen(socket, this);
+      socket.on('error', noop);
+    }
   }
 
   /** Between requests: no answer in hand, no head arriving, not a tunnel (an upgrade's byte pipe). */

@@ -209,6 +209,36 @@ describe('RawSocket', () => {
     assert.deepEqual(heard, ['data ping', 'timeout', 'timeout listener', 'end', 'end listener', 'close false', 'close listener']);
   });
 
+  it('an owned connection with no listeners: a reset reaches its owner as a close with an error, and close hooks run after it', async () => {
+    const heard: string[] = [];
+    let raw!: RawSocket;
+    let closed!: () => void, read!: () => void;
+    const done = new Promise<void>((r) => (closed = r));
+    const data = new Promise<void>((r) => (read = r));
+    const { port } = await rawServer((s) => {
+      raw = s;
+      // No 'error' listener: an unhandled 'error' would end this process.
+      s.attach({
+        rawData: () => (heard.push('data'), read()),
+        rawEnd: () => heard.push('end'),
+        rawTimeout: () => undefined,
+        rawClose: (e) => heard.push(`close ${e}`),
+      });
+      s.onClose(function (this: RawSocket) {
+        heard.push(`hook ${this === s}`);
+        closed();
+      });
+    });
+    const client = await connect(port);
+    client.write('x');
+    await data;
+    client.resetAndDestroy();
+    await done;
+    assert.deepEqual(heard, ['data', 'close true', 'hook true']);
+    assert.equal(raw.listenerCount('error'), 0);
+    assert.equal((raw as unknown as { _events: unknown })._events, undefined, 'no listener table was made');
+  });
+
   it('calls its owner on close after handing its connection to a net.Socket', async () => {
     const { client, raw } = await pair();
     const closes: boolean[] = [];
