@@ -50,7 +50,8 @@ export interface ClientResponse {
    * one (HTTP/1.1 and HTTP/2; never HTTP/1.0); otherwise dropped.
    */
   writeInformational(status: number, headers: Record<string, string | string[]>): void;
-  write(chunk: Uint8Array | string): boolean;
+  /** `written`, when given: called once the chunk's bytes are no longer needed (sent); never, if they could not be. */
+  write(chunk: Uint8Array | string, written?: () => void): boolean;
   end(chunk?: Uint8Array | string): unknown;
   /** Trailer fields sent after the body (HTTP/2; chunked HTTP/1.1). */
   addTrailers?(headers: Record<string, string | string[]>): void;

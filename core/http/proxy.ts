@@ -419,6 +419,12 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     });
   }
 
+  /** The server's body only goes on to the client (no tap observes or replaces it, none is still deciding): the pool may skip parsing it. */
+  get rawBody(): boolean {
+    const head = this.#head;
+    return !this.#headPending && (!head || (!head.observers && !head.replacement));
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.res.destroyed) controller.abort(new ClientFault('client went away', 'C', 0));
@@ -532,20 +538,21 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  /** `written`: the chunk is lent (a raw body's, see `rawBody`), given back once sent. */
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer, written?: () => void): void {
     if (this.#head?.replacement) return; // the server's body is read and dropped
     if (this.#headPending) (this.#pending ??= []).push(chunk);
-    else if (!this.#write(chunk)) {
+    else if (!this.#write(chunk, written)) {
       controller.pause();
       this.res.once('drain', (this.#resumer ??= () => this.#controller?.resume()));
     }
   }
 
-  #write(chunk: Buffer): boolean {
+  #write(chunk: Buffer, written?: () => void): boolean {
     this.ctx.bytesOut += chunk.length;
     const observers = this.#head?.observers;
     if (observers) this.#head!.tell(observers, (o) => o.data(chunk));
-    return this.res.write(chunk);
+    return this.res.write(chunk, written);
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {

@@ -44,6 +44,27 @@ export interface UpstreamPool {
   destroy(): void;
 }
 
+/**
+ * A handler that may be given the body as the reads bring it: when `rawBody` is true once
+ * its onResponseStart has returned, a body of known length (Content-Length) is handed on
+ * without llhttp, whose per-chunk copy and callback are most of a large answer's cost. For
+ * a handler that only passes the bytes on (nothing looks at them); off for everyone else.
+ */
+export interface RawBodyHandler {
+  readonly rawBody?: boolean;
+  /** A raw body's chunk may be lent: `written` gives it back once its bytes are no longer needed (never called: it is collected). */
+  onResponseData?(controller: Dispatcher.DispatchController, chunk: Buffer, written?: () => void): void;
+}
+
+/**
+ * Buffers a raw body is copied into from a RawSocket's read buffer (which its next read
+ * reuses), given back once the client's write is done: a fresh 64 KiB buffer per read costs
+ * more than the copy (new pages, external memory for the GC). At most this many wait here.
+ */
+const bodyBufferSize = 64 * 1024;
+const spareBodyBuffers: Buffer[] = [];
+const maxSpareBodyBuffers = 32;
+
 /** Methods a request may be sent again with when a reused connection turns out closed (RFC 9110 9.2.2). */
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -147,6 +168,8 @@ class Connection {
   /** The idle time allowed in the phase the connection is in (0: none), and when it was last active. */
   #timeout = 0;
   #activeAt = 0;
+  /** Body bytes still to come past the parser (a raw body, see #onHeadersComplete); 0 when the parser reads. */
+  #left = 0;
 
   constructor(readonly pool: H1Pool) {
     const { address, tls: secure, timeouts } = pool;
@@ -191,6 +214,7 @@ class Connection {
     if (!exchange) return void this.socket.destroy(); // bytes nobody asked for
     exchange.received = true;
     this.#activeAt = performance.now();
+    if (this.#left > 0) return this.#rawBody(exchange, chunk, 0);
     let parsed: number | ParseError;
     try {
       parsed = this.#parser.execute(chunk);
@@ -206,8 +230,34 @@ class Connection {
       const socket = this.socket instanceof RawSocket ? this.socket.toSocket() : this.socket;
       if (rest.length) socket.unshift(rest);
       exchange.upgraded(socket);
-    }
+    } else if (this.#left > 0 && parsed < chunk.length && this.exchange === exchange) this.#rawBody(exchange, chunk, parsed);
   };
+
+  /** Bytes of a raw body from `chunk` at `from`: copied (the read buffer is reused by the next read) and handed on; the answer ends with its last. */
+  #rawBody(exchange: Exchange, chunk: Buffer, from: number): void {
+    const n = Math.min(chunk.length - from, this.#left);
+    this.#left -= n;
+    try {
+      // A net.Socket's chunks are its reader's own; a RawSocket's are copied into a lent buffer.
+      if (!(this.socket instanceof RawSocket)) exchange.data(chunk.subarray(from, from + n));
+      else if (n > bodyBufferSize) exchange.data(Buffer.from(chunk.subarray(from, from + n)));
+      else {
+        const buffer = spareBodyBuffers.pop() ?? Buffer.allocUnsafeSlow(bodyBufferSize);
+        chunk.copy(buffer, 0, from, from + n);
+        exchange.data(buffer.subarray(0, n), () => {
+          if (spareBodyBuffers.length < maxSpareBodyBuffers) spareBodyBuffers.push(buffer);
+        });
+      }
+    } catch (err) {
+      return this.#fail(err instanceof Error ? err : new Error(String(err)));
+    }
+    if (this.#left > 0 || this.exchange !== exchange) return;
+    // Bytes after the body in the same read: nobody asked for them, so the connection is not reused.
+    if (from + n < chunk.length) this.#keepAlive = false;
+    // llhttp took the head as an upgrade's: ready again for the next answer.
+    this.#parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
+    this.#onMessageComplete();
+  }
 
   #onHeaders = (raw: string[]): void => {
     if (this.exchange?.started) (this.#trailers ??= []).push(...raw);
@@ -252,8 +302,20 @@ class Connection {
     // Any other answer to an upgrade request: the connection was asked to change, so it is not reused.
     if (exchange.options.upgrade) this.#keepAlive = false;
     this.#arm(this.pool.timeouts.server_body, this.#activeAt); // the read being parsed started the body phase
+    // The framing as the server sent it: the handler may change (or remove) these fields in what it passes on.
+    const length = headers['content-length'];
+    const framed = typeof length === 'string' && headers['transfer-encoding'] === undefined && /^\d{1,15}$/.test(length);
     exchange.head(status, message, headers);
-    return exchange.options.method === 'HEAD' ? 1 : 0;
+    if (exchange.options.method === 'HEAD') return 1;
+    if (framed && this.exchange === exchange && exchange.rawBody && status !== 204 && status !== 304 && !upgrade && !exchange.options.upgrade) {
+      const left = Number(length);
+      if (left > 0) {
+        // 2: llhttp stops after the head as after an upgrade's (its message ends there), and #onData reads the body.
+        this.#left = left;
+        return 2;
+      }
+    }
+    return 0;
   };
 
   #onBody = (chunk: Buffer): void => {
@@ -262,7 +324,7 @@ class Connection {
 
   #onMessageComplete = (): void => {
     const exchange = this.exchange;
-    if (!exchange || !exchange.started) return; // a 1xx
+    if (!exchange || !exchange.started || this.#left > 0) return; // a 1xx, or the head of a raw body
     const trailers = this.#trailers ? headersOf(this.#trailers) : {};
     this.#trailers = undefined;
     if (this.#hint > 0) this.#idleUntil = performance.now() + this.#hint;
@@ -303,8 +365,7 @@ class Connection {
   #onEnd = (): void => {
     // A response delimited by the end of the connection ends here.
     if (this.exchange?.started) {
-      const err = this.#parser.finish();
-      if (err) return this.#fail(error('the server closed the connection during its response', 'UND_ERR_SOCKET'));
+      if (this.#left > 0 || this.#parser.finish()) return this.#fail(error('the server closed the connection during its response', 'UND_ERR_SOCKET'));
     }
     this.socket.destroy();
   };
@@ -334,6 +395,7 @@ class Connection {
     const exchange = this.exchange;
     this.exchange = undefined;
     this.#keepAlive = false;
+    this.#left = 0;
     this.socket.destroy();
     exchange?.failed(err, this.connected);
   }
@@ -379,6 +441,11 @@ class Exchange implements Dispatcher.DispatchController {
 
   get reason(): Error | null {
     return null;
+  }
+
+  /** The handler takes the body as raw reads (see RawBodyHandler). */
+  get rawBody(): boolean {
+    return !this.#done && (this.handler as RawBodyHandler).rawBody === true;
   }
 
   pause(): void {
@@ -466,8 +533,10 @@ class Exchange implements Dispatcher.DispatchController {
     this.handler.onResponseStart?.(this, status, headers as Record<string, string | string[]>, message);
   }
 
-  data(chunk: Buffer): void {
-    if (!this.#done) this.handler.onResponseData?.(this, chunk);
+  data(chunk: Buffer, written?: () => void): void {
+    if (this.#done) return;
+    if (written) (this.handler as RawBodyHandler).onResponseData?.(this, chunk, written);
+    else this.handler.onResponseData?.(this, chunk);
   }
 
   end(trailers: HttpHeaders): void {

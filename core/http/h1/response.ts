@@ -33,6 +33,13 @@ const release = (res: H1Response): void => res.release();
 /** A first body chunk up to this size is held with the head and sent with it in one buffer. */
 const heldMax = 16 * 1024;
 
+/** A write's callback calling `written` once the bytes went out (not when they failed: then nothing more is promised). */
+const whenWritten =
+  (written: () => void) =>
+  (err?: Error | null): void => {
+    if (!err) written();
+  };
+
 /** The connection side a response reports to (core/http/h1/server.ts). */
 export interface ResponseOwner {
   /** The answer is written (`ok`) or failed to be; called once. */
@@ -50,6 +57,7 @@ export class H1Response implements ClientResponse {
   #trailers: string | undefined = undefined;
   /** The head's first body chunk, held with it until the end of this tick (or `end()`). */
   #held: Uint8Array | undefined = undefined;
+  #heldWritten: (() => void) | undefined = undefined;
   #closed = false;
   #onClose: (() => void)[] = [];
   #onDrain: (() => void)[] | undefined = undefined;
@@ -130,7 +138,7 @@ export class H1Response implements ClientResponse {
     this.socket.write(head + '\r\n', 'latin1');
   }
 
-  write(chunk: Uint8Array | string): boolean {
+  write(chunk: Uint8Array | string, written?: () => void): boolean {
     const socket = this.socket;
     if (this.writableFinished || socket.destroyed) return false;
     if (this.#noBody || chunk.length === 0) {
@@ -141,6 +149,7 @@ export class H1Response implements ClientResponse {
       // Most answers: the head and a small body, sent together once this tick is over (or at `end()`).
       this.#holdHead();
       this.#held = chunk;
+      this.#heldWritten = written;
       return !socket.writableNeedDrain;
     }
     socket.cork();
@@ -148,9 +157,9 @@ export class H1Response implements ClientResponse {
     let ok: boolean;
     if (this.#chunked) {
       socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
+      socket.write(chunk, written && whenWritten(written));
       ok = socket.write('\r\n', 'latin1');
-    } else ok = socket.write(chunk);
+    } else ok = socket.write(chunk, written && whenWritten(written));
     socket.uncork();
     return ok;
   }
@@ -195,12 +204,14 @@ export class H1Response implements ClientResponse {
     if (head === undefined) return void (done && this.socket.write('', 'latin1', done));
     this.#head = undefined;
     const body = this.#held;
-    this.#held = undefined;
+    const written = this.#heldWritten;
+    this.#held = this.#heldWritten = undefined;
     if (this.socket.destroyed) return;
     if (body === undefined) return void this.socket.write(head, 'latin1', done);
     const out = Buffer.allocUnsafe(head.length + body.length);
     out.write(head, 0, 'latin1');
     out.set(body, head.length);
+    written?.(); // copied
     this.socket.write(out, done);
   }
 

@@ -401,7 +401,7 @@ describe('http proxy: bodies byte-exact', () => {
   const seed = Date.now() % 100000;
   let state = seed;
   const random = (n: number) => ((state = (state * 48271) % 2147483647), state % n);
-  const sizes = [0, 1, 65535, 65536, 65537, 262143, 262144, 262145, 1 << 20, ...Array.from({ length: 6 }, () => random(1_500_000))];
+  const sizes = [0, 1, 65535, 65536, 65537, 262143, 262144, 262145, 1 << 20, (1 << 20) + 3, ...Array.from({ length: 6 }, () => random(1_500_000))];
   const bodyOf = (size: number) => {
     const b = Buffer.allocUnsafe(size);
     for (let i = 0; i < size; i++) b[i] = (i * 31 + size) & 255;
@@ -524,5 +524,163 @@ describe('http proxy: bodies byte-exact', () => {
     const second = text.indexOf(`${two.length} ${digest(two)}`);
     assert.ok(first > 0 && second > first, `answers out of order or missing: ${text.slice(0, 400)}`);
     assert.ok(out.subarray(out.length - 70_000).equals(bodyOf(70_000)), 'the third answer differs');
+  });
+});
+
+describe('http proxy: bodies with a length, read past the parser', () => {
+  const bodyOf = (size: number) => {
+    const b = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) b[i] = (i * 13 + size) & 255;
+    return b;
+  };
+  const fetchBody = (url: string, agent: http.Agent, method = 'GET') =>
+    new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      http
+        .request(url, { agent, method }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts) }));
+          res.on('error', reject);
+        })
+        .on('error', reject)
+        .end();
+    });
+
+  /** A server on raw sockets: `answer(request line, socket)` writes whatever it likes. */
+  async function rawOrigin(answer: (line: string, socket: net.Socket) => void) {
+    const state = { connections: 0 };
+    const server = net.createServer((socket) => {
+      state.connections++;
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => {
+        text += d;
+        let end;
+        while ((end = text.indexOf('\r\n\r\n')) !== -1) {
+          const line = text.slice(0, text.indexOf('\r\n'));
+          text = text.slice(end + 4);
+          answer(line, socket);
+        }
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    return { state, address, close: () => new Promise<void>((r) => (server.close(() => r()), server.unref())) };
+  }
+
+  it('passes answers of sizes around the read size in a row over one kept-alive server connection', async () => {
+    const sizes = [1, 65535, 65536, 65537, (1 << 20) + 3, 5, 70_000, 1];
+    const origin = await startOrigin('o', (req, res) => {
+      const body = bodyOf(Number(req.url!.slice(1)));
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.end(body);
+    });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const size of sizes) {
+        const { status, body } = await fetchBody(gw.url(`/${size}`), agent);
+        assert.equal(status, 200);
+        assert.equal(body.length, size);
+        assert.ok(body.equals(bodyOf(size)), `${size} differs`);
+      }
+      assert.equal(origin.connections, 1, 'each answer after the first was read on the same server connection');
+    } finally {
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('does not reuse a server connection that sent bytes after the body', async () => {
+    const origin = await rawOrigin((line, socket) => {
+      if (line.startsWith('GET /extra ')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbad');
+      else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood');
+    });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      assert.equal((await fetchBody(gw.url('/extra'), agent)).body.toString(), 'hello');
+      const next = await fetchBody(gw.url('/next'), agent);
+      assert.deepEqual([next.status, next.body.toString()], [200, 'good']);
+      assert.equal(origin.state.connections, 2, 'the next request went on a new connection');
+    } finally {
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it('reads the next answer on the connection after a HEAD and after a 304, both with a length and no body', async () => {
+    const origin = await rawOrigin((line, socket) => {
+      if (line.startsWith('HEAD ')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n');
+      else if (line.startsWith('GET /304 ')) socket.write('HTTP/1.1 304 Not Modified\r\ncontent-length: 1000\r\n\r\n');
+      else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood');
+    });
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      assert.deepEqual(await fetchBody(gw.url('/head'), agent, 'HEAD'), { status: 200, body: Buffer.alloc(0) });
+      assert.equal((await fetchBody(gw.url('/a'), agent)).body.toString(), 'good');
+      assert.deepEqual(await fetchBody(gw.url('/304'), agent), { status: 304, body: Buffer.alloc(0) });
+      assert.equal((await fetchBody(gw.url('/b'), agent)).body.toString(), 'good');
+      assert.equal(origin.state.connections, 1);
+    } finally {
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  });
+
+  it("gives a plugin that observes the server's body every byte of it", async () => {
+    const origin = await startOrigin('o', (req, res) => {
+      const body = bodyOf(Number(req.url!.slice(1)));
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.end(body);
+    });
+    const plugin = `
+      import { createHash } from 'node:crypto';
+      import { definePlugin } from 'tapgate/sdk';
+      export default definePlugin({ name: 'watcher', version: '1.0.0', setup(api) {
+        api.hooks.http.upstreamResponse.tap(api.name, (ctx, res) => {
+          const hash = createHash('sha256');
+          let length = 0;
+          res.onBody({
+            data: (chunk) => { length += chunk.length; hash.update(chunk); },
+            end: () => { (globalThis as any).__watched = \`\${length} \${hash.digest('hex')}\`; },
+          });
+        });
+      }});`;
+    const gw = await startGateway(
+      {
+        frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app', plugins: [{ use: './watcher.ts' }] } },
+        backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+      },
+      { 'watcher.ts': plugin },
+    );
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const size of [65537, (1 << 20) + 3]) {
+        const { body } = await fetchBody(gw.url(`/${size}`), agent);
+        assert.ok(body.equals(bodyOf(size)));
+        const expected = `${size} ${createHash('sha256').update(bodyOf(size)).digest('hex')}`;
+        for (let i = 0; i < 50 && (globalThis as Record<string, unknown>).__watched !== expected; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal((globalThis as Record<string, unknown>).__watched, expected);
+      }
+    } finally {
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    }
   });
 });
