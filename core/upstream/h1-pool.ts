@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { EventEmitter } from 'node:events';
 import net, { type Socket } from 'node:net';
 import { RawSocket } from '../net/raw-socket.ts';
+import { giveBack, isLent, lendCopy } from '../net/lent-buffers.ts';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -55,15 +56,6 @@ export interface RawBodyHandler {
   /** A raw body's chunk may be lent: `written` gives it back once its bytes are no longer needed (never called: it is collected). */
   onResponseData?(controller: Dispatcher.DispatchController, chunk: Buffer, written?: () => void): void;
 }
-
-/**
- * Buffers a raw body is copied into from a RawSocket's read buffer (which its next read
- * reuses), given back once the client's write is done: a fresh 64 KiB buffer per read costs
- * more than the copy (new pages, external memory for the GC). At most this many wait here.
- */
-const bodyBufferSize = 64 * 1024;
-const spareBodyBuffers: Buffer[] = [];
-const maxSpareBodyBuffers = 32;
 
 /** Methods a request may be sent again with when a reused connection turns out closed (RFC 9110 9.2.2). */
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -240,13 +232,9 @@ class Connection {
     try {
       // A net.Socket's chunks are its reader's own; a RawSocket's are copied into a lent buffer.
       if (!(this.socket instanceof RawSocket)) exchange.data(chunk.subarray(from, from + n));
-      else if (n > bodyBufferSize) exchange.data(Buffer.from(chunk.subarray(from, from + n)));
       else {
-        const buffer = spareBodyBuffers.pop() ?? Buffer.allocUnsafeSlow(bodyBufferSize);
-        chunk.copy(buffer, 0, from, from + n);
-        exchange.data(buffer.subarray(0, n), () => {
-          if (spareBodyBuffers.length < maxSpareBodyBuffers) spareBodyBuffers.push(buffer);
-        });
+        const lentChunk = lendCopy(chunk, from, from + n);
+        exchange.data(lentChunk, () => giveBack(lentChunk));
       }
     } catch (err) {
       return this.#fail(err instanceof Error ? err : new Error(String(err)));
@@ -499,6 +487,9 @@ class Exchange implements Dispatcher.DispatchController {
         socket.write(chunk);
         ok = socket.write('\r\n', 'latin1');
         socket.uncork();
+      } else if (isLent(chunk) && body.listenerCount('data') === 1) {
+        // A request body's bytes lent past llhttp (core/http/h1/server.ts), read by this writer alone: given back once written.
+        ok = socket.write(chunk, (err?: Error | null) => err || giveBack(chunk));
       } else ok = socket.write(chunk);
       connection.touch();
       if (!ok) body.pause();

@@ -13,7 +13,8 @@ import { errorBody, statusText } from '../errors.ts';
 import { handleHttpRequest, type HttpEnv } from '../proxy.ts';
 import { handleUpgrade } from '../upgrade.ts';
 import { H1Response, type ResponseOwner } from './response.ts';
-import { headersOf, methods, releaseRequestParser, takeRequestParser, type ParseError, type Parser } from './parser.ts';
+import { headersOf, HTTPParser, methods, releaseRequestParser, takeRequestParser, type ParseError, type Parser } from './parser.ts';
+import { lendCopy } from '../../net/lent-buffers.ts';
 import type { FrontendRuntime, Generation } from '../../generation.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
 import { ClientFault } from '../../termination.ts';
@@ -112,6 +113,8 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
   #deaf = false;
   /** An upgrade's head was read: the tunnel (core/http/upgrade.ts) handles the connection's end and idle time. */
   #piped = false;
+  /** Bytes of the request body being read still to come past llhttp (a body with a Content-Length, see onHeadersComplete); 0 when llhttp reads. */
+  #left = 0;
 
   constructor(
     private readonly host: H1Host,
@@ -134,6 +137,7 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
 
   rawData(chunk: Buffer): void {
     if (this.#closing || this.#deaf) return;
+    if (this.#left > 0) return this.#rawBody(chunk, 0);
     if (this.#reading === undefined) {
       const starts = this.headStart === 0;
       if (starts) {
@@ -154,6 +158,7 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
       return void this.socket.destroy();
     }
     if (typeof parsed !== 'number') return this.#parseError(parsed);
+    if (this.#left > 0) return this.#rawBody(chunk, parsed);
     this.#releaseWhenIdle();
     const upgrade = this.#exchanges.at(-1);
     if (upgrade?.upgrade && upgrade.head === undefined) {
@@ -228,7 +233,35 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
     if (this.#exchanges.length === 1) this.#start(exchange);
     // Pipelined behind an answer in progress: read no further until its turn.
     else this.socket.pause();
+    // A body of known length on a RawSocket goes past llhttp: its per-chunk copy and callback are most of a large
+    // upload's cost. 2: llhttp stops after the head, as after an upgrade's, and rawData hands the body on (#rawBody).
+    const length = headers['content-length'];
+    if (
+      exchange.body &&
+      !refusal &&
+      this.socket instanceof RawSocket &&
+      headers['transfer-encoding'] === undefined &&
+      typeof length === 'string' &&
+      /^\d{1,15}$/.test(length)
+    ) {
+      this.#left = Number(length);
+      if (this.#left > 0) return 2;
+    }
     return 0;
+  }
+
+  /** Bytes of a body read past llhttp, from `chunk` at `from`: copied into lent buffers (the read buffer is reused); the rest of the read is the next request's. */
+  #rawBody(chunk: Buffer, from: number): void {
+    const exchange = this.#reading;
+    const n = Math.min(chunk.length - from, this.#left);
+    this.#left -= n;
+    if (n > 0 && exchange?.body && !exchange.body.destroyed && !exchange.body.push(lendCopy(chunk, from, from + n))) this.socket.pause();
+    if (this.#left > 0) return;
+    // The body is whole: llhttp took the head as an upgrade's, so it starts afresh for the next request.
+    this.#parser?.initialize(HTTPParser.REQUEST, {}, this.host.fe.limits.max_header_size, 0);
+    this.onMessageComplete();
+    if (from + n < chunk.length) this.rawData(chunk.subarray(from + n));
+    else this.#releaseWhenIdle();
   }
 
   onBody(chunk: Buffer): void {
@@ -238,7 +271,7 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
 
   onMessageComplete(): void {
     const exchange = this.#reading;
-    if (!exchange) return;
+    if (!exchange || this.#left > 0) return; // (the head of a body read past llhttp: it completes in #rawBody)
     this.#reading = undefined;
     exchange.complete = true;
     exchange.body?.push(null);
