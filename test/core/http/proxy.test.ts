@@ -597,6 +597,26 @@ describe('http proxy: bodies with a length, read past the parser', () => {
     return { state, address, close: () => new Promise<void>((r) => (server.close(() => r()), server.unref())) };
   }
 
+  /** A gateway in front of a raw origin answering with `answer`, and a client keeping one connection: `run`, then everything closed. */
+  async function throughRawOrigin(
+    answer: (line: string, socket: net.Socket) => void,
+    run: (get: (path: string, method?: string) => ReturnType<typeof fetchBody>, origin: { state: { connections: number } }) => Promise<void>,
+  ): Promise<void> {
+    const origin = await rawOrigin(answer);
+    const gw = await startGateway({
+      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
+      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      await run((path, method) => fetchBody(gw.url(path), agent, method), origin);
+    } finally {
+      agent.destroy();
+      await gw.close();
+      await origin.close();
+    }
+  }
+
   it('passes answers of sizes around the read size in a row over one kept-alive server connection', async () => {
     const sizes = [1, 65535, 65536, 65537, (1 << 20) + 3, 5, 70_000, 1];
     const origin = await startOrigin('o', (req, res) => {
@@ -625,49 +645,31 @@ describe('http proxy: bodies with a length, read past the parser', () => {
   });
 
   it('does not reuse a server connection that sent bytes after the body', async () => {
-    const origin = await rawOrigin((line, socket) => {
+    const answer = (line: string, socket: net.Socket) => {
       if (line.startsWith('GET /extra ')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nbad');
       else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood');
-    });
-    const gw = await startGateway({
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
-    });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      assert.equal((await fetchBody(gw.url('/extra'), agent)).body.toString(), 'hello');
-      const next = await fetchBody(gw.url('/next'), agent);
+    };
+    await throughRawOrigin(answer, async (get, origin) => {
+      assert.equal((await get('/extra')).body.toString(), 'hello');
+      const next = await get('/next');
       assert.deepEqual([next.status, next.body.toString()], [200, 'good']);
       assert.equal(origin.state.connections, 2, 'the next request went on a new connection');
-    } finally {
-      agent.destroy();
-      await gw.close();
-      await origin.close();
-    }
+    });
   });
 
   it('reads the next answer on the connection after a HEAD and after a 304, both with a length and no body', async () => {
-    const origin = await rawOrigin((line, socket) => {
+    const answer = (line: string, socket: net.Socket) => {
       if (line.startsWith('HEAD ')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n');
       else if (line.startsWith('GET /304 ')) socket.write('HTTP/1.1 304 Not Modified\r\ncontent-length: 1000\r\n\r\n');
       else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngood');
-    });
-    const gw = await startGateway({
-      frontends: { web: { bind: '127.0.0.1:0', default_backend: 'app' } },
-      backends: { app: httpBackend({ name: 'o', address: origin.address }) },
-    });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      assert.deepEqual(await fetchBody(gw.url('/head'), agent, 'HEAD'), { status: 200, body: Buffer.alloc(0) });
-      assert.equal((await fetchBody(gw.url('/a'), agent)).body.toString(), 'good');
-      assert.deepEqual(await fetchBody(gw.url('/304'), agent), { status: 304, body: Buffer.alloc(0) });
-      assert.equal((await fetchBody(gw.url('/b'), agent)).body.toString(), 'good');
+    };
+    await throughRawOrigin(answer, async (get, origin) => {
+      assert.deepEqual(await get('/head', 'HEAD'), { status: 200, body: Buffer.alloc(0) });
+      assert.equal((await get('/a')).body.toString(), 'good');
+      assert.deepEqual(await get('/304'), { status: 304, body: Buffer.alloc(0) });
+      assert.equal((await get('/b')).body.toString(), 'good');
       assert.equal(origin.state.connections, 1);
-    } finally {
-      agent.destroy();
-      await gw.close();
-      await origin.close();
-    }
+    });
   });
 
   it("gives a plugin that observes the server's body every byte of it", async () => {
