@@ -89,7 +89,10 @@ function tapgateDetails() {
   // descendants: a reload under way then fails because its new workers got the
   // SIGTERM. That is the end of the run, not a failed reload.
   const stoppedAt = fromMaster.find((l) => l.msg === 'stopped')?.time ?? Infinity;
-  const interrupted = ended.filter((l) => JSON.stringify(l.problems ?? '').includes('exited while starting (SIGTERM)') && stoppedAt - l.time < 2000);
+  // A reload under way when the run's SIGTERM came: its new workers exited while starting, or (in place) the master said it is stopping.
+  const interrupted = ended.filter(
+    (l) => /exited while starting \(SIGTERM\)|the gateway is stopping/.test(JSON.stringify(l.problems ?? '')) && stoppedAt - l.time < 2000,
+  );
   const refused = ended.filter((l) => !interrupted.includes(l));
   const died = lines.filter((l) => typeof l.msg === 'string' && /died unexpectedly/.test(l.msg));
   const errors = lines.filter((l) => l.level >= 50); // counted below without the interrupted reload
