@@ -3,7 +3,7 @@
 // core(s), in one run; then tapgate's plugins and routes against tapgate alone, TLS
 // termination and TCP mode. Writes bench/results/suite.md and suite.json.
 //
-//   npm run bench                      # the full suite, 3 rounds (~30 min)
+//   npm run bench                      # the full suite, 3 rounds (~55 min)
 //   npm run bench -- --quick           # 1 round, short runs (~5 min): to try it, not to quote
 //   node --import tsx bench/suite.ts --help
 //
