@@ -1,7 +1,7 @@
 // A real master process (`tapgate run`) with its workers, driven through the control socket.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { controlRequest } from '../../core/master/control.ts';
@@ -36,9 +36,11 @@ export async function startMaster(config: string, files: Record<string, string> 
 export function spawnMaster(config: string, files: Record<string, string> = {}): TestMaster {
   const dir = tempDir();
   const file = join(dir, 'tapgate.yaml');
+  // Each file replaced whole (written beside, then renamed): a worker starting meanwhile reads the old text or the
+  // new, never a half-written one (workers read the file themselves when they start).
   const write = (text: string, more: Record<string, string> = {}) => {
-    for (const [name, body] of Object.entries(more)) writeFileSync(join(dir, name), body);
-    writeFileSync(file, text);
+    for (const [name, body] of Object.entries(more)) replace(join(dir, name), body);
+    replace(file, text);
   };
   write(config, files);
   const child = spawn(process.execPath, [bin, 'run', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -73,4 +75,10 @@ export function spawnMaster(config: string, files: Record<string, string> = {}):
       return code;
     },
   };
+}
+
+/** Writes `path` by renaming a file written whole beside it. */
+function replace(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
 }
