@@ -522,10 +522,25 @@ describe('http proxy: bodies byte-exact', () => {
       let out = '';
       socket.setEncoding('latin1');
       socket.on('data', (d: string) => (out += d));
-      const answered = async (text: string) => {
-        for (let i = 0; i < 100 && !out.includes(text); i++) await new Promise((r) => setTimeout(r, 20));
-        assert.ok(out.includes(text), `no answer ${text}: ${out.slice(0, 300)}`);
-      };
+      // Resolves on the read that brings `text`; fails if none has within 2 s (the connection hung).
+      const answered = (text: string) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => {
+            if (!out.includes(text)) return;
+            stop();
+            resolve();
+          };
+          const timer = setTimeout(() => {
+            stop();
+            reject(new assert.AssertionError({ message: `no answer ${text}: ${out.slice(0, 300)}` }));
+          }, 2000);
+          const stop = () => {
+            clearTimeout(timer);
+            socket.off('data', check);
+          };
+          socket.on('data', check);
+          check();
+        });
       socket.write(Buffer.concat([Buffer.from(`POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n\r\n`), body]));
       await answered(`${body.length} ${digest(body)}`);
       socket.write('GET /n/5/cl HTTP/1.1\r\nhost: x\r\n\r\n');
