@@ -230,6 +230,15 @@ export class RawSocket extends EventEmitter {
     return this.#localName().port;
   }
 
+  /**
+   * The peer's address and port, one object made once (the one remoteAddress reads): a
+   * connection's client needs no copy of its own. Empty when the socket could not say.
+   */
+  get peer(): { readonly address: string; readonly port: number } {
+    const p = this.#peerName();
+    return p.address !== undefined && p.port !== undefined ? (p as { address: string; port: number }) : { address: p.address ?? '', port: p.port ?? 0 };
+  }
+
   #peerName(): { address?: string; port?: number; family?: string } {
     if (this.#peer === undefined) {
       const out: { address?: string; port?: number; family?: string } = {};
@@ -414,13 +423,17 @@ export class RawSocket extends EventEmitter {
 
   #closed(hadError: boolean): void {
     this.#owner?.rawClose(hadError);
-    const hooks = this.#closeHooks;
-    this.#closeHooks = undefined;
-    if (hooks) for (const hook of hooks) hook.call(this);
+    const hook = this.#closeHook;
+    const more = this.#closeHooks;
+    this.#closeHook = this.#closeHooks = undefined;
+    hook?.call(this);
+    if (more) for (const h of more) h.call(this);
     this.emit('close', hadError);
   }
 
-  /** Those told of the close by `onClose`. */
+  /** The first told of the close by `onClose`. */
+  #closeHook: ((this: RawSocket) => void) | undefined = undefined;
+  /** Any after it. */
   #closeHooks: ((this: RawSocket) => void)[] | undefined = undefined;
 
   /**
@@ -429,7 +442,9 @@ export class RawSocket extends EventEmitter {
    * listener table per connection. For bookkeeping done on every connection (counts, sets).
    */
   onClose(hook: (this: RawSocket) => void): void {
-    (this.#closeHooks ??= []).push(hook);
+    if (this.#closeHook === undefined && this.#closeHooks === undefined) this.#closeHook = hook;
+    // Made to size (a push would leave room for 16): an accepted connection has two (see acceptRaw and the gateway).
+    else this.#closeHooks = this.#closeHooks ? [...this.#closeHooks, hook] : [hook];
   }
 
   /** Whether an owner serves this connection (see `attach`). */

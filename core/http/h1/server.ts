@@ -86,10 +86,13 @@ export class H1Engine {
  * is this object, its socket and their handle, with no closures of its own.
  */
 class H1Connection implements ResponseOwner, RawSocketOwner {
-  /** performance.now() when the head being read began arriving; 0 when none is. */
+  /**
+   * performance.now() when the head being read began arriving, in whole ms (rounded up); 0
+   * when none is. Whole numbers stay in the object: a fraction is a 16-byte number beside it.
+   */
   headStart = 0;
-  /** When the last answer finished (or the connection opened). */
-  idleAt = performance.now();
+  /** When the last answer finished (or the connection opened), as headStart. */
+  idleAt = Math.ceil(performance.now());
   /** Held while a request is arriving or being answered; between requests it goes back to the spares (see takeRequestParser). */
   #parser: Parser | undefined = undefined;
   /** The exchange being answered; then those pipelined behind it, in order. */
@@ -102,7 +105,6 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
   /** No further request will be read: the connection closes once the answers in hand are sent. */
   #closing = false;
   #client: Peer | undefined;
-  #local: Peer | undefined;
   #tls: TlsInfo | undefined | null = null;
   #onTimeout: (() => void) | undefined = undefined;
   /** An upgrade made the connection a byte pipe: never idle, ended by its tunnel or hard_stop_after. */
@@ -141,7 +143,7 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
     if (this.#reading === undefined) {
       const starts = this.headStart === 0;
       if (starts) {
-        this.headStart = performance.now();
+        this.headStart = Math.ceil(performance.now());
         this.#headMatch = 0;
       }
       if (this.#headMatch >= 0 && this.#headMatch < 5) this.#headMatch = headMatch(this.#headMatch, chunk);
@@ -307,6 +309,8 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
     const exchange = this.#exchanges[0];
     if (!exchange || exchange.res !== res) return;
     this.#exchanges.shift();
+    // Emptied, the queue keeps room for 16 (152 bytes an idle connection): a length of 0 lets it go.
+    if (this.#exchanges.length === 0) this.#exchanges.length = 0;
     if (!exchange.complete && !exchange.upgrade) {
       // The body is unread: what follows it cannot be told from requests.
       res.shouldKeepAlive = false;
@@ -328,7 +332,7 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
       endOnce(socket);
       return;
     }
-    this.idleAt = performance.now();
+    this.idleAt = Math.ceil(performance.now());
     const next = this.#exchanges[0];
     if (next) {
       if (!next.upgrade || next.head !== undefined) this.#start(next);
@@ -423,12 +427,15 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
 
   // ClientRequest's per-connection facts, read once.
   get client(): Peer {
+    // A RawSocket keeps the one object its address was read into.
+    if (this.socket instanceof RawSocket) return this.socket.peer;
     return (this.#client ??= { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 });
   }
 
   /** Our end: asked of the socket only when read (a dst_port condition, the cache's revalidation), not per connection. */
   get local(): Peer {
-    return (this.#local ??= new LocalPeer(this.socket));
+    // Made per request, not kept: the socket keeps what it was told, and the connection keeps nothing while idle.
+    return new LocalPeer(this.socket);
   }
 
   get tls(): TlsInfo | undefined {
