@@ -78,18 +78,18 @@ process.stdin.on('data', () => process.exit(0));
 EOF
 cat >"$WORK/bundle.mts" <<'EOF'
 import { bundleWorker } from '../../core/master/worker-bundle.ts';
-import { workerNodeOptions } from '../../core/master/master.ts';
+import { workerMalloc, workerNodeOptions } from '../../core/master/master.ts';
 const b = await bundleWorker('./entry/worker.ts');
-console.log(b.exec, b.env.TAPGATE_SDK_FILE, workerNodeOptions(process.env.NODE_OPTIONS, []));
+console.log(b.exec, b.env.TAPGATE_SDK_FILE, workerMalloc(process.env).MALLOC_ARENA_MAX ?? process.env.MALLOC_ARENA_MAX ?? '', workerNodeOptions(process.env.NODE_OPTIONS, []));
 EOF
 
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing listens on $1" >&2; exit 1; }
 figures() { rm -f "$WORK/probe.out"; kill -WINCH "$1"; for _ in $(seq 50); do [ -s "$WORK/probe.out" ] && break; sleep 0.1; done; cat "$WORK/probe.out"; }
 
 nginx -c "$WORK/nginx.conf"
-# The worker is started as the master starts one (its NODE_OPTIONS), plus WORKER_FLAGS.
-read -r EXEC SDK NODE_OPTIONS_WORKER < <(node --import tsx "$WORK/bundle.mts")
-NODE_OPTIONS=$NODE_OPTIONS_WORKER TAPGATE_ROOT=$ROOT TAPGATE_CONFIG=$WORK/tapgate.yaml TAPGATE_GENERATION=1 TAPGATE_SDK_FILE=$SDK PROBE_OUT=$WORK/probe.out \
+# The worker is started as the master starts one (its NODE_OPTIONS and malloc arenas), plus WORKER_FLAGS.
+read -r EXEC SDK ARENAS NODE_OPTIONS_WORKER < <(node --import tsx "$WORK/bundle.mts")
+MALLOC_ARENA_MAX=$ARENAS NODE_OPTIONS=$NODE_OPTIONS_WORKER TAPGATE_ROOT=$ROOT TAPGATE_CONFIG=$WORK/tapgate.yaml TAPGATE_GENERATION=1 TAPGATE_SDK_FILE=$SDK PROBE_OUT=$WORK/probe.out \
   node ${WORKER_FLAGS:-} --expose-gc --import "$WORK/probe.mjs" "$EXEC" >"$WORK/worker.log" 2>&1 &
 WORKER=$!
 PIDS+=("$WORKER")
