@@ -1,9 +1,9 @@
 // Workers start from one prebundled JavaScript file instead of loading the TypeScript
 // sources through tsx: about half the CPU per worker start, which is what a reload
 // costs. The SDK is bundled beside it, for user plugins importing `tapgate/sdk`.
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 export interface WorkerBundle {
@@ -52,6 +52,7 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
     banner: { js: "import { createRequire as __tapgateCreateRequire } from 'node:module';\nconst require = __tapgateCreateRequire(import.meta.url);" },
     metafile: true,
     logLevel: 'silent',
+    plugins: [zodLocales],
   });
   // The metafile names entry points relative to the working folder.
   const outputs = Object.entries(result.metafile.outputs);
@@ -72,3 +73,22 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
     env: { TAPGATE_ROOT: root, TAPGATE_SDK_FILE: resolve(find(sdk)) },
   };
 }
+
+/**
+ * zod's `z` carries every locale's messages (`z.locales`: 360 KiB of the bundle, whose
+ * source V8 keeps in memory, 1.5 MB of a worker's RSS); the worker keeps English, zod's
+ * default, alone. A plugin wanting another locale in a worker has to import it from
+ * `zod/v4/locales` itself.
+ */
+const zodLocales: Plugin = {
+  name: 'zod-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
