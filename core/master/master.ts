@@ -428,7 +428,10 @@ export class Master {
    * Every serving worker builds the next generation beside its own (`prepare`); once all
    * have, each serves it (`commit`). A worker that cannot prepare (or dies meanwhile) makes
    * every one drop it (`abort`): the serving generation goes on everywhere, as after a
-   * failed reload that forks. A worker that cannot commit (a port it cannot take) is
+   * failed reload that forks. So does one that has not answered within `prepare_timeout`
+   * (a plugin whose setup never ends): the reload is refused rather than tried again by
+   * forking, as new processes would wait on the same setup, and the serving workers are
+   * left as they are; one still preparing drops the generation once it is built. A worker that cannot commit (a port it cannot take) is
    * replaced by a new process of the new generation.
    */
   async #reloadInPlace(config: GatewayConfig, checked: string | undefined): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
@@ -436,24 +439,37 @@ export class Master {
     const env = compiledEnv();
     const outputs = [...compiledFiles().values()];
     const records = [...this.#workers.values()].filter((r) => !r.leaving && r.generation === this.#serving);
+    const timeout = config.prepare_timeout;
     const prepared = await Promise.all(
       records.map((r) =>
-        this.#exchange(r, { type: 'prepare', generation, compiled: env, config: checked }, (m) => m.type === 'prepared' && m.generation === generation),
+        this.#exchange(
+          r,
+          { type: 'prepare', generation, compiled: env, config: checked },
+          (m) => m.type === 'prepared' && m.generation === generation,
+          timeout,
+        ),
       ),
     );
-    const problems = prepared.flatMap((m, i): Problem[] =>
-      m?.type !== 'prepared'
-        ? [{ severity: 'error', file: this.file, path: '', message: `worker ${records[i]!.worker.process.pid} exited while preparing` }]
-        : m.ok
-          ? []
-          : m.problems,
-    );
+    const problems = prepared.flatMap((m, i): Problem[] => {
+      const pid = records[i]!.worker.process.pid;
+      if (m === 'timeout') {
+        this.logger.error(
+          { pid, generation, timeoutMs: timeout },
+          'a worker did not prepare the new generation in time (prepare_timeout); the reload is refused',
+        );
+        const message = `worker ${pid} did not prepare generation ${generation} within prepare_timeout (${timeout} ms): a plugin's setup may never finish`;
+        return [{ severity: 'error', file: this.file, path: 'prepare_timeout', message }];
+      }
+      if (m?.type !== 'prepared') return [{ severity: 'error', file: this.file, path: '', message: `worker ${pid} exited while preparing` }];
+      return m.ok ? [] : m.problems;
+    });
     if (this.#stopping) problems.push({ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' });
-    if (problems.length || prepared.some((m) => m?.type !== 'prepared' || !m.ok)) {
+    if (problems.length || prepared.some((m) => m === 'timeout' || m?.type !== 'prepared' || !m.ok)) {
       for (const r of records) this.#send(r, { type: 'abort', generation });
       return { ok: false, problems };
     }
     this.#compiled.set(generation, { ...env, ...(checked && { TAPGATE_CHECKED: checked }) });
+    // No time limit here: a commit only swaps what is built, and a worker that cannot commit is replaced below.
     const committed = await Promise.all(
       records.map((r) => this.#exchange(r, { type: 'commit', generation }, (m) => m.type === 'committed' && m.generation === generation)),
     );
@@ -463,7 +479,7 @@ export class Master {
     for (const out of outputs) this.#loadedModules.add(out);
     records.forEach((r, i) => {
       const m = committed[i];
-      if (m?.type === 'committed' && m.ok) {
+      if (m !== 'timeout' && m?.type === 'committed' && m.ok) {
         r.generation = generation;
         r.ports = { frontends: m.ports, stats: m.statsPort };
         r.since = new Date();
@@ -479,11 +495,13 @@ export class Master {
     return { ok: true, generation };
   }
 
-  /** Sends `message` to a worker and resolves with its answer (`match`), or undefined once it exits. */
-  #exchange(r: WorkerRecord, message: ToWorker, match: (m: FromWorker) => boolean): Promise<FromWorker | undefined> {
+  /** Sends `message` to a worker and resolves with its answer (`match`), undefined once it exits, or 'timeout' after `timeout` ms (if above 0). */
+  #exchange(r: WorkerRecord, message: ToWorker, match: (m: FromWorker) => boolean, timeout = 0): Promise<FromWorker | undefined | 'timeout'> {
     return new Promise((resolve) => {
       const onMessage = (m: FromWorker) => match(m) && done(m);
-      const done = (m: FromWorker | undefined) => {
+      const timer = timeout > 0 ? setTimeout(() => done('timeout'), timeout) : undefined;
+      const done = (m: FromWorker | undefined | 'timeout') => {
+        clearTimeout(timer);
         r.worker.off('message', onMessage);
         r.worker.off('exit', onExit);
         resolve(m);

@@ -103,9 +103,12 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
     try {
       next = await checkConfig(await readConfig(file, checked), { builtins: plugins, logger, keep: true, generationId: generation });
     } catch (err) {
+      aborted.delete(generation);
       return send({ type: 'prepared', generation, ok: false, problems: [{ severity: 'error', file, path: '', message: (err as Error).message }] });
     }
     if (!next.ok || !next.generation || !next.config) {
+      // Aborted meanwhile (the master stopped waiting: prepare_timeout) or not, there is nothing left to drop.
+      aborted.delete(generation);
       await next.generation?.dispose();
       return send({ type: 'prepared', generation, ok: false, problems: next.problems });
     }
