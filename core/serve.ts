@@ -115,7 +115,7 @@ async function start(o: ServeOptions, signals: Signals | undefined): Promise<Run
   await first.generation.dispose();
   if (o.take) throw new Error("take cannot reach a master's workers, which are processes of their own");
   if (typeof o.config !== 'string') throw new Error('a master needs a configuration file, which its workers read: give one, or set workers: 0');
-  return serveMaster(first.source.file, o, o.workers, config, logger, signals);
+  return serveMaster(first.source, o, o.workers, config, logger, signals);
 }
 
 async function serveAlone(
@@ -203,16 +203,17 @@ async function serveAlone(
 }
 
 async function serveMaster(
-  file: string,
+  source: ConfigSource,
   o: ServeOptions,
   worker: WorkerEntry,
   config: GatewayConfig,
   logger: Logger,
   signals: Signals | undefined,
 ): Promise<RunningGateway> {
-  const master = new Master(file, logger, { plugins: o.plugins, worker });
+  const master = new Master(source.file, logger, { plugins: o.plugins, worker });
   try {
-    await master.start(config);
+    // Its workers serve the text checked here, even if the file changes meanwhile.
+    await master.start(config, source.text);
   } catch (err) {
     await master.stop(true);
     throw err;
@@ -247,7 +248,7 @@ async function serveMaster(
     metrics: () => master.metrics(),
     reload: async (config?: object) => {
       if (config) throw new Error('a master reloads its configuration file: write the new configuration there');
-      failed(file, await master.reload());
+      failed(source.file, await master.reload());
     },
     close: async () => {
       await master.stop(false);

@@ -306,6 +306,13 @@ export const GatewayConfig = z.strictObject({
     .optional(),
   /** After a graceful stop or reload begins, connections still open this long are closed. */
   hard_stop_after: Duration.default(30_000),
+  /**
+   * A reload in place: how long each worker may take to build the new generation beside the
+   * one it serves (plugins' setup included). Past it the reload is refused, every worker drops
+   * the new generation and the serving one goes on. The new configuration's value counts; 0
+   * waits as long as it takes.
+   */
+  prepare_timeout: Duration.default(10_000),
   /** What a plugin tap may cost: over `slow`, it is reported (log, plugin_tap_slow_total); an async tap on a request's path past `timeout` fails that request (500). 0 turns either off. */
   plugin_budget: z
     .strictObject({

@@ -15,14 +15,22 @@ export interface ConfigSource {
   /** Line and column of the key (or value) at a path, when the format knows it. */
   locate(path: KeyPath, at?: 'key' | 'value'): { line: number; column: number } | undefined;
   problems: Problem[];
+  /** The text read (a YAML configuration): what a master checked, which it hands its workers. */
+  text?: string;
 }
 
-export async function readConfig(file: string): Promise<ConfigSource> {
+/**
+ * Reads `file`; or, given `checked` (a copy of its text its master checked), that copy,
+ * as if it were `file`: relative paths still resolve against the file's folder, and
+ * problems name the file. A TypeScript configuration is a module its master compiled
+ * (handed over as such, core/compile.ts): `checked` is not read for it.
+ */
+export async function readConfig(file: string, checked?: string): Promise<ConfigSource> {
   const abs = resolve(file);
   const dir = dirname(abs);
   let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    text = readFileSync(checked ?? abs, 'utf8');
   } catch (err) {
     return failed(abs, `cannot read the configuration: ${(err as Error).message}`);
   }
@@ -93,7 +101,7 @@ function readYamlConfig(file: string, dir: string, text: string): ConfigSource {
   };
   // A repeated key leaves a usable document (the last one wins), so the rest is still checked.
   const usable = doc.errors.every((e) => e.code === 'DUPLICATE_KEY');
-  return { file, dir, data: usable ? doc.toJS() : undefined, locate, problems };
+  return { file, dir, data: usable ? doc.toJS() : undefined, locate, problems, text };
 }
 
 /** The path of the map key at `offset`, and the earlier key it repeats. */

@@ -7,12 +7,13 @@
 // replaced at once (the others keep the port meanwhile); only a replacement that cannot
 // start waits before the next try.
 import cluster, { type Worker } from 'node:cluster';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { checkConfig } from '../config/check.ts';
+import { cacheDir, contentHash } from '../config/source.ts';
 import { compiledEnv, compiledFiles } from '../compile.ts';
 import type { GatewayConfig } from '../../sdk/config.ts';
 import type { Problem } from '../config/problems.ts';
@@ -79,8 +80,14 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export class Master {
   /** The last generation number given out. */
   #lastGeneration = 0;
-  /** What the check of each live generation compiled, handed to its workers (core/compile.ts). */
-  readonly #compiled = new Map<number, { TAPGATE_COMPILED?: string }>();
+  /**
+   * What the check of each live generation compiled (core/compile.ts) and the config text it
+   * read (a copy, `#checkedCopy`), handed to its workers: a worker serves what was checked,
+   * even if a file changed since.
+   */
+  readonly #compiled = new Map<number, { TAPGATE_COMPILED?: string; TAPGATE_CHECKED?: string }>();
+  /** The copies of checked config texts this master wrote, removed once no live generation has them. */
+  readonly #copies = new Set<string>();
   /** The generation serving new connections (0 until the first serves), and its config (the first's while it starts). */
   #serving = 0;
   #config!: GatewayConfig;
@@ -131,12 +138,12 @@ export class Master {
 
   #workerEnv: Record<string, string> = {};
 
-  /** Starts the first generation and opens the control socket; a reload asked meanwhile runs once it serves. */
-  start(config: GatewayConfig): Promise<void> {
-    return this.#reloads.hold(this.#start(config));
+  /** Starts the first generation (`config`, checked from `text`) and opens the control socket; a reload asked meanwhile runs once it serves. */
+  start(config: GatewayConfig, text?: string): Promise<void> {
+    return this.#reloads.hold(this.#start(config, text));
   }
 
-  async #start(config: GatewayConfig): Promise<void> {
+  async #start(config: GatewayConfig, text: string | undefined): Promise<void> {
     // Until the first generation serves, stopping (it failed to start) reads this one.
     this.#config = config;
     cluster.on('exit', (worker, code, signal) => this.#onExit(worker, code, signal));
@@ -152,7 +159,7 @@ export class Master {
         this.logger.warn({ err: (err as Error).message }, 'cannot prebundle the worker; workers start from the sources');
       }
     }
-    const started = await this.#startGeneration(config);
+    const started = await this.#startGeneration(config, this.#checkedCopy(text));
     if (!started.ok) throw new Error(started.problems.map((p) => p.message).join('\n'));
     this.#serve(started.generation, config);
     const dir = dirname(resolve(this.file));
@@ -176,12 +183,12 @@ export class Master {
    * Forks a generation of workers; resolves once every one is ready, or has failed or
    * died. On a failure the others are drained (they may have taken connections already).
    */
-  async #startGeneration(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
+  async #startGeneration(config: GatewayConfig, checked: string | undefined): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
     if (this.#stopping) return { ok: false, problems: [{ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' }] };
     const generation = ++this.#lastGeneration;
     this.#starting = generation;
-    // Its workers, and any that replace them, load what this check compiled.
-    this.#compiled.set(generation, compiledEnv());
+    // Its workers, and any that replace them, load what this check compiled and read.
+    this.#compiled.set(generation, { ...compiledEnv(), ...(checked && { TAPGATE_CHECKED: checked }) });
     const modules = new Set(compiledFiles().values());
     const n = this.#workerCount(config);
     const forked = Array.from({ length: n }, () => this.#fork(generation));
@@ -201,9 +208,48 @@ export class Master {
   /** `generation` (started) serves new connections from now on. */
   #serve(generation: number, config: GatewayConfig): void {
     for (const older of this.#compiled.keys()) if (older < generation) this.#compiled.delete(older);
+    this.#dropCopies();
     this.#serving = generation;
     this.#starting = undefined;
     this.#config = config;
+  }
+
+  /**
+   * A copy of the config text a check read, for the workers of its generation to read in
+   * place of the file (TAPGATE_CHECKED, or `prepare`'s `config`): a worker started later (a
+   * replacement) or reloading in place then serves what was checked, never a file edited
+   * or half-written since. A file, not the text itself: an environment variable holds
+   * 128 KiB at most on Linux, and a worker reads it whenever it starts, without asking.
+   * Named by its content, written beside and renamed into place (never read half-written),
+   * in the cache folder beside the config. Undefined for a TypeScript configuration (its
+   * workers load the module the master compiled) or when it cannot be written (the
+   * workers then read the file, as it is then).
+   */
+  #checkedCopy(text: string | undefined): string | undefined {
+    if (text === undefined) return undefined;
+    const file = resolve(this.file);
+    try {
+      const copy = join(cacheDir(dirname(file)), `${basename(file, extname(file))}-checked-${contentHash(text)}${extname(file)}`);
+      if (!existsSync(copy)) {
+        writeFileSync(`${copy}.${process.pid}.tmp`, text);
+        renameSync(`${copy}.${process.pid}.tmp`, copy);
+      }
+      this.#copies.add(copy);
+      return copy;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cannot keep a copy of the checked configuration; workers read the file as it is when they start');
+      return undefined;
+    }
+  }
+
+  /** Removes the copies no live generation (nor one starting) has. */
+  #dropCopies(): void {
+    const used = new Set([...this.#compiled.values()].map((e) => e.TAPGATE_CHECKED));
+    for (const copy of this.#copies) {
+      if (used.has(copy)) continue;
+      this.#copies.delete(copy);
+      rmSync(copy, { force: true });
+    }
   }
 
   /** Whether a worker of `generation` that dies is to be replaced: it serves, or is about to. */
@@ -331,8 +377,9 @@ export class Master {
     const why = this.#whyNotInPlace(result.config, result.source.dir);
     const workers: ReloadReply['workers'] = why ? { inPlace: false, why } : { inPlace: true };
     if (plan) return { ok: true, plan: changes, workers, problems };
+    const checked = this.#checkedCopy(result.source.text);
     if (!why) {
-      const done = await this.#reloadInPlace(result.config);
+      const done = await this.#reloadInPlace(result.config, checked);
       if (!done.ok) {
         this.logger.error({ problems: done.problems }, 'reload failed: a worker could not prepare the new generation; the current generation keeps serving');
         return { ok: false, problems: [...problems, ...done.problems] };
@@ -341,7 +388,7 @@ export class Master {
       this.logger.info({ generation: done.generation, draining: 0, inPlace: true, changes }, 'reloaded');
       return { ok: true, generation: done.generation, draining: 0, plan: changes, workers, problems };
     }
-    const started = await this.#startGeneration(result.config);
+    const started = await this.#startGeneration(result.config, checked);
     if (!started.ok) {
       this.logger.error({ problems: started.problems }, 'reload failed: new workers did not start; the current generation keeps serving');
       return { ok: false, problems: [...problems, ...started.problems] };
@@ -382,30 +429,48 @@ export class Master {
    * Every serving worker builds the next generation beside its own (`prepare`); once all
    * have, each serves it (`commit`). A worker that cannot prepare (or dies meanwhile) makes
    * every one drop it (`abort`): the serving generation goes on everywhere, as after a
-   * failed reload that forks. A worker that cannot commit (a port it cannot take) is
+   * failed reload that forks. So does one that has not answered within `prepare_timeout`
+   * (a plugin whose setup never ends): the reload is refused rather than tried again by
+   * forking, as new processes would wait on the same setup, and the serving workers are
+   * left as they are; one still preparing drops the generation once it is built. A worker that cannot commit (a port it cannot take) is
    * replaced by a new process of the new generation.
    */
-  async #reloadInPlace(config: GatewayConfig): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
+  async #reloadInPlace(config: GatewayConfig, checked: string | undefined): Promise<{ ok: true; generation: number } | { ok: false; problems: Problem[] }> {
     const generation = ++this.#lastGeneration;
     const env = compiledEnv();
     const outputs = [...compiledFiles().values()];
     const records = [...this.#workers.values()].filter((r) => !r.leaving && r.generation === this.#serving);
+    const timeout = config.prepare_timeout;
     const prepared = await Promise.all(
-      records.map((r) => this.#exchange(r, { type: 'prepare', generation, compiled: env }, (m) => m.type === 'prepared' && m.generation === generation)),
+      records.map((r) =>
+        this.#exchange(
+          r,
+          { type: 'prepare', generation, compiled: env, config: checked },
+          (m) => m.type === 'prepared' && m.generation === generation,
+          timeout,
+        ),
+      ),
     );
-    const problems = prepared.flatMap((m, i): Problem[] =>
-      m?.type !== 'prepared'
-        ? [{ severity: 'error', file: this.file, path: '', message: `worker ${records[i]!.worker.process.pid} exited while preparing` }]
-        : m.ok
-          ? []
-          : m.problems,
-    );
+    const problems = prepared.flatMap((m, i): Problem[] => {
+      const pid = records[i]!.worker.process.pid;
+      if (m === 'timeout') {
+        this.logger.error(
+          { pid, generation, timeoutMs: timeout },
+          'a worker did not prepare the new generation in time (prepare_timeout); the reload is refused',
+        );
+        const message = `worker ${pid} did not prepare generation ${generation} within prepare_timeout (${timeout} ms): a plugin's setup may never finish`;
+        return [{ severity: 'error', file: this.file, path: 'prepare_timeout', message }];
+      }
+      if (m?.type !== 'prepared') return [{ severity: 'error', file: this.file, path: '', message: `worker ${pid} exited while preparing` }];
+      return m.ok ? [] : m.problems;
+    });
     if (this.#stopping) problems.push({ severity: 'error', file: this.file, path: '', message: 'the gateway is stopping' });
-    if (problems.length || prepared.some((m) => m?.type !== 'prepared' || !m.ok)) {
+    if (problems.length || prepared.some((m) => m === 'timeout' || m?.type !== 'prepared' || !m.ok)) {
       for (const r of records) this.#send(r, { type: 'abort', generation });
       return { ok: false, problems };
     }
-    this.#compiled.set(generation, env);
+    this.#compiled.set(generation, { ...env, ...(checked && { TAPGATE_CHECKED: checked }) });
+    // No time limit here: a commit only swaps what is built, and a worker that cannot commit is replaced below.
     const committed = await Promise.all(
       records.map((r) => this.#exchange(r, { type: 'commit', generation }, (m) => m.type === 'committed' && m.generation === generation)),
     );
@@ -415,7 +480,7 @@ export class Master {
     for (const out of outputs) this.#loadedModules.add(out);
     records.forEach((r, i) => {
       const m = committed[i];
-      if (m?.type === 'committed' && m.ok) {
+      if (m !== 'timeout' && m?.type === 'committed' && m.ok) {
         r.generation = generation;
         r.ports = { frontends: m.ports, stats: m.statsPort };
         r.since = new Date();
@@ -431,11 +496,13 @@ export class Master {
     return { ok: true, generation };
   }
 
-  /** Sends `message` to a worker and resolves with its answer (`match`), or undefined once it exits. */
-  #exchange(r: WorkerRecord, message: ToWorker, match: (m: FromWorker) => boolean): Promise<FromWorker | undefined> {
+  /** Sends `message` to a worker and resolves with its answer (`match`), undefined once it exits, or 'timeout' after `timeout` ms (if above 0). */
+  #exchange(r: WorkerRecord, message: ToWorker, match: (m: FromWorker) => boolean, timeout = 0): Promise<FromWorker | undefined | 'timeout'> {
     return new Promise((resolve) => {
       const onMessage = (m: FromWorker) => match(m) && done(m);
-      const done = (m: FromWorker | undefined) => {
+      const timer = timeout > 0 ? setTimeout(() => done('timeout'), timeout) : undefined;
+      const done = (m: FromWorker | undefined | 'timeout') => {
+        clearTimeout(timer);
         r.worker.off('message', onMessage);
         r.worker.off('exit', onExit);
         resolve(m);
@@ -605,6 +672,8 @@ export class Master {
 
   #finish(): void {
     this.#control?.close();
+    this.#compiled.clear();
+    this.#dropCopies();
     rmSync(resolve(dirname(resolve(this.file)), this.#config.control.pid_file), { force: true });
     this.#stopped();
   }

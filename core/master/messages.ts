@@ -9,10 +9,11 @@ export type ToWorker =
   | { type: 'kill' }
   /**
    * A reload in place, in two phases: build `generation` beside the serving one, loading
-   * what the master compiled for it (`compiled`), and say `prepared`; then `commit` (serve
-   * it, say `committed`) or `abort` (dispose of it).
+   * what the master compiled for it (`compiled`) and reading the config text it checked
+   * (`config`, a copy of the file; absent: the file itself), and say `prepared`; then
+   * `commit` (serve it, say `committed`) or `abort` (dispose of it).
    */
-  | { type: 'prepare'; generation: number; compiled: { TAPGATE_COMPILED?: string } }
+  | { type: 'prepare'; generation: number; compiled: { TAPGATE_COMPILED?: string }; config?: string }
   | { type: 'commit'; generation: number }
   | { type: 'abort'; generation: number }
   /** Send your metrics (`collected`). */

@@ -38,7 +38,7 @@ export function planChanges(before: GatewayConfig, after: GatewayConfig, dir: st
         out.push(`~ ${where}: plugin ${typeof ref === 'string' ? ref : ref.use} source changed`);
     }
   }
-  for (const k of ['workers', 'log', 'defaults', 'hard_stop_after', 'control'] as const) {
+  for (const k of ['workers', 'log', 'defaults', 'hard_stop_after', 'prepare_timeout', 'control'] as const) {
     if (!same(before[k], after[k])) out.push(`~ ${k}: ${show(before[k])} -> ${show(after[k])}`);
   }
   return out;

@@ -2,6 +2,7 @@
 // master's shared sockets (node:cluster), serves, and drains or dies when told.
 import cluster from 'node:cluster';
 import { checkConfig, type CheckResult } from '../config/check.ts';
+import { readConfig } from '../config/source.ts';
 import { handOver } from '../compile.ts';
 import { accessLogDrops, createAccessLog, createLogger } from '../log.ts';
 import { Gateway } from '../gateway.ts';
@@ -45,7 +46,8 @@ function masterAdmin(): {
 }
 
 /**
- * Serves the generation the master asked for (TAPGATE_CONFIG, TAPGATE_GENERATION) with
+ * Serves the generation the master asked for (TAPGATE_CONFIG, TAPGATE_GENERATION; the text
+ * it checked, TAPGATE_CHECKED, read in place of the file) with
  * `plugins` (the built-ins) until told to stop; resolves with the exit code. The entry
  * (entry/worker.ts) hands the plugins in and ends the process.
  */
@@ -64,7 +66,7 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
   process.once('disconnect', orphaned);
 
   let logger = createLogger('info');
-  const result = await checkConfig(file, { builtins: plugins, logger, keep: true, generationId });
+  const result = await checkConfig(await readConfig(file, process.env.TAPGATE_CHECKED), { builtins: plugins, logger, keep: true, generationId });
   if (!result.ok || !result.generation || !result.config) {
     send({ type: 'failed', generation: generationId, problems: result.problems });
     return 1;
@@ -94,16 +96,19 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
   // Generations built for a reload in place, waiting for commit or abort; and those aborted while still being built.
   const prepared = new Map<number, CheckResult>();
   const aborted = new Set<number>();
-  const prepare = async (generation: number, compiled: { TAPGATE_COMPILED?: string }) => {
-    // The same check as at start, loading what the master compiled for this generation.
+  const prepare = async (generation: number, compiled: { TAPGATE_COMPILED?: string }, checked: string | undefined) => {
+    // The same check as at start, loading what the master compiled and read for this generation.
     handOver(compiled);
     let next: CheckResult;
     try {
-      next = await checkConfig(file, { builtins: plugins, logger, keep: true, generationId: generation });
+      next = await checkConfig(await readConfig(file, checked), { builtins: plugins, logger, keep: true, generationId: generation });
     } catch (err) {
+      aborted.delete(generation);
       return send({ type: 'prepared', generation, ok: false, problems: [{ severity: 'error', file, path: '', message: (err as Error).message }] });
     }
     if (!next.ok || !next.generation || !next.config) {
+      // Aborted meanwhile (the master stopped waiting: prepare_timeout) or not, there is nothing left to drop.
+      aborted.delete(generation);
       await next.generation?.dispose();
       return send({ type: 'prepared', generation, ok: false, problems: next.problems });
     }
@@ -162,7 +167,7 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
         stop(false, m.hardAfter);
         send({ type: 'draining', generation: generationId });
       } else if (m.type === 'kill') stop(true);
-      else if (m.type === 'prepare') void prepare(m.generation, m.compiled);
+      else if (m.type === 'prepare') void prepare(m.generation, m.compiled, m.config);
       else if (m.type === 'commit') void commit(m.generation);
       else if (m.type === 'abort') abort(m.generation);
       else if (m.type === 'collect') send({ type: 'collected', id: m.id, metrics: gateway.metrics() });

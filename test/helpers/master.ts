@@ -36,8 +36,8 @@ export async function startMaster(config: string, files: Record<string, string> 
 export function spawnMaster(config: string, files: Record<string, string> = {}): TestMaster {
   const dir = tempDir();
   const file = join(dir, 'tapgate.yaml');
-  // Each file replaced whole (written beside, then renamed): a worker starting meanwhile reads the old text or the
-  // new, never a half-written one (workers read the file themselves when they start).
+  // Each file replaced whole (written beside, then renamed): a check running meanwhile (the master's, at a reload)
+  // reads the old text or the new, never a half-written one.
   const write = (text: string, more: Record<string, string> = {}) => {
     for (const [name, body] of Object.entries(more)) replace(join(dir, name), body);
     replace(file, text);

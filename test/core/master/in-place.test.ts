@@ -3,26 +3,29 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deadPort, startOrigin, type TestOrigin } from '../../helpers/gateway.ts';
 import { startMaster, type TestMaster } from '../../helpers/master.ts';
 import { load, until } from '../../helpers/load.ts';
 
-// Tags responses, says which worker answered, and fails its setup in a worker whose pid has a `fail-<pid>` file beside it.
+// Tags responses, says which worker answered, and fails its setup in a worker whose pid has a `fail-<pid>` file beside
+// it, or never ends it with a `hang-<pid>` file.
 const plugin = (tag: string) => `
   import { definePlugin } from 'tapgate/sdk';
   import { existsSync } from 'node:fs';
   import { join } from 'node:path';
-  export default definePlugin({ name: 'tag', version: '1.0.0', setup(api) {
+  export default definePlugin({ name: 'tag', version: '1.0.0', async setup(api) {
     if (existsSync(join(import.meta.dirname, 'fail-' + process.pid))) throw new Error('told to fail in ' + process.pid);
+    if (existsSync(join(import.meta.dirname, 'hang-' + process.pid))) await new Promise(() => {});
     api.hooks.http.upstreamResponse.tapPromise(api.name, async (_ctx, res) => {
       res.headers['x-tag'] = '${tag}';
       res.headers['x-pid'] = String(process.pid);
     });
   }});`;
 
-const config = (port: number, origin: TestOrigin, workers = 2, weight = 1) => `
+const config = (port: number, origin: TestOrigin, workers = 2, weight = 1, more = '') => `
+${more}
 workers: ${workers}
 hard_stop_after: 5s
 log: { level: warn, access: false }
@@ -120,6 +123,45 @@ describe('master and workers: reloads in place', () => {
       const { tags, pids } = await answers(port, 60);
       assert.deepEqual([...tags], ['old']);
       assert.ok([...pids].every((p) => before.includes(Number(p))));
+    } finally {
+      await master.stop();
+    }
+  });
+
+  it('a reload whose setup never ends in one worker is refused after prepare_timeout; every worker goes on with the old generation', async () => {
+    const port = await deadPort();
+    const master = await startMaster(config(port, origin), { 'tag.ts': plugin('old') });
+    try {
+      const before = await pidsOf(master);
+      writeFileSync(join(master.dir, `hang-${before[1]}`), '');
+      master.write(config(port, origin, 2, 2, 'prepare_timeout: 1s'), { 'tag.ts': plugin('new') });
+      const asked = Date.now();
+      const reply = await master.reload();
+      assert.equal(reply.ok, false);
+      assert.ok(Date.now() - asked < 10_000, `refused after ${Date.now() - asked} ms`);
+      assert.ok(
+        reply.problems!.some((p) => p.message.includes(`worker ${before[1]} did not prepare generation 2 within prepare_timeout (1000 ms)`)),
+        JSON.stringify(reply.problems),
+      );
+      assert.ok(
+        master.log.some((line) => line.includes('did not prepare the new generation in time')),
+        master.log.join('\n'),
+      );
+      const status = await master.status();
+      assert.equal(status.generation, 1);
+      assert.deepEqual(status.workers.map((w) => w.pid).sort(), before);
+      assert.ok(status.workers.every((w) => w.generation === 1 && w.state === 'ready'));
+      const { tags, pids } = await answers(port, 60);
+      assert.deepEqual([...tags], ['old']);
+      assert.deepEqual([...pids].map(Number).sort(), before, 'both workers, the one still preparing too, serve');
+
+      // Once the setup would end, the next reload takes the new generation in place, in the same processes.
+      rmSync(join(master.dir, `hang-${before[1]}`));
+      const again = await master.reload();
+      assert.equal(again.ok, true, JSON.stringify(again.problems));
+      assert.deepEqual(again.workers, { inPlace: true });
+      assert.deepEqual(await pidsOf(master), before);
+      assert.deepEqual([...(await answers(port)).tags], ['new']);
     } finally {
       await master.stop();
     }
