@@ -137,6 +137,8 @@ export class Master {
   }
 
   #workerEnv: Record<string, string> = {};
+  /** Marks the prebundled worker as in use before a fork (see staleBundleMs in worker-bundle.ts). */
+  #touchBundle: () => void = () => undefined;
 
   /** Starts the first generation (`config`, checked from `text`) and opens the control socket; a reload asked meanwhile runs once it serves. */
   start(config: GatewayConfig, text?: string): Promise<void> {
@@ -150,10 +152,11 @@ export class Master {
     // The binary is its own bundle and forks itself: its entry gives nothing to prebundle.
     if (this.options.worker.bundle) {
       try {
-        const { bundleWorker } = await import('./worker-bundle.ts');
+        const { bundleWorker, touchBundle } = await import('./worker-bundle.ts');
         const bundle = await bundleWorker(this.options.worker.bundle);
         cluster.setupPrimary({ exec: bundle.exec, args: [] });
         this.#workerEnv = bundle.env;
+        this.#touchBundle = () => touchBundle(bundle);
       } catch (err) {
         // A read-only installation: workers start as the entry says (from the sources, through tsx), only slower.
         this.logger.warn({ err: (err as Error).message }, 'cannot prebundle the worker; workers start from the sources');
@@ -258,6 +261,7 @@ export class Master {
   }
 
   #fork(generation: number): WorkerRecord {
+    this.#touchBundle();
     const worker = cluster.fork({
       NODE_OPTIONS: workerNodeOptions(process.env.NODE_OPTIONS, process.execArgv),
       ...workerMalloc(process.env),

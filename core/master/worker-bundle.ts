@@ -4,14 +4,23 @@
 import { build, type Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 
 export interface WorkerBundle {
   /** The worker entry to give to cluster.setupPrimary. */
   exec: string;
   /** Environment the workers need to find the project and the bundled SDK. */
   env: Record<string, string>;
+  /** Every file of this bundle (entries and shared chunks). */
+  files: string[];
 }
+
+/**
+ * Bundles older than this that no build made since are removed when the next one is made:
+ * a master touches its own before each fork (`touchBundle`), so only those of builds no
+ * running master uses grow old (an installation updated in place, a checkout edited).
+ */
+export const staleBundleMs = 7 * 24 * 3600_000;
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -67,11 +76,40 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
     );
     renameSync(escaped, file);
   }
+  const files = outputs.map(([file]) => resolve(file));
+  sweepStale(outdir, new Set(files));
   const find = (file: string) => outputs.find(([, o]) => o.entryPoint !== undefined && resolve(o.entryPoint) === resolve(file))![0];
   return {
     exec: resolve(find(entry)),
     env: { TAPGATE_ROOT: root, TAPGATE_SDK_FILE: resolve(find(sdk)) },
+    files,
   };
+}
+
+/** Marks a bundle as in use (a worker is about to load it): it is not stale however old the build. */
+export function touchBundle(bundle: WorkerBundle): void {
+  const now = new Date();
+  for (const file of bundle.files) {
+    try {
+      utimesSync(file, now, now);
+    } catch {
+      // Gone (removed by hand): the fork that follows says so.
+    }
+  }
+}
+
+/** Removes files in `dir` that are not `keep` and were not touched for staleBundleMs (each build writes new names). */
+function sweepStale(dir: string, keep: Set<string>): void {
+  const before = Date.now() - staleBundleMs;
+  for (const name of readdirSync(dir)) {
+    const file = join(dir, name);
+    if (keep.has(file)) continue;
+    try {
+      if (statSync(file).mtimeMs < before) rmSync(file, { force: true });
+    } catch {
+      // Removed meanwhile by another master's sweep.
+    }
+  }
 }
 
 /**
