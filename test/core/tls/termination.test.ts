@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { startGateway, startOrigin, rawExchange, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
 import { checkConfig } from '../../../core/config/check.ts';
@@ -228,6 +229,11 @@ describe('TLS across a reload', () => {
     const tls = await facts(gw.port(), { servername: 'a.test', ca: pki.ca.cert, ALPNProtocols: ['http/1.1'] });
     assert.equal(tls.sni, 'a.test');
     assert.equal(tls.alpn, 'http/1.1');
+  });
+
+  it("node keeps a server's SNICallback where the listener turns it off (else every handshake still calls out to JavaScript)", () => {
+    const server = tls.createServer({ SNICallback: (_name, done) => done(null) });
+    assert.ok(Object.getOwnPropertySymbols(server).some((s) => s.description === 'snicallback'));
   });
 
   it('a reload from one certificate to several makes SNI choose on a kept listener, and back', async () => {
