@@ -133,7 +133,7 @@ export class Listener implements HttpEnv {
   applyLimits(): void {
     this.server.maxConnections = this.fe.maxconn || Infinity;
     this.h1?.applyLimits();
-    if (this.fe.tls) applyServerTls(this.server as tls.Server, this.fe.tls);
+    if (this.fe.tls) applyServerTls(this.server as tls.Server, this.fe.tls, this.#chooseCertificate);
     this.h2?.applyLimits();
   }
 

@@ -17,6 +17,8 @@ export interface FrontendTls {
   readonly rejectUnauthorized: boolean;
   /** Protocols offered by ALPN, in preference order; empty: no ALPN. */
   readonly alpn: readonly string[];
+  /** Some SNI name chooses another certificate than the first: the choice must be made per connection. */
+  readonly sni: boolean;
   /** The context for an SNI name: the exact name, then a wildcard one label deep, then the first certificate. */
   contextFor(servername: string): SecureContext;
 }
@@ -115,11 +117,13 @@ export function buildFrontendTls(
   if (failed || !first) return undefined;
 
   const defaults = first;
+  const chooses = (table: Map<string, SecureContext>) => [...table.values()].some((context) => context !== defaults.context);
   return {
     defaultOptions: defaults.options,
     requestCert: verify !== 'none',
     rejectUnauthorized: verify === 'required',
     alpn: c.alpn ?? (mode === 'http' ? ['h2', 'http/1.1'] : []),
+    sni: chooses(exact) || chooses(wildcard),
     contextFor(servername) {
       const name = servername.toLowerCase();
       const dot = name.indexOf('.');
@@ -137,11 +141,23 @@ interface TlsServerSettings {
 }
 
 /**
- * Makes `server` serve `t` from its next connection on: the default certificate, client
- * verification and ALPN. SNI choices read the listener's current frontend by themselves.
+ * Where node keeps the server's SNICallback (a private symbol), read for each new
+ * connection; undefined if this node keeps it elsewhere.
  */
-export function applyServerTls(server: tls.Server, t: FrontendTls): void {
+function sniCallbackKey(server: tls.Server): symbol | undefined {
+  return Object.getOwnPropertySymbols(server).find((s) => s.description === 'snicallback');
+}
+
+/**
+ * Makes `server` serve `t` from its next connection on: the default certificate, client
+ * verification and ALPN. `chooseCertificate` (which reads the listener's current frontend)
+ * is asked for each handshake only when SNI has a choice to make: with one certificate,
+ * OpenSSL completes the handshake without a trip into JavaScript in its middle.
+ */
+export function applyServerTls(server: tls.Server, t: FrontendTls, chooseCertificate: NonNullable<tls.TlsOptions['SNICallback']>): void {
   server.setSecureContext(t.defaultOptions);
+  const key = sniCallbackKey(server);
+  if (key) (server as unknown as Record<symbol, unknown>)[key] = t.sni ? chooseCertificate : undefined;
   const settings = server as unknown as TlsServerSettings;
   settings.requestCert = t.requestCert;
   settings.rejectUnauthorized = t.rejectUnauthorized;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { startGateway, startOrigin, rawExchange, type TestGateway, type TestOrigin } from '../../helpers/gateway.ts';
 import { checkConfig } from '../../../core/config/check.ts';
@@ -224,9 +225,32 @@ describe('TLS across a reload', () => {
     assert.equal((await httpsGet(port, '/', { servername: 'a.test', ca: pki.ca.cert })).status, 200);
   });
 
+  it('with one certificate (no choice for SNI to make), plugins still see the SNI name', async () => {
+    const tls = await facts(gw.port(), { servername: 'a.test', ca: pki.ca.cert, ALPNProtocols: ['http/1.1'] });
+    assert.equal(tls.sni, 'a.test');
+    assert.equal(tls.alpn, 'http/1.1');
+  });
+
+  it("node keeps a server's SNICallback where the listener turns it off (else every handshake still calls out to JavaScript)", () => {
+    const server = tls.createServer({ SNICallback: (_name, done) => done(null) });
+    assert.ok(Object.getOwnPropertySymbols(server).some((s) => s.description === 'snicallback'));
+  });
+
+  it('a reload from one certificate to several makes SNI choose on a kept listener, and back', async () => {
+    const port = gw.port();
+    await reload(config(origin, { certificates }), 3);
+    assert.equal(gw.port(), port, 'the same listener');
+    assert.equal(namesOf((await handshake(port, { servername: 'a.test', ca: pki.ca.cert })).peer), 'a.test, renewed.test');
+    assert.equal(namesOf((await handshake(port, { servername: 'c.test', ca: pki.ca.cert })).peer), 'c.test');
+    assert.equal(namesOf((await handshake(port)).peer), 'c.test');
+    await reload(config(origin, { certificates: [{ cert: 'c.pem', key: 'c.key' }] }), 4);
+    assert.equal(gw.port(), port);
+    assert.equal(namesOf((await handshake(port, { servername: 'a.test' })).peer), 'c.test');
+  });
+
   it('a reload can turn client verification on for a kept listener', async () => {
     const port = gw.port();
-    await reload(config(origin, { certificates: [{ cert: 'ab.pem', key: 'ab.key' }], client_ca: 'ca.pem' }), 3);
+    await reload(config(origin, { certificates: [{ cert: 'ab.pem', key: 'ab.key' }], client_ca: 'ca.pem' }), 5);
     assert.equal(gw.port(), port);
     await assert.rejects(httpsGet(port, '/', { servername: 'a.test', ca: pki.ca.cert }));
     assert.equal((await httpsGet(port, '/', { servername: 'a.test', ca: pki.ca.cert, ...pki.client })).status, 200);
@@ -234,7 +258,7 @@ describe('TLS across a reload', () => {
 
   it('turning TLS off replaces the listener with a plain one', async () => {
     const before = gw.port();
-    await reload(config(origin, undefined as unknown as object), 4);
+    await reload(config(origin, undefined as unknown as object), 6);
     assert.notEqual(gw.port(), before, 'a new listener (port 0 binds anew)');
     const answer = await rawExchange(gw.port(), 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     assert.match(answer, /^HTTP\/1.1 200/);
