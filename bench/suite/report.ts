@@ -248,6 +248,21 @@ export function writeReport(r: SuiteResult, dir: string, name: string): string[]
     `${num(cpuN, 1)} vs ${num(cpu1, 1)} µs: ${perWorker === undefined ? 'n/a' : pct(perWorker - 1, true)} (the ${n} workers share the cores with the load, see above)`,
     perWorker === undefined ? undefined : perWorker <= 1.1,
   ]);
+  // The default configuration's additions, each interleaved with the tuned baseline (the plugins group).
+  for (const [t, what, goal] of [
+    ['log', 'the access log (to a file)', 0.1],
+    ['xff', 'X-Forwarded-For, -Proto and -Host', 0.03],
+  ] as const) {
+    const b = slicedCosts(r.measurements, t);
+    const cost = b.rps.length ? median(b.rps) : undefined;
+    checks24.push([
+      `${what} costs ≤ ${goal * 100}% of throughput (against tapgate without it, keep-alive)`,
+      cost === undefined
+        ? 'not measured (the plugins group)'
+        : `${pct(cost)} req/s, CPU/req ${pct(b.cpu.length ? median(b.cpu) : undefined, true)} (median of ${b.rps.length} interleaved pairs: ${spread(b.rps)})`,
+      cost === undefined ? undefined : cost <= goal,
+    ]);
+  }
   const idleDefault = dflt('ka')?.idle_rss_max_process_mb;
   checks24.push([
     'idle RSS per worker ≤ 50 MB, default configuration',

@@ -72,6 +72,9 @@ export interface Target {
    * (`option httplog`, UDP syslog to a sink) and `option forwardfor`: the fair anchor for it.
    */
   asUsed?: boolean;
+  /** tapgate only: the access log to a file, and X-Forwarded-* added, alone (asUsed has both). */
+  accessLog?: boolean;
+  forwarded?: boolean;
 }
 
 /** The HTTP targets compared side by side. */
@@ -106,6 +109,9 @@ export function pluginTargets(): Target[] {
     t('jwt', 'jwt (ES256 token, remembered: the default)', { plugins: [JWT] }),
     t('rate-limit', 'rate-limit (sliding window, local store)', { plugins: [RATE_LIMIT] }),
     t('stats', 'stats listener on, /stats.json read every second', { statsListener: true }),
+    // What the default configuration adds to the baseline, each alone (issue 24's costs).
+    t('log', 'access log to a file (on by default)', { accessLog: true }),
+    t('xff', 'X-Forwarded-For, -Proto and -Host added (on by default)', { forwarded: true }),
     t('chain5', 'chain of five: stats + rate-limit + jwt + cache + rewrite', {
       statsListener: true,
       plugins: [RATE_LIMIT, JWT, '{ use: cache, options: { max_size: 64m } }', REWRITE],
@@ -363,7 +369,7 @@ function tapgateConfig(c: Context, t: Target, mode: Mode, port: number): string 
     '# Written by bench/suite.ts; overwritten on every run.',
     // As used: `workers` left to its default (auto: one per core it may run on, so 1 pinned to one core), the access log to a file.
     ...(t.asUsed && t.workers === 1 ? [] : [`workers: ${t.workers}`]),
-    t.asUsed ? `log: { level: info, access: ${join(c.run, `logs/access-${t.id}-${mode}.log`)} }` : 'log: { level: info, access: false }',
+    t.asUsed || t.accessLog ? `log: { level: info, access: ${join(c.run, `logs/access-${t.id}-${mode}.log`)} }` : 'log: { level: info, access: false }',
     ...(t.statsListener ? [`stats: { bind: 127.0.0.1:${c.ports.stats} }`] : []),
     'frontends:',
     '  bench:',
@@ -371,7 +377,7 @@ function tapgateConfig(c: Context, t: Target, mode: Mode, port: number): string 
     `    mode: ${mode === 'tcp' ? 'tcp' : 'http'}`,
     `    default_backend: ${mode === 'tcp' ? 'echo' : 'origins'}`,
   ];
-  if (mode !== 'tcp' && !t.asUsed) lines.push('    forwarded: { xff: false, proto_host: false }');
+  if (mode !== 'tcp' && !t.asUsed && !t.forwarded) lines.push('    forwarded: { xff: false, proto_host: false }');
   if (mode === 'tls') lines.push(`    tls: { certificates: [{ cert: ${c.run}/tls/cert.pem, key: ${c.run}/tls/key.pem }] }`);
   if (t.plugins?.length) lines.push(`    plugins: [${t.plugins.join(', ')}]`);
   if (t.routes) {
