@@ -5,6 +5,7 @@
 // (take_messages_total on /metrics): before leases, two per request (an ask, an answer).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { createTestMaster, type TestMaster } from 'tapgate/sdk/testing';
 import { LeaseBroker } from '../../../core/master/leases.ts';
 import { LeasedTakes } from '../../../core/master/leased-takes.ts';
@@ -120,19 +121,38 @@ const limited = (limit: number, window = '1h') => ({
   plugins: [{ use: 'rate-limit', options: { limit, window } }],
 });
 
+/** Says which worker answered (x-pid) on the server's responses (a refusal has none). */
+const pidPlugin = `
+import { definePlugin } from 'tapgate/sdk';
+export default definePlugin({
+  name: 'pid',
+  version: '1.0.0',
+  setup(api) {
+    api.hooks.http.upstreamResponse.tap('pid', (_ctx, res) => {
+      res.headers['x-pid'] = String(process.pid);
+    });
+  },
+});
+`;
+
 describe('api.take with two workers: leases', () => {
   let master: TestMaster;
+  const config = (level: string) => ({
+    workers: 2,
+    log: { level, access: false },
+    stats: { bind: '127.0.0.1:0' },
+    frontends: {
+      burst: limited(200),
+      over: limited(50),
+      many: limited(100_000),
+      refused: limited(5),
+      reloaded: limited(40),
+      pinned: { ...limited(20), plugins: [{ use: './pid.ts' }, ...limited(20).plugins] },
+    },
+    backends: { app: { servers: [{ name: 'a', address: 'origin:a' }] } },
+  });
   before(async () => {
-    master = await createTestMaster({
-      config: {
-        workers: 2,
-        log: { level: 'warn', access: false },
-        stats: { bind: '127.0.0.1:0' },
-        frontends: { burst: limited(200), over: limited(50), many: limited(100_000), refused: limited(5) },
-        backends: { app: { servers: [{ name: 'a', address: 'origin:a' }] } },
-      },
-      origins: { a: 'name' },
-    });
+    master = await createTestMaster({ config: config('warn'), origins: { a: 'name' }, plugins: { 'pid.ts': pidPlugin } });
     assert.equal((await master.status()).workers.length, 2);
   });
   after(() => master?.close());
@@ -151,6 +171,16 @@ describe('api.take with two workers: leases', () => {
     await Promise.all(Array.from({ length: parallel }, one));
     return seen;
   };
+  /** One request on `agent`'s connection: its status and the pid of the worker that answered. */
+  const get = (frontend: string, agent: http.Agent) =>
+    new Promise<{ status: number; pid: string }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: master.port(frontend), path: '/', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, pid: String(res.headers['x-pid']) }));
+        })
+        .on('error', reject);
+    });
   const passed = (seen: { status: number }[]) => seen.filter((s) => s.status === 200).length;
   const messages = async () => {
     const text = await (await fetch(`http://127.0.0.1:${master.statsPort}/metrics`)).text();
@@ -164,7 +194,7 @@ describe('api.take with two workers: leases', () => {
     assert.equal(passed(seen), 180, seen.map((s) => s.status).join(' '));
   });
 
-  it('400 requests against a limit of 50, 16 at a time, allow exactly 50: units leased to one worker are recalled before another is refused', async () => {
+  it('400 requests against a limit of 50, 16 at a time, allow exactly 50, never more', async () => {
     const seen = await hit('over', 400, 16);
     assert.equal(passed(seen), 50);
     assert.equal(seen.filter((s) => s.status === 429).length, 350);
@@ -175,6 +205,38 @@ describe('api.take with two workers: leases', () => {
     await hit('many', 300, 8);
     const perRequest = ((await messages()) - before) / 300;
     assert.ok(perRequest < 0.5, `${perRequest} messages per request`);
+  });
+
+  it('a worker holding leased units gives them back when the other runs out: 1 + 19 of a limit of 20 pass on two connections to two workers', async () => {
+    // Keep-alive connections stay with the worker that accepted them: open some until two workers answer.
+    const byPid = new Map<string, http.Agent>();
+    const agents: http.Agent[] = [];
+    for (let i = 0; byPid.size < 2; i++) {
+      assert.ok(i < 40, 'two workers accept connections');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      agents.push(agent);
+      const first = await get('pinned', agent);
+      if (!byPid.has(first.pid)) byPid.set(first.pid, agent);
+    }
+    // Every connection opened took one unit; the rest go to one worker while the other may hold a lease.
+    const used = agents.length;
+    const [a, b] = [...byPid.values()];
+    const seen = [];
+    for (let i = used; i < 20; i++) seen.push((await get('pinned', b!)).status);
+    assert.deepEqual(seen, Array(20 - used).fill(200), 'every unit was allowed, those leased to the other worker too');
+    assert.equal((await get('pinned', b!)).status, 429);
+    assert.equal((await get('pinned', a!)).status, 429, 'the other worker holds nothing any more');
+    for (const agent of agents) agent.destroy();
+  });
+
+  it('across a reload that starts new workers, what the old ones leased and did not spend is handed back: 40 of 10 + 60 pass', async () => {
+    const before = await hit('reloaded', 10, 4);
+    // A new log level: the workers open their log at start, so the reload forks new ones.
+    const reloaded = await master.reload({ config: config('error') });
+    assert.equal(reloaded.ok, true, JSON.stringify(reloaded.problems));
+    const after = await hit('reloaded', 60, 4);
+    assert.equal(passed(before), 10);
+    assert.equal(passed(after), 30, after.map((s) => s.status).join(' '));
   });
 
   it('429s carry the Retry-After of the sliding window, whichever worker refuses', async () => {
