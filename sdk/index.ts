@@ -85,7 +85,11 @@ export interface TakeOptions {
 
 export interface TakeResult {
   allowed: boolean;
-  /** Units left in the current window after this take (0 when refused). */
+  /**
+   * Units left in the current window after this take (0 when refused). With several
+   * workers, an estimate between asks to the master: what it had left when it last
+   * leased this worker units, plus those this worker has not spent (README, Rate limiting).
+   */
   remaining: number;
   /** ms until `cost` fits again if nothing more is counted, never sooner (0 when allowed). */
   retryAfter: number;
@@ -133,7 +137,9 @@ export interface PluginApi {
   /**
    * Takes `cost` (default 1) from a budget of `limit` per `window` ms under `key`, decided
    * once for every worker (by the master; alone, by this process): rate limits that hold
-   * across workers. A sliding window (two fixed windows, the older one weighted).
+   * across workers. A sliding window (two fixed windows, the older one weighted). With
+   * several workers the master leases each a share of what is left, spent without a
+   * message; the workers together never allow more than `limit`.
    */
   take(key: string, options: TakeOptions): Promise<TakeResult>;
   /**

@@ -23,7 +23,7 @@ import type { AdminQuestion, FromWorker, ReloadReply, StatusReply, ToWorker, Wor
 import type { ServerChange, WorkerDeaths } from '../../sdk/admin.ts';
 import { MetricsRegistry } from '../metrics.ts';
 import { mergeSnapshots, withTotals, type MetricSample } from '../../sdk/metrics.ts';
-import { WindowCounters } from '../rate-windows.ts';
+import { LeaseBroker, type Returned } from './leases.ts';
 import { Coalesced } from './coalesced.ts';
 import { ControlServer } from './control.ts';
 import { planChanges, pluginSourceHashes } from './plan.ts';
@@ -116,8 +116,15 @@ export class Master {
   #retiredMetrics: MetricSample[] = [];
   /** Run-time server changes (admin API), given to every worker started after them. */
   readonly #overrides = new Map<string, ServerChange>();
-  /** Rate limits shared by every worker, kept across reloads. */
-  readonly #counters = new WindowCounters();
+  readonly #takeMessages = this.#metrics.counter(
+    'take_messages_total',
+    'Messages between the master and its workers for api.take: asks and their answers, recalls and what they hand back',
+  );
+  /** Rate limits shared by every worker, kept across reloads: leased to the workers in shares (leases.ts). */
+  readonly #leases = new LeaseBroker(
+    (id, key) => this.#recall(id, key),
+    () => [...this.#workers.values()].filter((r) => r.generation === this.#serving && r.state === 'ready').length,
+  );
   #asked = 0;
   readonly #answers = new Map<number, (m: FromWorker) => void>();
   #stopped!: () => void;
@@ -134,6 +141,7 @@ export class Master {
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: options.worker.exec, args: options.worker.args });
     this.#restarts.inc(undefined, 0);
+    this.#takeMessages.inc(undefined, 0);
   }
 
   #workerEnv: Record<string, string> = {};
@@ -581,17 +589,33 @@ export class Master {
     if (m.type === 'final') {
       record.final = true;
       this.#retiredMetrics = mergeSnapshots([this.#retiredMetrics, m.metrics]);
-    } else if (m.type === 'collected' || m.type === 'changed' || m.type === 'delivered') this.#answers.get(m.id)?.(m);
-    else if (m.type === 'admin') void this.#answer(m).then((result) => this.#send(record, { type: 'admin-reply', id: m.id, result }));
+      for (const r of m.unspent) this.#leases.giveBack(record.worker.id, r);
+    } else if (m.type === 'collected' || m.type === 'changed' || m.type === 'delivered' || m.type === 'returned') this.#answers.get(m.id)?.(m);
+    else if (m.type === 'admin' && m.op === 'take') {
+      this.#takeMessages.inc();
+      void this.#leases.ask(record.worker.id, m.key, m.options, m.returned).then((result) => {
+        this.#takeMessages.inc();
+        this.#send(record, { type: 'admin-reply', id: m.id, result });
+      });
+    } else if (m.type === 'admin') void this.#answer(m).then((result) => this.#send(record, { type: 'admin-reply', id: m.id, result }));
   }
 
-  #answer(q: AdminQuestion): Promise<unknown> {
+  #answer(q: Exclude<AdminQuestion, { op: 'take' }>): Promise<unknown> {
     if (q.op === 'metrics') return this.metrics();
     if (q.op === 'status') return Promise.resolve(this.status());
     if (q.op === 'setServer') return this.setServer(q.change);
     if (q.op === 'broadcast') return this.broadcast(q.topic, q.data);
-    if (q.op === 'take') return Promise.resolve(this.#counters.take(q.key, q.options));
     return this.reload().then((r) => ({ ok: r.ok, generation: r.generation, error: r.error, problems: r.problems }));
+  }
+
+  /** What worker `id` hands back of `key`'s lease; undefined if it is gone or does not answer within 1 s (its units count as spent). */
+  async #recall(id: number, key: string): Promise<Returned | undefined> {
+    const record = this.#workers.get(id);
+    if (!record?.worker.isConnected()) return undefined;
+    this.#takeMessages.inc();
+    const [answer] = await this.#ask<Extract<FromWorker, { type: 'returned' }>>([record], (n) => ({ type: 'recall', id: n, key }));
+    if (answer) this.#takeMessages.inc();
+    return answer?.returned;
   }
 
   /** Asks each worker still counting, and collects their answers (1 s at most per worker). */

@@ -3,6 +3,7 @@ import type { Problem } from '../config/problems.ts';
 import type { MetricSample } from '../../sdk/metrics.ts';
 import type { ServerChange, WorkerDeaths } from '../../sdk/admin.ts';
 import type { TakeOptions } from '../../sdk/index.ts';
+import type { Returned } from './leases.ts';
 
 export type ToWorker =
   | { type: 'drain'; hardAfter: number }
@@ -23,7 +24,9 @@ export type ToWorker =
   /** A plugin's broadcast, for this worker's `app.message` taps (`delivered`). */
   | { type: 'deliver'; id: number; topic: string; data: unknown }
   /** The answer to a worker's `admin` question. */
-  | { type: 'admin-reply'; id: number; result: unknown };
+  | { type: 'admin-reply'; id: number; result: unknown }
+  /** Hand back the units leased for `key` that you have not spent (`returned`): another worker's take needs them. */
+  | { type: 'recall'; id: number; key: string };
 
 /** What a worker's stats listener asks the master, which sees every worker. */
 export type AdminQuestion =
@@ -32,7 +35,8 @@ export type AdminQuestion =
   | { op: 'reload' }
   | { op: 'setServer'; change: ServerChange }
   | { op: 'broadcast'; topic: string; data: unknown }
-  | { op: 'take'; key: string; options: TakeOptions };
+  /** `api.take`: the answer is a Grant (core/rate-windows.ts), with units leased to spend without asking. */
+  | { op: 'take'; key: string; options: TakeOptions; returned?: Returned };
 
 export type FromWorker =
   /** Serving: each frontend's ports, in `bind` order (port 0 binds say which port they got), and the stats listener's. */
@@ -48,9 +52,10 @@ export type FromWorker =
   | { type: 'collected'; id: number; metrics: MetricSample[] }
   | { type: 'changed'; id: number; result: { ok: true } | { ok: false; error: string } }
   | { type: 'delivered'; id: number; result: unknown }
+  | { type: 'returned'; id: number; returned: Returned | undefined }
   | ({ type: 'admin'; id: number } & AdminQuestion)
-  /** The worker is done: its counters and histograms, for the totals kept across reloads. */
-  | { type: 'final'; metrics: MetricSample[] };
+  /** The worker is done: its counters and histograms, for the totals kept across reloads, and the leased units it did not spend. */
+  | { type: 'final'; metrics: MetricSample[]; unspent: Returned[] };
 
 export type ControlRequest = { cmd: 'reload'; plan?: boolean } | { cmd: 'stop'; hard?: boolean } | { cmd: 'status' };
 

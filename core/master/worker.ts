@@ -11,6 +11,8 @@ import type { AdminQuestion, FromWorker, ToWorker } from './messages.ts';
 import type { AdminEnv } from '../admin.ts';
 import { retained } from '../../sdk/metrics.ts';
 import type { TakeOptions, TakeResult } from '../../sdk/index.ts';
+import type { Grant } from '../rate-windows.ts';
+import { LeasedTakes } from './leased-takes.ts';
 
 const send = (m: FromWorker) => process.send?.(m);
 
@@ -19,6 +21,7 @@ function masterAdmin(): {
   env: AdminEnv;
   broadcast(topic: string, data: unknown): Promise<unknown[]>;
   take(key: string, options: TakeOptions): Promise<TakeResult>;
+  leases: LeasedTakes;
   answered(id: number, result: unknown): void;
 } {
   let next = 0;
@@ -29,6 +32,8 @@ function masterAdmin(): {
       pending.set(id, resolve as (r: unknown) => void);
       send({ type: 'admin', id, ...q });
     });
+  // api.take spends what the master leased, and asks it only when that runs out.
+  const leases = new LeasedTakes((key, options, returned) => ask<Grant>({ op: 'take', key, options, returned }));
   return {
     env: {
       metrics: () => ask({ op: 'metrics' }),
@@ -37,7 +42,8 @@ function masterAdmin(): {
       reload: () => ask({ op: 'reload' }),
     },
     broadcast: (topic: string, data: unknown) => ask<unknown[]>({ op: 'broadcast', topic, data }),
-    take: (key: string, options: TakeOptions) => ask<TakeResult>({ op: 'take', key, options }),
+    take: (key: string, options: TakeOptions) => leases.take(key, options),
+    leases,
     answered: (id, result) => {
       pending.get(id)?.(result);
       pending.delete(id);
@@ -156,7 +162,8 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
       void (hard ? gateway.kill() : gateway.stop(hardAfter)).then(() => {
         logger.flush();
         // The totals kept across reloads need what this worker counted; exit once the master has it.
-        const final: FromWorker = { type: 'final', metrics: retained(gateway.metrics()) };
+        // And the leased units it did not spend, so they count as never taken.
+        const final: FromWorker = { type: 'final', metrics: retained(gateway.metrics()), unspent: admin.leases.unspent() };
         if (process.connected) process.send!(final, undefined, {}, () => resolve(0));
         else resolve(0);
       });
@@ -173,6 +180,7 @@ export async function runWorker(plugins: ReadonlyMap<string, AnyPluginDefinition
       else if (m.type === 'collect') send({ type: 'collected', id: m.id, metrics: gateway.metrics() });
       else if (m.type === 'set-server') send({ type: 'changed', id: m.id, result: gateway.setServer(m.change) });
       else if (m.type === 'admin-reply') admin.answered(m.id, m.result);
+      else if (m.type === 'recall') send({ type: 'returned', id: m.id, returned: admin.leases.recall(m.key) });
       else if (m.type === 'deliver') {
         void gateway.generation.deliver(m.topic, m.data).then(
           (result) => send({ type: 'delivered', id: m.id, result }),
