@@ -83,6 +83,13 @@ function requestBody(stream: ServerHttp2Stream): Readable {
   return body;
 }
 
+/** A write callback that hands on success only: a chunk whose write failed is simply collected. */
+const whenWritten =
+  (written: () => void) =>
+  (err?: Error | null): void => {
+    if (!err) written();
+  };
+
 /**
  * The answer on a stream. The head waits until the body starts, the answer ends, or the
  * next turn of the event loop, whichever comes first: an answer that ends at once (a
@@ -186,9 +193,12 @@ export class H2Response implements ClientResponse {
     return true;
   }
 
-  write(chunk: Uint8Array | string): boolean {
+  write(chunk: Uint8Array | string, written?: () => void): boolean {
     if (!this.#flush(false) || this.#ended) return true;
-    return this.stream.write(chunk);
+    // The stream's write callback comes once the session has sent the bytes (node keeps a
+    // chunk until its DATA frame is written out): a lent chunk's buffer can then go back, or
+    // each answer would take a fresh one.
+    return this.stream.write(chunk, written && whenWritten(written));
   }
 
   end(chunk?: Uint8Array | string): this {

@@ -23,6 +23,8 @@ const pki = testPki();
 const MiB = 1024 * 1024;
 const big = Buffer.alloc(5 * MiB, 'tapgate h2 ');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+/** A body of its own for each seed: its size (1 byte to about 150 KiB) and bytes differ from every other seed's. */
+const seeded = (seed: number) => Buffer.alloc(1 + ((seed * 7919) % (150 * 1024)), `${seed};`);
 
 interface Answer {
   status: number;
@@ -71,6 +73,11 @@ function bodyOrigin(name: string): Promise<TestOrigin> {
     if (req.url === '/big') {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-origin': name });
       return void res.end(big);
+    }
+    if (req.url?.startsWith('/seeded/')) {
+      const body = seeded(Number(req.url.slice('/seeded/'.length)));
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-origin': name });
+      return void res.end(body);
     }
     const hash = createHash('sha256');
     let bytes = 0;
@@ -237,6 +244,43 @@ describe('HTTP/2 from clients', () => {
       client.close();
       await gw2.close();
       await origin.close();
+    }
+  });
+});
+
+describe("HTTP/2 answers copied from the servers' reads", () => {
+  let a: TestOrigin, gw: TestGateway;
+
+  // No plugin: the servers' bodies go on raw, each copied out of the connection's read buffer
+  // into a buffer that is reused once the client's session has sent it.
+  before(async () => {
+    a = await bodyOrigin('a');
+    gw = await startGateway(
+      {
+        frontends: { secure: { bind: '127.0.0.1:0', default_backend: 'app', tls: { certificates: [{ cert: 'ab.pem', key: 'ab.key' }] } } },
+        backends: { app: { servers: [{ name: 'a', address: a.address }] } },
+      },
+      { 'ab.pem': pki.ab.cert, 'ab.key': pki.ab.key },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await a.close();
+  });
+
+  it('answers on 60 concurrent streams over TLS each arrive whole and unmixed (the read buffers they were copied into are reused)', async () => {
+    const client = connectTls(gw.port('secure'));
+    try {
+      for (let round = 0; round < 3; round++) {
+        const seeds = Array.from({ length: 60 }, (_, i) => round * 60 + i);
+        const answers = await Promise.all(seeds.map((seed) => request(client, { ':path': `/seeded/${seed}` })));
+        assert.deepEqual(
+          answers.map((r, i) => `${r.status} ${sha(r.body) === sha(seeded(seeds[i]!)) ? 'same' : `differs (${r.body.length} bytes)`}`),
+          seeds.map(() => '200 same'),
+        );
+      }
+    } finally {
+      client.close();
     }
   });
 });
