@@ -1,7 +1,8 @@
 // Workers start from one prebundled JavaScript file instead of loading the TypeScript
 // sources through tsx: about half the CPU per worker start, which is what a reload
 // costs. The SDK is bundled beside it, for user plugins importing `tapgate/sdk`.
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { withEsbuild } from '../compile.ts';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
@@ -39,30 +40,32 @@ export async function bundleWorker(entry: string): Promise<WorkerBundle> {
   const outdir = join(root, '.tapgate', 'worker');
   mkdirSync(outdir, { recursive: true });
   const sdk = join(root, 'sdk/index.ts');
-  const result = await build({
-    entryPoints: { worker: entry, sdk },
-    outdir,
-    entryNames: '[name]-[hash]',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    // The packages go in too (one file read, only what is used, no resolving module by
-    // module); the worker and the SDK share one copy of each through split chunks.
-    splitting: true,
-    chunkNames: 'chunk-[hash]',
-    external: [...unbundled],
-    // ASCII only: V8 keeps a module's source in memory, and one character beyond Latin-1
-    // (a dash in a message) makes all of it two bytes a character. esbuild escapes them in
-    // code; the comments it keeps are escaped below.
-    charset: 'ascii',
-    // CommonJS packages keep their require() of builtins inside the ES module.
-    banner: { js: "import { createRequire as __tapgateCreateRequire } from 'node:module';\nconst require = __tapgateCreateRequire(import.meta.url);" },
-    metafile: true,
-    logLevel: 'silent',
-    plugins: [zodLocales],
-  });
+  const result = await withEsbuild(({ build }) =>
+    build({
+      entryPoints: { worker: entry, sdk },
+      outdir,
+      entryNames: '[name]-[hash]',
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      // The packages go in too (one file read, only what is used, no resolving module by
+      // module); the worker and the SDK share one copy of each through split chunks.
+      splitting: true,
+      chunkNames: 'chunk-[hash]',
+      external: [...unbundled],
+      // ASCII only: V8 keeps a module's source in memory, and one character beyond Latin-1
+      // (a dash in a message) makes all of it two bytes a character. esbuild escapes them in
+      // code; the comments it keeps are escaped below.
+      charset: 'ascii',
+      // CommonJS packages keep their require() of builtins inside the ES module.
+      banner: { js: "import { createRequire as __tapgateCreateRequire } from 'node:module';\nconst require = __tapgateCreateRequire(import.meta.url);" },
+      metafile: true,
+      logLevel: 'silent',
+      plugins: [zodLocales],
+    }),
+  );
   // The metafile names entry points relative to the working folder.
   const outputs = Object.entries(result.metafile.outputs);
   for (const [file] of outputs) {
