@@ -333,8 +333,14 @@ async function check(c: Context, t: Target, mode: Mode, req: Request, expect: st
   if (body !== expect) throw new Error(`${t.id}: GET ${req.path} answered ${JSON.stringify(body.slice(0, 80))}, expected ${JSON.stringify(expect)}`);
 }
 
-/** RSS of the target's processes a second after start, idle: total and the largest process. */
-async function idleRss(proc: Proc | undefined): Promise<{ idle_rss_mb?: number; idle_rss_max_process_mb?: number; processes?: number }> {
+/**
+ * RSS of the target's processes a second after start, idle: total, the largest process,
+ * and the largest worker (a node process below the one started: tapgate's master is not
+ * a worker, nor is a helper process such as esbuild's; with no child, the process itself).
+ */
+async function idleRss(
+  proc: Proc | undefined,
+): Promise<{ idle_rss_mb?: number; idle_rss_max_process_mb?: number; idle_rss_worker_mb?: number; processes?: number }> {
   if (!proc) return {};
   await sleep(1000);
   const pids = tree(proc.pid).filter((p) => {
@@ -345,9 +351,19 @@ async function idleRss(proc: Proc | undefined): Promise<{ idle_rss_mb?: number; 
     }
   });
   const each = pids.map((p) => rssOf([p]));
+  const comm = (p: number) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  const workers = pids.filter((p, i) => i > 0 && comm(p) === comm(pids[0]!));
+  const worker = workers.length ? Math.max(...workers.map((p) => each[pids.indexOf(p)]!)) : each[0]!;
   return {
     idle_rss_mb: Number((each.reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(1)),
     idle_rss_max_process_mb: Number((Math.max(...each) / 2 ** 20).toFixed(1)),
+    idle_rss_worker_mb: Number((worker / 2 ** 20).toFixed(1)),
     processes: pids.length,
   };
 }
