@@ -76,3 +76,10 @@ export function pump(body: Readable, res: ClientResponse, counted: (bytes: numbe
     if (!body.readableEnded) body.destroy();
   });
 }
+
+/** A write's callback calling `written` once the bytes went out (not when they failed: then nothing more is promised; see ClientResponse.write). */
+export const whenWritten =
+  (written: () => void) =>
+  (err?: Error | null): void => {
+    if (!err) written();
+  };

@@ -59,3 +59,13 @@ export function validHost(value: string): boolean {
   lastValidHost = value;
   return true;
 }
+
+/**
+ * The body length a message's head gives, when a Content-Length alone frames it (one
+ * value, digits only, no Transfer-Encoding); undefined otherwise (chunked, until close, or
+ * a head llhttp reads the body of by itself).
+ */
+export function framedLength(headers: Readonly<Record<string, string | string[] | undefined>>): number | undefined {
+  const length = headers['content-length'];
+  return typeof length === 'string' && headers['transfer-encoding'] === undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined;
+}

@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import type { HttpHeaders } from '../../sdk/context.ts';
 import { HTTPParser, createParser, headersOf, type ParseError, type Parser } from '../http/h1/parser.ts';
 import type { BindAddress } from '../../sdk/units.ts';
-import { checkName, checkRequestLine, checkValue, fieldLines } from '../http/fields.ts';
+import { checkName, checkRequestLine, checkValue, fieldLines, framedLength } from '../http/fields.ts';
 import type { ServerTls } from '../tls/origination.ts';
 
 export interface PoolTimeouts {
@@ -291,15 +291,13 @@ class Connection {
     if (exchange.options.upgrade) this.#keepAlive = false;
     this.#arm(this.pool.timeouts.server_body, this.#activeAt); // the read being parsed started the body phase
     // The framing as the server sent it: the handler may change (or remove) these fields in what it passes on.
-    const length = headers['content-length'];
-    const framed = typeof length === 'string' && headers['transfer-encoding'] === undefined && /^\d{1,15}$/.test(length);
+    const length = framedLength(headers);
     exchange.head(status, message, headers);
     if (exchange.options.method === 'HEAD') return 1;
-    if (framed && this.exchange === exchange && exchange.rawBody && status !== 204 && status !== 304 && !upgrade && !exchange.options.upgrade) {
-      const left = Number(length);
-      if (left > 0) {
+    if (length !== undefined && this.exchange === exchange && exchange.rawBody && status !== 204 && status !== 304 && !upgrade && !exchange.options.upgrade) {
+      if (length > 0) {
         // 2: llhttp stops after the head as after an upgrade's (its message ends there), and #onData reads the body.
-        this.#left = left;
+        this.#left = length;
         return 2;
       }
     }

@@ -3,7 +3,7 @@
 // length is known, trailers, and `Connection` decided here, never copied from a server.
 import type { Socket } from 'node:net';
 import type { RawSocket } from '../../net/raw-socket.ts';
-import type { ClientResponse } from '../exchange.ts';
+import { whenWritten, type ClientResponse } from '../exchange.ts';
 import { statusText } from '../errors.ts';
 import { checkName, fieldLines } from '../fields.ts';
 
@@ -32,13 +32,6 @@ function date(): string {
 const release = (res: H1Response): void => res.release();
 /** A first body chunk up to this size is held with the head and sent with it in one buffer. */
 const heldMax = 16 * 1024;
-
-/** A write's callback calling `written` once the bytes went out (not when they failed: then nothing more is promised). */
-const whenWritten =
-  (written: () => void) =>
-  (err?: Error | null): void => {
-    if (!err) written();
-  };
 
 /** The connection side a response reports to (core/http/h1/server.ts). */
 export interface ResponseOwner {

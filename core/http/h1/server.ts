@@ -18,7 +18,7 @@ import { lendCopy } from '../../net/lent-buffers.ts';
 import type { FrontendRuntime, Generation } from '../../generation.ts';
 import { tlsInfoOf } from '../../tls/facts.ts';
 import { ClientFault } from '../../termination.ts';
-import { validHost } from '../fields.ts';
+import { framedLength, validHost } from '../fields.ts';
 
 /** What a connection needs from its listener (core/gateway.ts). */
 export interface H1Host extends HttpEnv {
@@ -237,16 +237,9 @@ class H1Connection implements ResponseOwner, RawSocketOwner {
     else this.socket.pause();
     // A body of known length on a RawSocket goes past llhttp: its per-chunk copy and callback are most of a large
     // upload's cost. 2: llhttp stops after the head, as after an upgrade's, and rawData hands the body on (#rawBody).
-    const length = headers['content-length'];
-    if (
-      exchange.body &&
-      !refusal &&
-      this.socket instanceof RawSocket &&
-      headers['transfer-encoding'] === undefined &&
-      typeof length === 'string' &&
-      /^\d{1,15}$/.test(length)
-    ) {
-      this.#left = Number(length);
+    const length = exchange.body && !refusal && this.socket instanceof RawSocket ? framedLength(headers) : undefined;
+    if (length !== undefined) {
+      this.#left = length;
       if (this.#left > 0) return 2;
     }
     return 0;

@@ -5,7 +5,7 @@ import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerH
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { Readable } from 'node:stream';
 import type { HttpHeaders, TlsInfo } from '../../../sdk/context.ts';
-import type { ClientRequest, ClientResponse, Peer } from '../exchange.ts';
+import { whenWritten, type ClientRequest, type ClientResponse, type Peer } from '../exchange.ts';
 import { ClientFault } from '../../termination.ts';
 import { hopByHop } from '../../../sdk/http.ts';
 
@@ -82,13 +82,6 @@ function requestBody(stream: ServerHttp2Stream): Readable {
   );
   return body;
 }
-
-/** A write callback that hands on success only: a chunk whose write failed is simply collected. */
-const whenWritten =
-  (written: () => void) =>
-  (err?: Error | null): void => {
-    if (!err) written();
-  };
 
 /**
  * The answer on a stream. The head waits until the body starts, the answer ends, or the
